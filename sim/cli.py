@@ -1,0 +1,90 @@
+"""The ``simfactory`` command: a Hydra app that generates a dataset.
+
+    simfactory scene=furniture num_clips=4 resolution=[320,180] frames=48 seed=7 \\
+        output_dir=data/rooms
+    simfactory -m scene.num_pieces=3,8        # one dataset per sweep point
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from .config import ConfigError, validate
+from .dataset import read_manifest, write_card, write_manifest
+from .executor import Progress, default_workers, run_clips
+
+
+def dataset_dir_for(cfg: dict) -> Path:
+    """The dataset folder: ``output_dir``, or one sub-folder per sweep point under -m."""
+    out = Path(cfg["output_dir"])
+    try:
+        hc = HydraConfig.get()
+    except ValueError:
+        return out
+    if hc.mode == RunMode.MULTIRUN:
+        overrides = hc.overrides.task
+        name = ",".join(o for o in overrides if not o.startswith("output_dir=")) or "default"
+        return out / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
+    return out
+
+
+def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
+    """Generate every missing clip; returns the number of failed clips."""
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    from .render import process_renderer
+
+    workers = cfg["executor"]["workers"] or default_workers()
+    workers = min(workers, cfg["num_clips"])
+    renderer = "in worker processes" if workers > 1 else process_renderer().device_name
+    write_card(dataset_dir, cfg, command, renderer)
+    done = {
+        int(r["index"]): r
+        for r in read_manifest(dataset_dir)
+        if r["status"] == "ok" and (dataset_dir / r["path"] / "annotations.json").exists()
+    }
+    todo = [i for i in range(cfg["num_clips"]) if i not in done]
+    rows = dict(done)
+    print(
+        f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
+        f"with {workers} worker(s) into {dataset_dir}",
+        file=sys.stderr,
+    )
+    progress = Progress(len(todo), cfg["frames"])
+    for row in run_clips(cfg, todo, dataset_dir, workers):
+        rows[int(row["index"])] = row
+        write_manifest(dataset_dir, list(rows.values()))
+        progress.update(row)
+        if row["status"] != "ok":
+            print(f"\nclip {row['index']} failed: {row.get('error')}", file=sys.stderr)
+    return sum(r["status"] != "ok" for r in rows.values())
+
+
+@hydra.main(config_path="pkg://simfactory.configs", config_name="config", version_base=None)
+def app(dcfg: DictConfig) -> None:
+    cfg = OmegaConf.to_container(dcfg, resolve=True)
+    try:
+        validate(cfg)
+    except ConfigError as exc:
+        print(f"simfactory: {exc}", file=sys.stderr)
+        sys.exit(2)
+    dataset_dir = dataset_dir_for(cfg)
+    command = "simfactory " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    failed = generate_dataset(cfg, dataset_dir, command)
+    print(f"dataset: {dataset_dir.resolve()}")
+    if failed:
+        print(f"simfactory: {failed} clip(s) failed; see manifest.csv", file=sys.stderr)
+        sys.exit(1)
+
+
+def main() -> None:
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    app()

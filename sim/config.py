@@ -1,0 +1,96 @@
+"""Validation of a composed config, before any clip starts.
+
+Every problem is reported with the key it concerns, so a user knows what to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .pipeline import FAMILIES
+
+CAMERA_PATHS = ("walkthrough", "orbit", "static")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate(cfg: dict) -> None:
+    """Raise ConfigError listing every invalid key of ``cfg`` (a resolved plain dict)."""
+    errors: list[str] = []
+
+    def check(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            errors.append(f"{key}: {message} (got {_get(cfg, key)!r})")
+
+    family = _get(cfg, "scene.name")
+    check(family in FAMILIES, "scene.name", f"unknown scene family; known: {', '.join(FAMILIES)}")
+    res = cfg.get("resolution")
+    check(
+        isinstance(res, list | tuple) and len(res) == 2 and all(_is_int(v) for v in res),
+        "resolution",
+        "must be [width, height] in pixels",
+    )
+    if isinstance(res, list | tuple) and len(res) == 2 and all(_is_int(v) for v in res):
+        check(
+            all(16 <= v <= 8192 and v % 2 == 0 for v in res),
+            "resolution",
+            "width and height must be even integers from 16 to 8192 (H.264 yuv420p)",
+        )
+    for key, lo in (("frames", 1), ("num_clips", 1), ("physics_hz", 1)):
+        value = _get(cfg, key)
+        check(_is_int(value) and value >= lo, key, f"must be an integer >= {lo}")
+    check(_is_number(cfg.get("fps")) and 0 < cfg["fps"] <= 1000, "fps", "must be in (0, 1000]")
+    check(_is_int(cfg.get("seed")) and cfg["seed"] >= 0, "seed", "must be an integer >= 0")
+    fov = _get(cfg, "camera.fov_deg")
+    check(_is_number(fov) and 1 <= fov <= 170, "camera.fov_deg", "must be in [1, 170] degrees")
+    check(_get(cfg, "camera.path") in CAMERA_PATHS, "camera.path", f"one of {CAMERA_PATHS}")
+    near, far = _get(cfg, "camera.near"), _get(cfg, "camera.far")
+    check(
+        _is_number(near) and _is_number(far) and 0 < near < far,
+        "camera.near",
+        "need 0 < camera.near < camera.far",
+    )
+    crf = _get(cfg, "export.video_crf")
+    check(_is_int(crf) and 0 <= crf <= 51, "export.video_crf", "must be an integer in [0, 51]")
+    level = _get(cfg, "export.compress_level")
+    check(_is_int(level) and 0 <= level <= 9, "export.compress_level", "must be in [0, 9]")
+    workers = _get(cfg, "executor.workers")
+    check(
+        workers is None or (_is_int(workers) and workers >= 1),
+        "executor.workers",
+        "must be null (one per core) or an integer >= 1",
+    )
+    out = cfg.get("output_dir")
+    check(isinstance(out, str) and out != "", "output_dir", "must be a folder path")
+    if isinstance(out, str) and out:
+        path = Path(out)
+        check(not path.is_file(), "output_dir", "is an existing file, not a folder")
+        parent = next((p for p in [path, *path.parents] if p.exists()), None)
+        check(parent is None or parent.is_dir(), "output_dir", "lies under a file")
+    if family in FAMILIES:
+        from .pipeline import family_module
+
+        validate_scene = getattr(family_module(family), "validate", None)
+        if validate_scene is not None:
+            errors += [f"scene.{e}" for e in validate_scene(cfg["scene"])]
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+def _get(cfg: dict, dotted: str):
+    value = cfg
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value

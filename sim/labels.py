@@ -1,0 +1,118 @@
+"""Labels of one camera's frames, all derived from simulator truth.
+
+Inputs are the rendered depth and instance ids, the camera, and the per-part poses
+of the Trajectory; outputs are semantic masks, forward/backward flow with validity,
+and per-object 2D/3D boxes and visibility for every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .boxes import amodal_box, box_record, pixel_counts, visible_boxes
+from .flow import optical_flow
+from .motion import invert
+
+
+@dataclass
+class PartGeometry:
+    """Per-part geometry in the part's local frame, computed once per clip."""
+
+    hull_points: list[np.ndarray]  # (Ni, 3) convex hull vertices (for amodal boxes)
+    T_part_box: np.ndarray  # (P, 4, 4) tight oriented box of the part
+    box_size: np.ndarray  # (P, 3)
+    class_ids: np.ndarray  # (P,) semantic class id
+
+
+@dataclass
+class CameraLabels:
+    semantic: np.ndarray  # (F, H, W) uint8
+    flow_forward: np.ndarray  # (F, H, W, 2) float32; last frame all invalid
+    flow_forward_valid: np.ndarray  # (F, H, W) bool
+    flow_backward: np.ndarray  # (F, H, W, 2) float32; first frame all invalid
+    flow_backward_valid: np.ndarray  # (F, H, W) bool
+    objects_per_frame: list[list[dict]]  # per frame, one record per object in view
+
+
+def _round(values, digits: int = 6) -> list:
+    return np.round(np.asarray(values, dtype=float), digits).tolist()
+
+
+def semantic_from_instance(instance: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
+    """Semantic class ids of an instance-id image (id k is part k-1, 0 stays 0)."""
+    lut = np.concatenate([[0], class_ids]).astype(np.uint8)
+    return lut[instance]
+
+
+def camera_labels(
+    depth: np.ndarray,
+    instance: np.ndarray,
+    unoccluded: np.ndarray,
+    K: np.ndarray,
+    T_world_camera: np.ndarray,
+    poses: np.ndarray,
+    geometry: PartGeometry,
+) -> CameraLabels:
+    """Labels for frames (F, H, W) of one camera with part ``poses`` (F, P, 4, 4)."""
+    F, H, W = depth.shape
+    P = poses.shape[1]
+    id_to_part = np.arange(-1, P, dtype=np.int64)
+    semantic = semantic_from_instance(instance, geometry.class_ids)
+
+    fwd = np.zeros((F, H, W, 2), np.float32)
+    fwd_valid = np.zeros((F, H, W), bool)
+    bwd = np.zeros((F, H, W, 2), np.float32)
+    bwd_valid = np.zeros((F, H, W), bool)
+    for t in range(F):
+        for s, flow, valid in ((t + 1, fwd, fwd_valid), (t - 1, bwd, bwd_valid)):
+            if 0 <= s < F:
+                flow[t], valid[t] = optical_flow(
+                    depth[t], instance[t], K, T_world_camera[t], poses[t],
+                    depth[s], instance[s], K, T_world_camera[s], poses[s], id_to_part,
+                )  # fmt: skip
+
+    objects = [
+        _frame_objects(instance[t], unoccluded[t], K, T_world_camera[t], poses[t], geometry, W, H)
+        for t in range(F)
+    ]
+    return CameraLabels(semantic, fwd, fwd_valid, bwd, bwd_valid, objects)
+
+
+def _frame_objects(ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H) -> list[dict]:
+    P = poses.shape[0]
+    boxes = visible_boxes(ids, P)
+    counts = pixel_counts(ids, P)
+    T_cw = invert(T_wc)
+    records = []
+    for p in range(P):
+        if not len(geometry.hull_points[p]):
+            continue
+        T_cam_part = T_cw @ poses[p]
+        pts = geometry.hull_points[p] @ T_cam_part[:3, :3].T + T_cam_part[:3, 3]
+        amodal = amodal_box(pts, K)
+        if np.isnan(amodal).any():
+            continue
+        x0, y0 = max(amodal[0], 0.0), max(amodal[1], 0.0)
+        x1, y1 = min(amodal[2], W), min(amodal[3], H)
+        if x1 <= x0 or y1 <= y0:
+            continue  # entirely outside the image
+        area = (amodal[2] - amodal[0]) * (amodal[3] - amodal[1])
+        visible = int(counts[p + 1])
+        full = int(unoccluded[p + 1])
+        records.append(
+            {
+                "id": p + 1,
+                "visible_pixels": visible,
+                "unoccluded_pixels": full,
+                "visibility": round(visible / full, 6) if full else 0.0,
+                "truncation": round(1.0 - (x1 - x0) * (y1 - y0) / area, 6) if area > 0 else 0.0,
+                "bbox_visible": _round(boxes[p + 1]) if visible else None,
+                "bbox_amodal": _round(amodal),
+                "box3d": box_record(
+                    poses[p] @ geometry.T_part_box[p], geometry.box_size[p], T_wc
+                ),
+            }
+        )
+    return records

@@ -1,0 +1,340 @@
+"""Physics rollout: a SceneSpec simulated by pybullet (DIRECT mode) into a Trajectory.
+
+A fresh pybullet world is built for every clip (pybullet is deterministic for the
+same command sequence). Physics runs at fixed substeps, ``substeps`` per frame, so
+frame i is at exactly i / fps seconds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+import trimesh
+
+from .motion import invert, motion_pose, motion_velocity, pos_quat_xyzw, pose_from_pos_quat_xyzw
+from .spec import Body, SceneSpec
+from .trajectory import Trajectory
+
+JOINT_TYPES = {"fixed": pb.JOINT_FIXED, "revolute": pb.JOINT_REVOLUTE, "prismatic": pb.JOINT_PRISMATIC}
+
+
+class PhysicsError(RuntimeError):
+    """A rollout that produced an impossible state (NaN poses, bodies flying off)."""
+
+
+@dataclass
+class _Part:
+    name: str
+    body: int
+    link: int
+    pb_body: int
+    T_frame_inertial: np.ndarray  # link frame -> pybullet's inertial frame (bases only)
+
+
+def body_mesh(body: Body) -> trimesh.Trimesh:
+    """All visuals of a body concatenated in the body frame."""
+    return trimesh.util.concatenate([v.mesh for v in body.visuals])
+
+
+def _collision_shape(client: int, meshes: list[trimesh.Trimesh], mode: str, dynamic: bool) -> int:
+    if mode == "none" or not meshes:
+        return -1
+    mesh = trimesh.util.concatenate(meshes)
+    if mode == "auto":
+        mode = "convex" if dynamic else "exact"
+    if mode == "box":
+        lo, hi = mesh.bounds
+        return pb.createCollisionShape(
+            pb.GEOM_BOX,
+            halfExtents=((hi - lo) / 2).tolist(),
+            collisionFramePosition=((hi + lo) / 2).tolist(),
+            physicsClientId=client,
+        )
+    if mode == "convex":
+        hull = mesh.convex_hull
+        return pb.createCollisionShape(
+            pb.GEOM_MESH, vertices=hull.vertices.tolist(), physicsClientId=client
+        )
+    if mode == "exact":
+        return pb.createCollisionShape(
+            pb.GEOM_MESH,
+            vertices=mesh.vertices.tolist(),
+            indices=mesh.faces.reshape(-1).tolist(),
+            flags=pb.GEOM_FORCE_CONCAVE_TRIMESH,
+            physicsClientId=client,
+        )
+    raise ValueError(f"unknown collision mode {mode!r}")
+
+
+def _center_of_mass(meshes: list[trimesh.Trimesh]) -> np.ndarray:
+    if not meshes:
+        return np.zeros(3)
+    hull = trimesh.util.concatenate(meshes).convex_hull
+    return np.asarray(hull.center_mass if hull.is_volume else hull.centroid, dtype=float)
+
+
+def _add_body(client: int, body: Body) -> int:
+    if body.urdf_path:
+        pos, quat = pos_quat_xyzw(body.pose)
+        uid = pb.loadURDF(
+            body.urdf_path,
+            pos,
+            quat,
+            globalScaling=body.urdf_scale,
+            useFixedBase=body.mass == 0,
+            physicsClientId=client,
+        )
+    else:
+        dynamic = body.mass > 0
+        meshes = [v.mesh for v in body.visuals]
+        com = _center_of_mass(meshes) if dynamic else np.zeros(3)
+        # Collision shapes are given in the inertial frame: shift the meshes by -com.
+        shifted = [m.copy().apply_translation(-com) for m in meshes]
+        shape = _collision_shape(client, shifted, body.collision, dynamic)
+        links = body.links
+        link_shapes = [
+            _collision_shape(client, [v.mesh for v in ln.visuals], body.collision, True)
+            for ln in links
+        ]
+        pos, quat = pos_quat_xyzw(body.pose @ _translation(com))
+        uid = pb.createMultiBody(
+            baseMass=body.mass,
+            baseCollisionShapeIndex=shape,
+            basePosition=pos,
+            baseOrientation=quat,
+            linkMasses=[ln.mass for ln in links],
+            linkCollisionShapeIndices=link_shapes,
+            linkVisualShapeIndices=[-1] * len(links),
+            linkPositions=[
+                (ln.T_parent_link[:3, 3] - (com if ln.parent < 0 else 0)).tolist() for ln in links
+            ],
+            linkOrientations=[pos_quat_xyzw(ln.T_parent_link)[1] for ln in links],
+            linkInertialFramePositions=[[0, 0, 0]] * len(links),
+            linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
+            linkParentIndices=[ln.parent + 1 for ln in links],
+            linkJointTypes=[JOINT_TYPES[ln.joint_type] for ln in links],
+            linkJointAxis=[list(ln.joint_axis) for ln in links],
+            physicsClientId=client,
+        )
+        for j, ln in enumerate(links):
+            if ln.joint_type != "fixed":
+                pb.changeDynamics(
+                    uid,
+                    j,
+                    jointLowerLimit=ln.joint_limits[0],
+                    jointUpperLimit=ln.joint_limits[1],
+                    physicsClientId=client,
+                )
+    for link in range(-1, pb.getNumJoints(uid, physicsClientId=client)):
+        pb.changeDynamics(
+            uid,
+            link,
+            lateralFriction=body.friction,
+            restitution=body.restitution,
+            linearDamping=0.0,  # no air drag: dropped bodies fall with g
+            angularDamping=0.01,
+            physicsClientId=client,
+        )
+    for j in range(pb.getNumJoints(uid, physicsClientId=client)):
+        # Free joints by default: pybullet starts every joint with a velocity motor.
+        pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+    if any(body.linear_velocity):
+        pb.resetBaseVelocity(uid, list(body.linear_velocity), physicsClientId=client)
+    return uid
+
+
+def _translation(t) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, 3] = t
+    return T
+
+
+def _parts(client: int, spec: SceneSpec, uids: list[int]) -> list[_Part]:
+    parts = []
+    for b, (body, uid) in enumerate(zip(spec.bodies, uids, strict=True)):
+        info = pb.getDynamicsInfo(uid, -1, physicsClientId=client)
+        T_frame_inertial = pose_from_pos_quat_xyzw(info[3], info[4])
+        parts.append(_Part(body.name, b, -1, uid, T_frame_inertial))
+        for j in range(pb.getNumJoints(uid, physicsClientId=client)):
+            link_name = pb.getJointInfo(uid, j, physicsClientId=client)[12].decode()
+            if body.links:
+                link_name = body.links[j].name
+            parts.append(_Part(f"{body.name}/{link_name}", b, j, uid, np.eye(4)))
+    return parts
+
+
+def _read_part(client: int, part: _Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pose of the part frame, and linear/angular velocity of its origin."""
+    if part.link < 0:
+        pos, quat = pb.getBasePositionAndOrientation(part.pb_body, physicsClientId=client)
+        v_com, w = pb.getBaseVelocity(part.pb_body, physicsClientId=client)
+        T_inertial = pose_from_pos_quat_xyzw(pos, quat)
+        T = T_inertial @ invert(part.T_frame_inertial)
+        com = np.asarray(pos)
+    else:
+        s = pb.getLinkState(
+            part.pb_body,
+            part.link,
+            computeLinkVelocity=1,
+            computeForwardKinematics=1,
+            physicsClientId=client,
+        )
+        T = pose_from_pos_quat_xyzw(s[4], s[5])
+        com, v_com, w = np.asarray(s[0]), s[6], s[7]
+    w = np.asarray(w, dtype=float)
+    v = np.asarray(v_com, dtype=float) + np.cross(w, T[:3, 3] - com)
+    return T, v, w
+
+
+def _joint_target(keys: list[tuple[float, float]], t: float) -> float:
+    times = [k[0] for k in keys]
+    values = [k[1] for k in keys]
+    return float(np.interp(t, times, values))
+
+
+def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 240.0) -> Trajectory:
+    """Simulate ``spec`` for ``num_frames`` frames at ``fps`` and record a Trajectory."""
+    substeps = max(1, round(physics_hz / fps))
+    dt = 1.0 / (fps * substeps)
+    client = pb.connect(pb.DIRECT)
+    try:
+        pb.setGravity(*spec.gravity, physicsClientId=client)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=dt, numSubSteps=1, deterministicOverlappingPairs=1, physicsClientId=client
+        )
+        uids = [_add_body(client, body) for body in spec.bodies]
+        parts = _parts(client, spec, uids)
+        part_index = {(p.pb_body, p.link): i for i, p in enumerate(parts)}
+        scripted = [(b, uids[b]) for b, body in enumerate(spec.bodies) if body.motion is not None]
+        held_masks = _hold_scripted_dynamic(client, spec, uids)
+        joints = [
+            (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)
+            for b, body in enumerate(spec.bodies)
+            for j, ln in enumerate(body.links)
+            if ln.joint_type != "fixed"
+        ]
+
+        P, F = len(parts), num_frames
+        poses = np.zeros((F, P, 4, 4))
+        lin = np.zeros((F, P, 3))
+        ang = np.zeros((F, P, 3))
+        qs = np.zeros((F, len(joints)))
+        contacts: list[tuple] = []
+
+        step = 0
+        for frame in range(F):
+            if frame > 0:
+                for _ in range(substeps):
+                    step += 1
+                    t = step * dt
+                    _drive(client, spec, scripted, held_masks, joints, t)
+                    pb.stepSimulation(physicsClientId=client)
+            else:
+                _drive(client, spec, scripted, held_masks, joints, 0.0)
+            t = step * dt
+            for i, part in enumerate(parts):
+                poses[frame, i], lin[frame, i], ang[frame, i] = _read_part(client, part)
+            for b, _uid in scripted:
+                motion = spec.bodies[b].motion
+                if t <= motion.times[-1] or spec.bodies[b].mass == 0:
+                    i = part_index[(uids[b], -1)]
+                    lin[frame, i], ang[frame, i] = motion_velocity(motion, t)
+            for k, (uid, j, _, _) in enumerate(joints):
+                qs[frame, k] = pb.getJointState(uid, j, physicsClientId=client)[0]
+            contacts.extend(_frame_contacts(client, frame, part_index))
+            if not np.isfinite(poses[frame]).all():
+                raise PhysicsError(f"non-finite pose at frame {frame}")
+    finally:
+        pb.disconnect(client)
+
+    return Trajectory(
+        fps=float(fps),
+        substeps=substeps,
+        part_names=[p.name for p in parts],
+        part_body=np.array([p.body for p in parts], dtype=np.int32),
+        part_link=np.array([p.link for p in parts], dtype=np.int32),
+        poses=poses,
+        linear_velocity=lin,
+        angular_velocity=ang,
+        joint_names=[j[2] for j in joints],
+        joint_positions=qs,
+        **_contact_arrays(contacts),
+    )
+
+
+def _hold_scripted_dynamic(client: int, spec: SceneSpec, uids: list[int]) -> dict[int, bool]:
+    """Dynamic bodies with a Motion are carried by it and collide with nothing until
+    its last key; returns {body index: still held}."""
+    held = {}
+    for b, body in enumerate(spec.bodies):
+        if body.motion is not None and body.mass > 0:
+            pb.setCollisionFilterGroupMask(uids[b], -1, 0, 0, physicsClientId=client)
+            held[b] = True
+    return held
+
+
+def _drive(client, spec, scripted, held, joints, t: float) -> None:
+    """Apply scripted motions and joint targets for the step that ends at time ``t``."""
+    for b, uid in scripted:
+        body = spec.bodies[b]
+        motion = body.motion
+        if body.mass > 0 and not held.get(b, False):
+            continue
+        if body.mass > 0 and t > motion.times[-1]:
+            held[b] = False
+            pb.setCollisionFilterGroupMask(uid, -1, 1, -1, physicsClientId=client)
+            pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
+            continue
+        info = pb.getDynamicsInfo(uid, -1, physicsClientId=client)
+        T = motion_pose(motion, t) @ pose_from_pos_quat_xyzw(info[3], info[4])
+        pos, quat = pos_quat_xyzw(T)
+        pb.resetBasePositionAndOrientation(uid, pos, quat, physicsClientId=client)
+        if body.mass > 0:
+            pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
+    for uid, j, _, keys in joints:
+        if keys:
+            pb.setJointMotorControl2(
+                uid,
+                j,
+                pb.POSITION_CONTROL,
+                targetPosition=_joint_target(keys, t),
+                force=200.0,
+                physicsClientId=client,
+            )
+
+
+def _frame_contacts(client: int, frame: int, part_index: dict) -> list[tuple]:
+    """Contact points of this frame merged into one event per part pair."""
+    merged: dict[tuple[int, int], list] = defaultdict(list)
+    for c in pb.getContactPoints(physicsClientId=client):
+        a, b = part_index[(c[1], c[3])], part_index[(c[2], c[4])]
+        normal = np.asarray(c[7])  # on B, pointing towards A
+        if a > b:
+            a, b, normal = b, a, -normal
+        merged[(a, b)].append((np.asarray(c[5]), np.asarray(c[6]), normal, c[9]))
+    events = []
+    for (a, b), pts in sorted(merged.items()):
+        forces = np.array([p[3] for p in pts])
+        mid = np.array([(p[0] + p[1]) / 2 for p in pts])
+        normals = np.array([p[2] for p in pts])
+        w = forces if forces.sum() > 0 else np.ones(len(pts))
+        position = (mid * w[:, None]).sum(0) / w.sum()
+        n = (normals * w[:, None]).sum(0)
+        n = n / max(np.linalg.norm(n), 1e-12)
+        events.append((frame, a, b, position, n, float(forces.sum()), len(pts)))
+    return events
+
+
+def _contact_arrays(events: list[tuple]) -> dict[str, np.ndarray]:
+    n = len(events)
+    return {
+        "contact_frame": np.array([e[0] for e in events], dtype=np.int32).reshape(n),
+        "contact_parts": np.array([(e[1], e[2]) for e in events], dtype=np.int32).reshape(n, 2),
+        "contact_position": np.array([e[3] for e in events], dtype=float).reshape(n, 3),
+        "contact_normal": np.array([e[4] for e in events], dtype=float).reshape(n, 3),
+        "contact_force": np.array([e[5] for e in events], dtype=float).reshape(n),
+        "contact_points": np.array([e[6] for e in events], dtype=np.int32).reshape(n),
+    }

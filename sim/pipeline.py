@@ -1,0 +1,316 @@
+"""One clip end to end: config -> seed tree -> SceneSpec -> rollout -> render ->
+labels -> clip folder. ``generate_clip`` is what every executor runs per clip."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from . import __version__
+from .boxes import oriented_box
+from .camera import camera_poses, intrinsics
+from .classes import class_table
+from .labels import PartGeometry, camera_labels
+from .physics import rollout
+from .preview import clip_preview
+from .render import process_renderer
+from .seeds import clip_seed, clip_streams
+from .spec import SceneSpec, Visual
+from .trajectory import Trajectory
+from .writer import write_json, write_npz, write_video
+
+FAMILIES = {"furniture": "simfactory.scenes.furniture"}
+
+CONVENTIONS = {
+    "world_frame": "right-handed, Z up; metres, seconds, kilograms",
+    "poses": "4x4 row-major matrices T_world_<thing>; quaternions are named quat_wxyz",
+    "camera": "K (3x3, pixels); T_world_camera per frame, OpenCV axes (x right, y down, "
+    "z forward); pixel (row i, col j) is centred at image point (u, v) = (j, i)",
+    "boxes_2d": "[x_min, y_min, x_max, y_max] in pixel-edge coordinates: pixel column j "
+    "spans [j, j+1]; bbox_visible from the instance mask, bbox_amodal from projected "
+    "geometry (not clipped to the image)",
+    "boxes_3d": "oriented box: centre, rotation (rows), quat_wxyz, size (full extents)",
+    "depth": "planar z-depth in metres along the camera z axis; 0 = no surface",
+    "instance": "uint16; 0 = background; id k is object k of 'objects'",
+    "semantic": "uint8 class id from the 'classes' table; 0 = background",
+    "normals": "float16 unit vectors in the camera frame (OpenCV axes); 0 = no surface",
+    "flow": "pixels (du, dv); forward t -> t+1, backward t -> t-1; *_valid marks pixels "
+    "whose surface point is visible in the other frame",
+    "visibility": "visible pixels / pixels the object would cover with nothing in front "
+    "(inside the image); truncation: fraction of the amodal box outside the image",
+    "time": "frame i is at i / fps seconds",
+}
+
+
+def family_module(name: str):
+    """The scene family package for a family name."""
+    if name not in FAMILIES:
+        raise KeyError(f"unknown scene family {name!r}; known: {', '.join(sorted(FAMILIES))}")
+    return importlib.import_module(FAMILIES[name])
+
+
+def clip_name(index: int) -> str:
+    return f"clip_{index:06d}"
+
+
+def build_scene(cfg: dict, index: int) -> SceneSpec:
+    """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree."""
+    width, height = cfg["resolution"]
+    scene_cfg = dict(cfg["scene"])
+    scene_cfg["camera"] = cfg["camera"]["path"]
+    scene_cfg["fov_deg"] = cfg["camera"]["fov_deg"]
+    duration = (cfg["frames"] - 1) / cfg["fps"]
+    streams = clip_streams(cfg["seed"], index)
+    spec = family_module(cfg["scene"]["name"]).build(scene_cfg, streams, width, height, duration)
+    for cam in spec.cameras:
+        cam.near, cam.far = cfg["camera"]["near"], cfg["camera"]["far"]
+    return spec
+
+
+def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
+    """The visuals of every part of the trajectory, in the part's frame."""
+    out = []
+    for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
+        body = spec.bodies[b]
+        out.append(list(body.visuals if link < 0 else body.links[link].visuals))
+    return out
+
+
+def part_classes(spec: SceneSpec, trajectory: Trajectory) -> list[str]:
+    return [
+        spec.bodies[b].semantic_class if link < 0 else spec.bodies[b].links[link].semantic_class
+        for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True)
+    ]
+
+
+def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeometry:
+    table = class_table()
+    hulls, boxes, sizes = [], [], []
+    for vis in visuals:
+        if not vis:
+            hulls.append(np.zeros((0, 3)))
+            boxes.append(np.eye(4))
+            sizes.append(np.zeros(3))
+            continue
+        mesh = trimesh.util.concatenate([v.mesh for v in vis])
+        hull = mesh.convex_hull
+        T, size = oriented_box(hull.vertices)
+        hulls.append(np.asarray(hull.vertices))
+        boxes.append(T)
+        sizes.append(size)
+    return PartGeometry(
+        hull_points=hulls,
+        T_part_box=np.array(boxes),
+        box_size=np.array(sizes),
+        class_ids=np.array([table.id_of(c) for c in classes], dtype=np.int64),
+    )
+
+
+def scene_bounds(visuals: list[list[Visual]], poses: np.ndarray) -> np.ndarray:
+    """Bounds (2, 3) of every part over every frame (for the sun's shadow map)."""
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    for p, vis in enumerate(visuals):
+        if not vis:
+            continue
+        corners = trimesh.bounds.corners(trimesh.util.concatenate([v.mesh for v in vis]).bounds)
+        pts = np.einsum("fij,nj->fni", poses[:, p, :3, :3], corners) + poses[:, p, None, :3, 3]
+        lo = np.minimum(lo, pts.reshape(-1, 3).min(0))
+        hi = np.maximum(hi, pts.reshape(-1, 3).max(0))
+    return np.array([lo, hi])
+
+
+def _objects(spec, traj, classes, geometry) -> list[dict]:
+    table = class_table()
+    objects = []
+    for p, name in enumerate(traj.part_names):
+        body = spec.bodies[traj.part_body[p]]
+        link = int(traj.part_link[p])
+        objects.append(
+            {
+                "id": p + 1,
+                "name": name,
+                "body": body.name,
+                "link": body.links[link].name if (link >= 0 and body.links) else None,
+                "class": classes[p],
+                "class_id": table.id_of(classes[p]),
+                "dynamic": bool(body.mass > 0 or (link >= 0 and body.links)),
+                "box_size": np.round(geometry.box_size[p], 6).tolist(),
+                "T_part_box": np.round(geometry.T_part_box[p], 6).tolist(),
+                "T_world_part": np.round(traj.poses[:, p], 6).tolist(),
+                "linear_velocity": np.round(traj.linear_velocity[:, p], 6).tolist(),
+                "angular_velocity": np.round(traj.angular_velocity[:, p], 6).tolist(),
+            }
+        )
+    return objects
+
+
+def _contacts(traj: Trajectory) -> list[dict]:
+    return [
+        {
+            "frame": int(traj.contact_frame[i]),
+            "a": int(traj.contact_parts[i, 0]) + 1,
+            "b": int(traj.contact_parts[i, 1]) + 1,
+            "position": np.round(traj.contact_position[i], 6).tolist(),
+            "normal_b_to_a": np.round(traj.contact_normal[i], 6).tolist(),
+            "force": round(float(traj.contact_force[i]), 6),
+            "points": int(traj.contact_points[i]),
+        }
+        for i in range(len(traj.contact_frame))
+    ]
+
+
+def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
+    """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict).
+
+    The clip is written to a temporary folder and renamed into place when complete.
+    Returns the clip's manifest row.
+    """
+    dataset_dir = Path(dataset_dir)
+    name = clip_name(index)
+    final = dataset_dir / "clips" / name
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    spec = build_scene(cfg, index)
+    times["build"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    times["physics"] = time.perf_counter() - t
+
+    visuals = part_visuals(spec, traj)
+    classes = part_classes(spec, traj)
+    geometry = part_geometry(visuals, classes)
+    renderer = process_renderer(cfg["render"].get("egl_device"))
+    renderer.load_scene(visuals, spec.lights, spec.sky, scene_bounds(visuals, traj.poses))
+
+    tmp = dataset_dir / "clips" / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    export = cfg["export"]
+    cameras, stream_files = {}, {}
+    times["render"] = times["labels"] = times["write"] = 0.0
+    first_camera_data = None
+    for cam in spec.cameras:
+        t = time.perf_counter()
+        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+        T_wc = camera_poses(cam, traj.times, spec, traj)
+        frames = [
+            renderer.render(
+                traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
+                cfg["render"]["exposure"],
+            )
+            for i in range(traj.num_frames)
+        ]  # fmt: skip
+        rgb = np.stack([f.rgb for f in frames])
+        depth = np.stack([f.depth for f in frames])
+        instance = np.stack([f.instance for f in frames])
+        normals = np.stack([f.normals for f in frames])
+        unoccluded = np.stack([f.unoccluded_pixels for f in frames])
+        times["render"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        labels = camera_labels(depth, instance, unoccluded, K, T_wc, traj.poses, geometry)
+        times["labels"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        cam_dir = tmp / cam.name
+        cam_dir.mkdir()
+        level = int(export["compress_level"])
+        write_video(cam_dir / "rgb.mp4", rgb, cfg["fps"], export["video_crf"])
+        write_npz(cam_dir / "depth.npz", {"depth": depth}, level)
+        write_npz(cam_dir / "instance.npz", {"instance": instance}, level)
+        write_npz(cam_dir / "semantic.npz", {"semantic": labels.semantic}, level)
+        write_npz(cam_dir / "normals.npz", {"normals": normals}, level)
+        write_npz(
+            cam_dir / "flow.npz",
+            {
+                "forward": labels.flow_forward,
+                "forward_valid": labels.flow_forward_valid,
+                "backward": labels.flow_backward,
+                "backward_valid": labels.flow_backward_valid,
+            },
+            level,
+        )
+        times["write"] += time.perf_counter() - t
+        stream_files[cam.name] = sorted(p.name for p in cam_dir.iterdir())
+        cameras[cam.name] = {
+            "width": cam.width,
+            "height": cam.height,
+            "fov_y_deg": cam.fov_y_deg,
+            "near": cam.near,
+            "far": cam.far,
+            "K": np.round(K, 6).tolist(),
+            "T_world_camera": np.round(T_wc, 6).tolist(),
+            "frames": [
+                {"frame": i, "objects": objs} for i, objs in enumerate(labels.objects_per_frame)
+            ],
+        }
+        if first_camera_data is None:
+            first_camera_data = (rgb, depth, labels)
+
+    t = time.perf_counter()
+    traj.save(tmp / "trajectory.npz")
+    if export.get("preview", True):
+        rgb, depth, labels = first_camera_data
+        clip_preview(tmp / "preview.png", rgb, depth, labels)
+    table = class_table()
+    annotations = {
+        "format": "simfactory-clip/1",
+        "conventions": CONVENTIONS,
+        "clip": {
+            "id": name,
+            "index": index,
+            "dataset_seed": cfg["seed"],
+            "clip_seed": clip_seed(cfg["seed"], index),
+            "family": spec.family,
+            "fps": cfg["fps"],
+            "num_frames": traj.num_frames,
+            "physics_substeps_per_frame": traj.substeps,
+            "code_version": __version__,
+            "synthetic": True,
+        },
+        "params": spec.params,
+        "classes": [
+            {"id": i, "name": n, "color": table.colors[i].tolist()}
+            for i, n in enumerate(table.names)
+        ],
+        "objects": _objects(spec, traj, classes, geometry),
+        "cameras": cameras,
+        "contacts": _contacts(traj),
+        "joints": {
+            "names": traj.joint_names,
+            "positions": np.round(traj.joint_positions, 6).tolist(),
+        },
+        "files": {"clip": ["annotations.json", "trajectory.npz", "preview.png"], **stream_files},
+    }
+    write_json(tmp / "annotations.json", annotations)
+    times["write"] += time.perf_counter() - t
+
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    cam0 = spec.cameras[0]
+    return {
+        "clip_id": name,
+        "index": index,
+        "seed": cfg["seed"],
+        "clip_seed": clip_seed(cfg["seed"], index),
+        "family": spec.family,
+        "frames": traj.num_frames,
+        "fps": cfg["fps"],
+        "width": cam0.width,
+        "height": cam0.height,
+        "cameras": len(spec.cameras),
+        "objects": len(traj.part_names),
+        "status": "ok",
+        "path": f"clips/{name}",
+        **{f"seconds_{k}": round(v, 4) for k, v in times.items()},
+        "seconds_total": round(time.perf_counter() - t0, 4),
+    }

@@ -1,0 +1,455 @@
+"""Headless rendering through EGL: RGB, planar depth, instance ids, normals.
+
+pyrender's EGL platform provides the context (Mesa's llvmpipe on a CPU machine, the
+NVIDIA driver on a GPU). On it, each frame is drawn by two raw OpenGL passes: a
+shadow map for the sun, then one pass writing colour, depth and id, and normals to
+three render targets at once; an occlusion-query pass then counts, for every part,
+the pixels it would cover if nothing occluded it (for visibility fractions).
+One Renderer lives for the whole life of a worker process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+import numpy as np  # noqa: E402
+from OpenGL import GL  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
+
+from . import shaders  # noqa: E402
+from .camera import gl_projection, gl_view  # noqa: E402
+from .motion import invert  # noqa: E402
+from .spec import Light, Material, Sky, Visual  # noqa: E402
+
+MAX_POINT_LIGHTS = 8
+SHADOW_SIZE = 1024
+
+
+@dataclass
+class Frame:
+    """One camera's output for one frame."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8, sRGB
+    depth: np.ndarray  # (H, W) float32 planar z in metres, 0 = no surface
+    instance: np.ndarray  # (H, W) uint16, 0 = background, else part index + 1
+    normals: np.ndarray  # (H, W, 3) float16, camera frame (OpenCV axes), 0 = no surface
+    unoccluded_pixels: np.ndarray  # (P + 1,) pixels each id covers with nothing in front
+
+
+@dataclass
+class _GpuMesh:
+    vao: int
+    buffers: tuple[int, int]
+    count: int
+    material: Material
+    texture: int
+
+
+def _egl_platform(device: int | None):
+    if not hasattr(np, "infty"):  # pyrender 0.1.45 still uses the alias numpy 2 removed
+        np.infty = np.inf
+    from pyrender.platforms.egl import EGLPlatform, get_device_by_index
+
+    if device is None and os.environ.get("EGL_DEVICE_ID"):
+        device = int(os.environ["EGL_DEVICE_ID"])
+    platform = EGLPlatform(1, 1, device=get_device_by_index(device) if device is not None else None)
+    platform.init_context()
+    platform.make_current()
+    return platform
+
+
+def _compile(vs: str, fs: str) -> int:
+    def stage(kind, src):
+        s = GL.glCreateShader(kind)
+        GL.glShaderSource(s, src)
+        GL.glCompileShader(s)
+        if not GL.glGetShaderiv(s, GL.GL_COMPILE_STATUS):
+            raise RuntimeError(GL.glGetShaderInfoLog(s).decode())
+        return s
+
+    prog = GL.glCreateProgram()
+    for kind, src in ((GL.GL_VERTEX_SHADER, vs), (GL.GL_FRAGMENT_SHADER, fs)):
+        GL.glAttachShader(prog, stage(kind, src))
+    GL.glLinkProgram(prog)
+    if not GL.glGetProgramiv(prog, GL.GL_LINK_STATUS):
+        raise RuntimeError(GL.glGetProgramInfoLog(prog).decode())
+    return prog
+
+
+def mesh_arrays(visual: Visual) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved (position, normal) float32 vertices and uint32 indices of a visual,
+    with vertices split at edges sharper than 30 degrees so boxes shade flat."""
+    import trimesh
+
+    mesh = trimesh.graph.smooth_shade(visual.mesh, angle=np.radians(30))
+    vertices = np.hstack([mesh.vertices, mesh.vertex_normals]).astype(np.float32)
+    return np.ascontiguousarray(vertices), mesh.faces.astype(np.uint32).reshape(-1)
+
+
+class Renderer:
+    """Owns the EGL context, the GL programs and the uploaded scene."""
+
+    def __init__(self, device: int | None = None):
+        self._platform = _egl_platform(device)
+        self.device_name = GL.glGetString(GL.GL_RENDERER).decode()
+        self._mesh_prog = _compile(shaders.MESH_VS, shaders.MESH_FS)
+        self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self._sky_prog = _compile(shaders.SKY_VS, shaders.SKY_FS)
+        self._uniforms: dict[tuple[int, str], int] = {}
+        self._empty_vao = GL.glGenVertexArrays(1)
+        self._fbo_size = (0, 0)
+        self._fbo = None
+        self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
+        self._parts: list[list[_GpuMesh]] = []
+        self._textures: dict[int, int] = {}
+        self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
+        self._lights: list[Light] = []
+        self._sky = Sky()
+        self._light_vp = np.eye(4)
+
+    # ----------------------------------------------------------------- scene
+    def load_scene(
+        self,
+        part_visuals: list[list[Visual]],
+        lights: list[Light],
+        sky: Sky,
+        scene_bounds: np.ndarray,
+    ) -> None:
+        """Upload the meshes of every part (replacing the previous scene).
+
+        ``scene_bounds`` (2, 3) bounds the region the sun's shadow map covers.
+        """
+        self._free_scene()
+        for visuals in part_visuals:
+            self._parts.append([self._upload_mesh(v) for v in visuals])
+        self._lights = list(lights)
+        self._sky = sky
+        suns = [light for light in lights if light.kind == "directional"]
+        if suns:
+            self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
+
+    def _free_scene(self) -> None:
+        for meshes in self._parts:
+            for m in meshes:
+                GL.glDeleteVertexArrays(1, [m.vao])
+                GL.glDeleteBuffers(2, list(m.buffers))
+        self._parts = []
+        if self._textures:
+            GL.glDeleteTextures(len(self._textures), list(self._textures.values()))
+        self._textures = {}
+
+    def _upload_mesh(self, visual: Visual) -> _GpuMesh:
+        vertices, indices = mesh_arrays(visual)
+        vao = GL.glGenVertexArrays(1)
+        vbo, ebo = GL.glGenBuffers(2)
+        GL.glBindVertexArray(vao)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+        GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
+        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
+        for loc in (0, 1):
+            GL.glEnableVertexAttribArray(loc)
+            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(12 * loc))
+        GL.glBindVertexArray(0)
+        texture = self._white
+        tex = visual.material.texture
+        if tex is not None:
+            key = id(tex)
+            if key not in self._textures:
+                self._textures[key] = self._upload_texture(tex)
+            texture = self._textures[key]
+        return _GpuMesh(vao, (vbo, ebo), len(indices), visual.material, texture)
+
+    def _upload_texture(self, image: np.ndarray) -> int:
+        image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+        tex = GL.glGenTextures(1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        h, w = image.shape[:2]
+        GL.glTexImage2D(
+            GL.GL_TEXTURE_2D, 0, GL.GL_SRGB8, w, h, 0, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, image
+        )
+        GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+        for key, value in (
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_REPEAT),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_REPEAT),
+            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR),
+            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
+        return tex
+
+    # ---------------------------------------------------------------- targets
+    def _make_shadow_target(self) -> tuple[int, int]:
+        tex = GL.glGenTextures(1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        GL.glTexImage2D(
+            GL.GL_TEXTURE_2D,
+            0,
+            GL.GL_DEPTH_COMPONENT24,
+            SHADOW_SIZE,
+            SHADOW_SIZE,
+            0,
+            GL.GL_DEPTH_COMPONENT,
+            GL.GL_FLOAT,
+            None,
+        )
+        for key, value in (
+            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_COMPARE_MODE, GL.GL_COMPARE_REF_TO_TEXTURE),
+            (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, tex, 0)
+        GL.glDrawBuffer(GL.GL_NONE)
+        GL.glReadBuffer(GL.GL_NONE)
+        return fbo, tex
+
+    def _ensure_target(self, width: int, height: int) -> None:
+        if self._fbo_size == (width, height):
+            return
+        if self._fbo is not None:
+            GL.glDeleteFramebuffers(1, [self._fbo[0]])
+            GL.glDeleteRenderbuffers(len(self._fbo[1]), list(self._fbo[1]))
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        formats = [GL.GL_RGBA8, GL.GL_RG32F, GL.GL_RGBA16F, GL.GL_DEPTH24_STENCIL8]
+        attachments = [
+            GL.GL_COLOR_ATTACHMENT0,
+            GL.GL_COLOR_ATTACHMENT1,
+            GL.GL_COLOR_ATTACHMENT2,
+            GL.GL_DEPTH_STENCIL_ATTACHMENT,
+        ]
+        rbos = GL.glGenRenderbuffers(len(formats))
+        for rbo, fmt, att in zip(rbos, formats, attachments, strict=True):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, att, GL.GL_RENDERBUFFER, rbo)
+        status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+        if status != GL.GL_FRAMEBUFFER_COMPLETE:
+            raise RuntimeError(f"framebuffer incomplete: {status:#x}")
+        self._fbo = (fbo, tuple(int(r) for r in rbos))
+        self._fbo_size = (width, height)
+
+    # ---------------------------------------------------------------- drawing
+    def _loc(self, prog: int, name: str) -> int:
+        key = (prog, name)
+        if key not in self._uniforms:
+            self._uniforms[key] = GL.glGetUniformLocation(prog, name)
+        return self._uniforms[key]
+
+    def _mat(self, prog: int, name: str, m: np.ndarray) -> None:
+        GL.glUniformMatrix4fv(self._loc(prog, name), 1, True, np.asarray(m, np.float32))
+
+    def render(
+        self,
+        part_poses: np.ndarray,
+        K: np.ndarray,
+        T_world_camera: np.ndarray,
+        width: int,
+        height: int,
+        near: float = 0.05,
+        far: float = 100.0,
+        exposure: float = 1.0,
+    ) -> Frame:
+        """Render the loaded scene with parts at ``part_poses`` (P, 4, 4)."""
+        self._platform.make_current()
+        suns = [light for light in self._lights if light.kind == "directional"]
+        shadows = bool(suns and suns[0].cast_shadows)
+        if shadows:
+            self._shadow_pass(part_poses)
+        self._ensure_target(width, height)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+        GL.glViewport(0, 0, width, height)
+        GL.glDrawBuffers(3, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(3)])
+        GL.glClearColor(0, 0, 0, 0)
+        GL.glClearDepth(1.0)
+        GL.glClearStencil(0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
+        view = gl_view(T_world_camera)
+        proj = gl_projection(K, width, height, near, far)
+        self._sky_pass(proj @ view, exposure)
+        self._mesh_pass(part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure)
+        frame = self._read(width, height)
+        frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
+        return frame
+
+    def _shadow_pass(self, part_poses: np.ndarray) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
+        GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
+        GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(True)
+        GL.glDisable(GL.GL_CULL_FACE)
+        GL.glUseProgram(self._shadow_prog)
+        self._mat(self._shadow_prog, "light_vp", self._light_vp)
+        model_loc = self._loc(self._shadow_prog, "model")
+        for pose, meshes in zip(part_poses, self._parts, strict=True):
+            GL.glUniformMatrix4fv(model_loc, 1, True, pose.astype(np.float32))
+            for m in meshes:
+                GL.glBindVertexArray(m.vao)
+                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+
+    def _sky_pass(self, view_proj: np.ndarray, exposure: float) -> None:
+        p = self._sky_prog
+        GL.glUseProgram(p)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        self._mat(p, "inv_view_proj", np.linalg.inv(view_proj))
+        for name in ("zenith", "horizon", "ground"):
+            GL.glUniform3f(self._loc(p, f"sky_{name}"), *getattr(self._sky, name))
+        GL.glUniform1f(self._loc(p, "exposure"), exposure)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+
+    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure) -> None:
+        p = self._mesh_prog
+        GL.glUseProgram(p)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthMask(True)
+        self._mat(p, "view", view)
+        self._mat(p, "proj", proj)
+        self._mat(p, "light_vp", self._light_vp)
+        GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
+        GL.glUniform1f(self._loc(p, "exposure"), exposure)
+        GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
+        GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
+        GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
+        GL.glUniform1i(self._loc(p, "has_sun"), int(bool(suns)))
+        if suns:
+            sun = suns[0]
+            GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
+            GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
+        GL.glUniform1i(self._loc(p, "sun_shadows"), int(shadows))
+        GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
+        points = [light for light in self._lights if light.kind == "point"][:MAX_POINT_LIGHTS]
+        GL.glUniform1i(self._loc(p, "num_points"), len(points))
+        for i, light in enumerate(points):
+            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *light.position)
+            color = np.asarray(light.color) * light.intensity
+            GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
+        GL.glActiveTexture(GL.GL_TEXTURE1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._shadow_tex)
+        GL.glUniform1i(self._loc(p, "shadow_map"), 1)
+        GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        locs = {
+            n: self._loc(p, n)
+            for n in (
+                "model",
+                "instance_id",
+                "base_color",
+                "roughness",
+                "metallic",
+                "emissive",
+                "has_texture",
+                "tex_scale",
+            )
+        }
+        for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True)):
+            GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
+            GL.glUniform1f(locs["instance_id"], float(index + 1))
+            for m in meshes:
+                mat = m.material
+                GL.glUniform4f(locs["base_color"], *mat.base_color)
+                GL.glUniform1f(locs["roughness"], mat.roughness)
+                GL.glUniform1f(locs["metallic"], mat.metallic)
+                GL.glUniform3f(locs["emissive"], *mat.emissive)
+                GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
+                GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
+                GL.glBindVertexArray(m.vao)
+                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+
+    def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
+        """Pixels each part covers with occlusion ignored (one occlusion query per part;
+        the stencil lets every pixel count once even where a part overlaps itself)."""
+        counts = np.zeros(len(self._parts) + 1, dtype=np.int64)
+        drawable = [i for i, meshes in enumerate(self._parts) if meshes]
+        if not drawable:
+            return counts
+        p = self._shadow_prog  # position-only transform: light_vp := view_proj
+        GL.glUseProgram(p)
+        self._mat(p, "light_vp", view_proj)
+        model_loc = self._loc(p, "model")
+        GL.glColorMask(False, False, False, False)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        GL.glEnable(GL.GL_STENCIL_TEST)
+        GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_REPLACE)
+        queries = GL.glGenQueries(len(drawable))
+        queries = np.atleast_1d(queries)
+        for q, index in zip(queries, drawable, strict=True):
+            ref = index % 255 + 1
+            if ref == 1:
+                GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
+            GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
+            GL.glUniformMatrix4fv(model_loc, 1, True, part_poses[index].astype(np.float32))
+            GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
+            for m in self._parts[index]:
+                GL.glBindVertexArray(m.vao)
+                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+            GL.glEndQuery(GL.GL_SAMPLES_PASSED)
+        for q, index in zip(queries, drawable, strict=True):
+            counts[index + 1] = GL.glGetQueryObjectuiv(int(q), GL.GL_QUERY_RESULT)
+        GL.glDeleteQueries(len(queries), queries)
+        GL.glDisable(GL.GL_STENCIL_TEST)
+        GL.glColorMask(True, True, True, True)
+        return counts
+
+    def _read(self, width: int, height: int) -> Frame:
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+
+        def read(attachment, fmt, gltype, dtype, channels):
+            GL.glReadBuffer(attachment)
+            out = np.empty((height, width, channels), dtype=dtype)
+            _raw_read_pixels(0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p))
+            return out[::-1]
+
+        rgba = read(GL.GL_COLOR_ATTACHMENT0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, np.uint8, 4)
+        depth_id = read(GL.GL_COLOR_ATTACHMENT1, GL.GL_RG, GL.GL_FLOAT, np.float32, 2)
+        normals = read(GL.GL_COLOR_ATTACHMENT2, GL.GL_RGBA, GL.GL_HALF_FLOAT, np.float16, 4)
+        return Frame(
+            rgb=np.ascontiguousarray(rgba[..., :3]),
+            depth=np.ascontiguousarray(depth_id[..., 0]),
+            instance=np.rint(depth_id[..., 1]).astype(np.uint16),
+            normals=np.ascontiguousarray(normals[..., :3]),
+            unoccluded_pixels=np.zeros(0, dtype=np.int64),
+        )
+
+
+def _sun_matrix(direction: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Orthographic view-projection of the sun covering ``bounds`` (2, 3)."""
+    from .camera import CV_TO_GL, look_at
+
+    center = bounds.mean(axis=0)
+    radius = max(float(np.linalg.norm(bounds[1] - bounds[0]) / 2), 1e-3)
+    d = direction / np.linalg.norm(direction)
+    up = (0.0, 1.0, 0.0) if abs(d[2]) > 0.99 else (0.0, 0.0, 1.0)
+    view = CV_TO_GL @ invert(look_at(center - d * 2 * radius, center, up))
+    near, far = radius, 3 * radius
+    proj = np.diag([1 / radius, 1 / radius, -2 / (far - near), 1.0])
+    proj[2, 3] = -(far + near) / (far - near)
+    return proj @ view
+
+
+_RENDERER: Renderer | None = None
+
+
+def process_renderer(device: int | None = None) -> Renderer:
+    """The renderer of this process, created on first use and kept for its life
+    (destroying an EGL context tears down the display other renderers share)."""
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = Renderer(device)
+    return _RENDERER

@@ -1,0 +1,176 @@
+"""GLSL sources of the renderer's passes (OpenGL 4.1 core)."""
+
+SHADOW_VS = """
+#version 410 core
+layout(location = 0) in vec3 position;
+uniform mat4 model;
+uniform mat4 light_vp;
+void main() { gl_Position = light_vp * model * vec4(position, 1.0); }
+"""
+
+SHADOW_FS = """
+#version 410 core
+void main() {}
+"""
+
+SKY_VS = """
+#version 410 core
+out vec2 ndc;
+void main() {
+    vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2) * 2.0 - 1.0;
+    ndc = p;
+    gl_Position = vec4(p, 0.0, 1.0);
+}
+"""
+
+SKY_FS = """
+#version 410 core
+in vec2 ndc;
+uniform mat4 inv_view_proj;
+uniform vec3 sky_zenith;
+uniform vec3 sky_horizon;
+uniform vec3 sky_ground;
+uniform float exposure;
+layout(location = 0) out vec4 out_color;
+layout(location = 1) out vec2 out_depth_id;
+layout(location = 2) out vec4 out_normal;
+vec3 tonemap(vec3 c) {
+    c *= exposure;
+    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
+    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+}
+void main() {
+    vec4 a = inv_view_proj * vec4(ndc, -1.0, 1.0);
+    vec4 b = inv_view_proj * vec4(ndc, 1.0, 1.0);
+    vec3 dir = normalize(b.xyz / b.w - a.xyz / a.w);
+    vec3 c = dir.z >= 0.0 ? mix(sky_horizon, sky_zenith, pow(dir.z, 0.6))
+                          : mix(sky_horizon, sky_ground, pow(-dir.z, 0.4));
+    out_color = vec4(tonemap(c / max(exposure, 1e-6)), 1.0);
+    out_depth_id = vec2(0.0, 0.0);
+    out_normal = vec4(0.0);
+}
+"""
+
+MESH_VS = """
+#version 410 core
+layout(location = 0) in vec3 position;
+layout(location = 1) in vec3 normal;
+uniform mat4 model;
+uniform mat4 view;
+uniform mat4 proj;
+uniform mat4 light_vp;
+out vec3 v_world;
+out vec3 v_local;
+out vec3 v_normal_local;
+out vec3 v_normal_world;
+out vec4 v_light;
+out float v_view_z;
+void main() {
+    vec4 w = model * vec4(position, 1.0);
+    vec4 c = view * w;
+    v_world = w.xyz;
+    v_local = position;
+    v_normal_local = normal;
+    v_normal_world = mat3(model) * normal;
+    v_light = light_vp * w;
+    v_view_z = -c.z;
+    gl_Position = proj * c;
+}
+"""
+
+MESH_FS = """
+#version 410 core
+const float PI = 3.14159265;
+const int MAX_POINTS = 8;
+in vec3 v_world;
+in vec3 v_local;
+in vec3 v_normal_local;
+in vec3 v_normal_world;
+in vec4 v_light;
+in float v_view_z;
+uniform mat4 view;
+uniform vec3 cam_pos;
+uniform vec4 base_color;
+uniform float roughness;
+uniform float metallic;
+uniform vec3 emissive;
+uniform int has_texture;
+uniform sampler2D albedo_tex;
+uniform float tex_scale;
+uniform float instance_id;
+uniform int has_sun;
+uniform vec3 sun_dir;
+uniform vec3 sun_color;
+uniform int sun_shadows;
+uniform sampler2DShadow shadow_map;
+uniform float shadow_texel;
+uniform int num_points;
+uniform vec3 point_pos[MAX_POINTS];
+uniform vec3 point_color[MAX_POINTS];
+uniform vec3 sky_zenith;
+uniform vec3 sky_ground;
+uniform float ambient;
+uniform float exposure;
+layout(location = 0) out vec4 out_color;
+layout(location = 1) out vec2 out_depth_id;
+layout(location = 2) out vec4 out_normal;
+
+vec3 triplanar() {
+    vec3 w = pow(abs(normalize(v_normal_local)), vec3(4.0));
+    w /= (w.x + w.y + w.z);
+    vec3 p = v_local / tex_scale;
+    return texture(albedo_tex, p.yz).rgb * w.x + texture(albedo_tex, p.xz).rgb * w.y
+         + texture(albedo_tex, p.xy).rgb * w.z;
+}
+
+vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo) {
+    // Energy-normalised Blinn-Phong with the exponent mapped from GGX roughness:
+    // close to GGX in look at a fraction of its cost on a software rasteriser.
+    float NoL = max(dot(N, L), 0.0);
+    vec3 H = normalize(V + L);
+    float NoH = max(dot(N, H), 1e-4);
+    float a = max(roughness * roughness, 1e-3);
+    float shininess = 2.0 / (a * a) - 2.0;
+    float spec = (shininess + 8.0) / (8.0 * PI) * exp2(log2(NoH) * shininess);
+    vec3 F0 = mix(vec3(0.04), albedo, metallic);
+    return ((1.0 - metallic) * albedo / PI + F0 * spec) * NoL;
+}
+
+float sun_visibility(vec3 N, vec3 L) {
+    if (sun_shadows == 0) return 1.0;
+    vec3 p = v_light.xyz / v_light.w * 0.5 + 0.5;
+    if (p.x < 0.0 || p.x > 1.0 || p.y < 0.0 || p.y > 1.0 || p.z > 1.0) return 1.0;
+    float bias = max(0.004 * (1.0 - dot(N, L)), 0.0008);
+    // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch.
+    return texture(shadow_map, vec3(p.xy, p.z - bias));
+}
+
+vec3 tonemap(vec3 c) {
+    c *= exposure;
+    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
+    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+}
+
+void main() {
+    vec3 N = normalize(v_normal_world);
+    vec3 V = normalize(cam_pos - v_world);
+    if (!gl_FrontFacing) N = -N;
+    vec3 albedo = base_color.rgb;
+    if (has_texture == 1) albedo *= triplanar();
+    vec3 hemi = mix(sky_ground, sky_zenith, N.z * 0.5 + 0.5);
+    vec3 c = emissive + ambient * hemi * albedo * (1.0 - 0.5 * metallic);
+    if (has_sun == 1) {
+        vec3 L = -normalize(sun_dir);
+        c += brdf(N, V, L, albedo) * sun_color * sun_visibility(N, L);
+    }
+    for (int i = 0; i < num_points; ++i) {
+        vec3 d = point_pos[i] - v_world;
+        float r2 = max(dot(d, d), 0.01);
+        c += brdf(N, V, d * inversesqrt(r2), albedo) * point_color[i] / r2;
+    }
+    out_color = vec4(tonemap(c), 1.0);
+    out_depth_id = vec2(v_view_z, instance_id);
+    vec3 n_gl = mat3(view) * N;
+    out_normal = vec4(n_gl.x, -n_gl.y, -n_gl.z, 0.0);
+}
+"""

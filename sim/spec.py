@@ -1,0 +1,169 @@
+"""SceneSpec: the plain-data description of a scene that a family builds.
+
+Nothing here holds a pybullet or GL object, so a spec can be pickled, sent to
+another process and simulated or rendered there. Poses are 4x4 matrices
+``T_world_<thing>`` (Z up, metres). Meshes are ``trimesh.Trimesh`` in the local
+frame of the part they belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+
+
+@dataclass
+class Material:
+    """PBR material: base colour (linear RGBA), roughness, metallic, optional texture.
+
+    ``texture`` is an sRGB uint8 image (H, W, 3) that multiplies ``base_color``; it is
+    mapped by triplanar projection in the part's local frame, one tile every
+    ``texture_scale`` metres, so procedural meshes need no UV coordinates.
+    """
+
+    name: str
+    base_color: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
+    roughness: float = 0.6
+    metallic: float = 0.0
+    texture: np.ndarray | None = None
+    texture_scale: float = 1.0
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass
+class Visual:
+    """One renderable mesh of a part, in the part's local frame."""
+
+    mesh: trimesh.Trimesh
+    material: Material
+
+
+@dataclass
+class Motion:
+    """A scripted kinematic path: keyframe times (s) and poses ``T_world_body``.
+
+    Before the first key the body holds the first pose, after the last it holds the
+    last one; between keys position follows a smoothstep ease and rotation a slerp.
+    """
+
+    times: np.ndarray
+    poses: np.ndarray
+
+
+@dataclass
+class Link:
+    """A child link of an articulated body (pybullet multibody link).
+
+    ``T_parent_link`` places the link frame in its parent's frame at joint position 0;
+    ``parent`` is -1 for the base or the index of an earlier link.
+    ``joint_targets`` is a list of (time s, position) keys followed by a position motor.
+    """
+
+    name: str
+    semantic_class: str
+    visuals: list[Visual]
+    T_parent_link: np.ndarray
+    parent: int = -1
+    joint_type: str = "fixed"  # fixed | revolute | prismatic
+    joint_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    joint_limits: tuple[float, float] = (0.0, 0.0)
+    mass: float = 1.0
+    joint_targets: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Body:
+    """A rigid body (or the base of an articulated one).
+
+    mass 0 makes it static; a static body with ``motion`` is kinematic and follows it.
+    ``collision``: "auto" (exact mesh when static, convex hull when dynamic),
+    "convex", "exact", "box" (tight box of the visuals) or "none".
+    ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``.
+    """
+
+    name: str
+    semantic_class: str
+    visuals: list[Visual] = field(default_factory=list)
+    pose: np.ndarray = field(default_factory=lambda: np.eye(4))
+    mass: float = 0.0
+    friction: float = 0.6
+    restitution: float = 0.05
+    collision: str = "auto"
+    motion: Motion | None = None
+    links: list[Link] = field(default_factory=list)
+    urdf_path: str | None = None
+    urdf_scale: float = 1.0
+    linear_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass
+class Light:
+    """A light. ``directional`` lights shine along ``direction`` (world); ``point``
+    lights sit at ``position``. Intensity: directional in lux-like units (about 3 for
+    sunlight in the renderer's scale), point lights in candela-like units."""
+
+    kind: str  # directional | point
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    intensity: float = 3.0
+    direction: tuple[float, float, float] = (0.0, 0.0, -1.0)
+    position: tuple[float, float, float] = (0.0, 0.0, 2.5)
+    cast_shadows: bool = False
+
+
+@dataclass
+class Sky:
+    """Background and ambient light: a vertical gradient seen where no surface is."""
+
+    zenith: tuple[float, float, float] = (0.30, 0.50, 0.85)
+    horizon: tuple[float, float, float] = (0.75, 0.82, 0.90)
+    ground: tuple[float, float, float] = (0.35, 0.32, 0.30)
+    ambient: float = 0.35
+
+
+@dataclass
+class CameraPath:
+    """How a camera moves.
+
+    kind: "static" (``eye``, ``target``), "orbit" (``target``, ``radius``, ``height``,
+    ``start_angle``, ``sweep`` radians over the clip), "waypoints" (``points`` eye
+    positions and ``targets``, walked at constant speed), "follow" (``body`` name,
+    ``offset`` in the world frame from the body's position).
+    """
+
+    kind: str = "static"
+    eye: tuple[float, float, float] = (3.0, -3.0, 2.0)
+    target: tuple[float, float, float] = (0.0, 0.0, 0.5)
+    radius: float = 3.0
+    height: float = 1.6
+    start_angle: float = 0.0
+    sweep: float = 1.0
+    points: list[tuple[float, float, float]] = field(default_factory=list)
+    targets: list[tuple[float, float, float]] = field(default_factory=list)
+    body: str = ""
+    offset: tuple[float, float, float] = (-2.0, 0.0, 1.5)
+
+
+@dataclass
+class CameraSpec:
+    name: str
+    width: int
+    height: int
+    fov_y_deg: float = 60.0
+    near: float = 0.05
+    far: float = 100.0
+    path: CameraPath = field(default_factory=CameraPath)
+
+
+@dataclass
+class SceneSpec:
+    """Everything needed to simulate and render one clip."""
+
+    family: str
+    bodies: list[Body]
+    lights: list[Light]
+    cameras: list[CameraSpec]
+    sky: Sky = field(default_factory=Sky)
+    gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
+    params: dict = field(default_factory=dict)
