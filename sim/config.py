@@ -94,3 +94,14 @@ def _get(cfg: dict, dotted: str):
             return None
         value = value[part]
     return value
+
+
+def load_config(overrides: list[str] | None = None) -> dict:
+    """The config the ``simfactory`` command would see with these overrides, as a plain
+    dict (Hydra's compose API; for scripts, tests and notebooks)."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module("simfactory.configs", version_base=None):
+        cfg = compose("config", overrides=list(overrides or []))
+    return OmegaConf.to_container(cfg, resolve=True)

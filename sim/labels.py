@@ -110,9 +110,7 @@ def _frame_objects(ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H
                 "truncation": round(1.0 - (x1 - x0) * (y1 - y0) / area, 6) if area > 0 else 0.0,
                 "bbox_visible": _round(boxes[p + 1]) if visible else None,
                 "bbox_amodal": _round(amodal),
-                "box3d": box_record(
-                    poses[p] @ geometry.T_part_box[p], geometry.box_size[p], T_wc
-                ),
+                "box3d": box_record(poses[p] @ geometry.T_part_box[p], geometry.box_size[p], T_wc),
             }
         )
     return records

@@ -18,7 +18,11 @@ from .motion import invert, motion_pose, motion_velocity, pos_quat_xyzw, pose_fr
 from .spec import Body, SceneSpec
 from .trajectory import Trajectory
 
-JOINT_TYPES = {"fixed": pb.JOINT_FIXED, "revolute": pb.JOINT_REVOLUTE, "prismatic": pb.JOINT_PRISMATIC}
+JOINT_TYPES = {
+    "fixed": pb.JOINT_FIXED,
+    "revolute": pb.JOINT_REVOLUTE,
+    "prismatic": pb.JOINT_PRISMATIC,
+}
 
 
 class PhysicsError(RuntimeError):
