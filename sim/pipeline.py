@@ -23,6 +23,7 @@ from .render import process_renderer
 from .seeds import clip_seed, clip_streams
 from .spec import SceneSpec, Visual
 from .trajectory import Trajectory
+from .urdf import urdf_link_visuals
 from .writer import write_json, write_npz, write_video
 
 FAMILIES = {"furniture": "simfactory.scenes.furniture"}
@@ -78,15 +79,21 @@ def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
     out = []
     for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
         body = spec.bodies[b]
-        out.append(list(body.visuals if link < 0 else body.links[link].visuals))
+        if body.urdf_path:
+            out.append(urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)])
+        else:
+            out.append(list(body.visuals if link < 0 else body.links[link].visuals))
     return out
 
 
 def part_classes(spec: SceneSpec, trajectory: Trajectory) -> list[str]:
-    return [
-        spec.bodies[b].semantic_class if link < 0 else spec.bodies[b].links[link].semantic_class
-        for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True)
-    ]
+    classes = []
+    for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
+        body = spec.bodies[b]
+        classes.append(
+            body.links[link].semantic_class if link >= 0 and body.links else body.semantic_class
+        )
+    return classes
 
 
 def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeometry:
@@ -136,10 +143,10 @@ def _objects(spec, traj, classes, geometry) -> list[dict]:
                 "id": p + 1,
                 "name": name,
                 "body": body.name,
-                "link": body.links[link].name if (link >= 0 and body.links) else None,
+                "link": name.split("/", 1)[1] if link >= 0 else None,
                 "class": classes[p],
                 "class_id": table.id_of(classes[p]),
-                "dynamic": bool(body.mass > 0 or (link >= 0 and body.links)),
+                "dynamic": bool(body.mass > 0 or link >= 0 or body.motion is not None),
                 "box_size": np.round(geometry.box_size[p], 6).tolist(),
                 "T_part_box": np.round(geometry.T_part_box[p], 6).tolist(),
                 "T_world_part": np.round(traj.poses[:, p], 6).tolist(),

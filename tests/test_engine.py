@@ -151,3 +151,40 @@ def test_unoccluded_pixels_bound_visible_pixels(rendered):
     # The crate lies on the floor in front of it: the floor is partly occluded, the crate not.
     assert visible[2] == frame.unoccluded_pixels[2]
     assert visible[1] < frame.unoccluded_pixels[1]
+
+
+def test_urdf_bodies_render_where_their_physics_puts_them():
+    import pybullet_data
+
+    from simfactory.sim.pipeline import part_visuals
+
+    root = pybullet_data.getDataPath()
+    floor = _scene().bodies[0]
+    table = Body("table", "table", urdf_path=f"{root}/table/table.urdf", pose=_translation(0, 0, 0))
+    cube = Body(
+        "cube", "box", urdf_path=f"{root}/cube_small.urdf", pose=_translation(0.2, 0, 1.2), mass=1
+    )
+    spec = SceneSpec("test", [floor, table, cube], [Light("directional")], [], Sky())
+    traj = rollout(spec, fps=30, num_frames=20)
+    visuals = part_visuals(spec, traj)
+    assert all(len(v) > 0 for v in visuals)
+    renderer = process_renderer()
+    renderer.load_scene(visuals, spec.lights, spec.sky, np.array([[-3, -3, -0.1], [3, 3, 2]]))
+    W, H = 96, 64
+    K = intrinsics(W, H, 50)
+    T_wc = look_at((1.5, -1.5, 1.5), (0, 0, 0.6))
+    frame = renderer.render(traj.poses[-1], K, T_wc, W, H)
+    cube_part = traj.part_names.index("cube")
+    # The cube came to rest on the table top (0.625 m high in table.urdf).
+    assert traj.poses[-1, cube_part, 2, 3] == pytest.approx(0.65, abs=0.03)
+    for p in (1, cube_part):
+        mask = frame.instance == p + 1
+        assert mask.any()
+        v, u = np.nonzero(mask)
+        z = frame.depth[mask].astype(float)
+        cam = np.stack(
+            [(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z, np.ones_like(z)]
+        )
+        local = (np.linalg.inv(traj.poses[-1, p]) @ T_wc @ cam)[:3].T
+        lo, hi = trimesh.util.concatenate([vis.mesh for vis in visuals[p]]).bounds
+        assert np.all(local >= lo - 2e-3) and np.all(local <= hi + 2e-3)

@@ -1,0 +1,59 @@
+"""Visual meshes of a URDF body, read through pybullet so they match its physics.
+
+pybullet reports each visual's frame relative to the link's inertial frame; the
+visuals returned here are in the link frame (the part frame of the Trajectory).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pybullet as pb
+import trimesh
+
+from .motion import pose_from_pos_quat_xyzw
+from .spec import Material, Visual
+
+
+def _geometry(kind: int, dims, filename: bytes) -> trimesh.Trimesh | None:
+    if kind == pb.GEOM_MESH:
+        loaded = trimesh.load(filename.decode(), force="mesh", process=False)
+        return loaded.apply_scale(np.asarray(dims, dtype=float))
+    if kind == pb.GEOM_BOX:
+        return trimesh.creation.box(extents=dims)
+    if kind == pb.GEOM_SPHERE:
+        return trimesh.creation.icosphere(2, radius=dims[0])
+    if kind == pb.GEOM_CYLINDER:
+        return trimesh.creation.cylinder(radius=dims[1], height=dims[0])
+    if kind == pb.GEOM_CAPSULE:
+        return trimesh.creation.capsule(height=dims[0], radius=dims[1])
+    return None
+
+
+@cache
+def _urdf_visuals(path: str, scale: float) -> tuple[tuple[int, tuple[Visual, ...]], ...]:
+    client = pb.connect(pb.DIRECT)
+    try:
+        uid = pb.loadURDF(path, globalScaling=scale, physicsClientId=client)
+        by_link: dict[int, list[Visual]] = {
+            link: [] for link in range(-1, pb.getNumJoints(uid, physicsClientId=client))
+        }
+        for i, v in enumerate(pb.getVisualShapeData(uid, physicsClientId=client)):
+            link, kind, dims, filename, pos, quat, rgba = v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+            mesh = _geometry(kind, dims, filename)
+            if mesh is None:
+                continue
+            info = pb.getDynamicsInfo(uid, link, physicsClientId=client)
+            T_link_inertial = pose_from_pos_quat_xyzw(info[3], info[4])
+            mesh.apply_transform(T_link_inertial @ pose_from_pos_quat_xyzw(pos, quat))
+            material = Material(f"urdf_{link}_{i}", tuple(float(c) for c in rgba), roughness=0.6)
+            by_link[link].append(Visual(mesh, material))
+    finally:
+        pb.disconnect(client)
+    return tuple((link, tuple(vis)) for link, vis in sorted(by_link.items()))
+
+
+def urdf_link_visuals(path: str, scale: float = 1.0) -> dict[int, list[Visual]]:
+    """{link index (-1 = base): visuals in that link's frame} of a URDF file."""
+    return {link: list(vis) for link, vis in _urdf_visuals(str(path), float(scale))}
