@@ -64,6 +64,8 @@ def validate(cfg: dict) -> None:
     check(_is_int(crf) and 0 <= crf <= 51, "export.video_crf", "must be an integer in [0, 51]")
     level = _get(cfg, "export.compress_level")
     check(_is_int(level) and 0 <= level <= 9, "export.compress_level", "must be in [0, 9]")
+    floats = _get(cfg, "export.compress_floats")
+    check(isinstance(floats, bool), "export.compress_floats", "must be true or false")
     workers = _get(cfg, "executor.workers")
     check(
         workers is None or (_is_int(workers) and workers >= 1),

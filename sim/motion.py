@@ -18,7 +18,10 @@ def pose_from_pos_quat_xyzw(position, quat_xyzw) -> np.ndarray:
 
 def pos_quat_xyzw(T: np.ndarray) -> tuple[list[float], list[float]]:
     """Position and pybullet quaternion (x, y, z, w) of a 4x4 pose."""
-    return T[:3, 3].tolist(), Rotation.from_matrix(T[:3, :3]).as_quat().tolist()
+    R = T[:3, :3]
+    if np.allclose(R, np.eye(3), rtol=0, atol=1e-15):
+        return T[:3, 3].tolist(), [0.0, 0.0, 0.0, 1.0]  # skips scipy's per-call overhead
+    return T[:3, 3].tolist(), Rotation.from_matrix(R).as_quat().tolist()
 
 
 def invert(T: np.ndarray) -> np.ndarray:

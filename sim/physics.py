@@ -212,7 +212,11 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         uids = [_add_body(client, body) for body in spec.bodies]
         parts = _parts(client, spec, uids)
         part_index = {(p.pb_body, p.link): i for i, p in enumerate(parts)}
-        scripted = [(b, uids[b]) for b, body in enumerate(spec.bodies) if body.motion is not None]
+        scripted = [
+            (b, uids[b], parts[part_index[(uids[b], -1)]].T_frame_inertial, {})
+            for b, body in enumerate(spec.bodies)
+            if body.motion is not None
+        ]
         held_masks = _hold_scripted_dynamic(client, spec, uids)
         joints = [
             (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)
@@ -241,7 +245,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             t = step * dt
             for i, part in enumerate(parts):
                 poses[frame, i], lin[frame, i], ang[frame, i] = _read_part(client, part)
-            for b, _uid in scripted:
+            for b, *_ in scripted:
                 motion = spec.bodies[b].motion
                 if t <= motion.times[-1] or spec.bodies[b].mass == 0:
                     i = part_index[(uids[b], -1)]
@@ -281,20 +285,27 @@ def _hold_scripted_dynamic(client: int, spec: SceneSpec, uids: list[int]) -> dic
 
 
 def _drive(client, spec, scripted, held, joints, t: float) -> None:
-    """Apply scripted motions and joint targets for the step that ends at time ``t``."""
-    for b, uid in scripted:
+    """Apply scripted motions and joint targets for the step that ends at time ``t``.
+
+    A scripted body is only moved while its path changes, and once more when it ends.
+    """
+    for entry in scripted:
+        b, uid, T_frame_inertial, state = entry
         body = spec.bodies[b]
         motion = body.motion
+        start, end = motion.times[0], motion.times[-1]
         if body.mass > 0 and not held.get(b, False):
             continue
-        if body.mass > 0 and t > motion.times[-1]:
+        if body.mass > 0 and t > end:
             held[b] = False
             pb.setCollisionFilterGroupMask(uid, -1, 1, -1, physicsClientId=client)
             pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
             continue
-        info = pb.getDynamicsInfo(uid, -1, physicsClientId=client)
-        T = motion_pose(motion, t) @ pose_from_pos_quat_xyzw(info[3], info[4])
-        pos, quat = pos_quat_xyzw(T)
+        phase = "before" if t <= start else ("after" if t >= end else "moving")
+        if phase != "moving" and state.get("phase") == phase:
+            continue
+        state["phase"] = phase
+        pos, quat = pos_quat_xyzw(motion_pose(motion, t) @ T_frame_inertial)
         pb.resetBasePositionAndOrientation(uid, pos, quat, physicsClientId=client)
         if body.mass > 0:
             pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)

@@ -230,11 +230,12 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
         cam_dir = tmp / cam.name
         cam_dir.mkdir()
         level = int(export["compress_level"])
+        floats = bool(export["compress_floats"])
         write_video(cam_dir / "rgb.mp4", rgb, cfg["fps"], export["video_crf"])
-        write_npz(cam_dir / "depth.npz", {"depth": depth}, level)
-        write_npz(cam_dir / "instance.npz", {"instance": instance}, level)
-        write_npz(cam_dir / "semantic.npz", {"semantic": labels.semantic}, level)
-        write_npz(cam_dir / "normals.npz", {"normals": normals}, level)
+        write_npz(cam_dir / "depth.npz", {"depth": depth}, level, floats)
+        write_npz(cam_dir / "instance.npz", {"instance": instance}, level, floats)
+        write_npz(cam_dir / "semantic.npz", {"semantic": labels.semantic}, level, floats)
+        write_npz(cam_dir / "normals.npz", {"normals": normals}, level, floats)
         write_npz(
             cam_dir / "flow.npz",
             {
@@ -244,6 +245,7 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
                 "backward_valid": labels.flow_backward_valid,
             },
             level,
+            floats,
         )
         times["write"] += time.perf_counter() - t
         stream_files[cam.name] = sorted(p.name for p in cam_dir.iterdir())

@@ -81,13 +81,23 @@ def _compile(vs: str, fs: str) -> int:
 
 
 def mesh_arrays(visual: Visual) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved (position, normal) float32 vertices and uint32 indices of a visual,
-    with vertices split at edges sharper than 30 degrees so boxes shade flat."""
+    """Interleaved (position, normal) float32 vertices and uint32 indices of a visual.
+
+    Small meshes (boxes, slabs) are shaded flat; larger ones smoothly, with vertices
+    split at edges sharper than 30 degrees so their hard edges stay hard.
+    """
     import trimesh
 
-    mesh = trimesh.graph.smooth_shade(visual.mesh, angle=np.radians(30))
-    vertices = np.hstack([mesh.vertices, mesh.vertex_normals]).astype(np.float32)
-    return np.ascontiguousarray(vertices), mesh.faces.astype(np.uint32).reshape(-1)
+    mesh = visual.mesh
+    if len(mesh.faces) <= 64:
+        positions = mesh.vertices[mesh.faces].reshape(-1, 3)
+        normals = np.repeat(mesh.face_normals, 3, axis=0)
+        indices = np.arange(len(positions), dtype=np.uint32)
+    else:
+        mesh = trimesh.graph.smooth_shade(mesh, angle=np.radians(30))
+        positions, normals, indices = mesh.vertices, mesh.vertex_normals, mesh.faces.reshape(-1)
+    vertices = np.hstack([positions, normals]).astype(np.float32)
+    return np.ascontiguousarray(vertices), indices.astype(np.uint32)
 
 
 class Renderer:
@@ -139,7 +149,7 @@ class Renderer:
                 GL.glDeleteBuffers(2, list(m.buffers))
         self._parts = []
         if self._textures:
-            GL.glDeleteTextures(len(self._textures), list(self._textures.values()))
+            GL.glDeleteTextures(list(self._textures.values()))
         self._textures = {}
 
     def _upload_mesh(self, visual: Visual) -> _GpuMesh:
@@ -280,6 +290,7 @@ class Renderer:
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
         self._sky_pass(proj @ view, exposure)
+        self._depth_prepass(part_poses, proj @ view)
         self._mesh_pass(part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure)
         frame = self._read(width, height)
         frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
@@ -301,6 +312,27 @@ class Renderer:
                 GL.glBindVertexArray(m.vao)
                 GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
+    def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray, parts=None) -> None:
+        """Draw parts with the position-only program (shadow, depth and coverage passes)."""
+        p = self._shadow_prog
+        GL.glUseProgram(p)
+        self._mat(p, "light_vp", view_proj)
+        model_loc = self._loc(p, "model")
+        for index in range(len(self._parts)) if parts is None else parts:
+            GL.glUniformMatrix4fv(model_loc, 1, True, part_poses[index].astype(np.float32))
+            for m in self._parts[index]:
+                GL.glBindVertexArray(m.vao)
+                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+
+    def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
+        """Lay down depth first so the costly shading runs once per visible pixel."""
+        GL.glColorMask(False, False, False, False)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthMask(True)
+        self._draw_positions(part_poses, view_proj)
+        GL.glColorMask(True, True, True, True)
+
     def _sky_pass(self, view_proj: np.ndarray, exposure: float) -> None:
         p = self._sky_prog
         GL.glUseProgram(p)
@@ -317,10 +349,10 @@ class Renderer:
         p = self._mesh_prog
         GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LESS)
-        GL.glDepthMask(True)
+        GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
+        GL.glDepthMask(False)
         self._mat(p, "view", view)
-        self._mat(p, "proj", proj)
+        self._mat(p, "view_proj", proj @ view)
         self._mat(p, "light_vp", self._light_vp)
         GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
         GL.glUniform1f(self._loc(p, "exposure"), exposure)

@@ -5,6 +5,7 @@ SHADOW_VS = """
 layout(location = 0) in vec3 position;
 uniform mat4 model;
 uniform mat4 light_vp;
+invariant gl_Position;
 void main() { gl_Position = light_vp * model * vec4(position, 1.0); }
 """
 
@@ -57,8 +58,9 @@ layout(location = 0) in vec3 position;
 layout(location = 1) in vec3 normal;
 uniform mat4 model;
 uniform mat4 view;
-uniform mat4 proj;
+uniform mat4 view_proj;  // the depth pre-pass uses the same matrix and expression
 uniform mat4 light_vp;
+invariant gl_Position;
 out vec3 v_world;
 out vec3 v_local;
 out vec3 v_normal_local;
@@ -74,7 +76,7 @@ void main() {
     v_normal_world = mat3(model) * normal;
     v_light = light_vp * w;
     v_view_z = -c.z;
-    gl_Position = proj * c;
+    gl_Position = view_proj * model * vec4(position, 1.0);
 }
 """
 
@@ -115,12 +117,12 @@ layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec2 out_depth_id;
 layout(location = 2) out vec4 out_normal;
 
-vec3 triplanar() {
-    vec3 w = pow(abs(normalize(v_normal_local)), vec3(4.0));
-    w /= (w.x + w.y + w.z);
+vec3 box_mapped() {
+    // Project the texture along the local axis the surface faces most (one fetch).
+    vec3 a = abs(v_normal_local);
     vec3 p = v_local / tex_scale;
-    return texture(albedo_tex, p.yz).rgb * w.x + texture(albedo_tex, p.xz).rgb * w.y
-         + texture(albedo_tex, p.xy).rgb * w.z;
+    vec2 uv = (a.x >= a.y && a.x >= a.z) ? p.yz : ((a.y >= a.z) ? p.xz : p.xy);
+    return texture(albedo_tex, uv).rgb;
 }
 
 vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo) {
@@ -156,17 +158,19 @@ void main() {
     vec3 V = normalize(cam_pos - v_world);
     if (!gl_FrontFacing) N = -N;
     vec3 albedo = base_color.rgb;
-    if (has_texture == 1) albedo *= triplanar();
+    if (has_texture == 1) albedo *= box_mapped();
     vec3 hemi = mix(sky_ground, sky_zenith, N.z * 0.5 + 0.5);
     vec3 c = emissive + ambient * hemi * albedo * (1.0 - 0.5 * metallic);
     if (has_sun == 1) {
         vec3 L = -normalize(sun_dir);
         c += brdf(N, V, L, albedo) * sun_color * sun_visibility(N, L);
     }
+    // Point lights are diffuse only: their highlights are small and costly to shade.
+    vec3 diffuse = (1.0 - metallic) * albedo / PI;
     for (int i = 0; i < num_points; ++i) {
         vec3 d = point_pos[i] - v_world;
         float r2 = max(dot(d, d), 0.01);
-        c += brdf(N, V, d * inversesqrt(r2), albedo) * point_color[i] / r2;
+        c += diffuse * max(dot(N, d), 0.0) * inversesqrt(r2) * point_color[i] / r2;
     }
     out_color = vec4(tonemap(c), 1.0);
     out_depth_id = vec2(v_view_z, instance_id);

@@ -15,14 +15,24 @@ import imageio_ffmpeg
 import numpy as np
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray], level: int = 1) -> None:
-    """Write arrays as a ``.npz`` with the given deflate level (0 = stored)."""
-    compression = zipfile.ZIP_DEFLATED if level > 0 else zipfile.ZIP_STORED
-    kwargs = {"compresslevel": level} if level > 0 else {}
-    with zipfile.ZipFile(path, "w", compression=compression, **kwargs) as zf:
+def write_npz(
+    path: str | Path, arrays: dict[str, np.ndarray], level: int = 1, compress_floats: bool = False
+) -> None:
+    """Write arrays as a ``.npz`` that ``numpy.load`` reads.
+
+    Integer, boolean and float16 arrays are deflated at ``level`` (0 stores them);
+    float32/float64 arrays are stored unless ``compress_floats``: their mantissas are
+    close to noise, so deflate saves little space at a high cost in time.
+    """
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
         for key, value in arrays.items():
+            value = np.ascontiguousarray(value)
+            wide_float = value.dtype.kind == "f" and value.dtype.itemsize >= 4
+            deflate = level > 0 and (compress_floats or not wide_float)
+            zf.compression = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+            zf.compresslevel = level if deflate else None
             with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(value), allow_pickle=False)
+                np.lib.format.write_array(fh, value, allow_pickle=False)
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18) -> None:
