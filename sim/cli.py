@@ -23,18 +23,29 @@ from .dataset import read_manifest, write_card, write_manifest
 from .executor import Progress, default_workers, run_clips
 
 
+def swept_keys(args: list[str]) -> list[str]:
+    """Keys that a command line sweeps over (``key=a,b``, ``key=range(...)``, ...)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.key_or_group for o in parsed if o.is_sweep_override()]
+
+
 def dataset_dir_for(cfg: dict) -> Path:
-    """The dataset folder: ``output_dir``, or one sub-folder per sweep point under -m."""
+    """The dataset folder: ``output_dir``, or under -m one sub-folder per sweep point,
+    named by the swept values (``output_dir/scene.num_pieces=3``)."""
     out = Path(cfg["output_dir"])
     try:
         hc = HydraConfig.get()
     except ValueError:
         return out
-    if hc.mode == RunMode.MULTIRUN:
-        overrides = hc.overrides.task
-        name = ",".join(o for o in overrides if not o.startswith("output_dir=")) or "default"
-        return out / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
-    return out
+    if hc.mode != RunMode.MULTIRUN:
+        return out
+    keys = set(swept_keys(sys.argv[1:]))
+    point = [o for o in hc.overrides.task if o.split("=", 1)[0].lstrip("+~") in keys]
+    name = ",".join(point) or f"job{hc.job.num}"
+    return out / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
 
 
 def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
