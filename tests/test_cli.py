@@ -66,8 +66,9 @@ def test_run_prints_the_dataset_path(tmp_path):
 def test_multirun_sweep_writes_one_dataset_per_point(tmp_path):
     result = simfactory("-m", "scene.num_pieces=1,3", f"output_dir={tmp_path}", *TINY[:3])
     assert result.returncode == 0, result.stderr
-    made = sorted(p.name for p in tmp_path.iterdir())
-    assert len(made) == 2 and all("num_pieces" in m for m in made)
+    made = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert made == ["scene.num_pieces=1", "scene.num_pieces=3"]
+    assert (tmp_path / "multirun.yaml").exists()
     for name in made:
         assert (tmp_path / name / "manifest.csv").exists()
 

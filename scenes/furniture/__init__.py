@@ -1,0 +1,8 @@
+"""Furniture placement: a procedural room furnished piece by piece, then cluttered.
+
+``build`` makes a clip's SceneSpec; ``validate`` checks a scene config.
+"""
+
+from .family import build, validate
+
+__all__ = ["build", "validate"]
