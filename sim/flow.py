@@ -100,14 +100,44 @@ def _flow_pixels(flat, width, ids, depth, coef, ids_b, depth_b, depth_tol):
     v_b *= inv_z
     flow = np.stack([(u_b - u_a) * front, (v_b - v_a) * front], axis=1)
 
-    # Nearest pixel in frame b (pixel j covers u in [j - 0.5, j + 0.5)).
+    valid = front & visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol)
+    return flow, valid
+
+
+def visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol) -> np.ndarray:
+    """Whether points projected to (u_b, v_b) at depth z_b land inside frame b on a pixel
+    showing the same id at that depth (within ``depth_tol * z_b + 0.005`` m)."""
     h_b, w_b = depth_b.shape
+    # Nearest pixel in frame b (pixel j covers u in [j - 0.5, j + 0.5)).
     j_b = np.floor(u_b + 0.5)
     i_b = np.floor(v_b + 0.5)
-    valid = front & (j_b >= 0) & (j_b < w_b) & (i_b >= 0) & (i_b < h_b)
+    inside = (z_b > NEAR) & (j_b >= 0) & (j_b < w_b) & (i_b >= 0) & (i_b < h_b)
     flat_b = (np.clip(i_b, 0, h_b - 1) * w_b + np.clip(j_b, 0, w_b - 1)).astype(np.intp)
-    valid &= np.take(ids_b.ravel(), flat_b) == ids
-    valid &= np.abs(np.take(depth_b.ravel(), flat_b) - z_b) <= depth_tol * z_b + 0.005
+    same = np.take(ids_b.ravel(), flat_b) == ids
+    close = np.abs(np.take(depth_b.ravel(), flat_b) - z_b) <= depth_tol * z_b + 0.005
+    return inside & same & close
+
+
+def flow_from_projections(
+    ids_a: np.ndarray,
+    depth_a: np.ndarray,
+    target: np.ndarray,
+    ids_b: np.ndarray,
+    depth_b: np.ndarray,
+    depth_tol: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flow and validity from per-pixel projections into frame b computed by the renderer.
+
+    ``target`` (H, W, 3) holds, for the surface point seen at each pixel of frame a, its
+    image coordinates (u, v) and depth z in frame b, carried by its rigid part: the same
+    quantity ``optical_flow`` derives from depth and poses, evaluated per fragment.
+    """
+    height, width = ids_a.shape
+    u_a, v_a = pixel_grid(height, width)
+    u_b, v_b, z_b = (target[..., k].astype(np.float64) for k in range(3))
+    front = (ids_a > 0) & (depth_a > 0) & (z_b > NEAR)
+    flow = np.stack([(u_b - u_a) * front, (v_b - v_a) * front], axis=-1).astype(np.float32)
+    valid = front & visible_in_b(u_b, v_b, z_b, ids_a, ids_b, depth_b, depth_tol)
     return flow, valid
 
 

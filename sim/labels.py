@@ -1,8 +1,8 @@
-"""Labels of one camera's frames, all derived from simulator truth.
+"""Per-object labels of one camera's frames, all derived from simulator truth.
 
-Inputs are the rendered depth and instance ids, the camera, and the per-part poses
-of the Trajectory; outputs are semantic masks, forward/backward flow with validity,
-and per-object 2D/3D boxes and visibility for every frame.
+Inputs are the rendered instance ids and unoccluded pixel counts, the camera, and the
+per-part poses of the Trajectory; outputs are semantic masks and, per frame and
+object, 2D boxes (visible and amodal), the 3D box, visibility and truncation.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boxes import amodal_box, box_record, pixel_counts, visible_boxes
-from .flow import optical_flow
 from .motion import invert
 
 
@@ -26,16 +25,6 @@ class PartGeometry:
     class_ids: np.ndarray  # (P,) semantic class id
 
 
-@dataclass
-class CameraLabels:
-    semantic: np.ndarray  # (F, H, W) uint8
-    flow_forward: np.ndarray  # (F, H, W, 2) float32; last frame all invalid
-    flow_forward_valid: np.ndarray  # (F, H, W) bool
-    flow_backward: np.ndarray  # (F, H, W, 2) float32; first frame all invalid
-    flow_backward_valid: np.ndarray  # (F, H, W) bool
-    objects_per_frame: list[list[dict]]  # per frame, one record per object in view
-
-
 def _round(values, digits: int = 6) -> list:
     return np.round(np.asarray(values, dtype=float), digits).tolist()
 
@@ -47,37 +36,22 @@ def semantic_from_instance(instance: np.ndarray, class_ids: np.ndarray) -> np.nd
 
 
 def camera_labels(
-    depth: np.ndarray,
     instance: np.ndarray,
     unoccluded: np.ndarray,
     K: np.ndarray,
     T_world_camera: np.ndarray,
     poses: np.ndarray,
     geometry: PartGeometry,
-) -> CameraLabels:
-    """Labels for frames (F, H, W) of one camera with part ``poses`` (F, P, 4, 4)."""
-    F, H, W = depth.shape
-    P = poses.shape[1]
-    id_to_part = np.arange(-1, P, dtype=np.int64)
+) -> tuple[np.ndarray, list[list[dict]]]:
+    """Semantic masks and per-object records for frames (F, H, W) of one camera with
+    part ``poses`` (F, P, 4, 4)."""
+    F, H, W = instance.shape
     semantic = semantic_from_instance(instance, geometry.class_ids)
-
-    fwd = np.zeros((F, H, W, 2), np.float32)
-    fwd_valid = np.zeros((F, H, W), bool)
-    bwd = np.zeros((F, H, W, 2), np.float32)
-    bwd_valid = np.zeros((F, H, W), bool)
-    for t in range(F):
-        for s, flow, valid in ((t + 1, fwd, fwd_valid), (t - 1, bwd, bwd_valid)):
-            if 0 <= s < F:
-                flow[t], valid[t] = optical_flow(
-                    depth[t], instance[t], K, T_world_camera[t], poses[t],
-                    depth[s], instance[s], K, T_world_camera[s], poses[s], id_to_part,
-                )  # fmt: skip
-
     objects = [
         _frame_objects(instance[t], unoccluded[t], K, T_world_camera[t], poses[t], geometry, W, H)
         for t in range(F)
     ]
-    return CameraLabels(semantic, fwd, fwd_valid, bwd, bwd_valid, objects)
+    return semantic, objects
 
 
 def _frame_objects(ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H) -> list[dict]:

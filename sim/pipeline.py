@@ -7,6 +7,7 @@ import importlib
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from . import __version__
 from .boxes import oriented_box
 from .camera import camera_poses, intrinsics
 from .classes import class_table
+from .flow import flow_from_projections
 from .labels import PartGeometry, camera_labels
 from .physics import rollout
 from .preview import clip_preview
@@ -132,6 +134,61 @@ def scene_bounds(visuals: list[list[Visual]], poses: np.ndarray) -> np.ndarray:
     return np.array([lo, hi])
 
 
+@dataclass
+class CameraShot:
+    """Everything rendered for one camera, stacked over frames."""
+
+    rgb: np.ndarray  # (F, H, W, 3) uint8
+    depth: np.ndarray  # (F, H, W) float32
+    instance: np.ndarray  # (F, H, W) uint16
+    normals: np.ndarray  # (F, H, W, 3) float16
+    unoccluded: np.ndarray  # (F, P + 1) int64
+    flow_forward: np.ndarray  # (F, H, W, 2) float32; the last frame is all invalid
+    flow_forward_valid: np.ndarray  # (F, H, W) bool
+    flow_backward: np.ndarray  # (F, H, W, 2) float32; the first frame is all invalid
+    flow_backward_valid: np.ndarray  # (F, H, W) bool
+
+
+def render_camera(renderer, cam, K, T_wc, poses, exposure: float) -> CameraShot:
+    """Render every frame of one camera, with forward and backward flow computed as
+    frames come out (each frame's projections into its neighbours are kept only until
+    the neighbour has been rendered)."""
+    F = len(poses)
+    frames = []
+    flow = {k: [None] * F for k in ("fwd", "fwd_valid", "bwd", "bwd_valid")}
+    for i in range(F):
+        nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
+        frame = renderer.render(
+            poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far, exposure,
+            neighbours=(poses[nxt], T_wc[nxt], poses[prv], T_wc[prv]),
+        )  # fmt: skip
+        if i > 0:
+            prev = frames[-1]
+            flow["fwd"][i - 1], flow["fwd_valid"][i - 1] = flow_from_projections(
+                prev.instance, prev.depth, prev.next_uvz, frame.instance, frame.depth
+            )
+            flow["bwd"][i], flow["bwd_valid"][i] = flow_from_projections(
+                frame.instance, frame.depth, frame.prev_uvz, prev.instance, prev.depth
+            )
+            prev.next_uvz = prev.prev_uvz = None
+        frames.append(frame)
+    zeros = np.zeros((cam.height, cam.width, 2), np.float32)
+    none = np.zeros((cam.height, cam.width), bool)
+    flow["fwd"][-1], flow["fwd_valid"][-1] = zeros, none
+    flow["bwd"][0], flow["bwd_valid"][0] = zeros, none
+    return CameraShot(
+        rgb=np.stack([f.rgb for f in frames]),
+        depth=np.stack([f.depth for f in frames]),
+        instance=np.stack([f.instance for f in frames]),
+        normals=np.stack([f.normals for f in frames]),
+        unoccluded=np.stack([f.unoccluded_pixels for f in frames]),
+        flow_forward=np.stack(flow["fwd"]),
+        flow_forward_valid=np.stack(flow["fwd_valid"]),
+        flow_backward=np.stack(flow["bwd"]),
+        flow_backward_valid=np.stack(flow["bwd_valid"]),
+    )
+
+
 def _objects(spec, traj, classes, geometry) -> list[dict]:
     table = class_table()
     objects = []
@@ -208,22 +265,13 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
         t = time.perf_counter()
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
         T_wc = camera_poses(cam, traj.times, spec, traj)
-        frames = [
-            renderer.render(
-                traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
-                cfg["render"]["exposure"],
-            )
-            for i in range(traj.num_frames)
-        ]  # fmt: skip
-        rgb = np.stack([f.rgb for f in frames])
-        depth = np.stack([f.depth for f in frames])
-        instance = np.stack([f.instance for f in frames])
-        normals = np.stack([f.normals for f in frames])
-        unoccluded = np.stack([f.unoccluded_pixels for f in frames])
+        shot = render_camera(renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"])
         times["render"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        labels = camera_labels(depth, instance, unoccluded, K, T_wc, traj.poses, geometry)
+        semantic, objects = camera_labels(
+            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
+        )
         times["labels"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -231,18 +279,18 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
         cam_dir.mkdir()
         level = int(export["compress_level"])
         floats = bool(export["compress_floats"])
-        write_video(cam_dir / "rgb.mp4", rgb, cfg["fps"], export["video_crf"])
-        write_npz(cam_dir / "depth.npz", {"depth": depth}, level, floats)
-        write_npz(cam_dir / "instance.npz", {"instance": instance}, level, floats)
-        write_npz(cam_dir / "semantic.npz", {"semantic": labels.semantic}, level, floats)
-        write_npz(cam_dir / "normals.npz", {"normals": normals}, level, floats)
+        write_video(cam_dir / "rgb.mp4", shot.rgb, cfg["fps"], export["video_crf"])
+        write_npz(cam_dir / "depth.npz", {"depth": shot.depth}, level, floats)
+        write_npz(cam_dir / "instance.npz", {"instance": shot.instance}, level, floats)
+        write_npz(cam_dir / "semantic.npz", {"semantic": semantic}, level, floats)
+        write_npz(cam_dir / "normals.npz", {"normals": shot.normals}, level, floats)
         write_npz(
             cam_dir / "flow.npz",
             {
-                "forward": labels.flow_forward,
-                "forward_valid": labels.flow_forward_valid,
-                "backward": labels.flow_backward,
-                "backward_valid": labels.flow_backward_valid,
+                "forward": shot.flow_forward,
+                "forward_valid": shot.flow_forward_valid,
+                "backward": shot.flow_backward,
+                "backward_valid": shot.flow_backward_valid,
             },
             level,
             floats,
@@ -257,18 +305,19 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
             "far": cam.far,
             "K": np.round(K, 6).tolist(),
             "T_world_camera": np.round(T_wc, 6).tolist(),
-            "frames": [
-                {"frame": i, "objects": objs} for i, objs in enumerate(labels.objects_per_frame)
-            ],
+            "frames": [{"frame": i, "objects": objs} for i, objs in enumerate(objects)],
         }
         if first_camera_data is None:
-            first_camera_data = (rgb, depth, labels)
+            first_camera_data = (shot, semantic)
 
     t = time.perf_counter()
     traj.save(tmp / "trajectory.npz")
     if export.get("preview", True):
-        rgb, depth, labels = first_camera_data
-        clip_preview(tmp / "preview.png", rgb, depth, labels)
+        shot, semantic = first_camera_data
+        clip_preview(
+            tmp / "preview.png", shot.rgb, shot.depth, semantic,
+            shot.flow_forward, shot.flow_forward_valid,
+        )  # fmt: skip
     table = class_table()
     annotations = {
         "format": "simfactory-clip/1",

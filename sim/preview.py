@@ -142,12 +142,18 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
 
 
 def clip_preview(
-    path: str | Path, rgb: np.ndarray, depth: np.ndarray, labels, num_frames: int = 4
+    path: str | Path,
+    rgb: np.ndarray,
+    depth: np.ndarray,
+    semantic: np.ndarray,
+    flow: np.ndarray,
+    flow_valid: np.ndarray,
+    num_frames: int = 4,
 ) -> np.ndarray:
     """Save and return a contact sheet of a few frames of one camera.
 
-    rgb (F, H, W, 3) uint8, depth (F, H, W) and ``labels`` with ``semantic`` (F, H, W),
-    ``flow_forward`` (F, H, W, 2) and ``flow_forward_valid`` (F, H, W). Rows are frames
+    rgb (F, H, W, 3) uint8, depth (F, H, W), semantic (F, H, W), forward flow
+    (F, H, W, 2) and its valid mask (F, H, W). Rows are frames
     spread over the clip (the last frame is skipped, having no forward flow); columns are
     RGB | depth | semantic | forward flow, with depth and flow scaled alike over the rows.
     Tiles are subsampled to at most ``PREVIEW_TILE_WIDTH`` pixels wide.
@@ -161,8 +167,8 @@ def clip_preview(
     depth = np.asarray(depth)[sub]
     hit = depth > 0
     near, far = (depth[hit].min(), depth[hit].max()) if hit.any() else (None, None)
-    flow = np.asarray(labels.flow_forward)[sub]
-    valid = np.asarray(labels.flow_forward_valid)[sub]
+    flow = np.asarray(flow)[sub]
+    valid = np.asarray(flow_valid)[sub]
     mag = np.hypot(flow[..., 0], flow[..., 1])[valid]
     max_mag = float(np.percentile(mag, 99)) if mag.size else None
     colors = class_table().colors
@@ -171,7 +177,7 @@ def clip_preview(
         [
             np.ascontiguousarray(np.asarray(rgb)[sub][k]),
             colorize_depth(depth[k], near, far),
-            colorize_ids(np.asarray(labels.semantic)[sub][k], colors),
+            colorize_ids(np.asarray(semantic)[sub][k], colors),
             flow_to_rgb(flow[k], valid[k], max_mag),
         ]
         for k in range(len(frames))

@@ -27,6 +27,7 @@ from .spec import Light, Material, Sky, Visual  # noqa: E402
 
 MAX_POINT_LIGHTS = 8
 SHADOW_SIZE = 1024
+NUM_TARGETS = 5
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Frame:
     instance: np.ndarray  # (H, W) uint16, 0 = background, else part index + 1
     normals: np.ndarray  # (H, W, 3) float16, camera frame (OpenCV axes), 0 = no surface
     unoccluded_pixels: np.ndarray  # (P + 1,) pixels each id covers with nothing in front
+    next_uvz: np.ndarray  # (H, W, 3) float32: where each pixel's surface point is in the
+    prev_uvz: np.ndarray  # next / previous frame: image (u, v) and depth z
 
 
 @dataclass
@@ -234,13 +237,16 @@ class Renderer:
             GL.glDeleteRenderbuffers(len(self._fbo[1]), list(self._fbo[1]))
         fbo = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        formats = [GL.GL_RGBA8, GL.GL_RG32F, GL.GL_RGBA16F, GL.GL_DEPTH24_STENCIL8]
-        attachments = [
-            GL.GL_COLOR_ATTACHMENT0,
-            GL.GL_COLOR_ATTACHMENT1,
-            GL.GL_COLOR_ATTACHMENT2,
-            GL.GL_DEPTH_STENCIL_ATTACHMENT,
+        formats = [
+            GL.GL_RGBA8,  # colour
+            GL.GL_RG32F,  # planar depth, instance id
+            GL.GL_RGBA16F,  # normal
+            GL.GL_RGBA32F,  # (u, v) in the next frame, (u, v) in the previous frame
+            GL.GL_RG32F,  # depth in the next frame, depth in the previous frame
+            GL.GL_DEPTH24_STENCIL8,
         ]
+        attachments = [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)]
+        attachments.append(GL.GL_DEPTH_STENCIL_ATTACHMENT)
         rbos = GL.glGenRenderbuffers(len(formats))
         for rbo, fmt, att in zip(rbos, formats, attachments, strict=True):
             GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
@@ -272,8 +278,16 @@ class Renderer:
         near: float = 0.05,
         far: float = 100.0,
         exposure: float = 1.0,
+        neighbours: tuple | None = None,
     ) -> Frame:
-        """Render the loaded scene with parts at ``part_poses`` (P, 4, 4)."""
+        """Render the loaded scene with parts at ``part_poses`` (P, 4, 4).
+
+        ``neighbours`` = (poses_next, T_world_camera_next, poses_prev, T_world_camera_prev)
+        gives the frames on either side; each pixel then also records where its surface
+        point is in them (``Frame.next_uvz``/``prev_uvz``), from which flow follows.
+        """
+        if neighbours is None:
+            neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
         self._platform.make_current()
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
@@ -282,7 +296,7 @@ class Renderer:
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
-        GL.glDrawBuffers(3, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(3)])
+        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
         GL.glClearColor(0, 0, 0, 0)
         GL.glClearDepth(1.0)
         GL.glClearStencil(0)
@@ -291,7 +305,11 @@ class Renderer:
         proj = gl_projection(K, width, height, near, far)
         self._sky_pass(proj @ view, exposure)
         self._depth_prepass(part_poses, proj @ view)
-        self._mesh_pass(part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure)
+        poses_next, T_next, poses_prev, T_prev = neighbours
+        motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
+        self._mesh_pass(
+            part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure, motion
+        )
         frame = self._read(width, height)
         frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
         return frame
@@ -345,14 +363,19 @@ class Renderer:
         GL.glBindVertexArray(self._empty_vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
-    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure) -> None:
+    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure, motion):
         p = self._mesh_prog
+        poses_next, view_proj_next, poses_prev, view_proj_prev = motion
         GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
         GL.glDepthMask(False)
         self._mat(p, "view", view)
         self._mat(p, "view_proj", proj @ view)
+        self._mat(p, "view_proj_next", view_proj_next)
+        self._mat(p, "view_proj_prev", view_proj_prev)
+        width, height = self._fbo_size
+        GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
         self._mat(p, "light_vp", self._light_vp)
         GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
         GL.glUniform1f(self._loc(p, "exposure"), exposure)
@@ -381,6 +404,8 @@ class Renderer:
             n: self._loc(p, n)
             for n in (
                 "model",
+                "model_next",
+                "model_prev",
                 "instance_id",
                 "base_color",
                 "roughness",
@@ -392,6 +417,8 @@ class Renderer:
         }
         for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True)):
             GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
+            GL.glUniformMatrix4fv(locs["model_next"], 1, True, poses_next[index].astype(np.float32))
+            GL.glUniformMatrix4fv(locs["model_prev"], 1, True, poses_prev[index].astype(np.float32))
             GL.glUniform1f(locs["instance_id"], float(index + 1))
             for m in meshes:
                 mat = m.material
@@ -453,12 +480,16 @@ class Renderer:
         rgba = read(GL.GL_COLOR_ATTACHMENT0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, np.uint8, 4)
         depth_id = read(GL.GL_COLOR_ATTACHMENT1, GL.GL_RG, GL.GL_FLOAT, np.float32, 2)
         normals = read(GL.GL_COLOR_ATTACHMENT2, GL.GL_RGBA, GL.GL_HALF_FLOAT, np.float16, 4)
+        uv = read(GL.GL_COLOR_ATTACHMENT3, GL.GL_RGBA, GL.GL_FLOAT, np.float32, 4)
+        z = read(GL.GL_COLOR_ATTACHMENT4, GL.GL_RG, GL.GL_FLOAT, np.float32, 2)
         return Frame(
             rgb=np.ascontiguousarray(rgba[..., :3]),
             depth=np.ascontiguousarray(depth_id[..., 0]),
             instance=np.rint(depth_id[..., 1]).astype(np.uint16),
             normals=np.ascontiguousarray(normals[..., :3]),
             unoccluded_pixels=np.zeros(0, dtype=np.int64),
+            next_uvz=np.dstack([uv[..., 0:2], z[..., 0:1]]),
+            prev_uvz=np.dstack([uv[..., 2:4], z[..., 1:2]]),
         )
 
 

@@ -35,6 +35,8 @@ uniform float exposure;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec2 out_depth_id;
 layout(location = 2) out vec4 out_normal;
+layout(location = 3) out vec4 out_uv_next_prev;
+layout(location = 4) out vec2 out_z_next_prev;
 vec3 tonemap(vec3 c) {
     c *= exposure;
     c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
@@ -49,6 +51,8 @@ void main() {
     out_color = vec4(tonemap(c / max(exposure, 1e-6)), 1.0);
     out_depth_id = vec2(0.0, 0.0);
     out_normal = vec4(0.0);
+    out_uv_next_prev = vec4(0.0);
+    out_z_next_prev = vec2(0.0);
 }
 """
 
@@ -60,7 +64,13 @@ uniform mat4 model;
 uniform mat4 view;
 uniform mat4 view_proj;  // the depth pre-pass uses the same matrix and expression
 uniform mat4 light_vp;
+uniform mat4 model_next;  // the part's pose in the next frame
+uniform mat4 model_prev;
+uniform mat4 view_proj_next;  // the camera of the next frame
+uniform mat4 view_proj_prev;
 invariant gl_Position;
+out vec4 v_clip_next;
+out vec4 v_clip_prev;
 out vec3 v_world;
 out vec3 v_local;
 out vec3 v_normal_local;
@@ -76,6 +86,8 @@ void main() {
     v_normal_world = mat3(model) * normal;
     v_light = light_vp * w;
     v_view_z = -c.z;
+    v_clip_next = view_proj_next * (model_next * vec4(position, 1.0));
+    v_clip_prev = view_proj_prev * (model_prev * vec4(position, 1.0));
     gl_Position = view_proj * model * vec4(position, 1.0);
 }
 """
@@ -90,6 +102,9 @@ in vec3 v_normal_local;
 in vec3 v_normal_world;
 in vec4 v_light;
 in float v_view_z;
+in vec4 v_clip_next;
+in vec4 v_clip_prev;
+uniform vec2 viewport;
 uniform mat4 view;
 uniform vec3 cam_pos;
 uniform vec4 base_color;
@@ -116,6 +131,14 @@ uniform float exposure;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec2 out_depth_id;
 layout(location = 2) out vec4 out_normal;
+layout(location = 3) out vec4 out_uv_next_prev;
+layout(location = 4) out vec2 out_z_next_prev;
+
+vec2 to_pixel(vec4 clip) {
+    // Image coordinates (OpenCV, pixel centres at integers, row 0 at the top).
+    vec2 ndc = clip.xy / clip.w;
+    return vec2((ndc.x + 1.0) * 0.5 * viewport.x - 0.5, (1.0 - ndc.y) * 0.5 * viewport.y - 0.5);
+}
 
 vec3 box_mapped() {
     // Project the texture along the local axis the surface faces most (one fetch).
@@ -176,5 +199,7 @@ void main() {
     out_depth_id = vec2(v_view_z, instance_id);
     vec3 n_gl = mat3(view) * N;
     out_normal = vec4(n_gl.x, -n_gl.y, -n_gl.z, 0.0);
+    out_uv_next_prev = vec4(to_pixel(v_clip_next), to_pixel(v_clip_prev));
+    out_z_next_prev = vec2(v_clip_next.w, v_clip_prev.w);
 }
 """

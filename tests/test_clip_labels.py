@@ -151,3 +151,26 @@ def test_annotations_record_seed_params_and_conventions(tiny_dataset, index):
     assert "world_frame" in ann["conventions"] and ann["params"]
     names = [o["name"] for o in ann["objects"]]
     assert len(names) == len(set(names))
+
+
+def test_rendered_flow_agrees_with_flow_from_depth_and_poses(tiny_dataset):
+    from simfactory.sim.flow import optical_flow
+
+    _, _, ann, arrays = _clip(tiny_dataset)
+    cam = ann["cameras"]["cam0"]
+    K = np.array(cam["K"])
+    depth, ids = arrays["depth"]["depth"], arrays["instance"]["instance"]
+    poses = np.array([o["T_world_part"] for o in ann["objects"]]).transpose(1, 0, 2, 3)
+    id_to_part = np.arange(-1, poses.shape[1])
+    T = np.array(cam["T_world_camera"])
+    for key, step in (("forward", 1), ("backward", -1)):
+        stored, stored_valid = arrays["flow"][key], arrays["flow"][f"{key}_valid"]
+        for t in range(1, len(depth) - 1):
+            s = t + step
+            ref, ref_valid = optical_flow(
+                depth[t], ids[t], K, T[t], poses[t], depth[s], ids[s], K, T[s], poses[s], id_to_part
+            )
+            both = ref_valid & stored_valid[t]
+            assert both.sum() > 0.98 * max(ref_valid.sum(), stored_valid[t].sum())
+            # Poses in annotations.json are rounded to 1e-6: allow a few thousandths of a pixel.
+            assert np.abs(ref[both] - stored[t][both]).max() < 0.02

@@ -1,5 +1,3 @@
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,14 +82,15 @@ def test_clip_preview(tmp_path):
     rng = np.random.default_rng(2)
     rgb = rng.integers(0, 256, (F, H, W, 3), dtype=np.uint8)
     depth = rng.uniform(0.5, 5.0, (F, H, W)).astype(np.float32)
-    labels = SimpleNamespace(
-        semantic=rng.integers(0, 4, (F, H, W)).astype(np.uint8),
-        flow_forward=rng.normal(size=(F, H, W, 2)).astype(np.float32),
-        flow_forward_valid=rng.random((F, H, W)) < 0.8,
+    labels = (
+        rng.integers(0, 4, (F, H, W)).astype(np.uint8),
+        rng.normal(size=(F, H, W, 2)).astype(np.float32),
+        rng.random((F, H, W)) < 0.8,
     )
-    sheet = clip_preview(tmp_path / "preview.png", rgb, depth, labels)
+    sheet = clip_preview(tmp_path / "preview.png", rgb, depth, *labels)
     assert sheet.shape == (HEADER_HEIGHT + 2 + 4 * (H + 2), 2 + 4 * (W + 2), 3)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "preview.png")), sheet)
     np.testing.assert_array_equal(sheet[HEADER_HEIGHT + 2 :][:H, 2 : 2 + W], rgb[0])
-    one = clip_preview(tmp_path / "one.png", rgb[:1], depth[:1], labels, num_frames=3)
+    first = [a[:1] for a in labels]
+    one = clip_preview(tmp_path / "one.png", rgb[:1], depth[:1], *first, num_frames=3)
     assert one.shape[0] == HEADER_HEIGHT + 2 + H + 2
