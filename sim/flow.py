@@ -6,6 +6,8 @@ has its centre at image coordinates (u, v) = (j, i).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 NEAR = 1e-6
@@ -112,7 +114,8 @@ def visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol) -> np.ndarray:
     j_b = np.floor(u_b + 0.5)
     i_b = np.floor(v_b + 0.5)
     inside = (z_b > NEAR) & (j_b >= 0) & (j_b < w_b) & (i_b >= 0) & (i_b < h_b)
-    flat_b = (np.clip(i_b, 0, h_b - 1) * w_b + np.clip(j_b, 0, w_b - 1)).astype(np.intp)
+    j_b = np.clip(j_b, 0, w_b - 1).astype(np.intp)
+    flat_b = np.clip(i_b, 0, h_b - 1).astype(np.intp) * w_b + j_b
     same = np.take(ids_b.ravel(), flat_b) == ids
     close = np.abs(np.take(depth_b.ravel(), flat_b) - z_b) <= depth_tol * z_b + 0.005
     return inside & same & close
@@ -128,17 +131,26 @@ def flow_from_projections(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flow and validity from per-pixel projections into frame b computed by the renderer.
 
-    ``target`` (H, W, 3) holds, for the surface point seen at each pixel of frame a, its
-    image coordinates (u, v) and depth z in frame b, carried by its rigid part: the same
+    ``target`` (H, W, 3) float32 holds, for the surface point seen at each pixel of frame
+    a, its image coordinates (u, v) and depth z in frame b, carried by its rigid part: the
     quantity ``optical_flow`` derives from depth and poses, evaluated per fragment.
     """
     height, width = ids_a.shape
-    u_a, v_a = pixel_grid(height, width)
-    u_b, v_b, z_b = (target[..., k].astype(np.float64) for k in range(3))
+    u_a, v_a = _grid32(height, width)
+    u_b, v_b, z_b = target[..., 0], target[..., 1], target[..., 2]
     front = (ids_a > 0) & (depth_a > 0) & (z_b > NEAR)
-    flow = np.stack([(u_b - u_a) * front, (v_b - v_a) * front], axis=-1).astype(np.float32)
+    flow = np.empty((height, width, 2), np.float32)
+    np.subtract(u_b, u_a, out=flow[..., 0])
+    np.subtract(v_b, v_a, out=flow[..., 1])
+    flow[~front] = 0.0
     valid = front & visible_in_b(u_b, v_b, z_b, ids_a, ids_b, depth_b, depth_tol)
     return flow, valid
+
+
+@cache
+def _grid32(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    u, v = pixel_grid(height, width)
+    return u.astype(np.float32), v.astype(np.float32)
 
 
 def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
