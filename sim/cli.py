@@ -51,12 +51,9 @@ def dataset_dir_for(cfg: dict) -> Path:
 def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     """Generate every missing clip; returns the number of failed clips."""
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    from .render import process_renderer
-
     workers = cfg["executor"]["workers"] or default_workers()
     workers = min(workers, cfg["num_clips"])
-    renderer = "in worker processes" if workers > 1 else process_renderer().device_name
-    write_card(dataset_dir, cfg, command, renderer)
+    write_card(dataset_dir, cfg, command)
     done = {
         int(r["index"]): r
         for r in read_manifest(dataset_dir)

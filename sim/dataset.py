@@ -51,10 +51,28 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def write_card(dataset_dir: str | Path, cfg: dict, command: str, renderer: str) -> None:
+# Lets ``simfactory --config-path DATASET --config-name config`` run from a saved config
+# without Hydra writing logs or output folders into the working directory.
+HYDRA_QUIET = {
+    "defaults": [
+        "_self_",
+        {"override hydra/job_logging": "disabled"},
+        {"override hydra/hydra_logging": "disabled"},
+    ],
+    "hydra": {
+        "run": {"dir": "."},
+        "sweep": {"dir": "${output_dir}", "subdir": "."},
+        "output_subdir": None,
+        "job": {"chdir": False},
+    },
+}
+
+
+def write_card(dataset_dir: str | Path, cfg: dict, command: str) -> None:
     """Write ``config.yaml`` (the resolved config) and ``README.md``, the dataset card."""
     dataset_dir = Path(dataset_dir)
-    (dataset_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True))
+    saved = {**cfg, **HYDRA_QUIET}
+    (dataset_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     versions = "\n".join(f"- {k}: {v}" for k, v in software_versions().items())
     width, height = cfg["resolution"]
     text = f"""# simfactory dataset: {cfg["scene"]["name"]}
@@ -66,7 +84,8 @@ scene family `{cfg["scene"]["name"]}`, dataset seed {cfg["seed"]}.
 
 Every frame in this dataset is synthetic: each clip was built procedurally from the
 configuration and seed below, simulated with pybullet and rendered with OpenGL
-({renderer}). No footage, photograph or scanned asset was used.
+through EGL (the renderer of each clip is in `manifest.csv`). No footage, photograph
+or scanned asset was used.
 
 ## How to reproduce
 
@@ -74,7 +93,8 @@ configuration and seed below, simulated with pybullet and rendered with OpenGL
 {command}
 ```
 
-or, from this folder, `simfactory --config-path $PWD --config-name config`.
+or, from this folder, `simfactory --config-path $PWD --config-name config output_dir=NEW`
+(with the same `output_dir` the run resumes: finished clips are kept).
 The same configuration and seed give byte-identical `annotations.json` and
 `trajectory.npz` files on the same machine.
 

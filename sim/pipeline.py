@@ -369,6 +369,7 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
         "objects": len(traj.part_names),
         "status": "ok",
         "path": f"clips/{name}",
+        "renderer": renderer.device_name,
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},
         "seconds_total": round(time.perf_counter() - t0, 4),
     }

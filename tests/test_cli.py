@@ -92,3 +92,26 @@ def test_rerun_skips_finished_clips(tmp_path):
     before = (tmp_path / "clips/clip_000000/annotations.json").stat().st_mtime_ns
     generate_dataset(cfg, tmp_path, "test")
     assert (tmp_path / "clips/clip_000000/annotations.json").stat().st_mtime_ns == before
+
+
+def test_saved_config_reproduces_the_dataset(tmp_path):
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert simfactory(f"output_dir={first}", "seed=5", *TINY).returncode == 0
+    result = simfactory(
+        "--config-path", str(first), "--config-name", "config", f"output_dir={again}"
+    )
+    assert result.returncode == 0, result.stderr
+    clip = "clips/clip_000000/annotations.json"
+    assert (first / clip).read_bytes() == (again / clip).read_bytes()
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_worker_pool_gives_the_same_clips_as_one_process(tmp_path):
+    for name, workers in (("serial", 1), ("pool", 2)):
+        cfg = tiny_config(num_clips=2, frames=3, **{"executor.workers": workers})
+        assert generate_dataset(cfg, tmp_path / name, "test") == 0
+    for i in range(2):
+        clip = f"clips/clip_{i:06d}"
+        for f in ("annotations.json", "trajectory.npz"):
+            a = (tmp_path / "serial" / clip / f).read_bytes()
+            assert a == (tmp_path / "pool" / clip / f).read_bytes()
