@@ -123,6 +123,7 @@ class Renderer:
         self._lights: list[Light] = []
         self._sky = Sky()
         self._light_vp = np.eye(4)
+        self._shadow_poses = None
 
     # ----------------------------------------------------------------- scene
     def load_scene(
@@ -144,6 +145,7 @@ class Renderer:
         suns = [light for light in lights if light.kind == "directional"]
         if suns:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
+        self._shadow_poses = None
 
     def _free_scene(self) -> None:
         for meshes in self._parts:
@@ -291,8 +293,9 @@ class Renderer:
         self._platform.make_current()
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
-        if shadows:
-            self._shadow_pass(part_poses)
+        if shadows and not np.array_equal(part_poses, self._shadow_poses):
+            self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts move
+            self._shadow_poses = np.array(part_poses)
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
