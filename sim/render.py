@@ -303,6 +303,8 @@ class Renderer:
         GL.glClearColor(0, 0, 0, 0)
         GL.glClearDepth(1.0)
         GL.glClearStencil(0)
+        GL.glDepthMask(True)  # glClear leaves the depth buffer alone while writes are off
+        GL.glStencilMask(0xFF)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)

@@ -188,3 +188,21 @@ def test_urdf_bodies_render_where_their_physics_puts_them():
         local = (np.linalg.inv(traj.poses[-1, p]) @ T_wc @ cam)[:3].T
         lo, hi = trimesh.util.concatenate([vis.mesh for vis in visuals[p]]).bounds
         assert np.all(local >= lo - 2e-3) and np.all(local <= hi + 2e-3)
+
+
+def test_each_frame_starts_from_a_cleared_target(rendered):
+    spec, traj, _, K, _ = rendered
+    renderer = process_renderer()
+    W, H = 96, 64
+    near = look_at((0.3, -0.3, 0.3), (0, 0, 0.1))  # close to the crate: small depths
+    far = look_at((4.0, -4.0, 3.0), (0, 0, 0.3))
+    fresh = renderer.render(traj.poses[-1], K, far, W, H)
+    renderer.render(traj.poses[-1], K, near, W, H)
+    after_near = renderer.render(traj.poses[-1], K, far, W, H)
+    renderer.render(traj.poses[-1], intrinsics(64, 48, 60), far, 64, 48)
+    after_resize = renderer.render(traj.poses[-1], K, far, W, H)
+    assert np.count_nonzero(fresh.instance == 1) > 1000  # the floor fills the view
+    assert np.count_nonzero(fresh.instance == 2) > 20  # the crate is seen
+    for frame in (after_near, after_resize):
+        np.testing.assert_array_equal(frame.instance, fresh.instance)
+        np.testing.assert_array_equal(frame.depth, fresh.depth)
