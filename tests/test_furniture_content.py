@@ -28,6 +28,7 @@ from simfactory.scenes.furniture.room import make_room
 from simfactory.scenes.furniture.textures import TEXTURES, random_material
 from simfactory.sim.classes import class_table
 from simfactory.sim.seeds import clip_streams
+from simfactory.sim.spec import Visual
 
 CLASSES = set(class_table().names)
 
@@ -100,7 +101,12 @@ def test_pieces_are_grounded_and_match_their_footprint(name_class, palette):
         for v in piece.visuals:
             assert np.isfinite(v.mesh.vertices).all()
             assert v.mesh.vertices[:, 2].min() >= -1e-6
-        lo, hi = _bounds(piece.visuals)
+        closed = [
+            Visual(v.mesh.copy().apply_transform(ln.T_parent_link), v.material)
+            for ln in piece.links
+            for v in ln.visuals
+        ]
+        lo, hi = _bounds(piece.visuals + closed)
         assert np.allclose(hi[:2] - lo[:2], piece.footprint, atol=0.01)
         assert np.allclose((hi[:2] + lo[:2]) / 2, 0, atol=0.01)
         assert abs(hi[2] - piece.height) < 0.01 and abs(lo[2]) < 1e-6

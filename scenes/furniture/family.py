@@ -2,9 +2,10 @@
 are dropped onto the furniture and the floor.
 
 Random streams are used by purpose only: "layout" (room, piece choice and proportions,
-placement), "appearance" (materials), "behaviour" (how and when pieces enter),
-"clutter" (object kinds, shapes, supports, drop poses and releases), "lighting" and
-"camera". Changing one stream leaves what the others decide untouched.
+placement), "appearance" (materials), "behaviour" (how and when pieces enter, which
+drawers open and when), "clutter" (object kinds, shapes, supports, drop poses and
+releases), "lighting" and "camera". Changing one stream leaves what the others decide
+untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from simfactory.sim.spec import Body, SceneSpec
 
 from .camera import make_camera
 from .clutter import CLUTTER_KINDS, make_clutter
+from .drawers import drawer_zone, plan_drawers
 from .drops import FLOOR, choose_supports, drop_motion, place_on_floor, set_releases
 from .entry import plan_entries
 from .layout import place_pieces
@@ -125,10 +127,11 @@ def _name(counts: dict[str, int], name_class: str) -> str:
     return f"{name_class}_{n}"
 
 
-def _piece_bodies(pieces, placements, entries, piece_mats, counts) -> tuple[list, list]:
-    """Kinematic bodies of the placed pieces, following their entry, and their params."""
+def _piece_bodies(pieces, placements, entries, drawers, piece_mats, counts) -> tuple[list, list]:
+    """Kinematic bodies of the placed pieces, following their entry and moving their
+    drawers, and their params."""
     bodies, params = [], []
-    for p, e in zip(placements, entries, strict=True):
+    for p, e, (links, moves) in zip(placements, entries, drawers, strict=True):
         piece = pieces[p.index]
         name = _name(counts, piece.name_class)
         motion = e.motion
@@ -141,6 +144,7 @@ def _piece_bodies(pieces, placements, entries, piece_mats, counts) -> tuple[list
                 mass=0.0,
                 collision="exact",
                 motion=motion,
+                links=links,
             )
         )
         params.append(
@@ -155,6 +159,7 @@ def _piece_bodies(pieces, placements, entries, piece_mats, counts) -> tuple[list
                 entry=e.mode,
                 times=motion.times,
                 start=_xyz_yaw(e.start),
+                drawers=moves,
                 materials={k: m.name for k, m in piece_mats[p.index].items()},
             )
         )
@@ -235,18 +240,31 @@ def build(
         if d.support != FLOOR:
             tops[d.support] = max(tops[d.support], d.local[2, 3] + d.clutter.extents[2])
     entries = plan_entries(behaviour, room, pieces, placements, cfg["entry"], duration, tops)
-    drops = place_on_floor(clutter_rng, room, drops, [e.swept for e in entries])
+    placed_pieces = [pieces[p.index] for p in placements]
+    drawers = [
+        plan_drawers(behaviour, piece, e.t1, duration)
+        for piece, e in zip(placed_pieces, entries, strict=True)
+    ]
+    zones = [
+        (zone, piece.height)
+        for piece, p, (_, moves) in zip(placed_pieces, placements, drawers, strict=True)
+        if (zone := drawer_zone(piece, p, moves)) is not None
+    ]
+    keep_out = [e.swept for e in entries] + [zone for zone, _ in zones]
+    drops = place_on_floor(clutter_rng, room, drops, keep_out)
     set_releases(clutter_rng, drops, entries, duration)
 
     counts: dict[str, int] = {}
-    piece_bodies, piece_params = _piece_bodies(pieces, placements, entries, piece_mats, counts)
+    piece_bodies, piece_params = _piece_bodies(
+        pieces, placements, entries, drawers, piece_mats, counts
+    )
     piece_names = [q["name"] for q in piece_params]
     clutter_bodies, clutter_params = _clutter_bodies(drops, entries, piece_names, counts)
 
     lights, sky = make_lighting(streams["lighting"], room)
     obstacles = [
         (e.swept, float(e.start[2, 3] + top)) for e, top in zip(entries, tops, strict=True)
-    ]
+    ] + zones
     targets = [np.array([p.x, p.y, min(0.6 * pieces[p.index].height, 1.0)]) for p in placements]
     camera = make_camera(
         streams["camera"], room, obstacles, targets, cfg["camera"], width, height, cfg["fov_deg"]

@@ -3,8 +3,9 @@
 Rules: "wall" (back against a wall, front facing into the room), "corner" (back and
 side against two walls), "middle" (away from walls, e.g. tables) and "facing" (chairs
 around a placed table, turned towards its centre). Footprints never overlap, stay
-inside the floor polygon, keep door zones free and keep ``clearance`` free in front
-of wall and corner pieces. Pieces that find no spot are dropped.
+inside the floor polygon, keep door zones free and keep ``clearance`` (at least the
+drawers' travel) free in front of wall and corner pieces. Pieces that find no spot are
+dropped.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def _try(
         return False
     zone = None
     if front:
-        c = xy + front_of(yaw) * (d + plan.clearance) / 2
-        zone = rect_corners(c[0], c[1], w, plan.clearance, yaw)
+        depth = max(plan.clearance, piece.reach)
+        c = xy + front_of(yaw) * (d + depth) / 2
+        zone = rect_corners(c[0], c[1], w, depth, yaw)
         if not _free(plan, zone, reserved=False) or not convex_inside(zone, plan.room.polygon):
             return False
         plan.reserved.append(zone)

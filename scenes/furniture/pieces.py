@@ -11,12 +11,12 @@ Material keys: wood, fabric, metal, plastic; optional fabric2 (cushions), linen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import trimesh
 
-from simfactory.sim.spec import Material, Visual
+from simfactory.sim.spec import Link, Material, Visual
 
 from .shapes import bounds_of, box, box_at, cylinder, cylinder_along, revolve
 
@@ -27,6 +27,8 @@ class Piece:
 
     ``support_surfaces``: (rect [xmin, ymin, xmax, ymax], z) where small objects can rest.
     ``params``: the sampled proportions and variants, as plain floats and strings.
+    ``links``: moving parts (drawers) at joint position 0, without joint targets;
+    ``footprint`` and ``height`` cover them in that pose.
     """
 
     name_class: str
@@ -36,6 +38,14 @@ class Piece:
     support_surfaces: list[tuple[np.ndarray, float]]
     front: str = "+y"
     params: dict = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def reach(self) -> float:
+        """How far the piece's prismatic links (drawers) can move out of the footprint."""
+        return max(
+            (ln.joint_limits[1] for ln in self.links if ln.joint_type == "prismatic"), default=0.0
+        )
 
 
 Part = tuple[trimesh.Trimesh, Material]
@@ -48,13 +58,27 @@ def _plain(value):
     return float(value)
 
 
-def _finish(name_class: str, parts: list[Part], surfaces: list, params: dict) -> Piece:
-    """Centre the parts on the footprint, put the lowest point on the floor, and package."""
+def _finish(
+    name_class: str,
+    parts: list[Part],
+    surfaces: list,
+    params: dict,
+    links: list[Link] | None = None,
+) -> Piece:
+    """Centre the parts and links on the footprint, put the lowest point on the floor,
+    and package."""
     meshes = [m for m, _ in parts]
-    lo, hi = bounds_of(meshes)
+    links = links or []
+    placed = [v.mesh.copy().apply_transform(ln.T_parent_link) for ln in links for v in ln.visuals]
+    lo, hi = bounds_of(meshes + placed)
     shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
     for m in meshes:
         m.apply_translation(shift)
+    moved = []
+    for ln in links:
+        T = ln.T_parent_link.copy()
+        T[:3, 3] += shift
+        moved.append(replace(ln, T_parent_link=T))
     rects = [
         (np.asarray(rect, dtype=float) + np.tile(shift[:2], 2), float(z + shift[2]))
         for rect, z in surfaces
@@ -68,6 +92,7 @@ def _finish(name_class: str, parts: list[Part], surfaces: list, params: dict) ->
         height=float(size[2]),
         support_surfaces=rects,
         params=params,
+        links=moved,
     )
 
 
@@ -333,9 +358,52 @@ def make_bed(rng: np.random.Generator, materials: dict[str, Material]) -> Piece:
     return _finish("bed", parts, [(rect, m_top + 0.03)], params)
 
 
+def _drawer(
+    name: str,
+    x: tuple[float, float],
+    y: tuple[float, float],
+    z: tuple[float, float],
+    front: Part,
+    handle: Part,
+    wood: Material,
+    travel: float,
+) -> Link:
+    """A prismatic drawer link: ``front`` and ``handle`` (cabinet frame) and a tray
+    filling the opening ``x`` by ``y`` by ``z`` behind the front. The link frame sits at
+    the centre of the front's back face; the joint slides along +y."""
+    origin = np.array([0.0, y[1], (z[0] + z[1]) / 2])
+    bt, wall = 0.008, 0.012
+    (x0, x1), (y0, y1), (z0, z1) = x, y, z
+    tray = trimesh.util.concatenate(
+        [
+            box((x0, y0, z0), (x1, y1, z0 + bt)),
+            box((x0, y0, z0), (x0 + wall, y1, z1)),
+            box((x1 - wall, y0, z0), (x1, y1, z1)),
+            box((x0 + wall, y0, z0), (x1 - wall, y0 + wall, z1)),
+        ]
+    )
+    visuals = [Visual(m, mat) for m, mat in (front, handle, (tray, wood))]
+    for v in visuals:
+        v.mesh.apply_translation(-origin)
+    volume = (x1 - x0) * (y1 - y0) * (z1 - z0)
+    T = np.eye(4)
+    T[:3, 3] = origin
+    return Link(
+        name=name,
+        semantic_class="drawer",
+        visuals=visuals,
+        T_parent_link=T,
+        joint_type="prismatic",
+        joint_axis=(0.0, 1.0, 0.0),
+        joint_limits=(0.0, float(travel)),
+        mass=float(np.clip(60.0 * volume, 2.0, 5.0)),
+    )
+
+
 def make_cabinet(rng: np.random.Generator, materials: dict[str, Material]) -> Piece:
-    """Drawer unit: carcass, top, 2-4 drawer fronts on +y with bar or knob handles,
-    on a plinth or legs."""
+    """Drawer unit: a carcass of panels (sides, top, bottom, back, dividers) open at +y,
+    on a plinth or legs, and 2-4 drawers (front, bar or knob handle, tray) as prismatic
+    links that slide out along +y by up to 0.8 x the depth."""
     wood = materials["wood"]
     fronts_mat = wood if rng.random() < 0.7 else materials["plastic"]
     metal = materials["metal"]
@@ -343,12 +411,19 @@ def make_cabinet(rng: np.random.Generator, materials: dict[str, Material]) -> Pi
     ft, top_t = rng.uniform(0.018, 0.025), rng.uniform(0.02, 0.035)
     base_h = rng.uniform(0.05, 0.12)
     overhang = rng.uniform(0.0, 0.02)
+    back_t = 0.008
+    y_back, y_open = -d / 2, d / 2 - ft
+    z_top = h - top_t
+    inner = w / 2 - ft
     parts: list[Part] = [
-        (box((-w / 2, -d / 2, base_h), (w / 2, d / 2 - ft, h - top_t)), wood),
         (
-            box((-w / 2 - overhang, -d / 2, h - top_t), (w / 2 + overhang, d / 2 + overhang, h)),
+            box((-w / 2 - overhang, -d / 2, z_top), (w / 2 + overhang, d / 2 + overhang, h)),
             wood,
         ),
+        (box((-inner, y_back, base_h), (inner, y_back + back_t, z_top)), wood),
+        (box((-inner, y_back + back_t, base_h), (inner, y_open, base_h + ft)), wood),
+        (box((-w / 2, y_back, base_h), (-inner, y_open, z_top)), wood),
+        (box((inner, y_back, base_h), (w / 2, y_open, z_top)), wood),
     ]
     base = "plinth" if rng.random() < 0.5 else "legs"
     if base == "plinth":
@@ -369,17 +444,34 @@ def make_cabinet(rng: np.random.Generator, materials: dict[str, Material]) -> Pi
     fh = (h - top_t - base_h - (n + 1) * gap) / n
     handle = "bar" if rng.random() < 0.6 else "knob"
     hw = min(0.12, 0.4 * w) / 2
+    travel = 0.8 * d
+    floors = [base_h + ft]
+    for i in range(1, n):
+        zb = base_h + i * (fh + gap) + gap / 2
+        parts.append(
+            (box((-inner, y_back + back_t, zb - ft / 2), (inner, y_open, zb + ft / 2)), wood)
+        )
+        floors.append(zb + ft / 2)
+    ceilings = [f - ft for f in floors[1:]] + [z_top]
+    tray_x = (-inner + 0.008, inner - 0.008)
+    tray_y = (y_back + back_t + 0.01, y_open)
+    links = []
     for i in range(n):
         z = base_h + gap + i * (fh + gap)
-        parts.append((box((-w / 2 + gap, d / 2 - ft, z), (w / 2 - gap, d / 2, z + fh)), fronts_mat))
+        front = box((-w / 2 + gap, y_open, z), (w / 2 - gap, d / 2, z + fh))
         zc = z + fh * 0.5
         if handle == "bar":
-            parts.append((box((-hw, d / 2, zc - 0.0075), (hw, d / 2 + 0.025, zc + 0.0075)), metal))
+            grip = box((-hw, d / 2, zc - 0.0075), (hw, d / 2 + 0.025, zc + 0.0075))
         else:
-            parts.append((cylinder_along(0.012, (0, d / 2, zc), (0, d / 2 + 0.025, zc)), metal))
+            grip = cylinder_along(0.012, (0, d / 2, zc), (0, d / 2 + 0.025, zc))
+        tray_z = (floors[i] + 0.002, ceilings[i] - 0.012)
+        parts_i = (front, fronts_mat), (grip, metal)
+        links.append(_drawer(f"drawer_{i}", tray_x, tray_y, tray_z, *parts_i, wood, travel))
     rect = [-w / 2 + 0.02, -d / 2 + 0.02, w / 2 - 0.02, d / 2 - ft]
-    params = dict(width=w, depth=d, height=h, drawers=n, handle=handle, base=base)
-    return _finish("cabinet", parts, [(rect, h)], params)
+    params = dict(
+        width=w, depth=d, height=h, drawers=n, handle=handle, base=base, drawer_travel=travel
+    )
+    return _finish("cabinet", parts, [(rect, h)], params, links)
 
 
 def make_lamp(rng: np.random.Generator, materials: dict[str, Material]) -> Piece:
