@@ -104,8 +104,9 @@ def points_in_box(
 
 
 def _quat_wxyz(rotation: np.ndarray) -> np.ndarray:
+    """Quaternions (w, x, y, z) with w >= 0 of one (3, 3) or many (N, 3, 3) rotations."""
     quat = Rotation.from_matrix(rotation).as_quat(scalar_first=True)
-    return -quat if quat[0] < 0 else quat
+    return np.where(quat[..., :1] < 0, -quat, quat)
 
 
 def _rounded(values: np.ndarray) -> list:
@@ -116,14 +117,28 @@ def box_record(
     T_world_box: np.ndarray, extents: np.ndarray, T_world_camera: np.ndarray
 ) -> dict[str, list]:
     """JSON-ready pose and size of a box in the world and camera frames (6 decimals)."""
-    T_world_box = np.asarray(T_world_box, dtype=np.float64)
-    T_camera_box = np.linalg.inv(T_world_camera) @ T_world_box
-    return {
-        "center_world": _rounded(T_world_box[:3, 3]),
-        "rotation_world": _rounded(T_world_box[:3, :3]),
-        "quat_wxyz_world": _rounded(_quat_wxyz(T_world_box[:3, :3])),
-        "center_camera": _rounded(T_camera_box[:3, 3]),
-        "rotation_camera": _rounded(T_camera_box[:3, :3]),
-        "quat_wxyz_camera": _rounded(_quat_wxyz(T_camera_box[:3, :3])),
-        "size": _rounded(extents),
-    }
+    return box_records(np.asarray(T_world_box)[None], np.asarray(extents)[None], T_world_camera)[0]
+
+
+def box_records(
+    T_world_boxes: np.ndarray, extents: np.ndarray, T_world_camera: np.ndarray
+) -> list[dict[str, list]]:
+    """``box_record`` of many boxes (N, 4, 4) and (N, 3) at once (one rotation call)."""
+    T_world_boxes = np.asarray(T_world_boxes, dtype=np.float64)
+    T_camera_boxes = np.linalg.inv(T_world_camera) @ T_world_boxes
+    if not len(T_world_boxes):
+        return []
+    quat_world = _quat_wxyz(T_world_boxes[:, :3, :3])
+    quat_camera = _quat_wxyz(T_camera_boxes[:, :3, :3])
+    return [
+        {
+            "center_world": _rounded(T_world_boxes[i, :3, 3]),
+            "rotation_world": _rounded(T_world_boxes[i, :3, :3]),
+            "quat_wxyz_world": _rounded(quat_world[i]),
+            "center_camera": _rounded(T_camera_boxes[i, :3, 3]),
+            "rotation_camera": _rounded(T_camera_boxes[i, :3, :3]),
+            "quat_wxyz_camera": _rounded(quat_camera[i]),
+            "size": _rounded(extents[i]),
+        }
+        for i in range(len(T_world_boxes))
+    ]

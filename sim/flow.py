@@ -124,20 +124,21 @@ def visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol) -> np.ndarray:
 def flow_from_projections(
     ids_a: np.ndarray,
     depth_a: np.ndarray,
-    target: np.ndarray,
+    uv_b: np.ndarray,
+    z_b: np.ndarray,
     ids_b: np.ndarray,
     depth_b: np.ndarray,
     depth_tol: float = 0.02,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flow and validity from per-pixel projections into frame b computed by the renderer.
 
-    ``target`` (H, W, 3) float32 holds, for the surface point seen at each pixel of frame
-    a, its image coordinates (u, v) and depth z in frame b, carried by its rigid part: the
+    ``uv_b`` (H, W, 2) and ``z_b`` (H, W) hold, for the surface point seen at each pixel of
+    frame a, its image coordinates and depth in frame b, carried by its rigid part: the
     quantity ``optical_flow`` derives from depth and poses, evaluated per fragment.
     """
     height, width = ids_a.shape
     u_a, v_a = _grid32(height, width)
-    u_b, v_b, z_b = target[..., 0], target[..., 1], target[..., 2]
+    u_b, v_b = uv_b[..., 0], uv_b[..., 1]
     front = (ids_a > 0) & (depth_a > 0) & (z_b > NEAR)
     flow = np.empty((height, width, 2), np.float32)
     np.subtract(u_b, u_a, out=flow[..., 0])

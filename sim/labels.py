@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import amodal_box, box_record, pixel_counts, visible_boxes
+from .boxes import amodal_box, box_records, pixel_counts, visible_boxes
 from .motion import invert
 
 
@@ -84,7 +84,10 @@ def _frame_objects(ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H
                 "truncation": round(1.0 - (x1 - x0) * (y1 - y0) / area, 6) if area > 0 else 0.0,
                 "bbox_visible": _round(boxes[p + 1]) if visible else None,
                 "bbox_amodal": _round(amodal),
-                "box3d": box_record(poses[p] @ geometry.T_part_box[p], geometry.box_size[p], T_wc),
             }
         )
+    parts = [r["id"] - 1 for r in records]
+    boxes3d = box_records(poses[parts] @ geometry.T_part_box[parts], geometry.box_size[parts], T_wc)
+    for record, box in zip(records, boxes3d, strict=True):
+        record["box3d"] = box
     return records

@@ -7,6 +7,8 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from .spec import Motion
 
+_IDENTITY = np.eye(3)
+
 
 def pose_from_pos_quat_xyzw(position, quat_xyzw) -> np.ndarray:
     """4x4 pose from a position and a pybullet quaternion (x, y, z, w)."""
@@ -19,7 +21,7 @@ def pose_from_pos_quat_xyzw(position, quat_xyzw) -> np.ndarray:
 def pos_quat_xyzw(T: np.ndarray) -> tuple[list[float], list[float]]:
     """Position and pybullet quaternion (x, y, z, w) of a 4x4 pose."""
     R = T[:3, :3]
-    if np.allclose(R, np.eye(3), rtol=0, atol=1e-15):
+    if (R == _IDENTITY).all():
         return T[:3, 3].tolist(), [0.0, 0.0, 0.0, 1.0]  # skips scipy's per-call overhead
     return T[:3, 3].tolist(), Rotation.from_matrix(R).as_quat().tolist()
 

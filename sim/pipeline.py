@@ -165,12 +165,14 @@ def render_camera(renderer, cam, K, T_wc, poses, exposure: float) -> CameraShot:
         if i > 0:
             prev = frames[-1]
             flow["fwd"][i - 1], flow["fwd_valid"][i - 1] = flow_from_projections(
-                prev.instance, prev.depth, prev.next_uvz, frame.instance, frame.depth
-            )
+                prev.instance, prev.depth, prev.uv_next_prev[..., 0:2], prev.z_next_prev[..., 0],
+                frame.instance, frame.depth,
+            )  # fmt: skip
             flow["bwd"][i], flow["bwd_valid"][i] = flow_from_projections(
-                frame.instance, frame.depth, frame.prev_uvz, prev.instance, prev.depth
-            )
-            prev.next_uvz = prev.prev_uvz = None
+                frame.instance, frame.depth, frame.uv_next_prev[..., 2:4],
+                frame.z_next_prev[..., 1], prev.instance, prev.depth,
+            )  # fmt: skip
+            prev.uv_next_prev = prev.z_next_prev = None
         frames.append(frame)
     zeros = np.zeros((cam.height, cam.width, 2), np.float32)
     none = np.zeros((cam.height, cam.width), bool)

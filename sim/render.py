@@ -39,8 +39,9 @@ class Frame:
     instance: np.ndarray  # (H, W) uint16, 0 = background, else part index + 1
     normals: np.ndarray  # (H, W, 3) float16, camera frame (OpenCV axes), 0 = no surface
     unoccluded_pixels: np.ndarray  # (P + 1,) pixels each id covers with nothing in front
-    next_uvz: np.ndarray  # (H, W, 3) float32: where each pixel's surface point is in the
-    prev_uvz: np.ndarray  # next / previous frame: image (u, v) and depth z
+    uv_next_prev: np.ndarray  # (H, W, 4) float32 image (u, v) of each pixel's surface
+    # point in the next frame, then in the previous frame
+    z_next_prev: np.ndarray  # (H, W, 2) float32 its depth in the next / previous frame
 
 
 @dataclass
@@ -286,7 +287,7 @@ class Renderer:
 
         ``neighbours`` = (poses_next, T_world_camera_next, poses_prev, T_world_camera_prev)
         gives the frames on either side; each pixel then also records where its surface
-        point is in them (``Frame.next_uvz``/``prev_uvz``), from which flow follows.
+        point is in them (``Frame.uv_next_prev``, ``z_next_prev``), from which flow follows.
         """
         if neighbours is None:
             neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
@@ -420,6 +421,7 @@ class Renderer:
                 "tex_scale",
             )
         }
+        current = None
         for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True)):
             GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
             GL.glUniformMatrix4fv(locs["model_next"], 1, True, poses_next[index].astype(np.float32))
@@ -427,13 +429,15 @@ class Renderer:
             GL.glUniform1f(locs["instance_id"], float(index + 1))
             for m in meshes:
                 mat = m.material
-                GL.glUniform4f(locs["base_color"], *mat.base_color)
-                GL.glUniform1f(locs["roughness"], mat.roughness)
-                GL.glUniform1f(locs["metallic"], mat.metallic)
-                GL.glUniform3f(locs["emissive"], *mat.emissive)
-                GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
-                GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
-                GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
+                if mat is not current:  # consecutive parts often share a material
+                    current = mat
+                    GL.glUniform4f(locs["base_color"], *mat.base_color)
+                    GL.glUniform1f(locs["roughness"], mat.roughness)
+                    GL.glUniform1f(locs["metallic"], mat.metallic)
+                    GL.glUniform3f(locs["emissive"], *mat.emissive)
+                    GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
+                    GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
+                    GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 GL.glBindVertexArray(m.vao)
                 GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
@@ -493,8 +497,8 @@ class Renderer:
             instance=np.rint(depth_id[..., 1]).astype(np.uint16),
             normals=np.ascontiguousarray(normals[..., :3]),
             unoccluded_pixels=np.zeros(0, dtype=np.int64),
-            next_uvz=np.dstack([uv[..., 0:2], z[..., 0:1]]),
-            prev_uvz=np.dstack([uv[..., 2:4], z[..., 1:2]]),
+            uv_next_prev=uv,
+            z_next_prev=z,
         )
 
 
