@@ -309,8 +309,8 @@ class Renderer:
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
-        self._sky_pass(proj @ view, exposure)
         self._depth_prepass(part_poses, proj @ view)
+        self._sky_pass(proj @ view, exposure)
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
         self._mesh_pass(
@@ -360,7 +360,8 @@ class Renderer:
     def _sky_pass(self, view_proj: np.ndarray, exposure: float) -> None:
         p = self._sky_prog
         GL.glUseProgram(p)
-        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_DEPTH_TEST)  # after the pre-pass: only pixels with no surface
+        GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(False)
         self._mat(p, "inv_view_proj", np.linalg.inv(view_proj))
         for name in ("zenith", "horizon", "ground"):

@@ -20,7 +20,7 @@ out vec2 ndc;
 void main() {
     vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2) * 2.0 - 1.0;
     ndc = p;
-    gl_Position = vec4(p, 0.0, 1.0);
+    gl_Position = vec4(p, 1.0, 1.0);  // on the far plane: drawn only where nothing is
 }
 """
 
