@@ -106,5 +106,6 @@ def camera_poses(
         part = trajectory.part_names.index(path.body)
         positions = trajectory.poses[:, part, :3, 3]
         offset = np.asarray(path.offset, dtype=float)
-        return np.stack([look_at(p + offset, p) for p in positions])
+        aim = np.asarray(path.target, dtype=float)
+        return np.stack([look_at(p + offset, p + aim) for p in positions])
     raise ValueError(f"unknown camera path kind {path.kind!r}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .pipeline import FAMILIES
 
-CAMERA_PATHS = ("walkthrough", "orbit", "static")
+CAMERA_PATHS = ("walkthrough", "orbit", "static", "follow")
 
 
 class ConfigError(ValueError):

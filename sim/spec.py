@@ -128,8 +128,9 @@ class CameraPath:
 
     kind: "static" (``eye``, ``target``), "orbit" (``target``, ``radius``, ``height``,
     ``start_angle``, ``sweep`` radians over the clip), "waypoints" (``points`` eye
-    positions and ``targets``, walked at constant speed), "follow" (``body`` name,
-    ``offset`` in the world frame from the body's position).
+    positions and ``targets``, walked at constant speed), "follow" (``body`` name; the
+    eye is at the body's position + ``offset`` and looks at its position + ``target``,
+    both in the world frame).
     """
 
     kind: str = "static"

@@ -149,6 +149,33 @@ def corner_view(rng: np.random.Generator, room: Room, obstacles: list[Obstacle])
     return CameraPath(kind="static", eye=tuple(map(float, eye)), target=tuple(map(float, target)))
 
 
+def follow(
+    rng: np.random.Generator,
+    room: Room,
+    obstacles: list[Obstacle],
+    movers: list[tuple[str, np.ndarray, np.ndarray]],
+) -> CameraPath | None:
+    """Follow one of the pieces moving into place: ``movers`` holds (body name, start and
+    end position). The eye keeps a fixed offset towards the room centre, above the piece,
+    chosen so that it stays in the room over the whole move."""
+    centre = centre_rect(room)
+    centre = np.array([(centre[0] + centre[2]) / 2, (centre[1] + centre[3]) / 2])
+    for k in rng.permutation(len(movers)):
+        name, start, end = movers[k]
+        away = centre - end[:2]
+        away = away / max(np.linalg.norm(away), 1e-9)
+        for distance in (1.8, 1.5, 1.2):
+            offset = np.array([*(away * distance), rng.uniform(0.9, 1.2)])
+            if eye_ok(_segment(start + offset, end + offset), room, obstacles):
+                return CameraPath(
+                    kind="follow",
+                    body=name,
+                    offset=tuple(map(float, offset)),
+                    target=(0.0, 0.0, 0.4),
+                )
+    return None
+
+
 def make_camera(
     rng: np.random.Generator,
     room: Room,
@@ -158,16 +185,19 @@ def make_camera(
     width: int,
     height: int,
     fov_deg: float,
+    movers: list[tuple[str, np.ndarray, np.ndarray]] = (),
 ) -> CameraSpec:
-    """Camera "cam0" on a ``kind`` path (walkthrough|orbit|static); falls back to a
-    static corner view when the requested path cannot be fitted."""
+    """Camera "cam0" on a ``kind`` path (walkthrough|orbit|static|follow); falls back to
+    a static corner view when the requested path cannot be fitted."""
     path = None
     if kind == "walkthrough":
         path = walkthrough(rng, room, obstacles, targets)
     elif kind == "orbit":
         path = orbit(rng, room, obstacles)
+    elif kind == "follow":
+        path = follow(rng, room, obstacles, list(movers))
     elif kind != "static":
-        raise ValueError(f"camera must be walkthrough, orbit or static, got {kind!r}")
+        raise ValueError(f"camera must be walkthrough, orbit, static or follow, got {kind!r}")
     if path is None:
         path = corner_view(rng, room, obstacles)
     return CameraSpec(

@@ -68,7 +68,7 @@ def validate(cfg: dict) -> list[str]:
     check(ok, "room_size", "must be [min, max] metres with 3 <= min <= max <= 20")
     check(cfg["entry"] in ("lower", "slide", "random"), "entry", "must be lower, slide or random")
     check(
-        cfg["camera"] in ("walkthrough", "orbit", "static"),
+        cfg["camera"] in ("walkthrough", "orbit", "static", "follow"),
         "camera",
         "must be walkthrough, orbit or static",
     )
@@ -266,9 +266,14 @@ def build(
         (e.swept, float(e.start[2, 3] + top)) for e, top in zip(entries, tops, strict=True)
     ] + zones
     targets = [np.array([p.x, p.y, min(0.6 * pieces[p.index].height, 1.0)]) for p in placements]
+    movers = [
+        (body.name, e.start[:3, 3], e.end[:3, 3])
+        for body, e in zip(piece_bodies, entries, strict=True)
+    ]
     camera = make_camera(
-        streams["camera"], room, obstacles, targets, cfg["camera"], width, height, cfg["fov_deg"]
-    )
+        streams["camera"], room, obstacles, targets, cfg["camera"], width, height, cfg["fov_deg"],
+        movers,
+    )  # fmt: skip
 
     placed = {p.index for p in placements}
     params = dict(
