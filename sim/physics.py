@@ -94,27 +94,26 @@ def _add_body(client: int, body: Body) -> int:
     else:
         dynamic = body.mass > 0
         meshes = [v.mesh for v in body.visuals]
+        # Shapes and links are given in the body frame; the inertial frame sits at the
+        # centre of mass (pybullet reports base poses in that frame; _read_part undoes it).
         com = _center_of_mass(meshes) if dynamic else np.zeros(3)
-        # Collision shapes are given in the inertial frame: shift the meshes by -com.
-        shifted = [m.copy().apply_translation(-com) for m in meshes]
-        shape = _collision_shape(client, shifted, body.collision, dynamic)
+        shape = _collision_shape(client, meshes, body.collision, dynamic)
         links = body.links
         link_shapes = [
             _collision_shape(client, [v.mesh for v in ln.visuals], body.collision, True)
             for ln in links
         ]
-        pos, quat = pos_quat_xyzw(body.pose @ _translation(com))
+        pos, quat = pos_quat_xyzw(body.pose)
         uid = pb.createMultiBody(
             baseMass=body.mass,
             baseCollisionShapeIndex=shape,
             basePosition=pos,
             baseOrientation=quat,
+            baseInertialFramePosition=com.tolist(),
             linkMasses=[ln.mass for ln in links],
             linkCollisionShapeIndices=link_shapes,
             linkVisualShapeIndices=[-1] * len(links),
-            linkPositions=[
-                (ln.T_parent_link[:3, 3] - (com if ln.parent < 0 else 0)).tolist() for ln in links
-            ],
+            linkPositions=[ln.T_parent_link[:3, 3].tolist() for ln in links],
             linkOrientations=[pos_quat_xyzw(ln.T_parent_link)[1] for ln in links],
             linkInertialFramePositions=[[0, 0, 0]] * len(links),
             linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
@@ -148,12 +147,6 @@ def _add_body(client: int, body: Body) -> int:
     if any(body.linear_velocity):
         pb.resetBaseVelocity(uid, list(body.linear_velocity), physicsClientId=client)
     return uid
-
-
-def _translation(t) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, 3] = t
-    return T
 
 
 def _parts(client: int, spec: SceneSpec, uids: list[int]) -> list[_Part]:

@@ -174,3 +174,27 @@ def test_rendered_flow_agrees_with_flow_from_depth_and_poses(tiny_dataset):
             assert both.sum() > 0.98 * max(ref_valid.sum(), stored_valid[t].sum())
             # Poses in annotations.json are rounded to 1e-6: allow a few thousandths of a pixel.
             assert np.abs(ref[both] - stored[t][both]).max() < 0.02
+
+
+def test_contacts_lie_on_both_parts_they_name(tmp_path):
+    from simfactory.sim.pipeline import generate_clip
+
+    from .conftest import tiny_config
+
+    # Long enough for clutter to be released and land (32x24 keeps it cheap).
+    cfg = tiny_config(frames=30, resolution=[32, 24], **{"scene.num_pieces": 3})
+    generate_clip(cfg, 0, tmp_path)
+    ann = json.loads((tmp_path / "clips/clip_000000/annotations.json").read_text())
+    objects = {o["id"]: o for o in ann["objects"]}
+    assert ann["contacts"]
+    for c in ann["contacts"]:
+        p = np.array(c["position"])
+        assert c["force"] >= 0 and c["points"] >= 1
+        assert np.linalg.norm(c["normal_b_to_a"]) == pytest.approx(1, abs=1e-5)
+        assert objects[c["a"]]["dynamic"] or objects[c["b"]]["dynamic"]
+        for key in ("a", "b"):
+            obj = objects[c[key]]
+            T = np.array(obj["T_world_part"][c["frame"]]) @ np.array(obj["T_part_box"])
+            local = np.linalg.inv(T) @ [*p, 1]
+            # Within the part's 3D box, give or take pybullet's contact margin.
+            assert np.all(np.abs(local[:3]) <= np.array(obj["box_size"]) / 2 + 0.02)

@@ -206,3 +206,15 @@ def test_each_frame_starts_from_a_cleared_target(rendered):
     for frame in (after_near, after_resize):
         np.testing.assert_array_equal(frame.instance, fresh.instance)
         np.testing.assert_array_equal(frame.depth, fresh.depth)
+
+
+def test_pose_is_the_mesh_frame_not_the_centre_of_mass():
+    floor = _scene().bodies[0]
+    # A crate whose frame is at the middle of its bottom face, 0.2 m below its centre.
+    mesh = trimesh.creation.box((0.3, 0.3, 0.4), transform=_translation(0, 0, 0.2))
+    crate = Body(
+        "crate", "box", [Visual(mesh, Material("m"))], pose=_translation(0, 0, 0.3), mass=1
+    )
+    traj = rollout(SceneSpec("test", [floor, crate], [], []), fps=30, num_frames=30)
+    assert traj.poses[-1, 1, 2, 3] == pytest.approx(0.0, abs=5e-3)  # resting on the floor
+    assert traj.poses[0, 1, 2, 3] == pytest.approx(0.3)
