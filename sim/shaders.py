@@ -1,5 +1,21 @@
 """GLSL sources of the renderer's passes (OpenGL 4.1 core)."""
 
+# The render targets every pass of the main framebuffer writes (see render.py).
+OUTPUTS = """layout(location = 0) out vec4 out_color;
+layout(location = 1) out vec2 out_depth_id;
+layout(location = 2) out vec4 out_normal;
+layout(location = 3) out vec4 out_uv_next_prev;
+layout(location = 4) out vec2 out_z_next_prev;
+"""
+
+# Filmic tone curve (ACES fit) and gamma 2.2; needs ``uniform float exposure``.
+TONEMAP = """vec3 tonemap(vec3 c) {
+    c *= exposure;
+    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
+    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+}
+"""
+
 SHADOW_VS = """
 #version 410 core
 layout(location = 0) in vec3 position;
@@ -24,7 +40,8 @@ void main() {
 }
 """
 
-SKY_FS = """
+SKY_FS = (
+    """
 #version 410 core
 in vec2 ndc;
 uniform mat4 inv_view_proj;
@@ -32,17 +49,10 @@ uniform vec3 sky_zenith;
 uniform vec3 sky_horizon;
 uniform vec3 sky_ground;
 uniform float exposure;
-layout(location = 0) out vec4 out_color;
-layout(location = 1) out vec2 out_depth_id;
-layout(location = 2) out vec4 out_normal;
-layout(location = 3) out vec4 out_uv_next_prev;
-layout(location = 4) out vec2 out_z_next_prev;
-vec3 tonemap(vec3 c) {
-    c *= exposure;
-    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
-    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
-}
-void main() {
+"""
+    + OUTPUTS
+    + TONEMAP
+    + """void main() {
     vec4 a = inv_view_proj * vec4(ndc, -1.0, 1.0);
     vec4 b = inv_view_proj * vec4(ndc, 1.0, 1.0);
     vec3 dir = normalize(b.xyz / b.w - a.xyz / a.w);
@@ -55,6 +65,7 @@ void main() {
     out_z_next_prev = vec2(0.0);
 }
 """
+)
 
 MESH_VS = """
 #version 410 core
@@ -92,7 +103,8 @@ void main() {
 }
 """
 
-MESH_FS = """
+MESH_FS = (
+    """
 #version 410 core
 const float PI = 3.14159265;
 const int MAX_POINTS = 8;
@@ -128,12 +140,9 @@ uniform vec3 sky_zenith;
 uniform vec3 sky_ground;
 uniform float ambient;
 uniform float exposure;
-layout(location = 0) out vec4 out_color;
-layout(location = 1) out vec2 out_depth_id;
-layout(location = 2) out vec4 out_normal;
-layout(location = 3) out vec4 out_uv_next_prev;
-layout(location = 4) out vec2 out_z_next_prev;
-
+"""
+    + OUTPUTS
+    + """
 vec2 to_pixel(vec4 clip) {
     // Image coordinates (OpenCV, pixel centres at integers, row 0 at the top).
     vec2 ndc = clip.xy / clip.w;
@@ -170,12 +179,9 @@ float sun_visibility(vec3 N, vec3 L) {
     return texture(shadow_map, vec3(p.xy, p.z - bias));
 }
 
-vec3 tonemap(vec3 c) {
-    c *= exposure;
-    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
-    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
-}
-
+"""
+    + TONEMAP
+    + """
 void main() {
     vec3 N = normalize(v_normal_world);
     vec3 V = normalize(cam_pos - v_world);
@@ -203,3 +209,4 @@ void main() {
     out_z_next_prev = vec2(v_clip_next.w, v_clip_prev.w);
 }
 """
+)
