@@ -231,6 +231,98 @@ def _contacts(traj: Trajectory) -> list[dict]:
     ]
 
 
+def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
+    """Render every camera, derive its labels, write its files into ``out``, save the
+    trajectory and preview; returns the clip's annotations."""
+    export = cfg["export"]
+    level, floats = int(export["compress_level"]), bool(export["compress_floats"])
+    cameras, files = {}, {"clip": ["annotations.json", "trajectory.npz"]}
+    times["render"] = times["labels"] = times["write"] = 0.0
+    first = None
+    for cam in spec.cameras:
+        t = time.perf_counter()
+        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+        T_wc = camera_poses(cam, traj.times, spec, traj)
+        shot = render_camera(renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"])
+        times["render"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        semantic, objects = camera_labels(
+            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
+        )
+        times["labels"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        cam_dir = out / cam.name
+        cam_dir.mkdir()
+        write_video(cam_dir / "rgb.mp4", shot.rgb, cfg["fps"], export["video_crf"])
+        streams = {
+            "depth": {"depth": shot.depth},
+            "instance": {"instance": shot.instance},
+            "semantic": {"semantic": semantic},
+            "normals": {"normals": shot.normals},
+            "flow": {
+                "forward": shot.flow_forward,
+                "forward_valid": shot.flow_forward_valid,
+                "backward": shot.flow_backward,
+                "backward_valid": shot.flow_backward_valid,
+            },
+        }
+        for stream, arrays in streams.items():
+            write_npz(cam_dir / f"{stream}.npz", arrays, level, floats)
+        times["write"] += time.perf_counter() - t
+        files[cam.name] = sorted(p.name for p in cam_dir.iterdir())
+        cameras[cam.name] = {
+            "width": cam.width,
+            "height": cam.height,
+            "fov_y_deg": cam.fov_y_deg,
+            "near": cam.near,
+            "far": cam.far,
+            "K": np.round(K, 6).tolist(),
+            "T_world_camera": np.round(T_wc, 6).tolist(),
+            "frames": [{"frame": i, "objects": objs} for i, objs in enumerate(objects)],
+        }
+        first = first or (shot, semantic)
+
+    t = time.perf_counter()
+    traj.save(out / "trajectory.npz")
+    if export["preview"]:
+        shot, semantic = first
+        clip_preview(
+            out / "preview.png", shot.rgb, shot.depth, semantic,
+            shot.flow_forward, shot.flow_forward_valid,
+        )  # fmt: skip
+        files["clip"].append("preview.png")
+    times["write"] += time.perf_counter() - t
+    table = class_table()
+    return {
+        "format": "simfactory-clip/1",
+        "conventions": CONVENTIONS,
+        "clip": {
+            "dataset_seed": cfg["seed"],
+            "family": spec.family,
+            "fps": cfg["fps"],
+            "num_frames": traj.num_frames,
+            "physics_substeps_per_frame": traj.substeps,
+            "code_version": __version__,
+            "synthetic": True,
+        },
+        "params": spec.params,
+        "classes": [
+            {"id": i, "name": n, "color": table.colors[i].tolist()}
+            for i, n in enumerate(table.names)
+        ],
+        "objects": _objects(spec, traj, classes, geometry),
+        "cameras": cameras,
+        "contacts": _contacts(traj),
+        "joints": {
+            "names": traj.joint_names,
+            "positions": np.round(traj.joint_positions, 6).tolist(),
+        },
+        "files": files,
+    }
+
+
 def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
     """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict).
 
@@ -256,102 +348,20 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
     renderer = process_renderer(cfg["render"].get("egl_device"))
     renderer.load_scene(visuals, spec.lights, spec.sky, scene_bounds(visuals, traj.poses))
 
-    tmp = dataset_dir / "clips" / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    clips_dir = dataset_dir / "clips"
+    for stale in clips_dir.glob(f".tmp-{name}-*"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = clips_dir / f".tmp-{name}-{os.getpid()}"
     tmp.mkdir(parents=True)
-    export = cfg["export"]
-    cameras, stream_files = {}, {}
-    times["render"] = times["labels"] = times["write"] = 0.0
-    first_camera_data = None
-    for cam in spec.cameras:
+    try:
+        annotations = _render_and_write(cfg, spec, traj, geometry, classes, renderer, tmp, times)
+        annotations["clip"].update(id=name, index=index, clip_seed=clip_seed(cfg["seed"], index))
         t = time.perf_counter()
-        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
-        T_wc = camera_poses(cam, traj.times, spec, traj)
-        shot = render_camera(renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"])
-        times["render"] += time.perf_counter() - t
-
-        t = time.perf_counter()
-        semantic, objects = camera_labels(
-            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
-        )
-        times["labels"] += time.perf_counter() - t
-
-        t = time.perf_counter()
-        cam_dir = tmp / cam.name
-        cam_dir.mkdir()
-        level = int(export["compress_level"])
-        floats = bool(export["compress_floats"])
-        write_video(cam_dir / "rgb.mp4", shot.rgb, cfg["fps"], export["video_crf"])
-        write_npz(cam_dir / "depth.npz", {"depth": shot.depth}, level, floats)
-        write_npz(cam_dir / "instance.npz", {"instance": shot.instance}, level, floats)
-        write_npz(cam_dir / "semantic.npz", {"semantic": semantic}, level, floats)
-        write_npz(cam_dir / "normals.npz", {"normals": shot.normals}, level, floats)
-        write_npz(
-            cam_dir / "flow.npz",
-            {
-                "forward": shot.flow_forward,
-                "forward_valid": shot.flow_forward_valid,
-                "backward": shot.flow_backward,
-                "backward_valid": shot.flow_backward_valid,
-            },
-            level,
-            floats,
-        )
+        write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
-        stream_files[cam.name] = sorted(p.name for p in cam_dir.iterdir())
-        cameras[cam.name] = {
-            "width": cam.width,
-            "height": cam.height,
-            "fov_y_deg": cam.fov_y_deg,
-            "near": cam.near,
-            "far": cam.far,
-            "K": np.round(K, 6).tolist(),
-            "T_world_camera": np.round(T_wc, 6).tolist(),
-            "frames": [{"frame": i, "objects": objs} for i, objs in enumerate(objects)],
-        }
-        if first_camera_data is None:
-            first_camera_data = (shot, semantic)
-
-    t = time.perf_counter()
-    traj.save(tmp / "trajectory.npz")
-    if export.get("preview", True):
-        shot, semantic = first_camera_data
-        clip_preview(
-            tmp / "preview.png", shot.rgb, shot.depth, semantic,
-            shot.flow_forward, shot.flow_forward_valid,
-        )  # fmt: skip
-    table = class_table()
-    annotations = {
-        "format": "simfactory-clip/1",
-        "conventions": CONVENTIONS,
-        "clip": {
-            "id": name,
-            "index": index,
-            "dataset_seed": cfg["seed"],
-            "clip_seed": clip_seed(cfg["seed"], index),
-            "family": spec.family,
-            "fps": cfg["fps"],
-            "num_frames": traj.num_frames,
-            "physics_substeps_per_frame": traj.substeps,
-            "code_version": __version__,
-            "synthetic": True,
-        },
-        "params": spec.params,
-        "classes": [
-            {"id": i, "name": n, "color": table.colors[i].tolist()}
-            for i, n in enumerate(table.names)
-        ],
-        "objects": _objects(spec, traj, classes, geometry),
-        "cameras": cameras,
-        "contacts": _contacts(traj),
-        "joints": {
-            "names": traj.joint_names,
-            "positions": np.round(traj.joint_positions, 6).tolist(),
-        },
-        "files": {"clip": ["annotations.json", "trajectory.npz", "preview.png"], **stream_files},
-    }
-    write_json(tmp / "annotations.json", annotations)
-    times["write"] += time.perf_counter() - t
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
     if final.exists():
         shutil.rmtree(final)

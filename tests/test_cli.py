@@ -115,3 +115,26 @@ def test_worker_pool_gives_the_same_clips_as_one_process(tmp_path):
         for f in ("annotations.json", "trajectory.npz"):
             a = (tmp_path / "serial" / clip / f).read_bytes()
             assert a == (tmp_path / "pool" / clip / f).read_bytes()
+
+
+def test_a_failing_clip_is_reported_and_leaves_no_partial_files(tmp_path, monkeypatch):
+    from simfactory.sim import pipeline
+
+    real = pipeline.camera_labels
+
+    def fail_on_second_clip(*args, **kwargs):
+        if (tmp_path / "clips" / "clip_000000").exists():
+            raise RuntimeError("injected failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "camera_labels", fail_on_second_clip)
+    cfg = tiny_config(num_clips=2, frames=3, **{"executor.workers": 1})
+    assert generate_dataset(cfg, tmp_path, "test") == 1
+    rows = {r["index"]: r for r in csv.DictReader(open(tmp_path / "manifest.csv"))}
+    assert rows["0"]["status"] == "ok"
+    assert rows["1"]["status"] == "failed" and "injected failure" in rows["1"]["error"]
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["clip_000000"]
+    # Rerunning without the fault completes the dataset and keeps the finished clip.
+    monkeypatch.setattr(pipeline, "camera_labels", real)
+    assert generate_dataset(cfg, tmp_path, "test") == 0
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["clip_000000", "clip_000001"]
