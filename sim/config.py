@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .pipeline import FAMILIES
+from .writer import X264_PRESETS
 
 CAMERA_PATHS = ("walkthrough", "orbit", "static", "follow")
 
@@ -62,6 +63,11 @@ def validate(cfg: dict) -> None:
     )
     crf = _get(cfg, "export.video_crf")
     check(_is_int(crf) and 0 <= crf <= 51, "export.video_crf", "must be an integer in [0, 51]")
+    check(
+        _get(cfg, "export.video_preset") in X264_PRESETS,
+        "export.video_preset",
+        f"one of {', '.join(X264_PRESETS)}",
+    )
     level = _get(cfg, "export.compress_level")
     check(_is_int(level) and 0 <= level <= 9, "export.compress_level", "must be in [0, 9]")
     floats = _get(cfg, "export.compress_floats")

@@ -255,7 +255,9 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         t = time.perf_counter()
         cam_dir = out / cam.name
         cam_dir.mkdir()
-        write_video(cam_dir / "rgb.mp4", shot.rgb, cfg["fps"], export["video_crf"])
+        write_video(
+            cam_dir / "rgb.mp4", shot.rgb, cfg["fps"], export["video_crf"], export["video_preset"]
+        )
         streams = {
             "depth": {"depth": shot.depth},
             "instance": {"instance": shot.instance},

@@ -35,7 +35,13 @@ def write_npz(
                 np.lib.format.write_array(fh, value, allow_pickle=False)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18) -> None:
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow")  # fmt: skip
+
+
+def write_video(
+    path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, preset: str = "veryfast"
+) -> None:
     """Encode (F, H, W, 3) uint8 RGB frames as H.264 (yuv420p) mp4.
 
     H and W must be even (yuv420p halves the chroma resolution).
@@ -48,7 +54,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18)
         codec="libx264",
         pix_fmt_in="rgb24",
         pix_fmt_out="yuv420p",
-        output_params=["-crf", str(int(crf)), "-preset", "veryfast", "-threads", "1"],
+        output_params=["-crf", str(int(crf)), "-preset", preset, "-threads", "1"],
         macro_block_size=2,
         ffmpeg_log_level="error",
     )

@@ -35,6 +35,7 @@ def simfactory(*args, cwd=None):
         ("num_clips=-1", "num_clips"),
         ("camera.fov_deg=0", "camera.fov_deg"),
         ("scene.num_pieces=-2", "scene.num_pieces"),
+        ("export.video_preset=quick", "export.video_preset"),
     ],
 )
 def test_invalid_values_stop_before_any_clip(tmp_path, override, key):
