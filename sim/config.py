@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .pipeline import FAMILIES
+from .pipeline import families
 from .writer import X264_PRESETS
 
 CAMERA_PATHS = ("walkthrough", "orbit", "static", "follow")
@@ -34,7 +34,8 @@ def validate(cfg: dict) -> None:
             errors.append(f"{key}: {message} (got {_get(cfg, key)!r})")
 
     family = _get(cfg, "scene.name")
-    check(family in FAMILIES, "scene.name", f"unknown scene family; known: {', '.join(FAMILIES)}")
+    known = families()
+    check(family in known, "scene.name", f"unknown scene family; known: {', '.join(known)}")
     res = cfg.get("resolution")
     check(
         isinstance(res, list | tuple) and len(res) == 2 and all(_is_int(v) for v in res),
@@ -85,7 +86,7 @@ def validate(cfg: dict) -> None:
         check(not path.is_file(), "output_dir", "is an existing file, not a folder")
         parent = next((p for p in [path, *path.parents] if p.exists()), None)
         check(parent is None or parent.is_dir(), "output_dir", "lies under a file")
-    if family in FAMILIES:
+    if family in known:
         from .pipeline import family_module
 
         validate_scene = getattr(family_module(family), "validate", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import shutil
 import time
 from dataclasses import dataclass
@@ -28,7 +29,14 @@ from .trajectory import Trajectory
 from .urdf import urdf_link_visuals
 from .writer import write_json, write_npz, write_video
 
-FAMILIES = {"furniture": "simfactory.scenes.furniture"}
+
+def families() -> list[str]:
+    """Scene families: the sub-packages of ``simfactory.scenes``, each with a
+    ``build(cfg, streams, width, height, duration) -> SceneSpec``."""
+    from .. import scenes
+
+    return sorted(m.name for m in pkgutil.iter_modules(scenes.__path__) if m.ispkg)
+
 
 CONVENTIONS = {
     "world_frame": "right-handed, Z up; metres, seconds, kilograms",
@@ -53,9 +61,9 @@ CONVENTIONS = {
 
 def family_module(name: str):
     """The scene family package for a family name."""
-    if name not in FAMILIES:
-        raise KeyError(f"unknown scene family {name!r}; known: {', '.join(sorted(FAMILIES))}")
-    return importlib.import_module(FAMILIES[name])
+    if name not in families():
+        raise KeyError(f"unknown scene family {name!r}; known: {', '.join(families())}")
+    return importlib.import_module(f"simfactory.scenes.{name}")
 
 
 def clip_name(index: int) -> str:
