@@ -70,7 +70,7 @@ def validate(cfg: dict) -> list[str]:
     check(
         cfg["camera"] in ("walkthrough", "orbit", "static", "follow"),
         "camera",
-        "must be walkthrough, orbit or static",
+        "must be walkthrough, orbit, static or follow",
     )
     fov = cfg["fov_deg"]
     check(
