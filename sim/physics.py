@@ -57,6 +57,23 @@ def _collision_shape(client: int, meshes: list[trimesh.Trimesh], mode: str, dyna
             collisionFramePosition=((hi + lo) / 2).tolist(),
             physicsClientId=client,
         )
+    if mode == "sphere":  # exact primitive: the sphere inscribed in the bounds
+        lo, hi = mesh.bounds
+        return pb.createCollisionShape(
+            pb.GEOM_SPHERE,
+            radius=float((hi - lo).max() / 2),
+            collisionFramePosition=((hi + lo) / 2).tolist(),
+            physicsClientId=client,
+        )
+    if mode == "cylinder":  # exact primitive: axis along z, radius from the x extent
+        lo, hi = mesh.bounds
+        return pb.createCollisionShape(
+            pb.GEOM_CYLINDER,
+            radius=float((hi - lo)[0] / 2),
+            height=float((hi - lo)[2]),
+            collisionFramePosition=((hi + lo) / 2).tolist(),
+            physicsClientId=client,
+        )
     if mode == "convex":
         hull = mesh.convex_hull
         return pb.createCollisionShape(

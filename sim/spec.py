@@ -79,7 +79,8 @@ class Body:
 
     mass 0 makes it static; a static body with ``motion`` is kinematic and follows it.
     ``collision``: "auto" (exact mesh when static, convex hull when dynamic),
-    "convex", "exact", "box" (tight box of the visuals) or "none".
+    "convex", "exact", or an exact primitive fitted to the visuals' bounds: "box",
+    "sphere", "cylinder" (axis along z); or "none".
     ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``.
     """
 

@@ -218,3 +218,20 @@ def test_pose_is_the_mesh_frame_not_the_centre_of_mass():
     traj = rollout(SceneSpec("test", [floor, crate], [], []), fps=30, num_frames=30)
     assert traj.poses[-1, 1, 2, 3] == pytest.approx(0.0, abs=5e-3)  # resting on the floor
     assert traj.poses[0, 1, 2, 3] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    "collision, mesh, rest_z",
+    [
+        ("sphere", trimesh.creation.icosphere(3, radius=0.15), 0.15),
+        ("cylinder", trimesh.creation.cylinder(radius=0.15, height=0.2), 0.1),
+        ("box", trimesh.creation.box((0.2, 0.2, 0.24)), 0.12),
+    ],
+)
+def test_primitive_colliders_rest_on_their_exact_surface(collision, mesh, rest_z):
+    floor = _scene().bodies[0]
+    start = _translation(0, 0, rest_z + 0.02)  # just above its resting height
+    body = Body("p", "toy", [Visual(mesh, Material("m"))], pose=start, mass=1)
+    body.collision = collision
+    traj = rollout(SceneSpec("test", [floor, body], [], []), fps=30, num_frames=45)
+    assert traj.poses[-1, 1, 2, 3] == pytest.approx(rest_z, abs=3e-3)
