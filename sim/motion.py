@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pybullet as pb
 from scipy.spatial.transform import Rotation, Slerp
 
 from .spec import Motion
@@ -13,7 +14,7 @@ _IDENTITY = np.eye(3)
 def pose_from_pos_quat_xyzw(position, quat_xyzw) -> np.ndarray:
     """4x4 pose from a position and a pybullet quaternion (x, y, z, w)."""
     T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat(quat_xyzw).as_matrix()
+    T[:3, :3] = np.reshape(pb.getMatrixFromQuaternion(quat_xyzw), (3, 3))  # fast, in C
     T[:3, 3] = position
     return T
 

@@ -235,6 +235,12 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             if ln.joint_type != "fixed"
         ]
 
+        fixed = [
+            spec.bodies[p.body].mass == 0
+            and spec.bodies[p.body].motion is None
+            and pb.getNumJoints(p.pb_body, physicsClientId=client) == 0
+            for p in parts
+        ]
         P, F = len(parts), num_frames
         poses = np.zeros((F, P, 4, 4))
         lin = np.zeros((F, P, 3))
@@ -254,6 +260,9 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
             t = step * dt
             for i, part in enumerate(parts):
+                if frame > 0 and fixed[i]:  # static, unscripted, no joints: never moves
+                    poses[frame, i] = poses[0, i]
+                    continue
                 poses[frame, i], lin[frame, i], ang[frame, i] = _read_part(client, part)
             for b, *_ in scripted:
                 motion = spec.bodies[b].motion

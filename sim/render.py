@@ -140,7 +140,10 @@ class Renderer:
         """
         self._free_scene()
         for visuals in part_visuals:
-            self._parts.append([self._upload_mesh(v) for v in visuals])
+            groups: dict[int, list[Visual]] = {}  # one draw per material of a part
+            for v in visuals:
+                groups.setdefault(id(v.material), []).append(v)
+            self._parts.append([self._upload_mesh(group) for group in groups.values()])
         self._lights = list(lights)
         self._sky = sky
         suns = [light for light in lights if light.kind == "directional"]
@@ -158,8 +161,14 @@ class Renderer:
             GL.glDeleteTextures(list(self._textures.values()))
         self._textures = {}
 
-    def _upload_mesh(self, visual: Visual) -> _GpuMesh:
-        vertices, indices = mesh_arrays(visual)
+    def _upload_mesh(self, visuals: list[Visual]) -> _GpuMesh:
+        """Upload visuals that share one material as a single vertex/index buffer."""
+        arrays = [mesh_arrays(v) for v in visuals]
+        offsets = np.cumsum([0] + [len(vertices) for vertices, _ in arrays[:-1]])
+        vertices = np.concatenate([vertices for vertices, _ in arrays])
+        indices = np.concatenate(
+            [idx + np.uint32(o) for (_, idx), o in zip(arrays, offsets, strict=True)]
+        )
         vao = GL.glGenVertexArrays(1)
         vbo, ebo = GL.glGenBuffers(2)
         GL.glBindVertexArray(vao)
@@ -171,14 +180,15 @@ class Renderer:
             GL.glEnableVertexAttribArray(loc)
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(12 * loc))
         GL.glBindVertexArray(0)
+        material = visuals[0].material
         texture = self._white
-        tex = visual.material.texture
+        tex = material.texture
         if tex is not None:
             key = id(tex)
             if key not in self._textures:
                 self._textures[key] = self._upload_texture(tex)
             texture = self._textures[key]
-        return _GpuMesh(vao, (vbo, ebo), len(indices), visual.material, texture)
+        return _GpuMesh(vao, (vbo, ebo), len(indices), material, texture)
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
