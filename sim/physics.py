@@ -38,11 +38,6 @@ class _Part:
     T_frame_inertial: np.ndarray  # link frame -> pybullet's inertial frame (bases only)
 
 
-def body_mesh(body: Body) -> trimesh.Trimesh:
-    """All visuals of a body concatenated in the body frame."""
-    return trimesh.util.concatenate([v.mesh for v in body.visuals])
-
-
 def _collision_shape(client: int, meshes: list[trimesh.Trimesh], mode: str, dynamic: bool) -> int:
     if mode == "none" or not meshes:
         return -1

@@ -337,26 +337,26 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(True)
         GL.glDisable(GL.GL_CULL_FACE)
-        GL.glUseProgram(self._shadow_prog)
-        self._mat(self._shadow_prog, "light_vp", self._light_vp)
-        model_loc = self._loc(self._shadow_prog, "model")
-        for pose, meshes in zip(part_poses, self._parts, strict=True):
-            GL.glUniformMatrix4fv(model_loc, 1, True, pose.astype(np.float32))
-            for m in meshes:
-                GL.glBindVertexArray(m.vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+        self._draw_positions(part_poses, self._light_vp)
 
-    def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray, parts=None) -> None:
-        """Draw parts with the position-only program (shadow, depth and coverage passes)."""
+    def _use_positions(self, view_proj: np.ndarray) -> int:
+        """Bind the position-only program (shadow, depth and coverage passes) with
+        ``view_proj``; returns the location of its model matrix."""
         p = self._shadow_prog
         GL.glUseProgram(p)
         self._mat(p, "light_vp", view_proj)
-        model_loc = self._loc(p, "model")
-        for index in range(len(self._parts)) if parts is None else parts:
-            GL.glUniformMatrix4fv(model_loc, 1, True, part_poses[index].astype(np.float32))
-            for m in self._parts[index]:
-                GL.glBindVertexArray(m.vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+        return self._loc(p, "model")
+
+    def _draw_part(self, model_loc: int, pose: np.ndarray, index: int) -> None:
+        GL.glUniformMatrix4fv(model_loc, 1, True, pose.astype(np.float32))
+        for m in self._parts[index]:
+            GL.glBindVertexArray(m.vao)
+            GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+
+    def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
+        model_loc = self._use_positions(view_proj)
+        for index, pose in enumerate(part_poses):
+            self._draw_part(model_loc, pose, index)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
@@ -459,10 +459,7 @@ class Renderer:
         drawable = [i for i, meshes in enumerate(self._parts) if meshes]
         if not drawable:
             return counts
-        p = self._shadow_prog  # position-only transform: light_vp := view_proj
-        GL.glUseProgram(p)
-        self._mat(p, "light_vp", view_proj)
-        model_loc = self._loc(p, "model")
+        model_loc = self._use_positions(view_proj)
         GL.glColorMask(False, False, False, False)
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(False)
@@ -475,11 +472,8 @@ class Renderer:
             if ref == 1:
                 GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
-            GL.glUniformMatrix4fv(model_loc, 1, True, part_poses[index].astype(np.float32))
             GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
-            for m in self._parts[index]:
-                GL.glBindVertexArray(m.vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+            self._draw_part(model_loc, part_poses[index], index)
             GL.glEndQuery(GL.GL_SAMPLES_PASSED)
         for q, index in zip(queries, drawable, strict=True):
             counts[index + 1] = GL.glGetQueryObjectuiv(int(q), GL.GL_QUERY_RESULT)
