@@ -15,7 +15,7 @@ import numpy as np
 import trimesh
 
 from . import __version__
-from .boxes import oriented_box
+from .boxes import box_corners, oriented_box
 from .camera import camera_poses, intrinsics
 from .classes import class_table
 from .flow import flow_from_projections
@@ -129,17 +129,14 @@ def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeomet
     )
 
 
-def scene_bounds(visuals: list[list[Visual]], poses: np.ndarray) -> np.ndarray:
-    """Bounds (2, 3) of every part over every frame (for the sun's shadow map)."""
-    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-    for p, vis in enumerate(visuals):
-        if not vis:
-            continue
-        corners = trimesh.bounds.corners(trimesh.util.concatenate([v.mesh for v in vis]).bounds)
-        pts = np.einsum("fij,nj->fni", poses[:, p, :3, :3], corners) + poses[:, p, None, :3, 3]
-        lo = np.minimum(lo, pts.reshape(-1, 3).min(0))
-        hi = np.maximum(hi, pts.reshape(-1, 3).max(0))
-    return np.array([lo, hi])
+def scene_bounds(geometry: PartGeometry, poses: np.ndarray) -> np.ndarray:
+    """Bounds (2, 3) of every part's 3D box over every frame (for the sun's shadow map)."""
+    parts = [p for p, hull in enumerate(geometry.hull_points) if len(hull)]
+    corners = np.stack([box_corners(geometry.T_part_box[p], geometry.box_size[p]) for p in parts])
+    T = poses[:, parts]  # (F, P', 4, 4)
+    world = np.einsum("fpij,pnj->fpni", T[..., :3, :3], corners) + T[:, :, None, :3, 3]
+    flat = world.reshape(-1, 3)
+    return np.array([flat.min(0), flat.max(0)])
 
 
 @dataclass
@@ -356,7 +353,7 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
     classes = part_classes(spec, traj)
     geometry = part_geometry(visuals, classes)
     renderer = process_renderer(cfg["render"].get("egl_device"))
-    renderer.load_scene(visuals, spec.lights, spec.sky, scene_bounds(visuals, traj.poses))
+    renderer.load_scene(visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses))
 
     clips_dir = dataset_dir / "clips"
     for stale in clips_dir.glob(f".tmp-{name}-*"):  # left by a run that was killed
