@@ -74,6 +74,13 @@ def _spline(points: np.ndarray, s: np.ndarray) -> np.ndarray:
     return spline(np.interp(s * length[-1], length, dense))
 
 
+def body_poses(body: str, trajectory: Trajectory) -> np.ndarray:
+    """``T_world_body`` (F, 4, 4) of a body's base part, for sensors mounted on it."""
+    if body not in trajectory.part_names:
+        raise ValueError(f"sensor mounted on unknown body {body!r}")
+    return trajectory.poses[:, trajectory.part_names.index(body)]
+
+
 def camera_poses(
     camera: CameraSpec, times: np.ndarray, spec: SceneSpec, trajectory: Trajectory
 ) -> np.ndarray:
@@ -108,4 +115,6 @@ def camera_poses(
         offset = np.asarray(path.offset, dtype=float)
         aim = np.asarray(path.target, dtype=float)
         return np.stack([look_at(p + offset, p + aim) for p in positions])
+    if path.kind == "mounted":
+        return body_poses(path.body, trajectory) @ np.asarray(path.T_body_camera, dtype=float)
     raise ValueError(f"unknown camera path kind {path.kind!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pybullet as pb
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from .spec import Motion
 
@@ -53,12 +53,22 @@ def motion_pose(motion: Motion, t: float) -> np.ndarray:
         return poses[-1].copy()
     k = int(np.searchsorted(times, t, side="right")) - 1
     span = times[k + 1] - times[k]
-    s = float(smoothstep((t - times[k]) / span)) if span > 0 else 1.0
+    u = float(np.clip((t - times[k]) / span, 0.0, 1.0)) if span > 0 else 1.0
+    s = u if motion.interpolation == "linear" else float(smoothstep(u))
     T = np.eye(4)
     T[:3, 3] = (1 - s) * poses[k, :3, 3] + s * poses[k + 1, :3, 3]
-    rots = Rotation.from_matrix(poses[k : k + 2, :3, :3])
-    T[:3, :3] = Slerp([0.0, 1.0], rots)([s]).as_matrix()[0]
+    T[:3, :3] = _slerp(poses[k, :3, :3], poses[k + 1, :3, :3], s)
     return T
+
+
+def _slerp(Ra: np.ndarray, Rb: np.ndarray, s: float) -> np.ndarray:
+    """Rotation a fraction ``s`` of the way from ``Ra`` to ``Rb`` (shortest arc)."""
+    if s <= 0.0 or (Ra == Rb).all():
+        return Ra.copy()
+    if s >= 1.0:
+        return Rb.copy()
+    rotvec = Rotation.from_matrix(Rb @ Ra.T).as_rotvec()
+    return Rotation.from_rotvec(s * rotvec).as_matrix() @ Ra
 
 
 def motion_velocity(motion: Motion, t: float, h: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:

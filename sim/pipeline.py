@@ -330,8 +330,11 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     }
 
 
-def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
-    """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict).
+def generate_clip(
+    cfg: dict, index: int, dataset_dir: str | Path, spec: SceneSpec | None = None
+) -> dict:
+    """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict);
+    ``spec`` replaces the family's scene (tests and tools that build one by hand).
 
     The clip is written to a temporary folder and renamed into place when complete.
     Returns the clip's manifest row.
@@ -342,7 +345,8 @@ def generate_clip(cfg: dict, index: int, dataset_dir: str | Path) -> dict:
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    spec = build_scene(cfg, index)
+    if spec is None:
+        spec = build_scene(cfg, index)
     times["build"] = time.perf_counter() - t0
 
     t = time.perf_counter()

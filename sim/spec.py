@@ -30,6 +30,9 @@ class Material:
     texture: np.ndarray | None = None
     texture_scale: float = 1.0
     emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # Time-varying emission (a traffic-light lamp): from each key's time (s) on, the
+    # emission is that key's colour; before the first key it is ``emissive``.
+    emissive_keys: list[tuple[float, tuple[float, float, float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -45,11 +48,28 @@ class Motion:
     """A scripted kinematic path: keyframe times (s) and poses ``T_world_body``.
 
     Before the first key the body holds the first pose, after the last it holds the
-    last one; between keys position follows a smoothstep ease and rotation a slerp.
+    last one. Between keys rotation follows a slerp and position a smoothstep ease
+    ("smooth": each key is a stop) or a straight line at constant speed ("linear":
+    dense keys sampled from a continuous path, e.g. a vehicle's drive).
     """
 
     times: np.ndarray
     poses: np.ndarray
+    interpolation: str = "smooth"  # smooth | linear (constant velocity between keys)
+
+
+@dataclass
+class JointMotion:
+    """Scripted joint positions of a URDF body, applied kinematically every step.
+
+    ``positions`` maps a URDF joint name to its values at ``times``: shape (T,) for a
+    revolute or prismatic joint, (T, 4) quaternions (x, y, z, w) for a spherical one.
+    Values are interpolated linearly (slerp for quaternions); the motion holds its
+    first and last values outside ``times``.
+    """
+
+    times: np.ndarray
+    positions: dict[str, np.ndarray]
 
 
 @dataclass
@@ -81,7 +101,8 @@ class Body:
     ``collision``: "auto" (exact mesh when static, convex hull when dynamic),
     "convex", "exact", or an exact primitive fitted to the visuals' bounds: "box",
     "sphere", "cylinder" (axis along z); or "none".
-    ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``.
+    ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``;
+    ``joint_motion`` then drives its joints kinematically (a walking pedestrian).
     """
 
     name: str
@@ -97,6 +118,7 @@ class Body:
     urdf_path: str | None = None
     urdf_scale: float = 1.0
     linear_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    joint_motion: JointMotion | None = None
 
 
 @dataclass
@@ -111,6 +133,12 @@ class Light:
     direction: tuple[float, float, float] = (0.0, 0.0, -1.0)
     position: tuple[float, float, float] = (0.0, 0.0, 2.5)
     cast_shadows: bool = False
+    # A light carried by a body (headlights): ``position`` and ``direction`` are then
+    # in that body's frame and move with it.
+    body: str = ""
+    # Spot cone: full intensity inside ``cone_deg`` / 2 of ``direction``, fading to
+    # zero at ``cone_deg`` / 2 + 10 degrees; 0 means an omnidirectional point light.
+    cone_deg: float = 0.0
 
 
 @dataclass
@@ -124,6 +152,14 @@ class Sky:
 
 
 @dataclass
+class Fog:
+    """Homogeneous fog: colour blends in by ``1 - exp(-density * distance)``."""
+
+    density: float = 0.0  # 1/m
+    color: tuple[float, float, float] = (0.7, 0.72, 0.75)  # linear RGB
+
+
+@dataclass
 class CameraPath:
     """How a camera moves.
 
@@ -131,7 +167,8 @@ class CameraPath:
     ``start_angle``, ``sweep`` radians over the clip), "waypoints" (``points`` eye
     positions and ``targets``, walked at constant speed), "follow" (``body`` name; the
     eye is at the body's position + ``offset`` and looks at its position + ``target``,
-    both in the world frame).
+    both in the world frame), "mounted" (rigidly fixed to ``body`` at ``T_body_camera``,
+    OpenCV camera axes, e.g. a vehicle's camera rig).
     """
 
     kind: str = "static"
@@ -145,6 +182,7 @@ class CameraPath:
     targets: list[tuple[float, float, float]] = field(default_factory=list)
     body: str = ""
     offset: tuple[float, float, float] = (-2.0, 0.0, 1.5)
+    T_body_camera: np.ndarray = field(default_factory=lambda: np.eye(4))
 
 
 @dataclass
@@ -159,6 +197,27 @@ class CameraSpec:
 
 
 @dataclass
+class LidarSpec:
+    """A spinning LiDAR rigidly mounted on ``body`` at ``T_body_lidar`` (lidar frame:
+    x forward, y left, z up, as a Velodyne's).
+
+    ``channels`` beams spread evenly over ``vertical_fov_deg`` (lower, upper), one
+    ray every ``horizontal_resolution_deg`` of azimuth. ``rotation_hz`` None gives one
+    full revolution per frame; otherwise a frame holds the sector swept since the
+    previous frame (``360 * rotation_hz / fps`` degrees, at most 360).
+    """
+
+    name: str
+    body: str
+    T_body_lidar: np.ndarray = field(default_factory=lambda: np.eye(4))
+    channels: int = 32
+    vertical_fov_deg: tuple[float, float] = (-30.67, 10.67)
+    horizontal_resolution_deg: float = 0.2
+    range_m: float = 100.0
+    rotation_hz: float | None = None
+
+
+@dataclass
 class SceneSpec:
     """Everything needed to simulate and render one clip."""
 
@@ -169,3 +228,8 @@ class SceneSpec:
     sky: Sky = field(default_factory=Sky)
     gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
     params: dict = field(default_factory=dict)
+    fog: Fog | None = None
+    lidars: list[LidarSpec] = field(default_factory=list)
+    # Family-specific labels written into annotations.json under "family" (plain
+    # JSON types): e.g. per-frame traffic-light states, events, ego state.
+    annotations: dict = field(default_factory=dict)
