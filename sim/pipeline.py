@@ -139,6 +139,16 @@ def scene_bounds(geometry: PartGeometry, poses: np.ndarray) -> np.ndarray:
     return np.array([flat.min(0), flat.max(0)])
 
 
+def light_parts(spec: SceneSpec, trajectory: Trajectory) -> list[int]:
+    """Per light, the part index of the body that carries it (-1 for fixed lights)."""
+    out = []
+    for light in spec.lights:
+        if light.body and light.body not in trajectory.part_names:
+            raise ValueError(f"light carried by unknown body {light.body!r}")
+        out.append(trajectory.part_names.index(light.body) if light.body else -1)
+    return out
+
+
 @dataclass
 class CameraShot:
     """Everything rendered for one camera, stacked over frames."""
@@ -154,7 +164,7 @@ class CameraShot:
     flow_backward_valid: np.ndarray  # (F, H, W) bool
 
 
-def render_camera(renderer, cam, K, T_wc, poses, exposure: float) -> CameraShot:
+def render_camera(renderer, cam, K, T_wc, poses, exposure: float, times=None) -> CameraShot:
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
     the neighbour has been rendered)."""
@@ -166,6 +176,7 @@ def render_camera(renderer, cam, K, T_wc, poses, exposure: float) -> CameraShot:
         frame = renderer.render(
             poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far, exposure,
             neighbours=(poses[nxt], T_wc[nxt], poses[prv], T_wc[prv]),
+            time=0.0 if times is None else float(times[i]),
         )  # fmt: skip
         if i > 0:
             prev = frames[-1]
@@ -248,7 +259,9 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         t = time.perf_counter()
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
         T_wc = camera_poses(cam, traj.times, spec, traj)
-        shot = render_camera(renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"])
+        shot = render_camera(
+            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times
+        )
         times["render"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -315,6 +328,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             "synthetic": True,
         },
         "params": spec.params,
+        **({"family": spec.annotations} if spec.annotations else {}),
         "classes": [
             {"id": i, "name": n, "color": table.colors[i].tolist()}
             for i, n in enumerate(table.names)
@@ -357,7 +371,10 @@ def generate_clip(
     classes = part_classes(spec, traj)
     geometry = part_geometry(visuals, classes)
     renderer = process_renderer(cfg["render"].get("egl_device"))
-    renderer.load_scene(visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses))
+    renderer.load_scene(
+        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses), spec.fog,
+        light_parts(spec, traj),
+    )  # fmt: skip
 
     clips_dir = dataset_dir / "clips"
     for stale in clips_dir.glob(f".tmp-{name}-*"):  # left by a run that was killed

@@ -23,7 +23,7 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 from . import shaders  # noqa: E402
 from .camera import gl_projection, gl_view  # noqa: E402
 from .motion import invert  # noqa: E402
-from .spec import Light, Material, Sky, Visual  # noqa: E402
+from .spec import Fog, Light, Material, Sky, Visual  # noqa: E402
 
 MAX_POINT_LIGHTS = 8
 SHADOW_SIZE = 1024
@@ -123,6 +123,8 @@ class Renderer:
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
         self._lights: list[Light] = []
         self._sky = Sky()
+        self._fog = Fog()
+        self._light_parts: list[int] = []
         self._light_vp = np.eye(4)
         self._shadow_poses = None
 
@@ -133,10 +135,14 @@ class Renderer:
         lights: list[Light],
         sky: Sky,
         scene_bounds: np.ndarray,
+        fog: Fog | None = None,
+        light_parts: list[int] | None = None,
     ) -> None:
         """Upload the meshes of every part (replacing the previous scene).
 
         ``scene_bounds`` (2, 3) bounds the region the sun's shadow map covers.
+        ``light_parts`` gives, per light, the index of the part that carries it (-1: the
+        light is fixed in the world).
         """
         self._free_scene()
         for visuals in part_visuals:
@@ -145,7 +151,9 @@ class Renderer:
                 groups.setdefault(id(v.material), []).append(v)
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
         self._lights = list(lights)
+        self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
+        self._fog = fog or Fog()
         suns = [light for light in lights if light.kind == "directional"]
         if suns:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
@@ -292,8 +300,10 @@ class Renderer:
         far: float = 100.0,
         exposure: float = 1.0,
         neighbours: tuple | None = None,
+        time: float = 0.0,
     ) -> Frame:
-        """Render the loaded scene with parts at ``part_poses`` (P, 4, 4).
+        """Render the loaded scene with parts at ``part_poses`` (P, 4, 4) at ``time`` (s;
+        selects time-varying emission).
 
         ``neighbours`` = (poses_next, T_world_camera_next, poses_prev, T_world_camera_prev)
         gives the frames on either side; each pixel then also records where its surface
@@ -324,7 +334,7 @@ class Renderer:
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
         self._mesh_pass(
-            part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure, motion
+            part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure, motion, time
         )
         frame = self._read(width, height)
         frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
@@ -377,10 +387,34 @@ class Renderer:
         for name in ("zenith", "horizon", "ground"):
             GL.glUniform3f(self._loc(p, f"sky_{name}"), *getattr(self._sky, name))
         GL.glUniform1f(self._loc(p, "exposure"), exposure)
+        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         GL.glBindVertexArray(self._empty_vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
-    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure, motion):
+    def _point_lights(self, part_poses: np.ndarray, cam_pos: np.ndarray) -> list[tuple]:
+        """(position, direction, colour, cone cosines) of the point lights nearest the
+        camera, at most MAX_POINT_LIGHTS, with lights carried by parts moved with them."""
+        lights = []
+        for light, part in zip(self._lights, self._light_parts, strict=True):
+            if light.kind != "point":
+                continue
+            pos, direction = np.asarray(light.position, float), np.asarray(light.direction, float)
+            if part >= 0:
+                T = part_poses[part]
+                pos, direction = T[:3, :3] @ pos + T[:3, 3], T[:3, :3] @ direction
+            if light.cone_deg > 0:
+                half = np.radians(light.cone_deg / 2)
+                cone = (np.cos(half), np.cos(half + np.radians(10)))
+            else:
+                cone = (-2.0, -3.0)
+            direction = direction / max(np.linalg.norm(direction), 1e-12)
+            color = np.asarray(light.color) * light.intensity
+            lights.append((np.linalg.norm(pos - cam_pos), pos, direction, color, cone))
+        lights.sort(key=lambda item: item[0])
+        return [item[1:] for item in lights[:MAX_POINT_LIGHTS]]
+
+    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure, motion, time):
         p = self._mesh_prog
         poses_next, view_proj_next, poses_prev, view_proj_prev = motion
         GL.glUseProgram(p)
@@ -406,12 +440,15 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1i(self._loc(p, "sun_shadows"), int(shadows))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
-        points = [light for light in self._lights if light.kind == "point"][:MAX_POINT_LIGHTS]
+        points = self._point_lights(part_poses, np.asarray(cam_pos, float))
         GL.glUniform1i(self._loc(p, "num_points"), len(points))
-        for i, light in enumerate(points):
-            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *light.position)
-            color = np.asarray(light.color) * light.intensity
+        for i, (pos, direction, color, cone) in enumerate(points):
+            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
+            GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
+            GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
+        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         GL.glActiveTexture(GL.GL_TEXTURE1)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._shadow_tex)
         GL.glUniform1i(self._loc(p, "shadow_map"), 1)
@@ -445,7 +482,7 @@ class Renderer:
                     GL.glUniform4f(locs["base_color"], *mat.base_color)
                     GL.glUniform1f(locs["roughness"], mat.roughness)
                     GL.glUniform1f(locs["metallic"], mat.metallic)
-                    GL.glUniform3f(locs["emissive"], *mat.emissive)
+                    GL.glUniform3f(locs["emissive"], *emission(mat, time))
                     GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
@@ -505,6 +542,17 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def emission(material: Material, time: float) -> tuple[float, float, float]:
+    """A material's emitted colour at ``time``: ``emissive`` until the first of its
+    ``emissive_keys``, then the colour of the last key at or before ``time``."""
+    colour = material.emissive
+    for key_time, key_colour in material.emissive_keys:
+        if key_time > time:
+            break
+        colour = key_colour
+    return tuple(colour)
 
 
 def _sun_matrix(direction: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -49,6 +49,8 @@ uniform vec3 sky_zenith;
 uniform vec3 sky_horizon;
 uniform vec3 sky_ground;
 uniform float exposure;
+uniform float fog_density;
+uniform vec3 fog_color;
 """
     + OUTPUTS
     + TONEMAP
@@ -58,7 +60,12 @@ uniform float exposure;
     vec3 dir = normalize(b.xyz / b.w - a.xyz / a.w);
     vec3 c = dir.z >= 0.0 ? mix(sky_horizon, sky_zenith, pow(dir.z, 0.6))
                           : mix(sky_horizon, sky_ground, pow(-dir.z, 0.4));
-    out_color = vec4(tonemap(c / max(exposure, 1e-6)), 1.0);
+    c /= max(exposure, 1e-6);  // the sky's brightness does not depend on exposure
+    if (fog_density > 0.0) {
+        // Looking out through a fog layer about 300 m thick, thicker towards the horizon.
+        c = mix(fog_color, c, exp(-fog_density * 300.0 / max(abs(dir.z), 0.1)));
+    }
+    out_color = vec4(tonemap(c), 1.0);
     out_depth_id = vec2(0.0, 0.0);
     out_normal = vec4(0.0);
     out_uv_next_prev = vec4(0.0);
@@ -136,10 +143,14 @@ uniform float shadow_texel;
 uniform int num_points;
 uniform vec3 point_pos[MAX_POINTS];
 uniform vec3 point_color[MAX_POINTS];
+uniform vec3 point_dir[MAX_POINTS];
+uniform vec2 point_cone[MAX_POINTS];  // cos of the inner and outer half-angles; x < -1: no cone
 uniform vec3 sky_zenith;
 uniform vec3 sky_ground;
 uniform float ambient;
 uniform float exposure;
+uniform float fog_density;
+uniform vec3 fog_color;
 """
     + OUTPUTS
     + """
@@ -199,7 +210,15 @@ void main() {
     for (int i = 0; i < num_points; ++i) {
         vec3 d = point_pos[i] - v_world;
         float r2 = max(dot(d, d), 0.01);
-        c += diffuse * max(dot(N, d), 0.0) * inversesqrt(r2) * point_color[i] / r2;
+        float spot = 1.0;
+        if (point_cone[i].x > -1.5) {
+            float cos_angle = dot(-d, point_dir[i]) * inversesqrt(r2);
+            spot = smoothstep(point_cone[i].y, point_cone[i].x, cos_angle);
+        }
+        c += diffuse * max(dot(N, d), 0.0) * inversesqrt(r2) * point_color[i] * spot / r2;
+    }
+    if (fog_density > 0.0) {
+        c = mix(fog_color, c, exp(-fog_density * length(cam_pos - v_world)));
     }
     out_color = vec4(tonemap(c), 1.0);
     out_depth_id = vec2(v_view_z, instance_id);
