@@ -16,10 +16,11 @@ import trimesh
 
 from . import __version__
 from .boxes import box_corners, oriented_box
-from .camera import camera_poses, intrinsics
+from .camera import body_poses, camera_poses, intrinsics
 from .classes import class_table
 from .flow import flow_from_projections
 from .labels import PartGeometry, camera_labels
+from .lidar import scan
 from .physics import rollout
 from .preview import clip_preview
 from .render import process_renderer
@@ -56,6 +57,11 @@ CONVENTIONS = {
     "visibility": "visible pixels / pixels the object would cover with nothing in front "
     "(inside the image); truncation: fraction of the amodal box outside the image",
     "time": "frame i is at i / fps seconds",
+    "lidar": "<lidar>/points.npz: xyz (N, 3) float32 metres in the lidar frame (x forward, "
+    "y left, z up) at the frame's instant; intensity float32 in [0, 1] = albedo of the "
+    "surface hit x |cos(incidence)|; instance uint16 and semantic uint8 as in the camera "
+    "masks; ring uint8 beam index (0 = lowest); ragged frames: frame f is rows "
+    "offsets[f]:offsets[f+1]; T_world_lidar per frame in annotations 'lidars'",
 }
 
 
@@ -70,12 +76,22 @@ def clip_name(index: int) -> str:
     return f"clip_{index:06d}"
 
 
-def build_scene(cfg: dict, index: int) -> SceneSpec:
-    """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree."""
-    width, height = cfg["resolution"]
+def family_config(cfg: dict) -> dict:
+    """The scene config a family sees: the ``scene`` group plus the camera path
+    (``camera``), its field of view (``fov_deg``), the rest of the camera group
+    (``camera_options``) and the clip's ``fps``."""
     scene_cfg = dict(cfg["scene"])
     scene_cfg["camera"] = cfg["camera"]["path"]
     scene_cfg["fov_deg"] = cfg["camera"]["fov_deg"]
+    scene_cfg["camera_options"] = dict(cfg["camera"])
+    scene_cfg["fps"] = cfg["fps"]
+    return scene_cfg
+
+
+def build_scene(cfg: dict, index: int) -> SceneSpec:
+    """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree."""
+    width, height = cfg["resolution"]
+    scene_cfg = family_config(cfg)
     duration = (cfg["frames"] - 1) / cfg["fps"]
     streams = clip_streams(cfg["seed"], index)
     spec = family_module(cfg["scene"]["name"]).build(scene_cfg, streams, width, height, duration)
@@ -247,6 +263,36 @@ def _contacts(traj: Trajectory) -> list[dict]:
     ]
 
 
+def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> dict:
+    """Scan every LiDAR of the spec, write ``<name>/points.npz`` and list it in ``files``;
+    returns each LiDAR's annotations by name."""
+    lidars = {}
+    visuals = part_visuals(spec, traj) if spec.lidars else []
+    for lidar in spec.lidars:
+        T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
+        points = scan(
+            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names
+        )
+        lidar_dir = out / lidar.name
+        lidar_dir.mkdir()
+        keys = ("xyz", "intensity", "instance", "semantic", "ring", "offsets")
+        arrays = {k: getattr(points, k) for k in keys}
+        write_npz(lidar_dir / "points.npz", arrays, level, compress_floats=False)
+        files[lidar.name] = ["points.npz"]
+        lidars[lidar.name] = {
+            "body": lidar.body,
+            "channels": lidar.channels,
+            "vertical_fov_deg": list(lidar.vertical_fov_deg),
+            "horizontal_resolution_deg": lidar.horizontal_resolution_deg,
+            "range_m": lidar.range_m,
+            "rotation_hz": lidar.rotation_hz,
+            "T_body_lidar": np.round(np.asarray(lidar.T_body_lidar, dtype=float), 6).tolist(),
+            "T_world_lidar": np.round(T_wl, 6).tolist(),
+            "points_per_frame": np.diff(points.offsets).tolist(),
+        }
+    return lidars
+
+
 def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
     """Render every camera, derive its labels, write its files into ``out``, save the
     trajectory and preview; returns the clip's annotations."""
@@ -305,6 +351,10 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         first = first or (shot, semantic)
 
     t = time.perf_counter()
+    lidars = _write_lidars(spec, traj, geometry, out, files, level)
+    times["lidar"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     traj.save(out / "trajectory.npz")
     if export["preview"]:
         shot, semantic = first
@@ -335,6 +385,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         ],
         "objects": _objects(spec, traj, classes, geometry),
         "cameras": cameras,
+        "lidars": lidars,
         "contacts": _contacts(traj),
         "joints": {
             "names": traj.joint_names,

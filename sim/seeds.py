@@ -11,7 +11,16 @@ import zlib
 
 import numpy as np
 
-STREAMS = ("layout", "appearance", "behaviour", "camera", "lighting", "clutter")
+STREAMS = (
+    "layout",
+    "appearance",
+    "behaviour",
+    "camera",
+    "lighting",
+    "clutter",
+    "traffic",
+    "pedestrians",
+)
 
 
 def stream_key(name: str) -> int:
