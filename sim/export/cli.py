@@ -1,0 +1,56 @@
+"""The ``simfactory-export`` command: convert a simfactory dataset to another layout.
+
+    simfactory-export kitti data/driving data/driving_kitti --camera cam0 --lidar lidar
+
+Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
+folder are reported before anything is written, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import ExportError
+from .kitti import export_kitti
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="simfactory-export", description="Convert a simfactory dataset to another layout."
+    )
+    formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    kitti = formats.add_parser(
+        "kitti", help="KITTI 3D object layout (image_2, label_2, calib, velodyne)"
+    )
+    kitti.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    kitti.add_argument("out", help="output folder (must be empty unless --overwrite)")
+    kitti.add_argument("--camera", default="cam0", help="camera written as image_2")
+    kitti.add_argument("--right-camera", default=None, help="stereo right camera (image_3)")
+    kitti.add_argument("--lidar", default="lidar", help="LiDAR written as velodyne")
+    kitti.add_argument(
+        "--min-visible-pixels", type=int, default=25,
+        help="objects with fewer visible pixels are written as DontCare",
+    )  # fmt: skip
+    kitti.add_argument("--overwrite", action="store_true", help="replace a previous export")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.format == "kitti":
+            count = export_kitti(
+                args.dataset, args.out, camera=args.camera, right_camera=args.right_camera,
+                lidar=args.lidar, min_visible_pixels=args.min_visible_pixels,
+                overwrite=args.overwrite,
+            )  # fmt: skip
+    except ExportError as error:
+        print(f"simfactory-export: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} {args.format} samples to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
