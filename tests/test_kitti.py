@@ -51,6 +51,13 @@ def _camera_mount(y: float) -> np.ndarray:
     return T
 
 
+def _walker() -> Body:
+    """A pedestrian modelled Y up (as the humanoid URDF), stood up by its pose."""
+    y_up = trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0))
+    pose = _pose(7, -0.5, 0.9, 1.2) @ y_up
+    return _box("walker", "person", (0.5, 1.8, 0.6), pose, (0.2, 0.3, 0.8, 1))
+
+
 def _rider() -> Body:
     """A two-part body (torso base, legs link): one label whose box holds both parts."""
     torso = _box("rider", "rider", (0.4, 0.5, 0.8), _pose(6, 1.2, 1.3, 0.3), (0.1, 0.6, 0.2, 1))
@@ -71,7 +78,7 @@ def _drive() -> SceneSpec:
         _box("ego", "car", (4.0, 1.8, 1.5), _pose(0, 0, 0.75), motion=ego_motion),
         _box("car_a", "car", (4.0, 1.8, 1.5), _pose(11, 2.5, 0.75, 0.4), (0.7, 0.1, 0.1, 1)),
         _box("van_b", "car", (5.0, 2.0, 2.0), _pose(13, -3.0, 1.0, -0.2), (0.9, 0.9, 0.9, 1)),
-        _box("walker", "person", (0.5, 0.6, 1.8), _pose(7, -0.5, 0.9, 1.2), (0.2, 0.3, 0.8, 1)),
+        _walker(),
         _box("house", "building", (3, 6, 4), _pose(20, 6, 2.0), (0.5, 0.45, 0.4, 1)),
         _rider(),
     ]
@@ -179,6 +186,9 @@ def test_labels_parse_with_types(exported):
     van = next(label for label in labels if label["type"] == "Van")
     assert np.allclose(van["hwl"], (2.0, 2.0, 5.0), atol=1e-5)
     assert np.allclose(van["location"][1], 1.25, atol=1e-4)  # camera 1.25 m above the road
+    walker = next(label for label in labels if label["type"] == "Pedestrian")
+    assert np.allclose(walker["hwl"], (1.8, 0.6, 0.5), atol=1e-5)  # upright though Y up
+    assert np.isclose(walker["ry"], -np.pi / 2 - 1.2, atol=1e-5)
     rider = next(label for label in labels if label["type"] == "Cyclist")
     assert np.allclose(rider["hwl"], (1.7, 0.5, 0.6), atol=1e-5)  # torso and legs
     assert np.allclose(rider["location"][1], 1.25, atol=1e-4)

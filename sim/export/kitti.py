@@ -26,16 +26,19 @@ Coordinate conversions:
   points are written unchanged. ``Tr_imu_to_velo`` = ``T_body_lidar^-1``: the IMU frame
   is the frame of the body carrying the LiDAR (x forward, y left, z up).
 - Objects: one label per scene body (its base and links together). Its 3D box is
-  axis-aligned in the body's base part frame (x forward = length l, y = width w,
-  z up = height h): the bounds, in that frame, of the corners of every part's
-  oriented box (our oriented boxes may be PCA/hull aligned rather than along the
-  body's axes). ``location`` is the centre of the box's bottom face in camera
-  coordinates; ``rotation_y`` is the rotation about camera y of the body's forward
-  axis, 0 when it points along camera +x: ``atan2(-f_z, f_x)`` for the forward axis
-  f in camera coordinates; ``alpha = rotation_y - atan2(x, z)`` wrapped to [-pi, pi].
-  KITTI boxes only turn about the camera's y axis: the label is exact when the body's
-  z axis is the camera's -y (a level camera over a level object), otherwise the
-  rotation is that of the forward axis projected onto the camera's x-z plane.
+  axis-aligned in the body's upright frame: z = world up, x = the base part's x axis
+  (forward) made level, y = z x x; for a vehicle on level ground (body frames are x
+  forward, z up) this is its own frame, and it keeps a Y-up model (the humanoid)
+  upright. Length l is along x, width w along y, height h along z: the bounds, in that
+  frame, of the corners of every part's oriented box (our oriented boxes may be
+  PCA/hull aligned rather than along the body's axes). ``location`` is the centre of
+  the box's bottom face in camera coordinates; ``rotation_y`` is the rotation about
+  camera y of the box's forward axis, 0 when it points along camera +x:
+  ``atan2(-f_z, f_x)`` for the forward axis f in camera coordinates;
+  ``alpha = rotation_y - atan2(x, z)`` wrapped to [-pi, pi]. KITTI boxes only turn
+  about the camera's y axis: the label is exact when the camera's -y is world up (a
+  level camera), otherwise the rotation is that of the forward axis projected onto
+  the camera's x-z plane.
 - 2D box: the union of the body's parts' amodal boxes, clipped to the image;
   ``truncated`` is the fraction of that union box outside the image (our truncation
   for a single-part body); ``occluded`` is 0 when visibility (visible / unoccluded
@@ -47,7 +50,8 @@ Coordinate conversions:
   A body is labelled when it has visible pixels in the frame and its box centre is in
   front of the camera; with fewer than ``min_visible_pixels`` it is written as a
   ``DontCare`` region (its 2D box, every other field -1 / -10 / -1000 as in KITTI).
-  Boxes and angles are written with 6 decimals (KITTI's own labels use 2).
+  3D boxes and angles are written with 6 decimals (KITTI's own labels use 2), 2D
+  boxes and truncation with 2.
 """
 
 from __future__ import annotations
@@ -72,32 +76,47 @@ def kitti_type(class_name: str, kind: str | None) -> str | None:
     return TYPES.get(class_name)
 
 
+def _upright(R_world_base: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) from a body's upright frame to its base frame: z = world up,
+    x = the base's x axis (forward) made level, y = z cross x. It is the identity for
+    a level body whose z is up, and keeps a Y-up model (the humanoid) upright too."""
+    up = R_world_base[2, :] / np.linalg.norm(R_world_base[2, :])  # world z, base coords
+    forward = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    if np.linalg.norm(forward) < 1e-6:  # facing straight up or down: use its y axis
+        forward = np.array([0.0, 1.0, 0.0]) - up[1] * up
+    forward /= np.linalg.norm(forward)
+    return np.column_stack([forward, np.cross(up, forward), up])
+
+
 def body_box(
     parts: list[dict], frame: int, T_world_camera: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """KITTI box of a body from its parts' annotation records (base part first):
     location (3,) (bottom-face centre, camera frame), dims (h, w, l), rotation_y and the
     box centre (3,) in the camera frame."""
-    T_world_base = np.asarray(parts[0]["T_world_part"][frame])
-    # A true inverse: the 6-decimal rotations in the file are not exactly orthonormal,
-    # and the base's own box must come back unchanged.
-    T_base_world = np.linalg.inv(T_world_base)
+    T_world_base = np.asarray(parts[0]["T_world_part"][frame], dtype=float)
+    R_base_upright = _upright(T_world_base[:3, :3])
     corners = []
     for part in parts:
         size = np.asarray(part["box_size"], dtype=float)
         if not size.any():
             continue
         T_world_box = np.asarray(part["T_world_part"][frame]) @ np.asarray(part["T_part_box"])
-        corners.append(box_corners(T_base_world @ T_world_box, size))
+        # A true inverse: the 6-decimal rotations in the file are not exactly
+        # orthonormal, and the base's own box must come back unchanged.
+        in_base = box_corners(np.linalg.solve(T_world_base, T_world_box), size)
+        corners.append(in_base @ R_base_upright)
     corners = np.concatenate(corners)
     lo, hi = corners.min(axis=0), corners.max(axis=0)
-    T_camera_base = invert(T_world_camera) @ T_world_base
+    T_base_upright = np.eye(4)
+    T_base_upright[:3, :3] = R_base_upright
+    T_camera_upright = invert(T_world_camera) @ T_world_base @ T_base_upright
     bottom = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2], 1.0])
     centre = np.append((lo + hi) / 2, 1.0)
-    forward = T_camera_base[:3, 0]
+    forward = T_camera_upright[:3, 0]
     rotation_y = float(np.arctan2(-forward[2], forward[0]))
     dims = np.array([hi[2] - lo[2], hi[1] - lo[1], hi[0] - lo[0]])
-    return (T_camera_base @ bottom)[:3], dims, rotation_y, (T_camera_base @ centre)[:3]
+    return (T_camera_upright @ bottom)[:3], dims, rotation_y, (T_camera_upright @ centre)[:3]
 
 
 def _wrap(angle: float) -> float:
