@@ -423,3 +423,42 @@ def test_traffic_lights_need_states_for_every_signal():
     network = _cross_network(signalled=True)
     with pytest.raises(ValueError, match="signal 3"):
         make_traffic_lights(network, {0: [(0.0, "red")], 1: [(0.0, "red")], 2: [(0.0, "red")]})
+
+
+def test_roadside_is_deterministic():
+    network = _cross_network(signalled=False, lanes_in=2)
+    spots = _pole_spots(20)
+
+    def build(seed):
+        rng = np.random.default_rng(seed)
+        props, lights = make_trees_and_poles(rng, spots, night=True)
+        return props + make_signs(rng, network), [light.position for light in lights]
+
+    (a, lights_a), (b, lights_b) = build(7), build(7)
+    assert lights_a == lights_b
+    assert [x.name for x in a] == [x.name for x in b]
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.pose, y.pose)
+        for vx, vy in zip(x.visuals, y.visuals, strict=True):
+            assert np.array_equal(vx.mesh.vertices, vy.mesh.vertices)
+            assert vx.material.name == vy.material.name
+    c, _ = build(8)
+    assert [x.name for x in c] != [x.name for x in a] or any(
+        not np.array_equal(x.pose, y.pose) for x, y in zip(a, c, strict=False)
+    )
+
+
+def test_night_changes_the_lighting_not_the_street():
+    lots, spots = _lots(), _pole_spots(20)
+    day = make_buildings(np.random.default_rng(5), lots, night=False)
+    night = make_buildings(np.random.default_rng(5), lots, night=True)
+    for a, b in zip(day, night, strict=True):
+        assert np.array_equal(a.pose, b.pose)
+        unlit = [v for v in b.visuals if max(v.material.emissive) == 0]
+        assert np.array_equal(_bounds(a.visuals)[1], _bounds(unlit)[1])
+    day_props, _ = make_trees_and_poles(np.random.default_rng(5), spots, night=False)
+    night_props, _ = make_trees_and_poles(np.random.default_rng(5), spots, night=True)
+    assert [b.name for b in day_props] == [b.name for b in night_props]
+    for a, b in zip(day_props, night_props, strict=True):
+        assert np.array_equal(a.pose, b.pose)
+        assert np.array_equal(_bounds(a.visuals)[1], _bounds(b.visuals)[1])

@@ -139,6 +139,7 @@ def make_buildings(rng: np.random.Generator, lots: list[Lot], night: bool = Fals
     along it), so the facade tiles start on the building's edges.
     """
     palette = _facade_palette(rng)
+    window_rng = np.random.default_rng(int(rng.integers(2**63)))  # day and night: same city
     roof_mat = _textured("roof", roof(rng), 2.0, 0.9)
     glow = [
         _plain(f"window_lit_{i}", (0.9, 0.8, 0.6), 0.5, emissive=g)
@@ -179,10 +180,10 @@ def make_buildings(rng: np.random.Generator, lots: list[Lot], night: bool = Fals
             ):
                 parts.append((coping, box((*lo, height), (*hi, top))))
         if night:
-            fraction = rng.uniform(0.15, 0.5)
+            fraction = window_rng.uniform(0.15, 0.5)
             lit = np.concatenate(
                 [
-                    _lit_windows(rng, lo, hi, n, window, fraction) + [0, 0, z]
+                    _lit_windows(window_rng, lo, hi, n, window, fraction) + [0, 0, z]
                     for lo, hi, z, n in masses
                 ]
             )
@@ -279,9 +280,9 @@ def make_trees_and_poles(
             T = _spot_pose(spot)
             parts, head = _lamp_parts(rng, metal, lens)
             cls, collision = "pole", "exact"
+            intensity = float(rng.uniform(35.0, 55.0))  # drawn by day too: same street
             if night:
                 position = tuple(float(v) for v in (T @ np.r_[head, 1.0])[:3])
-                intensity = float(rng.uniform(35.0, 55.0))
                 lights.append(Light("point", LAMP_LIGHT_COLOR, intensity, position=position))
         else:
             T = _spot_pose(spot)
