@@ -423,6 +423,9 @@ def test_traffic_lights_need_states_for_every_signal():
     network = _cross_network(signalled=True)
     with pytest.raises(ValueError, match="signal 3"):
         make_traffic_lights(network, {0: [(0.0, "red")], 1: [(0.0, "red")], 2: [(0.0, "red")]})
+    states = {k: [(0.0, "red"), (2.0, "yellow")] for k in range(4)}
+    with pytest.raises(ValueError, match="yellow"):
+        make_traffic_lights(network, states)
 
 
 def test_roadside_is_deterministic():

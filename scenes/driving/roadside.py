@@ -342,8 +342,8 @@ def _sign_body(name: str, outline: Polygon, face: Material, metal: Material, T) 
     return Body(name, "traffic sign", _visuals(parts), pose=T, collision="box")
 
 
-def _rightmost(network: RoadNetwork, lane_id: int) -> int:
-    lanes = {lane.id: lane for lane in network.lanes}
+def _rightmost(lanes: dict, lane_id: int) -> int:
+    """The rightmost lane of the approach ``lane_id`` belongs to (its ``right`` chain)."""
     seen = {lane_id}
     while lanes[lane_id].right is not None and lanes[lane_id].right in lanes:
         lane_id = lanes[lane_id].right
@@ -372,7 +372,7 @@ def make_signs(rng: np.random.Generator, network: RoadNetwork) -> list[Body]:
     bodies: list[Body] = []
     placed: list[np.ndarray] = []
     approaches = sorted(
-        {_rightmost(network, ln.id) for ln in network.lanes if ln.stop_at_end and ln.signal is None}
+        {_rightmost(lanes, ln.id) for ln in network.lanes if ln.stop_at_end and ln.signal is None}
     )
     r = 0.375 / np.cos(np.pi / 8)
     angles = np.pi / 8 + np.arange(8) * np.pi / 4
@@ -412,6 +412,9 @@ def _lamp_materials(keys: list[tuple[float, str]]) -> dict[str, Material]:
     """One material per lamp colour whose emission follows the signal's state keys."""
     if not keys:
         raise ValueError("a signal needs at least one (time, state) key")
+    unknown = {s for _, s in keys} - set(SIGNAL_GLOW)
+    if unknown:
+        raise ValueError(f"unknown signal states {sorted(unknown)}; expected red, amber, green")
     out = {}
     for colour, glow in SIGNAL_GLOW.items():
         states = [(float(t), glow if s == colour else (0.0, 0.0, 0.0)) for t, s in keys]
