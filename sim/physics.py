@@ -13,9 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 import trimesh
+from scipy.spatial.transform import Rotation
 
-from .motion import invert, motion_pose, motion_velocity, pos_quat_xyzw, pose_from_pos_quat_xyzw
-from .spec import Body, SceneSpec
+from .motion import (
+    invert,
+    motion_pose,
+    motion_velocity,
+    pos_quat_xyzw,
+    pose_from_pos_quat_xyzw,
+    smoothstep,
+)
+from .spec import Body, JointMotion, SceneSpec
 from .trajectory import Trajectory
 
 JOINT_TYPES = {
@@ -156,6 +164,9 @@ def _add_body(client: int, body: Body) -> int:
     for j in range(pb.getNumJoints(uid, physicsClientId=client)):
         # Free joints by default: pybullet starts every joint with a velocity motor.
         pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+    if body.urdf_path and body.collision == "none":
+        for link in range(-1, pb.getNumJoints(uid, physicsClientId=client)):
+            pb.setCollisionFilterGroupMask(uid, link, 0, 0, physicsClientId=client)
     if any(body.linear_velocity):
         pb.resetBaseVelocity(uid, list(body.linear_velocity), physicsClientId=client)
     return uid
@@ -204,8 +215,164 @@ def _joint_target(keys: list[tuple[float, float]], t: float) -> float:
     return float(np.interp(t, times, values))
 
 
+@dataclass
+class _Track:
+    """Keyed values between which scalars move linearly and rotations turn at a constant
+    rate about a fixed axis (slerp); ``smooth`` eases each segment in and out instead.
+
+    ``steps`` are the rotation vectors from key k to k + 1, in the rotated (child)
+    frame when ``local`` (pybullet's convention for spherical joint velocities), else
+    in the world frame (as ``motion.motion_pose`` slerps).
+    """
+
+    times: np.ndarray  # (T,), at least two keys
+    values: np.ndarray  # (T, K)
+    quats: np.ndarray  # (T, J, 4) xyzw
+    steps: np.ndarray  # (T - 1, J, 3)
+    local: bool
+    smooth: bool = False
+
+
+def _track(times, values, quats, local: bool, smooth: bool = False) -> _Track:
+    times = np.asarray(times, dtype=float).reshape(-1)
+    values = np.asarray(values, dtype=float).reshape(len(times), -1)
+    quats = np.asarray(quats, dtype=float).reshape(len(times), -1, 4)
+    quats = quats / np.linalg.norm(quats, axis=-1, keepdims=True)
+    if len(times) == 1:  # a held pose: two equal keys
+        times, values, quats = np.r_[times, times + 1.0], np.r_[values, values], np.r_[quats, quats]
+    steps = np.zeros((len(times) - 1, quats.shape[1], 3))
+    if quats.shape[1]:
+        a = Rotation.from_quat(quats[:-1].reshape(-1, 4))
+        b = Rotation.from_quat(quats[1:].reshape(-1, 4))
+        steps[:] = (a.inv() * b if local else b * a.inv()).as_rotvec().reshape(steps.shape)
+    return _Track(times, values, quats, steps, local, smooth)
+
+
+def _sample(track: _Track, t: float):
+    """Values, their rates, quaternions and angular velocities of a track at ``t``
+    (held, with zero rates, outside its keys)."""
+    times = track.times
+    k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
+    span = times[k + 1] - times[k]
+    u = min(max((t - times[k]) / span, 0.0), 1.0)
+    s, ds = (smoothstep(u), 6.0 * u * (1.0 - u)) if track.smooth else (u, 1.0)
+    rate = ds / span if times[0] < t < times[-1] else 0.0
+    a, b = track.values[k], track.values[k + 1]
+    step = track.steps[k]
+    turn = _quat_exp(s * step)
+    quats = _quat_mul(track.quats[k], turn) if track.local else _quat_mul(turn, track.quats[k])
+    return a + s * (b - a), (b - a) * rate, quats, step * rate
+
+
+def _quat_exp(rotvec: np.ndarray) -> np.ndarray:
+    """Quaternions (x, y, z, w) of rotation vectors (N, 3)."""
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    scale = 0.5 * np.sinc(angle / (2 * np.pi))  # sin(angle / 2) / angle, 1/2 at 0
+    return np.concatenate([rotvec * scale, np.cos(angle / 2)], axis=-1)
+
+
+def _quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """A vector rotated by a quaternion (x, y, z, w)."""
+    u, w = q[:3], q[3]
+    return v + 2.0 * (w * np.cross(u, v) + np.cross(u, np.cross(u, v)))
+
+
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton products of quaternions (x, y, z, w), a then b as rotation matrices A @ B."""
+    av, aw, bv, bw = a[..., :3], a[..., 3:], b[..., :3], b[..., 3:]
+    vector = aw * bv + bw * av + np.cross(av, bv)
+    return np.concatenate([vector, aw * bw - (av * bv).sum(-1, keepdims=True)], axis=-1)
+
+
+@dataclass
+class _Puppet:
+    """A URDF body whose joints follow a JointMotion and whose base follows its Motion."""
+
+    uid: int
+    base: _Track | None  # position and rotation of the body frame
+    inertial_pos: np.ndarray  # (3,) pybullet's base (inertial) frame in the body frame
+    inertial_quat: np.ndarray  # (4,) xyzw
+    joints: _Track  # values: revolute/prismatic joints; quats: spherical joints
+    scalar_joints: list[int]
+    sphere_joints: list[int]
+    colliding: bool
+
+
+def _puppet(client: int, body: Body, uid: int, T_frame_inertial: np.ndarray) -> _Puppet:
+    jm: JointMotion = body.joint_motion
+    if not body.urdf_path:
+        raise ValueError(f"{body.name}: joint_motion needs a URDF body")
+    count = pb.getNumJoints(uid, physicsClientId=client)
+    index = {_joint_name(client, uid, j): j for j in range(count)}
+    unknown = sorted(set(jm.positions) - set(index))
+    if unknown:
+        raise ValueError(f"{body.name}: joint_motion names unknown joints {unknown}")
+    scalars = [n for n, v in jm.positions.items() if np.ndim(v) == 1]
+    spheres = [n for n, v in jm.positions.items() if np.ndim(v) == 2]
+    n = len(jm.times)
+    values = np.array([jm.positions[j] for j in scalars], dtype=float).reshape(-1, n).T
+    quats = np.array([jm.positions[j] for j in spheres], dtype=float).reshape(-1, n, 4)
+    base = None
+    if body.motion is not None:
+        T = np.asarray(body.motion.poses, dtype=float)
+        rotations = Rotation.from_matrix(T[:, :3, :3]).as_quat()
+        smooth = body.motion.interpolation != "linear"
+        base = _track(body.motion.times, T[:, :3, 3], rotations, local=False, smooth=smooth)
+    for j in range(-1, count):  # never simulated: only set, and read
+        pb.changeDynamics(uid, j, activationState=_ASLEEP, physicsClientId=client)
+    return _Puppet(
+        uid=uid,
+        base=base,
+        inertial_pos=T_frame_inertial[:3, 3].copy(),
+        inertial_quat=np.asarray(pos_quat_xyzw(T_frame_inertial)[1]),
+        joints=_track(jm.times, values, np.swapaxes(quats, 0, 1), local=True),
+        scalar_joints=[index[j] for j in scalars],
+        sphere_joints=[index[j] for j in spheres],
+        colliding=body.collision != "none",
+    )
+
+
+_ASLEEP = (
+    pb.ACTIVATION_STATE_SLEEP
+    + pb.ACTIVATION_STATE_ENABLE_SLEEPING
+    + pb.ACTIVATION_STATE_DISABLE_WAKEUP
+)
+
+
+def _pose_puppet(client: int, puppet: _Puppet, t: float) -> None:
+    """Set a puppet's base and joints to their scripted positions and velocities at ``t``."""
+    uid = puppet.uid
+    if puppet.base is not None:
+        pos, v, quat, w = _sample(puppet.base, t)
+        lever = _quat_rotate(quat[0], puppet.inertial_pos)  # body frame -> inertial frame
+        pos_inertial = pos + lever
+        quat_inertial = _quat_mul(quat[0], puppet.inertial_quat)
+        v_inertial = v + np.cross(w[0], lever)
+        pb.resetBasePositionAndOrientation(
+            uid, pos_inertial.tolist(), quat_inertial.tolist(), physicsClientId=client
+        )
+        pb.resetBaseVelocity(uid, v_inertial.tolist(), w[0].tolist(), physicsClientId=client)
+    q, qd, quats, omega = _sample(puppet.joints, t)
+    indices = puppet.scalar_joints + puppet.sphere_joints
+    targets = [[x] for x in q.tolist()] + quats.tolist()
+    speeds = [[x] for x in qd.tolist()] + omega.tolist()
+    if indices:
+        pb.resetJointStatesMultiDof(
+            uid, indices, targets, targetVelocities=speeds, physicsClientId=client
+        )
+
+
 def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 240.0) -> Trajectory:
-    """Simulate ``spec`` for ``num_frames`` frames at ``fps`` and record a Trajectory."""
+    """Simulate ``spec`` for ``num_frames`` frames at ``fps`` and record a Trajectory.
+
+    A URDF body with a ``joint_motion`` is a puppet (a pedestrian): pybullet never
+    simulates it (it sleeps); its joints, and its base when it has a ``motion``, are
+    set to their scripted positions and velocities at every frame, and before every
+    physics step when it collides with others. Its recorded poses and link velocities
+    are exactly the script's. The Trajectory's joints are the movable links of
+    ``Body.links`` and the revolute/prismatic joints a ``joint_motion`` drives (named
+    "body/joint"); spherical joints are left out of them.
+    """
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
     client = pb.connect(pb.DIRECT)
@@ -217,10 +384,17 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         uids = [_add_body(client, body) for body in spec.bodies]
         parts = _parts(client, spec, uids)
         part_index = {(p.pb_body, p.link): i for i, p in enumerate(parts)}
+        puppet_bodies = [b for b, body in enumerate(spec.bodies) if body.joint_motion is not None]
+        puppets = [
+            _puppet(
+                client, spec.bodies[b], uids[b], parts[part_index[(uids[b], -1)]].T_frame_inertial
+            )
+            for b in puppet_bodies
+        ]
         scripted = [
             (b, uids[b], parts[part_index[(uids[b], -1)]].T_frame_inertial, {})
             for b, body in enumerate(spec.bodies)
-            if body.motion is not None
+            if body.motion is not None and body.joint_motion is None
         ]
         held_masks = _hold_scripted_dynamic(client, spec, uids)
         joints = [
@@ -228,6 +402,11 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             for b, body in enumerate(spec.bodies)
             for j, ln in enumerate(body.links)
             if ln.joint_type != "fixed"
+        ]
+        joints += [
+            (p.uid, j, f"{spec.bodies[b].name}/{_joint_name(client, p.uid, j)}", [])
+            for b, p in zip(puppet_bodies, puppets, strict=True)
+            for j in p.scalar_joints
         ]
 
         fixed = [
@@ -250,10 +429,15 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                     step += 1
                     t = step * dt
                     _drive(client, spec, scripted, held_masks, joints, t)
+                    for puppet in puppets:
+                        if puppet.colliding:  # others touch it during the step
+                            _pose_puppet(client, puppet, t)
                     pb.stepSimulation(physicsClientId=client)
             else:
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
             t = step * dt
+            for puppet in puppets:
+                _pose_puppet(client, puppet, t)
             for i, part in enumerate(parts):
                 if frame > 0 and fixed[i]:  # static, unscripted, no joints: never moves
                     poses[frame, i] = poses[0, i]
@@ -287,12 +471,16 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     )
 
 
+def _joint_name(client: int, uid: int, j: int) -> str:
+    return pb.getJointInfo(uid, j, physicsClientId=client)[1].decode()
+
+
 def _hold_scripted_dynamic(client: int, spec: SceneSpec, uids: list[int]) -> dict[int, bool]:
     """Dynamic bodies with a Motion are carried by it and collide with nothing until
     its last key; returns {body index: still held}."""
     held = {}
     for b, body in enumerate(spec.bodies):
-        if body.motion is not None and body.mass > 0:
+        if body.motion is not None and body.mass > 0 and body.joint_motion is None:
             pb.setCollisionFilterGroupMask(uids[b], -1, 0, 0, physicsClientId=client)
             held[b] = True
     return held
