@@ -274,14 +274,21 @@ def _quat_exp(rotvec: np.ndarray) -> np.ndarray:
 def _quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """A vector rotated by a quaternion (x, y, z, w)."""
     u, w = q[:3], q[3]
-    return v + 2.0 * (w * np.cross(u, v) + np.cross(u, np.cross(u, v)))
+    return v + 2.0 * (w * _cross(u, v) + _cross(u, _cross(u, v)))
 
 
 def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton products of quaternions (x, y, z, w), a then b as rotation matrices A @ B."""
     av, aw, bv, bw = a[..., :3], a[..., 3:], b[..., :3], b[..., 3:]
-    vector = aw * bv + bw * av + np.cross(av, bv)
+    vector = aw * bv + bw * av + _cross(av, bv)
     return np.concatenate([vector, aw * bw - (av * bv).sum(-1, keepdims=True)], axis=-1)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of 3-vectors (..., 3) without its overhead on tiny arrays."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 @dataclass
@@ -347,7 +354,7 @@ def _pose_puppet(client: int, puppet: _Puppet, t: float) -> None:
         lever = _quat_rotate(quat[0], puppet.inertial_pos)  # body frame -> inertial frame
         pos_inertial = pos + lever
         quat_inertial = _quat_mul(quat[0], puppet.inertial_quat)
-        v_inertial = v + np.cross(w[0], lever)
+        v_inertial = v + _cross(w[0], lever)
         pb.resetBasePositionAndOrientation(
             uid, pos_inertial.tolist(), quat_inertial.tolist(), physicsClientId=client
         )
