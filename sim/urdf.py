@@ -27,7 +27,8 @@ def _geometry(kind: int, dims, filename: bytes) -> trimesh.Trimesh | None:
     if kind == pb.GEOM_CYLINDER:
         return trimesh.creation.cylinder(radius=dims[1], height=dims[0])
     if kind == pb.GEOM_CAPSULE:
-        return trimesh.creation.capsule(height=dims[0], radius=dims[1])
+        # 16 x 8 segments: round enough on screen, and a small hull for the part's box.
+        return trimesh.creation.capsule(height=dims[0], radius=dims[1], count=[16, 8])
     return None
 
 
