@@ -1,7 +1,7 @@
 """Visual meshes of a URDF body, read through pybullet so they match its physics.
 
-pybullet reports each visual's frame relative to the link's inertial frame; the
-visuals returned here are in the link frame (the part frame of the Trajectory).
+pybullet reports each visual's frame relative to its link frame (the part frame of
+the Trajectory), so the visuals returned here are in that frame.
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ def _urdf_visuals(path: str, scale: float) -> tuple[tuple[int, tuple[Visual, ...
             mesh = _geometry(kind, dims, filename)
             if mesh is None:
                 continue
-            info = pb.getDynamicsInfo(uid, link, physicsClientId=client)
-            T_link_inertial = pose_from_pos_quat_xyzw(info[3], info[4])
-            mesh.apply_transform(T_link_inertial @ pose_from_pos_quat_xyzw(pos, quat))
+            mesh.apply_transform(pose_from_pos_quat_xyzw(pos, quat))
             material = Material(f"urdf_{link}_{i}", tuple(float(c) for c in rgba), roughness=0.6)
             by_link[link].append(Visual(mesh, material))
     finally:
