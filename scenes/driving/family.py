@@ -10,6 +10,8 @@ weather). Changing one leaves what the others decide untouched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simfactory.sim.spec import Body, Light, Motion, SceneSpec
@@ -203,11 +205,27 @@ def _network_summary(network: RoadNetwork) -> dict:
     }
 
 
-def build(cfg: dict, streams: dict, width: int, height: int, duration: float) -> SceneSpec:
-    """A drive for one clip."""
+@dataclass
+class Drive:
+    """Everything decided about a drive before it becomes bodies: the road network,
+    look, signal plan, pedestrians, vehicle models and the simulated traffic."""
+
+    network: RoadNetwork
+    look: object
+    states: dict
+    timings: dict
+    plans: list
+    crossing_list: list[dict]
+    models: dict
+    kinds: list[str]
+    result: object
+    left_out: list[str]
+
+
+def plan_drive(cfg: dict, streams: dict, duration: float) -> Drive:
+    """Roads, look, signals, pedestrians and traffic of one clip (no meshes placed)."""
     cfg = {**DEFAULTS, **cfg}
     fps = float(cfg["fps"])
-    num_frames = int(round(duration * fps)) + 1
     warmup = float(cfg["warmup_s"])
     layout, appearance = streams["layout"], streams["appearance"]
     traffic_rng, walkers_rng = streams["traffic"], streams["pedestrians"]
@@ -255,6 +273,23 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         fps,
         warmup,
     )
+
+    return Drive(
+        network, look, states, timings, plans, crossing_list, models, kinds, result, left_out
+    )
+
+
+def build(cfg: dict, streams: dict, width: int, height: int, duration: float) -> SceneSpec:
+    """A drive for one clip."""
+    cfg = {**DEFAULTS, **cfg}
+    drive = plan_drive(cfg, streams, duration)
+    network, look, states, plans = drive.network, drive.look, drive.states, drive.plans
+    models, kinds, result, left_out = drive.models, drive.kinds, drive.result, drive.left_out
+    crossing_list, timings = drive.crossing_list, drive.timings
+    fps = float(cfg["fps"])
+    num_frames = int(round(duration * fps)) + 1
+    layout, appearance = streams["layout"], streams["appearance"]
+    ego = models["ego"]
 
     bodies: list[Body] = list(road_bodies(network, appearance, look.wet))
     bodies += make_buildings(appearance, network.lots, night=look.night)
