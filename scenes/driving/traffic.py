@@ -112,7 +112,7 @@ class Traffic:
             # The heading turns towards the new lane while the car crosses over.
             slope = 6 * v.change_progress * (1 - v.change_progress) / LANE_CHANGE_S
             side = np.arctan2(slope * np.linalg.norm(lateral), max(v.v, 0.5)) * np.sign(
-                np.cross(np.array([np.cos(yaw), np.sin(yaw)]), lateral)
+                np.cos(yaw) * lateral[1] - np.sin(yaw) * lateral[0]
             )
             yaw = yaw + side
         return p, yaw
@@ -180,8 +180,15 @@ class Traffic:
                 break
             for s_cw, cw in self.crosswalk_at.get(lane_id, []):
                 d = d0 + s_cw - 2.5  # stop short of the stripes
-                if d - front > -1.0 and self._crosswalk_busy(cw, d - front, v.v):
+                if d - front <= -1.0:
+                    continue
+                if self._crosswalk_busy(cw, d - front, v.v):
                     out.append((d - front, 0.0, "pedestrian", cw))
+                # Keep the crosswalk clear: do not drive onto it unless there is room to
+                # stop beyond it.
+                beyond = d - front + 5.0 + v.length + MIN_GAP
+                if any(o[2] == "vehicle" and o[0] < beyond and o[1] < 3.0 for o in out):
+                    out.append((d - front, 0.0, "keep_clear", cw))
             if lane.signal is not None and end - front > -0.5:
                 state = state_at(self.signals[lane.signal], self.t)
                 if state == "red" or (state == "amber" and self._can_stop(v, end - front)):
@@ -251,7 +258,10 @@ class Traffic:
             )
             a = MAX_ACCEL * (free - (s_star / gap) ** 2)
             if reason != "vehicle":
-                a = MAX_ACCEL * (free - ((0.5 + v.v * 0.8) / gap) ** 2)
+                # A stop point: IDM towards a standing obstacle with a short headway, so
+                # the car brakes early enough and comes to rest at the line.
+                s_line = 0.5 + v.v * 0.5 + v.v * v.v / (2 * np.sqrt(MAX_ACCEL * COMFORT_DECEL))
+                a = MAX_ACCEL * (free - (s_line / gap) ** 2)
             if a < worst:
                 worst = a
                 if reason != "vehicle" and a < 0:
@@ -448,8 +458,11 @@ def simulate(
         if lane.junction is not None:
             continue
         length = traffic.geom[lane.id].length
+        # Nobody starts where it could not stop before a stop line or junction.
+        controlled = lane.stop_at_end or lane.yield_at_end or lane.signal is not None
+        end = length - (25.0 if controlled else 6.0)
         s = float(rng.uniform(6.0, 14.0))
-        while s < length - 6.0:
+        while s < end:
             slots.append((lane.id, s))
             s += float(rng.uniform(12.0, 30.0))
     order = rng.permutation(len(slots))
