@@ -51,13 +51,22 @@ def visible_boxes(ids: np.ndarray, num_ids: int) -> np.ndarray:
 def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = 1e-3) -> np.ndarray:
     """Box (4,) of the projection of camera-frame points, not clipped to the image.
 
-    Points with z <= near are ignored (an object crossing the camera plane is boxed by its
-    part in front only); all NaN when no point is in front.
+    The points are a convex hull's vertices. An object crossing the plane z = near is
+    clipped there: the hull's part in front is bounded by its vertices in front and the
+    points where segments between front and back vertices cross the plane. All NaN when
+    no point is in front.
     """
     points = np.asarray(points_camera, dtype=np.float64).reshape(-1, 3)
-    points = points[points[:, 2] > near]
-    if len(points) == 0:
+    front, back = points[points[:, 2] > near], points[points[:, 2] <= near]
+    if len(front) == 0:
         return np.full(4, np.nan)
+    if len(back):
+        a, b = front[:, None, :], back[None, :, :]
+        u = (a[..., 2] - near) / (a[..., 2] - b[..., 2])
+        crossings = (a + u[..., None] * (b - a)).reshape(-1, 3)
+        crossings[:, 2] = near
+        front = np.concatenate([front, crossings])
+    points = front
     uvw = points @ np.asarray(K, dtype=np.float64).T
     xy = uvw[:, :2] / uvw[:, 2:] + 0.5
     return np.concatenate([xy.min(axis=0), xy.max(axis=0)])

@@ -314,8 +314,18 @@ def test_amodal_box_of_box_corners():
     uv = uvw[:, :2] / uvw[:, 2:]
     expected = np.concatenate([uv.min(axis=0), uv.max(axis=0)]) + 0.5
     np.testing.assert_allclose(amodal_box(corners, K), expected, atol=1e-9)
+    # A hull reaching behind the camera is clipped at the near plane: its box grows
+    # towards where it crosses the plane, never shrinks.
     behind = np.vstack([corners, [[5.0, 5.0, -1.0], [1.0, 1.0, 0.0]]])
-    np.testing.assert_allclose(amodal_box(behind, K), expected, atol=1e-9)
+    grown = amodal_box(behind, K)
+    assert np.all(grown[:2] <= expected[:2] + 1e-9) and np.all(grown[2:] > expected[2:])
+    # A ground plane under the camera, from behind it to far ahead, covers the image's
+    # lower edge (the old "ignore points behind" box missed it).
+    ground = np.array(
+        [[-50.0, 1.5, -20.0], [50.0, 1.5, -20.0], [-50.0, 1.5, 80.0], [50.0, 1.5, 80.0]]
+    )
+    box = amodal_box(ground, K)
+    assert box[0] < 0 and box[2] > 2 * K[0, 2] and box[3] > 2 * K[1, 2]
     assert np.isnan(amodal_box(corners - [0, 0, 10], K)).all()
     far_right = amodal_box(corners + [3.0, 0.0, 0.0], K)
     assert far_right[0] > W
