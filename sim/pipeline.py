@@ -106,7 +106,12 @@ def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
     for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
         body = spec.bodies[b]
         if body.urdf_path:
-            out.append(urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)])
+            visuals = urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)]
+            name = "base" if link < 0 else trajectory.part_names[len(out)].split("/", 1)[1]
+            material = body.urdf_materials.get(name)
+            if material is not None:
+                visuals = [Visual(v.mesh, material) for v in visuals]
+            out.append(visuals)
         else:
             out.append(list(body.visuals if link < 0 else body.links[link].visuals))
     return out

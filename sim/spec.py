@@ -119,6 +119,8 @@ class Body:
     urdf_scale: float = 1.0
     linear_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
     joint_motion: JointMotion | None = None
+    # Materials replacing a URDF's own colours, by link name ("base" for the base link).
+    urdf_materials: dict[str, Material] = field(default_factory=dict)
 
 
 @dataclass
