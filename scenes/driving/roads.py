@@ -438,11 +438,29 @@ def _roundabout_connectors(
 
 
 def _footprint(block: _Block, sidewalk: float):
-    """Road and sidewalks of every piece, plus the junction zone."""
+    """Road and sidewalks of every piece, the junction zone, and room beyond the ends of
+    side arms."""
     parts = [p.band(-p.half_right - sidewalk, p.half_left + sidewalk) for p in block.pieces]
     if block.zone is not None:
         parts.append(block.zone.polygon)
+        parts += [_end_room(arm, sidewalk) for k, arm in block.zone.arms.items() if k in (1, 3)]
     return unary_union(parts)
+
+
+def _end_room(piece: _Piece, sidewalk: float, at_start: bool = False) -> Polygon:
+    """Clear ground beyond the end (or start) of a piece, as wide as its road and
+    sidewalks: an open road end needs it for the sidewalks to stop cleanly."""
+    p, h = (piece.start, piece.heading + np.pi) if at_start else piece.end()
+    left, right = piece.half_left, piece.half_right
+    if at_start:
+        left, right = right, left
+    depth = sidewalk + 2.0
+    center = p + depth / 2 * _dir(h) + (left - right) / 2 * _left(h)
+    return _rect(center, h, depth, left + right + 2 * sidewalk)
+
+
+def _exit_piece(block: _Block) -> _Piece:
+    return block.zone.arms[0] if block.zone is not None else block.pieces[0]
 
 
 def _sample_block(rng, kind: str, port, index: int, ctx: _Context) -> _Block:
@@ -454,23 +472,31 @@ def _sample_block(rng, kind: str, port, index: int, ctx: _Context) -> _Block:
 
 
 def _chain(rng, ctx: _Context) -> list[_Block]:
-    """Blocks attached end to end; each kind and its parameters are resampled until the
-    block's footprint clears every earlier block, and the chain ends when none does."""
+    """Blocks attached end to end. Each block's kind and parameters are resampled until
+    its footprint and the room beyond its exit clear everything taken (earlier blocks,
+    the room behind the chain's start and beyond earlier exits); the chain ends when no
+    sample fits."""
+    sw = ctx.sidewalk_width
     port = (np.zeros(2), 0.0)
     blocks: list[_Block] = []
-    taken = None
+    taken = Polygon()
     kinds = list(ctx.cfg["block_types"])
     for index in range(int(ctx.cfg["blocks"])):
         for _ in range(BLOCK_TRIES):
             kind = "straight" if index == 0 else str(rng.choice(kinds))
             block = _sample_block(rng, kind, port, index, ctx)
-            block.footprint = _footprint(block, ctx.sidewalk_width)
-            if taken is None or not block.footprint.buffer(-0.05).intersects(taken):
+            block.footprint = _footprint(block, sw)
+            needed = block.footprint.union(_end_room(_exit_piece(block), sw))
+            if not needed.buffer(-0.05).intersects(taken):
                 break
         else:
             return blocks
+        if blocks:
+            taken = taken.union(_end_room(_exit_piece(blocks[-1]), sw))
+        else:
+            taken = _end_room(block.pieces[0], sw, at_start=True)
         blocks.append(block)
-        taken = block.footprint if taken is None else taken.union(block.footprint)
+        taken = taken.union(block.footprint)
         port = block.exit
     return blocks
 
