@@ -62,8 +62,8 @@ uniform vec3 fog_color;
                           : mix(sky_horizon, sky_ground, pow(-dir.z, 0.4));
     c /= max(exposure, 1e-6);  // the sky's brightness does not depend on exposure
     if (fog_density > 0.0) {
-        // Looking out through a fog layer about 300 m thick, thicker towards the horizon.
-        c = mix(fog_color, c, exp(-fog_density * 300.0 / max(abs(dir.z), 0.1)));
+        // Looking out through a fog layer about 100 m thick, thicker towards the horizon.
+        c = mix(fog_color, c, exp(-fog_density * 100.0 / max(abs(dir.z), 0.05)));
     }
     out_color = vec4(tonemap(c), 1.0);
     out_depth_id = vec2(0.0, 0.0);
