@@ -183,11 +183,11 @@ def _headlights(name: str, model) -> list[Light]:
         Light(
             kind="point",
             color=(1.0, 0.92, 0.8),
-            intensity=60.0,
+            intensity=30.0,
             position=tuple(float(v) for v in centre + (0.05, 0.0, 0.0)),
             direction=(1.0, 0.0, -0.08),
             body=name,
-            cone_deg=55.0,
+            cone_deg=40.0,
         )
         for centre in np.asarray(model.headlights, float)
     ]

@@ -31,7 +31,7 @@ SIGNAL_GLOW = {"red": (6.0, 0.05, 0.02), "amber": (6.0, 0.25, 0.0), "green": (0.
 SIGNAL_LENS = {"red": (0.12, 0.01, 0.01), "amber": (0.12, 0.06, 0.0), "green": (0.01, 0.1, 0.05)}
 LAMP_GLOW = (6.0, 4.8, 3.2)
 LAMP_LIGHT_COLOR = (1.0, 0.8, 0.55)
-WINDOW_GLOW = ((1.0, 0.6, 0.22), (0.8, 0.75, 0.6))  # warm home, neutral office
+WINDOW_GLOW = ((0.8, 0.48, 0.18), (0.3, 0.3, 0.26))  # warm home, dimmer neutral office
 KERB_TO_SIGN = 1.0  # m from the lane edge to a sign post
 
 
@@ -281,9 +281,18 @@ def make_trees_and_poles(
             parts, head = _lamp_parts(rng, metal, lens)
             cls, collision = "pole", "exact"
             intensity = float(rng.uniform(35.0, 55.0))  # drawn by day too: same street
-            if night:
+            if night:  # a downward cone: the lamp lights the street, not the walls above it
                 position = tuple(float(v) for v in (T @ np.r_[head, 1.0])[:3])
-                lights.append(Light("point", LAMP_LIGHT_COLOR, intensity, position=position))
+                lights.append(
+                    Light(
+                        "point",
+                        LAMP_LIGHT_COLOR,
+                        intensity,
+                        direction=(0.0, 0.0, -1.0),
+                        position=position,
+                        cone_deg=120.0,
+                    )
+                )
         else:
             T = _spot_pose(spot)
             height = rng.uniform(2.8, 4.5)
