@@ -39,10 +39,11 @@ def make_rig(
     """Cameras of the rig. The first is ``cam0``, looking forward (the left camera of
     the stereo pair when there is one); ``cam1`` is the stereo pair's right camera."""
     z = ego_height + 0.3  # on a roof bar, clear of the ego's own body
-    pitch = 3.0
 
     def camera(name: str, y: float, yaw: float) -> CameraSpec:
-        mount = camera_mount(0.0, y, z, yaw, pitch if yaw == 0.0 else 8.0)
+        # Forward cameras are level, as KITTI's (its boxes turn about the camera's y axis
+        # only); side and rear cameras look 8 degrees down at the road around the ego.
+        mount = camera_mount(0.0, y, z, yaw, 0.0 if yaw == 0.0 else 8.0)
         path = CameraPath(kind="mounted", body=ego, T_body_camera=mount)
         return CameraSpec(name=name, width=width, height=height, fov_y_deg=fov_deg, path=path)
 
