@@ -220,6 +220,19 @@ class LidarSpec:
 
 
 @dataclass
+class Attachment:
+    """A rigid grasp: from ``start`` (s) until ``end`` (s, None = the end of the clip)
+    the part ``child`` is held fixed to the part ``parent`` in the relative pose they
+    have at ``start`` (a hand or gripper holding an object). Parts are named as in the
+    Trajectory: "body" for a base, "body/link" for a link."""
+
+    parent: str
+    child: str
+    start: float
+    end: float | None = None
+
+
+@dataclass
 class SceneSpec:
     """Everything needed to simulate and render one clip."""
 
@@ -232,6 +245,7 @@ class SceneSpec:
     params: dict = field(default_factory=dict)
     fog: Fog | None = None
     lidars: list[LidarSpec] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
     # Family-specific labels written into annotations.json under "family" (plain
     # JSON types): e.g. per-frame traffic-light states, events, ego state.
     annotations: dict = field(default_factory=dict)
