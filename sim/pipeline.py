@@ -19,6 +19,8 @@ from .boxes import box_corners, oriented_box
 from .camera import body_poses, camera_poses, intrinsics
 from .classes import class_table
 from .flow import flow_from_projections
+from .humanoid import HUMANOID_URDF
+from .keypoints import COCO_KEYPOINTS, COCO_SKELETON, keypoints_2d, keypoints_3d
 from .labels import PartGeometry, camera_labels
 from .lidar import scan
 from .physics import rollout
@@ -62,6 +64,14 @@ CONVENTIONS = {
     "surface hit x |cos(incidence)|; instance uint16 and semantic uint8 as in the camera "
     "masks; ring uint8 beam index (0 = lowest); ragged frames: frame f is rows "
     "offsets[f]:offsets[f+1]; T_world_lidar per frame in annotations 'lidars'",
+    "keypoints": "COCO-17 person keypoints of every humanoid (present when the clip has "
+    "one): 'keypoints' holds names, skeleton (1-based index pairs) and per person 'world' "
+    "(F, 17, 3) metres; cameras.<cam>.keypoints per person 'xy' (F, 17, 2) image "
+    "coordinates, pixel centres at integers as K (add 0.5 for COCO's pixel-edge "
+    "coordinates), and 'visibility' (F, 17) COCO flags: 0 = not labelled (behind the "
+    "camera or outside the image; xy 0), 1 = occluded (another object's surface at least "
+    "5 cm nearer at that pixel), 2 = visible (the person's own body never occludes); "
+    "joints at the URDF joint centres, face points on the head sphere",
 }
 
 
@@ -298,6 +308,36 @@ def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> d
     return lidars
 
 
+def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int]]]:
+    """World keypoints (F, 17, 3) and instance ids of every humanoid body, by name."""
+    people = {}
+    for b, body in enumerate(spec.bodies):
+        if body.urdf_path == HUMANOID_URDF:
+            world = keypoints_3d(body.name, traj.part_names, traj.poses, body.urdf_scale)
+            people[body.name] = (world, {int(p) + 1 for p in np.flatnonzero(traj.part_body == b)})
+    return people
+
+
+def _keypoints_entry(people: dict) -> dict:
+    """The clip's ``keypoints`` annotation: names, skeleton and world keypoints."""
+    return {
+        "names": list(COCO_KEYPOINTS),
+        "skeleton": COCO_SKELETON,
+        "people": {name: {"world": np.round(w, 6).tolist()} for name, (w, _) in people.items()},
+    }
+
+
+def _keypoint_labels(people: dict, K, T_wc, shot: CameraShot, cam) -> dict:
+    """Per person, the keypoints' image positions and COCO visibility in one camera."""
+    labels = {}
+    for name, (world, ids) in people.items():
+        xy, visibility = keypoints_2d(
+            world, K, T_wc, shot.depth, shot.instance, ids, cam.width, cam.height
+        )
+        labels[name] = {"xy": np.round(xy, 3).tolist(), "visibility": visibility.tolist()}
+    return labels
+
+
 def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
     """Render every camera, derive its labels, write its files into ``out``, save the
     trajectory and preview; returns the clip's annotations."""
@@ -305,6 +345,9 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     level, floats = int(export["compress_level"]), bool(export["compress_floats"])
     cameras, files = {}, {"clip": ["annotations.json", "trajectory.npz"]}
     times["render"] = times["labels"] = times["write"] = 0.0
+    t = time.perf_counter()
+    people = _people_keypoints(spec, traj)
+    times["labels"] += time.perf_counter() - t
     first = None
     for cam in spec.cameras:
         t = time.perf_counter()
@@ -319,6 +362,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         semantic, objects = camera_labels(
             shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
         )
+        keypoints = _keypoint_labels(people, K, T_wc, shot, cam)
         times["labels"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -352,6 +396,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             "K": np.round(K, 6).tolist(),
             "T_world_camera": np.round(T_wc, 6).tolist(),
             "frames": [{"frame": i, "objects": objs} for i, objs in enumerate(objects)],
+            **({"keypoints": keypoints} if people else {}),
         }
         first = first or (shot, semantic)
 
@@ -391,6 +436,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         "objects": _objects(spec, traj, classes, geometry),
         "cameras": cameras,
         "lidars": lidars,
+        **({"keypoints": _keypoints_entry(people)} if people else {}),
         "contacts": _contacts(traj),
         "joints": {
             "names": traj.joint_names,
