@@ -8,7 +8,7 @@ frame i is at exactly i / fps seconds.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as pb
@@ -379,6 +379,11 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     are exactly the script's. The Trajectory's joints are the movable links of
     ``Body.links`` and the revolute/prismatic joints a ``joint_motion`` drives (named
     "body/joint"); spherical joints are left out of them.
+
+    ``spec.attachments`` hold a child part fixed to its parent part by a pybullet
+    constraint from the first step at or after their start to the first at or after
+    their end (see ``_update_grasps``); a puppet that holds something is set to its
+    script at the start of each step, so the held part follows it exactly.
     """
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
@@ -404,6 +409,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             if body.motion is not None and body.joint_motion is None
         ]
         held_masks = _hold_scripted_dynamic(client, spec, uids)
+        grasps = _grasps(spec, parts)
+        holding = {g.parent.pb_body for g in grasps}
         joints = [
             (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)
             for b, body in enumerate(spec.bodies)
@@ -433,12 +440,18 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         for frame in range(F):
             if frame > 0:
                 for _ in range(substeps):
+                    t_start = step * dt
                     step += 1
                     t = step * dt
                     _drive(client, spec, scripted, held_masks, joints, t)
                     for puppet in puppets:
-                        if puppet.colliding:  # others touch it during the step
+                        if puppet.uid in holding:
+                            # Set at the step's start with its velocity, so that what
+                            # it holds ends the step where the hand is at its end.
+                            _pose_puppet(client, puppet, t_start)
+                        elif puppet.colliding:  # others touch it during the step
                             _pose_puppet(client, puppet, t)
+                    _update_grasps(client, grasps, t_start)
                     pb.stepSimulation(physicsClientId=client)
             else:
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
@@ -476,6 +489,122 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         joint_positions=qs,
         **_contact_arrays(contacts),
     )
+
+
+GRASP_FORCE = 1e5  # N: a grasp's constraint holds against anything short of this
+_EPS_T = 1e-9  # s: a step "at" a time despite rounding
+
+
+@dataclass
+class _Grasp:
+    """An Attachment in the rollout: its parts, window, constraint and the collision
+    pairs (child part, parent link) it switched off."""
+
+    parent: _Part
+    child: _Part
+    start: float
+    end: float
+    colliding: bool  # both bodies collide with others
+    constraint: int = -1  # pybullet id while held
+    released: bool = False
+    unfiltered: list[int] = field(default_factory=list)  # parent links kept from the child
+
+
+def _grasps(spec: SceneSpec, parts: list[_Part]) -> list[_Grasp]:
+    """Attachments matched to parts; raises ValueError naming unknown parts."""
+    by_name = {p.name: p for p in parts}
+    names = {n for a in spec.attachments for n in (a.parent, a.child)}
+    unknown = sorted(names - set(by_name))
+    if unknown:
+        raise ValueError(f"attachments name unknown parts {unknown}; parts are {sorted(by_name)}")
+    grasps = []
+    for a in spec.attachments:
+        if by_name[a.parent].pb_body == by_name[a.child].pb_body:
+            raise ValueError(f"attachment {a.parent!r} -> {a.child!r}: parts of one body")
+        end = np.inf if a.end is None else float(a.end)
+        if end < a.start:
+            raise ValueError(f"attachment {a.parent!r} -> {a.child!r} ends before it starts")
+        parent, child = by_name[a.parent], by_name[a.child]
+        colliding = all(spec.bodies[p.body].collision != "none" for p in (parent, child))
+        grasps.append(_Grasp(parent, child, float(a.start), end, colliding))
+    return grasps
+
+
+def _inertial_pose(client: int, part: _Part) -> np.ndarray:
+    """World pose of the part's pybullet (centre of mass) frame, which constraints use."""
+    if part.link < 0:
+        pos, quat = pb.getBasePositionAndOrientation(part.pb_body, physicsClientId=client)
+    else:
+        s = pb.getLinkState(
+            part.pb_body, part.link, computeForwardKinematics=1, physicsClientId=client
+        )
+        pos, quat = s[0], s[1]
+    return pose_from_pos_quat_xyzw(pos, quat)
+
+
+def _parent_links(client: int, grasp: _Grasp) -> list[int]:
+    return list(range(-1, pb.getNumJoints(grasp.parent.pb_body, physicsClientId=client)))
+
+
+def _filter_pair(client: int, grasp: _Grasp, link: int, enable: bool) -> None:
+    pb.setCollisionFilterPair(
+        grasp.parent.pb_body,
+        grasp.child.pb_body,
+        link,
+        grasp.child.link,
+        int(enable),
+        physicsClientId=client,
+    )
+
+
+def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
+    """Before the physics step that starts at ``t``: hold each grasp whose window has
+    begun in the relative pose its parts have now, let go of those whose window has
+    ended. The held part collides with no link of the holding body (fingers would
+    fight the constraint); after release each pair collides again once it is apart."""
+    for g in grasps:
+        if g.constraint < 0 and not g.released and t >= g.start - _EPS_T and t < g.end - _EPS_T:
+            T_parent_child = invert(_inertial_pose(client, g.parent)) @ _inertial_pose(
+                client, g.child
+            )
+            pos, quat = pos_quat_xyzw(T_parent_child)
+            g.constraint = pb.createConstraint(
+                g.parent.pb_body,
+                g.parent.link,
+                g.child.pb_body,
+                g.child.link,
+                pb.JOINT_FIXED,
+                [0.0, 0.0, 0.0],
+                pos,
+                [0.0, 0.0, 0.0],
+                quat,
+                physicsClientId=client,
+            )
+            pb.changeConstraint(g.constraint, maxForce=GRASP_FORCE, physicsClientId=client)
+            # A pair filter overrides collision masks: bodies that collide with nothing
+            # are left alone.
+            g.unfiltered = _parent_links(client, g) if g.colliding else []
+            for link in g.unfiltered:
+                _filter_pair(client, g, link, False)
+        elif g.constraint >= 0 and t >= g.end - _EPS_T:
+            pb.removeConstraint(g.constraint, physicsClientId=client)
+            g.constraint, g.released = -1, True
+        if g.released and g.unfiltered:
+            apart = [
+                link
+                for link in g.unfiltered
+                if not pb.getClosestPoints(
+                    g.parent.pb_body,
+                    g.child.pb_body,
+                    0.0,
+                    linkIndexA=link,
+                    linkIndexB=g.child.link,
+                    physicsClientId=client,
+                )
+            ]
+            for link in apart:
+                _filter_pair(client, g, link, True)
+            g.unfiltered = [link for link in g.unfiltered if link not in apart]
 
 
 def _joint_name(client: int, uid: int, j: int) -> str:
