@@ -383,7 +383,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     ``spec.attachments`` hold a child part fixed to its parent part by a pybullet
     constraint from the first step at or after their start to the first at or after
     their end (see ``_update_grasps``); a puppet that holds something is set to its
-    script at the start of each step, so the held part follows it exactly.
+    script at the start of each step, and its holding link made far heavier than what
+    it holds, so the held part follows it exactly.
     """
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
@@ -492,6 +493,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
 
 
 GRASP_FORCE = 1e5  # N: a grasp's constraint holds against anything short of this
+HOLDER_WEIGHT = 1e3  # a scripted holder's link outweighs what it holds this many times
 _EPS_T = 1e-9  # s: a step "at" a time despite rounding
 
 
@@ -505,7 +507,9 @@ class _Grasp:
     start: float
     end: float
     colliding: bool  # both bodies collide with others
+    scripted: bool  # the parent is a puppet, moved by its script alone
     constraint: int = -1  # pybullet id while held
+    parent_dynamics: tuple | None = None  # the parent link's own (mass, inertia) while held
     released: bool = False
     unfiltered: list[int] = field(default_factory=list)  # parent links kept from the child
 
@@ -526,7 +530,8 @@ def _grasps(spec: SceneSpec, parts: list[_Part]) -> list[_Grasp]:
             raise ValueError(f"attachment {a.parent!r} -> {a.child!r} ends before it starts")
         parent, child = by_name[a.parent], by_name[a.child]
         colliding = all(spec.bodies[p.body].collision != "none" for p in (parent, child))
-        grasps.append(_Grasp(parent, child, float(a.start), end, colliding))
+        scripted = spec.bodies[parent.body].joint_motion is not None
+        grasps.append(_Grasp(parent, child, float(a.start), end, colliding, scripted))
     return grasps
 
 
@@ -540,6 +545,25 @@ def _inertial_pose(client: int, part: _Part) -> np.ndarray:
         )
         pos, quat = s[0], s[1]
     return pose_from_pos_quat_xyzw(pos, quat)
+
+
+def _weigh_down(client: int, parent: _Part, child: _Part, T_parent_child: np.ndarray) -> tuple:
+    """Make a puppet's holding link far heavier than what it holds, so that the
+    constraint moves the held part and not the link (which pybullet's solver would
+    otherwise share the correction with); returns the link's own mass and inertia."""
+    own = pb.getDynamicsInfo(parent.pb_body, parent.link, physicsClientId=client)
+    held = pb.getDynamicsInfo(child.pb_body, child.link, physicsClientId=client)
+    lever = float(np.dot(T_parent_child[:3, 3], T_parent_child[:3, 3]))
+    mass = max(own[0], HOLDER_WEIGHT * held[0])
+    inertia = np.maximum(own[2], HOLDER_WEIGHT * (held[0] * lever + max(held[2])))
+    pb.changeDynamics(
+        parent.pb_body,
+        parent.link,
+        mass=mass,
+        localInertiaDiagonal=inertia.tolist(),
+        physicsClientId=client,
+    )
+    return own[0], list(own[2])
 
 
 def _parent_links(client: int, grasp: _Grasp) -> list[int]:
@@ -581,6 +605,8 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
                 physicsClientId=client,
             )
             pb.changeConstraint(g.constraint, maxForce=GRASP_FORCE, physicsClientId=client)
+            if g.scripted:
+                g.parent_dynamics = _weigh_down(client, g.parent, g.child, T_parent_child)
             # A pair filter overrides collision masks: bodies that collide with nothing
             # are left alone.
             g.unfiltered = _parent_links(client, g) if g.colliding else []
@@ -589,6 +615,15 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
         elif g.constraint >= 0 and t >= g.end - _EPS_T:
             pb.removeConstraint(g.constraint, physicsClientId=client)
             g.constraint, g.released = -1, True
+            if g.parent_dynamics is not None:
+                mass, inertia = g.parent_dynamics
+                pb.changeDynamics(
+                    g.parent.pb_body,
+                    g.parent.link,
+                    mass=mass,
+                    localInertiaDiagonal=inertia,
+                    physicsClientId=client,
+                )
         if g.released and g.unfiltered:
             apart = [
                 link

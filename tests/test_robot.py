@@ -140,32 +140,36 @@ TARGET = np.array([0.35, -0.3, TABLE_TOP + BOX / 2])
 GRASP, RELEASE, SWEEP = 2.0, 4.4, (5.8, 6.8)
 
 
-@pytest.fixture(scope="module")
-def pick():
-    """The Panda on the table picks the box up, carries it to TARGET, lets it go, then
-    sweeps its open fingers through it along +y."""
-    model = robot_model("panda")
+@pytest.fixture(scope="module", params=sorted(ROBOTS))
+def pick(request):
+    """An arm on the table picks the box up (the Panda between its fingers, the bare
+    iiwa by its flange on the box's top), carries it to TARGET turning it, lets it go,
+    then sweeps its hand through it along +y."""
+    model = robot_model(request.param)
     T_world_base = _pose(0.0, 0.0, TABLE_TOP)
     home = home_ee_pose(model, T_world_base)[:3, 3]
-    down, turned = top_down_quat(0.0), top_down_quat(0.6)
-    held = (BOX + 0.002) / (2 * model.finger_open)  # fingers just clear of its sides
+    down, turned = top_down_quat(0.0), top_down_quat(1.2)
+    fingers = bool(model.finger_joints)
+    lift = np.array([0.0, 0.0, 0.0 if fingers else BOX / 2 + 0.001])  # EE above the centre
+    held = (BOX + 0.002) / (2 * model.finger_open) if fingers else 0.0  # fingers clear its sides
     keys = [
         EeKey(0.0, home, down, 1.0),
-        EeKey(1.0, BOX_AT + [0, 0, 0.15], down, 1.0),
-        EeKey(1.6, BOX_AT, down, 1.0),
-        EeKey(GRASP, BOX_AT, down, held),
-        EeKey(2.8, BOX_AT + [0, 0, 0.2], down, held),
-        EeKey(3.8, TARGET + [0, 0, 0.2], turned, held),
-        EeKey(RELEASE, TARGET + [0, 0, 0.003], turned, held),
-        EeKey(4.8, TARGET + [0, 0, 0.003], turned, 1.0),
-        EeKey(5.0, TARGET + [0, 0, 0.12], turned, 1.0),
+        EeKey(1.0, BOX_AT + lift + [0, 0, 0.15], down, 1.0),
+        EeKey(1.6, BOX_AT + lift, down, 1.0),
+        EeKey(GRASP, BOX_AT + lift, down, held),
+        EeKey(2.8, BOX_AT + lift + [0, 0, 0.2], down, held),
+        EeKey(3.8, TARGET + lift + [0, 0, 0.2], turned, held),
+        EeKey(RELEASE, TARGET + lift + [0, 0, 0.003], turned, held),
+        EeKey(4.8, TARGET + lift + [0, 0, 0.003], turned, 1.0),
+        EeKey(5.0, TARGET + lift + [0, 0, 0.12], turned, 1.0),
         EeKey(5.4, TARGET + [0, -0.12, 0.1], down, 1.0),
         EeKey(SWEEP[0], TARGET + [0, -0.12, 0.0], down, 1.0),
         EeKey(SWEEP[1], TARGET + [0, 0.12, 0.0], down, 1.0),
     ]
-    times, joints, ee = plan_arm(model, T_world_base, keys, hz=HZ)
+    times, joints, _ = plan_arm(model, T_world_base, keys, hz=HZ)
     robot = robot_body("robot", model, T_world_base, times, joints)
-    grasp = Attachment("robot/panda_hand", "box", GRASP, RELEASE)
+    holder = "robot/panda_hand" if fingers else f"robot/{model.ee_link}"
+    grasp = Attachment(holder, "box", GRASP, RELEASE)
     spec = SceneSpec("test", [*_table_and_box(BOX_AT), robot], [], [], attachments=[grasp])
     return model, T_world_base, spec, rollout(spec, FPS, int(7.2 * FPS))
 
@@ -189,16 +193,18 @@ def test_rollout_replays_the_planned_joints(pick):
 
 
 def test_pick_carries_the_box_rigidly_and_places_it(pick):
-    model, _, _, traj = pick
+    _, _, spec, traj = pick
     t = traj.times
-    box, hand = _part(traj, "box"), _part(traj, "robot/panda_hand")
+    box, hand = _part(traj, "box"), _part(traj, spec.attachments[0].parent)
     before = t <= GRASP
     assert np.abs(box[before, :3, 3] - BOX_AT).max() < 0.002  # the fingers close without a nudge
     held = (t >= GRASP + 1 / FPS) & (t <= RELEASE)
     T_hand_box = np.einsum("nij,njk->nik", invert(hand[held]), box[held])
     position, turn = _misses(T_hand_box, np.broadcast_to(T_hand_box[0], T_hand_box.shape))
     assert position.max() < 0.002 and turn.max() < np.radians(1.0)
-    assert box[held, 2, 3].max() > BOX_AT[2] + 0.15  # really lifted
+    assert box[held, 2, 3].max() > BOX_AT[2] + 0.15  # really lifted ...
+    yaw = Rotation.from_matrix(box[held][[0, -1], :3, :3]).as_euler("xyz")[:, 2]
+    assert np.diff(yaw)[0] == pytest.approx(1.2, abs=0.02)  # ... and turned
     box_index = traj.part_names.index("box")
     robot_parts = [i for i, n in enumerate(traj.part_names) if n.startswith("robot")]
     touching = np.isin(traj.contact_parts, robot_parts).any(1) & (
@@ -228,7 +234,8 @@ def test_a_holder_that_collides_with_nothing_carries_and_never_touches(pick):
     box = _part(again, "box")
     assert np.linalg.norm(box[placed, :3, 3] - TARGET) < 0.01
     assert np.abs(box[-1, :3, 3] - box[placed, :3, 3]).max() < 1e-3  # the sweep passes through
-    assert np.abs(_part(again, "robot/panda_hand") - _part(traj, "robot/panda_hand")).max() < 1e-9
+    hand = spec.attachments[0].parent
+    assert np.abs(_part(again, hand) - _part(traj, hand)).max() < 1e-9
 
 
 def test_arm_pushes_a_box_in_its_way():
