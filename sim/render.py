@@ -98,6 +98,11 @@ def mesh_arrays(visual: Visual) -> tuple[np.ndarray, np.ndarray]:
         normals = np.repeat(mesh.face_normals, 3, axis=0)
         indices = np.arange(len(positions), dtype=np.uint32)
     else:
+        # Geometry only, with coincident vertices merged: meshes loaded from files keep
+        # their per-corner UVs and normals, and smoothing unmerged corners is both wrong
+        # and very slow (a 20k-face robot link took minutes and gigabytes).
+        mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+        mesh.merge_vertices()
         mesh = trimesh.graph.smooth_shade(mesh, angle=np.radians(30))
         positions, normals, indices = mesh.vertices, mesh.vertex_normals, mesh.faces.reshape(-1)
     vertices = np.hstack([positions, normals]).astype(np.float32)
