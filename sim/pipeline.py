@@ -89,12 +89,13 @@ def clip_name(index: int) -> str:
 def family_config(cfg: dict) -> dict:
     """The scene config a family sees: the ``scene`` group plus the camera path
     (``camera``), its field of view (``fov_deg``), the rest of the camera group
-    (``camera_options``) and the clip's ``fps``."""
+    (``camera_options``) and the clip's ``fps`` and ``frames``."""
     scene_cfg = dict(cfg["scene"])
     scene_cfg["camera"] = cfg["camera"]["path"]
     scene_cfg["fov_deg"] = cfg["camera"]["fov_deg"]
     scene_cfg["camera_options"] = dict(cfg["camera"])
     scene_cfg["fps"] = cfg["fps"]
+    scene_cfg["frames"] = cfg["frames"]
     return scene_cfg
 
 
@@ -485,6 +486,13 @@ def generate_clip(
     tmp.mkdir(parents=True)
     try:
         annotations = _render_and_write(cfg, spec, traj, geometry, classes, renderer, tmp, times)
+        outcome = (
+            getattr(family_module(spec.family), "label", None)
+            if spec.family in families()
+            else None
+        )
+        if outcome is not None:  # labels only the rollout can tell (e.g. a task's success)
+            annotations.setdefault("family", {}).update(outcome(spec, traj))
         annotations["clip"].update(id=name, index=index, clip_seed=clip_seed(cfg["seed"], index))
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
