@@ -1,0 +1,65 @@
+"""Captions written from the scene graph and the task: several phrasings per task,
+one chosen by the clip's seed, and every phrasing kept in the annotations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .objects import colour_name
+
+ROBOT_NAMES = {"panda": "Franka Panda robot arm", "kuka": "KUKA iiwa robot arm"}
+NOUNS = {"block": "block", "can": "can", "fruit": "fruit", "bowl": "bowl"}
+
+
+def _noun(placed) -> str:
+    model = placed.model
+    kind = model.kind if hasattr(model, "kind") else model.name_class
+    colour = getattr(model, "colour", None) or surface_colour(model.visuals[0].material)
+    noun = NOUNS.get(kind, kind)
+    return f"{colour} {noun}" if colour else noun
+
+
+def captions(task: str, robot: str, facts: dict, table: str) -> list[str]:
+    """All phrasings of the clip's caption (the first is the plainest)."""
+    arm = ROBOT_NAMES[robot]
+    short = "robot arm"
+    obj = _noun(facts["object"])
+    if task == "pick_place":
+        target = _noun(facts["target"])
+        bowl = getattr(facts["target"].model, "name_class", "") == "bowl"
+        into, onto = ("in", "into") if bowl else ("on", "onto")
+        out = [
+            f"A {arm} picks up the {obj} from the {table} table and places it {into} the {target}.",
+            f"The {short} grasps the {obj} and puts it {into} the {target} on the {table} table.",
+            f"On a {table} table, a {short} moves a {obj} {onto} the {target}.",
+        ]
+    elif task == "push":
+        cm = int(round(100 * facts["distance"]))
+        out = [
+            f"A {arm} pushes the {obj} about {cm} cm across the {table} table.",
+            f"The {short} slides the {obj} along the {table} table.",
+            f"A {short} nudges a {obj} across a {table} tabletop.",
+        ]
+    elif task == "stack":
+        target = _noun(facts["target"])
+        out = [
+            f"A {arm} stacks the {obj} on top of the {target} on the {table} table.",
+            f"The {short} picks up the {obj} and sets it on the {target}.",
+            f"On a {table} table, a {short} builds a two-block tower: the {obj} on the {target}.",
+        ]
+    else:
+        raise ValueError(f"no captions for task {task!r}")
+    return out
+
+
+def surface_colour(material) -> str:
+    """The colour name of a material as seen: its base colour times its texture's mean."""
+    rgb = np.asarray(material.base_color[:3], dtype=float)
+    if material.texture is not None:
+        srgb = material.texture.reshape(-1, 3).mean(0) / 255.0
+        rgb = rgb * srgb**2.2
+    return colour_name(rgb)
+
+
+def pick_caption(rng: np.random.Generator, phrasings: list[str]) -> str:
+    return phrasings[int(rng.integers(len(phrasings)))]

@@ -1,0 +1,73 @@
+"""Objects a robot can grasp (blocks, cans, fruit) and plain colour names for captions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from simfactory.sim.spec import Material, Visual
+
+# Named colours (linear RGB) for objects and for the words of captions.
+COLOURS = {
+    "red": (0.60, 0.04, 0.04),
+    "green": (0.06, 0.40, 0.08),
+    "blue": (0.04, 0.10, 0.55),
+    "yellow": (0.80, 0.60, 0.04),
+    "orange": (0.85, 0.25, 0.02),
+    "purple": (0.25, 0.05, 0.40),
+    "white": (0.80, 0.80, 0.78),
+    "black": (0.03, 0.03, 0.03),
+    "grey": (0.25, 0.25, 0.25),
+    "brown": (0.20, 0.09, 0.03),
+}
+GRASPABLE = ("block", "can", "fruit")
+
+
+@dataclass
+class Graspable:
+    """An object small enough for a parallel gripper, origin at its bottom centre."""
+
+    kind: str  # block | can | fruit
+    semantic_class: str
+    visuals: list[Visual]
+    size: tuple[float, float, float]  # x, y, z extents (m)
+    mass: float
+    colour: str
+    collision: str
+
+
+def colour_name(rgb) -> str:
+    """The nearest named colour to a linear RGB colour."""
+    rgb = np.asarray(rgb[:3], dtype=float)
+    return min(COLOURS, key=lambda name: np.linalg.norm(np.asarray(COLOURS[name]) - rgb))
+
+
+def make_graspable(rng: np.random.Generator, kind: str, colour: str | None = None) -> Graspable:
+    """A block (cube-ish box), a can (cylinder) or a fruit (slightly squashed sphere),
+    3.5-6 cm across so the Panda's 8 cm gripper closes on it."""
+    colour = colour or str(rng.choice(list(COLOURS)))
+    material = Material(
+        f"{kind}_{colour}", (*COLOURS[colour], 1.0), roughness=float(rng.uniform(0.3, 0.7))
+    )
+    if kind == "block":
+        side = float(rng.uniform(0.04, 0.055))
+        height = side * float(rng.uniform(0.9, 1.3))
+        mesh = trimesh.creation.box((side, side, height))
+        size, cls, collision = (side, side, height), "box", "box"
+    elif kind == "can":
+        radius, height = float(rng.uniform(0.02, 0.028)), float(rng.uniform(0.07, 0.11))
+        mesh = trimesh.creation.cylinder(radius=radius, height=height, sections=24)
+        size, cls, collision = (2 * radius, 2 * radius, height), "bottle", "cylinder"
+    elif kind == "fruit":
+        radius = float(rng.uniform(0.022, 0.03))
+        mesh = trimesh.creation.icosphere(2, radius=radius)
+        mesh.apply_scale((1.0, 1.0, 0.92))
+        size, cls, collision = (2 * radius, 2 * radius, 1.84 * radius), "fruit", "convex"
+    else:
+        raise ValueError(f"unknown graspable kind {kind!r}; known: {', '.join(GRASPABLE)}")
+    mesh.apply_translation((0.0, 0.0, -mesh.bounds[0][2]))
+    density = {"block": 500.0, "can": 700.0, "fruit": 900.0}[kind]
+    mass = float(max(0.02, density * np.prod(size) * (0.6 if kind != "block" else 1.0)))
+    return Graspable(kind, cls, [Visual(mesh, material)], size, mass, colour, collision)
