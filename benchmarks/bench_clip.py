@@ -2,6 +2,7 @@
 
     python benchmarks/bench_clip.py            # furniture: 640x360, 48 frames, all modalities
     python benchmarks/bench_clip.py --scene driving   # 20 agents, front camera, 32-beam LiDAR
+    python benchmarks/bench_clip.py --scene hoi       # a robot arm and 10 objects on a table
     python benchmarks/bench_clip.py --clips 4 --workers 2   # also dataset throughput
 
 Measured:
@@ -42,6 +43,9 @@ STANDARD_SCENES = {
                 "camera.rig=front", "scene.lidar.channels=32",
                 "scene.lidar.horizontal_resolution_deg=0.2", "scene.time_of_day=13",
                 "scene.weather=clear"],
+    # One actor (the Panda) picking and placing, with 8 distractors: 10 objects.
+    "hoi": ["scene=hoi", "scene.task=pick_place", "scene.actor=panda",
+            "scene.num_distractors=8"],
 }  # fmt: skip
 
 
