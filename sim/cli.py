@@ -73,7 +73,24 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
         progress.update(row)
         if row["status"] != "ok":
             print(f"\nclip {row['index']} failed: {row.get('error')}", file=sys.stderr)
+    report = success_report(list(rows.values()))
+    if report:
+        print(report, file=sys.stderr)
     return sum(r["status"] != "ok" for r in rows.values())
+
+
+def success_report(rows: list[dict]) -> str:
+    """Success rates per task and actor of clips whose family judged an outcome
+    (manifest column ``success``), or "" when none did."""
+    groups: dict[str, list[bool]] = {}
+    for row in rows:
+        if row.get("status") == "ok" and row.get("success") not in (None, ""):
+            key = " ".join(str(row[k]) for k in ("task", "actor") if row.get(k))
+            groups.setdefault(key or "all", []).append(str(row["success"]) == "True")
+    if not groups:
+        return ""
+    lines = [f"  {key}: {sum(v)}/{len(v)} succeeded" for key, v in sorted(groups.items())]
+    return "success rates:\n" + "\n".join(lines)
 
 
 @hydra.main(config_path="pkg://simfactory.configs", config_name="config", version_base=None)

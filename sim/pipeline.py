@@ -520,6 +520,7 @@ def generate_clip(
         "status": "ok",
         "path": f"clips/{name}",
         "renderer": renderer.device_name,
+        **annotations.get("family", {}).get("summary", {}),
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},
         "seconds_total": round(time.perf_counter() - t0, 4),
     }

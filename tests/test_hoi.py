@@ -6,11 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from simfactory.sim.cli import success_report
 from simfactory.sim.config import ConfigError, load_config, validate
 from simfactory.sim.pipeline import generate_clip
 from simfactory.sim.trajectory import Trajectory
 
 FRAMES, FPS = 60, 24
+ROWS = {}  # manifest rows of the generated clips
 
 
 def _cfg(*overrides):
@@ -34,7 +36,7 @@ def clips(tmp_path_factory):
     for task in ("pick_place", "push", "stack"):
         for actor, seed in (("panda", 0), ("panda", 1), ("kuka", 2)):
             root = tmp_path_factory.mktemp(f"{task}_{actor}_{seed}")
-            generate_clip(
+            ROWS[(task, actor, seed)] = generate_clip(
                 _cfg(f"scene.task={task}", f"scene.actor={actor}", f"seed={seed}"), 0, root
             )
             clip = root / "clips" / "clip_000000"
@@ -153,3 +155,18 @@ def test_captions_name_the_objects(clips):
 def test_bad_hoi_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(_cfg(override))
+
+
+def test_manifest_rows_carry_the_outcome_and_the_run_reports_rates(clips):
+    for key, (ann, _) in clips.items():
+        row = ROWS[key]
+        assert row["task"] == key[0] and row["actor"] == key[1]
+        assert row["success"] == ann["family"]["outcome"]["success"]
+    report = success_report(list(ROWS.values()))
+    for task in ("pick_place", "push", "stack"):
+        wins = sum(ROWS[k]["success"] for k in ROWS if k[0] == task and k[1] == "panda")
+        assert f"{task} panda: {wins}/2 succeeded" in report
+    # Rows read back from the manifest hold strings.
+    as_read = [{k: str(v) for k, v in row.items()} for row in ROWS.values()]
+    assert success_report(as_read) == report
+    assert success_report([{"status": "ok"}]) == ""

@@ -289,8 +289,9 @@ def _camera(rng, cfg, model, T_base, table_z, width, height) -> CameraSpec:
 
 
 def label(spec: SceneSpec, trajectory) -> dict:
-    """After the rollout: the task's outcome, segments with success, the end effector's
-    pose and gripper opening, and per-frame contacts of the actor with objects."""
+    """After the rollout: the task's outcome (and a manifest ``summary``), segments with
+    success, the end effector's pose and gripper opening, and per-frame contacts of the
+    actor with objects."""
     ann = spec.annotations
     final = {name: trajectory.poses[-1, i] for i, name in enumerate(trajectory.part_names)}
     outcome = check_goal(ann["goal"], final, ann["table_top_z"])
@@ -319,6 +320,12 @@ def label(spec: SceneSpec, trajectory) -> dict:
                 )
     return {
         "outcome": outcome,
+        # Copied into the dataset manifest as columns (and summed up by the run).
+        "summary": {
+            "task": ann["task"],
+            "actor": ann["actor"]["model"],
+            "success": outcome["success"],
+        },
         "segments": segments,
         "ee_T_world": np.round(
             trajectory.poses[:, ee] @ np.array(ann["actor"]["T_link_ee"]), 6
