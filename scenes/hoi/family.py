@@ -10,6 +10,9 @@ object colours), "behaviour" (task parameters), "lighting", "camera".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from simfactory.scenes.furniture.clutter import make_clutter
@@ -34,7 +37,7 @@ from simfactory.sim.spec import Body, CameraPath, CameraSpec, SceneSpec
 
 from .captions import captions, pick_caption, surface_colour
 from .objects import GRASPABLE, make_graspable
-from .tasks import TASKS, Placed, check_goal, pick_place, push, stack
+from .tasks import Placed, TaskPlan, check_goal, pick_place, push, stack
 
 DEFAULTS = dict(
     task="random",
@@ -94,6 +97,56 @@ def _free_spot(rng, taken, lo, hi, radius) -> np.ndarray:
     raise RuntimeError("no room left on the table")
 
 
+@dataclass
+class Setting:
+    """What a task's setup gets: random streams, the table, the grasping part, the
+    hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
+    spot of the table; ``bodies`` takes any extra body the task brings."""
+
+    appearance: np.random.Generator
+    behaviour: np.random.Generator
+    palette: np.ndarray
+    table_z: float
+    hand: str
+    start: np.ndarray
+    duration: float
+    colours: list[str]
+    place: Callable[[str, object, float], Placed]
+    bodies: list[Body]
+
+
+def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    kind = str(s.behaviour.choice(GRASPABLE))
+    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0]), 0.06)
+    bowl = make_clutter(s.appearance, "bowl", clutter_materials(s.appearance, s.palette))
+    target = s.place("bowl_0", bowl, bowl.extents[0] / 2 + 0.03)
+    return pick_place(obj, target, s.table_z, s.hand, s.start, s.duration), [obj, target]
+
+
+def _setup_push(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    kind = str(s.behaviour.choice(["block", "can"]))
+    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0]), 0.1)
+    angle = float(s.behaviour.uniform(-0.6, 0.6))
+    distance = float(s.behaviour.uniform(0.08, 0.15))
+    direction = (np.cos(angle), np.sin(angle))
+    return push(obj, direction, distance, s.table_z, s.start, s.duration), [obj]
+
+
+def _setup_stack(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    base = s.place("block_0", make_graspable(s.appearance, "block", s.colours[0]), 0.06)
+    top = s.place("block_1", make_graspable(s.appearance, "block", s.colours[1]), 0.06)
+    return stack(top, base, s.table_z, s.hand, s.start, s.duration), [base, top]
+
+
+# Each task's setup places its objects and plans the actor's hand.
+TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
+    "pick_place": _setup_pick_place,
+    "push": _setup_push,
+    "stack": _setup_stack,
+}
+TASKS = tuple(TASK_SETUPS)
+
+
 def build(cfg: dict, streams: dict, width: int, height: int, duration: float) -> SceneSpec:
     """One clip: a room, a table, the actor at the table's edge and the task's objects."""
     cfg = {**DEFAULTS, **cfg}
@@ -126,26 +179,19 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         return Placed(name, obj, xy, float(layout.uniform(-np.pi / 4, np.pi / 4)))
 
     colours = list(appearance.permutation(["red", "green", "blue", "yellow", "orange", "purple"]))
-    start = home_ee_pose(model, T_base)
-    if task == "pick_place":
-        kind = str(behaviour.choice(GRASPABLE))
-        obj = place("object_0", make_graspable(appearance, kind, colours[0]), 0.06)
-        bowl = make_clutter(appearance, "bowl", clutter_materials(appearance, palette))
-        target = place("bowl_0", bowl, bowl.extents[0] / 2 + 0.03)
-        plan = pick_place(obj, target, table_z, model.ee_link, start, duration)
-        placed = [obj, target]
-    elif task == "push":
-        kind = str(behaviour.choice(["block", "can"]))
-        obj = place("object_0", make_graspable(appearance, kind, colours[0]), 0.1)
-        angle = float(behaviour.uniform(-0.6, 0.6))
-        distance = float(behaviour.uniform(0.08, 0.15))
-        plan = push(obj, (np.cos(angle), np.sin(angle)), distance, table_z, start, duration)
-        placed = [obj]
-    else:
-        base = place("block_0", make_graspable(appearance, "block", colours[0]), 0.06)
-        top = place("block_1", make_graspable(appearance, "block", colours[1]), 0.06)
-        plan = stack(top, base, table_z, model.ee_link, start, duration)
-        placed = [base, top]
+    setting = Setting(
+        appearance=appearance,
+        behaviour=behaviour,
+        palette=palette,
+        table_z=float(table_z),
+        hand=f"robot/{model.ee_link}",
+        start=home_ee_pose(model, T_base),
+        duration=duration,
+        colours=colours,
+        place=place,
+        bodies=bodies,
+    )
+    plan, placed = TASK_SETUPS[task](setting)
     for i in range(cfg["num_distractors"]):
         try:
             kind = str(layout.choice(GRASPABLE))

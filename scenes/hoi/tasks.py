@@ -12,7 +12,6 @@ from scipy.spatial.transform import Rotation
 from simfactory.sim.robot import EeKey, top_down_quat
 from simfactory.sim.spec import Attachment
 
-TASKS = ("pick_place", "push", "stack")
 HOVER = 0.12  # m above a grasp or place point before descending
 
 
@@ -50,8 +49,9 @@ def _phases(duration: float, fractions: list[float]) -> list[float]:
     return [duration * f for f in fractions]
 
 
-def pick_place(obj: Placed, target: Placed, table_z: float, ee: str, start, duration):
-    """Pick ``obj`` up and put it down in (or on) ``target``."""
+def pick_place(obj: Placed, target: Placed, table_z: float, hand: str, start, duration):
+    """Pick ``obj`` up and put it down in (or on) ``target``; ``hand`` is the part that
+    grasps."""
     h = obj.model.size[2]
     grasp_z = table_z + max(h * 0.5, 0.015)
     bowl = getattr(target.model, "name_class", "") == "bowl"
@@ -76,7 +76,7 @@ def pick_place(obj: Placed, target: Placed, table_z: float, ee: str, start, dura
     return TaskPlan(
         "pick_place",
         keys,
-        [Attachment(f"robot/{ee}", obj.name, start=t[3], end=t[7])],
+        [Attachment(hand, obj.name, start=t[3], end=t[7])],
         [
             {"verb": "reach", "objects": [obj.name], "start": t[0], "end": t[2]},
             {"verb": "grasp", "objects": [obj.name], "start": t[2], "end": t[3]},
@@ -135,7 +135,7 @@ def push(
     )
 
 
-def stack(top: Placed, base: Placed, table_z: float, ee: str, start, duration) -> TaskPlan:
+def stack(top: Placed, base: Placed, table_z: float, hand: str, start, duration) -> TaskPlan:
     """Put block ``top`` onto block ``base``."""
     h_top, h_base = top.model.size[2], base.model.size[2]
     grasp_z = table_z + h_top * 0.5
@@ -156,7 +156,7 @@ def stack(top: Placed, base: Placed, table_z: float, ee: str, start, duration) -
     return TaskPlan(
         "stack",
         keys,
-        [Attachment(f"robot/{ee}", top.name, start=t[3], end=t[7])],
+        [Attachment(hand, top.name, start=t[3], end=t[7])],
         [
             {"verb": "reach", "objects": [top.name], "start": t[0], "end": t[2]},
             {"verb": "grasp", "objects": [top.name], "start": t[2], "end": t[3]},
