@@ -18,9 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError, validate
+from .config import ConfigError, override_keys, validate
 from .dataset import read_manifest, write_card, write_manifest
 from .executor import Progress, default_workers, run_clips
+from .randomize import apply_preset
 
 
 def swept_keys(args: list[str]) -> list[str]:
@@ -96,6 +97,7 @@ def success_report(rows: list[dict]) -> str:
 @hydra.main(config_path="pkg://simfactory.configs", config_name="config", version_base=None)
 def app(dcfg: DictConfig) -> None:
     cfg = OmegaConf.to_container(dcfg, resolve=True)
+    cfg = apply_preset(cfg, override_keys(list(HydraConfig.get().overrides.task)))
     try:
         validate(cfg)
     except ConfigError as exc:

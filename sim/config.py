@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import randomize
 from .pipeline import families
 from .writer import X264_PRESETS
 
@@ -24,7 +25,39 @@ def _is_number(value) -> bool:
 
 
 def validate(cfg: dict) -> None:
-    """Raise ConfigError listing every invalid key of ``cfg`` (a resolved plain dict)."""
+    """Raise ConfigError listing every invalid key of ``cfg`` (a resolved plain dict).
+
+    Distributions (``sim.randomize``) must be well formed, and the config must be valid
+    with each of them at either end of its range (every value of a choice)."""
+    found = randomize.find(cfg)
+    errors = [e for key, spec in found.items() for e in randomize.check(key, spec)]
+    if cfg.get("randomize", "none") not in randomize.PRESETS:
+        errors.append(
+            f"randomize: must be one of {', '.join(randomize.PRESETS)} "
+            f"(got {cfg.get('randomize')!r})"
+        )
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    if not found:
+        _validate_values(cfg)
+        return
+    low = {key: randomize.extremes(spec)[0] for key, spec in found.items()}
+    messages: list[str] = []
+    for key, spec in found.items():
+        for value in randomize.extremes(spec):
+            try:
+                _validate_values(randomize.substitute(cfg, {**low, key: value}))
+            except ConfigError as exc:
+                for line in str(exc).splitlines()[1:]:
+                    line = f"{line.strip()} [with {key} = {value!r}]"
+                    if line not in messages:
+                        messages.append(line)
+    if messages:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(messages))
+
+
+def _validate_values(cfg: dict) -> None:
+    """Raise ConfigError listing every invalid key of a config without distributions."""
     errors: list[str] = []
 
     def check(ok: bool, key: str, message: str) -> None:
@@ -112,4 +145,17 @@ def load_config(overrides: list[str] | None = None) -> dict:
 
     with initialize_config_module("simfactory.configs", version_base=None):
         cfg = compose("config", overrides=list(overrides or []))
-    return OmegaConf.to_container(cfg, resolve=True)
+    cfg = OmegaConf.to_container(cfg, resolve=True)
+    return randomize.apply_preset(cfg, override_keys(overrides or []))
+
+
+def override_keys(overrides: list[str]) -> set[str]:
+    """The dotted config keys a list of Hydra overrides sets (``scene.x=1`` -> ``scene.x``;
+    a group choice such as ``scene=hoi`` pins nothing)."""
+    keys = set()
+    for item in overrides:
+        if "=" in item and not item.startswith("-"):
+            key = item.split("=", 1)[0].lstrip("+~")
+            if "." in key:
+                keys.add(key)
+    return keys

@@ -71,8 +71,12 @@ HYDRA_QUIET = {
 def write_card(dataset_dir: str | Path, cfg: dict, command: str) -> None:
     """Write ``config.yaml`` (the resolved config) and ``README.md``, the dataset card."""
     dataset_dir = Path(dataset_dir)
-    saved = {**cfg, **HYDRA_QUIET}
-    (dataset_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    # A randomize preset is already written out as distributions in the config.
+    saved = {**cfg, "randomize": "none", **HYDRA_QUIET}
+    note = ""
+    if cfg.get("randomize", "none") != "none":
+        note = f"# randomize={cfg['randomize']} was applied: its distributions are below.\n"
+    (dataset_dir / "config.yaml").write_text(note + yaml.safe_dump(saved, sort_keys=False))
     versions = "\n".join(f"- {k}: {v}" for k, v in software_versions().items())
     width, height = cfg["resolution"]
     text = f"""# simfactory dataset: {cfg["scene"]["name"]}

@@ -4,6 +4,7 @@ labels -> clip folder. ``generate_clip`` is what every executor runs per clip.""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pkgutil
 import shutil
@@ -25,6 +26,7 @@ from .labels import PartGeometry, camera_labels
 from .lidar import scan
 from .physics import rollout
 from .preview import clip_preview
+from .randomize import realize
 from .render import process_renderer
 from .seeds import clip_seed, clip_streams
 from .spec import SceneSpec, Visual
@@ -101,6 +103,7 @@ def family_config(cfg: dict) -> dict:
 
 def build_scene(cfg: dict, index: int) -> SceneSpec:
     """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree."""
+    cfg, _ = realize(cfg, cfg["seed"], index)
     width, height = cfg["resolution"]
     scene_cfg = family_config(cfg)
     duration = (cfg["frames"] - 1) / cfg["fps"]
@@ -462,6 +465,7 @@ def generate_clip(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
+    cfg, sampled = realize(cfg, cfg["seed"], index)
     if spec is None:
         spec = build_scene(cfg, index)
     times["build"] = time.perf_counter() - t0
@@ -494,6 +498,7 @@ def generate_clip(
         if outcome is not None:  # labels only the rollout can tell (e.g. a task's success)
             annotations.setdefault("family", {}).update(outcome(spec, traj))
         annotations["clip"].update(id=name, index=index, clip_seed=clip_seed(cfg["seed"], index))
+        annotations["sampled"] = sampled
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
@@ -521,6 +526,7 @@ def generate_clip(
         "path": f"clips/{name}",
         "renderer": renderer.device_name,
         **annotations.get("family", {}).get("summary", {}),
+        **{key: json.dumps(v) if isinstance(v, list | dict) else v for key, v in sampled.items()},
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},
         "seconds_total": round(time.perf_counter() - t0, 4),
     }
