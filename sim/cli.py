@@ -52,7 +52,8 @@ def dataset_dir_for(cfg: dict) -> Path:
 def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     """Generate every missing clip; returns the number of failed clips."""
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    workers = cfg["executor"]["workers"] or default_workers()
+    ex = cfg["executor"]
+    workers = default_workers() if ex["workers"] is None else ex["workers"]
     workers = min(workers, cfg["num_clips"])
     write_card(dataset_dir, cfg, command)
     done = {
@@ -68,7 +69,10 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
         file=sys.stderr,
     )
     progress = Progress(len(todo), cfg["frames"])
-    for row in run_clips(cfg, todo, dataset_dir, workers):
+    clips = run_clips(
+        cfg, todo, dataset_dir, workers, ex.get("max_attempts", 3), ex.get("clips_per_worker", 50)
+    )
+    for row in clips:
         rows[int(row["index"])] = row
         write_manifest(dataset_dir, list(rows.values()))
         progress.update(row)
@@ -105,7 +109,15 @@ def app(dcfg: DictConfig) -> None:
         sys.exit(2)
     dataset_dir = dataset_dir_for(cfg)
     command = "simfactory " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    failed = generate_dataset(cfg, dataset_dir, command)
+    try:
+        failed = generate_dataset(cfg, dataset_dir, command)
+    except KeyboardInterrupt:
+        print(
+            f"\nsimfactory: interrupted; finished clips are in {dataset_dir.resolve()} "
+            "and running the same command again completes the dataset",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     print(f"dataset: {dataset_dir.resolve()}")
     if failed:
         print(f"simfactory: {failed} clip(s) failed; see manifest.csv", file=sys.stderr)

@@ -106,10 +106,13 @@ def _validate_values(cfg: dict) -> None:
     check(isinstance(floats, bool), "export.compress_floats", "must be true or false")
     workers = _get(cfg, "executor.workers")
     check(
-        workers is None or (_is_int(workers) and workers >= 1),
+        workers is None or (_is_int(workers) and workers >= 0),
         "executor.workers",
-        "must be null (one per core) or an integer >= 1",
+        "must be null (one per core), 0 (this process) or an integer >= 1",
     )
+    for key in ("executor.max_attempts", "executor.clips_per_worker"):
+        value = _get(cfg, key)
+        check(value is None or (_is_int(value) and value >= 1), key, "must be an integer >= 1")
     out = cfg.get("output_dir")
     check(isinstance(out, str) and out != "", "output_dir", "must be a folder path")
     if isinstance(out, str) and out:

@@ -430,6 +430,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             and pb.getNumJoints(p.pb_body, physicsClientId=client) == 0
             for p in parts
         ]
+        _check_start_overlaps(client, spec, parts, part_index)
         P, F = len(parts), num_frames
         poses = np.zeros((F, P, 4, 4))
         lin = np.zeros((F, P, 3))
@@ -490,6 +491,26 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         joint_positions=qs,
         **_contact_arrays(contacts),
     )
+
+
+START_OVERLAP = 0.02  # m: deeper interpenetration at the start would blow the scene up
+
+
+def _check_start_overlaps(client: int, spec: SceneSpec, parts: list[_Part], part_index) -> None:
+    """Raise PhysicsError when a free dynamic part starts inside another part."""
+    pb.performCollisionDetection(physicsClientId=client)
+    for c in pb.getContactPoints(physicsClientId=client):
+        if c[1] == c[2] or c[8] >= -START_OVERLAP:
+            continue
+        ia, ib = part_index.get((c[1], c[3])), part_index.get((c[2], c[4]))
+        if ia is None or ib is None:
+            continue
+        bodies = [spec.bodies[parts[i].body] for i in (ia, ib)]
+        if any(b.mass > 0 and b.motion is None and b.joint_motion is None for b in bodies):
+            raise PhysicsError(
+                f"{parts[ia].name} and {parts[ib].name} overlap by {-c[8] * 100:.1f} cm "
+                "at the start"
+            )
 
 
 GRASP_FORCE = 1e5  # N: a grasp's constraint holds against anything short of this

@@ -28,6 +28,7 @@ from .physics import rollout
 from .preview import clip_preview
 from .randomize import realize
 from .render import process_renderer
+from .sanity import RolloutError, check_rollout, injected_fault
 from .seeds import clip_seed, clip_streams
 from .spec import SceneSpec, Visual
 from .trajectory import Trajectory
@@ -101,13 +102,14 @@ def family_config(cfg: dict) -> dict:
     return scene_cfg
 
 
-def build_scene(cfg: dict, index: int) -> SceneSpec:
-    """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree."""
-    cfg, _ = realize(cfg, cfg["seed"], index)
+def build_scene(cfg: dict, index: int, attempt: int = 0) -> SceneSpec:
+    """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree
+    (the ``attempt``-th sub-seed of it when a clip is retried)."""
+    cfg, _ = realize(cfg, cfg["seed"], index, attempt)
     width, height = cfg["resolution"]
     scene_cfg = family_config(cfg)
     duration = (cfg["frames"] - 1) / cfg["fps"]
-    streams = clip_streams(cfg["seed"], index)
+    streams = clip_streams(cfg["seed"], index, attempt)
     spec = family_module(cfg["scene"]["name"]).build(scene_cfg, streams, width, height, duration)
     for cam in spec.cameras:
         cam.near, cam.far = cfg["camera"]["near"], cfg["camera"]["far"]
@@ -451,13 +453,19 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
 
 
 def generate_clip(
-    cfg: dict, index: int, dataset_dir: str | Path, spec: SceneSpec | None = None
+    cfg: dict,
+    index: int,
+    dataset_dir: str | Path,
+    spec: SceneSpec | None = None,
+    attempt: int = 0,
 ) -> dict:
     """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict);
-    ``spec`` replaces the family's scene (tests and tools that build one by hand).
+    ``spec`` replaces the family's scene (tests and tools that build one by hand);
+    ``attempt`` > 0 draws the clip from a new sub-seed after a failed attempt.
 
-    The clip is written to a temporary folder and renamed into place when complete.
-    Returns the clip's manifest row.
+    The rollout must pass ``sanity.check_rollout`` (else RolloutError). The clip is
+    written to a temporary folder and renamed into place when complete. Returns the
+    clip's manifest row.
     """
     dataset_dir = Path(dataset_dir)
     name = clip_name(index)
@@ -465,13 +473,16 @@ def generate_clip(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    cfg, sampled = realize(cfg, cfg["seed"], index)
+    cfg, sampled = realize(cfg, cfg["seed"], index, attempt)
     if spec is None:
-        spec = build_scene(cfg, index)
+        spec = build_scene(cfg, index, attempt)
     times["build"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    if injected_fault(index, attempt) == "blowup":
+        _blow_up(spec, traj)
+    check_rollout(spec, traj)
     times["physics"] = time.perf_counter() - t
 
     visuals = part_visuals(spec, traj)
@@ -497,7 +508,9 @@ def generate_clip(
         )
         if outcome is not None:  # labels only the rollout can tell (e.g. a task's success)
             annotations.setdefault("family", {}).update(outcome(spec, traj))
-        annotations["clip"].update(id=name, index=index, clip_seed=clip_seed(cfg["seed"], index))
+        annotations["clip"].update(
+            id=name, index=index, clip_seed=clip_seed(cfg["seed"], index), attempt=attempt
+        )
         annotations["sampled"] = sampled
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
@@ -523,6 +536,7 @@ def generate_clip(
         "cameras": len(spec.cameras),
         "objects": len(traj.part_names),
         "status": "ok",
+        "attempt": attempt,
         "path": f"clips/{name}",
         "renderer": renderer.device_name,
         **annotations.get("family", {}).get("summary", {}),
@@ -530,3 +544,14 @@ def generate_clip(
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},
         "seconds_total": round(time.perf_counter() - t0, 4),
     }
+
+
+def _blow_up(spec: SceneSpec, traj: Trajectory) -> None:
+    """Make the rollout look as if its first dynamic part blew up in the last frame
+    (fault injection for tests of the retry machinery)."""
+    for k, b in enumerate(traj.part_body):
+        if spec.bodies[b].mass > 0:
+            traj.linear_velocity[-1, k] = (500.0, 0.0, 0.0)
+            traj.poses[-1, k, 0, 3] += 500.0 / traj.fps
+            return
+    raise RolloutError("injected blow-up: the scene has no dynamic body")
