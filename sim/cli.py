@@ -84,6 +84,22 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     return sum(r["status"] != "ok" for r in rows.values())
 
 
+def combine_sweep(parent: Path) -> list[dict]:
+    """Write ``parent/manifest.csv``: the rows of every sweep point's dataset under
+    ``parent``, with the point's folder (``sweep_point``), the swept values as columns
+    and paths relative to ``parent``."""
+    rows = []
+    for manifest in sorted(parent.glob("*/manifest.csv")):
+        point = manifest.parent.name
+        swept = dict(item.split("=", 1) for item in point.split(",") if "=" in item)
+        for row in read_manifest(manifest.parent):
+            rows.append({**row, **swept, "sweep_point": point, "path": f"{point}/{row['path']}"})
+    for i, row in enumerate(rows):
+        row["index"] = i  # the combined manifest's own order: point by point
+    write_manifest(parent, rows)
+    return rows
+
+
 def success_report(rows: list[dict]) -> str:
     """Success rates per task and actor of clips whose family judged an outcome
     (manifest column ``success``), or "" when none did."""
@@ -111,6 +127,13 @@ def app(dcfg: DictConfig) -> None:
     command = "simfactory " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         failed = generate_dataset(cfg, dataset_dir, command)
+        if dataset_dir != Path(cfg["output_dir"]):
+            report = success_report(combine_sweep(Path(cfg["output_dir"])))
+            if report:
+                print(
+                    report.replace("success rates:", "success rates, sweep so far:"),
+                    file=sys.stderr,
+                )
     except KeyboardInterrupt:
         print(
             f"\nsimfactory: interrupted; finished clips are in {dataset_dir.resolve()} "

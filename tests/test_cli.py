@@ -72,6 +72,11 @@ def test_multirun_sweep_writes_one_dataset_per_point(tmp_path):
     assert (tmp_path / "multirun.yaml").exists()
     for name in made:
         assert (tmp_path / name / "manifest.csv").exists()
+    combined = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    assert [r["scene.num_pieces"] for r in combined] == ["1", "3"]
+    assert [r["sweep_point"] for r in combined] == made
+    for row in combined:
+        assert (tmp_path / row["path"] / "annotations.json").exists()
 
 
 def test_same_config_and_seed_give_identical_files(tmp_path):
