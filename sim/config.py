@@ -113,6 +113,14 @@ def _validate_values(cfg: dict) -> None:
     for key in ("executor.max_attempts", "executor.clips_per_worker"):
         value = _get(cfg, key)
         check(value is None or (_is_int(value) and value >= 1), key, "must be an integer >= 1")
+    k = cfg.get("variants_per_rollout", 1)
+    check(_is_int(k) and k >= 1, "variants_per_rollout", "must be an integer >= 1")
+    names = cfg.get("variant_streams", ["appearance", "lighting"])
+    check(
+        isinstance(names, list) and set(names) <= {"appearance", "lighting", "camera"},
+        "variant_streams",
+        "must list streams of the look: appearance, lighting, camera",
+    )
     out = cfg.get("output_dir")
     check(isinstance(out, str) and out != "", "output_dir", "must be a folder path")
     if isinstance(out, str) and out:

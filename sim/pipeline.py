@@ -3,6 +3,7 @@ labels -> clip folder. ``generate_clip`` is what every executor runs per clip.""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -26,10 +27,11 @@ from .labels import PartGeometry, camera_labels
 from .lidar import scan
 from .physics import rollout
 from .preview import clip_preview
-from .randomize import realize
+from .randomize import find as find_distributions
+from .randomize import sample, substitute
 from .render import process_renderer
 from .sanity import RolloutError, check_rollout, injected_fault
-from .seeds import clip_seed, clip_streams
+from .seeds import clip_rng, clip_seed, clip_streams
 from .spec import SceneSpec, Visual
 from .trajectory import Trajectory
 from .urdf import urdf_link_visuals
@@ -102,18 +104,88 @@ def family_config(cfg: dict) -> dict:
     return scene_cfg
 
 
+def rollout_of(cfg: dict, index: int) -> tuple[int, int]:
+    """(rollout, variant) of clip ``index``: with ``variants_per_rollout`` = K, clips
+    K r .. K r + K - 1 are variants 0 .. K - 1 of rollout r."""
+    return divmod(index, int(cfg.get("variants_per_rollout", 1)))
+
+
+def realize_clip(cfg: dict, index: int, attempt: int = 0) -> tuple[dict, dict]:
+    """The clip's config with its distributions sampled (as ``randomize.realize``):
+    drawn per rollout, so the variants of a rollout share them, except keys under
+    ``render`` (exposure), which each clip draws for itself."""
+    rollout_index, _ = rollout_of(cfg, index)
+    sampled = {}
+    for key, dist in sorted(find_distributions(cfg).items()):
+        which = index if key.startswith("render.") else rollout_index
+        sampled[key] = sample(dist, clip_rng(cfg["seed"], which, f"param:{key}", attempt))
+    return (substitute(cfg, sampled) if sampled else cfg), sampled
+
+
 def build_scene(cfg: dict, index: int, attempt: int = 0) -> SceneSpec:
     """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree
-    (the ``attempt``-th sub-seed of it when a clip is retried)."""
-    cfg, _ = realize(cfg, cfg["seed"], index, attempt)
+    (the ``attempt``-th sub-seed of it when a clip is retried). A variant (see
+    ``rollout_of``) has its rollout's geometry and physics, and the look (materials,
+    lights, sky; the camera too if ``camera`` is in ``variant_streams``) of a build
+    whose ``variant_streams`` are drawn anew."""
+    cfg, _ = realize_clip(cfg, index, attempt)
+    rollout_index, variant = rollout_of(cfg, index)
     width, height = cfg["resolution"]
     scene_cfg = family_config(cfg)
     duration = (cfg["frames"] - 1) / cfg["fps"]
-    streams = clip_streams(cfg["seed"], index, attempt)
-    spec = family_module(cfg["scene"]["name"]).build(scene_cfg, streams, width, height, duration)
+    family = family_module(cfg["scene"]["name"])
+    streams = clip_streams(cfg["seed"], rollout_index, attempt)
+    spec = family.build(scene_cfg, streams, width, height, duration)
+    if variant:
+        names = list(cfg.get("variant_streams", ["appearance", "lighting"]))
+        streams = clip_streams(cfg["seed"], rollout_index, attempt)
+        fresh = clip_streams(cfg["seed"], rollout_index, attempt, variant=variant)
+        streams.update({n: fresh[n] for n in names})
+        look = family.build(scene_cfg, streams, width, height, duration)
+        spec = restyle(spec, look, camera="camera" in names)
     for cam in spec.cameras:
         cam.near, cam.far = cfg["camera"]["near"], cfg["camera"]["far"]
     return spec
+
+
+def restyle(spec: SceneSpec, look: SceneSpec, camera: bool = False) -> SceneSpec:
+    """``spec`` (geometry, physics, motions) dressed in ``look``'s materials, lights,
+    sky and fog (and cameras if ``camera``): a visual takes the material of the visual
+    at the same place in the body of the same name in ``look``, where there is one."""
+    looks = {b.name: b for b in look.bodies}
+    bodies = []
+    for body in spec.bodies:
+        other = looks.get(body.name)
+        visuals = list(body.visuals)
+        if other is not None:
+            for k, (mine, theirs) in enumerate(zip(body.visuals, other.visuals, strict=False)):
+                visuals[k] = dataclasses.replace(mine, material=theirs.material)
+        urdf_materials = other.urdf_materials if other is not None else body.urdf_materials
+        links = body.links
+        if other is not None and len(other.links) == len(links):
+            links = [
+                dataclasses.replace(
+                    ln,
+                    visuals=[
+                        dataclasses.replace(v, material=w.material)
+                        for v, w in zip(ln.visuals, lo.visuals, strict=False)
+                    ]
+                    + ln.visuals[len(lo.visuals) :],
+                )
+                for ln, lo in zip(links, other.links, strict=True)
+            ]
+        bodies.append(
+            dataclasses.replace(body, visuals=visuals, urdf_materials=urdf_materials, links=links)
+        )
+    return dataclasses.replace(
+        spec,
+        bodies=bodies,
+        lights=look.lights,
+        sky=look.sky,
+        fog=look.fog,
+        cameras=look.cameras if camera else spec.cameras,
+        params={**spec.params, "look": look.params},
+    )
 
 
 def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
@@ -473,7 +545,7 @@ def generate_clip(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    cfg, sampled = realize(cfg, cfg["seed"], index, attempt)
+    cfg, sampled = realize_clip(cfg, index, attempt)
     if spec is None:
         spec = build_scene(cfg, index, attempt)
     times["build"] = time.perf_counter() - t0
@@ -508,8 +580,14 @@ def generate_clip(
         )
         if outcome is not None:  # labels only the rollout can tell (e.g. a task's success)
             annotations.setdefault("family", {}).update(outcome(spec, traj))
+        rollout_index, variant = rollout_of(cfg, index)
         annotations["clip"].update(
-            id=name, index=index, clip_seed=clip_seed(cfg["seed"], index), attempt=attempt
+            id=name,
+            index=index,
+            clip_seed=clip_seed(cfg["seed"], index),
+            attempt=attempt,
+            rollout=rollout_index,
+            variant=variant,
         )
         annotations["sampled"] = sampled
         t = time.perf_counter()
@@ -537,6 +615,8 @@ def generate_clip(
         "objects": len(traj.part_names),
         "status": "ok",
         "attempt": attempt,
+        "rollout": rollout_of(cfg, index)[0],
+        "variant": rollout_of(cfg, index)[1],
         "path": f"clips/{name}",
         "renderer": renderer.device_name,
         **annotations.get("family", {}).get("summary", {}),

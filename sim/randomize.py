@@ -41,7 +41,7 @@ DISTRIBUTIONS = {
 FIXED_KEYS = (
     "num_clips", "seed", "output_dir", "resolution", "frames", "fps", "physics_hz",
     "scene.name", "camera.path", "randomize", "executor", "export", "render.egl_device",
-    "variants_per_rollout", "variant_keys",
+    "variants_per_rollout", "variant_streams",
 )  # fmt: skip
 PRESETS = ("none", "light", "strong")
 

@@ -28,17 +28,19 @@ def stream_key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def clip_rng(dataset_seed: int, clip_index: int, stream: str, attempt: int = 0):
-    """The generator of one named stream of one clip. Seed 0 is a seed like any other."""
-    seq = np.random.SeedSequence(
-        entropy=int(dataset_seed), spawn_key=(int(clip_index), stream_key(stream), int(attempt))
-    )
+def clip_rng(dataset_seed: int, clip_index: int, stream: str, attempt: int = 0, variant: int = 0):
+    """The generator of one named stream of one clip (of one appearance ``variant`` of
+    a rollout). Seed 0 is a seed like any other."""
+    key = (int(clip_index), stream_key(stream), int(attempt))
+    if variant:
+        key += (int(variant),)
+    seq = np.random.SeedSequence(entropy=int(dataset_seed), spawn_key=key)
     return np.random.default_rng(seq)
 
 
-def clip_streams(dataset_seed: int, clip_index: int, attempt: int = 0) -> dict:
+def clip_streams(dataset_seed: int, clip_index: int, attempt: int = 0, variant: int = 0) -> dict:
     """All named streams of one clip as ``{name: numpy Generator}``."""
-    return {name: clip_rng(dataset_seed, clip_index, name, attempt) for name in STREAMS}
+    return {name: clip_rng(dataset_seed, clip_index, name, attempt, variant) for name in STREAMS}
 
 
 def clip_seed(dataset_seed: int, clip_index: int) -> int:
