@@ -122,14 +122,16 @@ def realize_clip(cfg: dict, index: int, attempt: int = 0) -> tuple[dict, dict]:
     return (substitute(cfg, sampled) if sampled else cfg), sampled
 
 
-def build_scene(cfg: dict, index: int, attempt: int = 0) -> SceneSpec:
+def build_scene(cfg: dict, index: int, attempt: int = 0, look: int | None = None) -> SceneSpec:
     """The SceneSpec of clip ``index``: the family's build() on the clip's seed tree
     (the ``attempt``-th sub-seed of it when a clip is retried). A variant (see
     ``rollout_of``) has its rollout's geometry and physics, and the look (materials,
     lights, sky; the camera too if ``camera`` is in ``variant_streams``) of a build
-    whose ``variant_streams`` are drawn anew."""
+    whose ``variant_streams`` are drawn anew; ``look`` replaces the variant number
+    (a re-render's new look)."""
     cfg, _ = realize_clip(cfg, index, attempt)
     rollout_index, variant = rollout_of(cfg, index)
+    variant = variant if look is None else look
     width, height = cfg["resolution"]
     scene_cfg = family_config(cfg)
     duration = (cfg["frames"] - 1) / cfg["fps"]
@@ -530,10 +532,12 @@ def generate_clip(
     dataset_dir: str | Path,
     spec: SceneSpec | None = None,
     attempt: int = 0,
+    trajectory: Trajectory | None = None,
 ) -> dict:
     """Generate clip ``index`` of the dataset described by ``cfg`` (a plain dict);
     ``spec`` replaces the family's scene (tests and tools that build one by hand);
-    ``attempt`` > 0 draws the clip from a new sub-seed after a failed attempt.
+    ``attempt`` > 0 draws the clip from a new sub-seed after a failed attempt;
+    ``trajectory`` (a saved rollout of the same scene) is rendered without simulating.
 
     The rollout must pass ``sanity.check_rollout`` (else RolloutError). The clip is
     written to a temporary folder and renamed into place when complete. Returns the
@@ -551,7 +555,9 @@ def generate_clip(
     times["build"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    if trajectory is None:
+        trajectory = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    traj = trajectory
     if injected_fault(index, attempt) == "blowup":
         _blow_up(spec, traj)
     check_rollout(spec, traj)
