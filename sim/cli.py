@@ -63,15 +63,21 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     }
     todo = [i for i in range(cfg["num_clips"]) if i not in done]
     rows = dict(done)
+    how = "Ray tasks" if ex["name"] == "ray" else f"{workers} worker(s)"
     print(
         f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
-        f"with {workers} worker(s) into {dataset_dir}",
+        f"with {how} into {dataset_dir}",
         file=sys.stderr,
     )
     progress = Progress(len(todo), cfg["frames"])
-    clips = run_clips(
-        cfg, todo, dataset_dir, workers, ex.get("max_attempts", 3), ex.get("clips_per_worker", 50)
-    )
+    if ex["name"] == "ray":
+        from .executor_ray import run_clips_ray
+
+        clips = run_clips_ray(cfg, todo, dataset_dir, ex.get("max_attempts", 3))
+    else:
+        clips = run_clips(
+            cfg, todo, dataset_dir, workers, ex["max_attempts"], ex["clips_per_worker"]
+        )
     for row in clips:
         rows[int(row["index"])] = row
         write_manifest(dataset_dir, list(rows.values()))

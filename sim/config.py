@@ -110,6 +110,17 @@ def _validate_values(cfg: dict) -> None:
         "executor.workers",
         "must be null (one per core), 0 (this process) or an integer >= 1",
     )
+    check(_get(cfg, "executor.name") in ("local", "ray"), "executor.name", "local or ray")
+    if _get(cfg, "executor.name") == "ray":
+        for key in ("executor.num_cpus", "executor.num_gpus"):
+            value = _get(cfg, key)
+            check(_is_number(value) and value >= 0, key, "must be a number >= 0")
+        address = _get(cfg, "executor.address")
+        check(address is None or isinstance(address, str), "executor.address", "null or a string")
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            errors.append("executor: ray is not installed (pip install 'simfactory[ray]')")
     for key in ("executor.max_attempts", "executor.clips_per_worker"):
         value = _get(cfg, key)
         check(value is None or (_is_int(value) and value >= 1), key, "must be an integer >= 1")

@@ -66,6 +66,40 @@ def _egl_platform(device: int | None):
     return platform
 
 
+EGL_CUDA_DEVICE_NV = 0x323A  # EGL_NV_device_cuda: the CUDA ordinal of an EGL device
+
+
+def egl_device_for_cuda(cuda_index: int) -> int | None:
+    """The EGL device index of the GPU with CUDA ordinal ``cuda_index`` (EGL and CUDA
+    number GPUs differently), by the EGL_NV_device_cuda extension; None where EGL
+    cannot tell (no NVIDIA driver), and the caller keeps the default device."""
+    import ctypes
+
+    if not hasattr(np, "infty"):
+        np.infty = np.inf
+    try:
+        from pyrender.platforms import egl
+
+        egl._ensure_egl_loaded()
+        query = egl._get_egl_func(
+            "eglQueryDeviceAttribEXT",
+            egl.egl.EGLBoolean,
+            egl._EGLDeviceEXT,
+            egl.egl.EGLint,
+            ctypes.POINTER(ctypes.c_long),
+        )
+        if query is None:
+            return None
+        for i, device in enumerate(egl.query_devices()):
+            value = ctypes.c_long(-1)
+            if query(device._display, EGL_CUDA_DEVICE_NV, ctypes.byref(value)):
+                if value.value == cuda_index:
+                    return i
+    except Exception:  # no EGL device extensions here: keep the default device
+        return None
+    return None
+
+
 def _compile(vs: str, fs: str) -> int:
     def stage(kind, src):
         s = GL.glCreateShader(kind)
