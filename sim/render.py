@@ -183,6 +183,7 @@ class Renderer:
         ``light_parts`` gives, per light, the index of the part that carries it (-1: the
         light is fixed in the world).
         """
+        self._platform.make_current()  # another renderer's context may be current
         self._free_scene()
         for visuals in part_visuals:
             groups: dict[int, list[Visual]] = {}  # one draw per material of a part
@@ -382,9 +383,11 @@ class Renderer:
     def _shadow_pass(self, part_poses: np.ndarray) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
+        GL.glDepthMask(True)  # before the clear: the previous frame leaves depth writes off
+        GL.glClearDepth(1.0)
         GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
         GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthMask(True)
+        GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
         self._draw_positions(part_poses, self._light_vp)
 
