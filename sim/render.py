@@ -58,9 +58,20 @@ def _egl_platform(device: int | None):
         np.infty = np.inf
     from pyrender.platforms.egl import EGLPlatform, get_device_by_index
 
+    class _SharedDisplayPlatform(EGLPlatform):
+        def delete_context(self):
+            """Destroy this renderer's context only: pyrender would also terminate the
+            EGL display, which every renderer of the process shares."""
+            from OpenGL.EGL import eglDestroyContext
+
+            if self._egl_display is not None and self._egl_context is not None:
+                eglDestroyContext(self._egl_display, self._egl_context)
+                self._egl_context = None
+
     if device is None and os.environ.get("EGL_DEVICE_ID"):
         device = int(os.environ["EGL_DEVICE_ID"])
-    platform = EGLPlatform(1, 1, device=get_device_by_index(device) if device is not None else None)
+    chosen = get_device_by_index(device) if device is not None else None
+    platform = _SharedDisplayPlatform(1, 1, device=chosen)
     platform.init_context()
     platform.make_current()
     return platform
@@ -616,8 +627,7 @@ _RENDERER: Renderer | None = None
 
 
 def process_renderer(device: int | None = None) -> Renderer:
-    """The renderer of this process, created on first use and kept for its life
-    (destroying an EGL context tears down the display other renderers share)."""
+    """The renderer of this process, created on first use and kept for its life."""
     global _RENDERER
     if _RENDERER is None:
         _RENDERER = Renderer(device)
