@@ -196,10 +196,12 @@ class CameraShot:
     flow_backward_valid: np.ndarray  # (F, H, W) bool
 
 
-def render_camera(renderer, cam, K, T_wc, poses, exposure: float, times=None) -> CameraShot:
+def render_camera(
+    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None
+) -> CameraShot:
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
-    the neighbour has been rendered)."""
+    the neighbour has been rendered); ``present`` (F, P) leaves absent parts out."""
     F = len(poses)
     frames = []
     flow = {k: [None] * F for k in ("fwd", "fwd_valid", "bwd", "bwd_valid")}
@@ -209,6 +211,7 @@ def render_camera(renderer, cam, K, T_wc, poses, exposure: float, times=None) ->
             poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far, exposure,
             neighbours=(poses[nxt], T_wc[nxt], poses[prv], T_wc[prv]),
             time=0.0 if times is None else float(times[i]),
+            present=None if present is None else present[i],
         )  # fmt: skip
         if i > 0:
             prev = frames[-1]
@@ -256,6 +259,7 @@ def _objects(spec, traj, classes, geometry) -> list[dict]:
                 "dynamic": bool(body.mass > 0 or link >= 0 or body.motion is not None),
                 "box_size": np.round(geometry.box_size[p], 6).tolist(),
                 "T_part_box": np.round(geometry.T_part_box[p], 6).tolist(),
+                "present": traj.present[:, p].tolist(),
                 "T_world_part": np.round(traj.poses[:, p], 6).tolist(),
                 "linear_velocity": np.round(traj.linear_velocity[:, p], 6).tolist(),
                 "angular_velocity": np.round(traj.angular_velocity[:, p], 6).tolist(),
@@ -287,8 +291,9 @@ def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> d
     for lidar in spec.lidars:
         T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
         points = scan(
-            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names
-        )
+            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
+            traj.present,
+        )  # fmt: skip
         lidar_dir = out / lidar.name
         lidar_dir.mkdir()
         keys = ("xyz", "intensity", "instance", "semantic", "ring", "offsets")
@@ -309,13 +314,16 @@ def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> d
     return lidars
 
 
-def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int]]]:
-    """World keypoints (F, 17, 3) and instance ids of every humanoid body, by name."""
+def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int], np.ndarray]]:
+    """World keypoints (F, 17, 3), instance ids and presence (F,) of every humanoid
+    body, by name."""
     people = {}
     for b, body in enumerate(spec.bodies):
         if body.urdf_path == HUMANOID_URDF:
             world = keypoints_3d(body.name, traj.part_names, traj.poses, body.urdf_scale)
-            people[body.name] = (world, {int(p) + 1 for p in np.flatnonzero(traj.part_body == b)})
+            parts = np.flatnonzero(traj.part_body == b)
+            ids = {int(p) + 1 for p in parts}
+            people[body.name] = (world, ids, traj.present[:, parts[0]])
     return people
 
 
@@ -324,17 +332,19 @@ def _keypoints_entry(people: dict) -> dict:
     return {
         "names": list(COCO_KEYPOINTS),
         "skeleton": COCO_SKELETON,
-        "people": {name: {"world": np.round(w, 6).tolist()} for name, (w, _) in people.items()},
+        "people": {name: {"world": np.round(w, 6).tolist()} for name, (w, _, _) in people.items()},
     }
 
 
 def _keypoint_labels(people: dict, K, T_wc, shot: CameraShot, cam) -> dict:
-    """Per person, the keypoints' image positions and COCO visibility in one camera."""
+    """Per person, the keypoints' image positions and COCO visibility in one camera
+    (0 and not labelled in frames where the person is absent)."""
     labels = {}
-    for name, (world, ids) in people.items():
+    for name, (world, ids, present) in people.items():
         xy, visibility = keypoints_2d(
             world, K, T_wc, shot.depth, shot.instance, ids, cam.width, cam.height
         )
+        xy[~present], visibility[~present] = 0.0, 0
         labels[name] = {"xy": np.round(xy, 3).tolist(), "visibility": visibility.tolist()}
     return labels
 
@@ -355,13 +365,14 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
         T_wc = camera_poses(cam, traj.times, spec, traj)
         shot = render_camera(
-            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times
-        )
+            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
+            traj.present,
+        )  # fmt: skip
         times["render"] += time.perf_counter() - t
 
         t = time.perf_counter()
         semantic, objects = camera_labels(
-            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
+            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present
         )
         keypoints = _keypoint_labels(people, K, T_wc, shot, cam)
         times["labels"] += time.perf_counter() - t
