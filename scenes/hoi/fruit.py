@@ -144,8 +144,8 @@ def _profile(rng: np.random.Generator, kind: str) -> tuple[trimesh.Trimesh, floa
         z = length / 2 * (1.0 - np.cos(phi))
         return _revolve(r, z), length
     if kind == "pear":
-        width = rng.uniform(0.06, 0.07)
-        height = width * rng.uniform(1.25, 1.4)
+        width = rng.uniform(0.058, 0.066)
+        height = width * rng.uniform(1.2, 1.3)
         neck = rng.uniform(0.5, 0.62)  # the neck's radius, relative to the bulb's
         t = np.linspace(0.0, 1.0, 60)
         shape = PchipInterpolator(
@@ -172,7 +172,7 @@ def make_fruit(rng: np.random.Generator, kind: str | None = None) -> Fruit:
     flesh = Material(f"{kind}_flesh", (*FLESH[kind], 1.0), roughness=0.5)
     visuals = [Visual(peel, peel_material)]
     if kind in ("apple", "pear"):
-        length = rng.uniform(0.012, 0.022)
+        length = rng.uniform(0.012, 0.018)
         stem = trimesh.creation.cylinder(radius=0.0022, height=length, sections=8)
         top = peel.vertices[np.abs(peel.vertices[:, :2]).sum(1) < 1e-9, 2].max()
         stem.apply_translation((0.0, 0.0, top + length / 2 - 0.006))
