@@ -525,8 +525,8 @@ class _Life:
 
 def _lifetimes(client: int, spec: SceneSpec, uids: list[int], parts: list[_Part]) -> list[_Life]:
     """The bodies with a lifetime, each made absent if it starts after t = 0; raises
-    ValueError for a window that ends before it starts, or a lifetime on a body that
-    a script moves as a dynamic body or a puppet."""
+    ValueError for a window that ends before it starts, or a lifetime on a dynamic body
+    that a Motion carries."""
     lives = []
     for b, body in enumerate(spec.bodies):
         if body.lifetime is None:
@@ -535,8 +535,8 @@ def _lifetimes(client: int, spec: SceneSpec, uids: list[int], parts: list[_Part]
         end = np.inf if end is None else float(end)
         if end < start:
             raise ValueError(f"{body.name}: lifetime ends before it starts {body.lifetime}")
-        if body.joint_motion is not None or (body.motion is not None and body.mass > 0):
-            raise ValueError(f"{body.name}: a lifetime needs a plain or kinematic body")
+        if body.motion is not None and body.mass > 0 and body.joint_motion is None:
+            raise ValueError(f"{body.name}: a lifetime needs a body no Motion carries")
         own = [i for i, p in enumerate(parts) if p.body == b]
         life = _Life(
             body=body,
@@ -546,7 +546,7 @@ def _lifetimes(client: int, spec: SceneSpec, uids: list[int], parts: list[_Part]
             start=float(start),
             end=end,
             T_frame_inertial=parts[own[0]].T_frame_inertial,
-            held=body.mass > 0 and body.motion is None,
+            held=body.mass > 0 and body.motion is None and body.joint_motion is None,
         )
         lives.append(life)
     _update_lifetimes(client, lives, 0.0)
@@ -557,12 +557,13 @@ def _update_lifetimes(client: int, lives: list[_Life], t: float) -> None:
     """Before the physics step that starts at ``t`` (and before a frame at ``t`` is
     recorded): a body whose window has begun appears at its pose with its velocity and
     collides again; one whose window has ended vanishes where it is. An absent body
-    collides with nothing, and a dynamic one is put back where it waits, at rest."""
+    collides with nothing, and a dynamic one is put back where it waits, at rest (its
+    base: movable links keep their joint positions)."""
     for life in lives:
         alive = life.start - _EPS_T <= t < life.end - _EPS_T
         if alive and not life.present:
             life.present, life.waiting = True, None
-            if life.body.motion is None:
+            if life.body.motion is None and life.body.joint_motion is None:  # not scripted
                 pos, quat = pos_quat_xyzw(life.body.pose @ life.T_frame_inertial)
                 pb.resetBasePositionAndOrientation(life.uid, pos, quat, physicsClientId=client)
                 pb.resetBaseVelocity(

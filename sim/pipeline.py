@@ -59,6 +59,9 @@ CONVENTIONS = {
     "visibility": "visible pixels / pixels the object would cover with nothing in front "
     "(inside the image); truncation: fraction of the amodal box outside the image",
     "time": "frame i is at i / fps seconds",
+    "presence": "objects[].present (F,): false where the part's body is outside its "
+    "lifetime (e.g. a cut fruit's halves before the cut): then it is not drawn and has no "
+    "masks, boxes, keypoints, LiDAR points or contacts, and its pose is where it waits",
     "lidar": "<lidar>/points.npz: xyz (N, 3) float32 metres in the lidar frame (x forward, "
     "y left, z up) at the frame's instant; intensity float32 in [0, 1] = albedo of the "
     "surface hit x |cos(incidence)|; instance uint16 and semantic uint8 as in the camera "
@@ -66,12 +69,12 @@ CONVENTIONS = {
     "offsets[f]:offsets[f+1]; T_world_lidar per frame in annotations 'lidars'",
     "keypoints": "COCO-17 person keypoints of every humanoid (present when the clip has "
     "one): 'keypoints' holds names, skeleton (1-based index pairs) and per person 'world' "
-    "(F, 17, 3) metres; cameras.<cam>.keypoints per person 'xy' (F, 17, 2) image "
-    "coordinates, pixel centres at integers as K (add 0.5 for COCO's pixel-edge "
-    "coordinates), and 'visibility' (F, 17) COCO flags: 0 = not labelled (behind the "
-    "camera or outside the image; xy 0), 1 = occluded (another object's surface at least "
-    "5 cm nearer at that pixel), 2 = visible (the person's own body never occludes); "
-    "joints at the URDF joint centres, face points on the head sphere",
+    "(F, 17, 3) metres and 'present' (F,); cameras.<cam>.keypoints per person 'xy' "
+    "(F, 17, 2) image coordinates, pixel centres at integers as K (add 0.5 for COCO's "
+    "pixel-edge coordinates), and 'visibility' (F, 17) COCO flags: 0 = not labelled "
+    "(behind the camera, outside the image or absent; xy 0), 1 = occluded (another "
+    "object's surface at least 5 cm nearer at that pixel), 2 = visible (the person's own "
+    "body never occludes); joints at the URDF joint centres, face points on the head sphere",
 }
 
 
@@ -328,11 +331,15 @@ def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int], np.nd
 
 
 def _keypoints_entry(people: dict) -> dict:
-    """The clip's ``keypoints`` annotation: names, skeleton and world keypoints."""
+    """The clip's ``keypoints`` annotation: names, skeleton, and per person the world
+    keypoints and the frames it is present in."""
     return {
         "names": list(COCO_KEYPOINTS),
         "skeleton": COCO_SKELETON,
-        "people": {name: {"world": np.round(w, 6).tolist()} for name, (w, _, _) in people.items()},
+        "people": {
+            name: {"world": np.round(w, 6).tolist(), "present": present.tolist()}
+            for name, (w, _, present) in people.items()
+        },
     }
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from simfactory.sim.humanoid import pedestrian_body
 from simfactory.sim.physics import rollout
 from simfactory.sim.pipeline import generate_clip
 from simfactory.sim.spec import (
@@ -27,6 +28,7 @@ FPS, FRAMES = 20, 16
 G = 9.81
 APPEAR, VANISH = 0.25, 0.6  # the cube's lifetime (frames 5 to 11)
 STAND_GONE = 0.3  # the stand vanishes under the rider (frame 6)
+WALKER = 0.4  # a pedestrian appears (frame 8)
 
 
 def _translation(x, y, z):
@@ -72,8 +74,12 @@ def _spec() -> SceneSpec:
             mass=1.0,
         ),
     ]
+    t = np.array([0.0, 1.0])
+    walker = pedestrian_body("walker", np.array([[-1.2, 1.2], [-0.4, 1.2]]), t, "walk", 1.2)
+    walker.lifetime = (WALKER, None)
+    bodies.append(walker)
     camera = CameraSpec(
-        "cam0", 64, 48, 60.0, path=CameraPath("static", eye=(0.0, -3.0, 1.5), target=(0, 0, 0.4))
+        "cam0", 64, 48, 70.0, path=CameraPath("static", eye=(0.0, -3.0, 1.5), target=(0, 0, 0.5))
     )
     lidar = LidarSpec(
         "lidar",
@@ -191,3 +197,16 @@ def test_bad_lifetime_is_refused():
     spec.bodies[1].lifetime = (0.5, 0.2)
     with pytest.raises(ValueError, match="cube: lifetime ends before it starts"):
         rollout(spec, FPS, 2)
+
+
+def test_an_absent_person_has_no_keypoints(clip):
+    _, ann, traj, instance, *_ = clip
+    parts = [i for i, n in enumerate(traj.part_names) if n.split("/")[0] == "walker"]
+    present = traj.times >= WALKER - 1e-9
+    for p in parts:
+        np.testing.assert_array_equal(traj.present[:, p], present)
+    pixels = np.isin(instance, np.array(parts) + 1).sum(axis=(1, 2))
+    assert (pixels[~present] == 0).all() and (pixels[present] > 0).all()
+    assert ann["keypoints"]["people"]["walker"]["present"] == present.tolist()
+    visibility = np.array(ann["cameras"]["cam0"]["keypoints"]["walker"]["visibility"])
+    assert (visibility[~present] == 0).all() and (visibility[present] > 0).any(axis=1).all()
