@@ -141,6 +141,15 @@ def _setup_stack(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     return stack(top, base, s.table_z, s.hand, s.start, s.duration), [base, top]
 
 
+def _table_top(bodies: list[Body], table_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """The xy bounds (world) of the table's top: its vertices within 1 cm of the top."""
+    table = next(b for b in bodies if b.name == "table")
+    points = np.concatenate([v.mesh.vertices for v in table.visuals])
+    points = points @ table.pose[:3, :3].T + table.pose[:3, 3]
+    top = points[points[:, 2] > table_z - 0.01, :2]
+    return top.min(axis=0), top.max(axis=0)
+
+
 HALF_SPEED = 0.05  # m/s: the halves of a cut fruit start moving apart at this speed
 
 
@@ -150,7 +159,15 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     through) exists until the blade reaches its middle; then its two halves appear in
     its place, moving apart, and the rest is physics."""
     board_model = make_board(s.appearance)
-    board = s.place("board_0", board_model, float(np.hypot(*board_model.size[:2]) / 2))
+    # A free spot with room to spare, then moved wholly onto the table top if it hangs
+    # over an edge, its long side roughly along the table's.
+    room = float(np.hypot(*board_model.size[:2]) / 2) + 0.06
+    board = s.place("board_0", board_model, room)
+    board.yaw *= 0.4
+    turn = np.abs([[np.cos(board.yaw), np.sin(board.yaw)], [np.sin(board.yaw), np.cos(board.yaw)]])
+    half = turn @ np.asarray(board_model.size[:2]) / 2 + 0.01
+    lo, hi = _table_top(s.bodies, s.table_z)
+    board.xy = np.clip(board.xy, lo + half, hi - half)
     kind = str(s.behaviour.choice(FRUITS))
     fruit_model = make_fruit(s.appearance, kind)
     robot = next(m for m in ROBOTS.values() if s.hand == f"robot/{m.ee_link}")
