@@ -1,6 +1,6 @@
 """Success rates of the HOI tasks per actor over many clips (physics only, no rendering).
 
-python benchmarks/hoi_outcomes.py --clips 10 --frames 96
+python benchmarks/hoi_outcomes.py --clips 10 --frames 96 [--tasks cut_fruit ...]
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import argparse
 import time
 
 from simfactory.scenes.hoi import label
+from simfactory.scenes.hoi.family import TASKS
 from simfactory.sim.config import load_config
 from simfactory.sim.physics import rollout
 from simfactory.sim.pipeline import build_scene
@@ -19,10 +20,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     args = parser.parse_args()
     start = time.perf_counter()
     print(f"{args.clips} clips per task and actor, {args.frames} frames at {args.fps} fps")
-    for task in ("pick_place", "push", "stack"):
+    for task in args.tasks:
         for actor in ("panda", "kuka"):
             cfg = load_config(
                 [

@@ -42,26 +42,33 @@ def camera_labels(
     T_world_camera: np.ndarray,
     poses: np.ndarray,
     geometry: PartGeometry,
+    present: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[list[dict]]]:
     """Semantic masks and per-object records for frames (F, H, W) of one camera with
-    part ``poses`` (F, P, 4, 4)."""
+    part ``poses`` (F, P, 4, 4); parts not ``present`` (F, P) in a frame get no record."""
     F, H, W = instance.shape
+    if present is None:
+        present = np.ones(poses.shape[:2], dtype=bool)
     semantic = semantic_from_instance(instance, geometry.class_ids)
     objects = [
-        _frame_objects(instance[t], unoccluded[t], K, T_world_camera[t], poses[t], geometry, W, H)
+        _frame_objects(
+            instance[t], unoccluded[t], K, T_world_camera[t], poses[t], geometry, W, H, present[t]
+        )
         for t in range(F)
     ]
     return semantic, objects
 
 
-def _frame_objects(ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H) -> list[dict]:
+def _frame_objects(
+    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present
+) -> list[dict]:
     P = poses.shape[0]
     boxes = visible_boxes(ids, P)
     counts = pixel_counts(ids, P)
     T_cw = invert(T_wc)
     records = []
     for p in range(P):
-        if not len(geometry.hull_points[p]):
+        if not len(geometry.hull_points[p]) or not present[p]:
             continue
         T_cam_part = T_cw @ poses[p]
         pts = geometry.hull_points[p] @ T_cam_part[:3, :3].T + T_cam_part[:3, 3]

@@ -184,31 +184,43 @@ def scan(
     class_ids: np.ndarray,
     fps: float,
     part_names: Sequence[str],
+    present: np.ndarray | None = None,
 ) -> LidarScan:
     """Scan every frame of a clip.
 
     ``visuals`` are the parts' visuals in their part frames, ``poses`` (F, P, 4, 4) the
     parts' ``T_world_part``, ``T_world_lidar`` (F, 4, 4) the sensor's pose per frame,
     ``class_ids`` (P,) the parts' semantic ids and ``part_names`` (P,) their names (the
-    parts of ``lidar.body`` are not cast against).
+    parts of ``lidar.body`` are not cast against, nor parts absent from a frame by
+    ``present`` (F, P)).
     """
     poses = np.asarray(poses, dtype=np.float64)
     T_world_lidar = np.asarray(T_world_lidar, dtype=np.float64)
     class_ids = np.asarray(class_ids)
     num_frames = len(poses)
+    if present is None:
+        present = np.ones(poses.shape[:2], dtype=bool)
     world = _ray_world(visuals, poses[0], carried_parts(lidar.body, part_names))
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("xyz", "intensity", "uid", "ring")}
     counts = []
     try:
         for f in range(num_frames):
-            if f > 0:
-                moved = np.any(poses[f] != poses[f - 1], axis=(1, 2))
-                for p in np.flatnonzero(moved):
-                    position, quat = pos_quat_xyzw(poses[f, p])
-                    for uid in world.bodies.get(int(p), ()):
-                        pb.resetBasePositionAndOrientation(
-                            uid, position, quat, physicsClientId=world.client
-                        )
+            if f == 0:
+                changed = ~present[0]
+            else:
+                changed = np.any(poses[f] != poses[f - 1], axis=(1, 2))
+                changed |= present[f] != present[f - 1]
+            for p in np.flatnonzero(changed):
+                position, quat = pos_quat_xyzw(poses[f, p])
+                # Rays meet only bodies in a collision group (a static body's default).
+                group, mask = (2, -3) if present[f, p] else (0, 0)
+                for uid in world.bodies.get(int(p), ()):
+                    pb.resetBasePositionAndOrientation(
+                        uid, position, quat, physicsClientId=world.client
+                    )
+                    pb.setCollisionFilterGroupMask(
+                        uid, -1, group, mask, physicsClientId=world.client
+                    )
             directions, ring = lidar_rays(lidar, fps, f)
             R, origin = T_world_lidar[f, :3, :3], T_world_lidar[f, :3, 3]
             world_dirs = directions @ R.T

@@ -385,6 +385,10 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     their end (see ``_update_grasps``); a puppet that holds something is set to its
     script at the start of each step, and its holding link made far heavier than what
     it holds, so the held part follows it exactly.
+
+    A body with a ``lifetime`` is present from the first step at or after its start
+    until the first at or after its end (see ``_update_lifetimes``); the Trajectory's
+    ``present`` says so per frame, and records an absent body's parts where it waits.
     """
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
@@ -412,6 +416,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         held_masks = _hold_scripted_dynamic(client, spec, uids)
         grasps = _grasps(spec, parts)
         holding = {g.parent.pb_body for g in grasps}
+        lives = _lifetimes(client, spec, uids, parts)
         joints = [
             (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)
             for b, body in enumerate(spec.bodies)
@@ -436,6 +441,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         lin = np.zeros((F, P, 3))
         ang = np.zeros((F, P, 3))
         qs = np.zeros((F, len(joints)))
+        present = np.ones((F, P), dtype=bool)
         contacts: list[tuple] = []
 
         step = 0
@@ -453,11 +459,13 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                             _pose_puppet(client, puppet, t_start)
                         elif puppet.colliding:  # others touch it during the step
                             _pose_puppet(client, puppet, t)
+                    _update_lifetimes(client, lives, t_start)
                     _update_grasps(client, grasps, t_start)
                     pb.stepSimulation(physicsClientId=client)
             else:
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
             t = step * dt
+            _update_lifetimes(client, lives, t)
             for puppet in puppets:
                 _pose_puppet(client, puppet, t)
             for i, part in enumerate(parts):
@@ -470,6 +478,11 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                 if t <= motion.times[-1] or spec.bodies[b].mass == 0:
                     i = part_index[(uids[b], -1)]
                     lin[frame, i], ang[frame, i] = motion_velocity(motion, t)
+            for life in lives:
+                if not life.present:
+                    present[frame, life.parts] = False
+                    poses[frame, life.parts] = life.waiting
+                    lin[frame, life.parts] = ang[frame, life.parts] = 0.0
             for k, (uid, j, _, _) in enumerate(joints):
                 qs[frame, k] = pb.getJointState(uid, j, physicsClientId=client)[0]
             contacts.extend(_frame_contacts(client, frame, part_index))
@@ -490,6 +503,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         joint_names=[j[2] for j in joints],
         joint_positions=qs,
         **_contact_arrays(contacts),
+        present=present,
     )
 
 
@@ -511,6 +525,91 @@ def _check_start_overlaps(client: int, spec: SceneSpec, parts: list[_Part], part
                 f"{parts[ia].name} and {parts[ib].name} overlap by {-c[8] * 100:.1f} cm "
                 "at the start"
             )
+
+
+@dataclass
+class _Life:
+    """A body with a lifetime in the rollout: its window, its parts and, while it is
+    absent, where they wait (``waiting`` (n, 4, 4), the part poses recorded then)."""
+
+    body: Body
+    uid: int
+    parts: list[int]  # indices into the rollout's parts
+    members: list[_Part]  # those parts
+    start: float
+    end: float
+    T_frame_inertial: np.ndarray
+    held: bool  # a plain dynamic body: held in place while absent
+    present: bool = True
+    waiting: np.ndarray | None = None
+
+
+def _lifetimes(client: int, spec: SceneSpec, uids: list[int], parts: list[_Part]) -> list[_Life]:
+    """The bodies with a lifetime, each made absent if it starts after t = 0; raises
+    ValueError for a window that ends before it starts, or a lifetime on a dynamic body
+    that a Motion carries."""
+    lives = []
+    for b, body in enumerate(spec.bodies):
+        if body.lifetime is None:
+            continue
+        start, end = body.lifetime
+        end = np.inf if end is None else float(end)
+        if end < start:
+            raise ValueError(f"{body.name}: lifetime ends before it starts {body.lifetime}")
+        if body.motion is not None and body.mass > 0 and body.joint_motion is None:
+            raise ValueError(f"{body.name}: a lifetime needs a body no Motion carries")
+        own = [i for i, p in enumerate(parts) if p.body == b]
+        life = _Life(
+            body=body,
+            uid=uids[b],
+            parts=own,
+            members=[parts[i] for i in own],
+            start=float(start),
+            end=end,
+            T_frame_inertial=parts[own[0]].T_frame_inertial,
+            held=body.mass > 0 and body.motion is None and body.joint_motion is None,
+        )
+        lives.append(life)
+    _update_lifetimes(client, lives, 0.0)
+    return lives
+
+
+def _update_lifetimes(client: int, lives: list[_Life], t: float) -> None:
+    """Before the physics step that starts at ``t`` (and before a frame at ``t`` is
+    recorded): a body whose window has begun appears at its pose with its velocity and
+    collides again; one whose window has ended vanishes where it is. An absent body
+    collides with nothing, and a dynamic one is put back where it waits, at rest (its
+    base: movable links keep their joint positions)."""
+    for life in lives:
+        alive = life.start - _EPS_T <= t < life.end - _EPS_T
+        if alive and not life.present:
+            life.present, life.waiting = True, None
+            if life.body.motion is None and life.body.joint_motion is None:  # not scripted
+                pos, quat = pos_quat_xyzw(life.body.pose @ life.T_frame_inertial)
+                pb.resetBasePositionAndOrientation(life.uid, pos, quat, physicsClientId=client)
+                pb.resetBaseVelocity(
+                    life.uid, list(life.body.linear_velocity), [0, 0, 0], physicsClientId=client
+                )
+            if life.body.collision != "none":
+                _collide(client, life, True)
+        elif not alive and life.present:
+            life.present = False
+            life.waiting = np.array([_read_part(client, part)[0] for part in life.members])
+            _collide(client, life, False)
+        if not life.present and life.held:
+            T = life.waiting[0] @ life.T_frame_inertial
+            pb.resetBasePositionAndOrientation(life.uid, *pos_quat_xyzw(T), physicsClientId=client)
+            pb.resetBaseVelocity(life.uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
+
+
+def _collide(client: int, life: _Life, enable: bool) -> None:
+    """Switch a body's collisions on (pybullet's default groups) or off."""
+    static = life.body.mass == 0
+    for link in range(-1, pb.getNumJoints(life.uid, physicsClientId=client)):
+        group, mask = (2, -3) if static and link < 0 else (1, -1)
+        if not enable:
+            group = mask = 0
+        pb.setCollisionFilterGroupMask(life.uid, link, group, mask, physicsClientId=client)
 
 
 GRASP_FORCE = 1e5  # N: a grasp's constraint holds against anything short of this

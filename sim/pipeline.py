@@ -64,6 +64,9 @@ CONVENTIONS = {
     "visibility": "visible pixels / pixels the object would cover with nothing in front "
     "(inside the image); truncation: fraction of the amodal box outside the image",
     "time": "frame i is at i / fps seconds",
+    "presence": "objects[].present (F,): false where the part's body is outside its "
+    "lifetime (e.g. a cut fruit's halves before the cut): then it is not drawn and has no "
+    "masks, boxes, keypoints, LiDAR points or contacts, and its pose is where it waits",
     "lidar": "<lidar>/points.npz: xyz (N, 3) float32 metres in the lidar frame (x forward, "
     "y left, z up) at the frame's instant; intensity float32 in [0, 1] = albedo of the "
     "surface hit x |cos(incidence)|; instance uint16 and semantic uint8 as in the camera "
@@ -71,12 +74,12 @@ CONVENTIONS = {
     "offsets[f]:offsets[f+1]; T_world_lidar per frame in annotations 'lidars'",
     "keypoints": "COCO-17 person keypoints of every humanoid (present when the clip has "
     "one): 'keypoints' holds names, skeleton (1-based index pairs) and per person 'world' "
-    "(F, 17, 3) metres; cameras.<cam>.keypoints per person 'xy' (F, 17, 2) image "
-    "coordinates, pixel centres at integers as K (add 0.5 for COCO's pixel-edge "
-    "coordinates), and 'visibility' (F, 17) COCO flags: 0 = not labelled (behind the "
-    "camera or outside the image; xy 0), 1 = occluded (another object's surface at least "
-    "5 cm nearer at that pixel), 2 = visible (the person's own body never occludes); "
-    "joints at the URDF joint centres, face points on the head sphere",
+    "(F, 17, 3) metres and 'present' (F,); cameras.<cam>.keypoints per person 'xy' "
+    "(F, 17, 2) image coordinates, pixel centres at integers as K (add 0.5 for COCO's "
+    "pixel-edge coordinates), and 'visibility' (F, 17) COCO flags: 0 = not labelled "
+    "(behind the camera, outside the image or absent; xy 0), 1 = occluded (another "
+    "object's surface at least 5 cm nearer at that pixel), 2 = visible (the person's own "
+    "body never occludes); joints at the URDF joint centres, face points on the head sphere",
 }
 
 
@@ -275,10 +278,12 @@ class CameraShot:
     flow_backward_valid: np.ndarray  # (F, H, W) bool
 
 
-def render_camera(renderer, cam, K, T_wc, poses, exposure: float, times=None) -> CameraShot:
+def render_camera(
+    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None
+) -> CameraShot:
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
-    the neighbour has been rendered)."""
+    the neighbour has been rendered); ``present`` (F, P) leaves absent parts out."""
     F = len(poses)
     frames = []
     flow = {k: [None] * F for k in ("fwd", "fwd_valid", "bwd", "bwd_valid")}
@@ -288,6 +293,7 @@ def render_camera(renderer, cam, K, T_wc, poses, exposure: float, times=None) ->
             poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far, exposure,
             neighbours=(poses[nxt], T_wc[nxt], poses[prv], T_wc[prv]),
             time=0.0 if times is None else float(times[i]),
+            present=None if present is None else present[i],
         )  # fmt: skip
         if i > 0:
             prev = frames[-1]
@@ -335,6 +341,7 @@ def _objects(spec, traj, classes, geometry) -> list[dict]:
                 "dynamic": bool(body.mass > 0 or link >= 0 or body.motion is not None),
                 "box_size": np.round(geometry.box_size[p], 6).tolist(),
                 "T_part_box": np.round(geometry.T_part_box[p], 6).tolist(),
+                "present": traj.present[:, p].tolist(),
                 "T_world_part": np.round(traj.poses[:, p], 6).tolist(),
                 "linear_velocity": np.round(traj.linear_velocity[:, p], 6).tolist(),
                 "angular_velocity": np.round(traj.angular_velocity[:, p], 6).tolist(),
@@ -366,8 +373,9 @@ def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> d
     for lidar in spec.lidars:
         T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
         points = scan(
-            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names
-        )
+            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
+            traj.present,
+        )  # fmt: skip
         lidar_dir = out / lidar.name
         lidar_dir.mkdir()
         keys = ("xyz", "intensity", "instance", "semantic", "ring", "offsets")
@@ -388,32 +396,41 @@ def _write_lidars(spec, traj, geometry, out: Path, files: dict, level: int) -> d
     return lidars
 
 
-def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int]]]:
-    """World keypoints (F, 17, 3) and instance ids of every humanoid body, by name."""
+def _people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int], np.ndarray]]:
+    """World keypoints (F, 17, 3), instance ids and presence (F,) of every humanoid
+    body, by name."""
     people = {}
     for b, body in enumerate(spec.bodies):
         if body.urdf_path == HUMANOID_URDF:
             world = keypoints_3d(body.name, traj.part_names, traj.poses, body.urdf_scale)
-            people[body.name] = (world, {int(p) + 1 for p in np.flatnonzero(traj.part_body == b)})
+            parts = np.flatnonzero(traj.part_body == b)
+            ids = {int(p) + 1 for p in parts}
+            people[body.name] = (world, ids, traj.present[:, parts[0]])
     return people
 
 
 def _keypoints_entry(people: dict) -> dict:
-    """The clip's ``keypoints`` annotation: names, skeleton and world keypoints."""
+    """The clip's ``keypoints`` annotation: names, skeleton, and per person the world
+    keypoints and the frames it is present in."""
     return {
         "names": list(COCO_KEYPOINTS),
         "skeleton": COCO_SKELETON,
-        "people": {name: {"world": np.round(w, 6).tolist()} for name, (w, _) in people.items()},
+        "people": {
+            name: {"world": np.round(w, 6).tolist(), "present": present.tolist()}
+            for name, (w, _, present) in people.items()
+        },
     }
 
 
 def _keypoint_labels(people: dict, K, T_wc, shot: CameraShot, cam) -> dict:
-    """Per person, the keypoints' image positions and COCO visibility in one camera."""
+    """Per person, the keypoints' image positions and COCO visibility in one camera
+    (0 and not labelled in frames where the person is absent)."""
     labels = {}
-    for name, (world, ids) in people.items():
+    for name, (world, ids, present) in people.items():
         xy, visibility = keypoints_2d(
             world, K, T_wc, shot.depth, shot.instance, ids, cam.width, cam.height
         )
+        xy[~present], visibility[~present] = 0.0, 0
         labels[name] = {"xy": np.round(xy, 3).tolist(), "visibility": visibility.tolist()}
     return labels
 
@@ -434,13 +451,14 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
         T_wc = camera_poses(cam, traj.times, spec, traj)
         shot = render_camera(
-            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times
-        )
+            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
+            traj.present,
+        )  # fmt: skip
         times["render"] += time.perf_counter() - t
 
         t = time.perf_counter()
         semantic, objects = camera_labels(
-            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry
+            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present
         )
         keypoints = _keypoint_labels(people, K, T_wc, shot, cam)
         times["labels"] += time.perf_counter() - t

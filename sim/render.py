@@ -177,6 +177,7 @@ class Renderer:
         self._light_parts: list[int] = []
         self._light_vp = np.eye(4)
         self._shadow_poses = None
+        self._drawn = np.ones(0, bool)  # per part: drawn in the frame being rendered
 
     # ----------------------------------------------------------------- scene
     def load_scene(
@@ -352,9 +353,11 @@ class Renderer:
         exposure: float = 1.0,
         neighbours: tuple | None = None,
         time: float = 0.0,
+        present: np.ndarray | None = None,
     ) -> Frame:
         """Render the loaded scene with parts at ``part_poses`` (P, 4, 4) at ``time`` (s;
-        selects time-varying emission).
+        selects time-varying emission); parts whose ``present`` (P,) is False are not
+        drawn (None: every part is).
 
         ``neighbours`` = (poses_next, T_world_camera_next, poses_prev, T_world_camera_prev)
         gives the frames on either side; each pixel then also records where its surface
@@ -362,12 +365,14 @@ class Renderer:
         """
         if neighbours is None:
             neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
+        self._drawn = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
         self._platform.make_current()
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
-        if shadows and not np.array_equal(part_poses, self._shadow_poses):
-            self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts move
-            self._shadow_poses = np.array(part_poses)
+        key = np.concatenate([np.ravel(part_poses), self._drawn])
+        if shadows and not np.array_equal(key, self._shadow_poses):
+            self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts change
+            self._shadow_poses = key
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
@@ -419,7 +424,8 @@ class Renderer:
     def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
-            self._draw_part(model_loc, pose, index)
+            if self._drawn[index]:
+                self._draw_part(model_loc, pose, index)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
@@ -524,6 +530,8 @@ class Renderer:
         }
         current = None
         for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True)):
+            if not self._drawn[index]:
+                continue
             GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
             GL.glUniformMatrix4fv(locs["model_next"], 1, True, poses_next[index].astype(np.float32))
             GL.glUniformMatrix4fv(locs["model_prev"], 1, True, poses_prev[index].astype(np.float32))
@@ -546,7 +554,7 @@ class Renderer:
         """Pixels each part covers with occlusion ignored (one occlusion query per part;
         the stencil lets every pixel count once even where a part overlaps itself)."""
         counts = np.zeros(len(self._parts) + 1, dtype=np.int64)
-        drawable = [i for i, meshes in enumerate(self._parts) if meshes]
+        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._drawn[i]]
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)

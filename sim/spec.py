@@ -103,6 +103,11 @@ class Body:
     "sphere", "cylinder" (axis along z); or "none".
     ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``;
     ``joint_motion`` then drives its joints kinematically (a walking pedestrian).
+    ``lifetime``: (appear, vanish) seconds, vanish None = the end of the clip; None = the
+    whole clip. Outside it the body is absent: it collides with nothing, stays where it
+    waits (its ``pose`` before it appears, where it was when it vanishes), is not drawn
+    and is left out of that frame's labels. It appears at ``pose`` with
+    ``linear_velocity`` (a fruit's halves replacing the whole fruit at a cut).
     """
 
     name: str
@@ -121,6 +126,7 @@ class Body:
     joint_motion: JointMotion | None = None
     # Materials replacing a URDF's own colours, by link name ("base" for the base link).
     urdf_materials: dict[str, Material] = field(default_factory=dict)
+    lifetime: tuple[float, float | None] | None = None
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Trajectory: the result of a physics rollout, saved with every clip.
 
 It holds, per frame, the pose and velocity of every rigid part (body bases and
-links), joint positions and de-duplicated contact events. With the SceneSpec it is
+links), joint positions, de-duplicated contact events and which parts are present
+(bodies with a ``lifetime`` are absent outside it). With the SceneSpec it is
 all that rendering needs, so a clip can be re-rendered without simulating again.
 """
 
@@ -31,6 +32,11 @@ class Trajectory:
     contact_normal: np.ndarray  # (C, 3) unit, pointing from part b to part a
     contact_force: np.ndarray  # (C,) summed normal force, N
     contact_points: np.ndarray  # (C,) number of pybullet contact points merged
+    present: np.ndarray | None = None  # (F, P) bool; None = every part in every frame
+
+    def __post_init__(self) -> None:
+        if self.present is None:
+            self.present = np.ones(self.poses.shape[:2], dtype=bool)
 
     @property
     def num_frames(self) -> int:
@@ -54,6 +60,8 @@ class Trajectory:
         with np.load(path) as data:
             values = {}
             for f in fields(cls):
+                if f.name not in data:  # written before the field existed: its default
+                    continue
                 a = data[f.name]
                 if f.name.endswith("names"):
                     values[f.name] = [str(s) for s in a]
@@ -61,6 +69,8 @@ class Trajectory:
                     values[f.name] = float(a)
                 elif f.name == "substeps":
                     values[f.name] = int(a)
+                elif f.name == "present":
+                    values[f.name] = a.astype(bool)
                 else:
                     values[f.name] = a
         return cls(**values)

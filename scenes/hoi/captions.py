@@ -47,9 +47,25 @@ def captions(task: str, robot: str, facts: dict, table: str) -> list[str]:
             f"The {short} picks up the {obj} and sets it on the {target}.",
             f"On a {table} table, a {short} builds a two-block tower: the {obj} on the {target}.",
         ]
+    elif task == "cut_fruit":
+        fruit = facts["object"].model.noun
+        colour = facts["board"].model.colour
+        board = "wooden" if colour == "wooden" else f"{colour} plastic"
+        out = [
+            f"A {arm} cuts the {fruit} on the {board} cutting board in half.",
+            f"A {short} cuts the {fruit} on the {board} cutting board in half.",
+            f"The {short} slices {_article(fruit)} {fruit} in two with a kitchen knife on a "
+            f"{table} table.",
+            f"Holding a knife, a {short} halves the {fruit}; the two halves fall apart on the "
+            f"{board} cutting board.",
+        ]
     else:
         raise ValueError(f"no captions for task {task!r}")
     return out
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def surface_colour(material) -> str:

@@ -1,7 +1,8 @@
 """The "hoi" scene family: an actor handles objects on a table in a furnished room.
 
 Actors so far: robot arms (Franka Panda, KUKA iiwa) moved by inverse kinematics along
-smooth end-effector paths, grasping by constraint. Tasks: pick and place, push, stack.
+smooth end-effector paths, grasping by constraint. Tasks: pick and place, push, stack,
+cut fruit.
 The room, table, bowls and lighting come from the furniture family.
 
 Random streams: "layout" (room, table, where objects stand), "appearance" (materials,
@@ -33,11 +34,12 @@ from simfactory.sim.robot import (
     robot_body,
     robot_model,
 )
-from simfactory.sim.spec import Body, CameraPath, CameraSpec, SceneSpec
+from simfactory.sim.spec import Body, CameraPath, CameraSpec, Link, SceneSpec
 
 from .captions import captions, pick_caption, surface_colour
+from .fruit import FRUITS, cut_fruit, cut_mesh, make_board, make_fruit, make_knife, overlaps
 from .objects import GRASPABLE, make_graspable
-from .tasks import Placed, TaskPlan, check_goal, pick_place, push, stack
+from .tasks import Placed, TaskPlan, check_goal, cut, pick_place, push, stack
 
 DEFAULTS = dict(
     task="random",
@@ -101,7 +103,8 @@ def _free_spot(rng, taken, lo, hi, radius) -> np.ndarray:
 class Setting:
     """What a task's setup gets: random streams, the table, the grasping part, the
     hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
-    spot of the table; ``bodies`` takes any extra body the task brings."""
+    spot of the table; ``bodies`` takes any extra body the task brings (an object the
+    task adds there itself is only recorded, not added again, by its Placed entry)."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -138,11 +141,133 @@ def _setup_stack(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     return stack(top, base, s.table_z, s.hand, s.start, s.duration), [base, top]
 
 
+def _table_top(bodies: list[Body], table_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """The xy bounds (world) of the table's top: its vertices within 1 cm of the top."""
+    table = next(b for b in bodies if b.name == "table")
+    points = np.concatenate([v.mesh.vertices for v in table.visuals])
+    points = points @ table.pose[:3, :3].T + table.pose[:3, 3]
+    top = points[points[:, 2] > table_z - 0.01, :2]
+    return top.min(axis=0), top.max(axis=0)
+
+
+HALF_SPEED = 0.05  # m/s: the halves of a cut fruit start moving apart at this speed
+
+
+def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    """A fruit on a cutting board, cut in two by a knife the robot holds from the start:
+    the whole fruit (static, held as a person's other hand would, and letting the blade
+    through) exists until the blade reaches its middle; then its two halves appear in
+    its place, moving apart, and the rest is physics."""
+    board_model = make_board(s.appearance)
+    # A free spot with room to spare, then moved wholly onto the table top if it hangs
+    # over an edge, its long side roughly along the table's.
+    room = float(np.hypot(*board_model.size[:2]) / 2) + 0.06
+    board = s.place("board_0", board_model, room)
+    board.yaw *= 0.4
+    turn = np.abs([[np.cos(board.yaw), np.sin(board.yaw)], [np.sin(board.yaw), np.cos(board.yaw)]])
+    half = turn @ np.asarray(board_model.size[:2]) / 2 + 0.01
+    lo, hi = _table_top(s.bodies, s.table_z)
+    board.xy = np.clip(board.xy, lo + half, hi - half)
+    kind = str(s.behaviour.choice(FRUITS))
+    fruit_model = make_fruit(s.appearance, kind)
+    robot = next(m for m in ROBOTS.values() if s.hand == f"robot/{m.ee_link}")
+
+    # The blade crosses the robot's line of sight to the fruit, the hand on the side
+    # nearer the robot's centre line (y of the hand's start).
+    offset = s.behaviour.uniform(-0.015, 0.015, 2)
+    xy = board.xy + offset
+    side = np.sign(xy[1] - s.start[1, 3]) if abs(xy[1] - s.start[1, 3]) > 0.05 else 0.0
+    side = side or float(s.behaviour.choice([-1.0, 1.0]))
+    blade_yaw = float(side * np.pi / 2 + s.behaviour.uniform(-0.35, 0.35))
+    across = np.array([np.sin(blade_yaw), -np.cos(blade_yaw), 0.0])  # the cut's normal
+    fruit_yaw = (
+        blade_yaw - np.pi / 2 if kind == "lemon" else float(s.behaviour.uniform(-np.pi, np.pi))
+    )
+    fruit = Placed("object_0", fruit_model, xy, fruit_yaw)
+    board_top = s.table_z + 0.001 + board_model.size[2]
+    T_fruit = _pose(xy[0], xy[1], board_top + 0.0005, fruit_yaw)
+
+    height = fruit_model.size[2]
+    middle = np.array([0.0, 0.0, height / 2])
+    normal = T_fruit[:3, :3].T @ across
+    half_visuals = cut_fruit(fruit_model, middle, normal)
+    pieces = cut_mesh(fruit_model.visuals[0].mesh, middle, normal)
+    names = [f"{fruit.name}_half_{i}" for i in range(2)]
+    knife = make_knife(s.appearance)
+    fingers = robot.finger_open > 0  # else the handle is held on the bare flange's face
+    T_ee_knife = np.diag([1.0, -1.0, -1.0, 1.0])  # blade along the EE's x, edge down
+    T_ee_knife[2, 3] = 0.0 if fingers else knife.handle_height / 2 + 0.001
+    grip = knife.handle_width / 2 / robot.finger_open if fingers else 0.0
+    plan = cut(
+        fruit,
+        {
+            name: {
+                "centre": np.round(piece.center_mass, 6).tolist(),
+                "cap_normal": np.round(sign * normal, 6).tolist(),
+            }
+            for name, piece, sign in zip(names, pieces, (-1.0, 1.0), strict=True)
+        },
+        "knife",
+        fruit_top=board_top + height,
+        fruit_middle=board_top + height / 2,
+        board_top=board_top,
+        table_z=s.table_z,
+        blade_yaw=blade_yaw,
+        blade_reach=knife.blade_middle,
+        edge_below=T_ee_knife[2, 3] - knife.edge_z,
+        grip=grip,
+        hand=s.hand,
+        start=s.start,
+        duration=s.duration,
+    )
+    cut_time = plan.facts["cut_time"]
+    s.bodies.append(
+        Body(
+            fruit.name,
+            "fruit",
+            fruit_model.visuals,
+            T_fruit,
+            collision="none",
+            lifetime=(0.0, cut_time),
+        )
+    )
+    total = sum(p.volume for p in pieces)
+    for name, visuals, piece, sign in zip(names, half_visuals, pieces, (1.0, -1.0), strict=True):
+        s.bodies.append(
+            Body(
+                name,
+                "fruit",
+                visuals,
+                T_fruit,
+                mass=fruit_model.mass * piece.volume / total,
+                friction=0.8,
+                collision="convex",
+                linear_velocity=tuple(float(v) for v in sign * HALF_SPEED * across),
+                lifetime=(cut_time, None),
+            )
+        )
+    s.bodies.append(
+        Body(
+            "knife",
+            "knife",
+            knife.blade,
+            s.start @ T_ee_knife,
+            mass=knife.blade_mass,
+            friction=0.3,
+            collision="convex",
+            links=[Link("handle", "knife", knife.handle, np.eye(4), mass=knife.handle_mass)],
+        )
+    )
+    plan.facts["board"] = board
+    return plan, [board, fruit]
+
+
 # Each task's setup places its objects and plans the actor's hand.
 TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "pick_place": _setup_pick_place,
     "push": _setup_push,
     "stack": _setup_stack,
+    "cut_fruit": _setup_cut_fruit,
 }
 TASKS = tuple(TASK_SETUPS)
 
@@ -199,6 +324,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         except RuntimeError:
             break
     for p in placed:
+        if any(b.name == p.name for b in bodies):
+            continue
         m = p.model
         mass = float(getattr(m, "mass", 0.3))
         bodies.append(
@@ -234,6 +361,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             "finger_joints": model.finger_joints,
         },
         "goal": plan.goal,
+        "tools": plan.facts.get("tools", []),
         "table_top_z": float(table_z),
         "segments": [_frames(s, fps, frames) for s in plan.segments],
         "actions": commanded,
@@ -339,13 +467,18 @@ def label(spec: SceneSpec, trajectory) -> dict:
     success, the end effector's pose and gripper opening, and per-frame contacts of the
     actor with objects."""
     ann = spec.annotations
-    final = {name: trajectory.poses[-1, i] for i, name in enumerate(trajectory.part_names)}
+    final = {
+        name: trajectory.poses[-1, i]
+        for i, name in enumerate(trajectory.part_names)
+        if trajectory.present[-1, i]
+    }
     outcome = check_goal(ann["goal"], final, ann["table_top_z"])
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
     ee = trajectory.part_names.index(f"robot/{ann['actor']['ee_link']}")
     fingers = [f"robot/{j}" for j in ann["actor"]["finger_joints"]]
     cols = [trajectory.joint_names.index(j) for j in fingers if j in trajectory.joint_names]
-    robot_parts = {i for i, n in enumerate(trajectory.part_names) if n.split("/")[0] == "robot"}
+    actor = {"robot", *ann.get("tools", [])}  # the arm and what it holds from the start
+    robot_parts = {i for i, n in enumerate(trajectory.part_names) if n.split("/")[0] in actor}
     objects = {
         i
         for i, n in enumerate(trajectory.part_names)
@@ -364,6 +497,8 @@ def label(spec: SceneSpec, trajectory) -> dict:
                         "force": round(float(force), 4),
                     }
                 )
+    if ann["goal"]["kind"] == "cut":
+        _blade_contacts(spec, trajectory, ann["tools"], ann["goal"]["object"], contacts)
     return {
         "outcome": outcome,
         # Copied into the dataset manifest as columns (and summed up by the run).
@@ -381,3 +516,22 @@ def label(spec: SceneSpec, trajectory) -> dict:
         ),
         "contacts": contacts,
     }
+
+
+def _blade_contacts(spec: SceneSpec, trajectory, tools: list[str], fruit: str, contacts) -> None:
+    """Add the tools' contacts with the whole fruit, which lets the blade through and so
+    has no physics contacts: the frames where their hulls overlap, with no force."""
+    bodies = {b.name: b for b in spec.bodies}
+    f = trajectory.part_names.index(fruit)
+    frames = np.flatnonzero(trajectory.present[:, f])
+    for tool in tools:
+        t = trajectory.part_names.index(tool)
+        hits = overlaps(
+            bodies[tool].visuals,
+            bodies[fruit].visuals,
+            trajectory.poses[frames, t],
+            trajectory.poses[frames, f],
+        )
+        for frame, hit in zip(frames, hits, strict=True):
+            if hit is not None:
+                contacts[int(frame)].append({"actor_part": tool, "object": fruit, "force": None})

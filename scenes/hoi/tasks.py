@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from simfactory.sim.robot import EeKey, top_down_quat
+from simfactory.sim.robot import EeKey, min_jerk, top_down_quat
 from simfactory.sim.spec import Attachment
 
 HOVER = 0.12  # m above a grasp or place point before descending
@@ -177,7 +177,10 @@ def stack(top: Placed, base: Placed, table_z: float, hand: str, start, duration)
 
 
 def check_goal(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict:
-    """Success and the measured values of a goal, from the final poses (name -> 4x4)."""
+    """Success and the measured values of a goal, from the final poses (name -> 4x4) of
+    the parts present at the end."""
+    if goal["kind"] == "cut":
+        return _check_cut(goal, final, table_z)
     p = final[goal["object"]][:3, 3]
     if goal["kind"] == "in_region":
         offset = float(np.linalg.norm(p[:2] - np.asarray(goal["center"])))
@@ -201,3 +204,94 @@ def check_goal(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict
             "offset_m": round(offset, 4),
         }
     raise ValueError(f"unknown goal kind {goal['kind']!r}")
+
+
+def cut(
+    fruit: Placed,
+    halves: dict[str, dict],
+    tool: str,
+    fruit_top: float,
+    fruit_middle: float,
+    board_top: float,
+    table_z: float,
+    blade_yaw: float,
+    blade_reach: float,
+    edge_below: float,
+    grip: float,
+    hand: str,
+    start,
+    duration: float,
+) -> TaskPlan:
+    """Cut ``fruit`` in two with the knife ``tool`` held in the hand from the start: bring
+    the blade (``blade_reach`` ahead of the hand along the EE's x, its edge ``edge_below``
+    beneath the EE) over the fruit, across it at ``blade_yaw``, stroke down until the edge
+    is just above the board, and lift it away. ``facts["cut_time"]`` is when the edge
+    passes ``fruit_middle``: the moment the fruit is replaced by its ``halves`` ({name:
+    centre and cap normal in the fruit's frame}); ``grip`` is the gripper value that
+    closes the fingers on the handle."""
+    t = _phases(duration, [0.0, 0.28, 0.4, 0.66, 0.74, 0.95])
+    along = np.array([np.cos(blade_yaw), np.sin(blade_yaw)])
+    hand_xy = np.asarray(fruit.xy, float) - blade_reach * along
+    above, touch = fruit_top + 0.05, fruit_top + 0.008
+    down = board_top + 0.003
+    keys = [
+        _start(start, grip),
+        _key(t[1], hand_xy, above + edge_below, blade_yaw, grip),
+        _key(t[2], hand_xy, touch + edge_below, blade_yaw, grip),
+        _key(t[3], hand_xy, down + edge_below, blade_yaw, grip),
+        _key(t[4], hand_xy, down + edge_below, blade_yaw, grip),
+        _key(t[5], hand_xy, above + 0.03 + edge_below, blade_yaw, grip),
+    ]
+    # The stroke eases in and out (min_jerk, as every EE segment): invert it.
+    u = np.linspace(0.0, 1.0, 4001)
+    through = float(np.interp((touch - fruit_middle) / (touch - down), min_jerk(u), u))
+    cut_time = t[2] + through * (t[3] - t[2])
+    centres = [np.asarray(h["centre"], float) for h in halves.values()]
+    apart = float(np.linalg.norm(centres[0] - centres[1]))
+    return TaskPlan(
+        "cut_fruit",
+        keys,
+        [Attachment(hand, tool, start=0.0)],
+        [
+            {"verb": "reach", "objects": [fruit.name], "start": t[0], "end": t[2]},
+            {"verb": "cut", "objects": [fruit.name], "start": t[2], "end": t[4]},
+            {"verb": "retreat", "objects": list(halves), "start": t[4], "end": t[5]},
+        ],
+        {
+            "kind": "cut",
+            "object": fruit.name,
+            "halves": halves,
+            # The halves' centres start ``apart``; falling apart moves them 3 cm further.
+            "min_separation": apart + 0.03,
+            "z_min": float(table_z - 0.01),
+            "z_max": float(table_z + 0.15),
+        },
+        {"object": fruit, "cut_time": cut_time, "tools": [tool]},
+    )
+
+
+def _check_cut(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict:
+    """Both halves present (and the whole fruit gone), resting on the board or table, their
+    centres at least ``min_separation`` apart; also how each lies: "up" with its cut face
+    up, "down" on it, or "side"."""
+    halves = [name for name in goal["halves"] if name in final]
+    out = {"halves_present": len(halves), "whole_present": goal["object"] in final}
+    if len(halves) < 2 or out["whole_present"]:
+        return {"success": False, **out}
+    centres, faces = [], []
+    for name in halves:
+        T, half = final[name], goal["halves"][name]
+        centres.append(T[:3, :3] @ np.asarray(half["centre"]) + T[:3, 3])
+        up = float((T[:3, :3] @ np.asarray(half["cap_normal"]))[2])
+        faces.append("up" if up > 0.7 else ("down" if up < -0.7 else "side"))
+    separation = float(np.linalg.norm(centres[0] - centres[1]))
+    heights = [float(c[2]) for c in centres]
+    on_table = all(goal["z_min"] <= z <= goal["z_max"] for z in heights)
+    heights = [z - table_z for z in heights]
+    return {
+        "success": bool(on_table and separation >= goal["min_separation"]),
+        **out,
+        "separation_m": round(separation, 4),
+        "centre_heights_m": [round(z, 4) for z in heights],  # above the table top
+        "cut_faces": faces,
+    }
