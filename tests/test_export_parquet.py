@@ -124,18 +124,26 @@ def test_parquet_manifest_agrees_with_manifest_and_labels(randomized_dataset, tm
 
 
 def test_manifest_cells_typed_by_column_and_params_flattened(tmp_path):
-    from simfactory.sim.export.parquet import flatten_params, typed_manifest
+    from simfactory.sim.export.parquet import _column, flatten_params, typed_manifest
 
     (tmp_path / "manifest.csv").write_text(
-        "clip_id,index,count,ratio,ok,name\nclip_000000,0,1,1.5,True,x\nclip_000001,1,2,,False,3\n"
+        "clip_id,index,count,ratio,ok,name,empty\n"
+        "clip_000000,0,1,1.5,True,x,\n"
+        "clip_000001,1,2,,False,3,\n"  # fmt: skip
     )
     rows = typed_manifest(tmp_path)
     assert rows["clip_000000"] == {
-        "clip_id": "clip_000000", "index": 0, "count": 1, "ratio": 1.5, "ok": True, "name": "x"
+        "clip_id": "clip_000000", "index": 0, "count": 1, "ratio": 1.5, "ok": True, "name": "x",
+        "empty": None,
     }  # fmt: skip
     assert rows["clip_000001"] == {
-        "clip_id": "clip_000001", "index": 1, "count": 2, "ratio": None, "ok": False, "name": "3"
+        "clip_id": "clip_000001", "index": 1, "count": 2, "ratio": None, "ok": False, "name": "3",
+        "empty": None,
     }  # fmt: skip
+    table = pa.table({"empty": _column(pa, [None, None]), "keys": _column(pa, [[], []])})
+    assert table.schema.field("empty").type == pa.string()
+    assert table.schema.field("keys").type == pa.list_(pa.string())
+    assert _column(pa, [1, "a", None]).to_pylist() == ["1", '"a"', None]
     params = {"room": {"height": 2.5, "size": [4, 5], "openings": [{"wall": 0}]}, "theme": "x"}
     assert flatten_params(params) == {
         "params.room.height": 2.5, "params.room.size": [4, 5], "params.theme": "x"

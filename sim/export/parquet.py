@@ -64,7 +64,9 @@ def _parse_cell(text: str, kind: type) -> object:
 def _column_kind(texts: list[str]) -> type:
     """The narrowest of int, float, bool, str that reads every non-empty cell."""
     texts = [t for t in texts if t != ""]
-    if texts and all(t in ("True", "False") for t in texts):
+    if not texts:
+        return str
+    if all(t in ("True", "False") for t in texts):
         return bool
     for kind in (int, float):
         try:
@@ -220,10 +222,17 @@ def clip_row(clip_dir: Path, dataset_dir: Path, manifest_row: dict | None) -> di
 
 
 def _column(pa, values: list):
+    """An Arrow column of the values' common type; JSON text when they have none, and
+    strings for a column of nulls (or lists of them) so that it keeps a useful type."""
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+    if pa.types.is_null(array.type):
+        return array.cast(pa.string())
+    if pa.types.is_list(array.type) and pa.types.is_null(array.type.value_type):
+        return array.cast(pa.list_(pa.string()))
+    return array
 
 
 def manifest_table(dataset_dir: str | Path):
