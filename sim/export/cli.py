@@ -1,6 +1,8 @@
 """The ``simfactory-export`` command: convert a simfactory dataset to another layout.
 
     simfactory-export kitti data/driving data/driving_kitti --camera cam0 --lidar lidar
+    simfactory-export parquet data/rooms                 # data/rooms/manifest.parquet
+    simfactory-export webdataset data/rooms data/rooms_wds --max-shard-mb 1000
 
 Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
 folder are reported before anything is written, with exit status 2.
@@ -13,6 +15,8 @@ import sys
 
 from . import ExportError
 from .kitti import export_kitti
+from .parquet import export_parquet
+from .webdataset import export_webdataset
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,6 +37,20 @@ def parser() -> argparse.ArgumentParser:
         help="objects with fewer visible pixels are written as DontCare",
     )  # fmt: skip
     kitti.add_argument("--overwrite", action="store_true", help="replace a previous export")
+
+    parquet = formats.add_parser("parquet", help="one Parquet row per clip: manifest and stats")
+    parquet.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    parquet.add_argument("out", nargs="?", default=None, help="default DATASET/manifest.parquet")
+    parquet.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+    wds = formats.add_parser("webdataset", help="tar shards, one sample per clip")
+    wds.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    wds.add_argument("out", help="output folder (must be empty unless --overwrite)")
+    wds.add_argument(
+        "--max-shard-mb", type=float, default=1000.0,
+        help="largest shard in MB (10^6 bytes); a clip larger alone gets a shard of its own",
+    )  # fmt: skip
+    wds.add_argument("--overwrite", action="store_true", help="replace a previous export")
     return p
 
 
@@ -45,6 +63,19 @@ def main(argv: list[str] | None = None) -> int:
                 lidar=args.lidar, min_visible_pixels=args.min_visible_pixels,
                 overwrite=args.overwrite,
             )  # fmt: skip
+        elif args.format == "parquet":
+            rows = export_parquet(args.dataset, args.out, overwrite=args.overwrite)
+            out = args.out or f"{args.dataset}/manifest.parquet"
+            print(f"wrote {rows} parquet rows to {out}")
+            return 0
+        elif args.format == "webdataset":
+            shards = export_webdataset(
+                args.dataset, args.out, max_shard_bytes=int(args.max_shard_mb * 1e6),
+                overwrite=args.overwrite,
+            )  # fmt: skip
+            clips = sum(len(s.keys) for s in shards)
+            print(f"wrote {clips} clips in {len(shards)} webdataset shards to {args.out}")
+            return 0
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)
         return 2
