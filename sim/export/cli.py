@@ -1,6 +1,8 @@
 """The ``simfactory-export`` command: convert a simfactory dataset to another layout.
 
     simfactory-export kitti data/driving data/driving_kitti --camera cam0 --lidar lidar
+    simfactory-export coco data/rooms data/rooms_coco --every 2
+    simfactory-export youtube-vis data/rooms data/rooms_ytvis
 
 Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
 folder are reported before anything is written, with exit status 2.
@@ -12,6 +14,7 @@ import argparse
 import sys
 
 from . import ExportError
+from .coco import IMAGE_FORMATS, export_coco, export_youtube_vis
 from .kitti import export_kitti
 
 
@@ -33,6 +36,21 @@ def parser() -> argparse.ArgumentParser:
         help="objects with fewer visible pixels are written as DontCare",
     )  # fmt: skip
     kitti.add_argument("--overwrite", action="store_true", help="replace a previous export")
+    for name, help_text in (
+        ("coco", "COCO instance segmentation, one image per frame (pycocotools RLE masks)"),
+        ("youtube-vis", "YouTube-VIS video instance segmentation, one video per clip"),
+    ):
+        coco = formats.add_parser(name, help=help_text)
+        coco.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+        coco.add_argument("out", help="output folder (must be empty unless --overwrite)")
+        coco.add_argument("--camera", default="cam0", help="camera whose frames are written")
+        coco.add_argument("--every", type=int, default=1, help="keep every Nth frame")
+        coco.add_argument(
+            "--min-visible-pixels", type=int, default=1,
+            help="objects with fewer visible pixels in a frame are not annotated there",
+        )  # fmt: skip
+        coco.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpg")
+        coco.add_argument("--overwrite", action="store_true", help="replace a previous export")
     return p
 
 
@@ -43,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             count = export_kitti(
                 args.dataset, args.out, camera=args.camera, right_camera=args.right_camera,
                 lidar=args.lidar, min_visible_pixels=args.min_visible_pixels,
+                overwrite=args.overwrite,
+            )  # fmt: skip
+        elif args.format in ("coco", "youtube-vis"):
+            export = export_coco if args.format == "coco" else export_youtube_vis
+            count = export(
+                args.dataset, args.out, camera=args.camera, every=args.every,
+                min_visible_pixels=args.min_visible_pixels, image_format=args.image_format,
                 overwrite=args.overwrite,
             )  # fmt: skip
     except ExportError as error:
