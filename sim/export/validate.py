@@ -340,16 +340,21 @@ def validate_dataset(dataset_dir: str | Path) -> Report:
     return Report(len(folders), failed, problems)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def summary(dataset_dir: str | Path, report: Report) -> str:
     """Clips checked, problems by kind, then each problem (at most ``LISTED_PER_KIND`` per
     kind)."""
     problems = report.problems
     counts = Counter(p.kind for p in problems)
-    found = f"{len(problems)} problems" if problems else "no problems"
-    lines = [f"checked {report.checked} clips in {dataset_dir}: {found}"]
+    found = _count(len(problems), "problem") if problems else "no problems"
+    lines = [f"checked {_count(report.checked, 'clip')} in {dataset_dir}: {found}"]
     if report.failed:
         listed = ", ".join(report.failed)
-        lines.append(f"  ({len(report.failed)} clips failed at generation: {listed})")
+        failed = _count(len(report.failed), "clip")
+        lines.append(f"  ({failed} failed at generation: {listed})")
     lines += [f"  {kind}: {count}" for kind, count in sorted(counts.items())]
     for kind in sorted(counts):
         listed = [p for p in problems if p.kind == kind]
