@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 from simfactory.sim.classes import class_table
 from simfactory.sim.export import dataset_clips, read_annotations, read_video
 from simfactory.sim.export.cli import main
-from simfactory.sim.export.coco import export_coco
+from simfactory.sim.export.coco import clip_instances, export_coco, frame_instances
 
 # pycocotools' decode calls numpy's __array__ the pre-2.0 way.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -64,9 +64,11 @@ def test_coco_round_trip(coco, clips):
         records = {r["id"]: r for r in annotations["cameras"]["cam0"]["frames"][f]["objects"]}
         anns = api.loadAnns(api.getAnnIds(imgIds=image["id"]))
         ids = sorted(int(i) for i in np.unique(instance[f]) if i)
-        assert sorted(a["object_id"] for a in anns) == ids
+        assert sorted(a["object_ids"][0] for a in anns) == ids
         for ann in anns:
-            i = ann["object_id"]
+            assert len(ann["object_ids"]) == 1
+            i = ann["object_ids"][0]
+            assert ann["object_name"] == objects[i]["name"]
             np.testing.assert_array_equal(api.annToMask(ann), instance[f] == i)
             assert ann["area"] == records[i]["visible_pixels"]
             assert ann["bbox"] == _xywh(records[i]["bbox_visible"])
@@ -88,7 +90,7 @@ def test_coco_every_and_pixel_threshold(tiny_dataset, clips, tmp_path):
     for image in content["images"]:
         assert iio.imread(out / "images" / image["file_name"]).shape == (48, 64, 3)
     by_image = {i["id"]: (i["clip_id"], i["frame"]) for i in content["images"]}
-    got = {(*by_image[a["image_id"]], a["object_id"]) for a in content["annotations"]}
+    got = {(*by_image[a["image_id"]], *a["object_ids"]) for a in content["annotations"]}
     expected, dropped = set(), 0
     for clip, (_, instance, _) in clips.items():
         for f in (0, 2, 4):
@@ -119,7 +121,7 @@ def test_youtube_vis_tracks_decode_to_the_masks(tiny_dataset, clips, tmp_path):
         for track in content["annotations"]:
             if track["video_id"] != video["id"]:
                 continue
-            i = track["object_id"]
+            (i,) = track["object_ids"]
             track_ids.append(i)
             assert categories[track["category_id"]] == objects[i]["class"]
             cam_frames = annotations["cameras"]["cam0"]["frames"]
@@ -151,3 +153,55 @@ def test_cli_errors_exit_2_without_writing(tiny_dataset, tmp_path, capsys):
     (out / "keep.txt").write_text("x")
     assert main(["coco", dataset, str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def _part(id_, body, link, cls, class_id):
+    name = body if link is None else f"{body}/{link}"
+    return {"id": id_, "name": name, "body": body, "link": link, "class": cls,
+            "class_id": class_id}  # fmt: skip
+
+
+def test_bodies_unite_the_parts_of_the_base_class():
+    objects = [
+        _part(1, "floor", None, "floor", 2),
+        _part(2, "cabinet_0", None, "cabinet", 12),
+        _part(3, "cabinet_0", "drawer_0", "drawer", 13),
+        _part(4, "walker", None, "person", 31),
+        _part(5, "walker", "chest", "person", 31),
+        _part(6, "walker", "head", "person", 31),
+    ]
+    groups = clip_instances(objects, "bodies")
+    assert [(g.ids, g.name, g.class_id) for g in groups] == [
+        ((1,), "floor", 2), ((2,), "cabinet_0", 12), ((3,), "cabinet_0/drawer_0", 13),
+        ((4, 5, 6), "walker", 31),
+    ]  # fmt: skip
+    assert [g.ids for g in clip_instances(objects, "parts")] == [(i,) for i in range(1, 7)]
+    instance = np.zeros((6, 8), np.uint16)
+    instance[0, 0] = 3
+    instance[1:3, 2:4] = 5
+    instance[4, 6] = 6  # the walker: 5 pixels in columns 2..6, rows 1..4
+    seen = frame_instances(instance, groups, min_visible_pixels=2)
+    assert [s["instance"].name for s in seen] == ["walker"]  # the 1-pixel drawer is left out
+    walker = seen[0]
+    assert walker["area"] == 5 and walker["bbox"] == [2.0, 1.0, 5.0, 4.0]
+    np.testing.assert_array_equal(
+        mask_utils.decode(walker["segmentation"]), np.isin(instance, [4, 5, 6])
+    )
+
+
+def test_coco_bodies_masks_are_the_union_of_their_parts(tiny_dataset, clips, tmp_path):
+    out = tmp_path / "coco"
+    assert main(["coco", str(tiny_dataset[1]), str(out), "--instances", "bodies"]) == 0
+    api = COCO(str(out / "annotations" / "instances.json"))
+    for image in api.loadImgs(api.getImgIds()):
+        annotations, instance, _ = clips[image["clip_id"]]
+        bodies = {o["id"]: o["body"] for o in annotations["objects"]}
+        anns = api.loadAnns(api.getAnnIds(imgIds=image["id"]))
+        covered = [i for a in anns for i in a["object_ids"]]
+        assert len(covered) == len(set(covered))
+        assert set(covered) >= {int(i) for i in np.unique(instance[image["frame"]]) if i}
+        for ann in anns:
+            mask = np.isin(instance[image["frame"]], ann["object_ids"])
+            np.testing.assert_array_equal(api.annToMask(ann), mask)
+            assert ann["area"] == mask.sum()
+            assert len({bodies[i] for i in ann["object_ids"]}) == 1

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from . import ExportError
-from .coco import IMAGE_FORMATS, export_coco, export_youtube_vis
+from .coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
 from .kitti import export_kitti
 
 
@@ -50,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
             help="objects with fewer visible pixels in a frame are not annotated there",
         )  # fmt: skip
         coco.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpg")
+        coco.add_argument(
+            "--instances", choices=GROUPS, default="parts",
+            help="one instance per rigid part, or per body (its parts of the base's class)",
+        )  # fmt: skip
         coco.add_argument("--overwrite", action="store_true", help="replace a previous export")
     return p
 
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             count = export(
                 args.dataset, args.out, camera=args.camera, every=args.every,
                 min_visible_pixels=args.min_visible_pixels, image_format=args.image_format,
-                overwrite=args.overwrite,
+                instances=args.instances, overwrite=args.overwrite,
             )  # fmt: skip
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)

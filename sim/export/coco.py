@@ -14,8 +14,10 @@ Conventions:
 
 - Instances are our objects (rigid parts): instance id k in ``instance.npz`` is the
   object with ``"id": k`` in ``annotations.json``, and its class is the object's
-  ``class_id``. Category ids are class ids of ``assets/classes.csv`` (background, id 0,
-  is not a category); ``supercategory`` is the class's group.
+  ``class_id``. With ``instances="bodies"`` the parts of a body that share its base
+  part's class are one instance (a person's or a robot arm's links), masks united.
+  Category ids are class ids of ``assets/classes.csv`` (background, id 0, is not a
+  category); ``supercategory`` is the class's group.
 - Segmentations are pycocotools' compressed RLE of the instance masks (``counts`` as
   text), exact to the pixel; ``area`` is the mask's pixel count and ``bbox`` the mask's
   box ``[x, y, w, h]`` in pixel-edge coordinates (our visible 2D box, as a width and
@@ -27,14 +29,16 @@ Conventions:
   clip's own frame numbers. Images are the lossy H.264 frames decoded again (JPEG at
   quality 95 adds its own loss; PNG keeps the decoded pixels).
 - Besides the formats' own keys, images carry ``clip_id``, ``frame`` and ``camera``,
-  videos ``clip_id``, ``frames`` and ``camera``, annotations ``object_id`` and
-  ``object_name``, to find the source again.
+  videos ``clip_id``, ``frames`` and ``camera``, annotations ``object_ids`` (the
+  instance ids it covers) and ``object_name`` (the object's, or with bodies the body's),
+  to find the source again.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -46,6 +50,7 @@ from ..classes import class_table
 from . import ExportError, dataset_clips, prepare_output, read_annotations, read_video
 
 IMAGE_FORMATS = ("jpg", "png")
+GROUPS = ("parts", "bodies")
 
 
 def coco_categories() -> list[dict]:
@@ -58,32 +63,64 @@ def coco_categories() -> list[dict]:
     ]
 
 
-def encode_masks(instance: np.ndarray, ids: np.ndarray) -> list[dict]:
-    """pycocotools RLEs of the masks ``instance == id`` for each of ``ids``, with the
-    ``counts`` decoded to text so that they can be written as JSON."""
-    if len(ids) == 0:
-        return []
-    masks = np.asfortranarray(np.stack([instance == i for i in ids], axis=-1), dtype=np.uint8)
-    rles = mask_utils.encode(masks)
-    return [{"size": r["size"], "counts": r["counts"].decode("ascii")} for r in rles]
+@dataclass(frozen=True)
+class Instance:
+    """One exported instance: the object ids (instance ids) it covers, its name and class."""
+
+    ids: tuple[int, ...]
+    name: str
+    class_id: int
+
+
+def clip_instances(objects: list[dict], group: str = "parts") -> list[Instance]:
+    """The instances of a clip's object table. ``parts``: one per object (rigid part).
+    ``bodies``: the parts of a body with the class of its base part are one instance (a
+    person's links, a robot arm's links, a car), named after the body; parts of another
+    class (a cabinet's drawers) stay instances of their own."""
+    if group not in GROUPS:
+        raise ExportError(f"instances must be one of {GROUPS}, got {group!r}")
+    objects = sorted(objects, key=lambda o: o["id"])
+    if group == "parts":
+        return [Instance((o["id"],), o["name"], o["class_id"]) for o in objects]
+    bodies: dict[str, list[dict]] = {}
+    for obj in objects:
+        bodies.setdefault(obj["body"], []).append(obj)
+    instances = []
+    for body, parts in bodies.items():
+        base = next((o for o in parts if o["link"] is None), parts[0])
+        same = tuple(o["id"] for o in parts if o["class_id"] == base["class_id"])
+        instances.append(Instance(same, body, base["class_id"]))
+        others = [o for o in parts if o["class_id"] != base["class_id"]]
+        instances += [Instance((o["id"],), o["name"], o["class_id"]) for o in others]
+    return sorted(instances, key=lambda i: i.ids[0])
+
+
+def encode_mask(mask: np.ndarray) -> dict:
+    """pycocotools RLE of a mask (H, W) bool, its ``counts`` as text for JSON."""
+    rle = mask_utils.encode(np.asfortranarray(mask[..., None], dtype=np.uint8))[0]
+    return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
 
 
 def frame_instances(
-    instance: np.ndarray, objects: dict[int, dict], min_visible_pixels: int = 1
+    instance: np.ndarray, instances: list[Instance], min_visible_pixels: int = 1
 ) -> list[dict]:
-    """The objects seen in one instance frame (H, W): per object with at least
-    ``min_visible_pixels`` pixels, its record (``object``), ``segmentation`` (RLE),
-    ``area`` and ``bbox`` ([x, y, w, h] of its mask), in id order."""
-    ids, counts = np.unique(instance, return_counts=True)
-    keep = (ids != 0) & (counts >= min_visible_pixels)
-    ids, counts = ids[keep], counts[keep]
-    unknown = [int(i) for i in ids if int(i) not in objects]
+    """The instances seen in one instance frame (H, W): per instance with at least
+    ``min_visible_pixels`` pixels, its ``instance``, ``segmentation`` (RLE), ``area`` and
+    ``bbox`` ([x, y, w, h] of its mask), in the order of ``instances``."""
+    index = np.full(max((max(i.ids) for i in instances), default=0) + 1, -1)
+    for k, inst in enumerate(instances):
+        index[list(inst.ids)] = k
+    ids = np.unique(instance)
+    unknown = [int(i) for i in ids if i and (i >= len(index) or index[i] < 0)]
     if unknown:
         raise ExportError(f"instance ids {unknown} are not in the object table")
+    which = np.where(instance > 0, index[np.minimum(instance, len(index) - 1)], -1)
+    counts = np.bincount(which.ravel() + 1, minlength=len(instances) + 1)[1:]
     out = []
-    for i, count, rle in zip(ids, counts, encode_masks(instance, ids), strict=True):
+    for k in np.flatnonzero(counts >= min_visible_pixels):
+        rle = encode_mask(which == k)
         box = mask_utils.toBbox(rle).tolist()
-        out.append({"object": objects[int(i)], "segmentation": rle, "area": int(count),
+        out.append({"instance": instances[k], "segmentation": rle, "area": int(counts[k]),
                     "bbox": box})  # fmt: skip
     return out
 
@@ -109,11 +146,10 @@ def _check(clips: list[Path], camera: str, every: int, min_visible_pixels: int) 
 
 
 def _clip_frames(
-    clip: Path, camera: str, every: int, min_visible_pixels: int
+    clip: Path, camera: str, every: int, min_visible_pixels: int, group: str
 ) -> Iterator[tuple[int, np.ndarray, list[dict]]]:
     """(frame, RGB image, frame_instances) for frames 0, every, 2 every ... of a clip."""
-    annotations = read_annotations(clip)
-    objects = {o["id"]: o for o in annotations["objects"]}
+    instances = clip_instances(read_annotations(clip)["objects"], group)
     with np.load(clip / camera / "instance.npz") as data:
         instance = data["instance"]
     decoded = 0
@@ -121,7 +157,7 @@ def _clip_frames(
         decoded += 1
         if f < len(instance) and f % every == 0:
             try:
-                seen = frame_instances(instance[f], objects, min_visible_pixels)
+                seen = frame_instances(instance[f], instances, min_visible_pixels)
             except ExportError as error:
                 raise ExportError(f"{clip.name} frame {f}: {error}") from None
             yield f, rgb, seen
@@ -156,12 +192,27 @@ def _per_frame(items: list[dict | None], key: str) -> list:
     return [None if item is None else item[key] for item in items]
 
 
+def _source(instance: Instance) -> dict:
+    """The keys that lead back from an exported instance to our objects."""
+    return {"object_ids": list(instance.ids), "object_name": instance.name}
+
+
 def _prepare(
-    dataset_dir, out_dir, camera, every, min_visible_pixels, image_format, overwrite, written
+    dataset_dir,
+    out_dir,
+    camera,
+    every,
+    min_visible_pixels,
+    image_format,
+    instances,
+    overwrite,
+    written,
 ) -> tuple[list[Path], Path]:
     clips = dataset_clips(dataset_dir)
     if image_format not in IMAGE_FORMATS:
         raise ExportError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    if instances not in GROUPS:
+        raise ExportError(f"instances must be one of {GROUPS}, got {instances!r}")
     _check(clips, camera, every, min_visible_pixels)
     return clips, prepare_output(out_dir, overwrite, written)
 
@@ -173,33 +224,35 @@ def export_coco(
     every: int = 1,
     min_visible_pixels: int = 1,
     image_format: str = "jpg",
+    instances: str = "parts",
     overwrite: bool = False,
 ) -> int:
     """Write the dataset's frames as COCO instance segmentation; returns the images written.
+    ``instances`` is ``parts`` or ``bodies`` (see ``clip_instances``).
 
     Every clip is checked (camera, its files, the class table) before anything is
     written; problems raise ``ExportError``.
     """
-    clips, out = _prepare(dataset_dir, out_dir, camera, every, min_visible_pixels,
-                          image_format, overwrite, ["images", "annotations"])  # fmt: skip
+    options = (camera, every, min_visible_pixels, image_format, instances)
+    clips, out = _prepare(dataset_dir, out_dir, *options, overwrite, ["images", "annotations"])
     images, annotations = [], []
     for clip in clips:
-        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels):
+        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels, instances):
             file_name = f"{clip.name}/{f:06d}.{image_format}"
             _write_image(out / "images" / file_name, rgb)
             image_id = len(images) + 1
             height, width = rgb.shape[:2]
-            images.append({"id": image_id, "file_name": file_name, "width": width,
-                           "height": height, "clip_id": clip.name, "frame": f,
-                           "camera": camera})  # fmt: skip
+            images.append(
+                {"id": image_id, "file_name": file_name, "width": width, "height": height,
+                 "clip_id": clip.name, "frame": f, "camera": camera}
+            )  # fmt: skip
             for item in seen:
-                obj = item["object"]
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": image_id,
-                    "category_id": obj["class_id"], "segmentation": item["segmentation"],
-                    "area": item["area"], "bbox": item["bbox"], "iscrowd": 0,
-                    "object_id": obj["id"], "object_name": obj["name"],
-                })  # fmt: skip
+                annotations.append(
+                    {"id": len(annotations) + 1, "image_id": image_id,
+                     "category_id": item["instance"].class_id,
+                     "segmentation": item["segmentation"], "area": item["area"],
+                     "bbox": item["bbox"], "iscrowd": 0, **_source(item["instance"])}
+                )  # fmt: skip
     content = {
         "info": _info("COCO", camera),
         "licenses": [],
@@ -218,40 +271,42 @@ def export_youtube_vis(
     every: int = 1,
     min_visible_pixels: int = 1,
     image_format: str = "jpg",
+    instances: str = "parts",
     overwrite: bool = False,
 ) -> int:
-    """Write the dataset's clips as YouTube-VIS videos with one track per object; returns
-    the frames written. Checks and errors as ``export_coco``."""
-    clips, out = _prepare(dataset_dir, out_dir, camera, every, min_visible_pixels,
-                          image_format, overwrite, ["JPEGImages", "instances.json"])  # fmt: skip
+    """Write the dataset's clips as YouTube-VIS videos with one track per instance; returns
+    the frames written. Options, checks and errors as ``export_coco``."""
+    options = (camera, every, min_visible_pixels, image_format, instances)
+    written = ["JPEGImages", "instances.json"]
+    clips, out = _prepare(dataset_dir, out_dir, *options, overwrite, written)
     videos, tracks, count = [], [], 0
     for clip in clips:
         video_id = len(videos) + 1
-        file_names, frames, per_object = [], [], {}
+        file_names, frames, per_instance = [], [], {}
         height = width = 0
-        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels):
+        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels, instances):
             file_name = f"{clip.name}/{f:06d}.{image_format}"
             _write_image(out / "JPEGImages" / file_name, rgb)
             height, width = rgb.shape[:2]
             for item in seen:
-                per_object.setdefault(item["object"]["id"], {})[len(frames)] = item
+                per_instance.setdefault(item["instance"], {})[len(frames)] = item
             file_names.append(file_name)
             frames.append(f)
         count += len(frames)
-        videos.append({"id": video_id, "file_names": file_names, "length": len(frames),
-                       "width": width, "height": height, "clip_id": clip.name,
-                       "frames": frames, "camera": camera})  # fmt: skip
-        for object_id in sorted(per_object):
-            items = [per_object[object_id].get(t) for t in range(len(frames))]
-            obj = next(item for item in items if item)["object"]
-            tracks.append({
-                "id": len(tracks) + 1, "video_id": video_id, "category_id": obj["class_id"],
-                "iscrowd": 0, "width": width, "height": height, "length": len(frames),
-                "segmentations": _per_frame(items, "segmentation"),
-                "areas": _per_frame(items, "area"),
-                "bboxes": _per_frame(items, "bbox"),
-                "object_id": obj["id"], "object_name": obj["name"],
-            })  # fmt: skip
+        videos.append(
+            {"id": video_id, "file_names": file_names, "length": len(frames), "width": width,
+             "height": height, "clip_id": clip.name, "frames": frames, "camera": camera}
+        )  # fmt: skip
+        for instance in sorted(per_instance, key=lambda i: i.ids[0]):
+            items = [per_instance[instance].get(t) for t in range(len(frames))]
+            tracks.append(
+                {"id": len(tracks) + 1, "video_id": video_id,
+                 "category_id": instance.class_id, "iscrowd": 0, "width": width,
+                 "height": height, "length": len(frames),
+                 "segmentations": _per_frame(items, "segmentation"),
+                 "areas": _per_frame(items, "area"), "bboxes": _per_frame(items, "bbox"),
+                 **_source(instance)}
+            )  # fmt: skip
     content = {
         "info": _info("YouTube-VIS", camera),
         "licenses": [],
