@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from ..classes import class_table
 from ..dataset import read_manifest
@@ -127,13 +128,13 @@ def _check_video(clip: Path, camera: str, frames: int, width: int, height: int) 
 def mask_boxes(instance: np.ndarray) -> dict[int, tuple[int, list[float]]]:
     """Pixel count and box [x_min, y_min, x_max, y_max] (pixel edges) of each nonzero id
     of one instance frame (H, W)."""
+    counts = np.bincount(instance.ravel())
     out = {}
-    for i in np.unique(instance):
-        if i == 0:
-            continue
-        rows, cols = np.nonzero(instance == i)
-        box = [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
-        out[int(i)] = (len(rows), [float(v) for v in box])
+    for i, found in enumerate(ndimage.find_objects(instance), start=1):
+        if found is not None:
+            rows, cols = found
+            box = [cols.start, rows.start, cols.stop, rows.stop]
+            out[i] = (int(counts[i]), [float(v) for v in box])
     return out
 
 
