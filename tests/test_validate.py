@@ -130,3 +130,32 @@ def test_unusable_argument_exits_2(tmp_path, capsys):
     assert main([str(tmp_path / "missing")]) == 2
     assert main([str(tmp_path)]) == 2
     assert "not a dataset" in capsys.readouterr().err
+
+
+def test_lidar_points_are_checked(tiny_dataset, tmp_path, capsys):
+    """A LiDAR added by hand to a clip: clean points pass, a wrong class and a lost frame
+    are reported."""
+    root = tmp_path / "dataset"
+    shutil.copytree(tiny_dataset[1], root)
+    annotations = json.loads((root / CLIP / "annotations.json").read_text())
+    objects = annotations["objects"]
+    counts = [3, 4, 2, 5, 1, 3]
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(objects), sum(counts))
+    points = {
+        "xyz": rng.normal(size=(sum(counts), 3)).astype(np.float32),
+        "instance": np.array([objects[k]["id"] for k in picked], np.uint16),
+        "semantic": np.array([objects[k]["class_id"] for k in picked], np.uint8),
+        "offsets": np.concatenate([[0], np.cumsum(counts)]),
+    }
+    (root / CLIP / "lidar").mkdir()
+    np.savez(root / CLIP / "lidar" / "points.npz", **points)
+    _edit_annotations(root, lambda a: a["lidars"].update(lidar={"points_per_frame": counts}))
+    assert main([str(root)]) == 0
+    points["semantic"][counts[0] + counts[1]] += 1  # the first point of frame 2
+    np.savez(root / CLIP / "lidar" / "points.npz", **points)
+    assert main([str(root)]) == 1
+    assert "clip_000000 frame 2" in capsys.readouterr().out
+    np.savez(root / CLIP / "lidar" / "points.npz", **{**points, "offsets": points["offsets"][:-1]})
+    assert main([str(root)]) == 1
+    assert "lidar/points.npz: 5 frames, expected 6" in capsys.readouterr().out

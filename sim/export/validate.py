@@ -13,7 +13,9 @@ those of the instance masks; semantic ids are the instance ids' classes in
 ``assets/classes.csv``; depth is finite, and positive wherever there is a surface;
 flow is finite, valid only on surfaces and where it lands inside the image, and never
 valid in the last forward and first backward frame; each 3D box lying in front of the
-camera projects around its visible 2D box (within ``BOX3D_TOLERANCE`` pixels).
+camera projects around its visible 2D box (within ``BOX3D_TOLERANCE`` pixels). LiDAR
+points come in one block per frame of the annotated sizes, finite, with semantic ids
+that are their instance ids' classes.
 
 Problems are printed grouped by kind with their clip and frame. Exit status: 0 when
 clean, 1 when problems were found, 2 when the argument is not a dataset.
@@ -221,6 +223,35 @@ def _check_frame_labels(clip, f, arrays, lut, problems) -> None:
             problems.append(Problem("flow", clip, f, detail))
 
 
+def _check_lidar(clip: Path, name: str, info: dict, frames: int, lut) -> list[Problem]:
+    """A LiDAR's points: one block per frame of the annotated sizes, finite, and semantic
+    ids that are the instance ids' classes."""
+    path = clip / name / "points.npz"
+    if not path.exists():
+        return []
+    try:
+        with np.load(path) as data:
+            points = {key: data[key] for key in ("xyz", "instance", "semantic", "offsets")}
+    except Exception as error:
+        return [Problem("unreadable-file", clip.name, None, f"{name}/points.npz: {error}")]
+    offsets, counts = points["offsets"], np.asarray(info.get("points_per_frame", []))
+    total = len(points["xyz"])
+    if len(offsets) != frames + 1 or offsets[-1] != total or len(counts) != frames:
+        detail = f"{name}/points.npz: {len(offsets) - 1} frames, expected {frames}"
+        return [Problem("frame-count", clip.name, None, detail)]
+    problems = []
+    if not np.array_equal(np.diff(offsets), counts):
+        detail = f"{name}: offsets disagree with points_per_frame in annotations.json"
+        problems.append(Problem("lidar", clip.name, None, detail))
+    ids = np.minimum(points["instance"], len(lut) - 1)
+    bad = ~np.isfinite(points["xyz"]).all(axis=1) | (points["semantic"] != lut[ids])
+    for f in np.unique(np.searchsorted(offsets, np.flatnonzero(bad), side="right") - 1):
+        rows = bad[offsets[f] : offsets[f + 1]]
+        detail = f"{name}: {int(rows.sum())} points not finite or of another class"
+        problems.append(Problem("lidar", clip.name, int(f), detail))
+    return problems
+
+
 def _class_lut(clip: str, objects: list[dict], problems: list[Problem]) -> np.ndarray:
     """Class id of each instance id, from the objects' class names and the class table."""
     table = class_table()
@@ -285,6 +316,8 @@ def validate_clip(clip_dir: str | Path, row: dict | None = None) -> list[Problem
     frames = annotations["clip"]["num_frames"]
     names = {o["id"]: o["name"] for o in annotations["objects"]}
     lut = _class_lut(clip, annotations["objects"], problems)
+    for name, info in annotations.get("lidars", {}).items():
+        problems += _check_lidar(clip_dir, name, info, frames, lut)
     for camera, cam in annotations["cameras"].items():
         width, height = cam["width"], cam["height"]
         if len(cam["frames"]) != frames or len(cam["T_world_camera"]) != frames:
