@@ -22,9 +22,9 @@ Conventions:
   text), exact to the pixel; ``area`` is the mask's pixel count and ``bbox`` the mask's
   box ``[x, y, w, h]`` in pixel-edge coordinates (our visible 2D box, as a width and
   height). ``iscrowd`` is 0.
-- An object gets an annotation in a frame when its mask there has at least
+- An instance gets an annotation in a frame when its mask there has at least
   ``min_visible_pixels`` pixels; in YouTube-VIS its ``segmentations``, ``areas`` and
-  ``bboxes`` are ``None`` in the other frames, and objects never seen get no track.
+  ``bboxes`` are ``None`` in the other frames, and instances never seen get no track.
 - ``every`` keeps frames 0, N, 2N ... of each clip; image and video file names keep the
   clip's own frame numbers. Images are the lossy H.264 frames decoded again (JPEG at
   quality 95 adds its own loss; PNG keeps the decoded pixels).
