@@ -33,6 +33,4 @@ def class_table() -> ClassTable:
         if int(row["id"]) != expected:
             raise ValueError(f"classes.csv: ids must be 0..N-1 in order, row {expected}")
     colors = np.array([[int(r["r"]), int(r["g"]), int(r["b"])] for r in rows], dtype=np.uint8)
-    return ClassTable(
-        tuple(r["name"] for r in rows), colors, tuple(r["group"] for r in rows)
-    )
+    return ClassTable(tuple(r["name"] for r in rows), colors, tuple(r["group"] for r in rows))
