@@ -10,7 +10,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 install: $(PY)
-	$(PY) -m pip install --quiet -e ".[test]" --extra-index-url https://download.pytorch.org/whl/cpu
+	$(PY) -m pip install --quiet -e ".[test]"
 
 demo: install
 	$(VENV)/bin/simfactory scene=furniture num_clips=3 resolution=[256,144] frames=24 seed=7 output_dir=$(DEMO_DIR)

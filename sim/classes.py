@@ -14,6 +14,7 @@ import numpy as np
 class ClassTable:
     names: tuple[str, ...]
     colors: np.ndarray  # (N, 3) uint8, indexed by class id
+    groups: tuple[str, ...] = ()  # coarse group per class (structure, furniture, agent ...)
 
     def id_of(self, name: str) -> int:
         """Class id for a class name; raises KeyError naming the unknown class."""
@@ -32,4 +33,4 @@ def class_table() -> ClassTable:
         if int(row["id"]) != expected:
             raise ValueError(f"classes.csv: ids must be 0..N-1 in order, row {expected}")
     colors = np.array([[int(r["r"]), int(r["g"]), int(r["b"])] for r in rows], dtype=np.uint8)
-    return ClassTable(tuple(r["name"] for r in rows), colors)
+    return ClassTable(tuple(r["name"] for r in rows), colors, tuple(r["group"] for r in rows))

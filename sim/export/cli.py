@@ -3,6 +3,8 @@
     simfactory-export kitti data/driving data/driving_kitti --camera cam0 --lidar lidar
     simfactory-export parquet data/rooms                 # data/rooms/manifest.parquet
     simfactory-export webdataset data/rooms data/rooms_wds --max-shard-mb 1000
+    simfactory-export coco data/rooms data/rooms_coco --every 2
+    simfactory-export youtube-vis data/rooms data/rooms_ytvis
 
 Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
 folder are reported before anything is written, with exit status 2.
@@ -14,6 +16,7 @@ import argparse
 import sys
 
 from . import ExportError
+from .coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
 from .kitti import export_kitti
 from .parquet import export_parquet
 from .webdataset import export_webdataset
@@ -51,6 +54,25 @@ def parser() -> argparse.ArgumentParser:
         help="largest shard in MB (10^6 bytes); a clip larger alone gets a shard of its own",
     )  # fmt: skip
     wds.add_argument("--overwrite", action="store_true", help="replace a previous export")
+    for name, help_text in (
+        ("coco", "COCO instance segmentation, one image per frame (pycocotools RLE masks)"),
+        ("youtube-vis", "YouTube-VIS video instance segmentation, one video per clip"),
+    ):
+        coco = formats.add_parser(name, help=help_text)
+        coco.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+        coco.add_argument("out", help="output folder (must be empty unless --overwrite)")
+        coco.add_argument("--camera", default="cam0", help="camera whose frames are written")
+        coco.add_argument("--every", type=int, default=1, help="keep every Nth frame")
+        coco.add_argument(
+            "--min-visible-pixels", type=int, default=1,
+            help="objects with fewer visible pixels in a frame are not annotated there",
+        )  # fmt: skip
+        coco.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpg")
+        coco.add_argument(
+            "--instances", choices=GROUPS, default="parts",
+            help="one instance per rigid part, or per body (its parts of the base's class)",
+        )  # fmt: skip
+        coco.add_argument("--overwrite", action="store_true", help="replace a previous export")
     return p
 
 
@@ -76,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             clips = sum(len(s.keys) for s in shards)
             print(f"wrote {clips} clips in {len(shards)} webdataset shards to {args.out}")
             return 0
+        elif args.format in ("coco", "youtube-vis"):
+            export = export_coco if args.format == "coco" else export_youtube_vis
+            count = export(
+                args.dataset, args.out, camera=args.camera, every=args.every,
+                min_visible_pixels=args.min_visible_pixels, image_format=args.image_format,
+                instances=args.instances, overwrite=args.overwrite,
+            )  # fmt: skip
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)
         return 2
