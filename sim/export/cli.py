@@ -1,6 +1,8 @@
 """The ``simfactory-export`` command: convert a simfactory dataset to another layout.
 
     simfactory-export kitti data/driving data/driving_kitti --camera cam0 --lidar lidar
+    simfactory-export cosmos data/rooms data/rooms_cosmos --chunk 93
+    simfactory-export gallery data/rooms                  # data/rooms/gallery/index.html
 
 Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
 folder are reported before anything is written, with exit status 2.
@@ -12,6 +14,8 @@ import argparse
 import sys
 
 from . import ExportError
+from .cosmos import export_cosmos
+from .gallery import export_gallery
 from .kitti import export_kitti
 
 
@@ -33,6 +37,41 @@ def parser() -> argparse.ArgumentParser:
         help="objects with fewer visible pixels are written as DontCare",
     )  # fmt: skip
     kitti.add_argument("--overwrite", action="store_true", help="replace a previous export")
+
+    cosmos = formats.add_parser(
+        "cosmos", help="Cosmos-Transfer bundle: RGB chunks, depth/seg/edge controls, specs"
+    )
+    cosmos.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    cosmos.add_argument("out", help="output folder (must be empty unless --overwrite)")
+    cosmos.add_argument(
+        "--resolution", default="auto", choices=["auto", "1280x704", "704x1280"],
+        help="resolution bucket; auto picks by the camera's aspect ratio",
+    )  # fmt: skip
+    cosmos.add_argument("--chunk", type=int, default=93, choices=[93, 121], help="chunk frames")
+    cosmos.add_argument("--camera", default="cam0", help="camera to export")
+    cosmos.add_argument(
+        "--fit", default="crop", choices=["crop", "letterbox"],
+        help="cover the bucket and crop, or fit inside it and pad with black",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--short", default="pad", choices=["pad", "keep"],
+        help="a clip shorter than a chunk: hold its last frame, or write a shorter chunk",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--paths", default="relative", choices=["relative", "absolute"],
+        help="spec paths relative to the output folder, or absolute",
+    )  # fmt: skip
+    cosmos.add_argument("--overwrite", action="store_true", help="replace a previous export")
+
+    gallery = formats.add_parser(
+        "gallery", help="static HTML page of the clips with overlay videos, and contact sheets"
+    )
+    gallery.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    gallery.add_argument(
+        "out", nargs="?", default=None, help="page to write (default DATASET/gallery/index.html)"
+    )  # fmt: skip
+    gallery.add_argument("--camera", default="cam0", help="camera to show")
+    gallery.add_argument("--overwrite", action="store_true", help="replace a previous gallery")
     return p
 
 
@@ -45,6 +84,20 @@ def main(argv: list[str] | None = None) -> int:
                 lidar=args.lidar, min_visible_pixels=args.min_visible_pixels,
                 overwrite=args.overwrite,
             )  # fmt: skip
+        elif args.format == "cosmos":
+            count = export_cosmos(
+                args.dataset, args.out, resolution=args.resolution, chunk=args.chunk,
+                camera=args.camera, fit=args.fit, short=args.short, paths=args.paths,
+                overwrite=args.overwrite,
+            )  # fmt: skip
+            print(f"wrote {count} cosmos chunks to {args.out}")
+            return 0
+        elif args.format == "gallery":
+            page = export_gallery(
+                args.dataset, args.out, camera=args.camera, overwrite=args.overwrite
+            )
+            print(f"gallery: {page}")
+            return 0
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)
         return 2
