@@ -280,8 +280,8 @@ def export_cosmos(
             rgb_chunk = fit_frames(rgb[frames], target, fit)
             videos = {
                 "videos": rgb_chunk,
-                "depth": depth_control(fit_frames(depth[frames], target, fit, True), near, far),
-                "seg": seg_control(fit_frames(instance[frames], target, fit, True)),
+                "depth": fit_frames(depth_control(depth[frames], near, far), target, fit, True),
+                "seg": fit_frames(seg_control(instance[frames]), target, fit, True),
                 "edge": edge_control(rgb_chunk, sw / cam["width"]),
             }
             for folder, frames_out in videos.items():
