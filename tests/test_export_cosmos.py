@@ -157,8 +157,7 @@ def test_caption_prefers_the_family_caption():
         ],
     }
     assert clip_caption(annotations) == (
-        "A simulated furniture scene with 2 chairs and a table; theme office; "
-        "the camera follows a orbit path."
+        "A simulated furniture scene with 2 chairs and a table; theme office; camera path orbit."
     )
 
 

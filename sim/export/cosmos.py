@@ -199,7 +199,7 @@ def clip_caption(annotations: dict) -> str:
     camera = params.get("camera", {})
     path = camera.get("requested") or camera.get("kind") if isinstance(camera, dict) else None
     if path:
-        text += f"; the camera follows a {path} path"
+        text += f"; camera path {path}"
     return text + "."
 
 
@@ -275,17 +275,21 @@ def export_cosmos(
             for i in ids
         }
         (sw, sh), (x, y) = fit_box((cam["width"], cam["height"]), target, fit)
+        fitting = (target, fit, True)
         for index, frames in enumerate(chunk_frames(len(rgb), chunk, short)):
             name = f"{clip.name}_{index:03d}"
             rgb_chunk = fit_frames(rgb[frames], target, fit)
-            videos = {
-                "videos": rgb_chunk,
-                "depth": fit_frames(depth_control(depth[frames], near, far), target, fit, True),
-                "seg": fit_frames(seg_control(instance[frames]), target, fit, True),
-                "edge": edge_control(rgb_chunk, sw / cam["width"]),
-            }
-            for folder, frames_out in videos.items():
-                write_video(out / folder / f"{name}.mp4", frames_out, fps, crf=crf)
+            write_video(out / "videos" / f"{name}.mp4", rgb_chunk, fps, crf=crf)
+            # Written one at a time: each is a full-size video.
+            depth_chunk = fit_frames(depth_control(depth[frames], near, far), *fitting)
+            write_video(out / "depth" / f"{name}.mp4", depth_chunk, fps, crf=crf)
+            del depth_chunk
+            seg_chunk = fit_frames(seg_control(instance[frames]), *fitting)
+            write_video(out / "seg" / f"{name}.mp4", seg_chunk, fps, crf=crf)
+            del seg_chunk
+            edges = edge_control(rgb_chunk, sw / cam["width"])
+            write_video(out / "edge" / f"{name}.mp4", edges, fps, crf=crf)
+            del edges, rgb_chunk
             (out / "metas" / f"{name}.txt").write_text(caption + "\n")
             _write_json(out / "captions" / f"{name}.json", {"caption": caption})
             video = str(root / "videos" / f"{name}.mp4")
