@@ -89,7 +89,9 @@ def choose_resolution(width: int, height: int, resolution: str = "auto") -> tupl
     return BUCKETS[resolution]
 
 
-def fit_box(size: tuple[int, int], target: tuple[int, int], fit: str) -> tuple:
+def fit_box(
+    size: tuple[int, int], target: tuple[int, int], fit: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """Scaled size (w, h) of a (w, h) frame and the offset (x, y) of the target window in
     it (crop, both >= 0) or of it in the target (letterbox, both >= 0)."""
     (w, h), (W, H) = size, target
@@ -102,7 +104,9 @@ def fit_box(size: tuple[int, int], target: tuple[int, int], fit: str) -> tuple:
     return (sw, sh), ((W - sw) // 2, (H - sh) // 2)
 
 
-def fit_frames(frames: np.ndarray, target: tuple[int, int], fit: str = "crop", nearest=False):
+def fit_frames(
+    frames: np.ndarray, target: tuple[int, int], fit: str = "crop", nearest: bool = False
+) -> np.ndarray:
     """Frames (F, h, w[, C]) resized to the (W, H) target by crop or letterbox."""
     cv2 = _cv2()
     F, h, w = frames.shape[:3]
