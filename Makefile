@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= data/demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-browser demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,18 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 
+# Chromium for the gallery's browser test (Debian's package; we run as root with apt).
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the gallery browser test will be skipped"
+
 demo: install
 	$(VENV)/bin/simfactory scene=furniture num_clips=3 resolution=[256,144] frames=24 seed=7 output_dir=$(DEMO_DIR)
+	$(VENV)/bin/simfactory-export gallery $(DEMO_DIR) --overwrite
 
-test: install
+test: install install-browser
 	$(VENV)/bin/ruff check sim scenes tests benchmarks
 	$(PY) -m pytest -q
 

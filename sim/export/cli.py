@@ -5,6 +5,8 @@
     simfactory-export webdataset data/rooms data/rooms_wds --max-shard-mb 1000
     simfactory-export coco data/rooms data/rooms_coco --every 2
     simfactory-export youtube-vis data/rooms data/rooms_ytvis
+    simfactory-export cosmos data/rooms data/rooms_cosmos --chunk 93
+    simfactory-export gallery data/rooms                  # data/rooms/gallery/index.html
 
 Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
 folder are reported before anything is written, with exit status 2.
@@ -17,6 +19,8 @@ import sys
 
 from . import ExportError
 from .coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
+from .cosmos import export_cosmos
+from .gallery import export_gallery
 from .kitti import export_kitti
 from .parquet import export_parquet
 from .webdataset import export_webdataset
@@ -73,6 +77,40 @@ def parser() -> argparse.ArgumentParser:
             help="one instance per rigid part, or per body (its parts of the base's class)",
         )  # fmt: skip
         coco.add_argument("--overwrite", action="store_true", help="replace a previous export")
+    cosmos = formats.add_parser(
+        "cosmos", help="Cosmos-Transfer bundle: RGB chunks, depth/seg/edge controls, specs"
+    )
+    cosmos.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    cosmos.add_argument("out", help="output folder (must be empty unless --overwrite)")
+    cosmos.add_argument(
+        "--resolution", default="auto", choices=["auto", "1280x704", "704x1280"],
+        help="resolution bucket; auto picks by the camera's aspect ratio",
+    )  # fmt: skip
+    cosmos.add_argument("--chunk", type=int, default=93, choices=[93, 121], help="chunk frames")
+    cosmos.add_argument("--camera", default="cam0", help="camera to export")
+    cosmos.add_argument(
+        "--fit", default="crop", choices=["crop", "letterbox"],
+        help="cover the bucket and crop, or fit inside it and pad with black",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--short", default="pad", choices=["pad", "keep"],
+        help="a clip shorter than a chunk: hold its last frame, or write a shorter chunk",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--paths", default="relative", choices=["relative", "absolute"],
+        help="spec paths relative to the output folder, or absolute",
+    )  # fmt: skip
+    cosmos.add_argument("--overwrite", action="store_true", help="replace a previous export")
+
+    gallery = formats.add_parser(
+        "gallery", help="static HTML page of the clips with overlay videos, and contact sheets"
+    )
+    gallery.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
+    gallery.add_argument(
+        "out", nargs="?", default=None, help="page to write (default DATASET/gallery/index.html)"
+    )  # fmt: skip
+    gallery.add_argument("--camera", default="cam0", help="camera to show")
+    gallery.add_argument("--overwrite", action="store_true", help="replace a previous gallery")
     return p
 
 
@@ -105,6 +143,20 @@ def main(argv: list[str] | None = None) -> int:
                 min_visible_pixels=args.min_visible_pixels, image_format=args.image_format,
                 instances=args.instances, overwrite=args.overwrite,
             )  # fmt: skip
+        elif args.format == "cosmos":
+            count = export_cosmos(
+                args.dataset, args.out, resolution=args.resolution, chunk=args.chunk,
+                camera=args.camera, fit=args.fit, short=args.short, paths=args.paths,
+                overwrite=args.overwrite,
+            )  # fmt: skip
+            print(f"wrote {count} cosmos chunks to {args.out}")
+            return 0
+        elif args.format == "gallery":
+            page = export_gallery(
+                args.dataset, args.out, camera=args.camera, overwrite=args.overwrite
+            )
+            print(f"gallery: {page}")
+            return 0
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,189 @@
+"""The Cosmos-Transfer bundle, read back with PyAV and compared with the dataset's labels."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from simfactory.sim.export import ExportError, dataset_clips, read_annotations
+from simfactory.sim.export.cli import main
+from simfactory.sim.export.cosmos import (
+    choose_resolution,
+    chunk_frames,
+    clip_caption,
+    export_cosmos,
+    fit_frames,
+    seg_palette,
+)
+
+
+def decode(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def interior(ids: np.ndarray, radius: int = 3) -> np.ndarray:
+    """Pixels whose neighbourhood holds one id (away from edges H.264 blurs)."""
+    size = 2 * radius + 1
+    same = ndimage.maximum_filter(ids, size) == ndimage.minimum_filter(ids, size)
+    return same
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_dataset, tmp_path_factory):
+    _, dataset = tiny_dataset
+    out = tmp_path_factory.mktemp("cosmos")
+    count = export_cosmos(dataset, out, chunk=4, overwrite=True)
+    return dataset, out, count
+
+
+def test_chunk_frames_cover_the_clip():
+    chunks = chunk_frames(200, 93)
+    assert [c[0] for c in chunks] == [0, 93, 107]
+    assert all(len(c) == 93 for c in chunks)
+    assert set(np.concatenate(chunks)) == set(range(200))
+    assert [len(c) for c in chunk_frames(186, 93)] == [93, 93]
+    padded = chunk_frames(6, 93, "pad")[0]
+    assert len(padded) == 93 and list(padded[:6]) == list(range(6)) and set(padded[5:]) == {5}
+    assert list(chunk_frames(6, 93, "keep")[0]) == list(range(6))
+
+
+def test_resolution_buckets():
+    assert choose_resolution(1920, 1080) == (1280, 704)
+    assert choose_resolution(48, 64) == (704, 1280)
+    assert choose_resolution(64, 48, "704x1280") == (704, 1280)
+    with pytest.raises(ExportError, match="resolution"):
+        choose_resolution(64, 48, "640x480")
+
+
+def test_controls_are_frame_aligned_and_specs_point_at_them(bundle):
+    dataset, out, count = bundle
+    specs = sorted((out / "specs").glob("*.json"))
+    assert count == len(specs) == 4  # two 6-frame clips in chunks of 4: 0-3 and 2-5
+    covered: dict[str, set] = {}
+    for spec_path in specs:
+        spec = json.loads(spec_path.read_text())
+        name = spec["name"]
+        source = json.loads((out / "chunks" / f"{name}.json").read_text())
+        covered.setdefault(source["clip"], set()).update(source["source_frames"])
+        rgb = decode(out / spec["video_path"])
+        assert rgb.shape == (4, 704, 1280, 3)
+        assert len(source["source_frames"]) == 4
+        for modality in ("depth", "seg", "edge"):
+            control = out / spec[modality]["control_path"]
+            assert control.exists() and control.parent.name == modality
+            assert decode(control).shape == rgb.shape
+            assert 0 < spec[modality]["control_weight"] <= 1
+        caption = (out / spec["prompt_path"]).read_text().strip()
+        assert caption and json.loads((out / "captions" / f"{name}.json").read_text()) == {
+            "caption": caption
+        }
+        spec1 = json.loads((out / "specs_transfer1" / f"{name}.json").read_text())
+        assert spec1["prompt"] == caption
+        assert (out / spec1["input_video_path"]).exists()
+        assert all((out / spec1[m]["input_control"]).exists() for m in ("depth", "seg", "edge"))
+        assert decode(out / "edge" / f"{name}.mp4").max() > 128  # some edges found
+    for clip in dataset_clips(dataset):
+        frames = read_annotations(clip)["clip"]["num_frames"]
+        assert covered[clip.name] == set(range(frames))
+
+
+def test_depth_brightness_orders_like_depth(bundle):
+    dataset, out, _ = bundle
+    source = json.loads((out / "chunks" / "clip_000000_000.json").read_text())
+    frames = source["source_frames"]
+    clip = dataset / "clips" / "clip_000000" / "cam0"
+    depth = fit_frames(np.load(clip / "depth.npz")["depth"][frames], (1280, 704), "crop", True)
+    ids = fit_frames(np.load(clip / "instance.npz")["instance"][frames], (1280, 704), "crop", True)
+    grey = decode(out / "depth" / "clip_000000_000.mp4")[..., 0].astype(float)
+    keep = np.stack([interior(i, 6) for i in ids])
+    hit = keep & (depth > 0)
+    assert hit.sum() > 10000
+    if (keep & (depth == 0)).any():
+        assert np.median(grey[keep & (depth == 0)]) < 8  # no surface is black
+    rng = np.random.default_rng(0)
+    a, b = rng.choice(np.flatnonzero(hit), size=(2, 4000))
+    d, g = depth.ravel(), grey.ravel()
+    apart = np.abs(1 / d[a] - 1 / d[b]) > 0.05 * (1 / source["depth_near"])
+    agree = np.sign(d[b[apart]] - d[a[apart]]) == np.sign(g[a[apart]] - g[b[apart]])
+    assert apart.sum() > 500 and agree.mean() > 0.98  # nearer is brighter
+    near, far = source["depth_near"], source["depth_far"]
+    expected = 1 + 254 * (1 / depth[hit] - 1 / far) / (1 / near - 1 / far)
+    assert np.abs(grey[hit] - expected).mean() < 3  # the documented scale
+
+
+def test_seg_colours_map_back_to_instance_ids(bundle):
+    dataset, out, _ = bundle
+    tables = {}
+    for name in ("clip_000000_000", "clip_000001_001"):
+        source = json.loads((out / "chunks" / f"{name}.json").read_text())
+        clip = dataset / "clips" / source["clip"] / "cam0"
+        ids = fit_frames(
+            np.load(clip / "instance.npz")["instance"][source["source_frames"]],
+            (1280, 704), "crop", True,
+        )  # fmt: skip
+        table = {int(k): v["color"] for k, v in source["seg_colors"].items()}
+        assert set(np.unique(ids).tolist()) <= set(table)  # the clip's ids
+        tables.update(table)
+        colours = np.array(list(table.values()), dtype=float)
+        seg = decode(out / "seg" / f"{name}.mp4")[:, ::3, ::3].astype(float)
+        ids = ids[:, ::3, ::3]
+        keep = np.stack([interior(i, 1) for i in ids])
+        nearest = np.argmin(((seg[keep][:, None, :] - colours[None]) ** 2).sum(-1), axis=1)
+        decoded = np.array(list(table))[nearest]
+        assert (decoded == ids[keep]).mean() > 0.99
+    for k, colour in tables.items():  # one colour per id in every clip
+        assert colour == seg_palette()[k].tolist()
+    assert tables[0] == [0, 0, 0]
+
+
+def test_caption_prefers_the_family_caption():
+    annotations = {
+        "clip": {"family": "hoi"},
+        "family": {"caption": "A Franka arm stacks the red block on the blue one."},
+        "objects": [],
+    }
+    assert clip_caption(annotations) == annotations["family"]["caption"]
+    annotations = {
+        "clip": {"family": "furniture"},
+        "params": {"theme": "office", "camera": {"requested": "orbit"}},
+        "objects": [
+            {"class": "chair", "link": None},
+            {"class": "chair", "link": None},
+            {"class": "drawer", "link": "drawer_0"},
+            {"class": "table", "link": None},
+        ],
+    }
+    assert clip_caption(annotations) == (
+        "A simulated furniture scene with 2 chairs and a table; theme office; camera path orbit."
+    )
+
+
+def test_cli_writes_a_portrait_letterboxed_short_chunk(tiny_dataset, tmp_path):
+    _, dataset = tiny_dataset
+    out = tmp_path / "cosmos"
+    args = ["cosmos", str(dataset), str(out), "--resolution", "704x1280", "--fit", "letterbox"]
+    assert main([*args, "--chunk", "93", "--short", "keep"]) == 0
+    source = json.loads((out / "chunks" / "clip_000000_000.json").read_text())
+    assert source["padded"] == 0 and source["width"] == 704 and source["height"] == 1280
+    rgb = decode(out / "videos" / "clip_000000_000.mp4")
+    assert rgb.shape == (6, 1280, 704, 3)
+    x, y = source["offset"]
+    assert x == 0 and y > 0 and rgb[:, : y - 2].max() < 20  # letterbox bars are black
+    assert decode(out / "seg" / "clip_000000_000.mp4").shape == rgb.shape
+    assert main(args) == 2  # output not empty
+    with pytest.raises(ExportError, match="camera"):
+        export_cosmos(dataset, tmp_path / "other", camera="cam9")
+
+
+def test_a_short_clip_is_padded_by_holding_its_last_frame(tiny_dataset, tmp_path):
+    _, dataset = tiny_dataset
+    assert export_cosmos(dataset, tmp_path, chunk=9) == 2  # 6-frame clips
+    source = json.loads((tmp_path / "chunks" / "clip_000001_000.json").read_text())
+    assert source["source_frames"] == [0, 1, 2, 3, 4, 5, 5, 5, 5] and source["padded"] == 3
+    for folder in ("videos", "depth", "seg", "edge"):
+        frames = decode(tmp_path / folder / "clip_000001_000.mp4")
+        assert len(frames) == 9
+        assert np.abs(frames[-1].astype(int) - frames[5]).mean() < 2  # held
