@@ -27,7 +27,7 @@ import numpy as np
 import pybullet as pb
 from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter1d
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from .humanoid import (
     FULL_GAIT_SPEED,
@@ -38,6 +38,7 @@ from .humanoid import (
     sample_clip,
     standing_pose,
 )
+from .keypoints import _head_sphere
 from .motion import smoothstep
 from .spec import Body, JointMotion, Material, Motion
 
@@ -51,7 +52,8 @@ SQUAT = 0.3  # m: the most a standing person lowers its hips by bending the knee
 LEAN_SHARE = 0.6  # bend values up to this lean the torso; above it the knees bend
 RAMP = 0.5  # s: a walk speeds up from and slows down to standing over this time
 STEADY_RAMP = 0.3  # s: blend into and out of a steady torso
-LOOK_DOWN = np.radians(40.0)  # the most the head tilts down towards the hands
+LOOK_MAX = np.radians(60.0)  # the most the head turns from its clip pose to look
+HEAD_CAMERA_PITCH = np.radians(20.0)  # the eyes (and head camera) look below the face
 
 _Y_UP_TO_Z_UP = Rotation.from_euler("x", 90, degrees=True)
 
@@ -159,6 +161,18 @@ def person_scale(height: float) -> float:
     return height / standing_pose()[1]
 
 
+def rest_hand(xy, heading: float, height: float, side: str = "right") -> np.ndarray:
+    """World position (3,) of a hand of a person of ``height`` standing at ``xy`` facing
+    ``heading`` with its arms down (where a script's first hand key can start)."""
+    sk = skeleton()
+    size = MODEL_SCALE * person_scale(height)
+    chain = sk.offsets["chest"] + sk.offsets[SIDES[side][0]]
+    chain = chain + sk.offsets[SIDES[side][1]] + sk.offsets[HANDS[side]]
+    rot = Rotation.from_euler("z", heading) * _Y_UP_TO_Z_UP
+    base = np.array([xy[0], xy[1], standing_pose()[0] * size / MODEL_SCALE])
+    return base + rot.apply(size * chain)
+
+
 # Walking between stops.
 
 
@@ -261,7 +275,7 @@ def _resolve(key: HandKey, xy: np.ndarray, heading: np.ndarray) -> np.ndarray:
     if key.frame != "body":
         raise ValueError(f"hand key frame must be 'world' or 'body' (got {key.frame!r})")
     c, s = np.cos(heading), np.sin(heading)
-    return np.stack([xy[:, 0] + c * p[0] - s * p[1], xy[:, 1] + s * p[0] + c * p[1], 
+    return np.stack([xy[:, 0] + c * p[0] - s * p[1], xy[:, 1] + s * p[0] + c * p[1],
                      np.full(len(xy), p[2])], axis=1)  # fmt: skip
 
 
@@ -356,6 +370,8 @@ def _body_pose(
     for name, value in clip_joints.items():
         joints[name] = _powered(value, gait) if isinstance(value, Rotation) else gait * value
     joints["chest"] = _rz(-chest) * _powered(clip_joints["chest"], g)
+    for side in SIDES:  # free arms hang down however far the torso leans
+        joints[f"{side}_shoulder"] = _rz(hip + chest) * joints[f"{side}_shoulder"]
     for side in ("right", "left"):
         joints[f"{side}_hip"] = _rz(hip + a1) * joints[f"{side}_hip"]
         joints[f"{side}_knee"] = joints[f"{side}_knee"] - (a1 + a2)
@@ -430,17 +446,35 @@ def _arm_ik(
     return chest_rot.inv() * world, flex
 
 
-def _head_tilt(size, pose: _Pose, targets, weights, lean: np.ndarray) -> np.ndarray:
-    """How far (rad) the head tilts down to look at the hands' targets."""
+def _head_look(size, pose: _Pose, targets, weights, heading: np.ndarray) -> Rotation:
+    """The neck's rotation that turns the head so that its eyes (the head camera,
+    ``head_mount``) look at the weighted mean of the hands' targets, their right kept
+    level with the body's right (no roll),
+    turning at most ``LOOK_MAX`` from the clip's head pose and by as much as the largest
+    weight; found by a few fixed-point steps (the eyes move as the head turns)."""
     sk = skeleton()
     chest_pos, chest_rot = _chest_frame(size, pose)
-    neck = chest_pos + chest_rot.apply(size * sk.offsets["neck"])
-    tilt = np.zeros(len(neck))
-    for side, target in targets.items():
-        rel = target - neck
-        down = np.arctan2(-rel[:, 2], np.linalg.norm(rel[:, :2], axis=1))
-        tilt = np.maximum(tilt, weights[side] * np.clip(down - lean, 0.0, LOOK_DOWN))
-    return tilt
+    neck_pos = chest_pos + chest_rot.apply(size * sk.offsets["neck"])
+    mount = head_mount(size)
+    mount_rot = Rotation.from_matrix(mount[:3, :3])
+    total = np.sum([weights[side] for side in targets], axis=0)
+    look = np.sum([weights[side][:, None] * targets[side] for side in targets], axis=0)
+    look = look / np.maximum(total, 1e-9)[:, None]
+    neutral = chest_rot * pose.joints["neck"]
+    right = np.stack([np.sin(heading), -np.cos(heading), np.zeros_like(heading)], axis=1)
+    turn = Rotation.identity(len(look))
+    for _ in range(4):
+        eye = neck_pos + (neutral * turn).apply(mount[:3, 3])
+        z = look - eye
+        z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+        x = right - (right * z).sum(axis=1, keepdims=True) * z  # the body's right, level
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+        camera = Rotation.from_matrix(np.stack([x, np.cross(z, x), z], axis=2))
+        rotvec = (neutral.inv() * camera * mount_rot.inv()).as_rotvec()
+        angle = np.linalg.norm(rotvec, axis=1, keepdims=True)
+        turn = Rotation.from_rotvec(rotvec * np.minimum(1.0, LOOK_MAX / np.maximum(angle, 1e-9)))
+    strength = np.clip(np.max([weights[side] for side in targets], axis=0), 0.0, 1.0)
+    return pose.joints["neck"] * _powered(turn, strength)
 
 
 def plan_person(name: str, script: PersonScript, duration: float, clip: str = "walk") -> PersonPlan:
@@ -468,6 +502,7 @@ def plan_person(name: str, script: PersonScript, duration: float, clip: str = "w
     bend = np.zeros(n)
     if targets:
         needed = _needed_bend(size, base_args, targets, weights)
+        needed *= np.max([weights[side] for side in targets], axis=0)
         bend = gaussian_filter1d(needed, 0.12 * KEY_HZ, mode="nearest")
         bend = np.maximum(bend, gaussian_filter1d(needed, 0.04 * KEY_HZ, mode="nearest"))
     pose = _body_pose(size, *base_args, bend)
@@ -479,9 +514,8 @@ def plan_person(name: str, script: PersonScript, duration: float, clip: str = "w
         rest = joints[shoulder_joint]
         joints[shoulder_joint] = rest * _powered(rest.inv() * q, w)
         joints[elbow_joint] = (1 - w) * joints[elbow_joint] + w * flex
-    hip, chest, _ = _bend_angles(bend, 1.0 - gait)
-    tilt = _head_tilt(size, pose, targets, weights, hip + chest)
-    joints["neck"] = _rz(-tilt) * joints["neck"]
+    if targets:
+        joints["neck"] = _head_look(size, pose, targets, weights, heading)
 
     poses = np.tile(np.eye(4), (n, 1, 1))
     poses[:, :3, :3] = pose.base_rot.as_matrix()
@@ -549,6 +583,19 @@ def hand_positions(body: Body, times: np.ndarray) -> dict[str, np.ndarray]:
     finally:
         pb.disconnect(client)
     return out
+
+
+def head_mount(urdf_scale: float, pitch: float = HEAD_CAMERA_PITCH) -> np.ndarray:
+    """``T_body_camera`` (OpenCV axes) of an egocentric camera on the head link
+    (``neck``: x forward, y up, z right in the model) of a body at ``urdf_scale``: just in
+    front of the face, looking ``pitch`` rad below the head's forward direction."""
+    centre, radius = _head_sphere()
+    forward = np.array([np.cos(pitch), -np.sin(pitch), 0.0])
+    right = np.array([0.0, 0.0, 1.0])
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2] = right, np.cross(forward, right), forward
+    T[:3, 3] = urdf_scale * (np.asarray(centre) + radius * np.array([1.05, 0.1, 0.0]))
+    return T
 
 
 # Looks.
