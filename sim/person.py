@@ -25,7 +25,6 @@ from functools import cache
 
 import numpy as np
 import pybullet as pb
-from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
@@ -51,6 +50,7 @@ CHEST_BEND = np.radians(20.0)  # ... and at the chest
 SQUAT = 0.3  # m: the most a standing person lowers its hips by bending the knees
 LEAN_SHARE = 0.6  # bend values up to this lean the torso; above it the knees bend
 RAMP = 0.5  # s: a walk speeds up from and slows down to standing over this time
+TURN_RATE = 3.0  # rad/s: the fastest a person turns on leaving or reaching a stop
 STEADY_RAMP = 0.3  # s: blend into and out of a steady torso
 LOOK_MAX = np.radians(60.0)  # the most the head turns from its clip pose to look
 HEAD_CAMERA_PITCH = np.radians(20.0)  # the eyes (and head camera) look below the face
@@ -176,20 +176,25 @@ def rest_hand(xy, heading: float, height: float, side: str = "right") -> np.ndar
 # Walking between stops.
 
 
-def _path(points: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth ground path through ``points``: dense points (N, 2) and their arc
-    lengths (N,)."""
+def _path(points: list[np.ndarray], rounds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth ground path from the first to the last of ``points`` that rounds the
+    corners at the others (Chaikin's corner cutting: it stays inside their convex hull
+    and leaves and ends along the first and last legs): dense points (N, 2) and their
+    arc lengths (N,)."""
     pts = [np.asarray(points[0], float)]
     for p in points[1:]:
         if np.linalg.norm(np.asarray(p, float) - pts[-1]) > 1e-6:
             pts.append(np.asarray(p, float))
     pts = np.array(pts)
+    for _ in range(rounds if len(pts) > 2 else 0):
+        a, b = pts[:-1], pts[1:]
+        cut = np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], axis=1).reshape(-1, 2)
+        pts = np.concatenate([pts[:1], cut[1:-1], pts[-1:]])
     if len(pts) == 1:
         return pts, np.zeros(1)
-    chord = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
-    spline = make_interp_spline(chord / chord[-1], pts, k=min(3, len(pts) - 1))
-    dense = spline(np.linspace(0.0, 1.0, 400))
-    return dense, np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))]
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
+    dense = np.linspace(0.0, arc[-1], 400)
+    return np.stack([np.interp(dense, arc, pts[:, k]) for k in range(2)], axis=1), dense
 
 
 def _walked(tau: np.ndarray, duration: float, length: float) -> tuple[np.ndarray, np.ndarray]:
@@ -235,9 +240,10 @@ def ground_track(stops: list[Stop], t: np.ndarray) -> tuple[np.ndarray, np.ndarr
         tangent = np.gradient(dense, arc, axis=0)
         along = np.unwrap(np.arctan2(tangent[:, 1], tangent[:, 0]))
         direction = np.interp(s, arc, along)
-        ramp = min(RAMP, duration / 3)
-        leaving = 1.0 - smoothstep(tau / ramp)
-        arriving = 1.0 - smoothstep((duration - tau) / ramp)
+        turns = [abs(_wrap(h - direction[k])) for h, k in ((a.heading, 0), (b.heading, -1))]
+        ramps = [min(max(RAMP, 1.5 * turn / TURN_RATE), duration / 2) for turn in turns]
+        leaving = 1.0 - smoothstep(tau / ramps[0])
+        arriving = 1.0 - smoothstep((duration - tau) / ramps[1])
         direction += leaving * _wrap(a.heading - direction)
         direction += arriving * _wrap(b.heading - direction)
         heading[walking] = direction

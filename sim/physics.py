@@ -162,8 +162,15 @@ def _add_body(client: int, body: Body) -> int:
             physicsClientId=client,
         )
     for j in range(pb.getNumJoints(uid, physicsClientId=client)):
-        # Free joints by default: pybullet starts every joint with a velocity motor.
-        pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+        # Free joints by default: pybullet starts every joint with a motor (a spherical
+        # joint's holds its first orientation, and shoves the links of an awake puppet).
+        if pb.getJointInfo(uid, j, physicsClientId=client)[2] == pb.JOINT_SPHERICAL:
+            pb.setJointMotorControlMultiDof(
+                uid, j, pb.POSITION_CONTROL, [0.0, 0.0, 0.0, 1.0], targetVelocity=[0.0] * 3,
+                positionGain=0.0, velocityGain=0.0, force=[0.0] * 3, physicsClientId=client,
+            )  # fmt: skip
+        else:
+            pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
     if body.urdf_path and body.collision == "none":
         for link in range(-1, pb.getNumJoints(uid, physicsClientId=client)):
             pb.setCollisionFilterGroupMask(uid, link, 0, 0, physicsClientId=client)
@@ -327,6 +334,14 @@ def _puppet(client: int, body: Body, uid: int, T_frame_inertial: np.ndarray) -> 
         base = _track(body.motion.times, T[:, :3, 3], rotations, local=False, smooth=smooth)
     for j in range(-1, count):  # never simulated: only set, and read
         pb.changeDynamics(uid, j, activationState=_ASLEEP, physicsClientId=client)
+        if body.collision != "none":
+            # Filtered like a static body: it touches what moves, and not the floor under
+            # its feet or the furniture its knees brush, which would only shove its links
+            # about within a step (pybullet collides a pair when either group meets the
+            # other's mask).
+            pb.setCollisionFilterGroupMask(
+                uid, j, _STATIC_FILTER, _ALL_BUT_STATIC, physicsClientId=client
+            )
     return _Puppet(
         uid=uid,
         base=base,
@@ -339,6 +354,8 @@ def _puppet(client: int, body: Body, uid: int, T_frame_inertial: np.ndarray) -> 
     )
 
 
+_STATIC_FILTER = 2  # Bullet's collision filter group of static bodies
+_ALL_BUT_STATIC = -1 ^ _STATIC_FILTER
 _ASLEEP = (
     pb.ACTIVATION_STATE_SLEEP
     + pb.ACTIVATION_STATE_ENABLE_SLEEPING
@@ -496,7 +513,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
 
 
 GRASP_FORCE = 1e5  # N: a grasp's constraint holds against anything short of this
-HOLDER_WEIGHT = 1e5  # a scripted holder's link outweighs what it holds this many times
+HOLDER_WEIGHT = 1e3  # a scripted holder's link outweighs what it holds this many times
 _EPS_T = 1e-9  # s: a step "at" a time despite rounding
 
 

@@ -199,7 +199,8 @@ def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
 
 def _setup_push(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     kind = str(s.behaviour.choice(["block", "can"]))
-    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0]), 0.1)
+    scale = 1.8 if s.hand_radius > 0 else 1.0  # a hand pushes a box: its side, not its top
+    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0], scale), 0.1 * scale)
     angle = float(s.behaviour.uniform(-0.6, 0.6))
     distance = float(s.behaviour.uniform(0.08, 0.15))
     direction = (np.cos(angle), np.sin(angle))

@@ -44,6 +44,8 @@ WALKING_TASKS = ("carry", "push_chair")
 MIN_DURATION = {"carry": 5.0, "push_chair": 4.0}  # s: time to walk, reach and walk again
 STAND_OFF = 0.14  # m from a surface's edge to where the person stands (its pelvis)
 CLEARANCE = 0.3  # m kept between a walked path and furniture or walls
+START_CLEARANCE = 0.5  # m between furniture and where a person starts (arms swing)
+CARRY_OFF = 0.45  # m from a surface's edge to a person carrying something to it
 BEHIND = 0.4  # m from a chair's backrest to the pelvis of the person pushing it
 WALK_SPEED = (0.8, 1.2)  # m/s, cruising
 
@@ -82,6 +84,10 @@ def table_script(plan: TaskPlan, table_rect: np.ndarray, height: float) -> Perso
         HandKey(k.time, np.asarray(k.position, float), 0.0 if i == 0 else 1.0)
         for i, k in enumerate(plan.keys)
     ]
+    # The hand rises by the body before it goes out over the table.
+    first, second = keys[0], keys[1]
+    raised = first.position + [0.1, 0.0, max(0.0, second.position[2] - first.position[2])]
+    keys.insert(1, HandKey((first.time + second.time) / 2, raised))
     return PersonScript(height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys})
 
 
@@ -110,15 +116,17 @@ def _pose2d(x: float, y: float, z: float, yaw: float) -> np.ndarray:
     return T
 
 
-def _clear(points: list[np.ndarray], obstacles: list[Polygon], room: np.ndarray) -> bool:
-    """Whether the polyline through ``points`` keeps ``CLEARANCE`` from every obstacle
-    and from the walls of the room rectangle ``room`` (a walk's last step into a stop
-    by furniture is left out of it)."""
+def _clear(
+    points: list[np.ndarray], obstacles: list[Polygon], room: np.ndarray, margin=CLEARANCE
+) -> bool:
+    """Whether the polyline through ``points`` keeps ``CLEARANCE`` from the walls of the
+    room rectangle ``room`` and ``margin`` from every obstacle (a walk's last step into
+    a stop by furniture is left out of it)."""
     line = LineString([tuple(p) for p in points])
     inside = box(*room).buffer(-CLEARANCE)
     if not inside.contains(line):
         return False
-    return all(line.distance(o) >= CLEARANCE for o in obstacles)
+    return all(line.distance(o) >= margin for o in obstacles)
 
 
 def _length(points: list[np.ndarray]) -> float:
@@ -141,7 +149,9 @@ def _start_spot(
     best, best_miss = None, np.inf
     for _ in range(300):
         spot = rng.uniform(room[:2] + CLEARANCE, room[2:] - CLEARANCE)
-        if not _clear([spot, approach], obstacles, room):
+        if np.dot(approach - spot, _forward(heading)) < 0.2:  # it walks on, not back
+            continue
+        if not _clear([spot, approach], obstacles, room, START_CLEARANCE):
             continue
         miss = abs(_length([spot, approach, stop]) - wanted)
         if miss < best_miss:
@@ -193,7 +203,7 @@ def setup_carry(s) -> tuple[TaskPlan, list[Placed]]:
     height, table_rect = s.person_height, s.table_rect
     t = _phase_times(
         s.duration,
-        dict(arrive=0.22, hover=0.29, down=0.34, grasp=0.36, lift=0.41, leave=0.44,
+        dict(arrive=0.22, hover=0.29, down=0.34, grasp=0.36, lift=0.4, leave=0.44,
              arrive2=0.76, hover2=0.82, place=0.86, release=0.88, up=0.93, rest=0.99),
     )  # fmt: skip
     kind = str(s.behaviour.choice(GRASPABLE))
@@ -220,7 +230,7 @@ def setup_carry(s) -> tuple[TaskPlan, list[Placed]]:
                 continue
             heading2 = np.arctan2(side, 0.0)
             front = T[:2, 3] - side * np.array([0.0, d / 2])
-            stand2 = front - STAND_OFF * _forward(heading2)
+            stand2 = front - CARRY_OFF * _forward(heading2)
             via = [stand1 + np.array([-0.45, side * 0.45]), stand2 - 0.5 * _forward(heading2)]
             if not _clear(via, [_footprint(T, (w, d)), table], room):
                 continue
@@ -263,8 +273,9 @@ def setup_carry(s) -> tuple[TaskPlan, list[Placed]]:
         HandKey(t["down"], grasp),
         HandKey(t["grasp"], grasp),
         HandKey(t["lift"], above),
-        HandKey(t["leave"] + 0.04 * s.duration, carry, frame="body"),
-        HandKey(t["arrive2"], carry, frame="body"),
+        HandKey(t["leave"] + 0.06 * s.duration, carry, frame="body"),
+        HandKey(t["arrive2"] - 0.08 * s.duration, carry, frame="body"),
+        HandKey(t["arrive2"], [*carry[:2], max(carry[2], over[2])], frame="body"),
         HandKey(t["hover2"], over),
         HandKey(t["place"], place),
         HandKey(t["release"], place),
@@ -327,9 +338,8 @@ def setup_push_chair(s) -> tuple[TaskPlan, list[Placed]]:
     yaw1 = float(np.arctan2(facing[1], facing[0]) - np.pi / 2)
     room_left = abs(wall - target[1]) - d / 2 - BEHIND - CLEARANCE - 0.1
     distance = float(np.clip(rng.uniform(0.5, 0.9), 0.2, max(room_left, 0.2)))
-    turn = float(rng.uniform(-0.3, 0.3))
-    start_xy = target + distance * normal + rng.uniform(-0.2, 0.2) * np.array([1.0, 0.0])
-    yaw0 = yaw1 + turn
+    start_xy = target + distance * normal  # pushed straight in, turning it a little
+    yaw0 = yaw1 + float(rng.uniform(-0.15, 0.15))
     T0 = _pose2d(start_xy[0], start_xy[1], 0.001, yaw0)
     s.bodies.append(
         Body(
@@ -347,17 +357,13 @@ def setup_push_chair(s) -> tuple[TaskPlan, list[Placed]]:
     back = d / 2 + BEHIND
     stand1 = start_xy - back * _forward(heading0)
     stand2 = target - back * _forward(heading1)
-    push_via = [
-        stand1 + 0.25 * distance * _forward(heading0),
-        stand2 - 0.25 * distance * _forward(heading1),
-    ]
     obstacles = [box(*table_rect), _footprint(T0, (w, d))]
     start, via1 = _start_spot(rng, stand1, heading0, obstacles, room, t["arrive"])
     first_heading = float(np.arctan2(*(via1[0] - start)[::-1]))
     stops = [
         Stop(start, first_heading, 0.0, 0.0),
         Stop(stand1, float(heading0), t["arrive"], t["leave"], via=via1),
-        Stop(stand2, float(heading1), t["arrive2"], np.inf, via=push_via),
+        Stop(stand2, float(heading1), t["arrive2"], np.inf),
     ]
 
     # Grip points on top of the backrest, in the body frame of the person behind it.
@@ -370,9 +376,10 @@ def setup_push_chair(s) -> tuple[TaskPlan, list[Placed]]:
         local = np.array([sign * (w / 2 - 0.07), rail_y, top + r + 0.003, 1.0])
         grip = _to_body((T0 @ local)[:3], stand1, heading0)
         rest = _to_body(rest_hand(stand1, heading0, height, hand), stand1, heading0)
-        keys[hand] = [
+        keys[hand] = [  # up over the backrest, then down onto it
             HandKey(0.0, rest, 0.0, "body"),
-            HandKey(t["arrive"] - 0.05 * s.duration, grip + [0.0, 0.0, 0.08], 0.0, "body"),
+            HandKey(t["arrive"] - 0.05 * s.duration, grip + [0.0, 0.0, 0.15], 0.0, "body"),
+            HandKey(t["arrive"] + 0.04 * s.duration, grip + [0.0, 0.0, 0.1], 1.0, "body"),
             HandKey(t["reach"], grip, 1.0, "body"),
             HandKey(t["release"], grip, 1.0, "body"),
             HandKey(t["release"] + 0.04 * s.duration, grip + [-0.05, 0.0, 0.08], 1.0, "body"),

@@ -120,17 +120,22 @@ def push(
     a sphere hand of ``hand_radius``, whose centre stays above the table top)."""
     d = np.asarray(direction, float) / np.linalg.norm(direction)
     r = max(obj.model.size[0], obj.model.size[1]) / 2
+    if hand_radius > 0:  # a sphere hand comes down clear of the object's corners
+        r = float(np.hypot(obj.model.size[0], obj.model.size[1])) / 2
     z = table_z + max(min(obj.model.size[2] * 0.5, 0.03), hand_radius + 0.004)
     behind = obj.xy - d * (r + max(0.035, hand_radius + 0.012))
     end = behind + d * distance
     yaw = float(np.arctan2(d[1], d[0])) + np.pi / 2  # fingers across the push direction
     t = _phases(duration, [0.0, 0.2, 0.35, 0.8, 0.97])
+    above = z + HOVER
+    if hand_radius > 0:  # a hand comes down over the (larger) object it pushes
+        above = max(above, table_z + obj.model.size[2] + hand_radius + 0.03)
     keys = [
         _start(start, 0.0),
-        _key(t[1], behind, z + HOVER, yaw, 0.0),
+        _key(t[1], behind, above, yaw, 0.0),
         _key(t[2], behind, z, yaw, 0.0),
         _key(t[3], end, z, yaw, 0.0),
-        _key(t[4], end, z + HOVER, yaw, 0.0),
+        _key(t[4], end, above, yaw, 0.0),
     ]
     return TaskPlan(
         "push",
