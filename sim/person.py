@@ -11,7 +11,7 @@ at a time). ``plan_person`` turns it into a puppet ``Body``:
   spherical joint, the elbow a revolute one, the elbow swung down and out), blended with
   the clip's (or standing) arm pose by the key's weight; a target beyond the arm's reach
   is brought in by bending at the hips and chest and, standing, by bending the knees;
-- the head tilts down towards what the hands reach for.
+- the head turns to look at what the hands reach for.
 
 The humanoid is modelled Y up, facing +x, its right side on +z (``sim.humanoid``); in
 the world it faces its heading with Z up. Its hands are the ``right_wrist`` and
@@ -39,6 +39,7 @@ from .humanoid import (
 )
 from .keypoints import _head_sphere
 from .motion import smoothstep
+from .robot import min_jerk
 from .spec import Body, JointMotion, Material, Motion
 
 HANDS = {"right": "right_wrist", "left": "left_wrist"}
@@ -47,7 +48,8 @@ HEIGHT_RANGE = (1.55, 1.9)  # m, standing height of a sampled person
 REACH_MARGIN = 0.93  # targets are kept within this fraction of the arm's length
 HIP_BEND = np.radians(45.0)  # the most the torso leans forward at the hips ...
 CHEST_BEND = np.radians(20.0)  # ... and at the chest
-SQUAT = 0.3  # m: the most a standing person lowers its hips by bending the knees
+SQUAT = 0.3  # the most a standing person lowers its hips by bending the knees, in the
+# URDF's own units (times the body's URDF scale: 7.5 cm for a person of 1.62 m)
 LEAN_SHARE = 0.6  # bend values up to this lean the torso; above it the knees bend
 RAMP = 0.5  # s: a walk speeds up from and slows down to standing over this time
 TURN_RATE = 3.0  # rad/s: the fastest a person turns on leaving or reaching a stop
@@ -115,14 +117,9 @@ class PersonPlan:
     bend: np.ndarray
     height: float
 
-    @property
-    def scale(self) -> float:
-        """The body's size relative to the clips' model (``MODEL_SCALE``)."""
-        return self.body.urdf_scale / MODEL_SCALE
-
 
 @dataclass(frozen=True)
-class _Skeleton:
+class Skeleton:
     """Joint offsets (3,) in the parent link's frame, at URDF scale 1, by joint name."""
 
     offsets: dict[str, np.ndarray]
@@ -132,7 +129,7 @@ class _Skeleton:
 
 
 @cache
-def skeleton() -> _Skeleton:
+def skeleton() -> Skeleton:
     """The humanoid's joint offsets, read from the URDF by pybullet at its zero pose (every
     link frame is then aligned with the base, so offsets are position differences)."""
     client = pb.connect(pb.DIRECT)
@@ -147,13 +144,7 @@ def skeleton() -> _Skeleton:
     for j, info in enumerate(infos):
         parent = info[16]
         offsets[info[1].decode()] = pos[j] - (pos[parent] if parent >= 0 else np.zeros(3))
-    return _Skeleton(offsets)
-
-
-def arm_length(scale: float) -> float:
-    """Shoulder to hand centre (m) with the arm straight, for a body of ``scale``."""
-    sk = skeleton()
-    return MODEL_SCALE * scale * (sk.length("right_elbow") + sk.length("right_wrist"))
+    return Skeleton(offsets)
 
 
 def person_scale(height: float) -> float:
@@ -268,11 +259,6 @@ def _windows(t: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
 # Hand targets.
 
 
-def min_jerk(u):
-    u = np.clip(u, 0.0, 1.0)
-    return u**3 * (10.0 - 15.0 * u + 6.0 * u * u)
-
-
 def _resolve(key: HandKey, xy: np.ndarray, heading: np.ndarray) -> np.ndarray:
     """A key's target (T, 3) world, at every sample (body-frame keys move with the body)."""
     p = np.asarray(key.position, float)
@@ -322,8 +308,8 @@ def _powered(rot: Rotation, weight: np.ndarray) -> Rotation:
 
 
 def _bend_angles(bend: np.ndarray, standing: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Hip lean, chest lean (rad) and knee squat (m, at scale 1 of the model) of bend
-    values (0 .. 1); the knees bend only while ``standing`` (0 .. 1)."""
+    """Hip lean, chest lean (rad) and knee squat (URDF units) of bend values (0 .. 1);
+    the knees bend only while ``standing`` (0 .. 1)."""
     lean = np.clip(bend / LEAN_SHARE, 0.0, 1.0)
     squat = np.clip((bend - LEAN_SHARE) / (1 - LEAN_SHARE), 0.0, 1.0) * standing
     return lean * HIP_BEND, lean * CHEST_BEND, squat * SQUAT
@@ -331,8 +317,7 @@ def _bend_angles(bend: np.ndarray, standing: np.ndarray) -> tuple[np.ndarray, ..
 
 @dataclass
 class _Pose:
-    """Everything of the body but its arms, at T samples (scale 1 offsets in metres at
-    ``size`` = MODEL_SCALE x scale)."""
+    """The base pose (world) and the joints of torso and legs at T samples."""
 
     base_pos: np.ndarray  # (T, 3)
     base_rot: Rotation
@@ -455,9 +440,9 @@ def _arm_ik(
 def _head_look(size, pose: _Pose, targets, weights, heading: np.ndarray) -> Rotation:
     """The neck's rotation that turns the head so that its eyes (the head camera,
     ``head_mount``) look at the weighted mean of the hands' targets, their right kept
-    level with the body's right (no roll),
-    turning at most ``LOOK_MAX`` from the clip's head pose and by as much as the largest
-    weight; found by a few fixed-point steps (the eyes move as the head turns)."""
+    level with the body's right (no roll), turning at most ``LOOK_MAX`` from the clip's
+    head pose and by as much as the largest weight; found by a few fixed-point steps
+    (the eyes move as the head turns)."""
     sk = skeleton()
     chest_pos, chest_rot = _chest_frame(size, pose)
     neck_pos = chest_pos + chest_rot.apply(size * sk.offsets["neck"])
