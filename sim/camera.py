@@ -74,6 +74,28 @@ def _spline(points: np.ndarray, s: np.ndarray) -> np.ndarray:
     return spline(np.interp(s * length[-1], length, dense))
 
 
+def _keyed(path: CameraPath, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eye and target positions (T, 3) of a "keyed" path at ``times``: cubic splines in
+    time through the keys (fewer keys: lower degree), held before and after them."""
+    key_times = np.asarray(path.times, dtype=float)
+    if (
+        len(key_times) == 0
+        or len(path.points) != len(key_times)
+        or (len(path.targets) != len(key_times))
+    ):
+        raise ValueError("a keyed camera path needs as many points and targets as times")
+    t = np.clip(np.asarray(times, dtype=float), key_times[0], key_times[-1])
+    out = []
+    for values in (path.points, path.targets):
+        values = np.asarray(values, dtype=float)
+        if len(key_times) == 1:
+            out.append(np.repeat(values, len(t), axis=0))
+            continue
+        spline = make_interp_spline(key_times, values, k=min(3, len(key_times) - 1))
+        out.append(spline(t))
+    return out[0], out[1]
+
+
 def body_poses(body: str, trajectory: Trajectory) -> np.ndarray:
     """``T_world_body`` (F, 4, 4) of a body's base part, for sensors mounted on it."""
     if body not in trajectory.part_names:
@@ -115,6 +137,9 @@ def camera_poses(
         offset = np.asarray(path.offset, dtype=float)
         aim = np.asarray(path.target, dtype=float)
         return np.stack([look_at(p + offset, p + aim) for p in positions])
+    if path.kind == "keyed":
+        eyes, targets = _keyed(path, times)
+        return np.stack([look_at(e, t) for e, t in zip(eyes, targets, strict=True)])
     if path.kind == "mounted":
         return body_poses(path.body, trajectory) @ np.asarray(path.T_body_camera, dtype=float)
     raise ValueError(f"unknown camera path kind {path.kind!r}")

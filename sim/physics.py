@@ -162,8 +162,15 @@ def _add_body(client: int, body: Body) -> int:
             physicsClientId=client,
         )
     for j in range(pb.getNumJoints(uid, physicsClientId=client)):
-        # Free joints by default: pybullet starts every joint with a velocity motor.
-        pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+        # Free joints by default: pybullet starts every joint with a motor (a spherical
+        # joint's holds its first orientation, and shoves the links of an awake puppet).
+        if pb.getJointInfo(uid, j, physicsClientId=client)[2] == pb.JOINT_SPHERICAL:
+            pb.setJointMotorControlMultiDof(
+                uid, j, pb.POSITION_CONTROL, [0.0, 0.0, 0.0, 1.0], targetVelocity=[0.0] * 3,
+                positionGain=0.0, velocityGain=0.0, force=[0.0] * 3, physicsClientId=client,
+            )  # fmt: skip
+        else:
+            pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
     if body.urdf_path and body.collision == "none":
         for link in range(-1, pb.getNumJoints(uid, physicsClientId=client)):
             pb.setCollisionFilterGroupMask(uid, link, 0, 0, physicsClientId=client)
@@ -327,6 +334,14 @@ def _puppet(client: int, body: Body, uid: int, T_frame_inertial: np.ndarray) -> 
         base = _track(body.motion.times, T[:, :3, 3], rotations, local=False, smooth=smooth)
     for j in range(-1, count):  # never simulated: only set, and read
         pb.changeDynamics(uid, j, activationState=_ASLEEP, physicsClientId=client)
+        if body.collision != "none":
+            # Filtered like a static body: it touches what moves, and not the floor under
+            # its feet or the furniture its knees brush, which would only shove its links
+            # about within a step (pybullet collides a pair when either group meets the
+            # other's mask).
+            pb.setCollisionFilterGroupMask(
+                uid, j, _STATIC_FILTER, _ALL_BUT_STATIC, physicsClientId=client
+            )
     return _Puppet(
         uid=uid,
         base=base,
@@ -339,6 +354,8 @@ def _puppet(client: int, body: Body, uid: int, T_frame_inertial: np.ndarray) -> 
     )
 
 
+_STATIC_FILTER = 2  # Bullet's collision filter group of static bodies
+_ALL_BUT_STATIC = -1 ^ _STATIC_FILTER
 _ASLEEP = (
     pb.ACTIVATION_STATE_SLEEP
     + pb.ACTIVATION_STATE_ENABLE_SLEEPING
@@ -384,7 +401,9 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     constraint from the first step at or after their start to the first at or after
     their end (see ``_update_grasps``); a puppet that holds something is set to its
     script at the start of each step, and its holding link made far heavier than what
-    it holds, so the held part follows it exactly.
+    it holds, so the held part follows it exactly. An upright attachment's constraint
+    is turned before every step so that the child keeps its pose in the parent's level
+    frame (``Attachment.upright``).
 
     A body with a ``lifetime`` is present from the first step at or after its start
     until the first at or after its end (see ``_update_lifetimes``); the Trajectory's
@@ -461,6 +480,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                             _pose_puppet(client, puppet, t)
                     _update_lifetimes(client, lives, t_start)
                     _update_grasps(client, grasps, t_start)
+                    _move_upright_grasps(client, grasps, dt)
                     pb.stepSimulation(physicsClientId=client)
             else:
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
@@ -628,6 +648,9 @@ class _Grasp:
     end: float
     colliding: bool  # both bodies collide with others
     scripted: bool  # the parent is a puppet, moved by its script alone
+    upright: bool = False  # held at the parent's position, level (Attachment.upright)
+    base: _Part | None = None  # the parent body's base, whose heading turns an upright hold
+    T_level_child: np.ndarray | None = None  # upright: the child in the parent's level frame
     constraint: int = -1  # pybullet id while held
     parent_dynamics: tuple | None = None  # the parent link's own (mass, inertia) while held
     released: bool = False
@@ -651,7 +674,9 @@ def _grasps(spec: SceneSpec, parts: list[_Part]) -> list[_Grasp]:
         parent, child = by_name[a.parent], by_name[a.child]
         colliding = all(spec.bodies[p.body].collision != "none" for p in (parent, child))
         scripted = spec.bodies[parent.body].joint_motion is not None
-        grasps.append(_Grasp(parent, child, float(a.start), end, colliding, scripted))
+        base = next(p for p in parts if p.body == parent.body and p.link < 0)
+        grasp = _Grasp(parent, child, float(a.start), end, colliding, scripted, a.upright, base)
+        grasps.append(grasp)
     return grasps
 
 
@@ -708,6 +733,9 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
     fight the constraint); after release each pair collides again once it is apart."""
     for g in grasps:
         if g.constraint < 0 and not g.released and t >= g.start - _EPS_T and t < g.end - _EPS_T:
+            if g.upright:
+                _hold_upright(client, g)
+                continue
             T_parent_child = invert(_inertial_pose(client, g.parent)) @ _inertial_pose(
                 client, g.child
             )
@@ -760,6 +788,78 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
             for link in apart:
                 _filter_pair(client, g, link, True)
             g.unfiltered = [link for link in g.unfiltered if link not in apart]
+
+
+def _level_frame(client: int, grasp: _Grasp, ahead: float) -> np.ndarray:
+    """The parent's level frame ``ahead`` s from now (by its current velocities): at the
+    parent part's origin, turned about z like its body's base x axis."""
+    T, v, _ = _read_part(client, grasp.parent)
+    T_base, _, w = _read_part(client, grasp.base)
+    heading = np.arctan2(T_base[1, 0], T_base[0, 0]) + w[2] * ahead
+    level = np.eye(4)
+    level[:2, :2] = [[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]]
+    level[:3, 3] = T[:3, 3] + v * ahead
+    return level
+
+
+def _inertial_pose_ahead(client: int, part: _Part, ahead: float) -> np.ndarray:
+    """The part's inertial (constraint) frame ``ahead`` s from now, by its velocities."""
+    T = _inertial_pose(client, part)
+    _, v, w = _read_part(client, part)
+    T[:3, 3] += v * ahead  # the link origin's velocity: the same as its centre's at small w
+    T[:3, :3] = Rotation.from_rotvec(w * ahead).as_matrix() @ T[:3, :3]
+    return T
+
+
+def _upright_frame(client: int, grasp: _Grasp, ahead: float) -> tuple[list, list]:
+    """The constraint's child frame (position, quaternion in the child's inertial frame)
+    that holds an upright grasp's child level ``ahead`` s from now."""
+    T_child = _level_frame(client, grasp, ahead) @ grasp.T_level_child
+    T_parent = _inertial_pose_ahead(client, grasp.parent, ahead)
+    return pos_quat_xyzw(invert(T_child) @ T_parent)
+
+
+def _hold_upright(client: int, grasp: _Grasp) -> None:
+    """Start an upright hold: a fixed constraint between the parent part and the child
+    whose child frame ``_move_upright_grasps`` turns before every step, so that the
+    child keeps its pose in the parent's level frame."""
+    T_child = _inertial_pose(client, grasp.child)
+    grasp.T_level_child = invert(_level_frame(client, grasp, 0.0)) @ T_child
+    pos, quat = _upright_frame(client, grasp, 0.0)
+    grasp.constraint = pb.createConstraint(
+        grasp.parent.pb_body,
+        grasp.parent.link,
+        grasp.child.pb_body,
+        grasp.child.link,
+        pb.JOINT_FIXED,
+        [0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+        pos,
+        childFrameOrientation=quat,
+        physicsClientId=client,
+    )
+    pb.changeConstraint(grasp.constraint, maxForce=GRASP_FORCE, physicsClientId=client)
+    if grasp.scripted:
+        T_parent_child = invert(_inertial_pose(client, grasp.parent)) @ T_child
+        grasp.parent_dynamics = _weigh_down(client, grasp.parent, grasp.child, T_parent_child)
+    grasp.unfiltered = _parent_links(client, grasp) if grasp.colliding else []
+    for link in grasp.unfiltered:
+        _filter_pair(client, grasp, link, False)
+
+
+def _move_upright_grasps(client: int, grasps: list[_Grasp], dt: float) -> None:
+    """Turn every upright hold's child frame to where it keeps the child level at the
+    end of a step of ``dt`` s."""
+    for g in grasps:
+        if g.upright and g.constraint >= 0:
+            pos, quat = _upright_frame(client, g, dt)
+            pb.changeConstraint(
+                g.constraint,
+                pos,
+                jointChildFrameOrientation=quat,
+                maxForce=GRASP_FORCE,
+                physicsClientId=client,
+            )
 
 
 def _joint_name(client: int, uid: int, j: int) -> str:

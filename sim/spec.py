@@ -176,7 +176,9 @@ class CameraPath:
     positions and ``targets``, walked at constant speed), "follow" (``body`` name; the
     eye is at the body's position + ``offset`` and looks at its position + ``target``,
     both in the world frame), "mounted" (rigidly fixed to ``body`` at ``T_body_camera``,
-    OpenCV camera axes, e.g. a vehicle's camera rig).
+    OpenCV camera axes, e.g. a vehicle's camera rig), "keyed" (eye ``points`` and
+    ``targets`` at ``times`` s, each followed by a cubic spline in time and held
+    outside the keys: a hand-held camera's shake).
     """
 
     kind: str = "static"
@@ -191,6 +193,7 @@ class CameraPath:
     body: str = ""
     offset: tuple[float, float, float] = (-2.0, 0.0, 1.5)
     T_body_camera: np.ndarray = field(default_factory=lambda: np.eye(4))
+    times: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -230,12 +233,17 @@ class Attachment:
     """A rigid grasp: from ``start`` (s) until ``end`` (s, None = the end of the clip)
     the part ``child`` is held fixed to the part ``parent`` in the relative pose they
     have at ``start`` (a hand or gripper holding an object). Parts are named as in the
-    Trajectory: "body" for a base, "body/link" for a link."""
+    Trajectory: "body" for a base, "body/link" for a link.
+
+    ``upright``: the child is held at the parent's position but keeps its orientation,
+    turning only about the vertical as the parent's body turns (the heading of its base's
+    x axis): a hand without a wrist joint that holds things level."""
 
     parent: str
     child: str
     start: float
     end: float | None = None
+    upright: bool = False
 
 
 @dataclass

@@ -9,6 +9,7 @@ from .objects import colour_name
 
 ROBOT_NAMES = {"panda": "Franka Panda robot arm", "kuka": "KUKA iiwa robot arm"}
 NOUNS = {"block": "block", "can": "can", "fruit": "fruit", "bowl": "bowl"}
+SURFACES = {"table": "side table", "cabinet": "cabinet", "shelf": "shelf"}
 
 
 def _noun(placed) -> str:
@@ -19,9 +20,11 @@ def _noun(placed) -> str:
     return f"{colour} {noun}" if colour else noun
 
 
-def captions(task: str, robot: str, facts: dict, table: str) -> list[str]:
+def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
     """All phrasings of the clip's caption (the first is the plainest)."""
-    arm = ROBOT_NAMES[robot]
+    if actor == "human":
+        return _person_captions(task, facts, table)
+    arm = ROBOT_NAMES[actor]
     short = "robot arm"
     obj = _noun(facts["object"])
     if task == "pick_place":
@@ -66,6 +69,51 @@ def captions(task: str, robot: str, facts: dict, table: str) -> list[str]:
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+def _person_captions(task: str, facts: dict, table: str) -> list[str]:
+    """Phrasings for a person doing ``task``."""
+    if task == "push_chair":
+        chair = f"{surface_colour(facts['chair'].visuals[0].material)} chair"
+        return [
+            f"A person pushes the {chair} up to the {table} table.",
+            f"Someone walks over to a {chair}, grips its backrest and slides it to the table.",
+            f"A person tucks the {chair} in at the {table} table.",
+        ]
+    obj = _noun(facts["object"])
+    if task == "carry":
+        piece = facts["surface_piece"]
+        surface = f"{surface_colour(piece.visuals[0].material)} {SURFACES[facts['surface']]}"
+        return [
+            f"A person picks up the {obj} from the {table} table and carries it to the {surface}.",
+            f"Someone walks to the table, takes the {obj} and puts it on the {surface}.",
+            f"A person carries a {obj} across the room from the {table} table to the {surface}.",
+        ]
+    if task == "pick_place":
+        target = _noun(facts["target"])
+        bowl = getattr(facts["target"].model, "name_class", "") == "bowl"
+        into = "in" if bowl else "on"
+        return [
+            f"A person picks up the {obj} from the {table} table and places it {into} the "
+            f"{target}.",
+            f"Standing at a {table} table, someone puts the {obj} {into} the {target}.",
+            f"A person's hand moves the {obj} {into} the {target}.",
+        ]
+    if task == "push":
+        cm = int(round(100 * facts["distance"]))
+        return [
+            f"A person pushes the {obj} about {cm} cm across the {table} table.",
+            f"Someone slides the {obj} along the {table} table with their hand.",
+            f"Standing at the table, a person nudges a {obj} away from them.",
+        ]
+    if task == "stack":
+        target = _noun(facts["target"])
+        return [
+            f"A person stacks the {obj} on top of the {target} on the {table} table.",
+            f"Someone picks up the {obj} and sets it on the {target}.",
+            f"At a {table} table, a person builds a two-block tower: the {obj} on the {target}.",
+        ]
+    raise ValueError(f"no captions for task {task!r}")
 
 
 def surface_colour(material) -> str:

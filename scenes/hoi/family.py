@@ -1,9 +1,11 @@
 """The "hoi" scene family: an actor handles objects on a table in a furnished room.
 
-Actors so far: robot arms (Franka Panda, KUKA iiwa) moved by inverse kinematics along
-smooth end-effector paths, grasping by constraint. Tasks: pick and place, push, stack,
-cut fruit.
-The room, table, bowls and lighting come from the furniture family.
+Actors: robot arms (Franka Panda, KUKA iiwa) moved by inverse kinematics along smooth
+end-effector paths, grasping by constraint, and a person (``human.py``: the humanoid
+walking and reaching by inverse kinematics). Tasks: pick and place, push, stack, cut
+fruit (robots); only a person carries things across the room or pushes a chair to
+the table. The room, tables, chairs, shelves, cabinets, bowls and lighting come from
+the furniture family.
 
 Random streams: "layout" (room, table, where objects stand), "appearance" (materials,
 object colours), "behaviour" (task parameters), "lighting", "camera".
@@ -12,7 +14,7 @@ object colours), "behaviour" (task parameters), "lighting", "camera".
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
+from simfactory.sim.person import dress, head_mount, plan_person, sample_height
 from simfactory.sim.robot import (
     ROBOTS,
     ee_path,
@@ -36,6 +39,8 @@ from simfactory.sim.robot import (
 )
 from simfactory.sim.spec import Body, CameraPath, CameraSpec, Link, SceneSpec
 
+from . import human
+from .cameras import handheld_path, orbit_radius, room_view, table_view
 from .captions import captions, pick_caption, surface_colour
 from .fruit import FRUITS, cut_fruit, cut_mesh, make_board, make_fruit, make_knife, overlaps
 from .objects import GRASPABLE, make_graspable
@@ -50,8 +55,10 @@ DEFAULTS = dict(
     fps=24,
     frames=48,
 )
-ACTORS = tuple(ROBOTS)
-CAMERAS = ("static", "orbit", "wrist")
+ACTORS = (*ROBOTS, human.HUMAN)
+CAMERAS = ("static", "orbit", "wrist", "head", "handheld")
+# Cameras that need a kind of actor: on a robot's wrist, on a person's head.
+CAMERA_ACTORS = {"wrist": tuple(ROBOTS), "head": (human.HUMAN,)}
 
 
 def validate(cfg: dict) -> list[str]:
@@ -69,7 +76,62 @@ def validate(cfg: dict) -> list[str]:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"
         )
+    if errors:
+        return errors
+    task, actor, camera = cfg["task"], cfg["actor"], cfg["camera"]
+    if task != "random" and actor != "random" and actor not in actors_for(task):
+        errors.append(
+            f"task: {task} is done by {' or '.join(actors_for(task))} only, "
+            f"not by scene.actor={actor}"
+        )
+    if actor != "random" and actor not in CAMERA_ACTORS.get(camera, ACTORS):
+        errors.append(
+            f"camera.path: {camera} needs scene.actor {' or '.join(CAMERA_ACTORS[camera])} "
+            f"(got scene.actor={actor})"
+        )
+    duration = (cfg["frames"] - 1) / cfg["fps"]
+    if task in human.MIN_DURATION and duration < human.MIN_DURATION[task]:
+        errors.append(
+            f"task: {task} needs clips of at least {human.MIN_DURATION[task]:g} s "
+            f"((frames - 1) / fps; got {duration:.2f} s), e.g. frames=144 fps=24"
+        )
+    if not errors and not _choices(cfg, duration):
+        errors.append(
+            f"task: no task fits scene.task={task}, scene.actor={actor}, camera.path={camera} "
+            f"and {duration:.2f} s clips"
+        )
     return errors
+
+
+def actors_for(task: str) -> tuple[str, ...]:
+    """The actors that can do ``task`` (tasks not in ``TASK_ACTORS``: the robots)."""
+    return TASK_ACTORS.get(task, tuple(ROBOTS))
+
+
+def _choices(cfg: dict, duration: float) -> list[tuple[str, str]]:
+    """Every (task, actor) pair the config allows, in a fixed order."""
+    tasks = TASKS if cfg["task"] == "random" else (cfg["task"],)
+    pairs = []
+    for task in tasks:
+        if duration < human.MIN_DURATION.get(task, 0.0):
+            continue
+        for actor in actors_for(task):
+            if cfg["actor"] in ("random", actor) and actor in CAMERA_ACTORS.get(
+                cfg["camera"], ACTORS
+            ):
+                pairs.append((task, actor))
+    return pairs
+
+
+def _pick_task_and_actor(cfg: dict, rng: np.random.Generator, duration: float):
+    """The clip's task (drawn first, among those some allowed actor can do) and actor
+    (drawn among the allowed actors that can do it)."""
+    pairs = _choices(cfg, duration)
+    tasks = sorted({t for t, _ in pairs}, key=TASKS.index)
+    task = cfg["task"] if cfg["task"] != "random" else str(rng.choice(tasks))
+    actors = [a for t, a in pairs if t == task]
+    actor = cfg["actor"] if cfg["actor"] != "random" else str(rng.choice(actors))
+    return task, actor
 
 
 def _pose(x, y, z, yaw=0.0) -> np.ndarray:
@@ -104,7 +166,11 @@ class Setting:
     """What a task's setup gets: random streams, the table, the grasping part, the
     hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
     spot of the table; ``bodies`` takes any extra body the task brings (an object the
-    task adds there itself is only recorded, not added again, by its Placed entry)."""
+    task adds there itself is only recorded, not added again, by its Placed entry).
+
+    For a person also: its hand's radius (a sphere), its standing height, the layout
+    stream, the room, the room's floor rectangle and the table top's world rectangle
+    ([xmin, ymin, xmax, ymax]), for the tasks that walk."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -116,6 +182,13 @@ class Setting:
     colours: list[str]
     place: Callable[[str, object, float], Placed]
     bodies: list[Body]
+    actor: str = ""
+    hand_radius: float = 0.0
+    person_height: float = 0.0
+    layout: np.random.Generator | None = None
+    room: object = None
+    room_rect: np.ndarray | None = None
+    table_rect: np.ndarray | None = None
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -123,22 +196,24 @@ def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0]), 0.06)
     bowl = make_clutter(s.appearance, "bowl", clutter_materials(s.appearance, s.palette))
     target = s.place("bowl_0", bowl, bowl.extents[0] / 2 + 0.03)
-    return pick_place(obj, target, s.table_z, s.hand, s.start, s.duration), [obj, target]
+    plan = pick_place(obj, target, s.table_z, s.hand, s.start, s.duration, s.hand_radius)
+    return plan, [obj, target]
 
 
 def _setup_push(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     kind = str(s.behaviour.choice(["block", "can"]))
-    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0]), 0.1)
+    scale = 1.8 if s.hand_radius > 0 else 1.0  # a hand pushes a box: its side, not its top
+    obj = s.place("object_0", make_graspable(s.appearance, kind, s.colours[0], scale), 0.1 * scale)
     angle = float(s.behaviour.uniform(-0.6, 0.6))
     distance = float(s.behaviour.uniform(0.08, 0.15))
     direction = (np.cos(angle), np.sin(angle))
-    return push(obj, direction, distance, s.table_z, s.start, s.duration), [obj]
+    return push(obj, direction, distance, s.table_z, s.start, s.duration, s.hand_radius), [obj]
 
 
 def _setup_stack(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     base = s.place("block_0", make_graspable(s.appearance, "block", s.colours[0]), 0.06)
     top = s.place("block_1", make_graspable(s.appearance, "block", s.colours[1]), 0.06)
-    return stack(top, base, s.table_z, s.hand, s.start, s.duration), [base, top]
+    return stack(top, base, s.table_z, s.hand, s.start, s.duration, s.hand_radius), [base, top]
 
 
 def _table_top(bodies: list[Body], table_z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -268,8 +343,18 @@ TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "push": _setup_push,
     "stack": _setup_stack,
     "cut_fruit": _setup_cut_fruit,
+    "carry": human.setup_carry,
+    "push_chair": human.setup_push_chair,
 }
 TASKS = tuple(TASK_SETUPS)
+# Who can do each task (a task left out: the robot arms only).
+TASK_ACTORS: dict[str, tuple[str, ...]] = {
+    "pick_place": ACTORS,
+    "push": ACTORS,
+    "stack": ACTORS,
+    "carry": (human.HUMAN,),
+    "push_chair": (human.HUMAN,),
+}
 
 
 def build(cfg: dict, streams: dict, width: int, height: int, duration: float) -> SceneSpec:
@@ -277,26 +362,38 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     cfg = {**DEFAULTS, **cfg}
     layout, appearance = streams["layout"], streams["appearance"]
     behaviour = streams["behaviour"]
-    task = cfg["task"] if cfg["task"] != "random" else str(behaviour.choice(TASKS))
-    actor = cfg["actor"] if cfg["actor"] != "random" else str(behaviour.choice(ACTORS))
+    task, actor = _pick_task_and_actor(cfg, behaviour, duration)
+    person = actor == human.HUMAN
 
     palette = make_palette(appearance, size=128)
     room = make_room(layout, "rect", False, room_materials(appearance, palette), (4.0, 6.0))
-    cx, cy = (np.asarray(room.rects[0][:2]) + np.asarray(room.rects[0][2:])) / 2
+    room_rect = np.asarray(room.rects[0], dtype=float)
+    cx, cy = (room_rect[:2] + room_rect[2:]) / 2
     table = _table(layout, palette)
     rect, table_z = table.support_surfaces[0]
+    if person:  # room to walk on the table's -x side
+        cx = min(max(cx, room_rect[0] + 1.7 - rect[0]), room_rect[2] - 0.5 - rect[2])
     T_table = _pose(cx, cy, 0.0)
     bodies: list[Body] = list(room.bodies)
     bodies.append(Body("table", "table", table.visuals, T_table, collision="exact"))
+    table_rect = np.array([cx + rect[0], cy + rect[1], cx + rect[2], cy + rect[3]])
 
-    # The robot stands on the table top at the middle of its -x edge, facing +x.
-    model = robot_model(actor)
-    base_xy = np.array([cx + rect[0] + 0.08, cy + (rect[1] + rect[3]) / 2])
-    T_base = _pose(base_xy[0], base_xy[1], table_z)
-    near = 0.35 if actor == "panda" else 0.45  # the iiwa cannot point down close to its base
-    lo = np.array([base_xy[0] + near, cy + max(rect[1] + 0.08, -0.3)])
-    hi = np.array([min(base_xy[0] + 0.68, cx + rect[2] - 0.08), cy + min(rect[3] - 0.08, 0.3)])
-    taken = [(base_xy, 0.2)]
+    if person:  # standing at the middle of the table's -x edge, facing +x
+        model = base_xy = T_base = None
+        person_height = sample_height(appearance)
+        lo, hi = human.reach_region(table_rect, person_height)
+        taken = []
+        hand, start = human.HAND, human.start_pose(table_rect, person_height)
+    else:  # the robot stands on the table top at the middle of its -x edge, facing +x
+        person_height = 0.0
+        model = robot_model(actor)
+        base_xy = np.array([cx + rect[0] + 0.08, cy + (rect[1] + rect[3]) / 2])
+        T_base = _pose(base_xy[0], base_xy[1], table_z)
+        near = 0.35 if actor == "panda" else 0.45  # the iiwa cannot point down close to its base
+        lo = np.array([base_xy[0] + near, cy + max(rect[1] + 0.08, -0.3)])
+        hi = np.array([min(base_xy[0] + 0.68, cx + rect[2] - 0.08), cy + min(rect[3] - 0.08, 0.3)])
+        taken = [(base_xy, 0.2)]
+        hand, start = f"robot/{model.ee_link}", home_ee_pose(model, T_base)
 
     def place(name, obj, radius):
         xy = _free_spot(layout, taken, lo, hi, radius)
@@ -309,14 +406,23 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         behaviour=behaviour,
         palette=palette,
         table_z=float(table_z),
-        hand=f"robot/{model.ee_link}",
-        start=home_ee_pose(model, T_base),
+        hand=hand,
+        start=start,
         duration=duration,
         colours=colours,
         place=place,
         bodies=bodies,
+        actor=actor,
+        hand_radius=human.hand_radius(person_height) if person else 0.0,
+        person_height=person_height,
+        layout=layout,
+        room=room,
+        room_rect=room_rect,
+        table_rect=table_rect,
     )
     plan, placed = TASK_SETUPS[task](setting)
+    if person:  # a hand without a wrist joint holds things level
+        plan.attachments = [replace(a, upright=True) for a in plan.attachments]
     for i in range(cfg["num_distractors"]):
         try:
             kind = str(layout.choice(GRASPABLE))
@@ -340,18 +446,20 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             )
         )
 
-    times, joints, _ = plan_arm(model, T_base, plan.keys)
-    bodies.append(robot_body("robot", model, T_base, times, joints))
-    lights, sky = make_lighting(streams["lighting"], room)
-    cameras = [_camera(streams["camera"], cfg, model, T_base, table_z, width, height)]
-
-    phrasings = captions(task, actor, plan.facts, surface_colour(table.visuals[0].material))
     fps, frames = float(cfg["fps"]), int(cfg["frames"])
     frame_times = np.arange(frames) / fps
-    commanded = _commanded(plan.keys, frame_times)
-    annotations = {
-        "task": task,
-        "actor": {
+    if person:
+        script = plan.script or human.table_script(plan, table_rect, person_height)
+        person_plan = plan_person(human.BODY, script, duration)
+        dress(person_plan.body, appearance)
+        bodies.append(person_plan.body)
+        actor_entry = human.actor_entry(person_plan)
+        commanded = human.actions(person_plan, plan.attachments, frame_times)
+        focus = human.focus(script, table_rect, float(table_z))
+    else:
+        times, joints, _ = plan_arm(model, T_base, plan.keys)
+        bodies.append(robot_body("robot", model, T_base, times, joints))
+        actor_entry = {
             "kind": "robot",
             "model": actor,
             "body": "robot",
@@ -359,7 +467,20 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             "T_link_ee": np.round(model.T_link_ee, 6).tolist(),
             "arm_joints": model.arm_joints,
             "finger_joints": model.finger_joints,
-        },
+        }
+        commanded = _commanded(plan.keys, frame_times)
+    lights, sky = make_lighting(streams["lighting"], room)
+    if person:
+        cameras = [
+            _person_camera(streams["camera"], cfg, person_plan, focus, room_rect, width, height)
+        ]
+    else:
+        cameras = [_camera(streams["camera"], cfg, model, T_base, table_z, width, height)]
+
+    phrasings = captions(task, actor, plan.facts, surface_colour(table.visuals[0].material))
+    annotations = {
+        "task": task,
+        "actor": actor_entry,
         "goal": plan.goal,
         "tools": plan.facts.get("tools", []),
         "table_top_z": float(table_z),
@@ -382,9 +503,18 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         "actor": actor,
         "objects": {p.name: _object_params(p) for p in placed},
         "table": {k: v for k, v in table.params.items()},
-        "robot_base_xy": [float(v) for v in base_xy],
         "camera": cfg["camera"],
     }
+    if person:
+        params["person"] = {
+            "height_m": round(person_height, 4),
+            "stops": [
+                {"xy": [round(float(v), 4) for v in st.xy], "heading": round(float(st.heading), 4)}
+                for st in script.stops
+            ],
+        }
+    else:
+        params["robot_base_xy"] = [float(v) for v in base_xy]
     return SceneSpec(
         family="hoi",
         bodies=bodies,
@@ -434,7 +564,8 @@ def _commanded(keys, frame_times) -> list[dict]:
 
 
 def _camera(rng, cfg, model, T_base, table_z, width, height) -> CameraSpec:
-    """A third-person view of the table (static or orbiting) or the wrist camera."""
+    """A third-person view of the table (static, orbiting or hand-held) or the wrist
+    camera."""
     centre = T_base[:3, 3] + np.array([0.45, 0.0, 0.0])
     target = (float(centre[0]), float(centre[1]), float(table_z + 0.05))
     if cfg["camera"] == "wrist":
@@ -459,63 +590,102 @@ def _camera(rng, cfg, model, T_base, table_z, width, height) -> CameraSpec:
             table_z + float(rng.uniform(0.45, 0.8)),
         )
         path = CameraPath(kind="static", eye=tuple(float(v) for v in eye), target=target)
+        if cfg["camera"] == "handheld":
+            path = handheld_path(rng, np.array(eye), np.array(target), _duration(cfg))
     return CameraSpec("cam0", width, height, fov_y_deg=float(cfg["fov_deg"]), path=path)
+
+
+def _duration(cfg: dict) -> float:
+    return (int(cfg["frames"]) - 1) / float(cfg["fps"])
+
+
+def _person_camera(rng, cfg, plan, focus: dict, room_rect, width, height) -> CameraSpec:
+    """The head camera, or a third-person view of a person: across the table for the
+    table tasks, from a room corner for the tasks that walk; static, orbiting or
+    hand-held (its aim then pans after the person)."""
+    target = np.asarray(focus["target"], dtype=float)
+    if cfg["camera"] == "head":
+        mount = head_mount(plan.body.urdf_scale)
+        path = CameraPath(kind="mounted", body=f"{human.BODY}/neck", T_body_camera=mount)
+    elif cfg["camera"] == "orbit":
+        path = CameraPath(
+            kind="orbit",
+            target=tuple(float(v) for v in target),
+            radius=orbit_radius(room_rect, target, float(rng.uniform(1.9, 2.5))),
+            height=float(rng.uniform(1.5, 1.9)),
+            start_angle=float(focus["heading"] + rng.choice([-1, 1]) * rng.uniform(0.6, 1.4)),
+            sweep=float(rng.uniform(0.4, 0.9)) * rng.choice([-1, 1]),
+        )
+    else:
+        if focus["walks"]:
+            eye = room_view(rng, room_rect, np.asarray(focus["points"]))
+        else:
+            eye = table_view(rng, room_rect, target, focus["heading"])
+        path = CameraPath(
+            kind="static", eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target)
+        )
+        if cfg["camera"] == "handheld":
+            follow = (plan.times, plan.ground[:, :2]) if focus["walks"] else None
+            path = handheld_path(rng, eye, target, _duration(cfg), follow)
+    return CameraSpec("cam0", width, height, fov_y_deg=float(cfg["fov_deg"]), path=path)
+
+
+OBJECT_PREFIXES = ("object_", "block_", "bowl_", "distractor_", "chair")
 
 
 def label(spec: SceneSpec, trajectory) -> dict:
     """After the rollout: the task's outcome (and a manifest ``summary``), segments with
-    success, the end effector's pose and gripper opening, and per-frame contacts of the
-    actor with objects."""
+    success, the actor's hands (a robot's end effector pose and gripper opening, a
+    person's hand positions), and per-frame contacts of the actor's parts with objects."""
     ann = spec.annotations
+    actor = ann["actor"]
+    names = trajectory.part_names
     final = {
-        name: trajectory.poses[-1, i]
-        for i, name in enumerate(trajectory.part_names)
-        if trajectory.present[-1, i]
+        name: trajectory.poses[-1, i] for i, name in enumerate(names) if trajectory.present[-1, i]
     }
     outcome = check_goal(ann["goal"], final, ann["table_top_z"])
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
-    ee = trajectory.part_names.index(f"robot/{ann['actor']['ee_link']}")
-    fingers = [f"robot/{j}" for j in ann["actor"]["finger_joints"]]
-    cols = [trajectory.joint_names.index(j) for j in fingers if j in trajectory.joint_names]
-    actor = {"robot", *ann.get("tools", [])}  # the arm and what it holds from the start
-    robot_parts = {i for i, n in enumerate(trajectory.part_names) if n.split("/")[0] in actor}
-    objects = {
-        i
-        for i, n in enumerate(trajectory.part_names)
-        if n.startswith(("object_", "block_", "bowl_", "distractor_"))
-    }
+    holders = {actor["body"], *ann.get("tools", [])}  # the actor and what it holds throughout
+    actor_parts = {i for i, n in enumerate(names) if n.split("/")[0] in holders}
+    objects = {i for i, n in enumerate(names) if n.startswith(OBJECT_PREFIXES)}
     contacts = [[] for _ in range(trajectory.num_frames)]
     for f, (a, b), force in zip(
         trajectory.contact_frame, trajectory.contact_parts, trajectory.contact_force, strict=True
     ):
         for actor_part, obj in ((a, b), (b, a)):
-            if actor_part in robot_parts and obj in objects:
+            if actor_part in actor_parts and obj in objects:
                 contacts[int(f)].append(
                     {
-                        "actor_part": trajectory.part_names[actor_part],
-                        "object": trajectory.part_names[obj],
+                        "actor_part": names[actor_part],
+                        "object": names[obj],
                         "force": round(float(force), 4),
                     }
                 )
     if ann["goal"]["kind"] == "cut":
         _blade_contacts(spec, trajectory, ann["tools"], ann["goal"]["object"], contacts)
-    return {
+    out = {
         "outcome": outcome,
         # Copied into the dataset manifest as columns (and summed up by the run).
-        "summary": {
-            "task": ann["task"],
-            "actor": ann["actor"]["model"],
-            "success": outcome["success"],
-        },
+        "summary": {"task": ann["task"], "actor": actor["model"], "success": outcome["success"]},
         "segments": segments,
-        "ee_T_world": np.round(
-            trajectory.poses[:, ee] @ np.array(ann["actor"]["T_link_ee"]), 6
-        ).tolist(),
-        "gripper_opening_m": (
-            np.round(trajectory.joint_positions[:, cols].sum(axis=1), 5).tolist() if cols else []
-        ),
         "contacts": contacts,
     }
+    if actor["kind"] == "human":
+        out["hands_world"] = {
+            side: np.round(
+                trajectory.poses[:, names.index(f"{actor['body']}/{link}"), :3, 3], 5
+            ).tolist()
+            for side, link in actor["hand_links"].items()
+        }
+        return out
+    ee = names.index(f"{actor['body']}/{actor['ee_link']}")
+    fingers = [f"{actor['body']}/{j}" for j in actor["finger_joints"]]
+    cols = [trajectory.joint_names.index(j) for j in fingers if j in trajectory.joint_names]
+    out["ee_T_world"] = np.round(trajectory.poses[:, ee] @ np.array(actor["T_link_ee"]), 6).tolist()
+    out["gripper_opening_m"] = (
+        np.round(trajectory.joint_positions[:, cols].sum(axis=1), 5).tolist() if cols else []
+    )
+    return out
 
 
 def _blade_contacts(spec: SceneSpec, trajectory, tools: list[str], fruit: str, contacts) -> None:

@@ -44,9 +44,12 @@ def colour_name(rgb) -> str:
     return min(COLOURS, key=lambda name: np.linalg.norm(np.asarray(COLOURS[name]) - rgb))
 
 
-def make_graspable(rng: np.random.Generator, kind: str, colour: str | None = None) -> Graspable:
+def make_graspable(
+    rng: np.random.Generator, kind: str, colour: str | None = None, scale: float = 1.0
+) -> Graspable:
     """A block (cube-ish box), a can (cylinder) or a fruit (slightly squashed sphere),
-    3.5-6 cm across so the Panda's 8 cm gripper closes on it."""
+    3.5-6 cm across so the Panda's 8 cm gripper closes on it; ``scale`` times that (a
+    box or tin a person's hand pushes)."""
     colour = colour or str(rng.choice(list(COLOURS)))
     material = Material(
         f"{kind}_{colour}", (*COLOURS[colour], 1.0), roughness=float(rng.uniform(0.3, 0.7))
@@ -67,6 +70,8 @@ def make_graspable(rng: np.random.Generator, kind: str, colour: str | None = Non
         size, cls, collision = (2 * radius, 2 * radius, 1.84 * radius), "fruit", "convex"
     else:
         raise ValueError(f"unknown graspable kind {kind!r}; known: {', '.join(GRASPABLE)}")
+    mesh.apply_scale(scale)
+    size = tuple(scale * v for v in size)
     mesh.apply_translation((0.0, 0.0, -mesh.bounds[0][2]))
     density = {"block": 500.0, "can": 700.0, "fruit": 900.0}[kind]
     mass = float(max(0.02, density * np.prod(size) * (0.6 if kind != "block" else 1.0)))

@@ -33,6 +33,7 @@ class TaskPlan:
     segments: list[dict]  # verb, objects, start (s), end (s)
     goal: dict  # what ``check_goal`` tests on the final poses
     facts: dict = field(default_factory=dict)  # words for the caption
+    script: object = None  # a person's whole-body script (sim.person), for walking tasks
 
 
 def _key(t, xy, z, yaw, gripper) -> EeKey:
@@ -49,18 +50,27 @@ def _phases(duration: float, fractions: list[float]) -> list[float]:
     return [duration * f for f in fractions]
 
 
-def pick_place(obj: Placed, target: Placed, table_z: float, hand: str, start, duration):
+def _palm(height: float, hand_radius: float) -> float:
+    """How far above the grasp point (the object's middle) a sphere hand of
+    ``hand_radius`` (a person's) has its centre: resting on the object's top. 0 for a
+    gripper (``hand_radius`` 0), which closes around the middle."""
+    return height / 2 + hand_radius + 0.002 if hand_radius > 0 else 0.0
+
+
+def pick_place(
+    obj: Placed, target: Placed, table_z: float, hand: str, start, duration, hand_radius=0.0
+):
     """Pick ``obj`` up and put it down in (or on) ``target``; ``hand`` is the part that
-    grasps."""
+    grasps (a sphere of ``hand_radius`` holds it from above)."""
     h = obj.model.size[2]
-    grasp_z = table_z + max(h * 0.5, 0.015)
+    grasp_z = table_z + max(h * 0.5, 0.015) + _palm(h, hand_radius)
     bowl = getattr(target.model, "name_class", "") == "bowl"
     # Into a bowl: let go with the object's bottom 2 cm above the rim, so it drops in
     # without being pushed about by the bowl while held; onto a surface: 1 cm above it.
     drop = target.model.extents[2] + 0.02 if bowl else 0.01
     place_z = table_z + drop + (grasp_z - table_z)
     t = _phases(duration, [0.0, 0.18, 0.3, 0.38, 0.5, 0.68, 0.78, 0.85, 0.97])
-    yaw, lift = obj.yaw, table_z + h + HOVER
+    yaw, lift = obj.yaw, table_z + h + HOVER + hand_radius
     keys = [
         _start(start, 1.0),
         _key(t[1], obj.xy, lift, yaw, 1.0),
@@ -98,22 +108,34 @@ def pick_place(obj: Placed, target: Placed, table_z: float, hand: str, start, du
 
 
 def push(
-    obj: Placed, direction: np.ndarray, distance: float, table_z: float, start, duration
+    obj: Placed,
+    direction: np.ndarray,
+    distance: float,
+    table_z: float,
+    start,
+    duration,
+    hand_radius: float = 0.0,
 ) -> TaskPlan:
-    """Push ``obj`` across the table along ``direction`` by ``distance``."""
+    """Push ``obj`` across the table along ``direction`` by ``distance`` (with the side of
+    a sphere hand of ``hand_radius``, whose centre stays above the table top)."""
     d = np.asarray(direction, float) / np.linalg.norm(direction)
     r = max(obj.model.size[0], obj.model.size[1]) / 2
-    z = table_z + min(obj.model.size[2] * 0.5, 0.03)
-    behind = obj.xy - d * (r + 0.035)
+    if hand_radius > 0:  # a sphere hand comes down clear of the object's corners
+        r = float(np.hypot(obj.model.size[0], obj.model.size[1])) / 2
+    z = table_z + max(min(obj.model.size[2] * 0.5, 0.03), hand_radius + 0.004)
+    behind = obj.xy - d * (r + max(0.035, hand_radius + 0.012))
     end = behind + d * distance
     yaw = float(np.arctan2(d[1], d[0])) + np.pi / 2  # fingers across the push direction
     t = _phases(duration, [0.0, 0.2, 0.35, 0.8, 0.97])
+    above = z + HOVER
+    if hand_radius > 0:  # a hand comes down over the (larger) object it pushes
+        above = max(above, table_z + obj.model.size[2] + hand_radius + 0.03)
     keys = [
         _start(start, 0.0),
-        _key(t[1], behind, z + HOVER, yaw, 0.0),
+        _key(t[1], behind, above, yaw, 0.0),
         _key(t[2], behind, z, yaw, 0.0),
         _key(t[3], end, z, yaw, 0.0),
-        _key(t[4], end, z + HOVER, yaw, 0.0),
+        _key(t[4], end, above, yaw, 0.0),
     ]
     return TaskPlan(
         "push",
@@ -135,13 +157,17 @@ def push(
     )
 
 
-def stack(top: Placed, base: Placed, table_z: float, hand: str, start, duration) -> TaskPlan:
-    """Put block ``top`` onto block ``base``."""
+def stack(
+    top: Placed, base: Placed, table_z: float, hand: str, start, duration, hand_radius=0.0
+) -> TaskPlan:
+    """Put block ``top`` onto block ``base`` (a sphere hand of ``hand_radius`` holds it
+    from above)."""
     h_top, h_base = top.model.size[2], base.model.size[2]
-    grasp_z = table_z + h_top * 0.5
-    place_z = table_z + h_base + h_top * 0.5 + 0.008
+    palm = _palm(h_top, hand_radius)
+    grasp_z = table_z + h_top * 0.5 + palm
+    place_z = table_z + h_base + h_top * 0.5 + 0.008 + palm
     t = _phases(duration, [0.0, 0.18, 0.3, 0.38, 0.5, 0.68, 0.8, 0.86, 0.97])
-    lift = table_z + h_base + h_top + HOVER
+    lift = table_z + h_base + h_top + HOVER + hand_radius
     keys = [
         _start(start, 1.0),
         _key(t[1], top.xy, lift, top.yaw, 1.0),
@@ -202,6 +228,19 @@ def check_goal(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict
             "success": bool(ok),
             "height_above_base_m": round(rise, 4),
             "offset_m": round(offset, 4),
+        }
+    if goal["kind"] == "placed_facing":
+        offset = float(np.linalg.norm(p[:2] - np.asarray(goal["center"])))
+        R = final[goal["object"]][:3, :3]
+        front = R[:2, 1] / max(np.linalg.norm(R[:2, 1]), 1e-9)  # the piece's +y, its front
+        turn = float(np.degrees(np.arccos(np.clip(front @ np.asarray(goal["facing"]), -1, 1))))
+        tilt = float(np.degrees(np.arccos(np.clip(R[2, 2], -1, 1))))
+        ok = offset <= goal["radius"] and turn <= goal["max_angle_deg"] and tilt < 10.0
+        return {
+            "success": bool(ok),
+            "distance_to_target_m": round(offset, 4),
+            "facing_error_deg": round(turn, 2),
+            "tilt_deg": round(tilt, 2),
         }
     raise ValueError(f"unknown goal kind {goal['kind']!r}")
 
