@@ -348,9 +348,9 @@ class Renderer:
     def _shadow_pass(self, part_poses: np.ndarray) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
+        GL.glDepthMask(True)  # before the clear: the mesh pass leaves depth writes off
         GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
         GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthMask(True)
         GL.glDisable(GL.GL_CULL_FACE)
         self._draw_positions(part_poses, self._light_vp)
 
