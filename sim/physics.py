@@ -24,11 +24,13 @@ from .motion import (
     smoothstep,
 )
 from .softbody import (
+    CLOTH_PHYSICS_HZ,
     add_cloth,
     cloth_holds,
     cloth_sound,
     cloth_vertices,
     convex_parts_shape,
+    ignore_holders,
     update_cloth_holds,
 )
 from .spec import Body, JointMotion, SceneSpec
@@ -399,8 +401,11 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
 
     ``spec.cloths`` make it a deformable world (``sim.softbody``): each cloth is a
     soft body, its anchors hold vertices to parts like grasps (a holding puppet is set
-    at the start of each step), and its vertices are recorded every frame.
+    at the start of each step), and its vertices are recorded every frame; physics then
+    runs at least at ``CLOTH_PHYSICS_HZ``.
     """
+    if spec.cloths:
+        physics_hz = max(physics_hz, CLOTH_PHYSICS_HZ)
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
     client = pb.connect(pb.DIRECT)
@@ -431,6 +436,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         grasps = _grasps(spec, parts)
         cloth_uids = [add_cloth(client, cloth) for cloth in spec.cloths]
         holds = cloth_holds(spec, cloth_uids, {p.name: (p.pb_body, p.link) for p in parts})
+        ignore_holders(client, holds)
         holding = {g.parent.pb_body for g in grasps} | {h.body for h in holds}
         joints = [
             (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)

@@ -8,7 +8,9 @@ get an exact mesh get one convex hull per visual instead (``convex_parts_shape``
 
 Anchors are pybullet soft-body anchors (``createSoftBodyAnchor``): the vertex keeps the
 offset it has in the part's frame when the anchor is made; ``removeConstraint`` on the
-anchor's id lets the vertex go again (checked: a released vertex falls).
+anchor's id lets the vertex go again (checked: a released vertex falls). A cloth never
+collides with a body that holds it: a kinematic gripper closing on a cloth's nodes
+flings them away (the cloth blows up).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import trimesh
 from .spec import Cloth, SceneSpec
 
 _EPS_T = 1e-9  # s: a step "at" a time despite rounding
+# Physics rate (Hz) a world with cloths runs at least at: at 240 Hz a mass-spring cloth
+# damped along its springs only blows up when lifted by a corner (see the README).
+CLOTH_PHYSICS_HZ = 480.0
 
 
 @contextmanager
@@ -64,7 +69,9 @@ def convex_parts_shape(client: int, meshes: list[trimesh.Trimesh]) -> int:
 def add_cloth(client: int, cloth: Cloth) -> int:
     """Load a cloth as a mass-spring soft body at its pose; returns its pybullet id.
 
-    Springs along edges and bending springs across triangle pairs; contacts are node and
+    Springs along edges and bending springs across triangle pairs, damped along the
+    springs only (damping in all directions couples every node to its neighbours' speed:
+    a lifted corner then drags the whole cloth across the table); contacts are node and
     face contacts (``useFaceContact``), so rigid edges do not slip between nodes.
     """
     T = np.asarray(cloth.pose, dtype=np.float64)
@@ -79,7 +86,7 @@ def add_cloth(client: int, cloth: Cloth) -> int:
             useNeoHookean=0,
             springElasticStiffness=float(cloth.stretch_stiffness),
             springDampingStiffness=float(cloth.damping),
-            springDampingAllDirections=1,
+            springDampingAllDirections=0,
             springBendingStiffness=float(cloth.bend_stiffness),
             frictionCoeff=float(cloth.friction),
             useFaceContact=1,
@@ -149,6 +156,13 @@ def cloth_holds(spec: SceneSpec, uids: list[int], parts: dict[str, tuple[int, in
             body, link = parts[a.part]
             holds.append(ClothHold(uid, int(a.vertex), a.part, body, link, float(a.start), end))
     return holds
+
+
+def ignore_holders(client: int, holds: list[ClothHold]) -> None:
+    """Switch off collisions between each cloth and every link of the bodies holding it."""
+    for uid, body in sorted({(h.uid, h.body) for h in holds}):
+        for link in range(-1, pb.getNumJoints(body, physicsClientId=client)):
+            pb.setCollisionFilterPair(body, uid, link, -1, 0, physicsClientId=client)
 
 
 def update_cloth_holds(client: int, holds: list[ClothHold], t: float) -> None:

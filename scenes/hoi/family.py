@@ -1,7 +1,8 @@
 """The "hoi" scene family: an actor handles objects on a table in a furnished room.
 
 Actors so far: robot arms (Franka Panda, KUKA iiwa) moved by inverse kinematics along
-smooth end-effector paths, grasping by constraint. Tasks: pick and place, push, stack.
+smooth end-effector paths, grasping by constraint. Tasks: pick and place, push, stack,
+fold a cloth (a pybullet soft body, see ``sim.softbody``).
 The room, table, bowls and lighting come from the furniture family.
 
 Random streams: "layout" (room, table, where objects stand), "appearance" (materials,
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
 from simfactory.scenes.furniture.clutter import make_clutter
 from simfactory.scenes.furniture.lights import make_lighting
@@ -33,11 +35,11 @@ from simfactory.sim.robot import (
     robot_body,
     robot_model,
 )
-from simfactory.sim.spec import Body, CameraPath, CameraSpec, SceneSpec
+from simfactory.sim.spec import Body, CameraPath, CameraSpec, Cloth, SceneSpec
 
 from .captions import captions, pick_caption, surface_colour
-from .objects import GRASPABLE, make_graspable
-from .tasks import Placed, TaskPlan, check_goal, pick_place, push, stack
+from .objects import CLOTHS, GRASPABLE, make_cloth, make_graspable
+from .tasks import Placed, TaskPlan, check_goal, fold_cloth, pick_place, push, stack
 
 DEFAULTS = dict(
     task="random",
@@ -100,8 +102,10 @@ def _free_spot(rng, taken, lo, hi, radius) -> np.ndarray:
 @dataclass
 class Setting:
     """What a task's setup gets: random streams, the table, the grasping part, the
-    hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
-    spot of the table; ``bodies`` takes any extra body the task brings."""
+    hand's pose at t = 0, and ``place(name, model, radius, xy=None)`` to put an object on
+    a free spot of the table (or keep the spot at ``xy`` for it); ``bodies`` and
+    ``cloths`` take any extra body or cloth the task brings. ``actor`` is the robot's
+    name, ``base_xy`` where it stands, ``table_rect`` the table top (x0, y0, x1, y1)."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -111,8 +115,12 @@ class Setting:
     start: np.ndarray
     duration: float
     colours: list[str]
-    place: Callable[[str, object, float], Placed]
+    place: Callable[..., Placed]
     bodies: list[Body]
+    actor: str = ""
+    base_xy: np.ndarray | None = None
+    table_rect: np.ndarray | None = None
+    cloths: list[Cloth] | None = None
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -138,11 +146,38 @@ def _setup_stack(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     return stack(top, base, s.table_z, s.hand, s.start, s.duration), [base, top]
 
 
+# The hand's height above the table when it pinches a cloth: the Panda's fingertips
+# reach 1 cm past its grasp point, the iiwa's flange is the end of its last link.
+PINCH_HEIGHT = {"panda": 0.012, "kuka": 0.012}
+
+
+def _setup_fold_cloth(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    """A napkin or towel flat on the table in front of the robot, turned about 45 degrees
+    so that one diagonal runs across the table; the robot folds its left corner onto its
+    right one or the other way round (both stay at the same reach)."""
+    kind = str(s.behaviour.choice(list(CLOTHS)))
+    fabrics = s.palette["fabric"]
+    material = fabrics[int(s.appearance.integers(len(fabrics)))]
+    centre = np.array([s.base_xy[0] + 0.52, (s.table_rect[1] + s.table_rect[3]) / 2])
+    centre += s.behaviour.uniform(-0.03, 0.03, 2)
+    yaw = np.pi / 4 + float(s.behaviour.uniform(-np.pi / 12, np.pi / 12))
+    T = _pose(centre[0], centre[1], s.table_z + 0.002, yaw)
+    cloth = make_cloth(s.appearance, kind, "cloth_0", material, T)
+    s.cloths.append(cloth)
+    s.place(cloth.name, cloth, float(np.abs(cloth.mesh.vertices).max() * np.sqrt(2)), centre)
+    side = float(s.behaviour.choice([-1.0, 1.0]))  # world +y (left) or -y (right)
+    corner = (side * np.sin(yaw), side * np.cos(yaw))  # that direction in the cloth frame
+    plan = fold_cloth(cloth, corner, s.table_z, s.hand, s.start, s.duration, PINCH_HEIGHT[s.actor])
+    plan.facts["kind"] = kind
+    return plan, []
+
+
 # Each task's setup places its objects and plans the actor's hand.
 TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "pick_place": _setup_pick_place,
     "push": _setup_push,
     "stack": _setup_stack,
+    "fold_cloth": _setup_fold_cloth,
 }
 TASKS = tuple(TASK_SETUPS)
 
@@ -173,8 +208,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     hi = np.array([min(base_xy[0] + 0.68, cx + rect[2] - 0.08), cy + min(rect[3] - 0.08, 0.3)])
     taken = [(base_xy, 0.2)]
 
-    def place(name, obj, radius):
-        xy = _free_spot(layout, taken, lo, hi, radius)
+    def place(name, obj, radius, xy=None):
+        xy = _free_spot(layout, taken, lo, hi, radius) if xy is None else np.asarray(xy)
         taken.append((xy, radius))
         return Placed(name, obj, xy, float(layout.uniform(-np.pi / 4, np.pi / 4)))
 
@@ -190,6 +225,10 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         colours=colours,
         place=place,
         bodies=bodies,
+        actor=actor,
+        base_xy=base_xy,
+        table_rect=np.array([cx + rect[0], cy + rect[1], cx + rect[2], cy + rect[3]]),
+        cloths=[],
     )
     plan, placed = TASK_SETUPS[task](setting)
     for i in range(cfg["num_distractors"]):
@@ -245,6 +284,17 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
                 "end_frame": _frame(a.end, fps, frames),
             }
             for a in plan.attachments
+        ]
+        + [
+            {
+                "parent": a.part,
+                "child": cloth.name,
+                "vertex": a.vertex,
+                "start_frame": _frame(a.start, fps, frames),
+                "end_frame": _frame(a.end, fps, frames),
+            }
+            for cloth in setting.cloths
+            for a in cloth.anchors
         ],
         "caption": pick_caption(behaviour, phrasings),
         "captions": phrasings,
@@ -252,7 +302,10 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     params = {
         "task": task,
         "actor": actor,
-        "objects": {p.name: _object_params(p) for p in placed},
+        "objects": {
+            **{p.name: _object_params(p) for p in placed},
+            **{c.name: _cloth_params(c, plan.facts) for c in setting.cloths},
+        },
         "table": {k: v for k, v in table.params.items()},
         "robot_base_xy": [float(v) for v in base_xy],
         "camera": cfg["camera"],
@@ -266,7 +319,20 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         params=params,
         attachments=plan.attachments,
         annotations=annotations,
+        cloths=setting.cloths,
     )
+
+
+def _cloth_params(cloth: Cloth, facts: dict) -> dict:
+    T = cloth.pose
+    return {
+        "kind": facts.get("kind", "cloth"),
+        "colour": surface_colour(cloth.material),
+        "xy": [float(v) for v in T[:2, 3]],
+        "yaw": float(np.arctan2(T[1, 0], T[0, 0])),
+        "size": [float(v) for v in np.ptp(cloth.mesh.vertices[:, :2], axis=0)],
+        "vertices": len(cloth.mesh.vertices),
+    }
 
 
 def _object_params(p: Placed) -> dict:
@@ -337,9 +403,12 @@ def _camera(rng, cfg, model, T_base, table_z, width, height) -> CameraSpec:
 def label(spec: SceneSpec, trajectory) -> dict:
     """After the rollout: the task's outcome (and a manifest ``summary``), segments with
     success, the end effector's pose and gripper opening, and per-frame contacts of the
-    actor with objects."""
+    actor with objects (with a cloth: while the gripper holds it by an anchor, which
+    has no contact force)."""
     ann = spec.annotations
     final = {name: trajectory.poses[-1, i] for i, name in enumerate(trajectory.part_names)}
+    for cloth, vertices in zip(spec.cloths, trajectory.cloth_vertices, strict=True):
+        final[cloth.name] = trimesh.Trimesh(vertices[-1], cloth.mesh.faces, process=False)
     outcome = check_goal(ann["goal"], final, ann["table_top_z"])
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
     ee = trajectory.part_names.index(f"robot/{ann['actor']['ee_link']}")
@@ -363,6 +432,12 @@ def label(spec: SceneSpec, trajectory) -> dict:
                         "object": trajectory.part_names[obj],
                         "force": round(float(force), 4),
                     }
+                )
+    for held in ann["attachments"]:
+        if "vertex" in held:  # a cloth anchor: the gripper pinches the cloth
+            for f in range(held["start_frame"], held["end_frame"]):
+                contacts[f].append(
+                    {"actor_part": held["parent"], "object": held["child"], "force": None}
                 )
     return {
         "outcome": outcome,
