@@ -185,7 +185,7 @@ def fold_cloth(
     ``corner`` (x, y, in the cloth frame), lift it, carry it over the cloth and lay it on
     the opposite corner, let go. ``grasp_height``: the hand's height above the table
     when it pinches (fingertips clear of the table); the corner is anchored to ``hand``
-    from the gripper's closing to its opening."""
+    from when the gripper has closed to when it starts opening."""
     T = np.asarray(cloth.pose, dtype=float)
     vertices = np.asarray(cloth.mesh.vertices) @ T[:3, :3].T + T[:3, 3]
     grasp = corner_vertex(cloth.mesh, corner)
@@ -211,7 +211,7 @@ def fold_cloth(
         _key(t[7], p1, z + 0.004, yaw, 1.0),
         _key(t[8], p1, z + HOVER, yaw, 1.0),
     ]
-    cloth.anchors.append(ClothAnchor(grasp, hand, start=t[3], end=t[7]))
+    cloth.anchors.append(ClothAnchor(grasp, hand, start=t[3], end=t[6]))  # closed
     name = cloth.name
     return TaskPlan(
         "fold_cloth",
