@@ -2,7 +2,8 @@
 whether the cloth misbehaved (blew up, non-finite, through the table) and the physics
 cost per frame (physics only, no rendering), against the same scene without its cloth.
 
-python benchmarks/hoi_cloth.py --clips 10 --frames 60
+python benchmarks/hoi_cloth.py --clips 10 --frames 48
+python benchmarks/hoi_cloth.py --clips 5 --min-hz 240   # cloths at the rigid rate
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from simfactory.scenes.hoi import label
+from simfactory.sim import physics
 from simfactory.sim.config import load_config
 from simfactory.sim.physics import PhysicsError, rollout
 from simfactory.sim.pipeline import build_scene
@@ -27,7 +29,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--actors", default="panda,kuka")
+    parser.add_argument(
+        "--min-hz", type=float, default=physics.CLOTH_PHYSICS_HZ, help="least cloth physics rate"
+    )
     args = parser.parse_args()
+    physics.CLOTH_PHYSICS_HZ = args.min_hz
+    print(f"cloth physics at {max(args.min_hz, 240):g} Hz")
     print(f"fold_cloth: {args.clips} clips per actor, {args.frames} frames at {args.fps} fps")
     for actor in args.actors.split(","):
         cfg = load_config(

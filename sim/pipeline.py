@@ -53,10 +53,6 @@ CONVENTIONS = {
     "boxes_3d": "oriented box: centre, rotation (rows), quat_wxyz, size (full extents)",
     "depth": "planar z-depth in metres along the camera z axis; 0 = no surface",
     "instance": "uint16; 0 = background; id k is object k of 'objects'",
-    "cloths": "objects with 'deformable': true are cloths, after the rigid parts: their "
-    "shape is their vertices per frame (trajectory.npz: cloth_vertices_<c> (F, V, 3) world, "
-    "in the order of cloth_names); T_world_part is the pose of the frame's box of the "
-    "vertices (grown 1 mm up and down), T_part_box the identity, box_size per frame (F, 3)",
     "semantic": "uint8 class id from the 'classes' table; 0 = background",
     "normals": "float16 unit vectors in the camera frame (OpenCV axes); 0 = no surface",
     "flow": "pixels (du, dv); forward t -> t+1, backward t -> t-1; *_valid marks pixels "
@@ -78,6 +74,15 @@ CONVENTIONS = {
     "5 cm nearer at that pixel), 2 = visible (the person's own body never occludes); "
     "joints at the URDF joint centres, face points on the head sphere",
 }
+
+
+# In the conventions of clips with cloths only.
+CLOTH_CONVENTION = (
+    "objects with 'deformable': true are cloths, after the rigid parts: their shape is "
+    "their vertices per frame (trajectory.npz: cloth_vertices_<c> (F, V, 3) world, in the "
+    "order of cloth_names); T_world_part is the pose of the frame's box of the vertices "
+    "(grown 1 mm up and down), T_part_box the identity, box_size per frame (F, 3)"
+)
 
 
 def family_module(name: str):
@@ -448,7 +453,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     times["write"] += time.perf_counter() - t
     return {
         "format": "simfactory-clip/1",
-        "conventions": CONVENTIONS,
+        "conventions": {**CONVENTIONS, "cloths": CLOTH_CONVENTION} if spec.cloths else CONVENTIONS,
         "clip": {
             "dataset_seed": cfg["seed"],
             "family": spec.family,
