@@ -105,5 +105,4 @@ def make_cloth(
         damping=0.1,
         friction=1.0,
         collision_margin=0.002,
-        self_collision=False,
     )
