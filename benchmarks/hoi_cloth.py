@@ -70,10 +70,15 @@ def main() -> None:
                 f"area {outcome['area_ratio']:.2f}, lowest {lowest * 1e3:+.1f} mm, "
                 f"{cloth_ms[-1]:.0f} ms/frame"
             )
+        cost = (
+            f"; physics {np.mean(cloth_ms):.0f} ms/frame (the same scene without the cloth, "
+            f"rigid world: {np.mean(rigid_ms):.0f})"
+            if cloth_ms
+            else ""
+        )
         print(
             f"{actor}: {wins}/{args.clips} folded, {blown} blew up, {through} went more than "
-            f"{THROUGH * 1e3:.0f} mm into the table; physics {np.mean(cloth_ms):.0f} ms/frame "
-            f"(the same scene without the cloth, rigid world: {np.mean(rigid_ms):.0f})"
+            f"{THROUGH * 1e3:.0f} mm into the table{cost}"
         )
 
 
