@@ -1,8 +1,9 @@
 """Per-object labels of one camera's frames, all derived from simulator truth.
 
 Inputs are the rendered instance ids and unoccluded pixel counts, the camera, and the
-per-part poses of the Trajectory; outputs are semantic masks and, per frame and
-object, 2D boxes (visible and amodal), the 3D box, visibility and truncation.
+per-part poses of the Trajectory (and the per-frame vertices of its cloths, which
+come after the parts: cloth c has id P + c + 1); outputs are semantic masks and, per
+frame and object, 2D boxes (visible and amodal), the 3D box, visibility and truncation.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boxes import amodal_box, box_records, pixel_counts, visible_boxes
+from .cloth import cloth_box, hull_points
 from .motion import invert
 
 
@@ -43,28 +45,68 @@ def camera_labels(
     poses: np.ndarray,
     geometry: PartGeometry,
     present: np.ndarray | None = None,
+    cloth_vertices: list[np.ndarray] | None = None,
+    cloth_class_ids: list[int] | None = None,
 ) -> tuple[np.ndarray, list[list[dict]]]:
     """Semantic masks and per-object records for frames (F, H, W) of one camera with
-    part ``poses`` (F, P, 4, 4); parts not ``present`` (F, P) in a frame get no record."""
+    part ``poses`` (F, P, 4, 4) and cloths' vertices (each (F, V, 3) world) of classes
+    ``cloth_class_ids``; parts not ``present`` (F, P) in a frame get no record."""
     F, H, W = instance.shape
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
-    semantic = semantic_from_instance(instance, geometry.class_ids)
-    objects = [
-        _frame_objects(
-            instance[t], unoccluded[t], K, T_world_camera[t], poses[t], geometry, W, H, present[t]
+    cloth_vertices = list(cloth_vertices or [])
+    class_ids = np.concatenate([geometry.class_ids, np.asarray(cloth_class_ids or [], int)])
+    semantic = semantic_from_instance(instance, class_ids)
+    objects = []
+    for t in range(F):
+        cloths = [v[t] for v in cloth_vertices]
+        objects.append(
+            _frame_objects(
+                instance[t],
+                unoccluded[t],
+                K,
+                T_world_camera[t],
+                poses[t],
+                geometry,
+                W,
+                H,
+                present[t],
+                cloths,
+            )  # fmt: skip
         )
-        for t in range(F)
-    ]
     return semantic, objects
 
 
+def _record(id_, pts, K, W, H, boxes, counts, unoccluded) -> dict | None:
+    """The 2D labels of object ``id_`` with hull points ``pts`` in the camera frame, or
+    None when it is behind the camera or outside the image."""
+    amodal = amodal_box(pts, K)
+    if np.isnan(amodal).any():
+        return None
+    x0, y0 = max(amodal[0], 0.0), max(amodal[1], 0.0)
+    x1, y1 = min(amodal[2], W), min(amodal[3], H)
+    if x1 <= x0 or y1 <= y0:
+        return None  # entirely outside the image
+    area = (amodal[2] - amodal[0]) * (amodal[3] - amodal[1])
+    visible = int(counts[id_])
+    full = int(unoccluded[id_])
+    return {
+        "id": id_,
+        "visible_pixels": visible,
+        "unoccluded_pixels": full,
+        "visibility": round(visible / full, 6) if full else 0.0,
+        "truncation": round(1.0 - (x1 - x0) * (y1 - y0) / area, 6) if area > 0 else 0.0,
+        "bbox_visible": _round(boxes[id_]) if visible else None,
+        "bbox_amodal": _round(amodal),
+    }
+
+
 def _frame_objects(
-    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present
+    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=()
 ) -> list[dict]:
     P = poses.shape[0]
-    boxes = visible_boxes(ids, P)
-    counts = pixel_counts(ids, P)
+    boxes = visible_boxes(ids, P + len(cloths))
+    counts = pixel_counts(ids, P + len(cloths))
     T_cw = invert(T_wc)
     records = []
     for p in range(P):
@@ -72,29 +114,18 @@ def _frame_objects(
             continue
         T_cam_part = T_cw @ poses[p]
         pts = geometry.hull_points[p] @ T_cam_part[:3, :3].T + T_cam_part[:3, 3]
-        amodal = amodal_box(pts, K)
-        if np.isnan(amodal).any():
-            continue
-        x0, y0 = max(amodal[0], 0.0), max(amodal[1], 0.0)
-        x1, y1 = min(amodal[2], W), min(amodal[3], H)
-        if x1 <= x0 or y1 <= y0:
-            continue  # entirely outside the image
-        area = (amodal[2] - amodal[0]) * (amodal[3] - amodal[1])
-        visible = int(counts[p + 1])
-        full = int(unoccluded[p + 1])
-        records.append(
-            {
-                "id": p + 1,
-                "visible_pixels": visible,
-                "unoccluded_pixels": full,
-                "visibility": round(visible / full, 6) if full else 0.0,
-                "truncation": round(1.0 - (x1 - x0) * (y1 - y0) / area, 6) if area > 0 else 0.0,
-                "bbox_visible": _round(boxes[p + 1]) if visible else None,
-                "bbox_amodal": _round(amodal),
-            }
-        )
+        record = _record(p + 1, pts, K, W, H, boxes, counts, unoccluded)
+        if record is not None:
+            records.append(record)
     parts = [r["id"] - 1 for r in records]
     boxes3d = box_records(poses[parts] @ geometry.T_part_box[parts], geometry.box_size[parts], T_wc)
     for record, box in zip(records, boxes3d, strict=True):
         record["box3d"] = box
+    for c, vertices in enumerate(cloths):
+        pts = hull_points(vertices) @ T_cw[:3, :3].T + T_cw[:3, 3]
+        record = _record(P + c + 1, pts, K, W, H, boxes, counts, unoccluded)
+        if record is not None:
+            T_world_box, size = cloth_box(vertices)
+            record["box3d"] = box_records(T_world_box[None], size[None], T_wc)[0]
+            records.append(record)
     return records

@@ -23,6 +23,16 @@ from .motion import (
     pose_from_pos_quat_xyzw,
     smoothstep,
 )
+from .softbody import (
+    CLOTH_PHYSICS_HZ,
+    add_cloth,
+    cloth_holds,
+    cloth_sound,
+    cloth_vertices,
+    convex_parts_shape,
+    ignore_holders,
+    update_cloth_holds,
+)
 from .spec import Body, JointMotion, SceneSpec
 from .trajectory import Trajectory
 
@@ -100,7 +110,7 @@ def _center_of_mass(meshes: list[trimesh.Trimesh]) -> np.ndarray:
     return np.asarray(hull.center_mass if hull.is_volume else hull.centroid, dtype=float)
 
 
-def _add_body(client: int, body: Body) -> int:
+def _add_body(client: int, body: Body, deformable_world: bool = False) -> int:
     if body.urdf_path:
         pos, quat = pos_quat_xyzw(body.pose)
         uid = pb.loadURDF(
@@ -117,7 +127,10 @@ def _add_body(client: int, body: Body) -> int:
         # Shapes and links are given in the body frame; the inertial frame sits at the
         # centre of mass (pybullet reports base poses in that frame; _read_part undoes it).
         com = _center_of_mass(meshes) if dynamic else np.zeros(3)
-        shape = _collision_shape(client, meshes, body.collision, dynamic)
+        if deformable_world and not dynamic and body.collision in ("auto", "exact"):
+            shape = convex_parts_shape(client, meshes)  # soft bodies ignore concave meshes
+        else:
+            shape = _collision_shape(client, meshes, body.collision, dynamic)
         links = body.links
         link_shapes = [
             _collision_shape(client, [v.mesh for v in ln.visuals], body.collision, True)
@@ -408,16 +421,26 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     A body with a ``lifetime`` is present from the first step at or after its start
     until the first at or after its end (see ``_update_lifetimes``); the Trajectory's
     ``present`` says so per frame, and records an absent body's parts where it waits.
+
+    ``spec.cloths`` make it a deformable world (``sim.softbody``): each cloth is a
+    soft body, its anchors hold vertices to parts like grasps (a holding puppet is set
+    at the start of each step), and its vertices are recorded every frame; physics then
+    runs at least at ``CLOTH_PHYSICS_HZ``.
     """
+    if spec.cloths:
+        physics_hz = max(physics_hz, CLOTH_PHYSICS_HZ)
     substeps = max(1, round(physics_hz / fps))
     dt = 1.0 / (fps * substeps)
     client = pb.connect(pb.DIRECT)
+    deformable = bool(spec.cloths)
     try:
+        if deformable:
+            pb.resetSimulation(pb.RESET_USE_DEFORMABLE_WORLD, physicsClientId=client)
         pb.setGravity(*spec.gravity, physicsClientId=client)
         pb.setPhysicsEngineParameter(
             fixedTimeStep=dt, numSubSteps=1, deterministicOverlappingPairs=1, physicsClientId=client
         )
-        uids = [_add_body(client, body) for body in spec.bodies]
+        uids = [_add_body(client, body, deformable) for body in spec.bodies]
         parts = _parts(client, spec, uids)
         part_index = {(p.pb_body, p.link): i for i, p in enumerate(parts)}
         puppet_bodies = [b for b, body in enumerate(spec.bodies) if body.joint_motion is not None]
@@ -434,7 +457,10 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         ]
         held_masks = _hold_scripted_dynamic(client, spec, uids)
         grasps = _grasps(spec, parts)
-        holding = {g.parent.pb_body for g in grasps}
+        cloth_uids = [add_cloth(client, cloth) for cloth in spec.cloths]
+        holds = cloth_holds(spec, cloth_uids, {p.name: (p.pb_body, p.link) for p in parts})
+        ignore_holders(client, holds)
+        holding = {g.parent.pb_body for g in grasps} | {h.body for h in holds}
         lives = _lifetimes(client, spec, uids, parts)
         joints = [
             (uids[b], j, f"{body.name}/{ln.name}", ln.joint_targets)
@@ -461,6 +487,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         ang = np.zeros((F, P, 3))
         qs = np.zeros((F, len(joints)))
         present = np.ones((F, P), dtype=bool)
+        cloth_frames = [np.zeros((F, len(c.mesh.vertices), 3)) for c in spec.cloths]
         contacts: list[tuple] = []
 
         step = 0
@@ -481,6 +508,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                     _update_lifetimes(client, lives, t_start)
                     _update_grasps(client, grasps, t_start)
                     _move_upright_grasps(client, grasps, dt)
+                    update_cloth_holds(client, holds, t_start)
                     pb.stepSimulation(physicsClientId=client)
             else:
                 _drive(client, spec, scripted, held_masks, joints, 0.0)
@@ -508,6 +536,10 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             contacts.extend(_frame_contacts(client, frame, part_index))
             if not np.isfinite(poses[frame]).all():
                 raise PhysicsError(f"non-finite pose at frame {frame}")
+            for c, uid in enumerate(cloth_uids):
+                cloth_frames[c][frame] = cloth_vertices(client, uid)
+                if not cloth_sound(cloth_frames[c][frame], cloth_frames[c][0]):
+                    raise PhysicsError(f"cloth {spec.cloths[c].name!r} blew up at frame {frame}")
     finally:
         pb.disconnect(client)
 
@@ -524,6 +556,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
         joint_positions=qs,
         **_contact_arrays(contacts),
         present=present,
+        cloth_names=[c.name for c in spec.cloths],
+        cloth_vertices=cloth_frames,
     )
 
 
@@ -918,6 +952,8 @@ def _frame_contacts(client: int, frame: int, part_index: dict) -> list[tuple]:
     """Contact points of this frame merged into one event per part pair."""
     merged: dict[tuple[int, int], list] = defaultdict(list)
     for c in pb.getContactPoints(physicsClientId=client):
+        if (c[1], c[3]) not in part_index or (c[2], c[4]) not in part_index:
+            continue  # a cloth: its contacts are not rigid contact points
         a, b = part_index[(c[1], c[3])], part_index[(c[2], c[4])]
         normal = np.asarray(c[7])  # on B, pointing towards A
         if a > b:

@@ -20,6 +20,7 @@ from . import __version__
 from .boxes import box_corners, oriented_box
 from .camera import body_poses, camera_poses, intrinsics
 from .classes import class_table
+from .cloth import cloth_box
 from .flow import flow_from_projections
 from .humanoid import HUMANOID_URDF
 from .keypoints import COCO_KEYPOINTS, COCO_SKELETON, keypoints_2d, keypoints_3d
@@ -81,6 +82,15 @@ CONVENTIONS = {
     "object's surface at least 5 cm nearer at that pixel), 2 = visible (the person's own "
     "body never occludes); joints at the URDF joint centres, face points on the head sphere",
 }
+
+
+# In the conventions of clips with cloths only.
+CLOTH_CONVENTION = (
+    "objects with 'deformable': true are cloths, after the rigid parts: their shape is "
+    "their vertices per frame (trajectory.npz: cloth_vertices_<c> (F, V, 3) world, in the "
+    "order of cloth_names); T_world_part is the pose of the frame's box of the vertices "
+    "(grown 1 mm up and down), T_part_box the identity, box_size per frame (F, 3)"
+)
 
 
 def family_module(name: str):
@@ -243,13 +253,16 @@ def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeomet
     )
 
 
-def scene_bounds(geometry: PartGeometry, poses: np.ndarray) -> np.ndarray:
-    """Bounds (2, 3) of every part's 3D box over every frame (for the sun's shadow map)."""
+def scene_bounds(
+    geometry: PartGeometry, poses: np.ndarray, cloth_vertices: list[np.ndarray] = ()
+) -> np.ndarray:
+    """Bounds (2, 3) of every part's 3D box and every cloth vertex over every frame (for
+    the sun's shadow map)."""
     parts = [p for p, hull in enumerate(geometry.hull_points) if len(hull)]
     corners = np.stack([box_corners(geometry.T_part_box[p], geometry.box_size[p]) for p in parts])
     T = poses[:, parts]  # (F, P', 4, 4)
     world = np.einsum("fpij,pnj->fpni", T[..., :3, :3], corners) + T[:, :, None, :3, 3]
-    flat = world.reshape(-1, 3)
+    flat = np.concatenate([world.reshape(-1, 3)] + [v.reshape(-1, 3) for v in cloth_vertices])
     return np.array([flat.min(0), flat.max(0)])
 
 
@@ -279,21 +292,24 @@ class CameraShot:
 
 
 def render_camera(
-    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None
+    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None, cloth_vertices=()
 ) -> CameraShot:
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
-    the neighbour has been rendered); ``present`` (F, P) leaves absent parts out."""
+    the neighbour has been rendered); ``present`` (F, P) leaves absent parts out;
+    ``cloth_vertices``: each cloth's (F, V, 3)."""
     F = len(poses)
     frames = []
     flow = {k: [None] * F for k in ("fwd", "fwd_valid", "bwd", "bwd_valid")}
     for i in range(F):
         nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
+        cloths = tuple([v[k] for v in cloth_vertices] for k in (i, nxt, prv))
         frame = renderer.render(
             poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far, exposure,
             neighbours=(poses[nxt], T_wc[nxt], poses[prv], T_wc[prv]),
             time=0.0 if times is None else float(times[i]),
             present=None if present is None else present[i],
+            cloths=cloths,
         )  # fmt: skip
         if i > 0:
             prev = frames[-1]
@@ -345,6 +361,23 @@ def _objects(spec, traj, classes, geometry) -> list[dict]:
                 "T_world_part": np.round(traj.poses[:, p], 6).tolist(),
                 "linear_velocity": np.round(traj.linear_velocity[:, p], 6).tolist(),
                 "angular_velocity": np.round(traj.angular_velocity[:, p], 6).tolist(),
+            }
+        )
+    for c, cloth in enumerate(spec.cloths):
+        boxes = [cloth_box(v) for v in traj.cloth_vertices[c]]
+        objects.append(
+            {
+                "id": len(traj.part_names) + c + 1,
+                "name": cloth.name,
+                "body": cloth.name,
+                "link": None,
+                "class": cloth.semantic_class,
+                "class_id": table.id_of(cloth.semantic_class),
+                "dynamic": True,
+                "deformable": True,
+                "box_size": np.round([size for _, size in boxes], 6).tolist(),
+                "T_part_box": np.eye(4).tolist(),
+                "T_world_part": np.round([T for T, _ in boxes], 6).tolist(),
             }
         )
     return objects
@@ -439,6 +472,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     """Render every camera, derive its labels, write its files into ``out``, save the
     trajectory and preview; returns the clip's annotations."""
     export = cfg["export"]
+    table = class_table()
     level, floats = int(export["compress_level"]), bool(export["compress_floats"])
     cameras, files = {}, {"clip": ["annotations.json", "trajectory.npz"]}
     times["render"] = times["labels"] = times["write"] = 0.0
@@ -452,14 +486,15 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         T_wc = camera_poses(cam, traj.times, spec, traj)
         shot = render_camera(
             renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
-            traj.present,
+            traj.present, traj.cloth_vertices,
         )  # fmt: skip
         times["render"] += time.perf_counter() - t
 
         t = time.perf_counter()
         semantic, objects = camera_labels(
-            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present
-        )
+            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
+            traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
+        )  # fmt: skip
         keypoints = _keypoint_labels(people, K, T_wc, shot, cam)
         times["labels"] += time.perf_counter() - t
 
@@ -512,10 +547,9 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         )  # fmt: skip
         files["clip"].append("preview.png")
     times["write"] += time.perf_counter() - t
-    table = class_table()
     return {
         "format": "simfactory-clip/1",
-        "conventions": CONVENTIONS,
+        "conventions": {**CONVENTIONS, "cloths": CLOTH_CONVENTION} if spec.cloths else CONVENTIONS,
         "clip": {
             "dataset_seed": cfg["seed"],
             "family": spec.family,
@@ -586,8 +620,8 @@ def generate_clip(
     geometry = part_geometry(visuals, classes)
     renderer = process_renderer(cfg["render"].get("egl_device"))
     renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses), spec.fog,
-        light_parts(spec, traj),
+        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        spec.fog, light_parts(spec, traj), spec.cloths,
     )  # fmt: skip
 
     clips_dir = dataset_dir / "clips"

@@ -4,7 +4,9 @@ pyrender's EGL platform provides the context (Mesa's llvmpipe on a CPU machine, 
 NVIDIA driver on a GPU). On it, each frame is drawn by two raw OpenGL passes: a
 shadow map for the sun, then one pass writing colour, depth and id, and normals to
 three render targets at once; an occlusion-query pass then counts, for every part,
-the pixels it would cover if nothing occluded it (for visibility fractions).
+the pixels it would cover if nothing occluded it (for visibility fractions). Cloths
+are drawn from their vertices of the frame (uploaded every frame, smooth normals,
+both sides lit), after the parts: cloth c has instance id P + c + 1.
 One Renderer lives for the whole life of a worker process.
 """
 
@@ -22,8 +24,9 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 
 from . import shaders  # noqa: E402
 from .camera import gl_projection, gl_view  # noqa: E402
+from .cloth import vertex_normals  # noqa: E402
 from .motion import invert  # noqa: E402
-from .spec import Fog, Light, Material, Sky, Visual  # noqa: E402
+from .spec import Cloth, Fog, Light, Material, Sky, Visual  # noqa: E402
 
 MAX_POINT_LIGHTS = 8
 SHADOW_SIZE = 1024
@@ -36,9 +39,9 @@ class Frame:
 
     rgb: np.ndarray  # (H, W, 3) uint8, sRGB
     depth: np.ndarray  # (H, W) float32 planar z in metres, 0 = no surface
-    instance: np.ndarray  # (H, W) uint16, 0 = background, else part index + 1
+    instance: np.ndarray  # (H, W) uint16, 0 = background, part p: p + 1, cloth c: P + c + 1
     normals: np.ndarray  # (H, W, 3) float16, camera frame (OpenCV axes), 0 = no surface
-    unoccluded_pixels: np.ndarray  # (P + 1,) pixels each id covers with nothing in front
+    unoccluded_pixels: np.ndarray  # (P + C + 1,) pixels each id covers with nothing in front
     uv_next_prev: np.ndarray  # (H, W, 4) float32 image (u, v) of each pixel's surface
     # point in the next frame, then in the previous frame
     z_next_prev: np.ndarray  # (H, W, 2) float32 its depth in the next / previous frame
@@ -51,6 +54,16 @@ class _GpuMesh:
     count: int
     material: Material
     texture: int
+
+
+@dataclass
+class _GpuCloth:
+    """A cloth's buffers: per vertex position, normal, rest position, rest normal and
+    positions in the next and previous frames (18 floats), rewritten every frame."""
+
+    mesh: _GpuMesh
+    faces: np.ndarray  # (T, 3)
+    rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
 
 
 def _egl_platform(device: int | None):
@@ -169,6 +182,7 @@ class Renderer:
         self._fbo = None
         self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
         self._parts: list[list[_GpuMesh]] = []
+        self._cloths: list[_GpuCloth] = []
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
         self._lights: list[Light] = []
@@ -188,8 +202,9 @@ class Renderer:
         scene_bounds: np.ndarray,
         fog: Fog | None = None,
         light_parts: list[int] | None = None,
+        cloths: list[Cloth] | None = None,
     ) -> None:
-        """Upload the meshes of every part (replacing the previous scene).
+        """Upload the meshes of every part and cloth (replacing the previous scene).
 
         ``scene_bounds`` (2, 3) bounds the region the sun's shadow map covers.
         ``light_parts`` gives, per light, the index of the part that carries it (-1: the
@@ -202,6 +217,7 @@ class Renderer:
             for v in visuals:
                 groups.setdefault(id(v.material), []).append(v)
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
+        self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
@@ -212,11 +228,11 @@ class Renderer:
         self._shadow_poses = None
 
     def _free_scene(self) -> None:
-        for meshes in self._parts:
-            for m in meshes:
-                GL.glDeleteVertexArrays(1, [m.vao])
-                GL.glDeleteBuffers(2, list(m.buffers))
+        for m in [m for meshes in self._parts for m in meshes] + [c.mesh for c in self._cloths]:
+            GL.glDeleteVertexArrays(1, [m.vao])
+            GL.glDeleteBuffers(2, list(m.buffers))
         self._parts = []
+        self._cloths = []
         if self._textures:
             GL.glDeleteTextures(list(self._textures.values()))
         self._textures = {}
@@ -236,19 +252,55 @@ class Renderer:
         GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
         GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
-        for loc in (0, 1):
+        # rest position, rest normal, next and previous positions: the vertex's own
+        for loc, offset in enumerate((0, 12, 0, 12, 0, 0)):
             GL.glEnableVertexAttribArray(loc)
-            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(12 * loc))
+            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(offset))
         GL.glBindVertexArray(0)
         material = visuals[0].material
-        texture = self._white
+        return _GpuMesh(vao, (vbo, ebo), len(indices), material, self._texture_of(material))
+
+    def _texture_of(self, material: Material) -> int:
         tex = material.texture
-        if tex is not None:
-            key = id(tex)
-            if key not in self._textures:
-                self._textures[key] = self._upload_texture(tex)
-            texture = self._textures[key]
-        return _GpuMesh(vao, (vbo, ebo), len(indices), material, texture)
+        if tex is None:
+            return self._white
+        key = id(tex)
+        if key not in self._textures:
+            self._textures[key] = self._upload_texture(tex)
+        return self._textures[key]
+
+    def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
+        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``."""
+        faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
+        rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
+        rest = np.hstack([rest, vertex_normals(rest, faces)])
+        vao = GL.glGenVertexArrays(1)
+        vbo, ebo = GL.glGenBuffers(2)
+        GL.glBindVertexArray(vao)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+        GL.glBufferData(GL.GL_ARRAY_BUFFER, len(rest) * 72, None, GL.GL_DYNAMIC_DRAW)
+        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, faces.nbytes, faces, GL.GL_STATIC_DRAW)
+        for loc in range(6):
+            GL.glEnableVertexAttribArray(loc)
+            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 72, ctypes.c_void_p(12 * loc))
+        GL.glBindVertexArray(0)
+        mesh = _GpuMesh(
+            vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
+        )
+        return _GpuCloth(mesh, faces, rest)
+
+    def _update_cloths(self, cloths: tuple | None) -> None:
+        """Write each cloth's vertices now, next and before into its buffer."""
+        if not self._cloths:
+            return
+        if cloths is None:
+            raise ValueError("the scene has cloths: render() needs their vertices")
+        for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
+            normals = vertex_normals(now, gpu.faces)
+            data = np.hstack([now, normals, gpu.rest, nxt, prv]).astype(np.float32)
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, np.ascontiguousarray(data))
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -354,6 +406,7 @@ class Renderer:
         neighbours: tuple | None = None,
         time: float = 0.0,
         present: np.ndarray | None = None,
+        cloths: tuple | None = None,
     ) -> Frame:
         """Render the loaded scene with parts at ``part_poses`` (P, 4, 4) at ``time`` (s;
         selects time-varying emission); parts whose ``present`` (P,) is False are not
@@ -362,17 +415,20 @@ class Renderer:
         ``neighbours`` = (poses_next, T_world_camera_next, poses_prev, T_world_camera_prev)
         gives the frames on either side; each pixel then also records where its surface
         point is in them (``Frame.uv_next_prev``, ``z_next_prev``), from which flow follows.
+        ``cloths`` = (now, next, prev), each a list of every cloth's vertices (V, 3) world
+        in this frame and its neighbours (needed when the scene has cloths).
         """
         if neighbours is None:
             neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
         self._drawn = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
         self._platform.make_current()
+        self._update_cloths(cloths)
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
-        key = np.concatenate([np.ravel(part_poses), self._drawn])
-        if shadows and not np.array_equal(key, self._shadow_poses):
+        shape = (part_poses, self._drawn, *(cloths[0] if self._cloths else ()))
+        if shadows and not _same_arrays(shape, self._shadow_poses):
             self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts change
-            self._shadow_poses = key
+            self._shadow_poses = [np.array(a) for a in shape]
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
@@ -421,11 +477,18 @@ class Renderer:
             GL.glBindVertexArray(m.vao)
             GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
+    def _draw_cloth(self, model_loc: int, cloth: _GpuCloth) -> None:
+        GL.glUniformMatrix4fv(model_loc, 1, True, np.eye(4, dtype=np.float32))
+        GL.glBindVertexArray(cloth.mesh.vao)
+        GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
+
     def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
             if self._drawn[index]:
                 self._draw_part(model_loc, pose, index)
+        for cloth in self._cloths:
+            self._draw_cloth(model_loc, cloth)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
@@ -529,12 +592,18 @@ class Renderer:
             )
         }
         current = None
-        for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True)):
-            if not self._drawn[index]:
+        identity = np.eye(4)
+        draws = [
+            (pose, poses_next[index], poses_prev[index], meshes)
+            for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True))
+        ]
+        draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
+        for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
+            if index < len(self._parts) and not self._drawn[index]:
                 continue
             GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_next"], 1, True, poses_next[index].astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_prev"], 1, True, poses_prev[index].astype(np.float32))
+            GL.glUniformMatrix4fv(locs["model_next"], 1, True, pose_next.astype(np.float32))
+            GL.glUniformMatrix4fv(locs["model_prev"], 1, True, pose_prev.astype(np.float32))
             GL.glUniform1f(locs["instance_id"], float(index + 1))
             for m in meshes:
                 mat = m.material
@@ -551,10 +620,13 @@ class Renderer:
                 GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
-        """Pixels each part covers with occlusion ignored (one occlusion query per part;
-        the stencil lets every pixel count once even where a part overlaps itself)."""
-        counts = np.zeros(len(self._parts) + 1, dtype=np.int64)
+        """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
+        query per part; the stencil lets every pixel count once even where a part overlaps
+        itself)."""
+        num_parts = len(self._parts)
+        counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
         drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._drawn[i]]
+        drawable += list(range(num_parts, num_parts + len(self._cloths)))
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)
@@ -571,7 +643,10 @@ class Renderer:
                 GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
             GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
-            self._draw_part(model_loc, part_poses[index], index)
+            if index < num_parts:
+                self._draw_part(model_loc, part_poses[index], index)
+            else:
+                self._draw_cloth(model_loc, self._cloths[index - num_parts])
             GL.glEndQuery(GL.GL_SAMPLES_PASSED)
         for q, index in zip(queries, drawable, strict=True):
             counts[index + 1] = GL.glGetQueryObjectuiv(int(q), GL.GL_QUERY_RESULT)
@@ -603,6 +678,10 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _same_arrays(a: tuple, b: list | None) -> bool:
+    return b is not None and len(a) == len(b) and all(map(np.array_equal, a, b))
 
 
 def emission(material: Material, time: float) -> tuple[float, float, float]:

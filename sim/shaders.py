@@ -78,6 +78,12 @@ MESH_VS = """
 #version 410 core
 layout(location = 0) in vec3 position;
 layout(location = 1) in vec3 normal;
+// Rigid parts alias these to position and normal; a cloth's vertices move on their own:
+// its texture stays on its rest shape, its positions in the neighbouring frames are its own.
+layout(location = 2) in vec3 rest_position;
+layout(location = 3) in vec3 rest_normal;
+layout(location = 4) in vec3 position_next;
+layout(location = 5) in vec3 position_prev;
 uniform mat4 model;
 uniform mat4 view;
 uniform mat4 view_proj;  // the depth pre-pass uses the same matrix and expression
@@ -99,13 +105,13 @@ void main() {
     vec4 w = model * vec4(position, 1.0);
     vec4 c = view * w;
     v_world = w.xyz;
-    v_local = position;
-    v_normal_local = normal;
+    v_local = rest_position;
+    v_normal_local = rest_normal;
     v_normal_world = mat3(model) * normal;
     v_light = light_vp * w;
     v_view_z = -c.z;
-    v_clip_next = view_proj_next * (model_next * vec4(position, 1.0));
-    v_clip_prev = view_proj_prev * (model_prev * vec4(position, 1.0));
+    v_clip_next = view_proj_next * (model_next * vec4(position_next, 1.0));
+    v_clip_prev = view_proj_prev * (model_prev * vec4(position_prev, 1.0));
     gl_Position = view_proj * model * vec4(position, 1.0);
 }
 """

@@ -247,6 +247,49 @@ class Attachment:
 
 
 @dataclass
+class ClothAnchor:
+    """A cloth vertex held by a part: from ``start`` (s) until ``end`` (s, None = the end
+    of the clip) vertex ``vertex`` of the cloth's mesh moves with ``part`` (named as in the
+    Trajectory: "body" or "body/link") at the offset they have at ``start`` (a gripper
+    pinching a corner)."""
+
+    vertex: int
+    part: str
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class Cloth:
+    """A deformable sheet (napkin, towel), simulated as a mass-spring soft body in
+    pybullet's deformable world.
+
+    ``mesh`` is its rest shape in the cloth frame (a flat grid, see ``sim.cloth.grid``),
+    ``pose`` places it (``T_world_cloth``). Springs run along the mesh edges
+    (``stretch_stiffness``, N/m) and across pairs of triangles (``bend_stiffness``);
+    ``damping`` damps the springs, ``collision_margin`` (m) is the contact thickness.
+    ``self_collision`` is pybullet's soft-body self-collision (in pybullet 3.2.7 it did
+    not keep a folded cloth's layers apart). The defaults are a set that proved stable
+    (README, "Folding a cloth"). The material's texture is mapped on the rest shape, so
+    it moves with the fabric.
+    """
+
+    name: str
+    semantic_class: str
+    mesh: trimesh.Trimesh
+    material: Material
+    pose: np.ndarray = field(default_factory=lambda: np.eye(4))
+    mass: float = 0.1
+    stretch_stiffness: float = 100.0
+    bend_stiffness: float = 0.1
+    damping: float = 0.1
+    friction: float = 1.0
+    collision_margin: float = 0.002
+    self_collision: bool = False
+    anchors: list[ClothAnchor] = field(default_factory=list)
+
+
+@dataclass
 class SceneSpec:
     """Everything needed to simulate and render one clip."""
 
@@ -263,3 +306,5 @@ class SceneSpec:
     # Family-specific labels written into annotations.json under "family" (plain
     # JSON types): e.g. per-frame traffic-light states, events, ego state.
     annotations: dict = field(default_factory=dict)
+    # Deformable sheets; a spec with any is simulated in pybullet's deformable world.
+    cloths: list[Cloth] = field(default_factory=list)

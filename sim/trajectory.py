@@ -1,14 +1,15 @@
 """Trajectory: the result of a physics rollout, saved with every clip.
 
 It holds, per frame, the pose and velocity of every rigid part (body bases and
-links), joint positions, de-duplicated contact events and which parts are present
-(bodies with a ``lifetime`` are absent outside it). With the SceneSpec it is
+links), joint positions, de-duplicated contact events, which parts are present
+(bodies with a ``lifetime`` are absent outside it) and the vertices of every cloth.
+With the SceneSpec it is
 all that rendering needs, so a clip can be re-rendered without simulating again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ class Trajectory:
     contact_force: np.ndarray  # (C,) summed normal force, N
     contact_points: np.ndarray  # (C,) number of pybullet contact points merged
     present: np.ndarray | None = None  # (F, P) bool; None = every part in every frame
+    cloth_names: list[str] = field(default_factory=list)  # SceneSpec.cloths, in order
+    cloth_vertices: list[np.ndarray] = field(default_factory=list)  # per cloth (F, V, 3) world
 
     def __post_init__(self) -> None:
         if self.present is None:
@@ -47,20 +50,31 @@ class Trajectory:
         return np.arange(self.num_frames) / self.fps
 
     def save(self, path: str | Path) -> None:
-        """Write as an uncompressed ``.npz`` (names stored as string arrays)."""
+        """Write as an uncompressed ``.npz`` (names stored as string arrays, cloth c's
+        vertices as ``cloth_vertices_<c>``; a clip without cloths stores no cloth keys)."""
         arrays = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name.startswith("cloth_") and not self.cloth_names:
+                continue
+            if f.name == "cloth_vertices":
+                arrays.update({f"cloth_vertices_{c}": v for c, v in enumerate(value)})
+                continue
             arrays[f.name] = np.asarray(value, dtype=str if f.name.endswith("names") else None)
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Trajectory:
+        """Read a saved trajectory (files from before cloths load with none)."""
         with np.load(path) as data:
             values = {}
             for f in fields(cls):
-                if f.name not in data:  # written before the field existed: its default
+                if f.name == "cloth_vertices":
+                    count = len(values.get("cloth_names", []))
+                    values[f.name] = [data[f"cloth_vertices_{c}"] for c in range(count)]
+                    continue
+                if f.name not in data:
                     continue
                 a = data[f.name]
                 if f.name.endswith("names"):

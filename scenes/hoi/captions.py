@@ -26,6 +26,14 @@ def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
         return _person_captions(task, facts, table)
     arm = ROBOT_NAMES[actor]
     short = "robot arm"
+    if task == "fold_cloth":
+        cloth = f"{surface_colour(facts['cloth'].material)} {facts['kind']}"
+        return [
+            f"A {arm} folds the {cloth} in half on the {table} table.",
+            f"The {short} picks up a corner of the {cloth} and lays it on the opposite "
+            "corner, folding it into a triangle.",
+            f"On a {table} table, a {short} folds a {cloth} corner to corner.",
+        ]
     obj = _noun(facts["object"])
     if task == "pick_place":
         target = _noun(facts["target"])

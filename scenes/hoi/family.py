@@ -3,9 +3,10 @@
 Actors: robot arms (Franka Panda, KUKA iiwa) moved by inverse kinematics along smooth
 end-effector paths, grasping by constraint, and a person (``human.py``: the humanoid
 walking and reaching by inverse kinematics). Tasks: pick and place, push, stack, cut
-fruit (robots); only a person carries things across the room or pushes a chair to
-the table. The room, tables, chairs, shelves, cabinets, bowls and lighting come from
-the furniture family.
+fruit and fold a cloth (robots; a cloth is a pybullet soft body, see ``sim.softbody``);
+only a person carries things across the room or pushes a chair to the table. The
+room, tables, chairs, shelves, cabinets, bowls and lighting come from the furniture
+family.
 
 Random streams: "layout" (room, table, where objects stand), "appearance" (materials,
 object colours), "behaviour" (task parameters), "lighting", "camera".
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import trimesh
 
 from simfactory.scenes.furniture.clutter import make_clutter
 from simfactory.scenes.furniture.lights import make_lighting
@@ -37,14 +39,14 @@ from simfactory.sim.robot import (
     robot_body,
     robot_model,
 )
-from simfactory.sim.spec import Body, CameraPath, CameraSpec, Link, SceneSpec
+from simfactory.sim.spec import Body, CameraPath, CameraSpec, Cloth, Link, SceneSpec
 
 from . import human
 from .cameras import handheld_path, orbit_radius, room_view, table_view
 from .captions import captions, pick_caption, surface_colour
 from .fruit import FRUITS, cut_fruit, cut_mesh, make_board, make_fruit, make_knife, overlaps
-from .objects import GRASPABLE, make_graspable
-from .tasks import Placed, TaskPlan, check_goal, cut, pick_place, push, stack
+from .objects import CLOTHS, GRASPABLE, make_cloth, make_graspable
+from .tasks import Placed, TaskPlan, check_goal, cut, fold_cloth, pick_place, push, stack
 
 DEFAULTS = dict(
     task="random",
@@ -164,13 +166,15 @@ def _free_spot(rng, taken, lo, hi, radius) -> np.ndarray:
 @dataclass
 class Setting:
     """What a task's setup gets: random streams, the table, the grasping part, the
-    hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
-    spot of the table; ``bodies`` takes any extra body the task brings (an object the
-    task adds there itself is only recorded, not added again, by its Placed entry).
+    hand's pose at t = 0, and ``place(name, model, radius, xy=None)`` to put an object on
+    a free spot of the table (or keep the spot at ``xy`` for it); ``bodies`` and
+    ``cloths`` take any extra body or cloth the task brings (an object the task adds
+    there itself is only recorded, not added again, by its Placed entry). ``actor`` is
+    the actor's name, ``base_xy`` where a robot stands, ``table_rect`` the table top's
+    world rectangle ([xmin, ymin, xmax, ymax]).
 
     For a person also: its hand's radius (a sphere), its standing height, the layout
-    stream, the room, the room's floor rectangle and the table top's world rectangle
-    ([xmin, ymin, xmax, ymax]), for the tasks that walk."""
+    stream, the room and the room's floor rectangle, for the tasks that walk."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -180,7 +184,7 @@ class Setting:
     start: np.ndarray
     duration: float
     colours: list[str]
-    place: Callable[[str, object, float], Placed]
+    place: Callable[..., Placed]
     bodies: list[Body]
     actor: str = ""
     hand_radius: float = 0.0
@@ -189,6 +193,8 @@ class Setting:
     room: object = None
     room_rect: np.ndarray | None = None
     table_rect: np.ndarray | None = None
+    base_xy: np.ndarray | None = None
+    cloths: list[Cloth] | None = None
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -337,6 +343,32 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     return plan, [board, fruit]
 
 
+# The hand's height above the table when it pinches a cloth: the Panda's fingertips
+# reach 1 cm past its grasp point, the iiwa's flange is the end of its last link.
+PINCH_HEIGHT = {"panda": 0.012, "kuka": 0.012}
+
+
+def _setup_fold_cloth(s: Setting) -> tuple[TaskPlan, list[Placed]]:
+    """A napkin or towel flat on the table in front of the robot, turned about 45 degrees
+    so that one diagonal runs across the table; the robot folds its left corner onto its
+    right one or the other way round (both stay at the same reach)."""
+    kind = str(s.behaviour.choice(list(CLOTHS)))
+    fabrics = s.palette["fabric"]
+    material = fabrics[int(s.appearance.integers(len(fabrics)))]
+    centre = np.array([s.base_xy[0] + 0.52, (s.table_rect[1] + s.table_rect[3]) / 2])
+    centre += s.behaviour.uniform(-0.03, 0.03, 2)
+    yaw = np.pi / 4 + float(s.behaviour.uniform(-np.pi / 12, np.pi / 12))
+    T = _pose(centre[0], centre[1], s.table_z + 0.002, yaw)
+    cloth = make_cloth(s.appearance, kind, "cloth_0", material, T)
+    s.cloths.append(cloth)
+    s.place(cloth.name, cloth, float(np.abs(cloth.mesh.vertices).max() * np.sqrt(2)), centre)
+    side = float(s.behaviour.choice([-1.0, 1.0]))  # world +y (left) or -y (right)
+    corner = (side * np.sin(yaw), side * np.cos(yaw))  # that direction in the cloth frame
+    plan = fold_cloth(cloth, corner, s.table_z, s.hand, s.start, s.duration, PINCH_HEIGHT[s.actor])
+    plan.facts["kind"] = kind
+    return plan, []
+
+
 # Each task's setup places its objects and plans the actor's hand.
 TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "pick_place": _setup_pick_place,
@@ -345,6 +377,7 @@ TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "cut_fruit": _setup_cut_fruit,
     "carry": human.setup_carry,
     "push_chair": human.setup_push_chair,
+    "fold_cloth": _setup_fold_cloth,
 }
 TASKS = tuple(TASK_SETUPS)
 # Who can do each task (a task left out: the robot arms only).
@@ -395,8 +428,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         taken = [(base_xy, 0.2)]
         hand, start = f"robot/{model.ee_link}", home_ee_pose(model, T_base)
 
-    def place(name, obj, radius):
-        xy = _free_spot(layout, taken, lo, hi, radius)
+    def place(name, obj, radius, xy=None):
+        xy = _free_spot(layout, taken, lo, hi, radius) if xy is None else np.asarray(xy)
         taken.append((xy, radius))
         return Placed(name, obj, xy, float(layout.uniform(-np.pi / 4, np.pi / 4)))
 
@@ -419,6 +452,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         room=room,
         room_rect=room_rect,
         table_rect=table_rect,
+        base_xy=base_xy,
+        cloths=[],
     )
     plan, placed = TASK_SETUPS[task](setting)
     if person:  # a hand without a wrist joint holds things level
@@ -494,6 +529,17 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
                 "end_frame": _frame(a.end, fps, frames),
             }
             for a in plan.attachments
+        ]
+        + [
+            {
+                "parent": a.part,
+                "child": cloth.name,
+                "vertex": a.vertex,
+                "start_frame": _frame(a.start, fps, frames),
+                "end_frame": _frame(a.end, fps, frames),
+            }
+            for cloth in setting.cloths
+            for a in cloth.anchors
         ],
         "caption": pick_caption(behaviour, phrasings),
         "captions": phrasings,
@@ -501,7 +547,10 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     params = {
         "task": task,
         "actor": actor,
-        "objects": {p.name: _object_params(p) for p in placed},
+        "objects": {
+            **{p.name: _object_params(p) for p in placed},
+            **{c.name: _cloth_params(c, plan.facts) for c in setting.cloths},
+        },
         "table": {k: v for k, v in table.params.items()},
         "camera": cfg["camera"],
     }
@@ -524,7 +573,20 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         params=params,
         attachments=plan.attachments,
         annotations=annotations,
+        cloths=setting.cloths,
     )
+
+
+def _cloth_params(cloth: Cloth, facts: dict) -> dict:
+    T = cloth.pose
+    return {
+        "kind": facts.get("kind", "cloth"),
+        "colour": surface_colour(cloth.material),
+        "xy": [float(v) for v in T[:2, 3]],
+        "yaw": float(np.arctan2(T[1, 0], T[0, 0])),
+        "size": [float(v) for v in np.ptp(cloth.mesh.vertices[:, :2], axis=0)],
+        "vertices": len(cloth.mesh.vertices),
+    }
 
 
 def _object_params(p: Placed) -> dict:
@@ -636,13 +698,16 @@ OBJECT_PREFIXES = ("object_", "block_", "bowl_", "distractor_", "chair")
 def label(spec: SceneSpec, trajectory) -> dict:
     """After the rollout: the task's outcome (and a manifest ``summary``), segments with
     success, the actor's hands (a robot's end effector pose and gripper opening, a
-    person's hand positions), and per-frame contacts of the actor's parts with objects."""
+    person's hand positions), and per-frame contacts of the actor's parts with objects
+    (with a cloth: while the gripper holds it by an anchor, which has no force)."""
     ann = spec.annotations
     actor = ann["actor"]
     names = trajectory.part_names
     final = {
         name: trajectory.poses[-1, i] for i, name in enumerate(names) if trajectory.present[-1, i]
     }
+    for cloth, vertices in zip(spec.cloths, trajectory.cloth_vertices, strict=True):
+        final[cloth.name] = trimesh.Trimesh(vertices[-1], cloth.mesh.faces, process=False)
     outcome = check_goal(ann["goal"], final, ann["table_top_z"])
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
     holders = {actor["body"], *ann.get("tools", [])}  # the actor and what it holds throughout
@@ -663,6 +728,12 @@ def label(spec: SceneSpec, trajectory) -> dict:
                 )
     if ann["goal"]["kind"] == "cut":
         _blade_contacts(spec, trajectory, ann["tools"], ann["goal"]["object"], contacts)
+    for held in ann["attachments"]:
+        if "vertex" in held:  # a cloth anchor: the gripper pinches the cloth
+            for f in range(held["start_frame"], held["end_frame"]):
+                contacts[f].append(
+                    {"actor_part": held["parent"], "object": held["child"], "force": None}
+                )
     out = {
         "outcome": outcome,
         # Copied into the dataset manifest as columns (and summed up by the run).

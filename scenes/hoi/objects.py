@@ -1,4 +1,5 @@
-"""Objects a robot can grasp (blocks, cans, fruit) and plain colour names for captions."""
+"""Objects a robot can grasp (blocks, cans, fruit), cloths it can fold (napkins,
+towels) and plain colour names for captions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from simfactory.sim.spec import Material, Visual
+from simfactory.sim.cloth import grid
+from simfactory.sim.spec import Cloth, Material, Visual
 
 # Named colours (linear RGB) for objects and for the words of captions.
 COLOURS = {
@@ -23,6 +25,10 @@ COLOURS = {
     "brown": (0.20, 0.09, 0.03),
 }
 GRASPABLE = ("block", "can", "fruit")
+# Square cloths: side range (m). A towel is a thick (heavy) one.
+CLOTHS = {"napkin": (0.3, 0.34), "towel": (0.34, 0.38)}
+CLOTH_DENSITY = {"napkin": 0.5, "towel": 0.7}  # kg/m^2
+CLOTH_SPACING = 0.025  # m between the grid's vertices
 
 
 @dataclass
@@ -76,3 +82,32 @@ def make_graspable(
     density = {"block": 500.0, "can": 700.0, "fruit": 900.0}[kind]
     mass = float(max(0.02, density * np.prod(size) * (0.6 if kind != "block" else 1.0)))
     return Graspable(kind, cls, [Visual(mesh, material)], size, mass, colour, collision)
+
+
+def make_cloth(
+    rng: np.random.Generator, kind: str, name: str, material: Material, T_world_cloth: np.ndarray
+) -> Cloth:
+    """A square napkin or towel of a random size lying flat at ``T_world_cloth`` (its
+    centre, z up), a grid of vertices ``CLOTH_SPACING`` apart.
+
+    Its mass-spring parameters (a stable set for pybullet at 480 Hz, see the README):
+    stretch springs stiff enough that it barely stretches when held by a corner, soft
+    bending so that a fold lies down, friction 1 (0.6 with the table's 0.6) so that the
+    part left on the table stays put while the other part is folded over it.
+    """
+    if kind not in CLOTHS:
+        raise ValueError(f"unknown cloth kind {kind!r}; known: {', '.join(CLOTHS)}")
+    side = float(rng.uniform(*CLOTHS[kind]))
+    return Cloth(
+        name=name,
+        semantic_class="cloth",
+        mesh=grid(side, side, CLOTH_SPACING),
+        material=material,
+        pose=np.asarray(T_world_cloth, dtype=float),
+        mass=CLOTH_DENSITY[kind] * side * side,
+        stretch_stiffness=100.0,
+        bend_stiffness=0.1,
+        damping=0.1,
+        friction=1.0,
+        collision_margin=0.002,
+    )

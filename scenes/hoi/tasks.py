@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from simfactory.sim.cloth import corner_vertex, footprint_area
 from simfactory.sim.robot import EeKey, min_jerk, top_down_quat
-from simfactory.sim.spec import Attachment
+from simfactory.sim.spec import Attachment, Cloth, ClothAnchor
 
 HOVER = 0.12  # m above a grasp or place point before descending
 
@@ -202,11 +203,77 @@ def stack(
     )
 
 
-def check_goal(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict:
-    """Success and the measured values of a goal, from the final poses (name -> 4x4) of
-    the parts present at the end."""
+def fold_cloth(
+    cloth: Cloth, corner: tuple[float, float], table_z: float, hand: str, start, duration,
+    grasp_height: float,
+) -> TaskPlan:  # fmt: skip
+    """Fold ``cloth`` (lying flat) along a diagonal: pinch the corner farthest along
+    ``corner`` (x, y, in the cloth frame), lift it, carry it over the cloth and lay it on
+    the opposite corner, let go. ``grasp_height``: the hand's height above the table
+    when it pinches (fingertips clear of the table); the corner is anchored to ``hand``
+    from when the gripper has closed to when it starts opening."""
+    T = np.asarray(cloth.pose, dtype=float)
+    vertices = np.asarray(cloth.mesh.vertices) @ T[:3, :3].T + T[:3, 3]
+    grasp = corner_vertex(cloth.mesh, corner)
+    target = corner_vertex(cloth.mesh, (-corner[0], -corner[1]))
+    p0, p1 = vertices[grasp, :2], vertices[target, :2]
+    reach = float(np.linalg.norm(p1 - p0))
+    d = (p1 - p0) / reach
+    yaw = float(np.arctan2(d[1], d[0]))  # fingers close across the corner
+    z = table_z + grasp_height
+    # Up above the fold line as high as the folding half is wide (it peels off the table
+    # along the fold line), then down onto the target inside that arc (the cloth between
+    # hand and fold line stays slack: a taut one drags the cloth along the table).
+    apex = z + 0.55 * reach
+    t = _phases(duration, [0.0, 0.16, 0.24, 0.3, 0.48, 0.66, 0.8, 0.86, 0.97])
+    keys = [
+        _start(start, 1.0),
+        _key(t[1], p0, z + HOVER, yaw, 1.0),
+        _key(t[2], p0, z, yaw, 1.0),
+        _key(t[3], p0, z, yaw, 0.0),
+        _key(t[4], p0 + 0.5 * reach * d, apex, yaw, 0.0),
+        _key(t[5], p0 + 0.85 * reach * d, z + 0.2 * reach, yaw, 0.0),
+        _key(t[6], p1, z + 0.004, yaw, 0.0),
+        _key(t[7], p1, z + 0.004, yaw, 1.0),
+        _key(t[8], p1, z + HOVER, yaw, 1.0),
+    ]
+    cloth.anchors.append(ClothAnchor(grasp, hand, start=t[3], end=t[6]))  # closed
+    name = cloth.name
+    return TaskPlan(
+        "fold_cloth",
+        keys,
+        [],
+        [
+            {"verb": "reach", "objects": [name], "start": t[0], "end": t[2]},
+            {"verb": "grasp", "objects": [name], "start": t[2], "end": t[3]},
+            {"verb": "lift", "objects": [name], "start": t[3], "end": t[4]},
+            {"verb": "fold", "objects": [name], "start": t[4], "end": t[6]},
+            {"verb": "release", "objects": [name], "start": t[6], "end": t[7]},
+            {"verb": "retreat", "objects": [], "start": t[7], "end": t[8]},
+        ],
+        {
+            "kind": "folded",
+            "object": name,
+            "corner": grasp,
+            "target_corner": target,
+            "target": [float(v) for v in p1],
+            "max_distance": 0.04,
+            "area": float(footprint_area(vertices, cloth.mesh.faces)),
+            "max_area_ratio": 0.7,
+            "z_min": float(table_z - 0.003),
+        },
+        {"cloth": cloth},
+    )
+
+
+def check_goal(goal: dict, final: dict, table_z: float) -> dict:
+    """Success and the measured values of a goal, from the final state: poses (name ->
+    4x4) of the parts present at the end, and cloths (name -> their ``trimesh.Trimesh``
+    in the last frame)."""
     if goal["kind"] == "cut":
         return _check_cut(goal, final, table_z)
+    if goal["kind"] == "folded":
+        return _check_folded(goal, final[goal["object"]], table_z)
     p = final[goal["object"]][:3, 3]
     if goal["kind"] == "in_region":
         offset = float(np.linalg.norm(p[:2] - np.asarray(goal["center"])))
@@ -333,4 +400,22 @@ def _check_cut(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict
         "separation_m": round(separation, 4),
         "centre_heights_m": [round(z, 4) for z in heights],  # above the table top
         "cut_faces": faces,
+    }
+
+
+def _check_folded(goal: dict, mesh, table_z: float) -> dict:
+    """A diagonal fold worked when the pinched corner lies within ``max_distance`` of
+    its target, the cloth covers at most ``max_area_ratio`` of its flat area, and no
+    vertex is below ``z_min`` (through the table)."""
+    vertices = np.asarray(mesh.vertices)
+    offset = float(np.linalg.norm(vertices[goal["corner"], :2] - np.asarray(goal["target"])))
+    ratio = footprint_area(vertices, mesh.faces) / goal["area"]
+    lowest = float(vertices[:, 2].min())
+    ok = offset <= goal["max_distance"] and ratio <= goal["max_area_ratio"]
+    ok = ok and lowest >= goal["z_min"]
+    return {
+        "success": bool(ok),
+        "distance_to_target_m": round(offset, 4),
+        "area_ratio": round(float(ratio), 4),
+        "lowest_vertex_above_table_m": round(lowest - table_z, 4),
     }
