@@ -35,6 +35,7 @@ from simfactory.sim.robot import (
 )
 from simfactory.sim.spec import Body, CameraPath, CameraSpec, SceneSpec
 
+from .articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from .captions import captions, pick_caption, surface_colour
 from .objects import GRASPABLE, make_graspable
 from .tasks import Placed, TaskPlan, check_goal, pick_place, push, stack
@@ -77,12 +78,12 @@ def _pose(x, y, z, yaw=0.0) -> np.ndarray:
     return T
 
 
-def _table(rng, palette):
-    """A table top at least 0.9 x 0.6 m (a few draws), centred at the origin."""
+def _table(rng, palette, length: float = 0.9):
+    """A table top at least ``length`` x 0.6 m (a few draws), centred at the origin."""
     for _ in range(30):
         piece = make_piece(rng, "table", piece_materials(rng, palette))
         rect, z = piece.support_surfaces[0]
-        if rect[2] - rect[0] >= 0.9 and rect[3] - rect[1] >= 0.6:
+        if rect[2] - rect[0] >= length and rect[3] - rect[1] >= 0.6:
             return piece
     return piece
 
@@ -101,7 +102,10 @@ def _free_spot(rng, taken, lo, hi, radius) -> np.ndarray:
 class Setting:
     """What a task's setup gets: random streams, the table, the grasping part, the
     hand's pose at t = 0, and ``place(name, model, radius)`` to put an object on a free
-    spot of the table; ``bodies`` takes any extra body the task brings."""
+    spot of the table; ``bodies`` takes any extra body the task brings. ``actor``,
+    ``T_base`` (the robot's base), ``table_rect`` (the top, world [xmin, ymin, xmax,
+    ymax]) and ``taken`` (the (xy, radius) circles that ``place`` keeps clear) let a
+    task put something at a chosen spot."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -113,6 +117,10 @@ class Setting:
     colours: list[str]
     place: Callable[[str, object, float], Placed]
     bodies: list[Body]
+    actor: str
+    T_base: np.ndarray
+    table_rect: np.ndarray
+    taken: list
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -143,6 +151,7 @@ TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "pick_place": _setup_pick_place,
     "push": _setup_push,
     "stack": _setup_stack,
+    **ARTICULATED_SETUPS,
 }
 TASKS = tuple(TASK_SETUPS)
 
@@ -158,7 +167,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     palette = make_palette(appearance, size=128)
     room = make_room(layout, "rect", False, room_materials(appearance, palette), (4.0, 6.0))
     cx, cy = (np.asarray(room.rects[0][:2]) + np.asarray(room.rects[0][2:])) / 2
-    table = _table(layout, palette)
+    table = _table(layout, palette, TABLE_LENGTH if task in ARTICULATED_SETUPS else 0.9)
     rect, table_z = table.support_surfaces[0]
     T_table = _pose(cx, cy, 0.0)
     bodies: list[Body] = list(room.bodies)
@@ -190,6 +199,10 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         colours=colours,
         place=place,
         bodies=bodies,
+        actor=actor,
+        T_base=T_base,
+        table_rect=np.array([cx + rect[0], cy + rect[1], cx + rect[2], cy + rect[3]]),
+        taken=taken,
     )
     plan, placed = TASK_SETUPS[task](setting)
     for i in range(cfg["num_distractors"]):
@@ -200,6 +213,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             break
     for p in placed:
         m = p.model
+        if getattr(m, "links", None):  # furniture with drawers or doors stands still
+            bodies.append(furniture_body(p, table_z))
+            continue
         mass = float(getattr(m, "mass", 0.3))
         bodies.append(
             Body(
@@ -340,7 +356,8 @@ def label(spec: SceneSpec, trajectory) -> dict:
     actor with objects."""
     ann = spec.annotations
     final = {name: trajectory.poses[-1, i] for i, name in enumerate(trajectory.part_names)}
-    outcome = check_goal(ann["goal"], final, ann["table_top_z"])
+    joints = dict(zip(trajectory.joint_names, trajectory.joint_positions[-1], strict=True))
+    outcome = check_goal(ann["goal"], final, ann["table_top_z"], joints)
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
     ee = trajectory.part_names.index(f"robot/{ann['actor']['ee_link']}")
     fingers = [f"robot/{j}" for j in ann["actor"]["finger_joints"]]
@@ -349,7 +366,7 @@ def label(spec: SceneSpec, trajectory) -> dict:
     objects = {
         i
         for i, n in enumerate(trajectory.part_names)
-        if n.startswith(("object_", "block_", "bowl_", "distractor_"))
+        if n.startswith(("object_", "block_", "bowl_", "distractor_", "cabinet"))
     }
     contacts = [[] for _ in range(trajectory.num_frames)]
     for f, (a, b), force in zip(

@@ -176,8 +176,20 @@ def stack(top: Placed, base: Placed, table_z: float, hand: str, start, duration)
     )
 
 
-def check_goal(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict:
-    """Success and the measured values of a goal, from the final poses (name -> 4x4)."""
+def check_goal(
+    goal: dict, final: dict[str, np.ndarray], table_z: float, joints: dict | None = None
+) -> dict:
+    """Success and the measured values of a goal, from the final poses (name -> 4x4)
+    and joint positions (name -> value)."""
+    if goal["kind"] == "joint":
+        q = float(joints[goal["joint"]])
+        fraction = q / goal["travel"]
+        ok = fraction >= goal["fraction"] if goal["open"] else fraction <= goal["fraction"]
+        return {
+            "success": bool(ok),
+            "joint_position": round(q, 4),
+            "open_fraction": round(fraction, 4),
+        }
     p = final[goal["object"]][:3, 3]
     if goal["kind"] == "in_region":
         offset = float(np.linalg.norm(p[:2] - np.asarray(goal["center"])))
