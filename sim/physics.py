@@ -59,6 +59,14 @@ class _Part:
 def _collision_shape(client: int, meshes: list[trimesh.Trimesh], mode: str, dynamic: bool) -> int:
     if mode == "none" or not meshes:
         return -1
+    if mode == "boxes":  # one box per mesh: a compound of its parts' bounds
+        bounds = np.array([m.bounds for m in meshes])
+        return pb.createCollisionShapeArray(
+            [pb.GEOM_BOX] * len(meshes),
+            halfExtents=((bounds[:, 1] - bounds[:, 0]) / 2).tolist(),
+            collisionFramePositions=((bounds[:, 1] + bounds[:, 0]) / 2).tolist(),
+            physicsClientId=client,
+        )
     mesh = trimesh.util.concatenate(meshes)
     if mode == "auto":
         mode = "convex" if dynamic else "exact"
@@ -184,12 +192,34 @@ def _add_body(client: int, body: Body, deformable_world: bool = False) -> int:
             )  # fmt: skip
         else:
             pb.setJointMotorControl2(uid, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+    if not body.urdf_path:
+        _start_links(client, uid, body)
     if body.urdf_path and body.collision == "none":
         for link in range(-1, pb.getNumJoints(uid, physicsClientId=client)):
             pb.setCollisionFilterGroupMask(uid, link, 0, 0, physicsClientId=client)
     if any(body.linear_velocity):
         pb.resetBaseVelocity(uid, list(body.linear_velocity), physicsClientId=client)
     return uid
+
+
+def _start_links(client: int, uid: int, body: Body) -> None:
+    """Put links at their initial joint positions and give free joints their friction:
+    a velocity motor holding zero speed with at most that force, which the joint's
+    motor (``joint_targets``) replaces where it has one."""
+    for j, ln in enumerate(body.links):
+        if ln.joint_type == "fixed":
+            continue
+        if ln.initial_position:
+            pb.resetJointState(uid, j, ln.initial_position, physicsClientId=client)
+        if ln.joint_friction > 0 and not ln.joint_targets:
+            pb.setJointMotorControl2(
+                uid,
+                j,
+                pb.VELOCITY_CONTROL,
+                targetVelocity=0.0,
+                force=ln.joint_friction,
+                physicsClientId=client,
+            )
 
 
 def _parts(client: int, spec: SceneSpec, uids: list[int]) -> list[_Part]:

@@ -101,12 +101,15 @@ def robot_model(name: str) -> RobotModel:
 @dataclass
 class EeKey:
     """The EE pose (world) and gripper opening (0 closed .. 1 open) at ``time`` (s).
-    The arm stops at every key."""
+    The arm stops at every key. With a ``pivot`` (a world point) the EE comes to this
+    key along an arc: it turns about the axis through ``pivot`` by the turn between the
+    two keys' orientations, as a door turns about its hinge."""
 
     time: float
     position: np.ndarray
     quat_xyzw: np.ndarray
     gripper: float = 1.0
+    pivot: np.ndarray | None = None
 
 
 def top_down_quat(yaw: float = 0.0) -> np.ndarray:
@@ -134,7 +137,9 @@ def ee_path(keys: list[EeKey], hz: float) -> tuple[np.ndarray, np.ndarray, np.nd
 
     Each segment is sampled at ``hz`` or a little faster, so that every key is a
     sample; position and gripper follow a minimum-jerk profile, orientation a slerp
-    along the same profile.
+    along the same profile. Towards a key with a ``pivot`` the position turns with the
+    orientation about the pivot (what is left of the offset to the key is covered
+    along a straight line).
     """
     if not keys:
         raise ValueError("plan_arm needs at least one key")
@@ -154,6 +159,10 @@ def ee_path(keys: list[EeKey], hz: float) -> tuple[np.ndarray, np.ndarray, np.nd
         T = np.tile(np.eye(4), (n, 1, 1))
         T[:, :3, 3] = positions[k] + s[:, None] * (positions[k + 1] - positions[k])
         T[:, :3, :3] = Slerp([0.0, 1.0], rotations[k : k + 2])(s).as_matrix()
+        if keys[k + 1].pivot is not None:
+            T[:, :3, 3] = _arc(
+                positions[k], positions[k + 1], rotations[k : k + 2], keys[k + 1].pivot, s
+            )
         poses.append(T)
         grip.append(grippers[k] + s * (grippers[k + 1] - grippers[k]))
     key_index.append(sum(len(t) for t in times))
@@ -163,6 +172,17 @@ def ee_path(keys: list[EeKey], hz: float) -> tuple[np.ndarray, np.ndarray, np.nd
     poses.append(last[None])
     grip.append(grippers[-1:])
     return np.concatenate(times), np.concatenate(poses), np.concatenate(grip), np.array(key_index)
+
+
+def _arc(a: np.ndarray, b: np.ndarray, turns: Rotation, pivot, s: np.ndarray) -> np.ndarray:
+    """Positions (len(s), 3) from ``a`` towards ``b`` turning about ``pivot`` with the
+    orientations ``turns`` (2 rotations), a fraction ``s`` of the way."""
+    pivot = np.asarray(pivot, dtype=float)
+    turn = (turns[1] * turns[0].inv()).as_rotvec()
+    partial = Rotation.from_rotvec(s[:, None] * turn[None])
+    on_arc = pivot + partial.apply(a - pivot)
+    rest = b - (pivot + Rotation.from_rotvec(turn).apply(a - pivot))
+    return on_arc + s[:, None] * rest
 
 
 @dataclass

@@ -79,6 +79,10 @@ class Link:
     ``T_parent_link`` places the link frame in its parent's frame at joint position 0;
     ``parent`` is -1 for the base or the index of an earlier link.
     ``joint_targets`` is a list of (time s, position) keys followed by a position motor.
+    ``initial_position`` is the joint position at the start of the rollout (an open
+    drawer). A joint without targets moves freely when pushed or pulled, against
+    ``joint_friction`` (N for a prismatic joint, N m for a revolute one): with some, a
+    drawer let go of stays where it is instead of sliding on.
     """
 
     name: str
@@ -91,6 +95,8 @@ class Link:
     joint_limits: tuple[float, float] = (0.0, 0.0)
     mass: float = 1.0
     joint_targets: list[tuple[float, float]] = field(default_factory=list)
+    initial_position: float = 0.0
+    joint_friction: float = 0.0
 
 
 @dataclass
@@ -100,7 +106,8 @@ class Body:
     mass 0 makes it static; a static body with ``motion`` is kinematic and follows it.
     ``collision``: "auto" (exact mesh when static, convex hull when dynamic),
     "convex", "exact", or an exact primitive fitted to the visuals' bounds: "box",
-    "sphere", "cylinder" (axis along z); or "none".
+    "sphere", "cylinder" (axis along z); "boxes" (a box on each visual's bounds, for
+    parts built from boxes, such as a drawer with a bar handle); or "none".
     ``urdf_path``: load the body from a URDF instead of ``visuals`` and ``links``;
     ``joint_motion`` then drives its joints kinematically (a walking pedestrian).
     ``lifetime``: (appear, vanish) seconds, vanish None = the end of the clip; None = the

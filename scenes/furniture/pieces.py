@@ -27,8 +27,10 @@ class Piece:
 
     ``support_surfaces``: (rect [xmin, ymin, xmax, ymax], z) where small objects can rest.
     ``params``: the sampled proportions and variants, as plain floats and strings.
-    ``links``: moving parts (drawers) at joint position 0, without joint targets;
-    ``footprint`` and ``height`` cover them in that pose.
+    ``links``: moving parts (drawers, doors) at joint position 0, without joint
+    targets; ``footprint`` and ``height`` cover them in that pose.
+    ``handles``: where a hand grasps each link's handle, a point in the link's frame
+    (pieces built to be opened by hand: ``make_small_cabinet``).
     """
 
     name_class: str
@@ -39,6 +41,7 @@ class Piece:
     front: str = "+y"
     params: dict = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
+    handles: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def reach(self) -> float:
@@ -472,6 +475,152 @@ def make_cabinet(rng: np.random.Generator, materials: dict[str, Material]) -> Pi
         width=w, depth=d, height=h, drawers=n, handle=handle, base=base, drawer_travel=travel
     )
     return _finish("cabinet", parts, [(rect, h)], params, links)
+
+
+HANDLE_RADIUS = 0.006  # m: the bar of a small cabinet's handle
+HANDLE_STANDOFF = 0.03  # m: from the front face to the bar's axis
+
+
+def _bar_handle(a, b, outward) -> tuple[list[trimesh.Trimesh], np.ndarray]:
+    """A bar handle from point ``a`` to point ``b`` on a front face, held
+    ``HANDLE_STANDOFF`` out along ``outward`` by a post at each end, so fingers fit
+    around the bar; returns the meshes (bar, posts) and the bar's middle."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    out = np.asarray(outward, dtype=float) * HANDLE_STANDOFF
+    meshes = [
+        cylinder_along(HANDLE_RADIUS, a + out, b + out),
+        cylinder_along(0.8 * HANDLE_RADIUS, a, a + out),
+        cylinder_along(0.8 * HANDLE_RADIUS, b, b + out),
+    ]
+    return meshes, (a + b) / 2 + out
+
+
+def _door(
+    name: str, hinge: np.ndarray, side: int, panel: Part, handle: list[Part], grasp: np.ndarray
+) -> tuple[Link, np.ndarray]:
+    """A door turning about the vertical axis through ``hinge`` (cabinet frame) at its
+    outer edge, ``side`` -1 for a door hinged at -x, +1 at +x; the joint opens it
+    outwards (+y) for positive angles up to a right angle. Returns the link and the
+    grasp point in its frame."""
+    visuals = [Visual(m, mat) for m, mat in (panel, *handle)]
+    for v in visuals:
+        v.mesh.apply_translation(-hinge)
+    T = np.eye(4)
+    T[:3, 3] = hinge
+    volume = np.prod(panel[0].extents)
+    link = Link(
+        name=name,
+        semantic_class="door",
+        visuals=visuals,
+        T_parent_link=T,
+        joint_type="revolute",
+        joint_axis=(0.0, 0.0, float(-side)),
+        joint_limits=(0.0, float(np.pi / 2)),
+        mass=float(np.clip(600.0 * volume, 0.5, 2.0)),
+        joint_friction=0.3,
+    )
+    return link, grasp - hinge
+
+
+def make_small_cabinet(
+    rng: np.random.Generator, materials: dict[str, Material], fronts: str = "drawers"
+) -> Piece:
+    """Bedside-sized cabinet small enough to stand on a table within a robot arm's
+    reach: a carcass open at +y on a plinth, with 2-3 drawers (``fronts="drawers"``,
+    prismatic links sliding out along +y by 0.75 x the depth, fronts 13-16 cm high so
+    a hand on one handle stays clear of the next), one hinged door (``"door"``, hinged
+    at either side) or a pair (``"doors"``), each door a revolute link about a vertical
+    axis at its outer edge, opening outwards by up to a right angle. Every front has a
+    bar handle on a standoff (horizontal on drawers, vertical on a door's opening side);
+    ``Piece.handles`` holds the grasp points. The joints have a little friction, so a
+    drawer or door stays where it is let go."""
+    if fronts not in ("drawers", "door", "doors"):
+        raise ValueError(f"fronts must be 'drawers', 'door' or 'doors' (got {fronts!r})")
+    wood = materials["wood"]
+    fronts_mat = wood if rng.random() < 0.7 else materials["plastic"]
+    metal = materials["metal"]
+    w = rng.uniform(0.26, 0.32) if fronts == "door" else rng.uniform(0.36, 0.5)
+    d = rng.uniform(0.26, 0.32)
+    ft, top_t, back_t, gap = 0.016, rng.uniform(0.018, 0.025), 0.008, 0.004
+    base_h = rng.uniform(0.03, 0.05)
+    n = int(rng.integers(2, 4)) if fronts == "drawers" else 0
+    fh = rng.uniform(0.13, 0.16)
+    if fronts == "drawers":
+        h = base_h + (n + 1) * gap + n * fh + top_t
+    else:
+        h = rng.uniform(0.3, 0.42)
+    y_back, y_open = -d / 2, d / 2 - ft
+    z_top = h - top_t
+    inner = w / 2 - ft
+    parts: list[Part] = [
+        (box((-w / 2, -d / 2, z_top), (w / 2, d / 2, h)), wood),
+        (box((-inner, y_back, base_h), (inner, y_back + back_t, z_top)), wood),
+        (box((-inner, y_back + back_t, base_h), (inner, y_open, base_h + ft)), wood),
+        (box((-w / 2, y_back, base_h), (-inner, y_open, z_top)), wood),
+        (box((inner, y_back, base_h), (w / 2, y_open, z_top)), wood),
+        (box((-w / 2 + 0.02, -d / 2 + 0.02, 0), (w / 2 - 0.02, y_open - 0.02, base_h)), wood),
+    ]
+    links: list[Link] = []
+    handles: dict[str, np.ndarray] = {}
+    outward = (0.0, 1.0, 0.0)
+    if fronts == "drawers":
+        hw = min(0.1, 0.3 * w) / 2
+        floors = [base_h + ft]
+        for i in range(1, n):
+            zb = base_h + i * (fh + gap) + gap / 2
+            parts.append(
+                (box((-inner, y_back + back_t, zb - ft / 2), (inner, y_open, zb + ft / 2)), wood)
+            )
+            floors.append(zb + ft / 2)
+        ceilings = [f - ft for f in floors[1:]] + [z_top]
+        for i in range(n):
+            z = base_h + gap + i * (fh + gap)
+            front = box((-w / 2 + gap, y_open, z), (w / 2 - gap, d / 2, z + fh))
+            zc = z + fh / 2
+            (bar, *posts), grasp = _bar_handle((-hw, d / 2, zc), (hw, d / 2, zc), outward)
+            tray = ((-inner + 0.006, inner - 0.006), (y_back + back_t + 0.01, y_open))
+            link = _drawer(
+                f"drawer_{i}",
+                *tray,
+                (floors[i] + 0.002, ceilings[i] - 0.008),
+                (front, fronts_mat),
+                (bar, metal),
+                wood,
+                0.75 * d,
+            )
+            origin = link.T_parent_link[:3, 3]
+            posts = [Visual(m.apply_translation(-origin), metal) for m in posts]
+            links.append(replace(link, visuals=link.visuals + posts, joint_friction=4.0))
+            handles[link.name] = grasp - origin
+        count = n
+    else:
+        shelf_z = base_h + (z_top - base_h) * rng.uniform(0.45, 0.6)
+        parts.append(
+            (
+                box((-inner, y_back + back_t, shelf_z - ft / 2), (inner, y_open, shelf_z + ft / 2)),
+                wood,
+            )
+        )
+        count = 1 if fronts == "door" else 2
+        dw = (w - (count + 1) * gap) / count
+        z0, z1 = base_h + gap, z_top - gap
+        hl = min(0.1, 0.4 * (z1 - z0)) / 2
+        zc = (z0 + z1) / 2 + rng.uniform(0.0, 0.25) * (z1 - z0) / 2
+        sides = [int(rng.choice([-1, 1]))] if count == 1 else [-1, 1]
+        for k, side in enumerate(sides):
+            outer = side * (w / 2 - gap)
+            free = outer - side * dw
+            panel = box((min(outer, free), y_open, z0), (max(outer, free), d / 2, z1))
+            x_h = free + side * 0.035
+            grip, grasp = _bar_handle((x_h, d / 2, zc - hl), (x_h, d / 2, zc + hl), outward)
+            hinge = np.array([outer, d / 2, (z0 + z1) / 2])
+            handle = [(m, metal) for m in grip]
+            link, grasp_link = _door(f"door_{k}", hinge, side, (panel, fronts_mat), handle, grasp)
+            links.append(link)
+            handles[link.name] = grasp_link
+    rect = [-w / 2 + 0.02, -d / 2 + 0.02, w / 2 - 0.02, d / 2 - 0.02]
+    params = dict(width=w, depth=d, height=h, fronts=fronts, count=count)
+    return replace(_finish("cabinet", parts, [(rect, h)], params, links), handles=handles)
 
 
 def make_lamp(rng: np.random.Generator, materials: dict[str, Material]) -> Piece:

@@ -70,6 +70,8 @@ def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
             f"Holding a knife, a {short} halves the {fruit}; the two halves fall apart on the "
             f"{board} cutting board.",
         ]
+    elif task in ("open_drawer", "close_drawer", "open_door", "close_door"):
+        out = _articulated(task, arm, short, obj, facts["part"], table)
     else:
         raise ValueError(f"no captions for task {task!r}")
     return out
@@ -122,6 +124,35 @@ def _person_captions(task: str, facts: dict, table: str) -> list[str]:
             f"At a {table} table, a person builds a two-block tower: the {obj} on the {target}.",
         ]
     raise ValueError(f"no captions for task {task!r}")
+
+
+def _articulated(task: str, arm: str, short: str, obj: str, part: str, table: str) -> list[str]:
+    """Phrasings of opening or closing a drawer or door (``part``: "top drawer") of a
+    cabinet (``obj``: "white cabinet")."""
+    kind = part.split()[-1]
+    if task == "open_drawer":
+        return [
+            f"A {arm} pulls open the {part} of the {obj} on the {table} table.",
+            f"The {short} grasps the handle of the {part} and pulls it out of the {obj}.",
+            f"A {short} opens a drawer of a {obj} standing on a {table} table.",
+        ]
+    if task == "close_drawer":
+        return [
+            f"A {arm} pushes the open {part} of the {obj} shut.",
+            f"The {short} grasps the handle of the open {part} and slides it back into the {obj}.",
+            f"A {short} closes an open drawer of a {obj} on a {table} table.",
+        ]
+    if task == "open_door":
+        return [
+            f"A {arm} swings open the {part} of the {obj} on the {table} table.",
+            f"The {short} takes the handle of the {obj}'s {part} and pulls the {kind} open.",
+            f"A {short} opens a {kind} of a {obj} standing on a {table} table.",
+        ]
+    return [
+        f"A {arm} swings the open {part} of the {obj} shut.",
+        f"The {short} takes the handle of the {obj}'s open {part} and pushes it closed.",
+        f"A {short} closes an open {kind} of a {obj} on a {table} table.",
+    ]
 
 
 def surface_colour(material) -> str:

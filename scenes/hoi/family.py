@@ -42,6 +42,7 @@ from simfactory.sim.robot import (
 from simfactory.sim.spec import Body, CameraPath, CameraSpec, Cloth, Link, SceneSpec
 
 from . import human
+from .articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from .cameras import handheld_path, orbit_radius, room_view, table_view
 from .captions import captions, pick_caption, surface_colour
 from .fruit import FRUITS, cut_fruit, cut_mesh, make_board, make_fruit, make_knife, overlaps
@@ -143,12 +144,12 @@ def _pose(x, y, z, yaw=0.0) -> np.ndarray:
     return T
 
 
-def _table(rng, palette):
-    """A table top at least 0.9 x 0.6 m (a few draws), centred at the origin."""
+def _table(rng, palette, length: float = 0.9):
+    """A table top at least ``length`` x 0.6 m (a few draws), centred at the origin."""
     for _ in range(30):
         piece = make_piece(rng, "table", piece_materials(rng, palette))
         rect, z = piece.support_surfaces[0]
-        if rect[2] - rect[0] >= 0.9 and rect[3] - rect[1] >= 0.6:
+        if rect[2] - rect[0] >= length and rect[3] - rect[1] >= 0.6:
             return piece
     return piece
 
@@ -174,7 +175,9 @@ class Setting:
     world rectangle ([xmin, ymin, xmax, ymax]).
 
     For a person also: its hand's radius (a sphere), its standing height, the layout
-    stream, the room and the room's floor rectangle, for the tasks that walk."""
+    stream, the room and the room's floor rectangle, for the tasks that walk. For a
+    robot also ``T_base`` (its base) and ``taken`` (the (xy, radius) circles that
+    ``place`` keeps clear), so a task can put something at a chosen spot."""
 
     appearance: np.random.Generator
     behaviour: np.random.Generator
@@ -195,6 +198,8 @@ class Setting:
     table_rect: np.ndarray | None = None
     base_xy: np.ndarray | None = None
     cloths: list[Cloth] | None = None
+    T_base: np.ndarray | None = None
+    taken: list | None = None
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -378,6 +383,7 @@ TASK_SETUPS: dict[str, Callable[[Setting], tuple[TaskPlan, list[Placed]]]] = {
     "carry": human.setup_carry,
     "push_chair": human.setup_push_chair,
     "fold_cloth": _setup_fold_cloth,
+    **ARTICULATED_SETUPS,
 }
 TASKS = tuple(TASK_SETUPS)
 # Who can do each task (a task left out: the robot arms only).
@@ -402,7 +408,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     room = make_room(layout, "rect", False, room_materials(appearance, palette), (4.0, 6.0))
     room_rect = np.asarray(room.rects[0], dtype=float)
     cx, cy = (room_rect[:2] + room_rect[2:]) / 2
-    table = _table(layout, palette)
+    table = _table(layout, palette, TABLE_LENGTH if task in ARTICULATED_SETUPS else 0.9)
     rect, table_z = table.support_surfaces[0]
     if person:  # room to walk on the table's -x side
         cx = min(max(cx, room_rect[0] + 1.7 - rect[0]), room_rect[2] - 0.5 - rect[2])
@@ -454,6 +460,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         table_rect=table_rect,
         base_xy=base_xy,
         cloths=[],
+        T_base=T_base,
+        taken=taken,
     )
     plan, placed = TASK_SETUPS[task](setting)
     if person:  # a hand without a wrist joint holds things level
@@ -468,6 +476,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         if any(b.name == p.name for b in bodies):
             continue
         m = p.model
+        if getattr(m, "links", None):  # furniture with drawers or doors stands still
+            bodies.append(furniture_body(p, table_z))
+            continue
         mass = float(getattr(m, "mass", 0.3))
         bodies.append(
             Body(
@@ -692,7 +703,7 @@ def _person_camera(rng, cfg, plan, focus: dict, room_rect, width, height) -> Cam
     return CameraSpec("cam0", width, height, fov_y_deg=float(cfg["fov_deg"]), path=path)
 
 
-OBJECT_PREFIXES = ("object_", "block_", "bowl_", "distractor_", "chair")
+OBJECT_PREFIXES = ("object_", "block_", "bowl_", "distractor_", "chair", "cabinet")
 
 
 def label(spec: SceneSpec, trajectory) -> dict:
@@ -708,7 +719,8 @@ def label(spec: SceneSpec, trajectory) -> dict:
     }
     for cloth, vertices in zip(spec.cloths, trajectory.cloth_vertices, strict=True):
         final[cloth.name] = trimesh.Trimesh(vertices[-1], cloth.mesh.faces, process=False)
-    outcome = check_goal(ann["goal"], final, ann["table_top_z"])
+    joints = dict(zip(trajectory.joint_names, trajectory.joint_positions[-1], strict=True))
+    outcome = check_goal(ann["goal"], final, ann["table_top_z"], joints)
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
     holders = {actor["body"], *ann.get("tools", [])}  # the actor and what it holds throughout
     actor_parts = {i for i, n in enumerate(names) if n.split("/")[0] in holders}

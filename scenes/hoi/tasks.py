@@ -266,14 +266,23 @@ def fold_cloth(
     )
 
 
-def check_goal(goal: dict, final: dict, table_z: float) -> dict:
+def check_goal(goal: dict, final: dict, table_z: float, joints: dict | None = None) -> dict:
     """Success and the measured values of a goal, from the final state: poses (name ->
-    4x4) of the parts present at the end, and cloths (name -> their ``trimesh.Trimesh``
-    in the last frame)."""
+    4x4) of the parts present at the end, cloths (name -> their ``trimesh.Trimesh`` in
+    the last frame) and joint positions (name -> value)."""
     if goal["kind"] == "cut":
         return _check_cut(goal, final, table_z)
     if goal["kind"] == "folded":
         return _check_folded(goal, final[goal["object"]], table_z)
+    if goal["kind"] == "joint":
+        q = float(joints[goal["joint"]])
+        fraction = q / goal["travel"]
+        ok = fraction >= goal["fraction"] if goal["open"] else fraction <= goal["fraction"]
+        return {
+            "success": bool(ok),
+            "joint_position": round(q, 4),
+            "open_fraction": round(fraction, 4),
+        }
     p = final[goal["object"]][:3, 3]
     if goal["kind"] == "in_region":
         offset = float(np.linalg.norm(p[:2] - np.asarray(goal["center"])))
