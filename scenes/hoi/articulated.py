@@ -90,7 +90,7 @@ def grasp_in_link(link: Link, handle: np.ndarray, grasp: HandleGrasp) -> np.ndar
     if link.joint_type == "revolute":
         closing = np.array([-1.0, 0.0, 0.0])
     else:
-        closing = np.array([0.0, -np.sin(p), np.cos(p)])
+        closing = np.array([0.0, np.sin(p), -np.cos(p)])
     T = np.eye(4)
     T[:3, :3] = np.column_stack([np.cross(closing, approach), closing, approach])
     T[:3, 3] = np.asarray(handle, dtype=float) - grasp.standoff * approach
