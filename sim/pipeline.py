@@ -299,8 +299,7 @@ def render_camera(
     the neighbour has been rendered); ``present`` (F, P) leaves absent parts out;
     ``cloth_vertices``: each cloth's (F, V, 3)."""
     F = len(poses)
-    frames = []
-    flow = {k: [None] * F for k in ("fwd", "fwd_valid", "bwd", "bwd_valid")}
+    shot, prev = None, None
     for i in range(F):
         nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
         cloths = tuple([v[k] for v in cloth_vertices] for k in (i, nxt, prv))
@@ -311,32 +310,42 @@ def render_camera(
             present=None if present is None else present[i],
             cloths=cloths,
         )  # fmt: skip
-        if i > 0:
-            prev = frames[-1]
-            flow["fwd"][i - 1], flow["fwd_valid"][i - 1] = flow_from_projections(
+        if shot is None:
+            shot = _empty_shot(F, frame)
+        shot.rgb[i], shot.depth[i], shot.instance[i] = frame.rgb, frame.depth, frame.instance
+        shot.normals[i], shot.unoccluded[i] = frame.normals, frame.unoccluded_pixels
+        if prev is not None:
+            shot.flow_forward[i - 1], shot.flow_forward_valid[i - 1] = flow_from_projections(
                 prev.instance, prev.depth, prev.uv_next_prev[..., 0:2], prev.z_next_prev[..., 0],
                 frame.instance, frame.depth,
             )  # fmt: skip
-            flow["bwd"][i], flow["bwd_valid"][i] = flow_from_projections(
+            shot.flow_backward[i], shot.flow_backward_valid[i] = flow_from_projections(
                 frame.instance, frame.depth, frame.uv_next_prev[..., 2:4],
                 frame.z_next_prev[..., 1], prev.instance, prev.depth,
             )  # fmt: skip
-            prev.uv_next_prev = prev.z_next_prev = None
-        frames.append(frame)
-    zeros = np.zeros((cam.height, cam.width, 2), np.float32)
-    none = np.zeros((cam.height, cam.width), bool)
-    flow["fwd"][-1], flow["fwd_valid"][-1] = zeros, none
-    flow["bwd"][0], flow["bwd_valid"][0] = zeros, none
+        prev = frame
+    return shot
+
+
+def _empty_shot(num_frames: int, frame) -> CameraShot:
+    """A camera's arrays for ``num_frames`` frames shaped like ``frame``, filled as frames
+    are rendered (stacking them at the end would hold every frame twice); flow is zero
+    and invalid where a frame has no neighbour."""
+    height, width = frame.depth.shape
+
+    def like(a: np.ndarray) -> np.ndarray:
+        return np.zeros((num_frames, *a.shape), a.dtype)
+
     return CameraShot(
-        rgb=np.stack([f.rgb for f in frames]),
-        depth=np.stack([f.depth for f in frames]),
-        instance=np.stack([f.instance for f in frames]),
-        normals=np.stack([f.normals for f in frames]),
-        unoccluded=np.stack([f.unoccluded_pixels for f in frames]),
-        flow_forward=np.stack(flow["fwd"]),
-        flow_forward_valid=np.stack(flow["fwd_valid"]),
-        flow_backward=np.stack(flow["bwd"]),
-        flow_backward_valid=np.stack(flow["bwd_valid"]),
+        rgb=like(frame.rgb),
+        depth=like(frame.depth),
+        instance=like(frame.instance),
+        normals=like(frame.normals),
+        unoccluded=like(np.asarray(frame.unoccluded_pixels)),
+        flow_forward=np.zeros((num_frames, height, width, 2), np.float32),
+        flow_forward_valid=np.zeros((num_frames, height, width), bool),
+        flow_backward=np.zeros((num_frames, height, width, 2), np.float32),
+        flow_backward_valid=np.zeros((num_frames, height, width), bool),
     )
 
 
@@ -479,7 +488,6 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     t = time.perf_counter()
     people = _people_keypoints(spec, traj)
     times["labels"] += time.perf_counter() - t
-    first = None
     for cam in spec.cameras:
         t = time.perf_counter()
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
@@ -518,6 +526,11 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         }
         for stream, arrays in streams.items():
             write_npz(cam_dir / f"{stream}.npz", arrays, level, floats)
+        if export["preview"] and cam is spec.cameras[0]:
+            clip_preview(
+                out / "preview.png", shot.rgb, shot.depth, semantic,
+                shot.flow_forward, shot.flow_forward_valid,
+            )  # fmt: skip
         times["write"] += time.perf_counter() - t
         files[cam.name] = sorted(p.name for p in cam_dir.iterdir())
         cameras[cam.name] = {
@@ -531,7 +544,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             "frames": [{"frame": i, "objects": objs} for i, objs in enumerate(objects)],
             **({"keypoints": keypoints} if people else {}),
         }
-        first = first or (shot, semantic)
+        del shot, semantic  # the next camera's arrays take their place
 
     t = time.perf_counter()
     lidars = _write_lidars(spec, traj, geometry, out, files, level)
@@ -540,11 +553,6 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     t = time.perf_counter()
     traj.save(out / "trajectory.npz")
     if export["preview"]:
-        shot, semantic = first
-        clip_preview(
-            out / "preview.png", shot.rgb, shot.depth, semantic,
-            shot.flow_forward, shot.flow_forward_valid,
-        )  # fmt: skip
         files["clip"].append("preview.png")
     times["write"] += time.perf_counter() - t
     return {
