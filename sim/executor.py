@@ -65,9 +65,12 @@ def run_clips(
     yield from _pool(cfg, indices, dataset_dir, workers, max_attempts, clips_per_worker)
 
 
-def _worker(cfg: dict, dataset_dir: str, inbox, outbox, clips: int) -> None:
-    """A worker process: runs the clips it is sent, then exits after ``clips`` of them."""
+def _worker(cfg: dict, dataset_dir: str, inbox, outbox, clips: int, render_threads: int) -> None:
+    """A worker process: runs the clips it is sent, then exits after ``clips`` of them.
+    Mesa's software rasterizer gets ``render_threads`` threads (its default is one per
+    core in every worker, which oversubscribes the cores once all workers render)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the run
+    os.environ.setdefault("LP_NUM_THREADS", str(render_threads))
     for _ in range(clips):
         task = inbox.get()
         if task is None:
@@ -93,6 +96,7 @@ class _Pool:
     cfg: dict
     dataset_dir: str
     clips_per_worker: int
+    render_threads: int = 1
     ctx: object = field(default_factory=lambda: get_context("spawn"))
     outbox: object = None
     slots: dict[int, _Slot] = field(default_factory=dict)
@@ -104,7 +108,14 @@ class _Pool:
         inbox = self.ctx.Queue()
         process = self.ctx.Process(
             target=_worker,
-            args=(self.cfg, self.dataset_dir, inbox, self.outbox, self.clips_per_worker),
+            args=(
+                self.cfg,
+                self.dataset_dir,
+                inbox,
+                self.outbox,
+                self.clips_per_worker,
+                self.render_threads,
+            ),
             daemon=True,
         )
         process.start()
@@ -123,7 +134,7 @@ def _pool(cfg, indices, dataset_dir, workers, max_attempts, clips_per_worker) ->
     pending = [(i, 0) for i in indices]
     errors: dict[int, list[str]] = {i: [] for i in indices}
     remaining = len(indices)
-    pool = _Pool(cfg, str(dataset_dir), clips_per_worker)
+    pool = _Pool(cfg, str(dataset_dir), clips_per_worker, max(1, default_workers() // workers))
     finals: list[dict] = []
 
     def settle(row: dict) -> None:

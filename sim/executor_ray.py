@@ -20,12 +20,14 @@ FORWARDED = ("SIMFACTORY_", "PYOPENGL_")  # driver environment variables tasks s
 
 def _clip_task(cfg: dict, index: int, dataset_dir: str, attempt: int, env: dict) -> dict:
     """One clip in a Ray worker: take the driver's simfactory environment variables,
-    pick the EGL device of the task's GPU, if it has one."""
+    give Mesa's software rasterizer as many threads as the task has CPUs, pick the EGL
+    device of the task's GPU, if it has one."""
     import ray
 
     for key in [k for k in os.environ if k.startswith(FORWARDED)]:
         del os.environ[key]
     os.environ.update(env)
+    os.environ.setdefault("LP_NUM_THREADS", str(max(1, int(cfg["executor"].get("num_cpus", 1)))))
     from .executor import _attempt
     from .render import egl_device_for_cuda
 
