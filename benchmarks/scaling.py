@@ -3,13 +3,14 @@
     python benchmarks/scaling.py                       # 1 and 2 workers, 8 clips each
     python benchmarks/scaling.py --workers 1 2 4 8 16 --clips 32
     python benchmarks/scaling.py --executor ray --workers 1 2
+    python benchmarks/scaling.py --workers 2 --clips 4 scene=driving frames=48   # overrides
 
 Each point generates a fresh dataset of the same clips (furniture, 320x180, 24
-frames, all modalities) in its own process, so that the peak resident memory of its
-worker processes can be read from the operating system (``RUSAGE_CHILDREN``: the
-largest worker's peak). Reported per point: clips/s, frames/s, scaling efficiency
-(clips/s over workers times the clips/s of one worker, the first point) and peak
-resident memory of a worker.
+frames, all modalities; overrides replace these) in its own process, so that the peak
+resident memory of its worker processes can be read from the operating system
+(``RUSAGE_CHILDREN``: the largest worker's peak). Reported per point: clips/s,
+frames/s, scaling efficiency (clips/s over workers times the clips/s of one worker,
+the first point) and peak resident memory of a worker.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from pathlib import Path
 CLIP = ["scene=furniture", "resolution=[320,180]", "frames=24", "export.preview=false"]
 
 
-def run_point(workers: int, clips: int, executor: str, out: Path) -> dict:
+def run_point(workers: int, clips: int, executor: str, out: Path, extra: list[str]) -> dict:
     """Generate one dataset in this process (called in a child process)."""
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     from simfactory.sim.cli import generate_dataset
     from simfactory.sim.config import load_config
 
-    overrides = [*CLIP, f"num_clips={clips}", f"executor={executor}", "seed=11"]
+    replaced = {o.split("=")[0] for o in extra}
+    base = [o for o in CLIP if o.split("=")[0] not in replaced]
+    overrides = [*base, *extra, f"num_clips={clips}", f"executor={executor}", "seed=11"]
     overrides.append(f"executor.workers={workers}")
     cfg = load_config(overrides)
     t0 = time.perf_counter()
@@ -46,7 +49,7 @@ def run_point(workers: int, clips: int, executor: str, out: Path) -> dict:
         "failed": failed,
         "seconds": round(seconds, 2),
         "clips_per_s": round(clips / seconds, 3),
-        "frames_per_s": round(clips * 24 / seconds, 2),
+        "frames_per_s": round(clips * cfg["frames"] / seconds, 2),
         "worker_peak_rss_mib": round(peak_kib / 1024, 1),
     }
 
@@ -57,17 +60,21 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("overrides", nargs="*", help="config overrides for every point")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.point is not None:
-        print(json.dumps(run_point(args.point, args.clips, args.executor, args.out)))
+        print(
+            json.dumps(run_point(args.point, args.clips, args.executor, args.out, args.overrides))
+        )
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for w in args.workers:
             cmd = [sys.executable, __file__, "--point", str(w), "--clips", str(args.clips)]
             cmd += ["--executor", args.executor, "--out", str(Path(tmp) / f"w{w}")]
+            cmd += args.overrides
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     base = results[0]["clips_per_s"] / results[0]["workers"]
