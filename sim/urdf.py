@@ -18,8 +18,13 @@ from .spec import Material, Visual
 
 def _geometry(kind: int, dims, filename: bytes) -> trimesh.Trimesh | None:
     if kind == pb.GEOM_MESH:
-        loaded = trimesh.load(filename.decode(), force="mesh", process=False)
-        return loaded.apply_scale(np.asarray(dims, dtype=float))
+        # Geometry only: colours come from the URDF, and the materials trimesh would read
+        # (the Panda's are packed into atlases up to 8192x2048) cost ~300 MB and time.
+        path = filename.decode()
+        obj = {"skip_materials": True} if path.lower().endswith(".obj") else {}
+        loaded = trimesh.load(path, force="mesh", process=False, **obj)
+        mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
+        return mesh.apply_scale(np.asarray(dims, dtype=float))
     if kind == pb.GEOM_BOX:
         return trimesh.creation.box(extents=dims)
     if kind == pb.GEOM_SPHERE:
