@@ -5,7 +5,8 @@ right side on +z; DeepMimic loads it with ``globalScaling`` 0.25, and its clips
 (``data/motions/humanoid3d_<name>.txt``) give root positions in metres for that
 size. Clips are converted here to the world convention (Z up, walking along +x,
 feet on z = 0), and a pedestrian is the URDF body whose root follows a ground track
-while its joints play the clip at the pace of its steps.
+while its joints play the clip at the pace of its steps. ``dress`` colours any
+family's humanoid.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation, Slerp
 
 from .motion import smoothstep
-from .spec import Body, JointMotion, Motion
+from .spec import Body, JointMotion, Material, Motion
 
 HUMANOID_URDF = str(Path(pybullet_data.getDataPath()) / "humanoid" / "humanoid.urdf")
 MOTIONS_DIR = Path(pybullet_data.getDataPath()) / "data" / "motions"
@@ -283,3 +284,53 @@ def _heading(velocity: np.ndarray, sigma_keys: float = 0.25 * KEY_HZ) -> np.ndar
     last = np.maximum.accumulate(np.where(moving, np.arange(len(velocity)), -1))
     last[last < 0] = np.argmax(moving)
     return np.unwrap(np.arctan2(smooth[last, 1], smooth[last, 0]))
+
+
+# Looks: the same palette for every family's humanoids.
+
+SKIN = [
+    (0.80, 0.57, 0.45),
+    (0.62, 0.42, 0.30),
+    (0.43, 0.28, 0.19),
+    (0.27, 0.17, 0.11),
+    (0.87, 0.68, 0.58),
+]
+CLOTHES = [
+    (0.05, 0.05, 0.06),
+    (0.75, 0.75, 0.74),
+    (0.08, 0.12, 0.30),
+    (0.35, 0.05, 0.06),
+    (0.15, 0.25, 0.12),
+    (0.40, 0.32, 0.20),
+    (0.30, 0.30, 0.32),
+    (0.60, 0.45, 0.10),
+    (0.10, 0.30, 0.45),
+    (0.45, 0.12, 0.30),
+]
+OUTFIT = {
+    "skin": ("neck", "right_wrist", "left_wrist"),
+    "top": ("base", "root", "chest", "right_shoulder", "left_shoulder"),
+    "sleeves": ("right_elbow", "left_elbow"),
+    "bottom": ("right_hip", "right_knee", "left_hip", "left_knee"),
+    "shoes": ("right_ankle", "left_ankle"),
+}
+
+
+def dress(body: Body, rng: np.random.Generator) -> dict[str, tuple[float, float, float]]:
+    """Skin, top (short or long sleeves), trousers and shoe colours on a humanoid body
+    (``Body.urdf_materials``); returns the colours (linear RGB) by part."""
+    top = CLOTHES[int(rng.integers(len(CLOTHES)))]
+    skin = SKIN[int(rng.integers(len(SKIN)))]
+    colours = {
+        "skin": skin,
+        "top": top,
+        "sleeves": top if rng.random() < 0.6 else skin,
+        "bottom": CLOTHES[int(rng.integers(len(CLOTHES)))],
+        "shoes": ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6), (0.25, 0.12, 0.05))[int(rng.integers(3))],
+    }
+    roughness = {"skin": 0.5, "top": 0.85, "sleeves": 0.85, "bottom": 0.8, "shoes": 0.5}
+    for part, links in OUTFIT.items():
+        material = Material(f"{body.name}_{part}", (*colours[part], 1.0), roughness[part])
+        for link in links:
+            body.urdf_materials[link] = material
+    return colours

@@ -40,7 +40,7 @@ from .humanoid import (
 from .keypoints import _head_sphere
 from .motion import smoothstep
 from .robot import min_jerk
-from .spec import Body, JointMotion, Material, Motion
+from .spec import Body, JointMotion, Motion
 
 HANDS = {"right": "right_wrist", "left": "left_wrist"}
 SIDES = {"right": ("right_shoulder", "right_elbow"), "left": ("left_shoulder", "left_elbow")}
@@ -587,56 +587,6 @@ def head_mount(urdf_scale: float, pitch: float = HEAD_CAMERA_PITCH) -> np.ndarra
     T[:3, 0], T[:3, 1], T[:3, 2] = right, np.cross(forward, right), forward
     T[:3, 3] = urdf_scale * (np.asarray(centre) + radius * np.array([1.05, 0.1, 0.0]))
     return T
-
-
-# Looks.
-
-SKIN = [
-    (0.80, 0.57, 0.45),
-    (0.62, 0.42, 0.30),
-    (0.43, 0.28, 0.19),
-    (0.27, 0.17, 0.11),
-    (0.87, 0.68, 0.58),
-]
-CLOTHES = [
-    (0.05, 0.05, 0.06),
-    (0.75, 0.75, 0.74),
-    (0.08, 0.12, 0.30),
-    (0.35, 0.05, 0.06),
-    (0.15, 0.25, 0.12),
-    (0.40, 0.32, 0.20),
-    (0.30, 0.30, 0.32),
-    (0.60, 0.45, 0.10),
-    (0.10, 0.30, 0.45),
-    (0.45, 0.12, 0.30),
-]
-OUTFIT = {
-    "skin": ("neck", "right_wrist", "left_wrist"),
-    "top": ("base", "root", "chest", "right_shoulder", "left_shoulder"),
-    "sleeves": ("right_elbow", "left_elbow"),
-    "bottom": ("right_hip", "right_knee", "left_hip", "left_knee"),
-    "shoes": ("right_ankle", "left_ankle"),
-}
-
-
-def dress(body: Body, rng: np.random.Generator) -> dict[str, tuple[float, float, float]]:
-    """Skin, top (short or long sleeves), trousers and shoe colours on a humanoid body
-    (``Body.urdf_materials``); returns the colours (linear RGB) by part."""
-    top = CLOTHES[int(rng.integers(len(CLOTHES)))]
-    skin = SKIN[int(rng.integers(len(SKIN)))]
-    colours = {
-        "skin": skin,
-        "top": top,
-        "sleeves": top if rng.random() < 0.6 else skin,
-        "bottom": CLOTHES[int(rng.integers(len(CLOTHES)))],
-        "shoes": ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6), (0.25, 0.12, 0.05))[int(rng.integers(3))],
-    }
-    roughness = {"skin": 0.5, "top": 0.85, "sleeves": 0.85, "bottom": 0.8, "shoes": 0.5}
-    for part, links in OUTFIT.items():
-        material = Material(f"{body.name}_{part}", (*colours[part], 1.0), roughness[part])
-        for link in links:
-            body.urdf_materials[link] = material
-    return colours
 
 
 def sample_height(rng: np.random.Generator) -> float:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simfactory.sim.spec import Body, Light, Material, Motion, SceneSpec
+from simfactory.sim.humanoid import dress
+from simfactory.sim.spec import Body, Light, Motion, SceneSpec
 
 from .events import drive_events, frame_keys
 from .look import WEATHERS, make_look
@@ -193,55 +194,6 @@ def _headlights(name: str, model) -> list[Light]:
     ]
 
 
-SKIN = [
-    (0.80, 0.57, 0.45),
-    (0.62, 0.42, 0.30),
-    (0.43, 0.28, 0.19),
-    (0.27, 0.17, 0.11),
-    (0.87, 0.68, 0.58),
-]
-CLOTHES = [
-    (0.05, 0.05, 0.06),
-    (0.75, 0.75, 0.74),
-    (0.08, 0.12, 0.30),
-    (0.35, 0.05, 0.06),
-    (0.15, 0.25, 0.12),
-    (0.40, 0.32, 0.20),
-    (0.30, 0.30, 0.32),
-    (0.60, 0.45, 0.10),
-    (0.10, 0.30, 0.45),
-]
-OUTFIT = {
-    "skin": ("neck", "right_wrist", "left_wrist"),
-    "top": (
-        "base",
-        "root",
-        "chest",
-        "right_shoulder",
-        "right_elbow",
-        "left_shoulder",
-        "left_elbow",
-    ),
-    "bottom": ("right_hip", "right_knee", "left_hip", "left_knee"),
-    "shoes": ("right_ankle", "left_ankle"),
-}
-
-
-def _dress(body: Body, rng: np.random.Generator) -> None:
-    """Skin, top, trousers and shoes colours for a humanoid pedestrian."""
-    colours = {
-        "skin": SKIN[int(rng.integers(len(SKIN)))],
-        "top": CLOTHES[int(rng.integers(len(CLOTHES)))],
-        "bottom": CLOTHES[int(rng.integers(len(CLOTHES)))],
-        "shoes": ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6))[int(rng.integers(2))],
-    }
-    roughness = {"skin": 0.5, "top": 0.85, "bottom": 0.8, "shoes": 0.5}
-    for part, links in OUTFIT.items():
-        material = Material(f"{body.name}_{part}", (*colours[part], 1.0), roughness[part])
-        for link in links:
-            body.urdf_materials[link] = material
-
-
 def _network_summary(network: RoadNetwork) -> dict:
     return {
         "blocks": network.blocks,
@@ -380,7 +332,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             lights += _headlights(name, model)
     walkers = pedestrian_bodies(plans)
     for body in walkers:
-        _dress(body, appearance)
+        dress(body, appearance)
     bodies += walkers
     for plan in plans:
         agents[plan.name] = {

@@ -30,7 +30,8 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
-from simfactory.sim.person import dress, head_mount, plan_person, sample_height
+from simfactory.sim.humanoid import dress
+from simfactory.sim.person import head_mount, plan_person, sample_height
 from simfactory.sim.robot import (
     ROBOTS,
     ee_path,
