@@ -185,3 +185,21 @@ def test_bodies_that_start_inside_each_other_are_refused():
     )
     with pytest.raises(PhysicsError, match=r"a and b overlap by 10\.\d cm at the start"):
         rollout(inside, 24, 2)
+
+
+def test_pool_workers_share_the_cores_among_their_rasterizer_threads(monkeypatch):
+    """A worker sets LP_NUM_THREADS to its share of the cores, unless it is set."""
+    import queue
+
+    from simfactory.sim import executor
+
+    monkeypatch.setattr(executor.signal, "signal", lambda *args: None)
+    inbox = queue.Queue()
+    for given, expected in ((None, "3"), ("1", "1")):
+        if given is None:
+            monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("LP_NUM_THREADS", given)
+        inbox.put(None)  # no clips: the worker only sets itself up
+        executor._worker({}, "unused", inbox, queue.Queue(), clips=1, render_threads=3)
+        assert os.environ["LP_NUM_THREADS"] == expected
