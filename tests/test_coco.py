@@ -205,3 +205,57 @@ def test_coco_bodies_masks_are_the_union_of_their_parts(tiny_dataset, clips, tmp
             np.testing.assert_array_equal(api.annToMask(ann), mask)
             assert ann["area"] == mask.sum()
             assert len({bodies[i] for i in ann["object_ids"]}) == 1
+
+
+@pytest.fixture(scope="module")
+def stereo_dataset(tmp_path_factory):
+    """A one-clip driving dataset with the stereo rig (cameras cam0 and cam1)."""
+    from simfactory.sim.cli import generate_dataset
+    from simfactory.sim.config import load_config
+
+    cfg = load_config(
+        ["scene=driving", "num_clips=1", "frames=3", "resolution=[64,48]", "seed=3",
+         "camera.rig=stereo", "scene.lidar=null", "scene.num_pedestrians=2",
+         "executor.workers=0"]
+    )  # fmt: skip
+    out = tmp_path_factory.mktemp("stereo")
+    assert generate_dataset(cfg, out, "test") == 0
+    return out
+
+
+def test_several_cameras_each_get_their_own_images_and_masks(stereo_dataset, tmp_path):
+    (clip,) = dataset_clips(stereo_dataset)
+    out = tmp_path / "coco"
+    assert main(["coco", str(stereo_dataset), str(out), "--camera", "all"]) == 0
+    api = COCO(str(out / "annotations" / "instances.json"))
+    images = api.loadImgs(api.getImgIds())
+    assert sorted((i["camera"], i["frame"]) for i in images) == [
+        (c, f) for c in ("cam0", "cam1") for f in range(3)
+    ]
+    differ = False
+    for image in images:
+        assert image["file_name"] == f"{clip.name}/{image['camera']}/{image['frame']:06d}.jpg"
+        assert (out / "images" / image["file_name"]).exists()
+        with np.load(clip / image["camera"] / "instance.npz") as data:
+            instance = data["instance"][image["frame"]]
+        anns = api.loadAnns(api.getAnnIds(imgIds=image["id"]))
+        assert sorted(a["object_ids"][0] for a in anns) == sorted(
+            int(i) for i in np.unique(instance) if i
+        )
+        for ann in anns:
+            np.testing.assert_array_equal(api.annToMask(ann), instance == ann["object_ids"][0])
+        differ |= image["camera"] == "cam1" and not np.array_equal(
+            instance, np.load(clip / "cam0" / "instance.npz")["instance"][image["frame"]]
+        )
+    assert differ  # the right camera sees the street from elsewhere
+
+    ytvis = tmp_path / "ytvis"
+    assert main(["youtube-vis", str(stereo_dataset), str(ytvis), "--camera", "cam1,cam0"]) == 0
+    videos = json.loads((ytvis / "instances.json").read_text())["videos"]
+    assert [(v["clip_id"], v["camera"]) for v in videos] == [
+        (clip.name, "cam1"),
+        (clip.name, "cam0"),
+    ]
+    for video in videos:
+        assert all(n.startswith(f"{clip.name}/{video['camera']}/") for n in video["file_names"])
+    assert main(["coco", str(stereo_dataset), str(tmp_path / "x"), "--camera", "cam0,cam0"]) == 2

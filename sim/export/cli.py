@@ -65,7 +65,10 @@ def parser() -> argparse.ArgumentParser:
         coco = formats.add_parser(name, help=help_text)
         coco.add_argument("dataset", help="simfactory dataset folder (holding clips/)")
         coco.add_argument("out", help="output folder (must be empty unless --overwrite)")
-        coco.add_argument("--camera", default="cam0", help="camera whose frames are written")
+        coco.add_argument(
+            "--camera", default="cam0",
+            help="camera whose frames are written; several as cam0,cam1, or all",
+        )  # fmt: skip
         coco.add_argument("--every", type=int, default=1, help="keep every Nth frame")
         coco.add_argument(
             "--min-visible-pixels", type=int, default=1,

@@ -10,6 +10,11 @@ YouTube-VIS, one video per clip (``OUT`` plays the part of YouTube-VIS's ``train
     OUT/JPEGImages/<clip id>/NNNNNN.jpg
     OUT/instances.json                   videos, annotations (one per object track), categories
 
+With several cameras (``camera="cam0,cam1"`` or ``"all"``, each clip's every camera)
+each (clip, camera) is written under ``<clip id>/<camera>/`` and is one YouTube-VIS
+video; instance ids are shared by a clip's cameras, so a track id follows one object
+in one camera.
+
 Conventions:
 
 - Instances are our objects (rigid parts): instance id k in ``instance.npz`` is the
@@ -125,30 +130,50 @@ def frame_instances(
     return out
 
 
-def _check(clips: list[Path], camera: str, every: int, min_visible_pixels: int) -> None:
-    """Raise ExportError for a bad option or the first clip lacking the camera, its files
-    or our class table."""
+@dataclass(frozen=True)
+class View:
+    """One camera of one clip, and the folder its images go to (relative to the images)."""
+
+    clip: Path
+    camera: str
+    folder: str
+
+
+def _views(clips: list[Path], camera: str, every: int, min_visible_pixels: int) -> list[View]:
+    """The (clip, camera) pairs to export: ``camera`` is one name, several separated by
+    commas, or ``all``. Raises ExportError for a bad option or the first clip lacking a
+    camera, its files or our class table."""
     if every < 1:
         raise ExportError(f"--every must be at least 1, got {every}")
     if min_visible_pixels < 1:
         raise ExportError(f"--min-visible-pixels must be at least 1, got {min_visible_pixels}")
+    wanted = [c.strip() for c in camera.split(",")]
+    if not all(wanted) or len(set(wanted)) != len(wanted):
+        raise ExportError(f"--camera must name cameras once each, got {camera!r}")
+    several = len(wanted) > 1 or wanted == ["all"]
     names = list(class_table().names)
+    views = []
     for clip in clips:
         annotations = read_annotations(clip)
-        if camera not in annotations["cameras"]:
-            known = ", ".join(annotations["cameras"]) or "none"
-            raise ExportError(f"{clip.name}: no camera {camera!r} (cameras: {known})")
-        for name in ("rgb.mp4", "instance.npz"):
-            if not (clip / camera / name).exists():
-                raise ExportError(f"{clip.name}: missing {camera}/{name}")
+        cameras = list(annotations["cameras"]) if wanted == ["all"] else wanted
+        for cam in cameras:
+            if cam not in annotations["cameras"]:
+                known = ", ".join(annotations["cameras"]) or "none"
+                raise ExportError(f"{clip.name}: no camera {cam!r} (cameras: {known})")
+            for name in ("rgb.mp4", "instance.npz"):
+                if not (clip / cam / name).exists():
+                    raise ExportError(f"{clip.name}: missing {cam}/{name}")
+            views.append(View(clip, cam, f"{clip.name}/{cam}" if several else clip.name))
         if [c["name"] for c in annotations["classes"]] != names:
             raise ExportError(f"{clip.name}: written with another class table than ours")
+    return views
 
 
 def _clip_frames(
     clip: Path, camera: str, every: int, min_visible_pixels: int, group: str
 ) -> Iterator[tuple[int, np.ndarray, list[dict]]]:
-    """(frame, RGB image, frame_instances) for frames 0, every, 2 every ... of a clip."""
+    """(frame, RGB image, frame_instances) for frames 0, every, 2 every ... of a clip's
+    camera."""
     instances = clip_instances(read_annotations(clip)["objects"], group)
     with np.load(clip / camera / "instance.npz") as data:
         instance = data["instance"]
@@ -183,7 +208,9 @@ def _write_json(path: Path, content: dict) -> None:
 
 def _info(fmt: str, camera: str) -> dict:
     return {
-        "description": f"simfactory synthetic clips as {fmt} (camera {camera})",
+        "description": f"simfactory synthetic clips as {fmt} (camera {camera})".replace(
+            "camera all", "every camera"
+        ),
         "version": __version__,
     }
 
@@ -207,14 +234,14 @@ def _prepare(
     instances,
     overwrite,
     written,
-) -> tuple[list[Path], Path]:
+) -> tuple[list[View], Path]:
     clips = dataset_clips(dataset_dir)
     if image_format not in IMAGE_FORMATS:
         raise ExportError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
     if instances not in GROUPS:
         raise ExportError(f"instances must be one of {GROUPS}, got {instances!r}")
-    _check(clips, camera, every, min_visible_pixels)
-    return clips, prepare_output(out_dir, overwrite, written)
+    views = _views(clips, camera, every, min_visible_pixels)
+    return views, prepare_output(out_dir, overwrite, written)
 
 
 def export_coco(
@@ -228,23 +255,25 @@ def export_coco(
     overwrite: bool = False,
 ) -> int:
     """Write the dataset's frames as COCO instance segmentation; returns the images written.
-    ``instances`` is ``parts`` or ``bodies`` (see ``clip_instances``).
+    ``camera`` is one camera, several (``"cam0,cam1"``) or ``"all"``; ``instances`` is
+    ``parts`` or ``bodies`` (see ``clip_instances``).
 
     Every clip is checked (camera, its files, the class table) before anything is
     written; problems raise ``ExportError``.
     """
     options = (camera, every, min_visible_pixels, image_format, instances)
-    clips, out = _prepare(dataset_dir, out_dir, *options, overwrite, ["images", "annotations"])
+    views, out = _prepare(dataset_dir, out_dir, *options, overwrite, ["images", "annotations"])
     images, annotations = [], []
-    for clip in clips:
-        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels, instances):
-            file_name = f"{clip.name}/{f:06d}.{image_format}"
+    for view in views:
+        frames = _clip_frames(view.clip, view.camera, every, min_visible_pixels, instances)
+        for f, rgb, seen in frames:
+            file_name = f"{view.folder}/{f:06d}.{image_format}"
             _write_image(out / "images" / file_name, rgb)
             image_id = len(images) + 1
             height, width = rgb.shape[:2]
             images.append(
                 {"id": image_id, "file_name": file_name, "width": width, "height": height,
-                 "clip_id": clip.name, "frame": f, "camera": camera}
+                 "clip_id": view.clip.name, "frame": f, "camera": view.camera}
             )  # fmt: skip
             for item in seen:
                 annotations.append(
@@ -274,18 +303,20 @@ def export_youtube_vis(
     instances: str = "parts",
     overwrite: bool = False,
 ) -> int:
-    """Write the dataset's clips as YouTube-VIS videos with one track per instance; returns
-    the frames written. Options, checks and errors as ``export_coco``."""
+    """Write the dataset's clips as YouTube-VIS videos (one per clip and camera) with one
+    track per instance; returns the frames written. Options, checks and errors as
+    ``export_coco``."""
     options = (camera, every, min_visible_pixels, image_format, instances)
     written = ["JPEGImages", "instances.json"]
-    clips, out = _prepare(dataset_dir, out_dir, *options, overwrite, written)
+    views, out = _prepare(dataset_dir, out_dir, *options, overwrite, written)
     videos, tracks, count = [], [], 0
-    for clip in clips:
+    for view in views:
         video_id = len(videos) + 1
         file_names, frames, per_instance = [], [], {}
         height = width = 0
-        for f, rgb, seen in _clip_frames(clip, camera, every, min_visible_pixels, instances):
-            file_name = f"{clip.name}/{f:06d}.{image_format}"
+        clip_frames = _clip_frames(view.clip, view.camera, every, min_visible_pixels, instances)
+        for f, rgb, seen in clip_frames:
+            file_name = f"{view.folder}/{f:06d}.{image_format}"
             _write_image(out / "JPEGImages" / file_name, rgb)
             height, width = rgb.shape[:2]
             for item in seen:
@@ -295,7 +326,8 @@ def export_youtube_vis(
         count += len(frames)
         videos.append(
             {"id": video_id, "file_names": file_names, "length": len(frames), "width": width,
-             "height": height, "clip_id": clip.name, "frames": frames, "camera": camera}
+             "height": height, "clip_id": view.clip.name, "frames": frames,
+             "camera": view.camera}
         )  # fmt: skip
         for instance in sorted(per_instance, key=lambda i: i.ids[0]):
             items = [per_instance[instance].get(t) for t in range(len(frames))]
