@@ -207,10 +207,9 @@ def _write_json(path: Path, content: dict) -> None:
 
 
 def _info(fmt: str, camera: str) -> dict:
+    which = "every camera" if camera == "all" else f"camera {camera}"
     return {
-        "description": f"simfactory synthetic clips as {fmt} (camera {camera})".replace(
-            "camera all", "every camera"
-        ),
+        "description": f"simfactory synthetic clips as {fmt} ({which})",
         "version": __version__,
     }
 
