@@ -28,11 +28,13 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 import numpy as np  # noqa: E402
 
-from simfactory.sim.camera import camera_poses, intrinsics  # noqa: E402
-from simfactory.sim.config import load_config  # noqa: E402
-from simfactory.sim.physics import rollout  # noqa: E402
-from simfactory.sim.pipeline import build_scene, generate_clip, part_visuals  # noqa: E402
-from simfactory.sim.writer import write_video  # noqa: E402
+from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
+from simfactory.sim.model.parts import part_visuals  # noqa: E402
+from simfactory.sim.run.build import build_scene  # noqa: E402
+from simfactory.sim.run.clip import generate_clip  # noqa: E402
+from simfactory.sim.run.config import load_config  # noqa: E402
+from simfactory.sim.simulate.physics import rollout  # noqa: E402
+from simfactory.sim.write.files import write_video  # noqa: E402
 
 STANDARD_SCENES = {
     "furniture": ["scene=furniture", "scene.num_pieces=8", "scene.num_clutter=8",
@@ -75,8 +77,8 @@ def _scene_inputs(cfg: dict):
 def bench_tinyrenderer(cfg: dict, out: Path) -> dict:
     import pybullet as pb
 
-    from simfactory.sim.camera import gl_projection, gl_view
-    from simfactory.sim.motion import pos_quat_xyzw
+    from simfactory.sim.model.camera import gl_projection, gl_view
+    from simfactory.sim.model.motion import pos_quat_xyzw
 
     spec, traj, cam, K, T_wc = _scene_inputs(cfg)
     visuals = part_visuals(spec, traj)
@@ -125,7 +127,7 @@ def bench_pyrender(cfg: dict, out: Path) -> dict:
         np.infty = np.inf
     import pyrender
 
-    from simfactory.sim.camera import CV_TO_GL
+    from simfactory.sim.model.camera import CV_TO_GL
 
     spec, traj, cam, K, T_wc = _scene_inputs(cfg)
     visuals = part_visuals(spec, traj)
@@ -144,7 +146,7 @@ def bench_pyrender(cfg: dict, out: Path) -> dict:
             seg[node] = np.array([p + 1, 0, 0])
     for light in spec.lights:
         if light.kind == "directional":
-            from simfactory.sim.camera import look_at
+            from simfactory.sim.model.camera import look_at
 
             d = np.asarray(light.direction, float)
             pose = look_at(-d, np.zeros(3)) @ CV_TO_GL
@@ -169,7 +171,7 @@ def bench_pyrender(cfg: dict, out: Path) -> dict:
 
 
 def bench_dataset(cfg: dict, clips: int, workers: int, out: Path) -> dict:
-    from simfactory.sim.cli import generate_dataset
+    from simfactory.sim.run.cli import generate_dataset
 
     cfg = dict(cfg, num_clips=clips)
     cfg["executor"] = dict(cfg["executor"], workers=workers)

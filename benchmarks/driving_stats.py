@@ -17,9 +17,9 @@ import numpy as np
 
 from simfactory.scenes.driving.events import drive_events, frame_keys
 from simfactory.scenes.driving.family import plan_drive
-from simfactory.sim.config import load_config
-from simfactory.sim.pipeline import family_config
-from simfactory.sim.seeds import clip_streams
+from simfactory.sim.model.seeds import clip_streams
+from simfactory.sim.run.build import family_config
+from simfactory.sim.run.config import load_config
 
 
 def main() -> None:

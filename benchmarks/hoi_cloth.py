@@ -15,10 +15,10 @@ from dataclasses import replace
 import numpy as np
 
 from simfactory.scenes.hoi import label
-from simfactory.sim import physics
-from simfactory.sim.config import load_config
-from simfactory.sim.physics import PhysicsError, rollout
-from simfactory.sim.pipeline import build_scene
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate import physics
+from simfactory.sim.simulate.physics import PhysicsError, rollout
 
 THROUGH = 0.003  # m: a vertex this far below the table top went through it
 

@@ -12,9 +12,9 @@ import time
 from simfactory.scenes.hoi import label
 from simfactory.scenes.hoi.family import TASKS, actors_for
 from simfactory.scenes.hoi.human import MIN_DURATION
-from simfactory.sim.config import load_config
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import build_scene
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.physics import rollout
 
 
 def main() -> None:

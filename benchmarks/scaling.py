@@ -31,8 +31,8 @@ CLIP = ["scene=furniture", "resolution=[320,180]", "frames=24", "export.preview=
 def run_point(workers: int, clips: int, executor: str, out: Path, extra: list[str]) -> dict:
     """Generate one dataset in this process (called in a child process)."""
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    from simfactory.sim.cli import generate_dataset
-    from simfactory.sim.config import load_config
+    from simfactory.sim.run.cli import generate_dataset
+    from simfactory.sim.run.config import load_config
 
     replaced = {o.split("=")[0] for o in extra}
     base = [o for o in CLIP if o.split("=")[0] not in replaced]

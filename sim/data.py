@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import read_manifest
-from .export import dataset_clips, read_video
+from simfactory.sim.export import dataset_clips, read_video
+from simfactory.sim.write.dataset import read_manifest
 
 try:
     import torch

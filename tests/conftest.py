@@ -1,6 +1,6 @@
 import pytest
 
-from simfactory.sim.config import load_config
+from simfactory.sim.run.config import load_config
 
 TINY = {
     "num_clips": 2,
@@ -22,7 +22,7 @@ def tiny_config(**overrides) -> dict:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A two-clip furniture dataset generated in this process."""
-    from simfactory.sim.cli import generate_dataset
+    from simfactory.sim.run.cli import generate_dataset
 
     cfg = tiny_config()
     out = tmp_path_factory.mktemp("dataset")

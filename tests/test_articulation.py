@@ -16,13 +16,13 @@ from simfactory.scenes.furniture.materials import make_palette, piece_materials,
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
 from simfactory.scenes.furniture.shapes import pose
-from simfactory.sim.camera import intrinsics, look_at
-from simfactory.sim.classes import class_table
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import part_classes, part_visuals
-from simfactory.sim.render import process_renderer
-from simfactory.sim.seeds import clip_streams
-from simfactory.sim.spec import Body, Light, Material, Motion, SceneSpec, Sky, Visual
+from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.classes import class_table
+from simfactory.sim.model.parts import part_classes, part_visuals
+from simfactory.sim.model.seeds import clip_streams
+from simfactory.sim.model.spec import Body, Light, Material, Motion, SceneSpec, Sky, Visual
+from simfactory.sim.render.raster import process_renderer
+from simfactory.sim.simulate.physics import rollout
 
 FPS, FRAMES, LANDED = 24, 49, 0.5
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from simfactory.sim.camera import camera_poses, intrinsics
-from simfactory.sim.config import load_config
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import build_scene
+from simfactory.sim.model.camera import camera_poses, intrinsics
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.physics import rollout
 
 
 @pytest.mark.parametrize("path", ["walkthrough", "orbit", "static", "follow"])

@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from simfactory.sim.cli import generate_dataset
-
-from .conftest import tiny_config
+from simfactory.sim.run.cli import generate_dataset
+from tests.conftest import tiny_config
 
 TINY = [
     "num_clips=1",
@@ -20,7 +19,7 @@ TINY = [
 
 
 def simfactory(*args, cwd=None):
-    cmd = [sys.executable, "-c", "from simfactory.sim.cli import main; main()", *args]
+    cmd = [sys.executable, "-c", "from simfactory.sim.run.cli import main; main()", *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
@@ -124,7 +123,7 @@ def test_worker_pool_gives_the_same_clips_as_one_process(tmp_path):
 
 
 def test_a_failing_clip_is_reported_and_leaves_no_partial_files(tmp_path, monkeypatch):
-    from simfactory.sim import pipeline
+    from simfactory.sim.run import clip as pipeline
 
     real = pipeline.camera_labels
 

@@ -6,7 +6,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from simfactory.sim.dataset import read_manifest
+from simfactory.sim.write.dataset import read_manifest
 
 
 def _clip(tiny_dataset, index=0):
@@ -154,7 +154,7 @@ def test_annotations_record_seed_params_and_conventions(tiny_dataset, index):
 
 
 def test_rendered_flow_agrees_with_flow_from_depth_and_poses(tiny_dataset):
-    from simfactory.sim.flow import optical_flow
+    from simfactory.sim.annotate.flow import optical_flow
 
     _, _, ann, arrays = _clip(tiny_dataset)
     cam = ann["cameras"]["cam0"]
@@ -177,9 +177,8 @@ def test_rendered_flow_agrees_with_flow_from_depth_and_poses(tiny_dataset):
 
 
 def test_contacts_lie_on_both_parts_they_name(tmp_path):
-    from simfactory.sim.pipeline import generate_clip
-
-    from .conftest import tiny_config
+    from simfactory.sim.run.clip import generate_clip
+    from tests.conftest import tiny_config
 
     # Long enough for clutter to be released and land (32x24 keeps it cheap).
     cfg = tiny_config(frames=30, resolution=[32, 24], **{"scene.num_pieces": 3})

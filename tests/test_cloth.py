@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.cloth import corner_vertex, footprint_area, grid, vertex_normals
-from simfactory.sim.config import load_config
-from simfactory.sim.flow import backproject
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.spec import (
+from simfactory.sim.annotate.flow import backproject
+from simfactory.sim.model.spec import (
     Body,
     CameraPath,
     CameraSpec,
@@ -25,7 +21,11 @@ from simfactory.sim.spec import (
     SceneSpec,
     Visual,
 )
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.cloth import corner_vertex, footprint_area, grid, vertex_normals
+from simfactory.sim.simulate.physics import rollout
 
 TOP = 0.5  # m: the table top's height
 FPS, FRAMES = 24, 30

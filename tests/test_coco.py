@@ -9,10 +9,10 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from simfactory.sim.classes import class_table
 from simfactory.sim.export import dataset_clips, read_annotations, read_video
 from simfactory.sim.export.cli import main
 from simfactory.sim.export.coco import clip_instances, export_coco, frame_instances
+from simfactory.sim.model.classes import class_table
 
 # pycocotools' decode calls numpy's __array__ the pre-2.0 way.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -210,8 +210,8 @@ def test_coco_bodies_masks_are_the_union_of_their_parts(tiny_dataset, clips, tmp
 @pytest.fixture(scope="module")
 def stereo_dataset(tmp_path_factory):
     """A one-clip driving dataset with the stereo rig (cameras cam0 and cam1)."""
-    from simfactory.sim.cli import generate_dataset
-    from simfactory.sim.config import load_config
+    from simfactory.sim.run.cli import generate_dataset
+    from simfactory.sim.run.config import load_config
 
     cfg = load_config(
         ["scene=driving", "num_clips=1", "frames=3", "resolution=[64,48]", "seed=3",

@@ -110,7 +110,8 @@ def test_torch_is_optional(monkeypatch):
     import sys
 
     code = (
-        "import sys, simfactory.sim.cli, simfactory.sim.export.cli, simfactory.sim.export.parquet;"
+        "import sys, simfactory.sim.run.cli, simfactory.sim.export.cli;"
+        "import simfactory.sim.export.parquet;"
         "assert 'torch' not in sys.modules and 'pyarrow' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

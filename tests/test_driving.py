@@ -10,11 +10,12 @@ import pytest
 from simfactory.scenes.driving.family import plan_drive
 from simfactory.scenes.driving.signals import state_at
 from simfactory.scenes.driving.traffic import footprints_overlap, rectangle
-from simfactory.sim.config import ConfigError, load_config, validate
 from simfactory.sim.export.kitti import export_kitti
-from simfactory.sim.motion import motion_pose
-from simfactory.sim.pipeline import build_scene, family_config, generate_clip
-from simfactory.sim.seeds import clip_streams
+from simfactory.sim.model.motion import motion_pose
+from simfactory.sim.model.seeds import clip_streams
+from simfactory.sim.run.build import build_scene, family_config
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, load_config, validate
 
 SEEDS = range(5)
 FRAMES = 48

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.camera import intrinsics, look_at
-from simfactory.sim.physics import rollout
-from simfactory.sim.render import process_renderer
-from simfactory.sim.spec import Body, Light, Material, Motion, SceneSpec, Sky, Visual
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.spec import Body, Light, Material, Motion, SceneSpec, Sky, Visual
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.render.raster import process_renderer
+from simfactory.sim.simulate.physics import rollout
 
 G = 9.81
 
@@ -156,7 +156,7 @@ def test_unoccluded_pixels_bound_visible_pixels(rendered):
 def test_urdf_bodies_render_where_their_physics_puts_them():
     import pybullet_data
 
-    from simfactory.sim.pipeline import part_visuals
+    from simfactory.sim.model.parts import part_visuals
 
     root = pybullet_data.getDataPath()
     floor = _scene().bodies[0]

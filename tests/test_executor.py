@@ -12,13 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from simfactory.sim.cli import generate_dataset
-from simfactory.sim.physics import PhysicsError, rollout
-from simfactory.sim.sanity import RolloutError, check_rollout
-from simfactory.sim.spec import Body, SceneSpec
-from simfactory.sim.trajectory import Trajectory
-
-from .conftest import tiny_config
+from simfactory.sim.model.spec import Body, SceneSpec
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.cli import generate_dataset
+from simfactory.sim.simulate.physics import PhysicsError, rollout
+from simfactory.sim.simulate.sanity import RolloutError, check_rollout
+from tests.conftest import tiny_config
 
 SMALL = {"frames": 3, "resolution": [32, 24], "scene.num_pieces": 2, "scene.num_clutter": 2}
 
@@ -68,7 +67,7 @@ def test_workers_are_replaced_after_their_clips(tmp_path):
 
 
 def _start(out, *extra):
-    cmd = [sys.executable, "-c", "from simfactory.sim.cli import main; main()"]
+    cmd = [sys.executable, "-c", "from simfactory.sim.run.cli import main; main()"]
     args = [f"output_dir={out}", "num_clips=4", "frames=3", "resolution=[32,24]", "seed=4"]
     args += ["scene.num_pieces=2", "scene.num_clutter=2", "executor.workers=1", *extra]
     return subprocess.Popen(
@@ -167,7 +166,7 @@ def test_sanity_checks_name_the_part_and_frame():
 def test_bodies_that_start_inside_each_other_are_refused():
     import trimesh
 
-    from simfactory.sim.spec import Material, Visual
+    from simfactory.sim.model.spec import Material, Visual
 
     cube = [Visual(trimesh.creation.box((0.2, 0.2, 0.2)), Material("m"))]
 
@@ -191,7 +190,7 @@ def test_pool_workers_share_the_cores_among_their_rasterizer_threads(monkeypatch
     """A worker sets LP_NUM_THREADS to its share of the cores, unless it is set."""
     import queue
 
-    from simfactory.sim import executor
+    from simfactory.sim.run import executor
 
     monkeypatch.setattr(executor.signal, "signal", lambda *args: None)
     inbox = queue.Queue()

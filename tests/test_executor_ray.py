@@ -5,9 +5,8 @@ import csv
 
 import pytest
 
-from simfactory.sim.cli import generate_dataset
-
-from .conftest import tiny_config
+from simfactory.sim.run.cli import generate_dataset
+from tests.conftest import tiny_config
 
 ray = pytest.importorskip("ray")
 

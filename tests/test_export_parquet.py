@@ -6,12 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from simfactory.sim.dataset import read_manifest
 from simfactory.sim.export import ExportError
 from simfactory.sim.export.cli import main as export_main
 from simfactory.sim.export.parquet import export_parquet
-
-from .conftest import tiny_config
+from simfactory.sim.write.dataset import read_manifest
+from tests.conftest import tiny_config
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -21,7 +20,7 @@ pd = pytest.importorskip("pandas")
 @pytest.fixture(scope="module")
 def randomized_dataset(tmp_path_factory):
     """Two tiny clips with a randomized scalar and a randomized list entry."""
-    from simfactory.sim.cli import generate_dataset
+    from simfactory.sim.run.cli import generate_dataset
 
     cfg = tiny_config(
         frames=4,

@@ -3,7 +3,7 @@ import pytest
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from simfactory.sim.boxes import (
+from simfactory.sim.annotate.boxes import (
     amodal_box,
     box_corners,
     box_record,
@@ -12,7 +12,7 @@ from simfactory.sim.boxes import (
     points_in_box,
     visible_boxes,
 )
-from simfactory.sim.flow import backproject, flow_to_rgb, optical_flow
+from simfactory.sim.annotate.flow import backproject, flow_to_rgb, optical_flow
 
 H, W = 360, 640
 K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 179.5], [0.0, 0.0, 1.0]])

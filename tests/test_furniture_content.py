@@ -27,9 +27,9 @@ from simfactory.scenes.furniture.materials import (
 from simfactory.scenes.furniture.pieces import PIECE_CLASSES, make_piece
 from simfactory.scenes.furniture.room import make_room
 from simfactory.scenes.furniture.textures import TEXTURES, random_material
-from simfactory.sim.classes import class_table
-from simfactory.sim.seeds import clip_streams
-from simfactory.sim.spec import Visual
+from simfactory.sim.model.classes import class_table
+from simfactory.sim.model.seeds import clip_streams
+from simfactory.sim.model.spec import Visual
 
 CLASSES = set(class_table().names)
 

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from simfactory.sim.cli import success_report
-from simfactory.sim.config import ConfigError, load_config, validate
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.cli import success_report
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, load_config, validate
 
 FRAMES, FPS = 60, 24
 ROWS = {}  # manifest rows of the generated clips

@@ -14,13 +14,14 @@ from simfactory.scenes.furniture.materials import make_palette, piece_materials
 from simfactory.scenes.furniture.pieces import make_small_cabinet
 from simfactory.scenes.furniture.shapes import pose
 from simfactory.scenes.hoi.articulated import OPEN_ENOUGH, SHUT_ENOUGH
-from simfactory.sim import physics
-from simfactory.sim.config import ConfigError, load_config, validate
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import build_scene, generate_clip
-from simfactory.sim.robot import EeKey, ee_path, top_down_quat
-from simfactory.sim.spec import Attachment, Body, Light, Material, Motion, SceneSpec, Visual
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.actors.robot import EeKey, ee_path, top_down_quat
+from simfactory.sim.model.spec import Attachment, Body, Light, Material, Motion, SceneSpec, Visual
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, load_config, validate
+from simfactory.sim.simulate import physics
+from simfactory.sim.simulate.physics import rollout
 
 FRAMES, FPS = 30, 12
 CLIPS = {  # task: (actor, seed)

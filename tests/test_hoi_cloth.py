@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from simfactory.sim.cloth import footprint_area
-from simfactory.sim.config import load_config
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.cloth import footprint_area
 
 FRAMES, FPS = 48, 24
 
@@ -67,7 +67,7 @@ def test_outcome_agrees_with_the_cloth_vertices(clips):
 
 def _faces(ann, traj):
     """The cloth's grid triangles, rebuilt from its size and vertex count."""
-    from simfactory.sim.cloth import grid
+    from simfactory.sim.simulate.cloth import grid
 
     size = ann["params"]["objects"]["cloth_0"]["size"]
     mesh = grid(size[0], size[1], 0.025)

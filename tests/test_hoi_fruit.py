@@ -16,10 +16,11 @@ from simfactory.scenes.hoi.fruit import (
     make_fruit,
     make_knife,
 )
-from simfactory.sim.config import load_config
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import build_scene, generate_clip
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.physics import rollout
 
 FRAMES, FPS = 30, 12
 CLIPS = (("panda", 0), ("kuka", 3))

@@ -8,12 +8,13 @@ import numpy as np
 import pybullet as pb
 import pytest
 
-from simfactory.sim.config import ConfigError, load_config, validate
-from simfactory.sim.humanoid import HUMANOID_URDF
-from simfactory.sim.motion import pos_quat_xyzw, pose_from_pos_quat_xyzw
-from simfactory.sim.person import HandKey, PersonScript, Stop, head_mount, plan_person
-from simfactory.sim.pipeline import build_scene, generate_clip
-from simfactory.sim.trajectory import Trajectory
+from simfactory.sim.actors.humanoid import HUMANOID_URDF
+from simfactory.sim.actors.person import HandKey, PersonScript, Stop, head_mount, plan_person
+from simfactory.sim.model.motion import pos_quat_xyzw, pose_from_pos_quat_xyzw
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, load_config, validate
 
 # task: (camera path, fps, frames); walking tasks need 5 s
 CLIPS = {

@@ -12,7 +12,7 @@ from shapely.geometry import LineString, Point
 
 from simfactory.scenes.driving.network import Crosswalk, Lane, RoadNetwork
 from simfactory.scenes.driving.pedestrians import pedestrian_bodies, plan_pedestrians
-from simfactory.sim.humanoid import (
+from simfactory.sim.actors.humanoid import (
     CLIP_JOINTS,
     HUMANOID_URDF,
     MODEL_SCALE,
@@ -21,9 +21,9 @@ from simfactory.sim.humanoid import (
     pedestrian_body,
     standing_pose,
 )
-from simfactory.sim.motion import motion_pose, pose_from_pos_quat_xyzw
-from simfactory.sim.physics import rollout
-from simfactory.sim.spec import Body, JointMotion, Light, Material, Motion, SceneSpec, Visual
+from simfactory.sim.model.motion import motion_pose, pose_from_pos_quat_xyzw
+from simfactory.sim.model.spec import Body, JointMotion, Light, Material, Motion, SceneSpec, Visual
+from simfactory.sim.simulate.physics import rollout
 
 FPS = 24
 

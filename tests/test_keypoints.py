@@ -8,8 +8,8 @@ import pybullet as pb
 import pytest
 import trimesh
 
-from simfactory.sim.humanoid import HUMANOID_URDF, pedestrian_body
-from simfactory.sim.keypoints import (
+from simfactory.sim.actors.humanoid import HUMANOID_URDF, pedestrian_body
+from simfactory.sim.annotate.keypoints import (
     COCO_KEYPOINTS,
     COCO_SKELETON,
     OCCLUSION_TOLERANCE,
@@ -17,10 +17,17 @@ from simfactory.sim.keypoints import (
     keypoints_2d,
     keypoints_3d,
 )
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.spec import Body, CameraPath, CameraSpec, Light, Material, SceneSpec, Visual
-
-from .conftest import tiny_config
+from simfactory.sim.model.spec import (
+    Body,
+    CameraPath,
+    CameraSpec,
+    Light,
+    Material,
+    SceneSpec,
+    Visual,
+)
+from simfactory.sim.run.clip import generate_clip
+from tests.conftest import tiny_config
 
 FRAMES, FPS, SPEED = 6, 24, 1.4
 KP = {name: k for k, name in enumerate(COCO_KEYPOINTS)}

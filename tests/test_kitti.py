@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.boxes import box_corners
+from simfactory.sim.annotate.boxes import box_corners
 from simfactory.sim.export.cli import main
 from simfactory.sim.export.kitti import export_kitti, label_lines
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.spec import (
+from simfactory.sim.model.spec import (
     Body,
     CameraPath,
     CameraSpec,
@@ -24,8 +23,8 @@ from simfactory.sim.spec import (
     SceneSpec,
     Visual,
 )
-
-from .conftest import tiny_config
+from simfactory.sim.run.clip import generate_clip
+from tests.conftest import tiny_config
 
 FRAMES = 3
 W, H = 64, 48

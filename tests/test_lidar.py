@@ -4,11 +4,17 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.classes import class_table
-from simfactory.sim.lidar import beam_elevations, frame_azimuths, lidar_rays, scan, visual_albedo
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import part_classes, part_visuals
-from simfactory.sim.spec import Body, LidarSpec, Material, Motion, SceneSpec, Visual
+from simfactory.sim.annotate.lidar import (
+    beam_elevations,
+    frame_azimuths,
+    lidar_rays,
+    scan,
+    visual_albedo,
+)
+from simfactory.sim.model.classes import class_table
+from simfactory.sim.model.parts import part_classes, part_visuals
+from simfactory.sim.model.spec import Body, LidarSpec, Material, Motion, SceneSpec, Visual
+from simfactory.sim.simulate.physics import rollout
 
 FPS = 10.0
 FRAMES = 3

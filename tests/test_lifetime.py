@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.humanoid import pedestrian_body
-from simfactory.sim.physics import rollout
-from simfactory.sim.pipeline import generate_clip
-from simfactory.sim.spec import (
+from simfactory.sim.actors.humanoid import pedestrian_body
+from simfactory.sim.model.spec import (
     Body,
     CameraPath,
     CameraSpec,
@@ -20,9 +18,10 @@ from simfactory.sim.spec import (
     SceneSpec,
     Visual,
 )
-from simfactory.sim.trajectory import Trajectory
-
-from .conftest import tiny_config
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.simulate.physics import rollout
+from tests.conftest import tiny_config
 
 FPS, FRAMES = 20, 16
 G = 9.81

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simfactory.sim.preview import (
+from simfactory.sim.write.preview import (
     BACKGROUND,
     HEADER_HEIGHT,
     TURBO_ANCHORS,

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from simfactory.sim.config import ConfigError, load_config, validate
-from simfactory.sim.pipeline import build_scene, generate_clip
-from simfactory.sim.randomize import apply_preset, check, find, preset, realize
-
-from .test_cli import TINY, simfactory
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, load_config, validate
+from simfactory.sim.run.randomize import apply_preset, check, find, preset, realize
+from tests.test_cli import TINY, simfactory
 
 CLIPS = 400
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.camera import intrinsics, look_at
-from simfactory.sim.render import Frame, Renderer, process_renderer
-from simfactory.sim.spec import Light, Material, Sky, Visual
+from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.spec import Light, Material, Sky, Visual
+from simfactory.sim.render.raster import Frame, Renderer, process_renderer
 
 W, H = 64, 48
 BOUNDS = np.array([[-3.0, -3.0, -0.1], [3.0, 3.0, 1.5]])

@@ -4,11 +4,9 @@ lights carried by bodies, linear motions and mounted cameras."""
 import numpy as np
 import trimesh
 
-from simfactory.sim.camera import camera_poses, intrinsics, look_at
-from simfactory.sim.motion import motion_pose, motion_velocity
-from simfactory.sim.physics import rollout
-from simfactory.sim.render import emission, process_renderer
-from simfactory.sim.spec import (
+from simfactory.sim.model.camera import camera_poses, intrinsics, look_at
+from simfactory.sim.model.motion import motion_pose, motion_velocity
+from simfactory.sim.model.spec import (
     Body,
     CameraPath,
     CameraSpec,
@@ -20,6 +18,8 @@ from simfactory.sim.spec import (
     Sky,
     Visual,
 )
+from simfactory.sim.render.raster import emission, process_renderer
+from simfactory.sim.simulate.physics import rollout
 
 W, H = 64, 48
 

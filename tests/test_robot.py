@@ -11,9 +11,7 @@ import pytest
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from simfactory.sim.motion import invert
-from simfactory.sim.physics import rollout
-from simfactory.sim.robot import (
+from simfactory.sim.actors.robot import (
     ROBOTS,
     EeKey,
     ee_path,
@@ -25,7 +23,9 @@ from simfactory.sim.robot import (
     robot_model,
     top_down_quat,
 )
-from simfactory.sim.spec import Attachment, Body, Material, SceneSpec, Visual
+from simfactory.sim.model.motion import invert
+from simfactory.sim.model.spec import Attachment, Body, Material, SceneSpec, Visual
+from simfactory.sim.simulate.physics import rollout
 
 FPS, HZ = 24, 30.0
 TABLE_TOP = 0.4

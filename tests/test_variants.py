@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from simfactory.sim.cli import generate_dataset
-from simfactory.sim.config import ConfigError, validate
-from simfactory.sim.pipeline import build_scene
-
-from .conftest import tiny_config
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.cli import generate_dataset
+from simfactory.sim.run.config import ConfigError, validate
+from tests.conftest import tiny_config
 
 OPTIONS = {"frames": 4, "scene.num_pieces": 3, "scene.num_clutter": 3, "executor.workers": 0}
 
@@ -73,7 +72,7 @@ def test_variant_config_errors():
 
 
 def test_rerender_draws_a_new_look_on_the_saved_rollouts(paired, tmp_path):
-    from simfactory.sim.rerender import rerender
+    from simfactory.sim.run.rerender import rerender
 
     source, rows = paired
     out = tmp_path / "again"
@@ -109,7 +108,7 @@ def test_rerender_refuses_bad_input_before_any_work(paired, tmp_path, args, mess
 
     source, _ = paired
     out = tmp_path / "out"
-    cmd = [sys.executable, "-c", "from simfactory.sim.rerender import main; main()"]
+    cmd = [sys.executable, "-c", "from simfactory.sim.run.rerender import main; main()"]
     result = subprocess.run(
         [*cmd, str(source), str(out), *args], capture_output=True, text=True, timeout=120
     )

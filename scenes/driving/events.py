@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from .traffic import LANE_CHANGE_S, TrafficResult, rectangle
+from simfactory.scenes.driving.traffic import LANE_CHANGE_S, TrafficResult, rectangle
 
 NEAR_MISS_VEHICLES_M = 1.0  # footprint gap between two vehicles closing in
 NEAR_MISS_PEDESTRIAN_M = 1.5  # from a moving vehicle's footprint to a pedestrian

@@ -14,26 +14,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simfactory.sim.humanoid import dress
-from simfactory.sim.spec import Body, Light, Motion, SceneSpec
-
-from .events import drive_events, frame_keys
-from .look import WEATHERS, make_look
-from .network import RoadNetwork
-from .pedestrians import pedestrian_bodies, plan_pedestrians
-from .rig import RIGS, make_lidar, make_rig
-from .road_meshes import road_bodies
-from .roads import ROAD_DEFAULTS, make_network, validate_road
-from .roadside import (
+from simfactory.scenes.driving.events import drive_events, frame_keys
+from simfactory.scenes.driving.look import WEATHERS, make_look
+from simfactory.scenes.driving.network import RoadNetwork
+from simfactory.scenes.driving.pedestrians import pedestrian_bodies, plan_pedestrians
+from simfactory.scenes.driving.rig import RIGS, make_lidar, make_rig
+from simfactory.scenes.driving.road_meshes import road_bodies
+from simfactory.scenes.driving.roads import ROAD_DEFAULTS, make_network, validate_road
+from simfactory.scenes.driving.roadside import (
     make_buildings,
     make_parked_cars,
     make_signs,
     make_traffic_lights,
     make_trees_and_poles,
 )
-from .signals import signal_plan, state_at
-from .traffic import FleetVehicle, simulate
-from .vehicles import KINDS, make_vehicle
+from simfactory.scenes.driving.signals import signal_plan, state_at
+from simfactory.scenes.driving.traffic import FleetVehicle, simulate
+from simfactory.scenes.driving.vehicles import KINDS, make_vehicle
+from simfactory.sim.actors.humanoid import dress
+from simfactory.sim.model.spec import Body, Light, Motion, SceneSpec
 
 DEFAULTS = dict(
     ROAD_DEFAULTS,

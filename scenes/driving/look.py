@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simfactory.sim.spec import Fog, Light, Sky
+from simfactory.sim.model.spec import Fog, Light, Sky
 
 WEATHERS = ("clear", "overcast", "fog", "rain")
 

@@ -19,9 +19,9 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import unary_union
 
-from ...sim.humanoid import pedestrian_body
-from ...sim.spec import Body
-from .network import Crosswalk, RoadNetwork
+from simfactory.scenes.driving.network import Crosswalk, RoadNetwork
+from simfactory.sim.actors.humanoid import pedestrian_body
+from simfactory.sim.model.spec import Body
 
 WALK_SPEED = (1.1, 1.6)  # m/s
 RUN_SPEED = (2.5, 3.5)  # m/s

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simfactory.sim.spec import CameraPath, CameraSpec, LidarSpec
+from simfactory.sim.model.spec import CameraPath, CameraSpec, LidarSpec
 
 RIGS = ("front", "stereo", "surround", "stereo_surround")
 STEREO_BASELINE = 0.54  # metres, as KITTI's colour pair

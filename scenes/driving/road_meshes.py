@@ -14,12 +14,17 @@ import trimesh
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import substring, unary_union
 
+from simfactory.scenes.driving.network import RoadNetwork
+from simfactory.scenes.driving.road_textures import asphalt, grass, paving
+from simfactory.scenes.driving.roads import (
+    crosswalk_area,
+    island_area,
+    road_area,
+    roundabout_ring,
+    sidewalk_area,
+)
 from simfactory.scenes.furniture.textures import srgb_to_linear
-from simfactory.sim.spec import Body, Material, Visual
-
-from .network import RoadNetwork
-from .road_textures import asphalt, grass, paving
-from .roads import crosswalk_area, island_area, road_area, roundabout_ring, sidewalk_area
+from simfactory.sim.model.spec import Body, Material, Visual
 
 MARK_Z = 0.015  # paint above the asphalt (m)
 GROUND_Z = -0.01

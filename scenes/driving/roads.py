@@ -24,7 +24,15 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 from shapely.ops import unary_union
 from shapely.prepared import prep
 
-from .network import Crosswalk, Junction, KerbSpot, Lane, Lot, RoadNetwork, Signal
+from simfactory.scenes.driving.network import (
+    Crosswalk,
+    Junction,
+    KerbSpot,
+    Lane,
+    Lot,
+    RoadNetwork,
+    Signal,
+)
 
 BLOCK_KINDS = ("straight", "curve", "four_way", "t", "roundabout")
 ROAD_DEFAULTS = dict(

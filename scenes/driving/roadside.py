@@ -15,13 +15,19 @@ import numpy as np
 import trimesh
 from shapely.geometry import Point, Polygon
 
+from simfactory.scenes.driving.network import KerbSpot, Lot, RoadNetwork, lane_length, point_at
+from simfactory.scenes.driving.textures import (
+    bark,
+    facade,
+    leaves,
+    roof,
+    speed_limit_face,
+    stop_sign_face,
+)
+from simfactory.scenes.driving.vehicles import VEHICLE_CLASS, VehicleModel, make_vehicle
 from simfactory.scenes.furniture.shapes import box, cylinder, cylinder_along, pose
 from simfactory.scenes.furniture.textures import srgb_to_linear
-from simfactory.sim.spec import Body, Light, Material, Visual
-
-from .network import KerbSpot, Lot, RoadNetwork, lane_length, point_at
-from .textures import bark, facade, leaves, roof, speed_limit_face, stop_sign_face
-from .vehicles import VEHICLE_CLASS, VehicleModel, make_vehicle
+from simfactory.sim.model.spec import Body, Light, Material, Visual
 
 STOREY = 3.2  # m; also the width of a window bay and the facade texture's tile
 SIGNAL_HEAD_HEIGHT = 5.5  # m, centre of the overhead signal head

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import RoadNetwork
+from simfactory.scenes.driving.network import RoadNetwork
 
 AMBER_S = 3.0
 ALL_RED_S = 1.5

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .network import Lane, RoadNetwork
-from .signals import state_at
+from simfactory.scenes.driving.network import Lane, RoadNetwork
+from simfactory.scenes.driving.signals import state_at
 
 MAX_ACCEL = 1.6  # m/s^2, IDM a
 COMFORT_DECEL = 2.5  # m/s^2, IDM b

@@ -17,7 +17,7 @@ from shapely.geometry import Polygon
 
 from simfactory.scenes.furniture.shapes import box
 from simfactory.scenes.furniture.textures import srgb_to_linear
-from simfactory.sim.spec import Material, Visual
+from simfactory.sim.model.spec import Material, Visual
 
 KINDS = ("sedan", "suv", "van", "truck", "bus")
 VEHICLE_CLASS = {"sedan": "car", "suv": "car", "van": "car", "truck": "truck", "bus": "bus"}

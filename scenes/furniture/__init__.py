@@ -3,6 +3,6 @@
 ``build`` makes a clip's SceneSpec; ``validate`` checks a scene config.
 """
 
-from .family import build, validate
+from simfactory.scenes.furniture.family import build, validate
 
 __all__ = ["build", "validate"]

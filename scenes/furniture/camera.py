@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simfactory.sim.spec import CameraPath, CameraSpec
-
-from .geom2d import boundary_distance, convex_distance, points_in_polygon
-from .room import Room
+from simfactory.scenes.furniture.geom2d import boundary_distance, convex_distance, points_in_polygon
+from simfactory.scenes.furniture.room import Room
+from simfactory.sim.model.spec import CameraPath, CameraSpec
 
 MARGIN = 0.3
 EYE_HEIGHT = (1.4, 1.7)

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from simfactory.sim.spec import Material, Visual
-
-from .shapes import bounds_of, box, box_at, cylinder, revolve, sphere
+from simfactory.scenes.furniture.shapes import bounds_of, box, box_at, cylinder, revolve, sphere
+from simfactory.sim.model.spec import Material, Visual
 
 CLUTTER_KINDS = ("book", "box", "cup", "bowl", "bottle", "plant", "toy")
 

@@ -11,11 +11,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from simfactory.sim.spec import Link
-
-from .geom2d import rect_corners
-from .layout import Placement, front_of
-from .pieces import Piece
+from simfactory.scenes.furniture.geom2d import rect_corners
+from simfactory.scenes.furniture.layout import Placement, front_of
+from simfactory.scenes.furniture.pieces import Piece
+from simfactory.sim.model.spec import Link
 
 EASE_KEYS = 8
 SETTLE = 0.15

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simfactory.sim.spec import Motion
-
-from .clutter import Clutter
-from .entry import Entry
-from .geom2d import boundary_distance, convex_distance, points_in_polygon
-from .layout import Placement
-from .pieces import Piece
-from .room import Room
-from .shapes import pose
+from simfactory.scenes.furniture.clutter import Clutter
+from simfactory.scenes.furniture.entry import Entry
+from simfactory.scenes.furniture.geom2d import boundary_distance, convex_distance, points_in_polygon
+from simfactory.scenes.furniture.layout import Placement
+from simfactory.scenes.furniture.pieces import Piece
+from simfactory.scenes.furniture.room import Room
+from simfactory.scenes.furniture.shapes import pose
+from simfactory.sim.model.spec import Motion
 
 FLOOR = -1
 DROP_HEIGHT = (0.15, 0.4)

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simfactory.sim.spec import Motion
-
-from .geom2d import convex_hull, convex_inside, convex_overlap
-from .layout import Placement, footprint, front_of
-from .pieces import Piece
-from .room import Room
-from .shapes import pose
+from simfactory.scenes.furniture.geom2d import convex_hull, convex_inside, convex_overlap
+from simfactory.scenes.furniture.layout import Placement, footprint, front_of
+from simfactory.scenes.furniture.pieces import Piece
+from simfactory.scenes.furniture.room import Room
+from simfactory.scenes.furniture.shapes import pose
+from simfactory.sim.model.spec import Motion
 
 PLACE_FRACTION = 0.6
 SLIDE_DISTANCES = (1.5, 1.1, 0.7)

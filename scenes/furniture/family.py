@@ -14,18 +14,29 @@ from dataclasses import asdict
 
 import numpy as np
 
-from simfactory.sim.spec import Body, SceneSpec
-
-from .camera import make_camera
-from .clutter import CLUTTER_KINDS, make_clutter
-from .drawers import drawer_zone, plan_drawers
-from .drops import FLOOR, choose_supports, drop_motion, place_on_floor, set_releases
-from .entry import plan_entries
-from .layout import place_pieces
-from .lights import make_lighting
-from .materials import clutter_materials, describe, make_palette, piece_materials, room_materials
-from .pieces import make_piece
-from .room import make_room
+from simfactory.scenes.furniture.camera import make_camera
+from simfactory.scenes.furniture.clutter import CLUTTER_KINDS, make_clutter
+from simfactory.scenes.furniture.drawers import drawer_zone, plan_drawers
+from simfactory.scenes.furniture.drops import (
+    FLOOR,
+    choose_supports,
+    drop_motion,
+    place_on_floor,
+    set_releases,
+)
+from simfactory.scenes.furniture.entry import plan_entries
+from simfactory.scenes.furniture.layout import place_pieces
+from simfactory.scenes.furniture.lights import make_lighting
+from simfactory.scenes.furniture.materials import (
+    clutter_materials,
+    describe,
+    make_palette,
+    piece_materials,
+    room_materials,
+)
+from simfactory.scenes.furniture.pieces import make_piece
+from simfactory.scenes.furniture.room import make_room
+from simfactory.sim.model.spec import Body, SceneSpec
 
 DEFAULTS = dict(
     num_pieces=8,

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geom2d import convex_inside, convex_overlap, rect_corners
-from .pieces import Piece
-from .room import Room
-from .shapes import pose, yaw_facing
+from simfactory.scenes.furniture.geom2d import convex_inside, convex_overlap, rect_corners
+from simfactory.scenes.furniture.pieces import Piece
+from simfactory.scenes.furniture.room import Room
+from simfactory.scenes.furniture.shapes import pose, yaw_facing
 
 RULES = {"table": "middle", "chair": "facing", "lamp": "corner"}
 FALLBACKS = {"wall": ("wall",), "corner": ("corner", "wall"), "middle": ("middle",)}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simfactory.sim.spec import Light, Sky
-
-from .geom2d import boundary_distance, points_in_polygon
-from .room import Room
+from simfactory.scenes.furniture.geom2d import boundary_distance, points_in_polygon
+from simfactory.scenes.furniture.room import Room
+from simfactory.sim.model.spec import Light, Sky
 
 
 def kelvin_rgb(kelvin: float) -> tuple[float, float, float]:

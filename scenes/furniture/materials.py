@@ -10,9 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from simfactory.sim.spec import Material
-
-from .textures import random_material
+from simfactory.scenes.furniture.textures import random_material
+from simfactory.sim.model.spec import Material
 
 PALETTE_COUNTS = {
     "wood": 3,

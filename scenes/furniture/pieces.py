@@ -16,9 +16,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import trimesh
 
-from simfactory.sim.spec import Link, Material, Visual
-
-from .shapes import bounds_of, box, box_at, cylinder, cylinder_along, revolve
+from simfactory.scenes.furniture.shapes import (
+    bounds_of,
+    box,
+    box_at,
+    cylinder,
+    cylinder_along,
+    revolve,
+)
+from simfactory.sim.model.spec import Link, Material, Visual
 
 
 @dataclass

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from simfactory.sim.spec import Body, Material, Visual
-
-from .shapes import box
+from simfactory.scenes.furniture.shapes import box
+from simfactory.sim.model.spec import Body, Material, Visual
 
 
 @dataclass

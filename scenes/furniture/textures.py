@@ -11,7 +11,7 @@ import colorsys
 
 import numpy as np
 
-from simfactory.sim.spec import Material
+from simfactory.sim.model.spec import Material
 
 
 def _upsample(grid: np.ndarray, size: int) -> np.ndarray:

@@ -19,10 +19,9 @@ from scipy.spatial.transform import Rotation
 from simfactory.scenes.furniture.materials import piece_materials
 from simfactory.scenes.furniture.pieces import HANDLE_RADIUS, Piece, make_small_cabinet
 from simfactory.scenes.furniture.shapes import pose
-from simfactory.sim.robot import EeKey
-from simfactory.sim.spec import Attachment, Body, Link
-
-from .tasks import Placed, TaskPlan
+from simfactory.scenes.hoi.tasks import Placed, TaskPlan
+from simfactory.sim.actors.robot import EeKey
+from simfactory.sim.model.spec import Attachment, Body, Link
 
 # m back along the approach and up: where the hand comes from before the grasp, and
 # goes to after letting go

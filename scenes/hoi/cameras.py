@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from simfactory.sim.spec import CameraPath
+from simfactory.sim.model.spec import CameraPath
 
 MARGIN = 0.35  # m kept between a camera and the walls
 KEY_HZ = 10.0  # keys per second of a hand-held camera's path

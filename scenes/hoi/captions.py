@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .objects import colour_name
+from simfactory.scenes.hoi.objects import colour_name
 
 ROBOT_NAMES = {"panda": "Franka Panda robot arm", "kuka": "KUKA iiwa robot arm"}
 NOUNS = {"block": "block", "can": "can", "fruit": "fruit", "bowl": "bowl"}

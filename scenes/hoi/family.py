@@ -30,9 +30,33 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
-from simfactory.sim.humanoid import dress
-from simfactory.sim.person import head_mount, plan_person, sample_height
-from simfactory.sim.robot import (
+from simfactory.scenes.hoi import human
+from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
+from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
+from simfactory.scenes.hoi.captions import captions, pick_caption, surface_colour
+from simfactory.scenes.hoi.fruit import (
+    FRUITS,
+    cut_fruit,
+    cut_mesh,
+    make_board,
+    make_fruit,
+    make_knife,
+    overlaps,
+)
+from simfactory.scenes.hoi.objects import CLOTHS, GRASPABLE, make_cloth, make_graspable
+from simfactory.scenes.hoi.tasks import (
+    Placed,
+    TaskPlan,
+    check_goal,
+    cut,
+    fold_cloth,
+    pick_place,
+    push,
+    stack,
+)
+from simfactory.sim.actors.humanoid import dress
+from simfactory.sim.actors.person import head_mount, plan_person, sample_height
+from simfactory.sim.actors.robot import (
     ROBOTS,
     ee_path,
     home_ee_pose,
@@ -40,15 +64,7 @@ from simfactory.sim.robot import (
     robot_body,
     robot_model,
 )
-from simfactory.sim.spec import Body, CameraPath, CameraSpec, Cloth, Link, SceneSpec
-
-from . import human
-from .articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
-from .cameras import handheld_path, orbit_radius, room_view, table_view
-from .captions import captions, pick_caption, surface_colour
-from .fruit import FRUITS, cut_fruit, cut_mesh, make_board, make_fruit, make_knife, overlaps
-from .objects import CLOTHS, GRASPABLE, make_cloth, make_graspable
-from .tasks import Placed, TaskPlan, check_goal, cut, fold_cloth, pick_place, push, stack
+from simfactory.sim.model.spec import Body, CameraPath, CameraSpec, Cloth, Link, SceneSpec
 
 DEFAULTS = dict(
     task="random",

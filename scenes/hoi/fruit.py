@@ -19,10 +19,9 @@ from scipy.interpolate import PchipInterpolator
 from shapely.geometry import Polygon, box
 
 from simfactory.scenes.furniture.textures import fbm, ramp, random_material
-from simfactory.sim.motion import pos_quat_xyzw
-from simfactory.sim.spec import Material, Visual
-
-from .objects import COLOURS
+from simfactory.scenes.hoi.objects import COLOURS
+from simfactory.sim.model.motion import pos_quat_xyzw
+from simfactory.sim.model.spec import Material, Visual
 
 FRUITS = ("apple", "orange", "lemon", "pear")
 DENSITY = 850.0  # kg/m^3, a fruit's flesh

@@ -21,9 +21,10 @@ from shapely.geometry import LineString, Polygon, box
 from simfactory.scenes.furniture.layout import blocks_opening
 from simfactory.scenes.furniture.materials import piece_materials
 from simfactory.scenes.furniture.pieces import make_piece
-from simfactory.sim.humanoid import MODEL_SCALE
-from simfactory.sim.motion import motion_pose
-from simfactory.sim.person import (
+from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
+from simfactory.scenes.hoi.tasks import HOVER, Placed, TaskPlan
+from simfactory.sim.actors.humanoid import MODEL_SCALE
+from simfactory.sim.actors.person import (
     HANDS,
     HandKey,
     PersonPlan,
@@ -32,10 +33,8 @@ from simfactory.sim.person import (
     person_scale,
     rest_hand,
 )
-from simfactory.sim.spec import Attachment, Body, Visual
-
-from .objects import GRASPABLE, make_graspable
-from .tasks import HOVER, Placed, TaskPlan
+from simfactory.sim.model.motion import motion_pose
+from simfactory.sim.model.spec import Attachment, Body, Visual
 
 HUMAN = "human"
 BODY = "person"

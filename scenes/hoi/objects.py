@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from simfactory.sim.cloth import grid
-from simfactory.sim.spec import Cloth, Material, Visual
+from simfactory.sim.model.spec import Cloth, Material, Visual
+from simfactory.sim.simulate.cloth import grid
 
 # Named colours (linear RGB) for objects and for the words of captions.
 COLOURS = {

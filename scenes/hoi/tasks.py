@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from simfactory.sim.cloth import corner_vertex, footprint_area
-from simfactory.sim.robot import EeKey, min_jerk, top_down_quat
-from simfactory.sim.spec import Attachment, Cloth, ClothAnchor
+from simfactory.sim.actors.robot import EeKey, min_jerk, top_down_quat
+from simfactory.sim.model.spec import Attachment, Cloth, ClothAnchor
+from simfactory.sim.simulate.cloth import corner_vertex, footprint_area
 
 HOVER = 0.12  # m above a grasp or place point before descending
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import ExportError
-from .coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
-from .cosmos import export_cosmos
-from .gallery import export_gallery
-from .kitti import export_kitti
-from .parquet import export_parquet
-from .webdataset import export_webdataset
+from simfactory.sim.export import ExportError
+from simfactory.sim.export.coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
+from simfactory.sim.export.cosmos import export_cosmos
+from simfactory.sim.export.gallery import export_gallery
+from simfactory.sim.export.kitti import export_kitti
+from simfactory.sim.export.parquet import export_parquet
+from simfactory.sim.export.webdataset import export_webdataset
 
 
 def parser() -> argparse.ArgumentParser:

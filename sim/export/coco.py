@@ -50,9 +50,15 @@ import imageio.v3 as iio
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .. import __version__
-from ..classes import class_table
-from . import ExportError, dataset_clips, prepare_output, read_annotations, read_video
+from simfactory.sim import __version__
+from simfactory.sim.export import (
+    ExportError,
+    dataset_clips,
+    prepare_output,
+    read_annotations,
+    read_video,
+)
+from simfactory.sim.model.classes import class_table
 
 IMAGE_FORMATS = ("jpg", "png")
 GROUPS = ("parts", "bodies")

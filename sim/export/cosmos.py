@@ -53,9 +53,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..preview import instance_palette
-from ..writer import write_video
-from . import ExportError, dataset_clips, prepare_output, read_annotations, read_video
+from simfactory.sim.export import (
+    ExportError,
+    dataset_clips,
+    prepare_output,
+    read_annotations,
+    read_video,
+)
+from simfactory.sim.write.files import write_video
+from simfactory.sim.write.preview import instance_palette
 
 BUCKETS = {"1280x704": (1280, 704), "704x1280": (704, 1280)}
 MODALITIES = ("depth", "seg", "edge")

@@ -27,11 +27,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..flow import flow_to_rgb
-from ..preview import colorize_depth, colorize_ids, contact_sheet, save_png
-from ..writer import write_video
-from . import ExportError, dataset_clips, prepare_output, read_annotations, read_video
-from .cosmos import seg_palette
+from simfactory.sim.annotate.flow import flow_to_rgb
+from simfactory.sim.export import (
+    ExportError,
+    dataset_clips,
+    prepare_output,
+    read_annotations,
+    read_video,
+)
+from simfactory.sim.export.cosmos import seg_palette
+from simfactory.sim.write.files import write_video
+from simfactory.sim.write.preview import colorize_depth, colorize_ids, contact_sheet, save_png
 
 OVERLAYS = ("rgb", "boxes", "seg", "depth", "flow")
 NO_BOX_CLASSES = frozenset(

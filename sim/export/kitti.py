@@ -61,9 +61,15 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from ..boxes import box_corners
-from ..motion import invert
-from . import ExportError, dataset_clips, prepare_output, read_annotations, read_video
+from simfactory.sim.annotate.boxes import box_corners
+from simfactory.sim.export import (
+    ExportError,
+    dataset_clips,
+    prepare_output,
+    read_annotations,
+    read_video,
+)
+from simfactory.sim.model.motion import invert
 
 TYPES = {"car": "Car", "truck": "Truck", "bus": "Misc", "person": "Pedestrian", "rider": "Cyclist"}
 FOLDERS = ("image_2", "image_3", "label_2", "calib", "velodyne")

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import read_manifest
-from . import ExportError, dataset_clips, read_annotations
+from simfactory.sim.export import ExportError, dataset_clips, read_annotations
+from simfactory.sim.write.dataset import read_manifest
 
 SCALARS = (bool, int, float, str)
 

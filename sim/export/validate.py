@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..classes import class_table
-from ..dataset import read_manifest
-from . import read_annotations, read_video
+from simfactory.sim.export import read_annotations, read_video
+from simfactory.sim.model.classes import class_table
+from simfactory.sim.write.dataset import read_manifest
 
 BOX3D_TOLERANCE = 2.0
 LISTED_PER_KIND = 20

@@ -31,7 +31,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ExportError, dataset_clips, prepare_output
+from simfactory.sim.export import ExportError, dataset_clips, prepare_output
 
 SKIPPED = {"preview.png"}
 BLOCK = tarfile.BLOCKSIZE

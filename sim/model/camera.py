@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from .spec import CameraPath, CameraSpec, SceneSpec
-from .trajectory import Trajectory
+from simfactory.sim.model.spec import CameraPath, CameraSpec, SceneSpec
+from simfactory.sim.model.trajectory import Trajectory
 
 # OpenCV camera axes -> OpenGL camera axes (y up, looking down -z).
 CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])

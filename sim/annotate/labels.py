@@ -8,23 +8,12 @@ frame and object, 2D boxes (visible and amodal), the 3D box, visibility and trun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .boxes import amodal_box, box_records, pixel_counts, visible_boxes
-from .cloth import cloth_box, hull_points
-from .motion import invert
-
-
-@dataclass
-class PartGeometry:
-    """Per-part geometry in the part's local frame, computed once per clip."""
-
-    hull_points: list[np.ndarray]  # (Ni, 3) convex hull vertices (for amodal boxes)
-    T_part_box: np.ndarray  # (P, 4, 4) tight oriented box of the part
-    box_size: np.ndarray  # (P, 3)
-    class_ids: np.ndarray  # (P,) semantic class id
+from simfactory.sim.annotate.boxes import amodal_box, box_records, pixel_counts, visible_boxes
+from simfactory.sim.model.motion import invert
+from simfactory.sim.model.parts import PartGeometry
+from simfactory.sim.simulate.cloth import cloth_box, hull_points
 
 
 def _round(values, digits: int = 6) -> list:

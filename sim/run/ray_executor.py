@@ -13,7 +13,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from .sanity import injected_fault
+from simfactory.sim.simulate.sanity import injected_fault
 
 FORWARDED = ("SIMFACTORY_", "PYOPENGL_")  # driver environment variables tasks see
 
@@ -28,8 +28,8 @@ def _clip_task(cfg: dict, index: int, dataset_dir: str, attempt: int, env: dict)
         del os.environ[key]
     os.environ.update(env)
     os.environ.setdefault("LP_NUM_THREADS", str(max(1, int(cfg["executor"].get("num_cpus", 1)))))
-    from .executor import _attempt
-    from .render import egl_device_for_cuda
+    from simfactory.sim.render.raster import egl_device_for_cuda
+    from simfactory.sim.run.executor import _attempt
 
     gpus = ray.get_gpu_ids()
     if gpus and cfg["render"].get("egl_device") is None:
@@ -53,7 +53,7 @@ def run_clips_ray(
     this machine belongs to), or uses the Ray this process already joined."""
     import ray
 
-    from .executor import _finish
+    from simfactory.sim.run.executor import _finish
 
     ex = cfg["executor"]
     if not ray.is_initialized():

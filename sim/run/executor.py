@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from .pipeline import generate_clip
-from .sanity import injected_fault
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.simulate.sanity import injected_fault
 
 
 def _attempt(cfg: dict, index: int, dataset_dir: str, attempt: int) -> dict:

@@ -31,8 +31,8 @@ import numpy as np
 import pybullet as pb
 import trimesh
 
-from .motion import pos_quat_xyzw
-from .spec import LidarSpec, Visual
+from simfactory.sim.model.motion import pos_quat_xyzw
+from simfactory.sim.model.spec import LidarSpec, Visual
 
 MAX_RAYS_PER_CALL = 16383  # pybullet's limit for one rayTestBatch call
 

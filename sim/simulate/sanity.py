@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
-from .spec import SceneSpec
-from .trajectory import Trajectory
+from simfactory.sim.model.spec import SceneSpec
+from simfactory.sim.model.trajectory import Trajectory
 
 MAX_SPEED = 60.0  # m/s: no simulated part of any family moves this fast
 FALL_BELOW = 5.0  # m below the lowest body at the start: fallen out of the scene

@@ -20,10 +20,11 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from .config import ConfigError, validate
-from .dataset import read_manifest, write_card, write_manifest
-from .pipeline import build_scene, generate_clip
-from .trajectory import Trajectory
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import ConfigError, validate
+from simfactory.sim.write.dataset import read_manifest, write_card, write_manifest
 
 
 class RerenderError(ValueError):

@@ -22,11 +22,11 @@ import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
 
-from . import shaders  # noqa: E402
-from .camera import gl_projection, gl_view  # noqa: E402
-from .cloth import vertex_normals  # noqa: E402
-from .motion import invert  # noqa: E402
-from .spec import Cloth, Fog, Light, Material, Sky, Visual  # noqa: E402
+from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
+from simfactory.sim.model.motion import invert  # noqa: E402
+from simfactory.sim.model.spec import Cloth, Fog, Light, Material, Sky, Visual  # noqa: E402
+from simfactory.sim.render import shaders  # noqa: E402
+from simfactory.sim.simulate.cloth import vertex_normals  # noqa: E402
 
 MAX_POINT_LIGHTS = 8
 SHADOW_SIZE = 1024
@@ -697,7 +697,7 @@ def emission(material: Material, time: float) -> tuple[float, float, float]:
 
 def _sun_matrix(direction: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Orthographic view-projection of the sun covering ``bounds`` (2, 3)."""
-    from .camera import CV_TO_GL, look_at
+    from simfactory.sim.model.camera import CV_TO_GL, look_at
 
     center = bounds.mean(axis=0)
     radius = max(float(np.linalg.norm(bounds[1] - bounds[0]) / 2), 1e-3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__
+from simfactory.sim import __version__
 
 MANIFEST = "manifest.csv"
 FIRST_COLUMNS = ["clip_id", "index", "seed", "clip_seed", "family", "frames", "fps", "width",

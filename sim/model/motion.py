@@ -6,7 +6,7 @@ import numpy as np
 import pybullet as pb
 from scipy.spatial.transform import Rotation
 
-from .spec import Motion
+from simfactory.sim.model.spec import Motion
 
 _IDENTITY = np.eye(3)
 

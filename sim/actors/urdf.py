@@ -12,8 +12,8 @@ import numpy as np
 import pybullet as pb
 import trimesh
 
-from .motion import pose_from_pos_quat_xyzw
-from .spec import Material, Visual
+from simfactory.sim.model.motion import pose_from_pos_quat_xyzw
+from simfactory.sim.model.spec import Material, Visual
 
 
 def _geometry(kind: int, dims, filename: bytes) -> trimesh.Trimesh | None:

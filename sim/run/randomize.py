@@ -27,7 +27,7 @@ from importlib.resources import files
 import numpy as np
 import yaml
 
-from .seeds import clip_rng
+from simfactory.sim.model.seeds import clip_rng
 
 # name -> (required parameters, optional parameters)
 DISTRIBUTIONS = {

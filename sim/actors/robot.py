@@ -24,8 +24,8 @@ import pybullet as pb
 import pybullet_data
 from scipy.spatial.transform import Rotation, Slerp
 
-from .motion import invert, pos_quat_xyzw, pose_from_pos_quat_xyzw
-from .spec import Body, JointMotion
+from simfactory.sim.model.motion import invert, pos_quat_xyzw, pose_from_pos_quat_xyzw
+from simfactory.sim.model.spec import Body, JointMotion
 
 DATA_DIR = Path(pybullet_data.getDataPath())
 REACH_TOLERANCE = 0.02  # m: a key the EE misses by more is out of reach

@@ -28,7 +28,7 @@ import pybullet as pb
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
-from .humanoid import (
+from simfactory.sim.actors.humanoid import (
     FULL_GAIT_SPEED,
     HUMANOID_URDF,
     KEY_HZ,
@@ -37,10 +37,10 @@ from .humanoid import (
     sample_clip,
     standing_pose,
 )
-from .keypoints import _head_sphere
-from .motion import smoothstep
-from .robot import min_jerk
-from .spec import Body, JointMotion, Motion
+from simfactory.sim.actors.robot import min_jerk
+from simfactory.sim.annotate.keypoints import _head_sphere
+from simfactory.sim.model.motion import smoothstep
+from simfactory.sim.model.spec import Body, JointMotion, Motion
 
 HANDS = {"right": "right_wrist", "left": "left_wrist"}
 SIDES = {"right": ("right_shoulder", "right_elbow"), "left": ("left_shoulder", "left_elbow")}

@@ -22,8 +22,8 @@ import pybullet_data
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation, Slerp
 
-from .motion import smoothstep
-from .spec import Body, JointMotion, Material, Motion
+from simfactory.sim.model.motion import smoothstep
+from simfactory.sim.model.spec import Body, JointMotion, Material, Motion
 
 HUMANOID_URDF = str(Path(pybullet_data.getDataPath()) / "humanoid" / "humanoid.urdf")
 MOTIONS_DIR = Path(pybullet_data.getDataPath()) / "data" / "motions"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import randomize
-from .pipeline import families
-from .writer import X264_PRESETS
+from simfactory.sim.run import randomize
+from simfactory.sim.run.build import families
+from simfactory.sim.write.files import X264_PRESETS
 
 
 class ConfigError(ValueError):
@@ -140,7 +140,7 @@ def _validate_values(cfg: dict) -> None:
         parent = next((p for p in [path, *path.parents] if p.exists()), None)
         check(parent is None or parent.is_dir(), "output_dir", "lies under a file")
     if family in known:
-        from .pipeline import family_config, family_module
+        from simfactory.sim.run.build import family_config, family_module
 
         validate_scene = getattr(family_module(family), "validate", None)
         if validate_scene is not None and not errors:

@@ -15,8 +15,8 @@ from functools import cache
 import numpy as np
 import pybullet as pb
 
-from .humanoid import HUMANOID_URDF
-from .motion import pose_from_pos_quat_xyzw
+from simfactory.sim.actors.humanoid import HUMANOID_URDF
+from simfactory.sim.model.motion import pose_from_pos_quat_xyzw
 
 COCO_KEYPOINTS = (
     "nose",

@@ -15,7 +15,7 @@ import pybullet as pb
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from .motion import (
+from simfactory.sim.model.motion import (
     invert,
     motion_pose,
     motion_velocity,
@@ -23,7 +23,9 @@ from .motion import (
     pose_from_pos_quat_xyzw,
     smoothstep,
 )
-from .softbody import (
+from simfactory.sim.model.spec import Body, JointMotion, SceneSpec
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.simulate.softbody import (
     CLOTH_PHYSICS_HZ,
     add_cloth,
     cloth_holds,
@@ -33,8 +35,6 @@ from .softbody import (
     ignore_holders,
     update_cloth_holds,
 )
-from .spec import Body, JointMotion, SceneSpec
-from .trajectory import Trajectory
 
 JOINT_TYPES = {
     "fixed": pb.JOINT_FIXED,

@@ -26,7 +26,7 @@ import numpy as np
 import pybullet as pb
 import trimesh
 
-from .spec import Cloth, SceneSpec
+from simfactory.sim.model.spec import Cloth, SceneSpec
 
 _EPS_T = 1e-9  # s: a step "at" a time despite rounding
 # Physics rate (Hz) a world with cloths runs at least at: at 240 Hz a mass-spring cloth

@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 import trimesh
 
-from .boxes import oriented_box
+from simfactory.sim.annotate.boxes import oriented_box
 
 THICKNESS = 0.002  # m: a cloth's box and hull are its vertices' grown by half this up and down
 

@@ -18,10 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError, override_keys, validate
-from .dataset import read_manifest, write_card, write_manifest
-from .executor import Progress, default_workers, run_clips
-from .randomize import apply_preset
+from simfactory.sim.run.config import ConfigError, override_keys, validate
+from simfactory.sim.run.executor import Progress, default_workers, run_clips
+from simfactory.sim.run.randomize import apply_preset
+from simfactory.sim.write.dataset import read_manifest, write_card, write_manifest
 
 
 def swept_keys(args: list[str]) -> list[str]:
@@ -71,7 +71,7 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     )
     progress = Progress(len(todo), cfg["frames"])
     if ex["name"] == "ray":
-        from .executor_ray import run_clips_ray
+        from simfactory.sim.run.ray_executor import run_clips_ray
 
         clips = run_clips_ray(cfg, todo, dataset_dir, ex.get("max_attempts", 3))
     else:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .classes import class_table
-from .flow import flow_to_rgb, hsv_to_rgb
+from simfactory.sim.annotate.flow import flow_to_rgb, hsv_to_rgb
+from simfactory.sim.model.classes import class_table
 
 # Turbo colormap anchors at t = 0, 1/16, ..., 1 (low = far, high = near).
 TURBO_ANCHORS = np.array(

@@ -1,0 +1,99 @@
+"""Per-part data shared by the render and label stages: each rigid part's visuals,
+semantic class, convex hull and oriented box, the scene's bounds and which part
+carries each light."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from simfactory.sim.actors.urdf import urdf_link_visuals
+from simfactory.sim.annotate.boxes import box_corners, oriented_box
+from simfactory.sim.model.classes import class_table
+from simfactory.sim.model.spec import SceneSpec, Visual
+from simfactory.sim.model.trajectory import Trajectory
+
+
+@dataclass
+class PartGeometry:
+    """Per-part geometry in the part's local frame, computed once per clip."""
+
+    hull_points: list[np.ndarray]  # (Ni, 3) convex hull vertices (for amodal boxes)
+    T_part_box: np.ndarray  # (P, 4, 4) tight oriented box of the part
+    box_size: np.ndarray  # (P, 3)
+    class_ids: np.ndarray  # (P,) semantic class id
+
+
+def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
+    """The visuals of every part of the trajectory, in the part's frame."""
+    out = []
+    for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
+        body = spec.bodies[b]
+        if body.urdf_path:
+            visuals = urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)]
+            name = "base" if link < 0 else trajectory.part_names[len(out)].split("/", 1)[1]
+            material = body.urdf_materials.get(name)
+            if material is not None:
+                visuals = [Visual(v.mesh, material) for v in visuals]
+            out.append(visuals)
+        else:
+            out.append(list(body.visuals if link < 0 else body.links[link].visuals))
+    return out
+
+
+def part_classes(spec: SceneSpec, trajectory: Trajectory) -> list[str]:
+    classes = []
+    for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
+        body = spec.bodies[b]
+        classes.append(
+            body.links[link].semantic_class if link >= 0 and body.links else body.semantic_class
+        )
+    return classes
+
+
+def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeometry:
+    table = class_table()
+    hulls, boxes, sizes = [], [], []
+    for vis in visuals:
+        if not vis:
+            hulls.append(np.zeros((0, 3)))
+            boxes.append(np.eye(4))
+            sizes.append(np.zeros(3))
+            continue
+        mesh = trimesh.util.concatenate([v.mesh for v in vis])
+        hull = mesh.convex_hull
+        T, size = oriented_box(hull.vertices)
+        hulls.append(np.asarray(hull.vertices))
+        boxes.append(T)
+        sizes.append(size)
+    return PartGeometry(
+        hull_points=hulls,
+        T_part_box=np.array(boxes),
+        box_size=np.array(sizes),
+        class_ids=np.array([table.id_of(c) for c in classes], dtype=np.int64),
+    )
+
+
+def scene_bounds(
+    geometry: PartGeometry, poses: np.ndarray, cloth_vertices: list[np.ndarray] = ()
+) -> np.ndarray:
+    """Bounds (2, 3) of every part's 3D box and every cloth vertex over every frame (for
+    the sun's shadow map)."""
+    parts = [p for p, hull in enumerate(geometry.hull_points) if len(hull)]
+    corners = np.stack([box_corners(geometry.T_part_box[p], geometry.box_size[p]) for p in parts])
+    T = poses[:, parts]  # (F, P', 4, 4)
+    world = np.einsum("fpij,pnj->fpni", T[..., :3, :3], corners) + T[:, :, None, :3, 3]
+    flat = np.concatenate([world.reshape(-1, 3)] + [v.reshape(-1, 3) for v in cloth_vertices])
+    return np.array([flat.min(0), flat.max(0)])
+
+
+def light_parts(spec: SceneSpec, trajectory: Trajectory) -> list[int]:
+    """Per light, the part index of the body that carries it (-1 for fixed lights)."""
+    out = []
+    for light in spec.lights:
+        if light.body and light.body not in trajectory.part_names:
+            raise ValueError(f"light carried by unknown body {light.body!r}")
+        out.append(trajectory.part_names.index(light.body) if light.body else -1)
+    return out
