@@ -62,7 +62,14 @@ def bench_simfactory(cfg: dict, out: Path) -> dict:
     generate_clip(cfg, 99, out)  # warm-up: EGL context, shader compilation
     row = generate_clip(cfg, 0, out)
     stages = {k[len("seconds_") :]: v for k, v in row.items() if k.startswith("seconds_")}
-    return {"frames": row["frames"], "objects": row["objects"], "seconds": stages}
+    clip = out / row["path"]
+    files = {
+        str(f.relative_to(clip)): f.stat().st_size
+        for f in sorted(clip.rglob("*"))
+        if f.is_file() and f.name != "preview.png"
+    }
+    return {"frames": row["frames"], "objects": row["objects"], "seconds": stages,
+            "bytes": files, "bytes_per_frame": sum(files.values()) / row["frames"]}  # fmt: skip
 
 
 def _scene_inputs(cfg: dict):
@@ -208,6 +215,10 @@ def main() -> None:
     print("\nsimfactory per stage (one clip, one process):")
     for stage, s in results["simfactory"]["seconds"].items():
         print(f"  {stage:<8} {s:8.3f} s  {1000 * s / frames:8.1f} ms/frame")
+    mb = results["simfactory"]["bytes_per_frame"] / 1e6
+    print(f"\non disk (preview excluded): {mb:.2f} MB/frame")
+    for name, size in results["simfactory"]["bytes"].items():
+        print(f"  {name:<24} {size / 1e6:8.2f} MB")
     lidar = cfg["scene"].get("lidar") if args.scene == "driving" else None
     if lidar:
         rays = lidar["channels"] * round(360 / lidar["horizontal_resolution_deg"])
