@@ -18,7 +18,8 @@ key                dtype, shape                content
 ``normals``        float32 (T, 3, H, W)        unit normals, camera frame
 =================  ==========================  =========================================
 
-plus ``clip_id``, ``frames`` (int64 (T,): the frame numbers in the clip) and, unless
+whichever ``export.label_encoding`` wrote the files (compact arrays are decoded with
+their scale), plus ``clip_id``, ``frames`` (int64 (T,): the frame numbers in the clip) and, unless
 ``annotations=False``, ``annotations`` (the clip's whole ``annotations.json`` as a
 dict; per-frame lists in it are indexed by ``frames``). Batch items with
 ``collate_clips``, which stacks the tensors and lists the rest.
@@ -40,6 +41,7 @@ import numpy as np
 
 from simfactory.sim.export import dataset_clips, read_video
 from simfactory.sim.write.dataset import read_manifest
+from simfactory.sim.write.encodings import decode
 
 try:
     import torch
@@ -83,7 +85,7 @@ def windows(
 
 def _npz(source: Path | bytes, key: str, frames: range) -> np.ndarray:
     with np.load(BytesIO(source) if isinstance(source, bytes) else source) as data:
-        return data[key][np.asarray(frames, dtype=np.intp)]
+        return decode(data, key, np.asarray(frames, dtype=np.intp))
 
 
 def _video(source: Path | bytes, frames: range) -> np.ndarray:

@@ -26,6 +26,7 @@ from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import load_config
 from simfactory.sim.simulate.cloth import corner_vertex, footprint_area, grid, vertex_normals
 from simfactory.sim.simulate.physics import rollout
+from simfactory.sim.write.encodings import load_labels
 
 TOP = 0.5  # m: the table top's height
 FPS, FRAMES = 24, 30
@@ -104,7 +105,7 @@ def clip(tmp_path_factory, rolled):
     generate_clip(cfg, 0, out, spec=spec)
     folder = out / "clips" / "clip_000000"
     ann = json.loads((folder / "annotations.json").read_text())
-    arrays = {k: np.load(folder / "cam0" / f"{k}.npz") for k in ("depth", "instance", "flow")}
+    arrays = {k: load_labels(folder / "cam0" / f"{k}.npz") for k in ("depth", "instance", "flow")}
     return spec, Trajectory.load(folder / "trajectory.npz"), ann, arrays
 
 

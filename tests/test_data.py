@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("webdataset")
 
 from simfactory.sim.data import ClipDataset, collate_clips, shard_dataset  # noqa: E402
+from simfactory.sim.write.encodings import load_labels  # noqa: E402
 
 ALL = ["rgb", "depth", "instance", "semantic", "flow", "flow_backward", "normals"]
 
@@ -20,17 +21,18 @@ ALL = ["rgb", "depth", "instance", "semantic", "flow", "flow_backward", "normals
 def _files(clip) -> dict[str, np.ndarray]:
     """Every modality of cam0 decoded straight from the clip's files, in item layout."""
     cam = clip / "cam0"
-    flow = np.load(cam / "flow.npz")
+    flow = load_labels(cam / "flow.npz")
+    normals = load_labels(cam / "normals.npz")["normals"]
     return {
         "rgb": np.stack(list(read_video(cam / "rgb.mp4"))).transpose(0, 3, 1, 2),
-        "depth": np.load(cam / "depth.npz")["depth"][:, None],
+        "depth": load_labels(cam / "depth.npz")["depth"][:, None],
         "instance": np.load(cam / "instance.npz")["instance"].astype(np.int32),
         "semantic": np.load(cam / "semantic.npz")["semantic"],
         "flow": flow["forward"].transpose(0, 3, 1, 2),
         "flow_valid": flow["forward_valid"],
         "flow_backward": flow["backward"].transpose(0, 3, 1, 2),
         "flow_backward_valid": flow["backward_valid"],
-        "normals": np.load(cam / "normals.npz")["normals"].astype(np.float32).transpose(0, 3, 1, 2),
+        "normals": normals.astype(np.float32).transpose(0, 3, 1, 2),
     }
 
 

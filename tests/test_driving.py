@@ -16,6 +16,7 @@ from simfactory.sim.model.seeds import clip_streams
 from simfactory.sim.run.build import build_scene, family_config
 from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import ConfigError, load_config, validate
+from simfactory.sim.write.encodings import load_labels
 
 SEEDS = range(5)
 FRAMES = 48
@@ -225,9 +226,9 @@ def test_every_rig_camera_gets_a_full_label_set(drive_clip):
 def test_stereo_pair_sees_the_same_surfaces(drive_clip):
     _, clip, ann = drive_clip
     left, right = ann["cameras"]["cam0"], ann["cameras"]["cam1"]
-    depth_l = np.load(clip / "cam0" / "depth.npz")["depth"][0]
+    depth_l = load_labels(clip / "cam0" / "depth.npz")["depth"][0]
     inst_l = np.load(clip / "cam0" / "instance.npz")["instance"][0]
-    depth_r = np.load(clip / "cam1" / "depth.npz")["depth"][0]
+    depth_r = load_labels(clip / "cam1" / "depth.npz")["depth"][0]
     inst_r = np.load(clip / "cam1" / "instance.npz")["instance"][0]
     K = np.array(left["K"])
     T_l, T_r = np.array(left["T_world_camera"][0]), np.array(right["T_world_camera"][0])

@@ -17,6 +17,7 @@ from simfactory.sim.export.cosmos import (
     fit_frames,
     seg_palette,
 )
+from simfactory.sim.write.encodings import load_labels
 
 
 def decode(path) -> np.ndarray:
@@ -95,7 +96,7 @@ def test_depth_brightness_orders_like_depth(bundle):
     source = json.loads((out / "chunks" / "clip_000000_000.json").read_text())
     frames = source["source_frames"]
     clip = dataset / "clips" / "clip_000000" / "cam0"
-    depth = fit_frames(np.load(clip / "depth.npz")["depth"][frames], (1280, 704), "crop", True)
+    depth = fit_frames(load_labels(clip / "depth.npz")["depth"][frames], (1280, 704), "crop", True)
     ids = fit_frames(np.load(clip / "instance.npz")["instance"][frames], (1280, 704), "crop", True)
     grey = decode(out / "depth" / "clip_000000_000.mp4")[..., 0].astype(float)
     keep = np.stack([interior(i, 6) for i in ids])

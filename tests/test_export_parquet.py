@@ -10,6 +10,7 @@ from simfactory.sim.export import ExportError
 from simfactory.sim.export.cli import main as export_main
 from simfactory.sim.export.parquet import export_parquet
 from simfactory.sim.write.dataset import read_manifest
+from simfactory.sim.write.encodings import load_labels
 from tests.conftest import tiny_config
 
 pa = pytest.importorskip("pyarrow")
@@ -83,7 +84,7 @@ def test_parquet_manifest_agrees_with_manifest_and_labels(randomized_dataset, tm
         in_view = [r["visibility"] for r in records if r["unoccluded_pixels"] > 0]
         assert row["mean_visibility"] == pytest.approx(np.mean(in_view))
 
-        flow = np.load(clip / "cam0" / "flow.npz")
+        flow = load_labels(clip / "cam0" / "flow.npz")
         valid = flow["forward_valid"]
         lengths = np.linalg.norm(flow["forward"][valid].astype(np.float64), axis=-1)
         assert row["cam0.mean_flow_px"] == pytest.approx(lengths.mean(), rel=1e-9)

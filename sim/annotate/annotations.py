@@ -30,7 +30,10 @@ CONVENTIONS = {
     "depth": "planar z-depth in metres along the camera z axis; 0 = no surface",
     "instance": "uint16; 0 = background; id k is object k of 'objects'",
     "semantic": "uint8 class id from the 'classes' table; 0 = background",
-    "normals": "float16 unit vectors in the camera frame (OpenCV axes); 0 = no surface",
+    "normals": "unit vectors in the camera frame (OpenCV axes); 0 = no surface",
+    "label_encoding": "depth, flow and normals .npz arrays hold stored * <key>_scale "
+    "where a scale key is present (depth_scale, flow_scale, normals_scale: compact "
+    "fixed-point, flow 0 where not valid), else float32 metres/pixels and float16 normals",
     "flow": "pixels (du, dv); forward t -> t+1, backward t -> t-1; *_valid marks pixels "
     "whose surface point is visible in the other frame",
     "visibility": "visible pixels / pixels the object would cover with nothing in front "

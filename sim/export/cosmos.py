@@ -60,6 +60,7 @@ from simfactory.sim.export import (
     read_annotations,
     read_video,
 )
+from simfactory.sim.write.encodings import decode
 from simfactory.sim.write.files import write_video
 from simfactory.sim.write.preview import instance_palette
 
@@ -268,7 +269,7 @@ def export_cosmos(
         fps = float(annotations["clip"]["fps"])
         rgb = np.stack(list(read_video(clip / camera / "rgb.mp4")))
         with np.load(clip / camera / "depth.npz") as data:
-            depth = data["depth"]
+            depth = decode(data, "depth")
         with np.load(clip / camera / "instance.npz") as data:
             instance = data["instance"]
         hit = depth > 0

@@ -36,6 +36,7 @@ from simfactory.sim.export import (
     read_video,
 )
 from simfactory.sim.export.cosmos import seg_palette
+from simfactory.sim.write.encodings import decode
 from simfactory.sim.write.files import write_video
 from simfactory.sim.write.preview import colorize_depth, colorize_ids, contact_sheet, save_png
 
@@ -66,11 +67,11 @@ def overlay_frames(clip_dir: Path, annotations: dict, camera: str) -> dict[str, 
     """The clip's frames (F, H, W, 3) uint8 for every overlay of ``OVERLAYS``."""
     rgb = np.stack(list(read_video(clip_dir / camera / "rgb.mp4")))
     with np.load(clip_dir / camera / "depth.npz") as data:
-        depth = data["depth"]
+        depth = decode(data, "depth")
     with np.load(clip_dir / camera / "instance.npz") as data:
         instance = data["instance"]
     with np.load(clip_dir / camera / "flow.npz") as data:
-        flow, valid = data["forward"], data["forward_valid"]
+        flow, valid = decode(data, "forward"), data["forward_valid"]
     hit = depth > 0
     near, far = (depth[hit].min(), depth[hit].max()) if hit.any() else (None, None)
     mag = np.hypot(flow[..., 0], flow[..., 1])[valid]

@@ -107,6 +107,8 @@ def mean_flow_magnitude(flow_npz: str | Path) -> float | None:
     at a time so that a large clip's flow is never in memory whole; None when no pixel
     is valid."""
     total, count = 0.0, 0
+    with np.load(flow_npz) as data:  # compact flow: int16 units of flow_scale pixels
+        scale = float(data["flow_scale"]) if "flow_scale" in data else 1.0
     with zipfile.ZipFile(flow_npz) as archive:
         with archive.open("forward.npy") as flow, archive.open("forward_valid.npy") as valid:
             flow_shape, flow_dtype = _npy_header(flow)
@@ -117,7 +119,7 @@ def mean_flow_magnitude(flow_npz: str | Path) -> float | None:
                 v = _read_frame(valid, valid_shape[1:], valid_dtype)
                 total += float(np.linalg.norm(f[v].astype(np.float64), axis=-1).sum())
                 count += int(v.sum())
-    return total / count if count else None
+    return total * scale / count if count else None
 
 
 def _npy_header(fh) -> tuple[tuple[int, ...], np.dtype]:

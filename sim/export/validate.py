@@ -35,19 +35,21 @@ from scipy import ndimage
 from simfactory.sim.export import read_annotations, read_video
 from simfactory.sim.model.classes import class_table
 from simfactory.sim.write.dataset import read_manifest
+from simfactory.sim.write.encodings import SCALE_KEYS, decode
 
 BOX3D_TOLERANCE = 2.0
 LISTED_PER_KIND = 20
+# File -> key -> (trailing shape, dtype in the float32 layout, dtype in the compact one).
 ARRAYS = {
-    "depth.npz": {"depth": ((), np.float32)},
-    "instance.npz": {"instance": ((), np.uint16)},
-    "semantic.npz": {"semantic": ((), np.uint8)},
-    "normals.npz": {"normals": ((3,), np.float16)},
+    "depth.npz": {"depth": ((), np.float32, np.uint16)},
+    "instance.npz": {"instance": ((), np.uint16, np.uint16)},
+    "semantic.npz": {"semantic": ((), np.uint8, np.uint8)},
+    "normals.npz": {"normals": ((3,), np.float16, np.int8)},
     "flow.npz": {
-        "forward": ((2,), np.float32),
-        "backward": ((2,), np.float32),
-        "forward_valid": ((), np.bool_),
-        "backward_valid": ((), np.bool_),
+        "forward": ((2,), np.float32, np.int16),
+        "backward": ((2,), np.float32, np.int16),
+        "forward_valid": ((), np.bool_, np.bool_),
+        "backward_valid": ((), np.bool_, np.bool_),
     },
 }
 
@@ -65,7 +67,8 @@ class Problem:
 
 
 def _load_arrays(clip: Path, camera: str, problems: list[Problem]) -> dict[str, np.ndarray]:
-    """The camera's label arrays that exist and load, by key."""
+    """The camera's label arrays that exist and load, by key, as stored, with the scales
+    of compact ones (``depth_scale``, ...)."""
     arrays = {}
     for name, keys in ARRAYS.items():
         path = clip / camera / name
@@ -75,6 +78,9 @@ def _load_arrays(clip: Path, camera: str, problems: list[Problem]) -> dict[str, 
             with np.load(path) as data:
                 for key in keys:
                     arrays[key] = data[key]
+                    scale = SCALE_KEYS.get(key)
+                    if scale in data:
+                        arrays[scale] = data[scale]
         except Exception as error:
             problems.append(
                 Problem("unreadable-file", clip.name, None, f"{camera}/{name}: {error}")
@@ -87,11 +93,17 @@ def _check_shapes(clip, camera, arrays, frames, width, height, problems) -> bool
     then skip this camera)."""
     ok = True
     for name, keys in ARRAYS.items():
-        for key, (tail, dtype) in keys.items():
+        for key, (tail, float_dtype, compact_dtype) in keys.items():
             if key not in arrays:
                 continue
             a = arrays[key]
             where = f"{camera}/{name} {key}"
+            scale = arrays.get(SCALE_KEYS.get(key))
+            dtype = float_dtype if scale is None else compact_dtype
+            if scale is not None and not (scale.shape == () and np.isfinite(scale) and scale > 0):
+                detail = f"{where}: scale {SCALE_KEYS[key]} is {scale}, expected one number > 0"
+                problems.append(Problem("shape", clip, None, detail))
+                ok = False
             if a.ndim != 3 + len(tail) or a.shape[0] != frames:
                 count = a.shape[0] if a.ndim else 0
                 detail = f"{where}: {count} frames, expected {frames}"
@@ -197,7 +209,7 @@ def _check_frame_labels(clip, f, arrays, lut, problems) -> None:
             detail = f"{int(wrong.sum())} pixels disagree with the instance ids' classes"
             problems.append(Problem("semantic", clip, f, detail))
     if "depth" in arrays:
-        depth = arrays["depth"][f]
+        depth = decode(arrays, "depth", f)
         bad = ~np.isfinite(depth) | (surface & ~(depth > 0))
         if bad.any():
             detail = f"{int(bad.sum())} pixels not finite, or not positive on a surface"
@@ -208,7 +220,7 @@ def _check_frame_labels(clip, f, arrays, lut, problems) -> None:
     for direction, never in (("forward", last), ("backward", 0)):
         if direction not in arrays or f"{direction}_valid" not in arrays:
             continue
-        flow, valid = arrays[direction][f], arrays[f"{direction}_valid"][f]
+        flow, valid = decode(arrays, direction, f), arrays[f"{direction}_valid"][f]
         j = np.floor(u + flow[..., 0] + 0.5)
         i = np.floor(v + flow[..., 1] + 0.5)
         inside = (j >= 0) & (j < width) & (i >= 0) & (i < height)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from simfactory.sim.run import randomize
 from simfactory.sim.run.build import families
+from simfactory.sim.write.encodings import LABEL_ENCODINGS
 from simfactory.sim.write.files import X264_PRESETS
 
 
@@ -99,6 +100,11 @@ def _validate_values(cfg: dict) -> None:
         _get(cfg, "export.video_preset") in X264_PRESETS,
         "export.video_preset",
         f"one of {', '.join(X264_PRESETS)}",
+    )
+    check(
+        _get(cfg, "export.label_encoding") in LABEL_ENCODINGS,
+        "export.label_encoding",
+        f"one of {', '.join(LABEL_ENCODINGS)}",
     )
     level = _get(cfg, "export.compress_level")
     check(_is_int(level) and 0 <= level <= 9, "export.compress_level", "must be in [0, 9]")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simfactory.sim.render.shots import CameraShot
+from simfactory.sim.write.encodings import encode_streams
 from simfactory.sim.write.files import write_npz, write_video
 from simfactory.sim.write.preview import clip_preview
 
@@ -17,8 +18,9 @@ LIDAR_ARRAYS = ("xyz", "intensity", "instance", "semantic", "ring", "offsets")
 def write_camera_files(
     cam_dir: Path, shot: CameraShot, semantic: np.ndarray, fps: float, export: dict
 ) -> list[str]:
-    """``rgb.mp4`` and one ``.npz`` per label stream of one camera into ``cam_dir``;
-    returns the file names."""
+    """``rgb.mp4`` and one ``.npz`` per label stream of one camera into ``cam_dir``, in
+    the layout ``export["label_encoding"]`` names (``write.encodings``); returns the file
+    names."""
     cam_dir.mkdir()
     level, floats = int(export["compress_level"]), bool(export["compress_floats"])
     write_video(cam_dir / "rgb.mp4", shot.rgb, fps, export["video_crf"], export["video_preset"])
@@ -34,7 +36,7 @@ def write_camera_files(
             "backward_valid": shot.flow_backward_valid,
         },
     }
-    for stream, arrays in streams.items():
+    for stream, arrays in encode_streams(streams, export["label_encoding"]).items():
         write_npz(cam_dir / f"{stream}.npz", arrays, level, floats)
     return sorted(p.name for p in cam_dir.iterdir())
 

@@ -109,6 +109,9 @@ The same configuration and seed give byte-identical `annotations.json` and
 - `clips/clip_NNNNNN/`: `annotations.json`, `trajectory.npz`, `preview.png` and one
   folder per camera with `rgb.mp4`, `depth.npz`, `instance.npz`, `semantic.npz`,
   `normals.npz` and `flow.npz`. The conventions are in every `annotations.json`.
+  Where a label `.npz` holds a scale key (`depth_scale`, `flow_scale`, `normals_scale`),
+  the array times its scale is the value in metres, pixels or unit-normal components
+  (`np.load(p)["depth"] * np.load(p)["depth_scale"]`).
 
 ## Software
 

@@ -26,7 +26,9 @@ def write_npz(
     """
     with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
         for key, value in arrays.items():
-            value = np.ascontiguousarray(value)
+            value = np.asarray(value)
+            if not value.flags.c_contiguous:  # (np.ascontiguousarray makes 0-d arrays 1-d)
+                value = value.copy(order="C")
             wide_float = value.dtype.kind == "f" and value.dtype.itemsize >= 4
             deflate = level > 0 and (compress_floats or not wide_float)
             zf.compression = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED

@@ -1,0 +1,152 @@
+"""Label encodings of the per-camera ``.npz`` files.
+
+``export.label_encoding`` picks one of two layouts; both are plain numpy arrays that
+``numpy.load`` reads, and the array shapes are the same in both:
+
+- ``float32``: depth (F, H, W) float32 metres, flow (F, H, W, 2) float32 pixels,
+  normals (F, H, W, 3) float16.
+- ``compact`` (the default): fixed-point integers next to a 0-d float32 array that says
+  what one unit is worth, so ``value = stored * scale`` decodes them:
+
+  ============  ====================  ==============  ===================================
+  file, key     stored                scale key       error bound of ``stored * scale``
+  ============  ====================  ==============  ===================================
+  depth         uint16                ``depth_scale``   ≤ depth_scale / 2 (0.5 mm at the
+                                                        usual 1 mm; 0 = no surface, and a
+                                                        surface is at least 1 unit)
+  flow forward, int16, 0 where not    ``flow_scale``    ≤ flow_scale on valid pixels (1/64
+  backward      valid                                   px usually), ≤ flow_scale / 2 but
+                                                        where it lands within half a unit
+                                                        of a pixel edge: it lands on the
+                                                        same pixel as the exact flow
+  normals       int8                  ``normals_scale`` ≤ normals_scale / 2 per component
+                                                        (1/254 at 1/127)
+  ============  ====================  ==============  ===================================
+
+  ``depth_scale`` is 1 mm, doubled until the camera's farthest surface fits in
+  65,535 units; ``flow_scale`` is 1/64 px, doubled until the largest valid flow
+  component fits in ±32,767 units. Ids, semantic classes and validity masks are
+  stored as they are in both layouts (lossless).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+LABEL_ENCODINGS = ("compact", "float32")
+DEPTH_UNIT = 0.001  # metres: the smallest depth_scale
+FLOW_UNIT = 1.0 / 64.0  # pixels: the smallest flow_scale
+NORMALS_UNIT = 1.0 / 127.0
+# Each encoded array's key -> the key of its scale.
+SCALE_KEYS = {
+    "depth": "depth_scale",
+    "forward": "flow_scale",
+    "backward": "flow_scale",
+    "normals": "normals_scale",
+}
+
+
+def _power_of_two_scale(unit: float, largest: float, limit: int) -> float:
+    """The smallest ``unit * 2**k`` (k >= 0) with ``largest / scale`` rounding to at most
+    ``limit``."""
+    scale = unit
+    while np.rint(largest / scale) > limit:
+        scale *= 2.0
+    return scale
+
+
+def encode_depth(depth: np.ndarray) -> dict[str, np.ndarray]:
+    """Planar depth in metres (0 = no surface) as uint16 units of ``depth_scale``; a
+    surface never rounds to 0."""
+    depth = np.asarray(depth, dtype=np.float32)
+    largest = float(depth.max(initial=0.0))
+    scale = np.float32(_power_of_two_scale(DEPTH_UNIT, largest, 65535))
+    stored = np.rint(depth / scale)
+    stored[(depth > 0) & (stored < 1)] = 1
+    return {"depth": stored.astype(np.uint16), "depth_scale": np.array(scale)}
+
+
+def encode_flow(
+    forward: np.ndarray, forward_valid: np.ndarray, backward: np.ndarray, backward_valid: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Forward and backward flow as int16 units of one ``flow_scale``, kept on valid
+    pixels only (0 elsewhere); the masks as they are (see ``fixed_flow``)."""
+    largest = max(
+        float(np.abs(f[v]).max(initial=0.0))
+        for f, v in ((forward, forward_valid), (backward, backward_valid))
+    )
+    scale = _power_of_two_scale(FLOW_UNIT, largest, 32766)
+    return {
+        "forward": fixed_flow(forward, forward_valid, scale),
+        "forward_valid": forward_valid,
+        "backward": fixed_flow(backward, backward_valid, scale),
+        "backward_valid": backward_valid,
+        "flow_scale": np.array(np.float32(scale)),
+    }
+
+
+def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
+    """Flow (F, H, W, 2) in pixels as int16 units of ``scale``, 0 where not ``valid``.
+
+    Each component is rounded to the nearest unit, except where that would carry the
+    point across the edge of the pixel it lands in (the pixel (floor(u + du + 0.5),
+    floor(v + dv + 0.5)) that decided its validity): there it is rounded towards the
+    inside of that pixel, strictly, so decoded flow lands on the same pixel whether it
+    is rounded half up or half to even. The error is at most ``scale / 2``, or
+    ``scale`` for those points within half a unit of a pixel edge.
+    """
+    frames, height, width, _ = flow.shape
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    stored = np.zeros(flow.shape, np.int16)
+    for f in range(frames):
+        for c, grid in ((0, cols), (1, rows)):
+            exact = grid + flow[f, ..., c].astype(np.float64)
+            units = np.rint(flow[f, ..., c].astype(np.float64) / scale)
+            target = np.floor(exact + 0.5)
+            landed = grid + units * scale
+            units[landed <= target - 0.5] += 1
+            units[landed >= target + 0.5] -= 1
+            units[~valid[f]] = 0
+            stored[f, ..., c] = units
+    return stored
+
+
+def encode_normals(normals: np.ndarray) -> dict[str, np.ndarray]:
+    """Unit normals (0 = no surface) as int8 units of 1/127."""
+    scale = np.float32(NORMALS_UNIT)
+    stored = np.clip(np.rint(np.asarray(normals, dtype=np.float32) / scale), -127, 127)
+    return {"normals": stored.astype(np.int8), "normals_scale": np.array(scale)}
+
+
+def decode(data, key: str, index=slice(None)) -> np.ndarray:
+    """Array ``key`` of an opened label ``.npz`` (or any mapping of arrays), frames
+    ``index``, in its units: compact arrays are multiplied by their scale (float32);
+    float32-layout arrays come back as stored."""
+    scale_key = SCALE_KEYS.get(key)
+    value = data[key][index]
+    if scale_key is None or scale_key not in data:
+        return value
+    return value.astype(np.float32) * np.float32(data[scale_key])
+
+
+def load_labels(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a label ``.npz`` in its units (see ``decode``); scale keys are
+    left out."""
+    with np.load(path) as data:
+        scales = {SCALE_KEYS[k] for k in data.files if k in SCALE_KEYS}
+        return {k: decode(data, k) for k in data.files if k not in scales}
+
+
+def encode_streams(streams: dict[str, dict[str, np.ndarray]], encoding: str) -> dict:
+    """A camera's label streams (file stem -> arrays, float32 layout) in ``encoding``."""
+    if encoding not in LABEL_ENCODINGS:
+        raise ValueError(f"label encoding must be one of {LABEL_ENCODINGS}, got {encoding!r}")
+    if encoding == "float32":
+        return streams
+    out = dict(streams)
+    out["depth"] = encode_depth(streams["depth"]["depth"])
+    out["normals"] = encode_normals(streams["normals"]["normals"])
+    out["flow"] = encode_flow(**streams["flow"])
+    return out
