@@ -8,6 +8,7 @@ from simfactory.sim.annotate.lidar import (
     beam_elevations,
     frame_azimuths,
     lidar_rays,
+    ray_engine,
     scan,
     visual_albedo,
 )
@@ -199,3 +200,24 @@ def test_scan_is_deterministic(street, full):
     again = _scan(street, _lidar())
     for key in ("xyz", "intensity", "instance", "semantic", "ring", "offsets"):
         assert np.array_equal(getattr(full, key), getattr(again, key))
+
+
+def test_embree_and_pybullet_give_the_same_points(street, monkeypatch):
+    pytest.importorskip("embreex")
+    scans = {}
+    for engine in ("embree", "pybullet"):
+        monkeypatch.setenv("SIMFACTORY_LIDAR_ENGINE", engine)
+        assert ray_engine() == engine
+        scans[engine] = _scan(street, _lidar(horizontal_resolution_deg=1.0))
+    embree, bullet = scans["embree"], scans["pybullet"]
+    assert np.array_equal(embree.offsets, bullet.offsets)
+    same = np.all(embree.instance == bullet.instance)
+    assert same and np.array_equal(embree.ring, bullet.ring)
+    assert np.abs(embree.xyz - bullet.xyz).max() < 1e-3
+    assert np.abs(embree.intensity - bullet.intensity).max() < 1e-3
+
+
+def test_unknown_ray_engine_is_refused(monkeypatch):
+    monkeypatch.setenv("SIMFACTORY_LIDAR_ENGINE", "optix")
+    with pytest.raises(ValueError, match="SIMFACTORY_LIDAR_ENGINE"):
+        ray_engine()

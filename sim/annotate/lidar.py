@@ -1,10 +1,16 @@
 """A spinning LiDAR, cast against the render geometry of a simulated clip.
 
-Rays are cast with pybullet's ``rayTestBatch`` in a private DIRECT world whose bodies
-are the visual meshes of the parts (mass-0 concave triangle meshes, one body per
-material of a part), so a LiDAR sees exactly the surfaces the cameras see, not the
-simplified collision shapes of the physics rollout. The parts of the body that
-carries the LiDAR are left out of that world: the sensor never sees its own vehicle.
+Rays are cast against the visual meshes of the parts (one triangle mesh per material
+of a part), so a LiDAR sees exactly the surfaces the cameras see, not the simplified
+collision shapes of the physics rollout. The parts of the body that carries the LiDAR
+are left out: the sensor never sees its own vehicle.
+
+Two ray engines give the same points (to float32 rounding): Intel Embree through
+``embreex`` (the default where it is installed: parts that never move are put into one
+BVH built once per clip, the moving ones into a second BVH rebuilt for each frame in
+which one of them moved, and each ray keeps the nearer hit of the two), and pybullet's
+``rayTestBatch`` in a private DIRECT world of mass-0 concave triangle-mesh bodies
+(``SIMFACTORY_LIDAR_ENGINE=pybullet`` forces it; about 30 times slower).
 
 Lidar frame: x forward, y left, z up (a Velodyne's). Beam ``ring`` r (0 = lowest) has
 elevation ``lower + r * (upper - lower) / (channels - 1)``; azimuth is measured from
@@ -24,6 +30,7 @@ divergence; rays that hit nothing within ``range_m`` are dropped.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +42,26 @@ from simfactory.sim.model.motion import pos_quat_xyzw
 from simfactory.sim.model.spec import LidarSpec, Visual
 
 MAX_RAYS_PER_CALL = 16383  # pybullet's limit for one rayTestBatch call
+ENGINES = ("embree", "pybullet")
+
+
+def ray_engine() -> str:
+    """The ray engine scans use: ``SIMFACTORY_LIDAR_ENGINE`` if set, else Embree where
+    ``embreex`` imports, else pybullet."""
+    wanted = os.environ.get("SIMFACTORY_LIDAR_ENGINE")
+    if wanted is not None and wanted not in ENGINES:
+        raise ValueError(f"SIMFACTORY_LIDAR_ENGINE must be one of {ENGINES}, not {wanted!r}")
+    if wanted == "pybullet":
+        return "pybullet"
+    try:
+        import embreex.rtcore_scene  # noqa: F401
+    except ImportError as error:
+        if wanted == "embree":
+            raise ImportError(
+                "SIMFACTORY_LIDAR_ENGINE=embree needs: pip install embreex"
+            ) from error
+        return "pybullet"
+    return "embree"
 
 
 @dataclass
@@ -107,19 +134,18 @@ def visual_albedo(visual: Visual) -> float:
 
 
 @dataclass
-class _RayWorld:
-    """A pybullet world of the parts' visual meshes; body uid k belongs to ``part[k]``."""
+class _Group:
+    """The triangles of one material of one part, in the part's frame."""
 
-    client: int
-    part: np.ndarray  # (B,) part index of each body uid
-    albedo: np.ndarray  # (B,) albedo of each body uid
-    bodies: dict[int, list[int]]  # part index -> its body uids
+    part: int
+    albedo: float
+    vertices: np.ndarray  # (V, 3) float64
+    faces: np.ndarray  # (T, 3) int64
 
 
-def _ray_world(visuals: list[list[Visual]], poses: np.ndarray, skip: set[int]) -> _RayWorld:
-    """One mass-0 triangle-mesh body per (part, material), placed at ``poses`` (P, 4, 4)."""
-    client = pb.connect(pb.DIRECT)
-    part, albedo, bodies = [], [], {}
+def _groups(visuals: list[list[Visual]], skip: set[int]) -> list[_Group]:
+    """One group per (part, material) of the parts not in ``skip``, in part order."""
+    out = []
     for p, part_visuals in enumerate(visuals):
         if p in skip:
             continue
@@ -129,46 +155,167 @@ def _ray_world(visuals: list[list[Visual]], poses: np.ndarray, skip: set[int]) -
                 groups.setdefault(id(visual.material), []).append(visual)
         for group in groups.values():
             mesh = trimesh.util.concatenate([v.mesh for v in group])
+            out.append(
+                _Group(
+                    p,
+                    visual_albedo(group[0]),
+                    np.asarray(mesh.vertices, dtype=np.float64),
+                    np.asarray(mesh.faces, dtype=np.int64),
+                )
+            )
+    return out
+
+
+class _BulletCaster:
+    """The groups as mass-0 triangle-mesh bodies of a pybullet DIRECT world (body uid k
+    is group k), moved to each frame's poses."""
+
+    def __init__(self, groups: list[_Group], poses: np.ndarray, present: np.ndarray):
+        self.client = pb.connect(pb.DIRECT)
+        self.groups, self.poses, self.present = groups, poses, present
+        for k, group in enumerate(groups):
             shape = pb.createCollisionShape(
                 pb.GEOM_MESH,
-                vertices=np.asarray(mesh.vertices, dtype=np.float64).tolist(),
-                indices=np.asarray(mesh.faces, dtype=np.int64).reshape(-1).tolist(),
+                vertices=group.vertices.tolist(),
+                indices=group.faces.reshape(-1).tolist(),
                 flags=pb.GEOM_FORCE_CONCAVE_TRIMESH,
-                physicsClientId=client,
+                physicsClientId=self.client,
             )
-            position, quat = pos_quat_xyzw(poses[p])
+            position, quat = pos_quat_xyzw(poses[0, group.part])
             uid = pb.createMultiBody(
-                0.0, shape, basePosition=position, baseOrientation=quat, physicsClientId=client
-            )
-            if uid != len(part):
+                0.0, shape, basePosition=position, baseOrientation=quat,
+                physicsClientId=self.client,
+            )  # fmt: skip
+            if uid != k:
                 raise RuntimeError("pybullet body ids are not consecutive")
-            part.append(p)
-            albedo.append(visual_albedo(group[0]))
-            bodies.setdefault(p, []).append(uid)
-    return _RayWorld(client, np.array(part, dtype=np.int64), np.array(albedo), bodies)
+
+    def frame(self, f: int) -> None:
+        """Move the bodies to frame ``f`` (only those whose pose or presence changed)."""
+        poses, present = self.poses, self.present
+        if f == 0:
+            changed = ~present[0]
+        else:
+            changed = np.any(poses[f] != poses[f - 1], axis=(1, 2))
+            changed |= present[f] != present[f - 1]
+        for k, group in enumerate(self.groups):
+            p = group.part
+            if not changed[p]:
+                continue
+            position, quat = pos_quat_xyzw(poses[f, p])
+            # Rays meet only bodies in a collision group (a static body's default).
+            mask_group, mask = (2, -3) if present[f, p] else (0, 0)
+            pb.resetBasePositionAndOrientation(k, position, quat, physicsClientId=self.client)
+            pb.setCollisionFilterGroupMask(k, -1, mask_group, mask, physicsClientId=self.client)
+
+    def cast(self, origin: np.ndarray, directions: np.ndarray, range_m: float):
+        """First hit of every ray (unit ``directions`` (R, 3) from ``origin``) within
+        ``range_m``: group index (-1 for a miss), distance and world normal, in chunks
+        of pybullet's per-call limit."""
+        targets = origin + range_m * directions
+        uids, fractions, normals = [], [], []
+        for start in range(0, len(targets), MAX_RAYS_PER_CALL):
+            to = targets[start : start + MAX_RAYS_PER_CALL]
+            frm = np.ascontiguousarray(np.broadcast_to(origin, to.shape))
+            results = pb.rayTestBatch(
+                frm, np.ascontiguousarray(to), numThreads=1, physicsClientId=self.client
+            )
+            uid, _, fraction, _, normal = zip(*results, strict=True)
+            uids.append(np.array(uid, dtype=np.int64))
+            fractions.append(np.array(fraction, dtype=np.float64))
+            flat = itertools.chain.from_iterable(normal)  # faster than np.array of tuples
+            normals.append(np.fromiter(flat, np.float64, 3 * len(normal)).reshape(-1, 3))
+        if not uids:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 3))
+        return np.concatenate(uids), np.concatenate(fractions) * range_m, np.concatenate(normals)
+
+    def close(self) -> None:
+        pb.disconnect(self.client)
 
 
-def _cast(world: _RayWorld, origin: np.ndarray, targets: np.ndarray):
-    """First hit of every ray from ``origin`` to ``targets`` (R, 3): body uid (-1 for a
-    miss), hit fraction and world normal, in chunks of pybullet's per-call limit."""
-    uids, fractions, normals = [], [], []
-    for start in range(0, len(targets), MAX_RAYS_PER_CALL):
-        to = targets[start : start + MAX_RAYS_PER_CALL]
-        frm = np.ascontiguousarray(np.broadcast_to(origin, to.shape))
-        # One thread: rays are independent, so any count gives the same hits, and two
-        # threads were only ~10% faster on a 2-core machine where clips already run in
-        # parallel processes (most of the time goes into building the result tuples).
-        results = pb.rayTestBatch(
-            frm, np.ascontiguousarray(to), numThreads=1, physicsClientId=world.client
+class _EmbreeCaster:
+    """The groups in two Embree scenes of one triangle mesh each: the parts that never
+    move nor vanish, posed once, and the others, rebuilt for each frame in which one of
+    them moved. Coordinates are taken relative to ``centre`` so that float32 keeps
+    sub-millimetre precision far from the world origin."""
+
+    def __init__(self, groups: list[_Group], poses: np.ndarray, present: np.ndarray, centre):
+        self.poses, self.present = poses, present
+        self.centre = np.asarray(centre, dtype=np.float64)
+        still = np.all(poses == poses[:1], axis=(0, 2, 3)) & present.all(axis=0)
+        self.static = self._stack([(k, g) for k, g in enumerate(groups) if still[g.part]])
+        self.moving = self._stack([(k, g) for k, g in enumerate(groups) if not still[g.part]])
+        self.static_scene = self._scene(self.static, 0)
+        self.moving_scene = None
+
+    @staticmethod
+    def _stack(groups: list[tuple[int, _Group]]) -> dict[str, np.ndarray]:
+        """The groups' triangles as one mesh: vertices (part frames) with their part,
+        faces with their group index."""
+        if not groups:
+            return {}
+        offsets = np.cumsum([0] + [len(g.vertices) for _, g in groups])
+        return {
+            "vertices": np.concatenate([g.vertices for _, g in groups]),
+            "vertex_part": np.concatenate([np.full(len(g.vertices), g.part) for _, g in groups]),
+            "faces": np.concatenate(
+                [g.faces + o for (_, g), o in zip(groups, offsets, strict=False)]
+            ),
+            "face_group": np.concatenate([np.full(len(g.faces), k) for k, g in groups]),
+            "face_part": np.concatenate([np.full(len(g.faces), g.part) for _, g in groups]),
+        }
+
+    def _scene(self, mesh: dict[str, np.ndarray], f: int):
+        """An Embree scene of ``mesh`` posed at frame ``f`` (parts absent then left out),
+        and the group index of each of its triangles; None without triangles."""
+        from embreex.mesh_construction import TriangleMesh
+        from embreex.rtcore_scene import EmbreeScene
+
+        if not mesh:
+            return None
+        keep = self.present[f, mesh["face_part"]]
+        if not keep.any():
+            return None
+        T = self.poses[f, mesh["vertex_part"]]  # (V, 4, 4)
+        world = np.einsum("vij,vj->vi", T[:, :3, :3], mesh["vertices"]) + T[:, :3, 3]
+        scene = EmbreeScene()
+        faces = mesh["faces"][keep]
+        TriangleMesh(scene, (world - self.centre).astype(np.float32), faces.astype(np.int32))
+        return scene, mesh["face_group"][keep]
+
+    def frame(self, f: int) -> None:
+        if not self.moving:
+            return
+        parts = np.unique(self.moving["vertex_part"])
+        if f > 0:
+            same = np.array_equal(self.poses[f, parts], self.poses[f - 1, parts])
+            if same and np.array_equal(self.present[f, parts], self.present[f - 1, parts]):
+                return
+        self.moving_scene = self._scene(self.moving, f)
+
+    def cast(self, origin: np.ndarray, directions: np.ndarray, range_m: float):
+        count = len(directions)
+        origins = np.ascontiguousarray(
+            np.broadcast_to(origin - self.centre, (count, 3)), dtype=np.float32
         )
-        uid, _, fraction, _, normal = zip(*results, strict=True)
-        uids.append(np.array(uid, dtype=np.int64))
-        fractions.append(np.array(fraction, dtype=np.float64))
-        flat = itertools.chain.from_iterable(normal)  # faster than np.array of tuples
-        normals.append(np.fromiter(flat, np.float64, 3 * len(normal)).reshape(-1, 3))
-    if not uids:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 3))
-    return np.concatenate(uids), np.concatenate(fractions), np.concatenate(normals)
+        dirs = np.ascontiguousarray(directions, dtype=np.float32)
+        group = np.full(count, -1, dtype=np.int64)
+        distance = np.full(count, np.float32(range_m), dtype=np.float32)
+        normal = np.zeros((count, 3), dtype=np.float32)
+        for found in (self.static_scene, self.moving_scene):
+            if found is None:
+                continue
+            scene, face_group = found
+            hit = scene.run(origins, dirs, dists=distance.copy(), output=1)
+            closer = (hit["primID"] >= 0) & (hit["tfar"] < distance)
+            group[closer] = face_group[hit["primID"][closer]]
+            distance[closer] = hit["tfar"][closer]
+            normal[closer] = hit["Ng"][closer]
+        length = np.linalg.norm(normal, axis=1, keepdims=True)
+        normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+        return group, distance.astype(np.float64), normal.astype(np.float64)
+
+    def close(self) -> None:
+        self.static_scene = self.moving_scene = None
 
 
 def carried_parts(body: str, part_names: Sequence[str]) -> set[int]:
@@ -200,44 +347,33 @@ def scan(
     num_frames = len(poses)
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
-    world = _ray_world(visuals, poses[0], carried_parts(lidar.body, part_names))
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("xyz", "intensity", "uid", "ring")}
+    groups = _groups(visuals, carried_parts(lidar.body, part_names))
+    if ray_engine() == "embree":
+        caster = _EmbreeCaster(groups, poses, present, T_world_lidar[0, :3, 3])
+    else:
+        caster = _BulletCaster(groups, poses, present)
+    part_of = np.array([g.part for g in groups], dtype=np.int64)
+    albedo = np.array([g.albedo for g in groups], dtype=np.float64)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("xyz", "intensity", "group", "ring")}
     counts = []
     try:
         for f in range(num_frames):
-            if f == 0:
-                changed = ~present[0]
-            else:
-                changed = np.any(poses[f] != poses[f - 1], axis=(1, 2))
-                changed |= present[f] != present[f - 1]
-            for p in np.flatnonzero(changed):
-                position, quat = pos_quat_xyzw(poses[f, p])
-                # Rays meet only bodies in a collision group (a static body's default).
-                group, mask = (2, -3) if present[f, p] else (0, 0)
-                for uid in world.bodies.get(int(p), ()):
-                    pb.resetBasePositionAndOrientation(
-                        uid, position, quat, physicsClientId=world.client
-                    )
-                    pb.setCollisionFilterGroupMask(
-                        uid, -1, group, mask, physicsClientId=world.client
-                    )
+            caster.frame(f)
             directions, ring = lidar_rays(lidar, fps, f)
             R, origin = T_world_lidar[f, :3, :3], T_world_lidar[f, :3, 3]
             world_dirs = directions @ R.T
-            uid, fraction, normal = _cast(world, origin, origin + lidar.range_m * world_dirs)
-            hit = uid >= 0
-            distance = fraction[hit] * lidar.range_m
+            group, distance, normal = caster.cast(origin, world_dirs, float(lidar.range_m))
+            hit = group >= 0
             cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], normal[hit]))
-            out["xyz"].append(directions[hit] * distance[:, None])
-            out["intensity"].append(np.clip(world.albedo[uid[hit]] * cosine, 0.0, 1.0))
-            out["uid"].append(uid[hit])
+            out["xyz"].append(directions[hit] * distance[hit, None])
+            out["intensity"].append(np.clip(albedo[group[hit]] * cosine, 0.0, 1.0))
+            out["group"].append(group[hit])
             out["ring"].append(ring[hit])
             counts.append(int(hit.sum()))
     finally:
-        pb.disconnect(world.client)
+        caster.close()
 
-    uid = np.concatenate(out["uid"])
-    part = world.part[uid]
+    part = part_of[np.concatenate(out["group"])]
     return LidarScan(
         xyz=np.concatenate(out["xyz"]).astype(np.float32).reshape(-1, 3),
         intensity=np.concatenate(out["intensity"]).astype(np.float32),
