@@ -26,12 +26,15 @@ class CameraShot:
 
 
 def render_camera(
-    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None, cloth_vertices=()
-) -> CameraShot:
+    renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None, cloth_vertices=(),
+    on_frame=None,
+) -> CameraShot:  # fmt: skip
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
     the neighbour has been rendered); ``present`` (F, P) leaves absent parts out;
-    ``cloth_vertices``: each cloth's (F, V, 3)."""
+    ``cloth_vertices``: each cloth's (F, V, 3); ``on_frame(rgb)`` is called with each
+    frame's colour as soon as it is rendered (a video encoder fed while rendering goes
+    on)."""
     F = len(poses)
     shot, prev = None, None
     for i in range(F):
@@ -47,6 +50,8 @@ def render_camera(
         if shot is None:
             shot = _empty_shot(F, frame)
         shot.rgb[i], shot.depth[i], shot.instance[i] = frame.rgb, frame.depth, frame.instance
+        if on_frame is not None:
+            on_frame(shot.rgb[i])
         shot.normals[i], shot.unoccluded[i] = frame.normals, frame.unoccluded_pixels
         if prev is not None:
             shot.flow_forward[i - 1], shot.flow_forward_valid[i - 1] = flow_from_projections(

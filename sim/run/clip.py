@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +47,29 @@ from simfactory.sim.run.build import (
 )
 from simfactory.sim.simulate.physics import rollout
 from simfactory.sim.simulate.sanity import RolloutError, check_rollout, injected_fault
-from simfactory.sim.write.clip_files import write_camera_files, write_lidar_files, write_preview
+from simfactory.sim.write.clip_files import (
+    geometry_streams,
+    id_streams,
+    open_video,
+    write_label_files,
+    write_lidar_files,
+    write_preview,
+)
 from simfactory.sim.write.files import write_json
 
 
 def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
     """Render every camera, derive its labels, write its files into ``out``, scan and
-    write every LiDAR, save the trajectory and preview; returns the clip's annotations."""
+    write every LiDAR, save the trajectory and preview; returns the clip's annotations.
+
+    Writing overlaps the other stages: each camera's colour frames go to ffmpeg (its
+    own process) as they are rendered, and one writer thread encodes and deflates the
+    label files (numpy and zlib release the GIL) while this thread derives the labels,
+    scans the LiDARs and saves the trajectory. A camera is rendered only once the
+    previous camera's files are written, so that at most one camera's arrays are held.
+    The files are the same, byte for byte, as written one after the other. Stage times
+    are this thread's; ``write`` counts only the time spent waiting for the writer.
+    """
     export = cfg["export"]
     table = class_table()
     cameras, lidars, files = {}, {}, {"clip": ["annotations.json", "trajectory.npz"]}
@@ -60,51 +77,79 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     t = time.perf_counter()
     people = people_keypoints(spec, traj)
     times["labels"] += time.perf_counter() - t
-    for cam in spec.cameras:
-        t = time.perf_counter()
-        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
-        T_wc = camera_poses(cam, traj.times, spec, traj)
-        shot = render_camera(
-            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
-            traj.present, traj.cloth_vertices,
-        )  # fmt: skip
-        times["render"] += time.perf_counter() - t
+    with ThreadPoolExecutor(1, thread_name_prefix="simfactory-writer") as writer:
+        pending: list = []
+
+        def finish() -> None:  # wait for the files submitted so far (raising their errors)
+            t = time.perf_counter()
+            while pending:
+                pending.pop(0).result()
+            times["write"] += time.perf_counter() - t
+
+        for cam in spec.cameras:
+            finish()
+            t = time.perf_counter()
+            K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+            T_wc = camera_poses(cam, traj.times, spec, traj)
+            cam_dir = out / cam.name
+            cam_dir.mkdir()
+            video = open_video(cam_dir, cam.width, cam.height, cfg["fps"], export)
+            try:
+                shot = render_camera(
+                    renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
+                    traj.present, traj.cloth_vertices, on_frame=video.send,
+                )  # fmt: skip
+            except BaseException:
+                video.close()
+                raise
+            pending.append(writer.submit(video.close))
+            pending.append(
+                writer.submit(write_label_files, cam_dir, geometry_streams(shot), export)
+            )
+            times["render"] += time.perf_counter() - t
+
+            t = time.perf_counter()
+            semantic, objects = camera_labels(
+                shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
+                traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
+            )  # fmt: skip
+            keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
+            times["labels"] += time.perf_counter() - t
+
+            pending.append(
+                writer.submit(write_label_files, cam_dir, id_streams(shot, semantic), export)
+            )
+            if export["preview"] and cam is spec.cameras[0]:
+                pending.append(writer.submit(write_preview, out / "preview.png", shot, semantic))
+            cameras[cam.name] = camera_entry(cam, K, T_wc, objects, keypoints)
+            del shot, semantic  # the writer holds them until their files are written
 
         t = time.perf_counter()
-        semantic, objects = camera_labels(
-            shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
-            traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
-        )  # fmt: skip
-        keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
-        times["labels"] += time.perf_counter() - t
+        visuals = part_visuals(spec, traj) if spec.lidars else []
+        for lidar in spec.lidars:
+            T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
+            points = scan(
+                lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
+                traj.present,
+            )  # fmt: skip
+            (out / lidar.name).mkdir()
+            pending.append(
+                writer.submit(
+                    write_lidar_files, out / lidar.name, points, int(export["compress_level"])
+                )
+            )
+            files[lidar.name] = ["points.npz"]
+            lidars[lidar.name] = lidar_entry(lidar, T_wl, points.offsets)
+        times["lidar"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        files[cam.name] = write_camera_files(out / cam.name, shot, semantic, cfg["fps"], export)
-        if export["preview"] and cam is spec.cameras[0]:
-            write_preview(out / "preview.png", shot, semantic)
+        traj.save(out / "trajectory.npz")
+        if export["preview"]:
+            files["clip"].append("preview.png")
         times["write"] += time.perf_counter() - t
-        cameras[cam.name] = camera_entry(cam, K, T_wc, objects, keypoints)
-        del shot, semantic  # the next camera's arrays take their place
-
-    t = time.perf_counter()
-    visuals = part_visuals(spec, traj) if spec.lidars else []
-    for lidar in spec.lidars:
-        T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
-        points = scan(
-            lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
-            traj.present,
-        )  # fmt: skip
-        files[lidar.name] = write_lidar_files(
-            out / lidar.name, points, int(export["compress_level"])
-        )
-        lidars[lidar.name] = lidar_entry(lidar, T_wl, points.offsets)
-    times["lidar"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    traj.save(out / "trajectory.npz")
-    if export["preview"]:
-        files["clip"].append("preview.png")
-    times["write"] += time.perf_counter() - t
+        finish()
+    for cam in spec.cameras:
+        files[cam.name] = sorted(p.name for p in (out / cam.name).iterdir())
     return clip_annotations(cfg, spec, traj, classes, geometry, cameras, lidars, people, files)
 
 

@@ -146,7 +146,10 @@ def encode_streams(streams: dict[str, dict[str, np.ndarray]], encoding: str) -> 
     if encoding == "float32":
         return streams
     out = dict(streams)
-    out["depth"] = encode_depth(streams["depth"]["depth"])
-    out["normals"] = encode_normals(streams["normals"]["normals"])
-    out["flow"] = encode_flow(**streams["flow"])
+    if "depth" in streams:
+        out["depth"] = encode_depth(streams["depth"]["depth"])
+    if "normals" in streams:
+        out["normals"] = encode_normals(streams["normals"]["normals"])
+    if "flow" in streams:
+        out["flow"] = encode_flow(**streams["flow"])
     return out

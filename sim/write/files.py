@@ -41,28 +41,43 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
                 "slower", "veryslow")  # fmt: skip
 
 
+class VideoWriter:
+    """An H.264 (yuv420p) mp4 fed one (H, W, 3) uint8 RGB frame at a time: ffmpeg encodes
+    in its own process while the caller goes on. H and W must be even (yuv420p halves
+    the chroma resolution). The file is complete after ``close``."""
+
+    def __init__(
+        self, path: str | Path, width: int, height: int, fps: float, crf: int = 18,
+        preset: str = "veryfast",
+    ):  # fmt: skip
+        self._writer = imageio_ffmpeg.write_frames(
+            str(path),
+            (width, height),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            output_params=["-crf", str(int(crf)), "-preset", preset, "-threads", "1"],
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+        )
+        self._writer.send(None)
+
+    def send(self, frame: np.ndarray) -> None:
+        self._writer.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 def write_video(
     path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, preset: str = "veryfast"
 ) -> None:
-    """Encode (F, H, W, 3) uint8 RGB frames as H.264 (yuv420p) mp4.
-
-    H and W must be even (yuv420p halves the chroma resolution).
-    """
+    """Encode (F, H, W, 3) uint8 RGB frames as H.264 (yuv420p) mp4 (see ``VideoWriter``)."""
     F, H, W, _ = frames.shape
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (W, H),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p",
-        output_params=["-crf", str(int(crf)), "-preset", preset, "-threads", "1"],
-        macro_block_size=2,
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
+    writer = VideoWriter(path, W, H, fps, crf, preset)
     for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
+        writer.send(frame)
     writer.close()
 
 
