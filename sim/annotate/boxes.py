@@ -72,12 +72,17 @@ def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = 1e-3) -> 
     return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
 
 
-def oriented_box(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def oriented_box(
+    vertices: np.ndarray, hull_volume: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Tight box (T_part_box (4, 4), extents (3,)) of a part's vertices in its local frame.
 
     The box keeps the part's own axes when their box is within 5% of the volume of trimesh's
     minimum-volume oriented box, otherwise it is that oriented box. Volumes are compared with
-    every extent padded by 0.1% of the largest, so flat parts compare by area.
+    every extent padded by 0.1% of the largest, so flat parts compare by area. Given the
+    volume of the vertices' convex hull (a lower bound of any box's), a part whose own box
+    is within 5% of it keeps its axes without the search for the oriented box: the same
+    answer, found sooner.
     """
     vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
@@ -86,10 +91,12 @@ def oriented_box(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     extents_aligned = hi - lo
     if len(vertices) < 4:
         return T_aligned, extents_aligned
+    pad = 1e-3 * extents_aligned.max()
+    if hull_volume is not None and np.prod(extents_aligned + pad) <= 1.05 * hull_volume:
+        return T_aligned, extents_aligned
 
     with np.errstate(divide="ignore", invalid="ignore"):
         to_origin, extents_oriented = trimesh.bounds.oriented_bounds(vertices)
-    pad = 1e-3 * extents_aligned.max()
     if np.prod(extents_aligned + pad) <= 1.05 * np.prod(extents_oriented + pad):
         return T_aligned, extents_aligned
     T_oriented = np.linalg.inv(to_origin)

@@ -4,6 +4,7 @@ carries each light."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,34 @@ def part_classes(spec: SceneSpec, trajectory: Trajectory) -> list[str]:
     return classes
 
 
+# Hull and box of a part's meshes by the digest of their vertices and faces: identical
+# parts (wheels, a person's links, a robot's meshes) recur within and across clips, and
+# the hull and the minimum-volume box are the costly part of ``part_geometry``.
+_BOX_CACHE: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+BOX_CACHE_SIZE = 4096
+
+
+def _hull_and_box(meshes: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convex hull vertices, ``T_part_box`` and box extents of a part's meshes; the same
+    arrays as computing them afresh (cached by an exact digest of the meshes)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for mesh in meshes:
+        for array in (mesh.vertices, mesh.faces):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+    key = digest.digest()
+    if key not in _BOX_CACHE:
+        hull = trimesh.util.concatenate(meshes).convex_hull
+        volume = float(hull.volume) if len(hull.faces) else None
+        T, size = oriented_box(hull.vertices, volume if volume and np.isfinite(volume) else None)
+        if len(_BOX_CACHE) >= BOX_CACHE_SIZE:
+            _BOX_CACHE.pop(next(iter(_BOX_CACHE)))
+        _BOX_CACHE[key] = (np.asarray(hull.vertices), T, size)
+    hull, T, size = _BOX_CACHE[key]
+    return hull.copy(), T.copy(), size.copy()
+
+
 def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeometry:
     table = class_table()
     hulls, boxes, sizes = [], [], []
@@ -62,10 +91,8 @@ def part_geometry(visuals: list[list[Visual]], classes: list[str]) -> PartGeomet
             boxes.append(np.eye(4))
             sizes.append(np.zeros(3))
             continue
-        mesh = trimesh.util.concatenate([v.mesh for v in vis])
-        hull = mesh.convex_hull
-        T, size = oriented_box(hull.vertices)
-        hulls.append(np.asarray(hull.vertices))
+        hull, T, size = _hull_and_box([v.mesh for v in vis])
+        hulls.append(hull)
         boxes.append(T)
         sizes.append(size)
     return PartGeometry(
