@@ -259,6 +259,37 @@ def _read_part(client: int, part: _Part) -> tuple[np.ndarray, np.ndarray, np.nda
     return T, v, w
 
 
+def _read_parts(client: int, parts: list[_Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_read_part`` of many parts at once: one pybullet call per body for its links
+    (``getLinkStates``) and the frame and velocity arithmetic on stacked arrays; returns
+    poses (N, 4, 4), linear and angular velocities (N, 3)."""
+    n = len(parts)
+    T = np.zeros((n, 4, 4))
+    com, v_com, w = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
+    links: dict[int, list[int]] = {}
+    for k, part in enumerate(parts):
+        if part.link >= 0:
+            links.setdefault(part.pb_body, []).append(k)
+            continue
+        pos, quat = pb.getBasePositionAndOrientation(part.pb_body, physicsClientId=client)
+        v_com[k], w[k] = pb.getBaseVelocity(part.pb_body, physicsClientId=client)
+        T[k] = pose_from_pos_quat_xyzw(pos, quat) @ invert(part.T_frame_inertial)
+        com[k] = pos
+    for uid, ks in links.items():
+        states = pb.getLinkStates(
+            uid,
+            [parts[k].link for k in ks],
+            computeLinkVelocity=1,
+            computeForwardKinematics=1,
+            physicsClientId=client,
+        )
+        for k, state in zip(ks, states, strict=True):
+            T[k] = pose_from_pos_quat_xyzw(state[4], state[5])
+            com[k], v_com[k], w[k] = state[0], state[6], state[7]
+    v = v_com + np.cross(w, T[:, :3, 3] - com)
+    return T, v, w
+
+
 def _joint_target(keys: list[tuple[float, float]], t: float) -> float:
     times = [k[0] for k in keys]
     values = [k[1] for k in keys]
@@ -546,11 +577,12 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             _update_lifetimes(client, lives, t)
             for puppet in puppets:
                 _pose_puppet(client, puppet, t)
-            for i, part in enumerate(parts):
-                if frame > 0 and fixed[i]:  # static, unscripted, no joints: never moves
-                    poses[frame, i] = poses[0, i]
-                    continue
-                poses[frame, i], lin[frame, i], ang[frame, i] = _read_part(client, part)
+            # Static, unscripted parts without joints never move: read once.
+            read = [i for i in range(P) if frame == 0 or not fixed[i]]
+            poses[frame] = poses[0]
+            poses[frame, read], lin[frame, read], ang[frame, read] = _read_parts(
+                client, [parts[i] for i in read]
+            )
             for b, *_ in scripted:
                 motion = spec.bodies[b].motion
                 if t <= motion.times[-1] or spec.bodies[b].mass == 0:

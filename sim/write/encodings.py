@@ -63,8 +63,8 @@ def encode_depth(depth: np.ndarray) -> dict[str, np.ndarray]:
     depth = np.asarray(depth, dtype=np.float32)
     largest = float(depth.max(initial=0.0))
     scale = np.float32(_power_of_two_scale(DEPTH_UNIT, largest, 65535))
-    stored = np.rint(depth / scale)
-    stored[(depth > 0) & (stored < 1)] = 1
+    stored = np.rint(depth / scale)  # exact division: scale is a power of two (in mm)
+    stored[(stored < 1) & (depth > 0)] = 1
     return {"depth": stored.astype(np.uint16), "depth_scale": np.array(scale)}
 
 
@@ -88,7 +88,8 @@ def encode_flow(
 
 
 def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
-    """Flow (F, H, W, 2) in pixels as int16 units of ``scale``, 0 where not ``valid``.
+    """Flow (F, H, W, 2) in pixels as int16 units of ``scale`` (a power of two), 0 where
+    not ``valid``.
 
     Each component is rounded to the nearest unit, except where that would carry the
     point across the edge of the pixel it lands in (the pixel (floor(u + du + 0.5),
@@ -98,25 +99,30 @@ def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
     ``scale`` for those points within half a unit of a pixel edge.
     """
     frames, height, width, _ = flow.shape
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    rows, cols = np.mgrid[0:height, 0:width]
+    edge = np.stack([cols, rows], axis=-1) + 0.5  # (H, W, 2) float64
+    step = np.float32(scale)
     stored = np.zeros(flow.shape, np.int16)
     for f in range(frames):
-        for c, grid in ((0, cols), (1, rows)):
-            exact = grid + flow[f, ..., c].astype(np.float64)
-            units = np.rint(flow[f, ..., c].astype(np.float64) / scale)
-            target = np.floor(exact + 0.5)
-            landed = grid + units * scale
-            units[landed <= target - 0.5] += 1
-            units[landed >= target + 0.5] -= 1
-            units[~valid[f]] = 0
-            stored[f, ..., c] = units
+        exact = np.asarray(flow[f], dtype=np.float32)
+        units = np.rint(exact / step)  # exact: scale is a power of two
+        # Where the landing point sits in its pixel, in [0, 1) (float64 holds u + du
+        # exactly), and where the rounded one would: outside (0, 1) means across an edge.
+        inside = exact + edge
+        inside -= np.floor(inside)
+        inside += units * step - exact  # the rounding's shift, exact in float32
+        units[inside >= 1.0] -= 1.0
+        units[inside <= 0.0] += 1.0
+        units[~valid[f]] = 0.0
+        stored[f] = units
     return stored
 
 
 def encode_normals(normals: np.ndarray) -> dict[str, np.ndarray]:
     """Unit normals (0 = no surface) as int8 units of 1/127."""
     scale = np.float32(NORMALS_UNIT)
-    stored = np.clip(np.rint(np.asarray(normals, dtype=np.float32) / scale), -127, 127)
+    stored = np.rint(np.asarray(normals, dtype=np.float32) * np.float32(127.0))
+    np.clip(stored, -127, 127, out=stored)
     return {"normals": stored.astype(np.int8), "normals_scale": np.array(scale)}
 
 
