@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pybullet as pb
-import trimesh
 
 from simfactory.sim.model.motion import pos_quat_xyzw
 from simfactory.sim.model.spec import LidarSpec, Visual
@@ -145,7 +144,7 @@ class _Group:
 
 def _groups(visuals: list[list[Visual]], skip: set[int]) -> list[_Group]:
     """One group per (part, material) of the parts not in ``skip``, in part order."""
-    out = []
+    out, albedos = [], {}
     for p, part_visuals in enumerate(visuals):
         if p in skip:
             continue
@@ -154,15 +153,16 @@ def _groups(visuals: list[list[Visual]], skip: set[int]) -> list[_Group]:
             if len(visual.mesh.faces):
                 groups.setdefault(id(visual.material), []).append(visual)
         for group in groups.values():
-            mesh = trimesh.util.concatenate([v.mesh for v in group])
-            out.append(
-                _Group(
-                    p,
-                    visual_albedo(group[0]),
-                    np.asarray(mesh.vertices, dtype=np.float64),
-                    np.asarray(mesh.faces, dtype=np.int64),
-                )
-            )
+            vertices = [np.asarray(v.mesh.vertices, dtype=np.float64) for v in group]
+            offsets = np.cumsum([0] + [len(v) for v in vertices])
+            faces = [
+                np.asarray(v.mesh.faces, dtype=np.int64) + o
+                for v, o in zip(group, offsets, strict=False)
+            ]
+            key = id(group[0].material)
+            if key not in albedos:
+                albedos[key] = visual_albedo(group[0])
+            out.append(_Group(p, albedos[key], np.concatenate(vertices), np.concatenate(faces)))
     return out
 
 
@@ -189,7 +189,7 @@ class _BulletCaster:
             if uid != k:
                 raise RuntimeError("pybullet body ids are not consecutive")
 
-    def frame(self, f: int) -> None:
+    def frame(self, f: int, origin=None, range_m=None) -> None:
         """Move the bodies to frame ``f`` (only those whose pose or presence changed)."""
         poses, present = self.poses, self.present
         if f == 0:
@@ -235,8 +235,9 @@ class _BulletCaster:
 class _EmbreeCaster:
     """The groups in two Embree scenes of one triangle mesh each: the parts that never
     move nor vanish, posed once, and the others, rebuilt for each frame in which one of
-    them moved. Coordinates are taken relative to ``centre`` so that float32 keeps
-    sub-millimetre precision far from the world origin."""
+    them moved, without the parts too far from the sensor to be hit within its range.
+    Coordinates are taken relative to ``centre`` so that float32 keeps sub-millimetre
+    precision far from the world origin."""
 
     def __init__(self, groups: list[_Group], poses: np.ndarray, present: np.ndarray, centre):
         self.poses, self.present = poses, present
@@ -245,7 +246,15 @@ class _EmbreeCaster:
         self.static = self._stack([(k, g) for k, g in enumerate(groups) if still[g.part]])
         self.moving = self._stack([(k, g) for k, g in enumerate(groups) if not still[g.part]])
         self.static_scene = self._scene(self.static, 0)
-        self.moving_scene = None
+        self.moving_scene, self.moving_near = None, None
+        # Each moving part's bounding sphere in its own frame (centre (P, 3), radius (P,)).
+        self.sphere_centre = np.zeros((poses.shape[1], 3))
+        self.sphere_radius = np.zeros(poses.shape[1])
+        for g in groups:
+            if not still[g.part]:
+                lo, hi = g.vertices.min(axis=0), g.vertices.max(axis=0)
+                self.sphere_centre[g.part] = (lo + hi) / 2.0
+                self.sphere_radius[g.part] = np.linalg.norm(hi - lo) / 2.0
 
     @staticmethod
     def _stack(groups: list[tuple[int, _Group]]) -> dict[str, np.ndarray]:
@@ -264,33 +273,43 @@ class _EmbreeCaster:
             "face_part": np.concatenate([np.full(len(g.faces), g.part) for _, g in groups]),
         }
 
-    def _scene(self, mesh: dict[str, np.ndarray], f: int):
-        """An Embree scene of ``mesh`` posed at frame ``f`` (parts absent then left out),
-        and the group index of each of its triangles; None without triangles."""
+    def _scene(self, mesh: dict[str, np.ndarray], f: int, near: np.ndarray | None = None):
+        """An Embree scene of ``mesh`` posed at frame ``f`` (parts absent then, or not
+        ``near`` (P,) when given, left out), and the group index of each of its
+        triangles; None without triangles."""
         from embreex.mesh_construction import TriangleMesh
         from embreex.rtcore_scene import EmbreeScene
 
         if not mesh:
             return None
         keep = self.present[f, mesh["face_part"]]
+        if near is not None:
+            keep &= near[mesh["face_part"]]
         if not keep.any():
             return None
-        T = self.poses[f, mesh["vertex_part"]]  # (V, 4, 4)
-        world = np.einsum("vij,vj->vi", T[:, :3, :3], mesh["vertices"]) + T[:, :3, 3]
-        scene = EmbreeScene()
         faces = mesh["faces"][keep]
+        used, faces = np.unique(faces, return_inverse=True)  # only the kept vertices
+        faces = faces.reshape(-1, 3)
+        T = self.poses[f, mesh["vertex_part"][used]]  # (V, 4, 4)
+        world = np.einsum("vij,vj->vi", T[:, :3, :3], mesh["vertices"][used]) + T[:, :3, 3]
+        scene = EmbreeScene()
         TriangleMesh(scene, (world - self.centre).astype(np.float32), faces.astype(np.int32))
         return scene, mesh["face_group"][keep]
 
-    def frame(self, f: int) -> None:
+    def frame(self, f: int, origin: np.ndarray, range_m: float) -> None:
+        """Pose the moving parts for frame ``f`` of a sensor at ``origin``: a part whose
+        bounding sphere lies beyond ``range_m`` cannot be hit and is left out."""
         if not self.moving:
             return
+        T = self.poses[f]
+        centres = np.einsum("pij,pj->pi", T[:, :3, :3], self.sphere_centre) + T[:, :3, 3]
+        near = np.linalg.norm(centres - origin, axis=1) - self.sphere_radius < range_m
         parts = np.unique(self.moving["vertex_part"])
-        if f > 0:
+        if f > 0 and np.array_equal(near[parts], self.moving_near[parts]):
             same = np.array_equal(self.poses[f, parts], self.poses[f - 1, parts])
             if same and np.array_equal(self.present[f, parts], self.present[f - 1, parts]):
                 return
-        self.moving_scene = self._scene(self.moving, f)
+        self.moving_scene, self.moving_near = self._scene(self.moving, f, near), near
 
     def cast(self, origin: np.ndarray, directions: np.ndarray, range_m: float):
         count = len(directions)
@@ -358,9 +377,9 @@ def scan(
     counts = []
     try:
         for f in range(num_frames):
-            caster.frame(f)
-            directions, ring = lidar_rays(lidar, fps, f)
             R, origin = T_world_lidar[f, :3, :3], T_world_lidar[f, :3, 3]
+            caster.frame(f, origin, float(lidar.range_m))
+            directions, ring = lidar_rays(lidar, fps, f)
             world_dirs = directions @ R.T
             group, distance, normal = caster.cast(origin, world_dirs, float(lidar.range_m))
             hit = group >= 0
