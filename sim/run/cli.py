@@ -146,6 +146,7 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     }
     todo = [i for i in range(cfg["num_clips"]) if i not in done]
     rows = dict(done)
+    write_manifest(dataset_dir, list(rows.values()))  # from the start: the clips it lists
     how = "Ray tasks" if ex["name"] == "ray" else f"{workers} worker(s)"
     print(
         f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
