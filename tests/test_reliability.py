@@ -23,6 +23,9 @@ TINY = ["num_clips=1", "frames=3", "resolution=[32,24]", "scene.num_pieces=2",
         "scene.num_clutter=1"]  # fmt: skip
 
 
+SERIAL = {"executor.workers": 0}
+
+
 def simfactory(*args, **kwargs):
     cmd = [sys.executable, "-c", "from simfactory.sim.run.cli import main; main()", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
@@ -123,10 +126,10 @@ def test_a_bad_sweep_point_stops_the_sweep_before_the_first_point(tmp_path):
 
 
 def test_other_config_is_refused_and_same_config_adds_clips(tmp_path):
-    cfg = tiny_config(num_clips=1, frames=3)
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
     assert generate_dataset(cfg, tmp_path, "test") == 0
     card = (tmp_path / "config.yaml").read_text()
-    other = tiny_config(num_clips=1, frames=3, seed=4, resolution=[32, 24])
+    other = tiny_config(num_clips=1, frames=3, seed=4, resolution=[32, 24], **SERIAL)
     with pytest.raises(DatasetError) as info:
         generate_dataset(other, tmp_path, "test")
     assert "resolution (dataset [64, 48], this run [32, 24])" in str(info.value)
@@ -148,7 +151,7 @@ def test_other_config_is_refused_and_same_config_adds_clips(tmp_path):
 
 
 def test_command_refuses_a_dataset_of_another_config(tmp_path):
-    cfg = tiny_config(num_clips=1, frames=3)
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
     assert generate_dataset(cfg, tmp_path, "test") == 0
     result = simfactory(f"output_dir={tmp_path}", *TINY, "seed=9")
     assert result.returncode == 2, result.stderr
@@ -167,8 +170,8 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
         assert time.perf_counter() - start < 60
         assert not (tmp_path / "clips").exists()
         with pytest.raises(DatasetError, match="in use by pid"):
-            generate_dataset(tiny_config(), tmp_path, "second")
-    assert generate_dataset(tiny_config(num_clips=1, frames=3), tmp_path, "after") == 0
+            generate_dataset(tiny_config(**SERIAL), tmp_path, "second")
+    assert generate_dataset(tiny_config(num_clips=1, frames=3, **SERIAL), tmp_path, "after") == 0
 
 
 def _workers_of(pid: int) -> list[int]:
@@ -244,7 +247,7 @@ def test_workers_die_with_a_killed_parent_and_write_nothing_after(tmp_path):
 
 def test_an_orphaned_writer_renames_nothing_into_the_dataset(tmp_path, monkeypatch):
     monkeypatch.setitem(lifetime._OWNER, "parent", -1)  # not this process's parent
-    cfg = tiny_config(num_clips=1, frames=3)
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
     with pytest.raises(lifetime.Orphaned):
         generate_clip(cfg, 0, tmp_path)
     assert list((tmp_path / "clips").iterdir()) == []
