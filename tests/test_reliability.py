@@ -16,7 +16,13 @@ from simfactory.sim.run import lifetime
 from simfactory.sim.run.cli import generate_dataset
 from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import ConfigError, load_config, validate
-from simfactory.sim.run.guard import DatasetError, DatasetLock, fingerprint
+from simfactory.sim.run.guard import (
+    DatasetError,
+    DatasetLock,
+    check_identity,
+    fingerprint,
+    write_identity,
+)
 from tests.conftest import tiny_config
 
 TINY = ["num_clips=1", "frames=3", "resolution=[32,24]", "scene.num_pieces=2",
@@ -148,6 +154,17 @@ def test_other_config_is_refused_and_same_config_adds_clips(tmp_path):
     assert recorded == {fingerprint(cfg)} == {fingerprint(more)}
     stored = json.loads((tmp_path / "identity.json").read_text())
     assert stored["fingerprint"] == fingerprint(cfg)
+
+
+def test_identity_ignores_keys_the_dataset_does_not_record(tmp_path):
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
+    write_identity(tmp_path, {**cfg, "render": {k: v for k, v in cfg["render"].items()
+                                                if k != "exposure"}})  # fmt: skip
+    check_identity(tmp_path, cfg)  # a key added since: its default keeps the clips as made
+    (tmp_path / "identity.json").unlink()
+    write_identity(tmp_path, {**cfg, "render": {**cfg["render"], "glow": 0.5}})
+    with pytest.raises(DatasetError, match=r"render\.glow \(dataset 0\.5, this run '<absent>'\)"):
+        check_identity(tmp_path, cfg)
 
 
 def test_command_refuses_a_dataset_of_another_config(tmp_path):

@@ -44,7 +44,7 @@ from simfactory.sim.run.build import (
     realize_clip,
     rollout_of,
 )
-from simfactory.sim.run.guard import fingerprint
+from simfactory.sim.run.guard import dataset_fingerprint, fingerprint
 from simfactory.sim.run.lifetime import Orphaned, orphaned
 from simfactory.sim.simulate.physics import rollout
 from simfactory.sim.simulate.sanity import RolloutError, check_rollout, injected_fault
@@ -133,7 +133,7 @@ def generate_clip(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    config_fingerprint = fingerprint(cfg)
+    config_fingerprint = dataset_fingerprint(dataset_dir) or fingerprint(cfg)
     cfg, sampled = realize_clip(cfg, index, attempt)
     if spec is None:
         spec = build_scene(cfg, index, attempt)

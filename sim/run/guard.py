@@ -56,22 +56,28 @@ def fingerprint(cfg: dict) -> str:
 
 
 def flatten(node, prefix: str = "") -> dict:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay whole values."""
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay whole values, empty mappings
+    leave no key."""
     if not isinstance(node, dict):
         return {prefix: node}
     out = {}
     for key, value in node.items():
         out.update(flatten(value, f"{prefix}{key}."))
-    if not node and prefix:
-        out[prefix] = {}
     return {k.rstrip("."): v for k, v in out.items()}
 
 
-def differing_keys(a: dict, b: dict) -> list[str]:
-    """Dotted keys whose values differ between two configs (present in one only too)."""
-    fa, fb = flatten(content_config(a)), flatten(content_config(b))
-    absent = "<absent>"
-    return sorted(k for k in fa.keys() | fb.keys() if fa.get(k, absent) != fb.get(k, absent))
+def differing_keys(recorded: dict, cfg: dict) -> list[str]:
+    """Dotted keys of the ``recorded`` config whose value ``cfg`` does not share (or
+    lacks). Keys only ``cfg`` has are not compared: a key a newer simfactory added keeps,
+    by its default, what the dataset's clips were made with."""
+    fa, fb = flatten(content_config(recorded)), flatten(content_config(cfg))
+    return sorted(k for k in fa if k not in fb or fa[k] != fb[k])
+
+
+def dataset_fingerprint(dataset_dir: Path) -> str | None:
+    """The fingerprint ``identity.json`` records, or None."""
+    identity = read_identity(dataset_dir)
+    return identity.get("fingerprint") if isinstance(identity, dict) else None
 
 
 def recorded_config(dataset_dir: Path) -> dict | None:
@@ -101,6 +107,8 @@ def check_identity(dataset_dir: Path, cfg: dict) -> None:
     if recorded is None or fingerprint(recorded) == fingerprint(cfg):
         return
     keys = differing_keys(recorded, cfg)
+    if not keys:
+        return
     fa, fb = flatten(content_config(recorded)), flatten(content_config(cfg))
     shown = ", ".join(
         f"{k} (dataset {fa.get(k, '<absent>')!r}, this run {fb.get(k, '<absent>')!r})"
