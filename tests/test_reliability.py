@@ -232,13 +232,14 @@ def _start_pool_run(out: Path) -> tuple[subprocess.Popen, list[int]]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigterm_stops_cleanly_and_the_workers_end(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_cleanly_and_the_workers_end(tmp_path, sig, code):
     proc, workers = _start_pool_run(tmp_path / "ds")
     time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "interrupted (SIGTERM)" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"interrupted ({sig.name})" in err and "Traceback" not in err
     deadline = time.time() + 5
     while time.time() < deadline and any(_alive(p) for p in workers):
         time.sleep(0.1)
