@@ -10,6 +10,7 @@ checks ``orphaned()`` before it renames a finished clip into the dataset.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import signal
 import socket
@@ -74,6 +75,15 @@ def die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def run_child(parent_pid: int, module: str, function: str, *args) -> None:
+    """A child process's entry point: tie its life to ``parent_pid`` first, then import
+    ``module`` and run ``function(*args)``. This module imports only the standard
+    library, so the tie holds from the child's first moment, before the seconds its
+    imports take."""
+    die_with_parent(parent_pid)
+    getattr(importlib.import_module(module), function)(*args)
 
 
 def set_owner(host: str, pid: int) -> None:
