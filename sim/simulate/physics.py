@@ -970,7 +970,7 @@ def _drive(client, spec, scripted, held, joints, t: float, stepping: bool = True
             pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
             continue
         if body.mass > 0:
-            pos, quat = pos_quat_xyzw(motion_pose(motion, t) @ T_frame_inertial)
+            pos, quat = _held_pose(motion, t, T_frame_inertial, state)
             pb.resetBasePositionAndOrientation(uid, pos, quat, physicsClientId=client)
             pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
             if stepping:
@@ -996,6 +996,27 @@ def _drive(client, spec, scripted, held, joints, t: float, stepping: bool = True
                 force=200.0,
                 physicsClientId=client,
             )
+
+
+def _held_pose(motion, t: float, T_frame_inertial: np.ndarray, state: dict) -> tuple:
+    """Position and xyzw quaternion of a held body's inertial frame at ``t``; computed
+    once per stretch of the script where the pose does not change (before the first
+    key, after the last, between two equal keys)."""
+    times = motion.times
+    if t <= times[0]:
+        stretch = -1
+    elif t >= times[-1]:
+        stretch = len(times) - 1
+    else:
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        still = np.array_equal(motion.poses[k], motion.poses[k + 1])
+        stretch = k if still else None
+    cached = state.get("held")
+    if stretch is not None and cached is not None and cached[0] == stretch:
+        return cached[1]
+    pose = pos_quat_xyzw(motion_pose(motion, t) @ T_frame_inertial)
+    state["held"] = (stretch, pose)
+    return pose
 
 
 def _frame_contacts(client: int, frame: int, part_index: dict) -> list[tuple]:
