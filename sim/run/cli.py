@@ -206,6 +206,7 @@ def success_report(rows: list[dict]) -> str:
 
 @hydra.main(config_path="pkg://simfactory.configs", config_name="config", version_base=None)
 def app(dcfg: DictConfig) -> None:
+    _STARTED.append(True)
     cfg = OmegaConf.to_container(dcfg, resolve=True)
     cfg = apply_preset(cfg, override_keys(list(HydraConfig.get().overrides.task)))
     hc = HydraConfig.get()
@@ -244,6 +245,14 @@ def app(dcfg: DictConfig) -> None:
         sys.exit(1)
 
 
+_STARTED: list[bool] = []
+
+
 def main() -> None:
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 1 and not _STARTED:  # Hydra refused the command line (an unknown
+            sys.exit(2)  # group option, an override that does not parse): no work began
+        raise
