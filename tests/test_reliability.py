@@ -66,6 +66,8 @@ def start_simfactory(*args) -> subprocess.Popen:
         ("render.exposure={dist:uniform,low:0.5,high:inf}", "render.exposure.high"),
         ("render.exposure={dist:uniform,low:0,high:2}", "render.exposure"),
         ("output_dir=/proc/simfactory/ds", "output_dir"),
+        ("export.preview=yes", "export.preview"),
+        ("num_clips=1e9", "num_clips"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(override, key):

@@ -125,6 +125,8 @@ RULES: dict[str, Rule] = {
     "executor.max_attempts": Rule(lo=1, hi=1000, integer=True, optional=True),
     "executor.clips_per_worker": Rule(lo=1, integer=True, optional=True),
 }
+# Keys that hold true or false (checked where present).
+BOOLEANS: tuple[str, ...] = ("export.compress_floats", "export.preview")
 # Keys whose value may be +-inf (a limit that can be switched off); NaN never passes.
 ALLOW_INFINITE: set[str] = set()
 
@@ -191,8 +193,9 @@ def _validate_values(cfg: dict) -> None:
         "export.video_preset",
         f"one of {', '.join(X264_PRESETS)}",
     )
-    floats = _get(cfg, "export.compress_floats")
-    check(isinstance(floats, bool), "export.compress_floats", "must be true or false")
+    for key in BOOLEANS:
+        if key == "export.compress_floats" or _has(cfg, key):
+            check(isinstance(_get(cfg, key), bool), key, "must be true or false")
     check(_get(cfg, "executor.name") in ("local", "ray"), "executor.name", "local or ray")
     if _get(cfg, "executor.name") == "ray":
         for key in ("executor.num_cpus", "executor.num_gpus"):
