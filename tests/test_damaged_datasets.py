@@ -53,6 +53,22 @@ def test_exporters_refuse_a_damaged_clip_before_writing(tiny_dataset, tmp_path, 
     assert not [p for p in tmp_path.iterdir() if ".export-" in p.name]
 
 
+def test_damage_inside_an_archive_stops_the_export_with_nothing_written(tiny_dataset, tmp_path,
+                                                                        capsys):  # fmt: skip
+    ds = _copy(tiny_dataset, tmp_path)
+    path = ds / "clips/clip_000001/cam0/instance.npz"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # same size: only reading the arrays finds it
+    path.write_bytes(bytes(data))
+    out = tmp_path / "coco"
+    assert export_cli.main(["coco", str(ds), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was written" in err and "Traceback" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if ".export-" in p.name]
+
+
 def test_parquet_refuses_a_damaged_clip(tiny_dataset, tmp_path, capsys):
     ds = _copy(tiny_dataset, tmp_path)
     _truncate(ds / "clips" / "clip_000000" / "trajectory.npz")
