@@ -252,6 +252,9 @@ def main() -> None:
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     try:
         app()
+    except KeyboardInterrupt as exc:  # a signal between the points of a sweep
+        print(f"\nsimfactory: interrupted ({exc or 'SIGINT'})", file=sys.stderr)
+        sys.exit(exit_code(exc))
     except SystemExit as exc:
         if exc.code == 1 and not _STARTED:  # Hydra refused the command line (an unknown
             sys.exit(2)  # group option, an override that does not parse): no work began
