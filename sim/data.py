@@ -171,7 +171,7 @@ class ClipDataset(Dataset):
         self.rgb_dtype, self.with_annotations = rgb_dtype, annotations
         counts = {r["clip_id"]: int(r["frames"]) for r in read_manifest(dataset_dir)}
         self.items: list[tuple[Path, range]] = []
-        for clip in dataset_clips(dataset_dir):
+        for clip in dataset_clips(dataset_dir, check=False):
             num_frames = counts.get(clip.name)
             if num_frames is None:
                 num_frames = _read_json(clip / "annotations.json")["clip"]["num_frames"]

@@ -8,14 +8,17 @@
     simfactory-export cosmos data/rooms data/rooms_cosmos --chunk 93
     simfactory-export gallery data/rooms                  # data/rooms/gallery/index.html
 
-Problems with the dataset (a missing folder, camera or LiDAR) or a non-empty output
-folder are reported before anything is written, with exit status 2.
+Problems with the dataset (a missing folder, camera or LiDAR, a damaged clip) or a
+non-empty output folder are reported before anything is written, with exit status 2.
+An export that fails part way (exit status 1) leaves the output as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
+import zlib
 
 from simfactory.sim.export import ExportError
 from simfactory.sim.export.coco import GROUPS, IMAGE_FORMATS, export_coco, export_youtube_vis
@@ -163,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as error:
         print(f"simfactory-export: error: {error}", file=sys.stderr)
         return 2
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # Damage the clip check cannot see without reading every array (a corrupted
+        # member inside an intact archive): the export stops and leaves nothing behind.
+        print(
+            f"simfactory-export: error: {type(error).__name__}: {error}; nothing was "
+            "written (simfactory-validate DATASET finds the damaged clip)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"wrote {count} {args.format} samples to {args.out}")
     return 0
 

@@ -57,6 +57,7 @@ from simfactory.sim.export import (
     prepare_output,
     read_annotations,
     read_video,
+    staged,
 )
 from simfactory.sim.model.classes import class_table
 
@@ -249,6 +250,7 @@ def _prepare(
     return views, prepare_output(out_dir, overwrite, written)
 
 
+@staged
 def export_coco(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -298,6 +300,7 @@ def export_coco(
     return len(images)
 
 
+@staged
 def export_youtube_vis(
     dataset_dir: str | Path,
     out_dir: str | Path,

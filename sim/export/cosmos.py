@@ -59,6 +59,7 @@ from simfactory.sim.export import (
     prepare_output,
     read_annotations,
     read_video,
+    staged,
 )
 from simfactory.sim.write.encodings import decode
 from simfactory.sim.write.files import write_video
@@ -224,6 +225,7 @@ def _check(clips: list[Path], camera: str) -> None:
                 raise ExportError(f"{clip.name}/{camera}/{name} is missing")
 
 
+@staged
 def export_cosmos(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -260,7 +262,7 @@ def export_cosmos(
     out = prepare_output(out_dir, overwrite, list(FOLDERS))
     for folder in FOLDERS:
         (out / folder).mkdir()
-    root = out.resolve() if paths == "absolute" else Path()
+    root = Path(out_dir).resolve() if paths == "absolute" else Path()
     count = 0
     for clip in clips:
         annotations = read_annotations(clip)

@@ -34,6 +34,7 @@ from simfactory.sim.export import (
     prepare_output,
     read_annotations,
     read_video,
+    staged,
 )
 from simfactory.sim.export.cosmos import seg_palette
 from simfactory.sim.write.encodings import decode
@@ -207,6 +208,7 @@ def _card(clip: str, summary: dict, params: dict) -> str:
     )  # fmt: skip
 
 
+@staged
 def export_gallery(
     dataset_dir: str | Path,
     out_page: str | Path | None = None,
@@ -251,7 +253,7 @@ def export_gallery(
     save_png(out / "contact_sheet.png", contact_sheet(sheet_rows_all, labels))
     buttons = " ".join(f'<button class="all" value="{o}">{o}</button>' for o in OVERLAYS)
     title = html.escape(f"simfactory dataset {Path(dataset_dir).resolve().name}")
-    out_page.write_text(
+    (out / out_page.name).write_text(
         PAGE.format(
             title=title,
             count=len(clips),

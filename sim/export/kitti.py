@@ -68,6 +68,7 @@ from simfactory.sim.export import (
     prepare_output,
     read_annotations,
     read_video,
+    staged,
 )
 from simfactory.sim.model.motion import invert
 
@@ -235,6 +236,7 @@ def _check(clips: list[Path], camera: str, right_camera: str | None, lidar: str)
             raise ExportError(f"{clip.name}: missing {lidar}/points.npz")
 
 
+@staged
 def export_kitti(
     dataset_dir: str | Path,
     out_dir: str | Path,

@@ -31,6 +31,7 @@ is null there. A column whose values do not share one type is written as JSON te
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -261,5 +262,10 @@ def export_parquet(
         raise ExportError(f"{str(out_path)!r} exists (use --overwrite)")
     table = manifest_table(dataset_dir)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _arrow().parquet.write_table(table, out_path)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        _arrow().parquet.write_table(table, tmp)
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return table.num_rows

@@ -17,6 +17,9 @@ camera projects around its visible 2D box (within ``BOX3D_TOLERANCE`` pixels). L
 points come in one block per frame of the annotated sizes, finite, with semantic ids
 that are their instance ids' classes.
 
+Identity: every clip records the fingerprint of the config it was made with; a clip
+whose fingerprint is not the dataset's (``identity.json``) is a ``mixed-config`` problem.
+
 Problems are printed grouped by kind with their clip and frame. Exit status: 0 when
 clean, 1 when problems were found, 2 when the argument is not a dataset.
 """
@@ -34,6 +37,7 @@ from scipy import ndimage
 
 from simfactory.sim.export import read_annotations, read_video
 from simfactory.sim.model.classes import class_table
+from simfactory.sim.run.guard import IDENTITY_FILE, read_identity
 from simfactory.sim.write.dataset import read_manifest
 from simfactory.sim.write.encodings import SCALE_KEYS, decode
 
@@ -381,9 +385,40 @@ def validate_dataset(dataset_dir: str | Path) -> Report:
         for clip in sorted(folders.keys() - rows.keys()):
             detail = "clip folder has no finished row in manifest.csv"
             problems.append(Problem("manifest", clip, None, detail))
+    problems += check_configs(dataset_dir, folders)
     for clip, folder in folders.items():
         problems += validate_clip(folder, rows.get(clip))
     return Report(len(folders), failed, problems)
+
+
+def check_configs(dataset_dir: Path, folders: dict[str, Path]) -> list[Problem]:
+    """Clips made with another config than the dataset's (a mixed dataset): each clip's
+    ``clip.config_fingerprint`` against ``identity.json``'s, or, without one, against
+    the fingerprint most clips share. Clips that record none are not judged."""
+    problems = []
+    identity = dataset_dir / IDENTITY_FILE
+    recorded = read_identity(dataset_dir)
+    if identity.exists() and recorded is None:
+        problems.append(Problem("unreadable-file", "dataset", None, IDENTITY_FILE))
+    prints: dict[str, str] = {}
+    for clip, folder in folders.items():
+        try:
+            value = read_annotations(folder)["clip"].get("config_fingerprint")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # reported by validate_clip
+        if value:
+            prints[clip] = value
+    if recorded is not None and recorded.get("fingerprint"):
+        expected = recorded["fingerprint"]
+    elif prints:
+        expected = Counter(prints.values()).most_common(1)[0][0]
+    else:
+        return problems
+    for clip, value in sorted(prints.items()):
+        if value != expected:
+            detail = f"made with config {value}, the dataset's is {expected}"
+            problems.append(Problem("mixed-config", clip, None, detail))
+    return problems
 
 
 def _count(n: int, noun: str) -> str:

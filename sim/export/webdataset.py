@@ -31,7 +31,13 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simfactory.sim.export import ExportError, dataset_clips, prepare_output
+from simfactory.sim.export import (
+    ExportError,
+    commit_output,
+    dataset_clips,
+    prepare_output,
+    staged,
+)
 
 SKIPPED = {"preview.png"}
 BLOCK = tarfile.BLOCKSIZE
@@ -94,6 +100,7 @@ def _add(tar: tarfile.TarFile, name: str, path: Path, size: int) -> None:
         tar.addfile(info, fh)
 
 
+@staged
 def export_webdataset(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -121,4 +128,7 @@ def export_webdataset(
                 shard.keys.append(clips[i].name)
         shard.size = shard.path.stat().st_size
         shards.append(shard)
+    final = commit_output(out)
+    for shard in shards:
+        shard.path = final / shard.path.name
     return shards

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from simfactory.sim.run.config import ConfigError, override_keys, validate
 from simfactory.sim.run.executor import Progress, default_workers, run_clips
+from simfactory.sim.run.guard import DatasetError, DatasetLock, check_identity, write_identity
+from simfactory.sim.run.lifetime import exit_code, stop_on_signals
 from simfactory.sim.run.randomize import apply_preset
 from simfactory.sim.write.dataset import read_manifest, write_card, write_manifest
 
@@ -43,15 +46,95 @@ def dataset_dir_for(cfg: dict) -> Path:
         return out
     if hc.mode != RunMode.MULTIRUN:
         return out
+    return point_dir(out, list(hc.overrides.task), hc.job.num)
+
+
+def point_dir(out: Path, point: list[str], num: int) -> Path:
+    """The folder of the sweep point with overrides ``point`` (job number ``num``)."""
     keys = set(swept_keys(sys.argv[1:]))
-    point = [o for o in hc.overrides.task if o.split("=", 1)[0].lstrip("+~") in keys]
-    name = ",".join(point) or f"job{hc.job.num}"
+    chosen = [o for o in point if o.split("=", 1)[0].lstrip("+~") in keys]
+    name = ",".join(chosen) or f"job{num}"
     return out / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
 
 
+def sweep_points(overrides: list[str]) -> list[list[str]]:
+    """Every point of a sweep given by ``overrides`` (``key=a,b`` ...), as the overrides
+    of one job each, in the order Hydra's basic sweeper runs them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return [point for batch in BasicSweeper.split_arguments(parsed, None) for point in batch]
+
+
+_SWEEP_CHECKED: list[bool] = []
+
+
+def command_overrides() -> list[str]:
+    """The overrides of this process's command line (sweeps unexpanded)."""
+    from hydra._internal.utils import get_args_parser
+
+    return list(get_args_parser().parse_intermixed_args(sys.argv[1:]).overrides or [])
+
+
+def validate_sweep(overrides: list[str], config_name: str | None) -> None:
+    """Compose and validate every point of a -m sweep (and check its dataset folder's
+    identity) before the first point runs; raise ConfigError naming each bad point."""
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    loader = GlobalHydra.instance().config_loader()
+    errors: list[str] = []
+    swept = set(swept_keys(overrides))
+    for num, point in enumerate(sweep_points(overrides)):
+        where = ",".join(o for o in point if o.split("=", 1)[0].lstrip("+~") in swept)
+        where = where or f"job{num}"
+        try:
+            composed = loader.load_configuration(
+                config_name=config_name, overrides=list(point), run_mode=RunMode.RUN
+            )
+            with open_dict(composed):
+                del composed["hydra"]
+            cfg = OmegaConf.to_container(composed, resolve=True)
+            cfg = apply_preset(cfg, override_keys(list(point)))
+            validate(cfg)
+            check_identity(point_dir(Path(cfg["output_dir"]), list(point), num), cfg)
+        except ConfigError as exc:
+            errors += [f"{e} [sweep point {where}]" for e in exc.errors]
+        except DatasetError as exc:
+            errors.append(f"{exc} [sweep point {where}]")
+        except Exception as exc:  # a point Hydra cannot compose (unknown group option...)
+            errors.append(f"{str(exc).splitlines()[0]} [sweep point {where}]")
+    _SWEEP_CHECKED.append(True)
+    if errors:
+        raise ConfigError(errors)
+
+
+class SweepCheck(Callback):
+    """Hydra callback (``hydra.callbacks`` in config.yaml): checks every sweep point
+    before Hydra writes anything (multirun.yaml) or runs the first one."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            validate_sweep(list(config.hydra.overrides.task), config.hydra.job.config_name)
+        except ConfigError as exc:
+            print(f"simfactory: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
 def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
-    """Generate every missing clip; returns the number of failed clips."""
+    """Generate every missing clip; returns the number of failed clips. The run holds
+    the dataset's lock throughout, and refuses (DatasetError) a folder that another run
+    holds or that holds clips of another config."""
+    dataset_dir = Path(dataset_dir)
     dataset_dir.mkdir(parents=True, exist_ok=True)
+    with DatasetLock(dataset_dir, command):
+        check_identity(dataset_dir, cfg)
+        write_identity(dataset_dir, cfg)
+        return _generate(cfg, dataset_dir, command)
+
+
+def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     ex = cfg["executor"]
     workers = default_workers() if ex["workers"] is None else ex["workers"]
     workers = min(workers, cfg["num_clips"])
@@ -63,6 +146,7 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     }
     todo = [i for i in range(cfg["num_clips"]) if i not in done]
     rows = dict(done)
+    write_manifest(dataset_dir, list(rows.values()))  # from the start: the clips it lists
     how = "Ray tasks" if ex["name"] == "ray" else f"{workers} worker(s)"
     print(
         f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
@@ -122,15 +206,20 @@ def success_report(rows: list[dict]) -> str:
 
 @hydra.main(config_path="pkg://simfactory.configs", config_name="config", version_base=None)
 def app(dcfg: DictConfig) -> None:
+    _STARTED.append(True)
     cfg = OmegaConf.to_container(dcfg, resolve=True)
     cfg = apply_preset(cfg, override_keys(list(HydraConfig.get().overrides.task)))
+    hc = HydraConfig.get()
     try:
         validate(cfg)
+        if hc.mode == RunMode.MULTIRUN and hc.job.num == 0 and not _SWEEP_CHECKED:
+            validate_sweep(command_overrides(), hc.job.config_name)
     except ConfigError as exc:
         print(f"simfactory: {exc}", file=sys.stderr)
         sys.exit(2)
     dataset_dir = dataset_dir_for(cfg)
     command = "simfactory " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    stop_on_signals()
     try:
         failed = generate_dataset(cfg, dataset_dir, command)
         if dataset_dir != Path(cfg["output_dir"]):
@@ -140,19 +229,33 @@ def app(dcfg: DictConfig) -> None:
                     report.replace("success rates:", "success rates, sweep so far:"),
                     file=sys.stderr,
                 )
-    except KeyboardInterrupt:
+    except DatasetError as exc:
+        print(f"simfactory: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt as exc:
         print(
-            f"\nsimfactory: interrupted; finished clips are in {dataset_dir.resolve()} "
-            "and running the same command again completes the dataset",
+            f"\nsimfactory: interrupted ({exc or 'SIGINT'}); finished clips are in "
+            f"{dataset_dir.resolve()} and running the same command again completes the dataset",
             file=sys.stderr,
         )
-        sys.exit(130)
+        sys.exit(exit_code(exc))
     print(f"dataset: {dataset_dir.resolve()}")
     if failed:
         print(f"simfactory: {failed} clip(s) failed; see manifest.csv", file=sys.stderr)
         sys.exit(1)
 
 
+_STARTED: list[bool] = []
+
+
 def main() -> None:
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt as exc:  # a signal between the points of a sweep
+        print(f"\nsimfactory: interrupted ({exc or 'SIGINT'})", file=sys.stderr)
+        sys.exit(exit_code(exc))
+    except SystemExit as exc:
+        if exc.code == 1 and not _STARTED:  # Hydra refused the command line (an unknown
+            sys.exit(2)  # group option, an override that does not parse): no work began
+        raise

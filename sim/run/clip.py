@@ -45,6 +45,8 @@ from simfactory.sim.run.build import (
     realize_clip,
     rollout_of,
 )
+from simfactory.sim.run.guard import dataset_fingerprint, fingerprint
+from simfactory.sim.run.lifetime import Orphaned, orphaned
 from simfactory.sim.simulate.physics import rollout
 from simfactory.sim.simulate.sanity import RolloutError, check_rollout, injected_fault
 from simfactory.sim.write.clip_files import (
@@ -176,6 +178,7 @@ def generate_clip(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
+    config_fingerprint = dataset_fingerprint(dataset_dir) or fingerprint(cfg)
     cfg, sampled = realize_clip(cfg, index, attempt)
     if spec is None:
         spec = build_scene(cfg, index, attempt)
@@ -221,11 +224,14 @@ def generate_clip(
             attempt=attempt,
             rollout=rollout_index,
             variant=variant,
+            config_fingerprint=config_fingerprint,
         )
         annotations["sampled"] = sampled
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
+        if orphaned():  # the run this clip was for is gone: write nothing
+            raise Orphaned(f"clip {index}: the run that asked for it has ended")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -21,6 +21,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.lifetime import run_child
 from simfactory.sim.simulate.sanity import injected_fault
 
 
@@ -66,9 +67,10 @@ def run_clips(
 
 
 def _worker(cfg: dict, dataset_dir: str, inbox, outbox, clips: int, render_threads: int) -> None:
-    """A worker process: runs the clips it is sent, then exits after ``clips`` of them.
-    Mesa's software rasterizer gets ``render_threads`` threads (its default is one per
-    core in every worker, which oversubscribes the cores once all workers render)."""
+    """A worker process (started through ``lifetime.run_child``, so it dies with the
+    parent): runs the clips it is sent, then exits after ``clips`` of them. Mesa's
+    software rasterizer gets ``render_threads`` threads (its default is one per core in
+    every worker, which oversubscribes the cores once all workers render)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the run
     os.environ.setdefault("LP_NUM_THREADS", str(render_threads))
     for _ in range(clips):
@@ -107,8 +109,11 @@ class _Pool:
     def start(self) -> None:
         inbox = self.ctx.Queue()
         process = self.ctx.Process(
-            target=_worker,
+            target=run_child,
             args=(
+                os.getpid(),
+                __name__,
+                "_worker",
                 self.cfg,
                 self.dataset_dir,
                 inbox,

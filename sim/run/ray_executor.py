@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +19,18 @@ from simfactory.sim.simulate.sanity import injected_fault
 FORWARDED = ("SIMFACTORY_", "PYOPENGL_")  # driver environment variables tasks see
 
 
-def _clip_task(cfg: dict, index: int, dataset_dir: str, attempt: int, env: dict) -> dict:
+def _clip_task(
+    cfg: dict, index: int, dataset_dir: str, attempt: int, env: dict, owner: tuple[str, int]
+) -> dict:
     """One clip in a Ray worker: take the driver's simfactory environment variables,
     give Mesa's software rasterizer as many threads as the task has CPUs, pick the EGL
-    device of the task's GPU, if it has one."""
+    device of the task's GPU, if it has one. ``owner`` (host, pid) is the driver: on its
+    host, a task whose driver is gone writes nothing."""
     import ray
+
+    from simfactory.sim.run.lifetime import set_owner
+
+    set_owner(*owner)
 
     for key in [k for k in os.environ if k.startswith(FORWARDED)]:
         del os.environ[key]
@@ -59,6 +67,7 @@ def run_clips_ray(
     if not ray.is_initialized():
         ray.init(address=ex.get("address"), include_dashboard=False, log_to_driver=False)
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED)}
+    owner = (socket.gethostname(), os.getpid())
     task = ray.remote(
         num_cpus=ex.get("num_cpus", 1),
         num_gpus=ex.get("num_gpus", 0),
@@ -73,7 +82,7 @@ def run_clips_ray(
         while pending or running:
             while pending and len(running) < limit:
                 index, attempt = pending.pop(0)
-                ref = task.remote(cfg, index, str(dataset_dir), attempt, env)
+                ref = task.remote(cfg, index, str(dataset_dir), attempt, env, owner)
                 running[ref] = (index, attempt)
             ready, _ = ray.wait(list(running), num_returns=1)
             index, attempt = running.pop(ready[0])

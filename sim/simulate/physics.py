@@ -541,6 +541,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
             and pb.getNumJoints(p.pb_body, physicsClientId=client) == 0
             for p in parts
         ]
+        link_parts = {b: [k for k, p in enumerate(parts) if p.body == b and p.link >= 0]
+                      for b, *_ in scripted}  # fmt: skip
         _check_start_overlaps(client, spec, parts, part_index)
         P, F = len(parts), num_frames
         poses = np.zeros((F, P, 4, 4))
@@ -572,7 +574,7 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                     update_cloth_holds(client, holds, t_start)
                     pb.stepSimulation(physicsClientId=client)
             else:
-                _drive(client, spec, scripted, held_masks, joints, 0.0)
+                _drive(client, spec, scripted, held_masks, joints, 0.0, stepping=False)
             t = step * dt
             _update_lifetimes(client, lives, t)
             for puppet in puppets:
@@ -587,7 +589,12 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
                 motion = spec.bodies[b].motion
                 if t <= motion.times[-1] or spec.bodies[b].mass == 0:
                     i = part_index[(uids[b], -1)]
-                    lin[frame, i], ang[frame, i] = motion_velocity(motion, t)
+                    v, w = motion_velocity(motion, t)
+                    lin[frame, i], ang[frame, i] = v, w
+                    for k in link_parts[b]:  # pybullet saw the base at rest: add its motion
+                        r = poses[frame, k, :3, 3] - poses[frame, i, :3, 3]
+                        lin[frame, k] += v + np.cross(w, r)
+                        ang[frame, k] += w
             for life in lives:
                 if not life.present:
                     present[frame, life.parts] = False
@@ -973,10 +980,14 @@ def _hold_scripted_dynamic(client: int, spec: SceneSpec, uids: list[int]) -> dic
     return held
 
 
-def _drive(client, spec, scripted, held, joints, t: float) -> None:
-    """Apply scripted motions and joint targets for the step that ends at time ``t``.
+def _drive(client, spec, scripted, held, joints, t: float, stepping: bool = True) -> None:
+    """Apply scripted motions and joint targets for the step that ends at time ``t``
+    (``stepping`` False: set the start state, no step follows).
 
-    A scripted body is only moved while its path changes, and once more when it ends.
+    A kinematic scripted body is only moved while its path changes, and once more when
+    it ends. A held dynamic body is set to its path at every step, at rest, with its
+    weight cancelled for the step, so it stays exactly where its script says (before its
+    path starts too) until it is released after its last key.
     """
     for entry in scripted:
         b, uid, T_frame_inertial, state = entry
@@ -990,14 +1001,23 @@ def _drive(client, spec, scripted, held, joints, t: float) -> None:
             pb.setCollisionFilterGroupMask(uid, -1, 1, -1, physicsClientId=client)
             pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
             continue
+        if body.mass > 0:
+            pos, quat = _held_pose(motion, t, T_frame_inertial, state)
+            pb.resetBasePositionAndOrientation(uid, pos, quat, physicsClientId=client)
+            pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
+            if stepping:
+                if "weight" not in state:
+                    mass = pb.getDynamicsInfo(uid, -1, physicsClientId=client)[0]
+                    state["weight"] = [mass * float(g) for g in spec.gravity]
+                lift = [-w for w in state["weight"]]
+                pb.applyExternalForce(uid, -1, lift, pos, pb.WORLD_FRAME, physicsClientId=client)
+            continue
         phase = "before" if t <= start else ("after" if t >= end else "moving")
         if phase != "moving" and state.get("phase") == phase:
             continue
         state["phase"] = phase
         pos, quat = pos_quat_xyzw(motion_pose(motion, t) @ T_frame_inertial)
         pb.resetBasePositionAndOrientation(uid, pos, quat, physicsClientId=client)
-        if body.mass > 0:
-            pb.resetBaseVelocity(uid, [0, 0, 0], [0, 0, 0], physicsClientId=client)
     for uid, j, _, keys in joints:
         if keys:
             pb.setJointMotorControl2(
@@ -1008,6 +1028,27 @@ def _drive(client, spec, scripted, held, joints, t: float) -> None:
                 force=200.0,
                 physicsClientId=client,
             )
+
+
+def _held_pose(motion, t: float, T_frame_inertial: np.ndarray, state: dict) -> tuple:
+    """Position and xyzw quaternion of a held body's inertial frame at ``t``; computed
+    once per stretch of the script where the pose does not change (before the first
+    key, after the last, between two equal keys)."""
+    times = motion.times
+    if t <= times[0]:
+        stretch = -1
+    elif t >= times[-1]:
+        stretch = len(times) - 1
+    else:
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        still = np.array_equal(motion.poses[k], motion.poses[k + 1])
+        stretch = k if still else None
+    cached = state.get("held")
+    if stretch is not None and cached is not None and cached[0] == stretch:
+        return cached[1]
+    pose = pos_quat_xyzw(motion_pose(motion, t) @ T_frame_inertial)
+    state["held"] = (stretch, pose)
+    return pose
 
 
 def _frame_contacts(client: int, frame: int, part_index: dict) -> list[tuple]:

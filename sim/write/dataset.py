@@ -64,6 +64,7 @@ HYDRA_QUIET = {
         "sweep": {"dir": "${output_dir}", "subdir": "."},
         "output_subdir": None,
         "job": {"chdir": False},
+        "callbacks": {"validate_sweep": {"_target_": "simfactory.sim.run.cli.SweepCheck"}},
     },
 }
 
