@@ -110,7 +110,12 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     cosmos.add_argument(
         "--paths", default="relative", choices=["relative", "absolute"],
-        help="spec paths relative to the output folder, or absolute",
+        help="spec paths relative (Transfer2.5: to the spec's folder; Transfer1: to the "
+        "output folder, its working folder) or absolute",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--absolute-paths", dest="paths", action="store_const", const="absolute",
+        help="the same as --paths absolute",
     )  # fmt: skip
     cosmos.add_argument("--overwrite", action="store_true", help="replace a previous export")
 
