@@ -153,26 +153,14 @@ def test_seg_colours_map_back_to_instance_ids(bundle):
     assert tables[0] == [0, 0, 0]
 
 
-def test_caption_prefers_the_family_caption():
-    annotations = {
-        "clip": {"family": "hoi"},
-        "family": {"caption": "A Franka arm stacks the red block on the blue one."},
-        "objects": [],
-    }
-    assert clip_caption(annotations) == annotations["family"]["caption"]
-    annotations = {
-        "clip": {"family": "furniture"},
-        "params": {"theme": "office", "camera": {"requested": "orbit"}},
-        "objects": [
-            {"class": "chair", "link": None},
-            {"class": "chair", "link": None},
-            {"class": "drawer", "link": "drawer_0"},
-            {"class": "table", "link": None},
-        ],
-    }
-    assert clip_caption(annotations) == (
-        "A simulated furniture scene with 2 chairs and a table; theme office; camera path orbit."
-    )
+def test_caption_is_the_clips_dense_caption(bundle):
+    dataset, out, _ = bundle
+    annotations = read_annotations(dataset / "clips" / "clip_000001")
+    dense = annotations["captions"]["dense"]
+    assert clip_caption(annotations) == dense
+    assert (out / "metas" / "clip_000001_000.txt").read_text() == dense + "\n"
+    old = {k: v for k, v in annotations.items() if k != "captions"}  # a dataset made before
+    assert clip_caption(old) == dense
 
 
 def test_cli_writes_a_portrait_letterboxed_short_chunk(tiny_dataset, tmp_path):

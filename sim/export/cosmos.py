@@ -42,8 +42,8 @@ each showing source frame ``source_frames[k]``.
   RLE, "mask_shape": (T, H, W)}}``, the RLE being pycocotools' encoding of the (T, H,
   W) boolean mask flattened in C order into one (T*H*W, 1) column, as Cosmos-Transfer1's
   SAM2 preprocessing writes it and its training dataset decodes it.
-- Caption: the family's ``caption`` in annotations.json when it has one, otherwise one
-  written from the family name, the objects' classes and the camera path.
+- Caption: the clip's dense caption (annotations.json ``captions.dense``, see
+  ``sim/annotate/captions.py``).
 - Spec paths: Cosmos-Transfer2.5 resolves a spec's relative paths from the spec
   file's folder, so ``specs/NAME.json`` says ``../videos/NAME.mp4``; Cosmos-Transfer1's
   ``transfer.py`` opens them from its working folder, so ``specs_transfer1/NAME.json``
@@ -63,6 +63,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simfactory.sim.annotate.captions import clip_captions
 from simfactory.sim.export import (
     ExportError,
     dataset_clips,
@@ -230,37 +231,11 @@ def decode_seg_masks(records: list[dict]) -> np.ndarray:
     return np.array(masks, dtype=bool)
 
 
-def _count(n: int, word: str) -> str:
-    return f"a {word}" if n == 1 else f"{n} {word}s"
-
-
 def clip_caption(annotations: dict) -> str:
-    """The family's caption, or a plain one from the family, object classes and camera."""
-    caption = annotations.get("family", {}).get("caption")
-    if caption:
-        return str(caption)
-    family = annotations["clip"].get("family", "synthetic")
-    counts: dict[str, int] = {}
-    for obj in annotations["objects"]:
-        if obj.get("link") is None:
-            counts[obj["class"]] = counts.get(obj["class"], 0) + 1
-    things = [_count(n, name.replace("_", " ")) for name, n in sorted(counts.items())]
-    text = f"A simulated {family} scene"
-    if things:
-        text += " with " + (
-            ", ".join(things[:-1]) + " and " + things[-1] if things[1:] else things[0]
-        )
-    params = annotations.get("params", {})
-    details = [
-        f"{k.replace('_', ' ')} {v}" for k, v in sorted(params.items()) if isinstance(v, str)
-    ]
-    if details:
-        text += "; " + ", ".join(details)
-    camera = params.get("camera", {})
-    path = camera.get("requested") or camera.get("kind") if isinstance(camera, dict) else None
-    if path:
-        text += f"; camera path {path}"
-    return text + "."
+    """The clip's dense caption (annotations ``captions``, or written from the
+    annotations for a dataset made before captions were stored)."""
+    captions = annotations.get("captions") or clip_captions(annotations)
+    return str(captions["dense"])
 
 
 def _check(clips: list[Path], camera: str) -> None:
