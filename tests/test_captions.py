@@ -6,7 +6,17 @@ import re
 
 import numpy as np
 
-from simfactory.sim.annotate.captions import clip_captions, count, join
+from simfactory.sim.annotate.captions import (
+    AN,
+    PLURALS,
+    REGULAR,
+    article,
+    clip_captions,
+    count,
+    engine,
+    join,
+    plural,
+)
 from simfactory.sim.model.classes import class_table
 
 # Words a caption may use for a class (multi-word names first, so "street lamp" is not
@@ -67,6 +77,15 @@ def test_plurals_and_articles():
     assert count("shelf", 2) == "two shelves" and count("bus", 3) == "three buses"
     assert count("apple", 1) == "an apple" and count("cutting board", 2) == "two cutting boards"
     assert join(["a", "b", "c"]) == "a, b and c" and join(["a", "b"]) == "a and b"
+    assert count("mouse", 2) == "two mice" and article("hour") == "an hour"  # by inflect
+
+
+def test_the_fast_tables_agree_with_inflect():
+    p = engine()
+    for noun in [*PLURALS, *REGULAR, "green towel", "wooden cutting board"]:
+        assert plural(noun) == p.plural(noun), noun
+    for word in [*REGULAR, *AN, "orange block", "yellow can", "electric light", "SUV"]:
+        assert article(word) == p.a(word), word
 
 
 def test_falls_onto_its_support_and_collisions():
@@ -200,7 +219,7 @@ def test_hoi_actions_from_the_segments():
     dense = clip_captions(annotations)["dense"]
     assert dense.startswith("A Franka Panda robot arm works at a table; on it are a blue bowl "
                             "and a red apple.")  # fmt: skip
-    assert ("The robot arm reaches for the red apple, grasps it, lifts it, places it on the "
+    assert ("The robot arm reaches for the red apple, grasps it, lifts it, places it in the "
             "blue bowl, lets go of it and pulls back.") in dense  # fmt: skip
     assert not re.search(r"cuts|folds|stacks|opens|does not succeed", dense)
     annotations["family"]["outcome"] = {"success": False}

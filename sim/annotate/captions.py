@@ -72,9 +72,29 @@ FALL_M = 0.10  # a body ending this much lower has fallen
 TURN_DEG = 3.0
 
 
+# Plurals of the nouns captions use most, as inflect writes them: they spare worker
+# processes inflect's import (about 2 s of CPU); any other noun goes to inflect.
+PLURALS = {
+    "box": "boxes", "bus": "buses", "person": "people", "shelf": "shelves",
+    "knife": "knives", "sofa": "sofas", "glass": "glasses", "cloth": "cloths",
+    "cutting board": "cutting boards", "traffic light": "traffic lights",
+    "traffic sign": "traffic signs", "street lamp": "street lamps", "robot arm": "robot arms",
+    "other object": "other objects", "other vehicle": "other vehicles",
+    "electric light": "electric lights", "peach": "peaches", "dish": "dishes",
+}  # fmt: skip
+REGULAR = {
+    "bed", "book", "bottle", "bowl", "building", "cabinet", "can", "car", "chair", "cup",
+    "cyclist", "door", "drawer", "fence", "fruit", "lamp", "lane", "plant", "pole", "robot",
+    "sedan", "table", "toy", "tree", "truck", "van", "window", "block", "apple", "orange",
+    "lemon", "pear", "towel", "banana", "mug", "plate", "sponge", "bicycle", "rider",
+}  # fmt: skip
+AN = {"SUV": "an", "hour": "an", "honest": "an", "one": "a", "once": "a", "unit": "a",
+      "uniform": "a", "user": "a", "european": "a", "useful": "a", "unique": "a"}  # fmt: skip
+
+
 @cache
 def engine():
-    """The inflect engine, taught the acronyms our captions use."""
+    """The inflect engine (imported on first use), taught the acronyms we use."""
     import inflect
 
     p = inflect.engine()
@@ -82,26 +102,49 @@ def engine():
     return p
 
 
+def article(phrase: str) -> str:
+    """ "a box", "an orange block", "an SUV"."""
+    first = phrase.split()[0]
+    if first in AN or first.lower() in AN:
+        return f"{AN.get(first, AN.get(first.lower()))} {phrase}"
+    if first[0].lower() in "aeio":
+        return f"an {phrase}"
+    if first[0].lower() not in "hu" and first[0].isalpha() and not first.isupper():
+        return f"a {phrase}"
+    return engine().a(phrase)
+
+
 def plural(noun: str) -> str:
     """The plural of a noun phrase; acronyms take a plain s ("SUVs")."""
-    head = noun.split()[-1]
+    words = noun.split()
+    head = words[-1]
     if head.isupper():
+        return noun + "s"
+    if noun in PLURALS:
+        return PLURALS[noun]
+    if head in PLURALS:
+        return " ".join([*words[:-1], PLURALS[head]])
+    if head in REGULAR:
         return noun + "s"
     return engine().plural(noun)
 
 
+NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
 def count(noun: str, n: int) -> str:
     """ "a box", "four boxes", "23 plants": words up to ten, digits above."""
-    p = engine()
     if n == 1:
-        return p.a(noun)
-    number = p.number_to_words(n) if n <= 10 else str(n)
+        return article(noun)
+    number = NUMBERS[n] if 0 <= n <= 10 else str(n)
     return f"{number} {plural(noun)}"
 
 
 def verb(n: int, singular: str) -> str:
     """ "walks" for one, "walk" for several."""
-    return singular if n == 1 else engine().plural_verb(singular)
+    if n == 1:
+        return singular
+    return singular[:-2] if singular.endswith(("shes", "ches", "sses")) else singular[:-1]
 
 
 def join(items: list[str]) -> str:
@@ -134,15 +177,21 @@ class Words:
         self.by_id = {o["id"]: o for o in self.parts}
         self.by_name = {o["name"]: o for o in self.parts}
         self.mentioned: set[str] = set()  # classes the captions name
+        self.shared: dict[str, int] = {}  # bodies per noun
+        for body in self.base:
+            noun = self.noun(body, mention=False)
+            self.shared[noun] = self.shared.get(noun, 0) + 1
+        self.referred: dict[str, str] = {}  # bodies named by "the" so far, and their noun
 
     def pick(self, *options: str) -> str:
         return options[int(self.rng.integers(len(options)))]
 
-    def noun(self, body: str) -> str:
+    def noun(self, body: str, mention: bool = True) -> str:
         """What a body (or a part, by its full name) is called, without article."""
         record = self.base.get(body) or self.by_name.get(body)
         cls = record["class"] if record else body
-        self.mentioned.add(cls)
+        if mention:
+            self.mentioned.add(cls)
         objects = self.params.get("objects")
         if isinstance(objects, dict) and isinstance(objects.get(body), dict):
             info = objects[body]
@@ -158,7 +207,16 @@ class Words:
         return NOUNS.get(cls, cls.replace("_", " "))
 
     def the(self, body: str) -> str:
-        return f"the {self.noun(body)}"
+        """The body as a definite noun phrase: "the sofa"; where several bodies share
+        its noun, "one of the chairs", then "another chair", and "that chair" again."""
+        noun = self.noun(body)
+        if self.shared.get(noun, 0) <= 1:
+            return f"the {noun}"
+        if body in self.referred:
+            return f"that {noun}"
+        first = noun not in self.referred.values()
+        self.referred[body] = noun
+        return f"one of the {plural(noun)}" if first else f"another {noun}"
 
 
 def _positions(record: dict) -> np.ndarray:
@@ -277,7 +335,7 @@ def inventory(words: Words, skip: set[str]) -> list[str]:
     """Counted noun phrases of the bodies in view of the labels, most numerous first."""
     counts: dict[str, int] = {}
     for body, record in words.base.items():
-        if body in skip or record["class"] in STRUCTURE:
+        if body in skip or record["class"] in STRUCTURE or not record.get("present", [1])[0]:
             continue
         counts[words.noun(body)] = counts.get(words.noun(body), 0) + 1
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -305,7 +363,7 @@ def camera_sentence(words: Words) -> str:
         parts.append(f"moves {_metres(travel)} {where}")
     if abs(turn) >= TURN_DEG:
         parts.append(f"turns {abs(turn):.0f} degrees to the {'left' if turn > 0 else 'right'}")
-    text = f"{subject} {named}, " + " and ".join(parts) if named else subject + " " + join(parts)
+    text = f"the camera {named}, " + " and ".join(parts) if named else subject + " " + join(parts)
     return sentence(text.replace("  ", " "))
 
 
@@ -359,11 +417,14 @@ def when_phrase(words: Words) -> str:
 
 ACTIONS = {
     "reach": "reaches for {0}", "grasp": "grasps {0}", "lift": "lifts {0}",
-    "carry": "carries {0} to {1}", "place": "places {0} on {1}", "push": "pushes {0}",
+    "carry": "carries {0} to {1}", "place": "places {0} {in} {1}", "push": "pushes {0}",
     "stack": "stacks {0} on {1}", "open": "opens {0}", "close": "closes {0}",
-    "fold": "folds {0}", "cut": "cuts {0}", "release": "lets go of {0}",
-    "retreat": "pulls back", "walk": "walks to {0}", "move": "moves {0}",
+    "fold": "folds {0}", "cut": "cuts {0}{halves}", "release": "lets go of {0}",
+    "retreat": "pulls back", "walk": "walks to {0}", "move": "moves {0} over {1}",
 }  # fmt: skip
+
+
+INSIDE = {"bowl", "box", "cup"}  # placed "in" these, "on" anything else
 
 
 def action_sentence(words: Words, actor: str) -> str:
@@ -374,12 +435,21 @@ def action_sentence(words: Words, actor: str) -> str:
         if template is None:
             continue
         objects = [o for o in segment.get("objects", []) if o in words.base or o in words.by_name]
-        if template.count("{") > len(objects):
-            template = template.split(" to {1}")[0].split(" on {1}")[0]
-            if template.count("{") > len(objects):
+        slots = len(re.findall(r"\{\d\}", template))
+        if slots > len(objects):
+            template = re.sub(r" (to|over|on|\{in\}) \{1\}", "", template)
+            slots = len(re.findall(r"\{\d\}", template))
+            if slots > len(objects):
                 continue
-        names = ["it" if o == previous else words.the(o) for o in objects]
-        phrases.append(template.format(*names))
+        names = ["it" if o == previous else words.the(o) for o in objects[:slots]]
+        target = objects[1] if slots > 1 else None
+        record = words.base.get(target) or words.by_name.get(target) if target else None
+        inside = "in" if record and record["class"] in INSIDE else "on"
+        cut = objects[0] if objects else ""
+        halves = any(b.startswith(f"{cut}_half") for b in words.base) if cut else False
+        phrases.append(
+            template.format(*names, **{"in": inside, "halves": " in half" if halves else ""})
+        )
         previous = objects[0] if objects else previous
     deduped = [p for i, p in enumerate(phrases) if i == 0 or p != phrases[i - 1]]
     return sentence(f"{actor} {join(deduped)}") if deduped else ""
@@ -411,10 +481,12 @@ def _hoi(words: Words) -> dict:
             if things
             else ""
         )
-        setting = sentence(f"{engine().a(actor)} works at a table{on}")
+        setting = sentence(f"{article(actor)} works at a table{on}")
     else:
-        setting = sentence(f"{engine().a(actor)} in a room with {join(things) or 'nothing else'}")
-    motion = motion_sentences(words, skip | used | {body})
+        setting = sentence(f"{article(actor)} in a room with {join(things) or 'nothing else'}")
+    tools = set(words.family.get("tools") or [])
+    tools |= {a.get("child") for a in words.family.get("attachments") or []}
+    motion = motion_sentences(words, skip | used | tools | {body})
     short = words.family.get("caption") or actions or setting
     return {"setting": setting, "actions": [actions, result, *motion], "short": short}
 
@@ -424,10 +496,10 @@ def _furniture(words: Words) -> dict:
     room = {"dining": "dining room", "living": "living room"}.get(theme, theme or "room")
     words.mentioned.update({"floor", "wall"})
     things = inventory(words, set())
-    setting = sentence(f"{engine().a(room)} with {join(things)}" if things else engine().a(room))
+    setting = sentence(f"{article(room)} with {join(things)}" if things else article(room))
     motion = motion_sentences(words, set())
     falls = [s for s in motion if " falls" in s or " drops" in s]
-    short = (falls[0][:-1] + f" in {engine().a(room)}.") if falls else setting
+    short = (falls[0][:-1] + f" in {article(room)}.") if falls else setting
     return {"setting": setting, "actions": motion, "short": short}
 
 
@@ -486,7 +558,7 @@ def _driving(words: Words) -> dict:
     kind = words.noun(ego) if ego else "car"
     when = when_phrase(words)
     short = sentence(
-        f"{engine().a(kind)} drives along {road.split(',')[0]}" + (f" {when}" if when else "")
+        f"{article(kind)} drives along {road.split(',')[0]}" + (f" {when}" if when else "")
     )
     return {"setting": setting, "actions": sentences, "short": short}
 
