@@ -88,7 +88,7 @@ REGULAR = {
     "sedan", "table", "toy", "tree", "truck", "van", "window", "block", "apple", "orange",
     "lemon", "pear", "towel", "banana", "mug", "plate", "sponge", "bicycle", "rider",
 }  # fmt: skip
-AN = {"SUV": "an", "hour": "an", "honest": "an", "one": "a", "once": "a", "unit": "a",
+AN = {"SUV": "an", "KUKA": "a", "hour": "an", "honest": "an", "one": "a", "once": "a", "unit": "a",
       "uniform": "a", "user": "a", "european": "a", "useful": "a", "unique": "a"}  # fmt: skip
 
 
