@@ -21,6 +21,7 @@ from simfactory.sim.export.cosmos import (
     export_cosmos,
     fit_box,
     fit_frames,
+    seg_masks,
     seg_palette,
     transfer1_spec,
     transfer2_spec,
@@ -213,6 +214,22 @@ def test_transfer1_seg_pickles_round_trip_to_our_masks(bundle):
             assert record["segmentation_mask_rle"]["mask_shape"] == (4, 704, 1280)
             assert isinstance(record["segmentation_mask_rle"]["data"]["counts"], bytes)
         assert not (masks.sum(axis=0) > 1).any()  # one object per pixel
+
+
+def test_seg_rle_is_the_sam2_encoding_byte_for_byte():
+    """The run-based encoder writes what pycocotools writes for the (T*H*W, 1) column."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        ids = (rng.integers(0, 4, (3, 4, 5)) * (rng.random((3, 4, 5)) < 0.7)).astype(np.uint16)
+        present = [k for k in np.unique(ids) if k]
+        records = seg_masks(ids, {1: "cup"})
+        assert len(records) == len(present)
+        for k, record in zip(present, records, strict=True):
+            column = np.asfortranarray((ids == k).reshape(-1, 1).astype(np.uint8))
+            assert record["segmentation_mask_rle"]["data"] == mask_utils.encode(column)
+            assert record["phrase"] == ("cup" if k == 1 else "object")
 
 
 def test_edges_are_the_clients_canny_on_colour(bundle):

@@ -202,14 +202,28 @@ def _mask_utils():
 
 def seg_masks(ids: np.ndarray, phrases: dict[int, str]) -> list[dict]:
     """Cosmos-Transfer1's segmentation records of instance frames (T, H, W): one per id
-    present (background 0 left out), in id order."""
+    present (background 0 left out), in id order.
+
+    The runs of equal ids along the flattened frames are found in one pass; each id's
+    COCO run lengths (alternating outside / inside, from outside) come from its runs and
+    pycocotools compresses them, so no full-size mask is built per id."""
     mask_utils = _mask_utils()
+    flat = np.ascontiguousarray(ids).reshape(-1)
+    total = flat.size
+    starts = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1])
+    ends = np.append(starts[1:], total)
+    values = flat[starts]
     records = []
-    for k in np.unique(ids):
+    for k in np.unique(values):
         if k == 0:
             continue
-        column = (ids == k).reshape(-1, 1).astype(np.uint8, order="F")
-        rle = mask_utils.encode(np.asfortranarray(column))
+        s, e = starts[values == k], ends[values == k]
+        counts = np.empty(2 * len(s) + 1, dtype=np.int64)
+        counts[0::2] = np.append(s, total) - np.concatenate([[0], e])  # outside runs
+        counts[1::2] = e - s  # inside runs
+        if counts[-1] == 0:  # ends inside: no closing outside run (as pycocotools writes)
+            counts = counts[:-1]
+        rle = mask_utils.frPyObjects({"counts": counts.tolist(), "size": [total, 1]}, total, 1)
         records.append(
             {
                 "phrase": phrases.get(int(k), "object"),
