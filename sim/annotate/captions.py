@@ -132,6 +132,11 @@ def plural(noun: str) -> str:
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
+def amount(n: int, noun: str) -> str:
+    """ "1 clip", "48 frames": digits, for messages and cards."""
+    return f"{n} {noun if n == 1 else plural(noun)}"
+
+
 def count(noun: str, n: int) -> str:
     """ "a box", "four boxes", "23 plants": words up to ten, digits above."""
     if n == 1:

@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from simfactory.sim.annotate.captions import amount
 from simfactory.sim.run.config import ConfigError, override_keys, validate
 from simfactory.sim.run.executor import Progress, default_workers, run_clips
 from simfactory.sim.run.randomize import apply_preset
@@ -65,7 +66,7 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     rows = dict(done)
     how = "Ray tasks" if ex["name"] == "ray" else f"{workers} worker(s)"
     print(
-        f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
+        f"simfactory: {amount(len(todo), 'clip')} to generate ({len(done)} already done) "
         f"with {how} into {dataset_dir}",
         file=sys.stderr,
     )
