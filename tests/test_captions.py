@@ -237,6 +237,11 @@ def test_generated_clips_carry_their_captions(tiny_dataset):
         assert clip_captions(annotations) == captions  # a function of the labels
         assert len(captions["dense"]) > len(captions["medium"]) > len(captions["short"]) > 20
         labelled = {o["class"] for o in annotations["objects"]}
+        drops = [np.asarray(o["T_world_part"])[[0, -1], 2, 3] for o in annotations["objects"]]
+        fell = any(z0 - z1 > 0.1 for z0, z1 in drops)
+        touched = bool(annotations["contacts"])
         for text in (captions["short"], captions["medium"], captions["dense"]):
             assert not unlabelled(text, labelled), text
             assert not re.search(r"\b(boxs|vegetations|persons|a [aeiou]\w+)\b", text), text
+            assert fell or not re.search(r"\b(falls|drops)\b", text), text
+            assert touched or not re.search(r"\b(hits|bumps|knocks)\b", text), text
