@@ -70,6 +70,8 @@ def test_parquet_manifest_agrees_with_manifest_and_labels(randomized_dataset, tm
                 assert _same(row[key], text), key
         assert 50 <= row["camera.fov_deg"] <= 70 and 5.0 <= row["scene.room_size.1"] <= 7.0
         assert row["camera_names"] == list(ann["cameras"]) == ["cam0"]
+        assert row["caption"] == ann["captions"]["dense"]
+        assert row["caption_short"] == ann["captions"]["short"]
         assert row["params.room.height"] == ann["params"]["room"]["height"]
         assert row["params.cfg.room_size"] == ann["params"]["cfg"]["room_size"]
 

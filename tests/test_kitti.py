@@ -2,6 +2,7 @@
 checked against the clip's own annotations."""
 
 import json
+import shutil
 
 import imageio.v3 as iio
 import numpy as np
@@ -10,7 +11,12 @@ import trimesh
 
 from simfactory.sim.annotate.boxes import box_corners
 from simfactory.sim.export.cli import main
-from simfactory.sim.export.kitti import export_kitti, label_lines
+from simfactory.sim.export.kitti import (
+    angle_text,
+    export_kitti,
+    label_lines,
+    split_clips,
+)
 from simfactory.sim.model.spec import (
     Body,
     CameraPath,
@@ -161,7 +167,7 @@ def test_layout_and_counts(exported):
     _, out, count, _ = exported
     assert count == FRAMES
     for folder, ext in (("image_2", "png"), ("image_3", "png"), ("label_2", "txt"),
-                        ("calib", "txt"), ("velodyne", "bin")):  # fmt: skip
+                        ("calib", "txt"), ("velodyne", "bin"), ("planes", "txt")):  # fmt: skip
         names = sorted(p.name for p in (out / "training" / folder).iterdir())
         assert names == [f"{i:06d}.{ext}" for i in range(FRAMES)]
     mapping = (out / "mapping.txt").read_text().splitlines()
@@ -318,3 +324,93 @@ def test_cli_errors_exit_2_without_writing(exported, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     assert main(["kitti", str(dataset), str(out), "--overwrite"]) == 0
     assert len(list((out / "training" / "label_2").iterdir())) == FRAMES
+
+
+def test_dont_care_rows_come_last(exported):
+    """OpenPCDet keeps the first (rows - DontCare rows) rows as its objects."""
+    _, _, _, annotations = exported
+    records = annotations["cameras"]["cam0"]["frames"][0]["objects"]
+    bodies = {o["id"]: o["body"] for o in annotations["objects"]}
+    visible: dict[str, int] = {}
+    for r in records:
+        visible[bodies[r["id"]]] = visible.get(bodies[r["id"]], 0) + r["visible_pixels"]
+    counts = sorted(v for b, v in visible.items() if b in ("car_a", "van_b", "walker", "rider"))
+    for threshold in (counts[0] + 1, counts[1] + 1, counts[2] + 1):
+        lines = label_lines(annotations, "cam0", 0, "ego", min_visible_pixels=threshold)
+        types = [line.split()[0] for line in lines]
+        kept = len([t for t in types if t != "DontCare"])
+        assert 0 < kept < 4 and "DontCare" not in types[:kept]
+        assert all(t == "DontCare" for t in types[kept:])
+
+
+def test_angles_stay_within_pi_after_rounding(exported):
+    for angle in (np.pi, -np.pi, 3 * np.pi, -np.pi + 1e-9, np.pi - 2e-7, 7.0, -0.5):
+        value = float(angle_text(angle))
+        assert -np.pi <= value <= np.pi
+        assert np.isclose(np.angle(np.exp(1j * (value - angle))), 0, atol=2e-6)
+    assert angle_text(-np.pi) == "-3.141592" and angle_text(0.0) == "0.000000"
+    _, out, _, _ = exported
+    for path in (out / "training" / "label_2").iterdir():
+        for label in _labels(path):
+            assert -np.pi <= label["alpha"] <= np.pi and -np.pi <= label["ry"] <= np.pi
+
+
+def _plane(path) -> np.ndarray:
+    lines = path.read_text().splitlines()
+    assert lines[:3] == ["# Matrix", "WIDTH 4", "HEIGHT 1"]
+    return np.array(lines[3].split(), dtype=float)
+
+
+def test_road_plane_under_the_ego(exported):
+    _, out, _, annotations = exported
+    cam = annotations["cameras"]["cam0"]
+    for f in range(FRAMES):
+        plane = _plane(out / "training" / "planes" / f"{f:06d}.txt")
+        assert np.allclose(plane, [0, -1, 0, 1.25], atol=1e-6)  # level camera 1.25 m up
+        T_cw = np.linalg.inv(np.array(cam["T_world_camera"][f]))
+        road = np.array([[5, 1, 0, 1], [12, -4, 0, 1], [30, 8, 0, 1.0]]) @ T_cw.T
+        assert np.allclose(road[:, :3] @ plane[:3] + plane[3], 0, atol=1e-5)
+        # Objects standing on the road have their box bottoms on the plane.
+        for label in _labels(out / "training" / "label_2" / f"{f:06d}.txt"):
+            if label["type"] in ("Car", "Van"):
+                assert abs(label["location"] @ plane[:3] + plane[3]) < 1e-4
+
+
+def test_split_clips_is_seeded_and_by_fraction():
+    names = [f"clip_{i:06d}" for i in range(10)]
+    split = split_clips(names, 0.2, 0.1, seed=0)
+    assert split == split_clips(names, 0.2, 0.1, seed=0)
+    assert split != split_clips(names, 0.2, 0.1, seed=1)
+    values = list(split.values())
+    assert (values.count("train"), values.count("val"), values.count("test")) == (7, 2, 1)
+    assert set(split_clips(names[:2], 0.01, 0.0, seed=0).values()) == {"train", "val"}
+    assert set(split_clips(names[:1], 0.2, 0.0, seed=0).values()) == {"train"}
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_clips(names, 1.5, 0.0, seed=0)
+    with pytest.raises(ValueError, match="leave clips"):
+        split_clips(names, 0.5, 0.5, seed=0)
+
+
+def test_image_sets_and_testing_folder(exported, tmp_path):
+    dataset, out, _, _ = exported
+    sets = {s: (out / "ImageSets" / f"{s}.txt").read_text().split() for s in
+            ("train", "val", "trainval", "test")}  # fmt: skip
+    names = [f"{i:06d}" for i in range(FRAMES)]
+    assert sets == {"train": names, "val": [], "trainval": names, "test": []}
+    two = tmp_path / "two"
+    for i in range(3):  # the same clip three times: a train, a val and a test clip
+        shutil.copytree(dataset / "clips" / "clip_000000", two / "clips" / f"clip_{i:06d}")
+    out2 = tmp_path / "out"
+    assert export_kitti(two, out2, val_fraction=0.3, test_fraction=0.3) == 3 * FRAMES
+    sets = {s: (out2 / "ImageSets" / f"{s}.txt").read_text().split() for s in
+            ("train", "val", "trainval", "test")}  # fmt: skip
+    assert sorted(sets["train"] + sets["val"]) == sets["trainval"]
+    assert sorted(sets["trainval"] + sets["test"]) == [f"{i:06d}" for i in range(3 * FRAMES)]
+    assert len(sets["train"]) == len(sets["val"]) == len(sets["test"]) == FRAMES
+    for name in sets["test"]:  # OpenPCDet reads the test split from testing/
+        for folder, ext in (("image_2", "png"), ("calib", "txt"), ("velodyne", "bin"),
+                            ("planes", "txt")):  # fmt: skip
+            assert (out2 / "testing" / folder / f"{name}.{ext}").exists()
+    assert not (out2 / "testing" / "label_2").exists()
+    labelled = sorted(p.stem for p in (out2 / "training" / "label_2").iterdir())
+    assert labelled == sets["trainval"]

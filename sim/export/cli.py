@@ -46,6 +46,15 @@ def parser() -> argparse.ArgumentParser:
         "--min-visible-pixels", type=int, default=25,
         help="objects with fewer visible pixels are written as DontCare",
     )  # fmt: skip
+    kitti.add_argument(
+        "--val-fraction", type=float, default=0.2,
+        help="share of the clips in ImageSets/val.txt (split by clip)",
+    )  # fmt: skip
+    kitti.add_argument(
+        "--test-fraction", type=float, default=0.0,
+        help="share of the clips in ImageSets/test.txt, written under testing/ without labels",
+    )  # fmt: skip
+    kitti.add_argument("--split-seed", type=int, default=0, help="seed of the clip shuffle")
     kitti.add_argument("--overwrite", action="store_true", help="replace a previous export")
 
     parquet = formats.add_parser("parquet", help="one Parquet row per clip: manifest and stats")
@@ -104,7 +113,12 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     cosmos.add_argument(
         "--paths", default="relative", choices=["relative", "absolute"],
-        help="spec paths relative to the output folder, or absolute",
+        help="spec paths relative (Transfer2.5: to the spec's folder; Transfer1: to the "
+        "output folder, its working folder) or absolute",
+    )  # fmt: skip
+    cosmos.add_argument(
+        "--absolute-paths", dest="paths", action="store_const", const="absolute",
+        help="the same as --paths absolute",
     )  # fmt: skip
     cosmos.add_argument("--overwrite", action="store_true", help="replace a previous export")
 
@@ -127,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             count = export_kitti(
                 args.dataset, args.out, camera=args.camera, right_camera=args.right_camera,
                 lidar=args.lidar, min_visible_pixels=args.min_visible_pixels,
-                overwrite=args.overwrite,
+                val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                split_seed=args.split_seed, overwrite=args.overwrite,
             )  # fmt: skip
         elif args.format == "parquet":
             rows = export_parquet(args.dataset, args.out, overwrite=args.overwrite)

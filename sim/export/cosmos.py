@@ -6,6 +6,7 @@ One chunk of one camera per name ``<clip id>_<chunk index:03d>``::
     OUT/videos/NAME.mp4           RGB at the resolution bucket (decoded from rgb.mp4)
     OUT/depth/NAME.mp4            inverse depth, grey: nearer is brighter, no surface black
     OUT/seg/NAME.mp4              instances, one stable colour per instance id
+    OUT/seg/NAME.pickle           per-object RLE masks (Cosmos-Transfer1 SegControl training)
     OUT/edge/NAME.mp4             Canny edges of the RGB chunk, white on black
     OUT/metas/NAME.txt            the caption (Cosmos-Transfer1 training layout)
     OUT/captions/NAME.json        {"caption": ...} (Cosmos-Transfer2.5 post-training layout)
@@ -33,13 +34,21 @@ each showing source frame ``source_frames[k]``.
   there is no surface (and in letterbox bars).
 - Segmentation: instance id k has colour ``SEG_PALETTE[k]`` (preview.instance_palette
   with seed 0 over all uint16 ids, id 0 black), the same in every clip.
-- Edges: ``cv2.Canny`` with thresholds 100 and 200 on the grey of the resized RGB,
-  divided by the scale factor when the frame was enlarged (enlarging weakens gradients
-  by that factor).
-- Caption: the family's ``caption`` in annotations.json when it has one, otherwise one
-  written from the family name, the objects' classes and the camera path.
-- Spec paths are relative to OUT (run inference with OUT as the working folder) or
-  absolute with ``paths="absolute"``.
+- Edges: as both Cosmos-Transfer clients compute them at inference ("medium" preset):
+  ``cv2.Canny`` with thresholds 100 and 200 on the colour (RGB) frames of the resized
+  chunk, as decoded from videos/NAME.mp4's source (the H.264 of the clip).
+- Segmentation pickles: a list with one entry per instance id in the chunk (background
+  left out), in id order: ``{"phrase": class name, "segmentation_mask_rle": {"data":
+  RLE, "mask_shape": (T, H, W)}}``, the RLE being pycocotools' encoding of the (T, H,
+  W) boolean mask flattened in C order into one (T*H*W, 1) column, as Cosmos-Transfer1's
+  SAM2 preprocessing writes it and its training dataset decodes it.
+- Caption: the clip's dense caption (annotations.json ``captions.dense``, see
+  ``sim/annotate/captions.py``).
+- Spec paths: Cosmos-Transfer2.5 resolves a spec's relative paths from the spec
+  file's folder, so ``specs/NAME.json`` says ``../videos/NAME.mp4``; Cosmos-Transfer1's
+  ``transfer.py`` opens them from its working folder, so ``specs_transfer1/NAME.json``
+  says ``videos/NAME.mp4`` (run it with OUT as the working folder). With
+  ``paths="absolute"`` both are absolute.
 
 Videos are H.264 (yuv420p) at CRF ``crf``; the RGB chunk is re-encoded from the clip's
 own mp4, so it carries that compression too.
@@ -48,11 +57,13 @@ own mp4, so it carries that compression too.
 from __future__ import annotations
 
 import json
+import pickle
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from simfactory.sim.annotate.captions import clip_captions
 from simfactory.sim.export import (
     ExportError,
     dataset_clips,
@@ -66,6 +77,7 @@ from simfactory.sim.write.files import write_video
 from simfactory.sim.write.preview import instance_palette
 
 BUCKETS = {"1280x704": (1280, 704), "704x1280": (704, 1280)}
+EDGE_METHOD = "canny_rgb_100_200"  # the clients' own "medium" Canny edges
 MODALITIES = ("depth", "seg", "edge")
 DEFAULT_WEIGHTS = {"depth": 0.5, "seg": 0.5, "edge": 1.0}
 CANNY_THRESHOLDS = (100, 200)
@@ -171,48 +183,75 @@ def seg_control(instance: np.ndarray) -> np.ndarray:
     return seg_palette()[np.asarray(instance, dtype=np.int64)]
 
 
-def edge_control(rgb: np.ndarray, upscale: float = 1.0) -> np.ndarray:
-    """White-on-black frames (F, H, W, 3) uint8 of the Canny edges of RGB frames.
-
-    Frames enlarged ``upscale`` times have gradients that much weaker, so the
-    thresholds are divided by it (when above 1)."""
+def edge_control(rgb: np.ndarray) -> np.ndarray:
+    """White-on-black frames (F, H, W, 3) uint8 of the Canny edges of colour frames
+    (F, H, W, 3) at thresholds 100 and 200, as the Cosmos-Transfer clients compute them."""
     cv2 = _cv2()
-    low, high = (t / max(upscale, 1.0) for t in CANNY_THRESHOLDS)
-    edges = np.stack([cv2.Canny(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), low, high) for f in rgb])
+    low, high = CANNY_THRESHOLDS
+    edges = np.stack([cv2.Canny(np.ascontiguousarray(f), low, high) for f in rgb])
     return np.repeat(edges[..., None], 3, axis=-1)
 
 
-def _count(n: int, word: str) -> str:
-    return f"a {word}" if n == 1 else f"{n} {word}s"
+def _mask_utils():
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError as error:
+        raise ExportError(
+            "the cosmos export needs pycocotools for seg/*.pickle: pip install pycocotools"
+        ) from error
+    return mask_utils
+
+
+def seg_masks(ids: np.ndarray, phrases: dict[int, str]) -> list[dict]:
+    """Cosmos-Transfer1's segmentation records of instance frames (T, H, W): one per id
+    present (background 0 left out), in id order.
+
+    The runs of equal ids along the flattened frames are found in one pass; each id's
+    COCO run lengths (alternating outside / inside, from outside) come from its runs and
+    pycocotools compresses them, so no full-size mask is built per id."""
+    mask_utils = _mask_utils()
+    flat = np.ascontiguousarray(ids).reshape(-1)
+    total = flat.size
+    starts = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1])
+    ends = np.append(starts[1:], total)
+    values = flat[starts]
+    records = []
+    for k in np.unique(values):
+        if k == 0:
+            continue
+        s, e = starts[values == k], ends[values == k]
+        counts = np.empty(2 * len(s) + 1, dtype=np.int64)
+        counts[0::2] = np.append(s, total) - np.concatenate([[0], e])  # outside runs
+        counts[1::2] = e - s  # inside runs
+        if counts[-1] == 0:  # ends inside: no closing outside run (as pycocotools writes)
+            counts = counts[:-1]
+        rle = mask_utils.frPyObjects({"counts": counts.tolist(), "size": [total, 1]}, total, 1)
+        records.append(
+            {
+                "phrase": phrases.get(int(k), "object"),
+                "segmentation_mask_rle": {"data": rle, "mask_shape": tuple(ids.shape)},
+            }
+        )
+    return records
+
+
+def decode_seg_masks(records: list[dict]) -> np.ndarray:
+    """The boolean masks (N, T, H, W) of ``seg_masks`` records."""
+    mask_utils = _mask_utils()
+    masks = [
+        mask_utils.decode(r["segmentation_mask_rle"]["data"]).reshape(
+            r["segmentation_mask_rle"]["mask_shape"]
+        )
+        for r in records
+    ]
+    return np.array(masks, dtype=bool)
 
 
 def clip_caption(annotations: dict) -> str:
-    """The family's caption, or a plain one from the family, object classes and camera."""
-    caption = annotations.get("family", {}).get("caption")
-    if caption:
-        return str(caption)
-    family = annotations["clip"].get("family", "synthetic")
-    counts: dict[str, int] = {}
-    for obj in annotations["objects"]:
-        if obj.get("link") is None:
-            counts[obj["class"]] = counts.get(obj["class"], 0) + 1
-    things = [_count(n, name.replace("_", " ")) for name, n in sorted(counts.items())]
-    text = f"A simulated {family} scene"
-    if things:
-        text += " with " + (
-            ", ".join(things[:-1]) + " and " + things[-1] if things[1:] else things[0]
-        )
-    params = annotations.get("params", {})
-    details = [
-        f"{k.replace('_', ' ')} {v}" for k, v in sorted(params.items()) if isinstance(v, str)
-    ]
-    if details:
-        text += "; " + ", ".join(details)
-    camera = params.get("camera", {})
-    path = camera.get("requested") or camera.get("kind") if isinstance(camera, dict) else None
-    if path:
-        text += f"; camera path {path}"
-    return text + "."
+    """The clip's dense caption (annotations ``captions``, or written from the
+    annotations for a dataset made before captions were stored)."""
+    captions = annotations.get("captions") or clip_captions(annotations)
+    return str(captions["dense"])
 
 
 def _check(clips: list[Path], camera: str) -> None:
@@ -257,12 +296,13 @@ def export_cosmos(
         choose_resolution(1, 1, resolution)
     chunk_frames(1, chunk)
     _cv2()
+    _mask_utils()
     clips = dataset_clips(dataset_dir)
     _check(clips, camera)
     out = prepare_output(out_dir, overwrite, list(FOLDERS))
     for folder in FOLDERS:
         (out / folder).mkdir()
-    root = Path(out_dir).resolve() if paths == "absolute" else Path()
+    absolute = Path(out_dir).resolve()
     count = 0
     for clip in clips:
         annotations = read_annotations(clip)
@@ -279,6 +319,7 @@ def export_cosmos(
         caption = clip_caption(annotations)
         ids = np.unique(instance)
         names = {o["id"]: (o["name"], o["class"]) for o in annotations["objects"]}
+        phrases = {k: str(cls).replace("_", " ") for k, (_, cls) in names.items()}
         colours = {
             int(i): {
                 "color": seg_palette()[i].tolist(),
@@ -297,35 +338,23 @@ def export_cosmos(
             depth_chunk = fit_frames(depth_control(depth[frames], near, far), *fitting)
             write_video(out / "depth" / f"{name}.mp4", depth_chunk, fps, crf=crf)
             del depth_chunk
-            seg_chunk = fit_frames(seg_control(instance[frames]), *fitting)
-            write_video(out / "seg" / f"{name}.mp4", seg_chunk, fps, crf=crf)
-            del seg_chunk
-            edges = edge_control(rgb_chunk, sw / cam["width"])
-            write_video(out / "edge" / f"{name}.mp4", edges, fps, crf=crf)
-            del edges, rgb_chunk
+            id_chunk = fit_frames(instance[frames], *fitting)
+            write_video(out / "seg" / f"{name}.mp4", seg_control(id_chunk), fps, crf=crf)
+            with open(out / "seg" / f"{name}.pickle", "wb") as fh:
+                pickle.dump(seg_masks(id_chunk, phrases), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            del id_chunk
+            write_video(out / "edge" / f"{name}.mp4", edge_control(rgb_chunk), fps, crf=crf)
+            del rgb_chunk
             (out / "metas" / f"{name}.txt").write_text(caption + "\n")
             _write_json(out / "captions" / f"{name}.json", {"caption": caption})
-            video = str(root / "videos" / f"{name}.mp4")
-            controls = {m: str(root / m / f"{name}.mp4") for m in MODALITIES}
-            spec = {
-                "name": name,
-                "prompt_path": str(root / "metas" / f"{name}.txt"),
-                "video_path": video,
-                **{
-                    m: {"control_path": controls[m], "control_weight": weights[m]}
-                    for m in MODALITIES
-                },
-            }
-            _write_json(out / "specs" / f"{name}.json", spec)
-            spec1 = {
-                "prompt": caption,
-                "input_video_path": video,
-                **{
-                    m: {"input_control": controls[m], "control_weight": weights[m]}
-                    for m in MODALITIES
-                },
-            }
-            _write_json(out / "specs_transfer1" / f"{name}.json", spec1)
+            _write_json(
+                out / "specs" / f"{name}.json",
+                transfer2_spec(name, weights, absolute if paths == "absolute" else ".."),
+            )
+            _write_json(
+                out / "specs_transfer1" / f"{name}.json",
+                transfer1_spec(name, caption, weights, absolute if paths == "absolute" else "."),
+            )
             source = {
                 "clip": clip.name,
                 "camera": camera,
@@ -338,6 +367,7 @@ def export_cosmos(
                 "fit": fit,
                 "scaled_size": [sw, sh],
                 "offset": [x, y],
+                "edge": EDGE_METHOD,
                 "depth_near": near,
                 "depth_far": far,
                 "seg_colors": colours,
@@ -345,6 +375,37 @@ def export_cosmos(
             _write_json(out / "chunks" / f"{name}.json", source)
             count += 1
     return count
+
+
+def _join(root: str | Path, *parts: str) -> str:
+    return str(Path(root, *parts)) if str(root) not in (".", "") else str(Path(*parts))
+
+
+def transfer2_spec(name: str, weights: dict[str, float], root: str | Path) -> dict:
+    """A Cosmos-Transfer2.5 ``examples/inference.py -i`` parameter file of a chunk; ``root``
+    is the bundle folder as seen from the spec's folder (``..``) or absolute."""
+    return {
+        "name": name,
+        "prompt_path": _join(root, "metas", f"{name}.txt"),
+        "video_path": _join(root, "videos", f"{name}.mp4"),
+        **{
+            m: {"control_path": _join(root, m, f"{name}.mp4"), "control_weight": weights[m]}
+            for m in MODALITIES
+        },
+    }
+
+
+def transfer1_spec(name: str, caption: str, weights: dict[str, float], root: str | Path) -> dict:
+    """A Cosmos-Transfer1 ``transfer.py --controlnet_specs`` file of a chunk; ``root`` is
+    the bundle folder as seen from the working folder (``.``) or absolute."""
+    return {
+        "prompt": caption,
+        "input_video_path": _join(root, "videos", f"{name}.mp4"),
+        **{
+            m: {"input_control": _join(root, m, f"{name}.mp4"), "control_weight": weights[m]}
+            for m in MODALITIES
+        },
+    }
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from simfactory.sim.annotate.captions import amount
 from simfactory.sim.annotate.flow import flow_to_rgb
 from simfactory.sim.export import (
     ExportError,
@@ -150,7 +151,7 @@ a {{ color: #9cf; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>{count} clips, camera {camera}. Show on every clip:
+<p>{count}, camera {camera}. Show on every clip:
 {global_buttons}
 <a href="contact_sheet.png">contact sheet</a></p>
 <div class="grid">
@@ -256,7 +257,7 @@ def export_gallery(
     (out / out_page.name).write_text(
         PAGE.format(
             title=title,
-            count=len(clips),
+            count=amount(len(clips), "clip"),
             camera=html.escape(camera),
             global_buttons=buttons,
             cards="\n".join(cards),

@@ -10,6 +10,17 @@ then frames::
     OUT/training/label_2/NNNNNN.txt  objects in view, one per line
     OUT/training/calib/NNNNNN.txt    P0..P3, R0_rect, Tr_velo_to_cam, Tr_imu_to_velo
     OUT/training/velodyne/NNNNNN.bin float32 (x, y, z, intensity) per LiDAR point
+    OUT/training/planes/NNNNNN.txt   the road plane under the ego (KITTI's plane format)
+    OUT/testing/...                  the test split's samples (the folders above but
+                                     label_2), when ``test_fraction`` > 0
+    OUT/ImageSets/{train,val,trainval,test}.txt  the sample names of each split
+
+Splits are by clip, never within one (neighbouring frames of a clip are near copies):
+the clips are shuffled with ``split_seed``, then ``round(test_fraction * clips)`` go to
+test and ``round(val_fraction * clips)`` to val (at least one of each when the fraction
+is above 0 and a train clip is left), the rest to train. Samples are numbered over all
+clips in name order whatever their split, so a name is unique across ``training/`` and
+``testing/``; ``trainval.txt`` is train and val together, in name order.
 
 Coordinate conversions:
 
@@ -51,7 +62,15 @@ Coordinate conversions:
   front of the camera; with fewer than ``min_visible_pixels`` it is written as a
   ``DontCare`` region (its 2D box, every other field -1 / -10 / -1000 as in KITTI).
   3D boxes and angles are written with 6 decimals (KITTI's own labels use 2), 2D
-  boxes and truncation with 2.
+  boxes and truncation with 2. Angles are wrapped to [-pi, pi] and stay there after
+  rounding (+-3.141593 would not: they are written +-3.141592). ``DontCare`` rows come
+  after every object row of a file (OpenPCDet slices the objects off the front).
+- Road plane: ``a b c d`` with ``a x + b y + c z + d = 0`` for points (x, y, z) of the
+  road in the rectified camera frame, (a, b, c) the unit world-up direction in camera
+  coordinates (about (0, -1, 0) for a level camera) and d the camera's height above the
+  road. The road is the level plane through the bottom of the ego's box (the body
+  carrying the LiDAR: its wheels stand on the road), or world z = 0 when that body has
+  no box.
 """
 
 from __future__ import annotations
@@ -73,7 +92,9 @@ from simfactory.sim.export import (
 from simfactory.sim.model.motion import invert
 
 TYPES = {"car": "Car", "truck": "Truck", "bus": "Misc", "person": "Pedestrian", "rider": "Cyclist"}
-FOLDERS = ("image_2", "image_3", "label_2", "calib", "velodyne")
+FOLDERS = ("image_2", "image_3", "label_2", "calib", "velodyne", "planes")
+SPLITS = ("train", "val", "trainval", "test")
+ANGLE_LIMIT = np.floor(np.pi * 1e6) / 1e6  # the largest 6-decimal value <= pi
 
 
 def kitti_type(class_name: str, kind: str | None) -> str | None:
@@ -130,6 +151,12 @@ def _wrap(angle: float) -> float:
     return float((angle + np.pi) % (2 * np.pi) - np.pi)
 
 
+def angle_text(angle: float) -> str:
+    """An angle as 6-decimal text that reads back inside [-pi, pi]."""
+    value = float(np.clip(round(_wrap(angle), 6), -ANGLE_LIMIT, ANGLE_LIMIT))
+    return f"{value + 0.0:.6f}"
+
+
 def _occluded(visibility: float) -> int:
     return 0 if visibility >= 0.8 else (1 if visibility >= 0.4 else 2)
 
@@ -158,7 +185,7 @@ def label_lines(
     T_world_camera = np.asarray(cam["T_world_camera"][frame])
     records = {r["id"]: r for r in cam["frames"][frame]["objects"]}
     agents = annotations.get("family", {}).get("agents", {})
-    lines = []
+    lines, dont_care = [], []
     for body, parts in _bodies(annotations, skip_body).items():
         seen = [records[p["id"]] for p in parts if p["id"] in records]
         visible = sum(r["visible_pixels"] for r in seen)
@@ -175,17 +202,62 @@ def label_lines(
         x1, y1, x2, y2 = np.clip(box - 0.5, 0, [W - 1, H - 1, W - 1, H - 1])
         box_text = f"{x1:.2f} {y1:.2f} {x2:.2f} {y2:.2f}"
         if visible < min_visible_pixels:
-            lines.append(f"DontCare -1 -1 -10 {box_text} -1 -1 -1 -1000 -1000 -1000 -10")
+            dont_care.append(f"DontCare -1 -1 -10 {box_text} -1 -1 -1 -1000 -1000 -1000 -10")
             continue
         visibility = visible / max(sum(r["unoccluded_pixels"] for r in seen), 1)
         kind = kitti_type(parts[0]["class"], agents.get(body, {}).get("kind"))
-        alpha = _wrap(rotation_y - np.arctan2(location[0], location[2]))
-        numbers = " ".join(f"{v:.6f}" for v in (*dims, *location, rotation_y))
+        alpha = angle_text(rotation_y - np.arctan2(location[0], location[2]))
+        numbers = " ".join(f"{v:.6f}" for v in (*dims, *location))
         lines.append(
-            f"{kind} {max(truncated, 0.0):.2f} {_occluded(visibility)} {alpha:.6f} "
-            f"{box_text} {numbers}"
+            f"{kind} {max(truncated, 0.0):.2f} {_occluded(visibility)} {alpha} "
+            f"{box_text} {numbers} {angle_text(rotation_y)}"
         )
-    return lines
+    return lines + dont_care
+
+
+def road_plane(annotations: dict, frame: int, T_world_camera: np.ndarray, ego: str) -> np.ndarray:
+    """The road plane (a, b, c, d) under the ego in the camera frame of one frame."""
+    T_camera_world = invert(np.asarray(T_world_camera, dtype=float))
+    up = T_camera_world[:3, :3] @ np.array([0.0, 0.0, 1.0])
+    parts = [o for o in annotations["objects"] if o["body"] == ego]
+    parts.sort(key=lambda o: o["link"] is not None)
+    if parts and any(np.any(p["box_size"]) for p in parts):
+        bottom, _, _, _ = body_box(parts, frame, T_world_camera)
+    else:
+        bottom = (T_camera_world @ np.array([0.0, 0.0, 0.0, 1.0]))[:3]
+    return np.append(up, -float(up @ bottom))
+
+
+def plane_text(plane: np.ndarray) -> str:
+    """A road plane file (KITTI's planes/ format: the plane on the fourth line)."""
+    values = " ".join(f"{v + 0.0:.6e}" for v in np.asarray(plane, dtype=float))
+    return f"# Matrix\nWIDTH 4\nHEIGHT 1\n{values}\n"
+
+
+def split_clips(
+    names: list[str], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, str]:
+    """The split (train, val or test) of each clip name, shuffled with ``seed``."""
+    for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not (np.isfinite(value) and 0.0 <= value < 1.0):
+            raise ExportError(f"{key} must be in [0, 1): {value}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ExportError(
+            f"val_fraction + test_fraction must leave clips to train on: "
+            f"{val_fraction} + {test_fraction}"
+        )
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    counts = []
+    for fraction in (test_fraction, val_fraction):
+        n = round(fraction * len(names))
+        if fraction > 0 and n == 0 and len(order) - sum(counts) > 1:
+            n = 1
+        counts.append(min(n, max(len(order) - sum(counts) - 1, 0)))
+    n_test, n_val = counts
+    split = {name: "test" for name in order[:n_test]}
+    split.update({name: "val" for name in order[n_test : n_test + n_val]})
+    split.update({name: "train" for name in order[n_test + n_val :]})
+    return split
 
 
 def _matrix_text(name: str, M: np.ndarray) -> str:
@@ -244,6 +316,9 @@ def export_kitti(
     right_camera: str | None = None,
     lidar: str = "lidar",
     min_visible_pixels: int = 25,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    split_seed: int = 0,
     overwrite: bool = False,
 ) -> int:
     """Write the dataset's clips in the KITTI object layout; returns the samples written.
@@ -252,14 +327,20 @@ def export_kitti(
     is written; problems raise ``ExportError``.
     """
     clips = dataset_clips(dataset_dir)
+    splits = split_clips([c.name for c in clips], val_fraction, test_fraction, split_seed)
     _check(clips, camera, right_camera, lidar)
-    out = prepare_output(out_dir, overwrite, ["training", "mapping.txt"])
+    out = prepare_output(out_dir, overwrite, ["training", "testing", "ImageSets", "mapping.txt"])
     folders = [f for f in FOLDERS if right_camera or f != "image_3"]
-    for folder in folders:
-        (out / "training" / folder).mkdir(parents=True)
+    parts = ["training"] + (["testing"] if "test" in splits.values() else [])
+    for part in parts:
+        for folder in folders:
+            if part == "training" or folder != "label_2":
+                (out / part / folder).mkdir(parents=True)
     mapping, sample = [], 0
+    names: dict[str, list[str]] = {split: [] for split in SPLITS}
     for clip in clips:
         annotations = read_annotations(clip)
+        split = splits[clip.name]
         cam = annotations["cameras"][camera]
         K, T_wc = np.asarray(cam["K"]), np.asarray(cam["T_world_camera"])
         info = annotations["lidars"][lidar]
@@ -272,22 +353,31 @@ def export_kitti(
             xyz, intensity, offsets = data["xyz"], data["intensity"], data["offsets"]
         images = read_video(clip / camera / "rgb.mp4")
         images_right = read_video(clip / right_camera / "rgb.mp4") if right_camera else None
+        folder = out / ("testing" if split == "test" else "training")
         for f in range(annotations["clip"]["num_frames"]):
             name = f"{sample:06d}"
-            training = out / "training"
-            iio.imwrite(training / "image_2" / f"{name}.png", next(images))
+            iio.imwrite(folder / "image_2" / f"{name}.png", next(images))
             if images_right is not None:
-                iio.imwrite(training / "image_3" / f"{name}.png", next(images_right))
-            lines = label_lines(annotations, camera, f, info["body"], min_visible_pixels)
-            (training / "label_2" / f"{name}.txt").write_text("".join(s + "\n" for s in lines))
+                iio.imwrite(folder / "image_3" / f"{name}.png", next(images_right))
+            if split != "test":
+                lines = label_lines(annotations, camera, f, info["body"], min_visible_pixels)
+                (folder / "label_2" / f"{name}.txt").write_text("".join(s + "\n" for s in lines))
             calib = calib_text(
                 K, T_wc[f], T_wl[f], T_bl, K_right, None if T_wr is None else T_wr[f]
             )
-            (training / "calib" / f"{name}.txt").write_text(calib)
+            (folder / "calib" / f"{name}.txt").write_text(calib)
+            plane = road_plane(annotations, f, T_wc[f], info["body"])
+            (folder / "planes" / f"{name}.txt").write_text(plane_text(plane))
             rows = slice(int(offsets[f]), int(offsets[f + 1]))
             points = np.column_stack([xyz[rows], intensity[rows]]).astype(np.float32)
-            points.tofile(training / "velodyne" / f"{name}.bin")
+            points.tofile(folder / "velodyne" / f"{name}.bin")
             mapping.append(f"{name} {clip.name} {f}\n")
+            names[split].append(name)
+            if split != "test":
+                names["trainval"].append(name)
             sample += 1
+    (out / "ImageSets").mkdir()
+    for split in SPLITS:
+        (out / "ImageSets" / f"{split}.txt").write_text("".join(n + "\n" for n in names[split]))
     (out / "mapping.txt").write_text("".join(mapping))
     return sample

@@ -10,6 +10,9 @@ Columns, in this order:
   values of the clip's ``annotations.json`` ``sampled`` with their own types (a list
   stays a list); ``sampled_keys`` lists which columns those are.
 - ``camera_names``: the clip's cameras.
+- ``caption``, ``caption_short``, ``caption_medium``: the clip's dense, short and medium
+  captions (annotations ``captions``, or written from the annotations for a dataset made
+  before captions were stored).
 - Label statistics: ``objects.<class>`` and ``visible.<class>`` for every class of the
   class table: how many bodies of the scene have a part of that class, and how many of
   them are seen (a visible pixel in some frame of some camera); ``mean_visibility``:
@@ -37,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simfactory.sim.annotate.captions import clip_captions
 from simfactory.sim.export import ExportError, dataset_clips, read_annotations
 from simfactory.sim.write.dataset import read_manifest
 
@@ -218,6 +222,10 @@ def clip_row(clip_dir: Path, dataset_dir: Path, manifest_row: dict | None) -> di
     row.update(sampled)
     row["sampled_keys"] = sorted(sampled)
     row["camera_names"] = list(cameras)
+    captions = annotations.get("captions") or clip_captions(annotations)
+    row["caption"] = captions["dense"]
+    row["caption_short"] = captions["short"]
+    row["caption_medium"] = captions["medium"]
     row.update(label_statistics(clip_dir, annotations))
     row.update(file_columns(clip_dir, dataset_dir))
     row.update(flatten_params(annotations.get("params", {})))

@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from simfactory.sim.annotate.captions import amount
 from simfactory.sim.run.config import ConfigError, override_keys, validate
 from simfactory.sim.run.executor import Progress, default_workers, run_clips
 from simfactory.sim.run.guard import DatasetError, DatasetLock, check_identity, write_identity
@@ -149,7 +150,7 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     write_manifest(dataset_dir, list(rows.values()))  # from the start: the clips it lists
     how = "Ray tasks" if ex["name"] == "ray" else f"{workers} worker(s)"
     print(
-        f"simfactory: {len(todo)} clips to generate ({len(done)} already done) "
+        f"simfactory: {amount(len(todo), 'clip')} to generate ({len(done)} already done) "
         f"with {how} into {dataset_dir}",
         file=sys.stderr,
     )

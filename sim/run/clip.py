@@ -21,6 +21,7 @@ from simfactory.sim.annotate.annotations import (
     lidar_entry,
     people_keypoints,
 )
+from simfactory.sim.annotate.captions import clip_captions
 from simfactory.sim.annotate.labels import camera_labels
 from simfactory.sim.annotate.lidar import scan
 from simfactory.sim.model.camera import body_poses, camera_poses, intrinsics
@@ -227,6 +228,7 @@ def generate_clip(
             config_fingerprint=config_fingerprint,
         )
         annotations["sampled"] = sampled
+        annotations["captions"] = clip_captions(annotations)
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t

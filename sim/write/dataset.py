@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from simfactory.sim import __version__
+from simfactory.sim.annotate.captions import amount
 
 MANIFEST = "manifest.csv"
 FIRST_COLUMNS = ["clip_id", "index", "seed", "clip_seed", "family", "frames", "fps", "width",
@@ -80,9 +81,10 @@ def write_card(dataset_dir: str | Path, cfg: dict, command: str) -> None:
     (dataset_dir / "config.yaml").write_text(note + yaml.safe_dump(saved, sort_keys=False))
     versions = "\n".join(f"- {k}: {v}" for k, v in software_versions().items())
     width, height = cfg["resolution"]
+    clips, frames = amount(cfg["num_clips"], "clip"), amount(cfg["frames"], "frame")
     text = f"""# simfactory dataset: {cfg["scene"]["name"]}
 
-{cfg["num_clips"]} clips of {cfg["frames"]} frames at {cfg["fps"]} fps, {width}x{height},
+{clips} of {frames} at {cfg["fps"]} fps, {width}x{height},
 scene family `{cfg["scene"]["name"]}`, dataset seed {cfg["seed"]}.
 
 ## Provenance
