@@ -19,6 +19,7 @@ from simfactory.sim.model.spec import (
     Visual,
 )
 from simfactory.sim.render.raster import emission, process_renderer
+from simfactory.sim.render.settings import RenderSettings
 from simfactory.sim.simulate.physics import rollout
 
 W, H = 64, 48
@@ -41,6 +42,8 @@ def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, s
         np.array([[-5, -5, -1], [5, 5, 3]]),
         fog,
         light_parts,
+        # brightness compared across renders, pixel by pixel: no auto exposure, no AA
+        settings=RenderSettings(auto_exposure=False, fxaa=False),
     )
     K = intrinsics(W, H, 60.0)
     T_wc = look_at((0.0, -4.0, 1.0), (0.0, 0.0, 0.5))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simfactory.sim.render.settings import check_render
 from simfactory.sim.run import randomize
 from simfactory.sim.run.build import families
 from simfactory.sim.write.files import X264_PRESETS
@@ -93,6 +94,7 @@ def _validate_values(cfg: dict) -> None:
         "camera.near",
         "need 0 < camera.near < camera.far",
     )
+    errors.extend(check_render(cfg.get("render")))
     crf = _get(cfg, "export.video_crf")
     check(_is_int(crf) and 0 <= crf <= 51, "export.video_crf", "must be an integer in [0, 51]")
     check(
