@@ -31,7 +31,7 @@ def _translation(x, y, z):
     return T
 
 
-def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, sky=None):
+def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, sky=None, ibl=True):
     renderer = process_renderer()
     P = len(visuals)
     poses = np.stack([np.eye(4)] * P) if poses is None else poses
@@ -43,7 +43,7 @@ def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, s
         fog,
         light_parts,
         # brightness compared across renders, pixel by pixel: no auto exposure, no AA
-        settings=RenderSettings(auto_exposure=False, fxaa=False),
+        settings=RenderSettings(auto_exposure=False, fxaa=False, ibl=ibl),
     )
     K = intrinsics(W, H, 60.0)
     T_wc = look_at((0.0, -4.0, 1.0), (0.0, 0.0, 0.5))
@@ -103,7 +103,8 @@ def test_spot_light_moves_with_its_body_and_lights_only_its_cone():
     poses_b = np.stack([np.eye(4), _translation(1.5, 0.0, 0.0)])
 
     def halves(poses):
-        frame = _render(visuals, [spot], light_parts=[1], poses=poses)
+        # direct light only: the pool's bounce light (ibl) reaches the whole ground
+        frame = _render(visuals, [spot], light_parts=[1], poses=poses, ibl=False)
         light = np.where(frame.depth > 0, frame.rgb.mean(axis=2), 0.0)  # the ground only
         return light[:, : W // 2].sum(), light[:, W // 2 :].sum()
 
