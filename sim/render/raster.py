@@ -685,6 +685,7 @@ class Renderer:
         GL.glUniform1i(self._loc(p, "ao_raw"), 1)
         GL.glUniform1i(self._loc(p, "depth_tex"), 0)
         GL.glUniform2f(self._loc(p, "size"), float(half[0]), float(half[1]))
+        GL.glUniform2f(self._loc(p, "depth_params"), proj[2, 2], proj[2, 3])
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
         GL.glActiveTexture(GL.GL_TEXTURE0)

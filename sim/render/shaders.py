@@ -407,6 +407,7 @@ uniform float strength;
 const int SAMPLES = 8;
 
 vec3 view_pos(vec2 t) {
+    t = (floor(t * full_size) + 0.5) / full_size;  // the centre of the texel read
     float d = texture(depth_tex, t).r;
     float z = -depth_params.y / ((2.0 * d - 1.0) + depth_params.x);
     vec2 ndc = t * 2.0 - 1.0;
@@ -445,7 +446,8 @@ void main() {
 }
 """
 
-# A 4x4 blur of the half-resolution occlusion that stops at depth edges.
+# A 4x4 blur of the half-resolution occlusion (one tile of its rotation pattern) that
+# stops where the view depth jumps by more than a tenth.
 AO_BLUR_FS = """
 #version 410 core
 in vec2 uv;
@@ -453,14 +455,18 @@ out float ao;
 uniform sampler2D ao_raw;
 uniform sampler2D depth_tex;
 uniform vec2 size;  // of ao_raw
+uniform vec2 depth_params;  // P[2][2], P[2][3]
+float view_z(vec2 t) {
+    return depth_params.y / ((2.0 * texture(depth_tex, t).r - 1.0) + depth_params.x);
+}
 void main() {
-    float d0 = texture(depth_tex, uv).r;
+    float z0 = view_z(uv);
     float sum = 0.0;
     float wsum = 0.0;
     for (int y = -2; y < 2; ++y) {
         for (int x = -2; x < 2; ++x) {
             vec2 t = uv + (vec2(x, y) + 0.5) / size;
-            float w = 1.0 / (1e-4 + 1e3 * abs(texture(depth_tex, t).r - d0));
+            float w = max(1.0 - abs(view_z(t) - z0) / (0.1 * abs(z0)), 0.0) + 1e-4;
             sum += texture(ao_raw, t).r * w;
             wsum += w;
         }
