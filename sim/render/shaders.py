@@ -509,6 +509,14 @@ vec3 radiance(vec2 t) {
 
 vec3 shaded(vec2 t) { return tonemap(radiance(t)); }
 
+// Perceptual brightness of a tap for edge detection: the tone curve of its luminance,
+// square-rooted (close to the displayed luma at a fraction of a full tone map).
+float luma_at(vec2 t) {
+    float y = dot(texture(hdr, t).rgb * wb_gain, vec3(0.2126, 0.7152, 0.0722)) * exposure_scale;
+    y = max(y, 0.0);
+    return sqrt(clamp(y * (2.51 * y + 0.03) / (y * (2.43 * y + 0.59) + 0.14), 0.0, 1.0));
+}
+
 float luma(vec3 c) { return dot(c, vec3(0.299, 0.587, 0.114)); }
 
 float hash2(vec2 p) {
@@ -532,23 +540,22 @@ void main() {
         }
         c = tonemap(sum / 6.0);
     } else if (fxaa == 1) {
-        vec3 cM = shaded(uv);
-        float lM = luma(cM);
-        float lNW = luma(shaded(uv + vec2(-1.0, -1.0) * px));
-        float lNE = luma(shaded(uv + vec2(1.0, -1.0) * px));
-        float lSW = luma(shaded(uv + vec2(-1.0, 1.0) * px));
-        float lSE = luma(shaded(uv + vec2(1.0, 1.0) * px));
+        float lM = luma_at(uv);
+        float lNW = luma_at(uv + vec2(-1.0, -1.0) * px);
+        float lNE = luma_at(uv + vec2(1.0, -1.0) * px);
+        float lSW = luma_at(uv + vec2(-1.0, 1.0) * px);
+        float lSE = luma_at(uv + vec2(1.0, 1.0) * px);
         float lMin = min(lM, min(min(lNW, lNE), min(lSW, lSE)));
         float lMax = max(lM, max(max(lNW, lNE), max(lSW, lSE)));
         if (lMax - lMin < max(0.0312, 0.125 * lMax)) {
-            c = cM;
+            c = shaded(uv);
         } else {
             vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));
             float reduce = max((lNW + lNE + lSW + lSE) * 0.03125, 1.0 / 128.0);
             dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -8.0, 8.0) * px;
             vec3 a = 0.5 * (shaded(uv - dir / 6.0) + shaded(uv + dir / 6.0));
             vec3 b = 0.5 * a + 0.25 * (shaded(uv - dir * 0.5) + shaded(uv + dir * 0.5));
-            float lB = luma(b);
+            float lB = sqrt(luma(b * b));  // back to the units of luma_at, roughly
             c = (lB < lMin || lB > lMax) ? a : b;
         }
     } else {
