@@ -209,28 +209,29 @@ float value_noise(vec3 x) {
                    mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
 }
 
-// Procedural surface detail in the part's frame: a height (for bump mapping, metres)
-// and a roughness multiplier.
-vec2 detail(vec3 p) {
-    if (detail_kind == 1) {  // wood: grain rings along the longest axis, warped
-        float w = value_noise(p * vec3(2.0, 2.0, 0.3)) * 6.0;
-        float ring = sin((length(p.xy) * 40.0 + w) * 3.0);
-        return vec2(0.00025 * ring, 1.0 + 0.15 * ring);
+// Procedural surface detail in the part's frame: a height (for bump mapping, metres),
+// a roughness multiplier and the pattern's highest frequency (radians per metre), by
+// which it fades out where a pixel covers more than its period (no moire at distance).
+vec3 detail(vec3 p) {
+    if (detail_kind == 1) {  // wood: fine grain streaks along the part's x axis
+        float n = value_noise(p * vec3(6.0, 90.0, 90.0));
+        n += 0.5 * value_noise(p * vec3(12.0, 240.0, 240.0));
+        return vec3(0.0003 * n, 0.85 + 0.3 * n, 240.0);
     }
     if (detail_kind == 2) {  // fabric: a woven grid of threads
         vec3 q = p * 900.0;
         float weave = sin(q.x) * sin(q.y) + sin(q.y) * sin(q.z) + sin(q.z) * sin(q.x);
-        return vec2(0.00008 * weave, 1.0);
+        return vec3(0.00008 * weave, 1.0, 900.0);
     }
     if (detail_kind == 3) {  // asphalt: fine grit
         float n = value_noise(p * 60.0) + 0.5 * value_noise(p * 150.0);
-        return vec2(0.0015 * n, 0.9 + 0.2 * n);
+        return vec3(0.0015 * n, 0.9 + 0.2 * n, 150.0);
     }
     if (detail_kind == 4) {  // brushed metal: streaks along x
         float n = value_noise(p * vec3(4.0, 600.0, 600.0));
-        return vec2(0.00004 * n, 0.7 + 0.6 * n);
+        return vec3(0.00004 * n, 0.7 + 0.6 * n, 600.0);
     }
-    return vec2(0.0, 1.0);
+    return vec3(0.0, 1.0, 0.0);
 }
 
 vec3 bumped(vec3 N, float h) {
@@ -329,9 +330,11 @@ void main() {
     vec3 Ns = N;  // the shading normal; the label keeps the geometric one
     float rough = roughness;
     if (detail_kind > 0) {
-        vec2 hd = detail(v_local);
-        Ns = bumped(N, hd.x);
-        rough = clamp(roughness * hd.y, 0.03, 1.0);
+        vec3 hd = detail(v_local);
+        float footprint = length(fwidth(v_local)) * hd.z;  // radians of pattern per pixel
+        float fade = clamp(2.0 - footprint, 0.0, 1.0);
+        Ns = bumped(N, hd.x * fade);
+        rough = clamp(roughness * mix(1.0, hd.y, fade), 0.03, 1.0);
     }
     vec3 direct = emissive;
     if (has_sun == 1) {
