@@ -19,6 +19,7 @@ from simfactory.sim.model.spec import (
     Visual,
 )
 from simfactory.sim.render.raster import emission, process_renderer
+from simfactory.sim.render.settings import RenderSettings
 from simfactory.sim.simulate.physics import rollout
 
 W, H = 64, 48
@@ -30,7 +31,7 @@ def _translation(x, y, z):
     return T
 
 
-def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, sky=None):
+def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, sky=None, ibl=True):
     renderer = process_renderer()
     P = len(visuals)
     poses = np.stack([np.eye(4)] * P) if poses is None else poses
@@ -41,6 +42,8 @@ def _render(visuals, lights, fog=None, time=0.0, light_parts=None, poses=None, s
         np.array([[-5, -5, -1], [5, 5, 3]]),
         fog,
         light_parts,
+        # brightness compared across renders, pixel by pixel: no auto exposure, no AA
+        settings=RenderSettings(auto_exposure=False, fxaa=False, ibl=ibl),
     )
     K = intrinsics(W, H, 60.0)
     T_wc = look_at((0.0, -4.0, 1.0), (0.0, 0.0, 0.5))
@@ -100,7 +103,8 @@ def test_spot_light_moves_with_its_body_and_lights_only_its_cone():
     poses_b = np.stack([np.eye(4), _translation(1.5, 0.0, 0.0)])
 
     def halves(poses):
-        frame = _render(visuals, [spot], light_parts=[1], poses=poses)
+        # direct light only: the pool's bounce light (ibl) reaches the whole ground
+        frame = _render(visuals, [spot], light_parts=[1], poses=poses, ibl=False)
         light = np.where(frame.depth > 0, frame.rgb.mean(axis=2), 0.0)  # the ground only
         return light[:, : W // 2].sum(), light[:, W // 2 :].sum()
 

@@ -1,11 +1,18 @@
 """Headless rendering through EGL: RGB, planar depth, instance ids, normals.
 
 pyrender's EGL platform provides the context (Mesa's llvmpipe on a CPU machine, the
-NVIDIA driver on a GPU). On it, each frame is drawn by two raw OpenGL passes: a
-shadow map for the sun, then one pass writing colour, depth and id, and normals to
-three render targets at once; an occlusion-query pass then counts, for every part,
-the pixels it would cover if nothing occluded it (for visibility fractions). Cloths
-are drawn from their vertices of the frame (uploaded every frame, smooth normals,
+NVIDIA driver on a GPU). On it, each frame is drawn by raw OpenGL passes: shadow maps
+(the sun's, and a cube map for the strongest point light) redrawn when parts move; a
+depth pre-pass; ambient occlusion at half resolution from that depth; the sky; one
+shading pass writing linear radiance, depth and id, normals and the surface's image
+positions in the neighbouring frames to five targets at once; a final pass that tone
+maps the radiance (``sim.render.tonemap``'s pipeline) and anti-aliases it. An
+occlusion-query pass then counts, for every part, the pixels it would cover if nothing
+occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
+of the scene's radiance seen from the first camera, two bounces) gives the indirect
+light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
+is a ``RenderSettings`` field; none of them changes a label target.
+Cloths are drawn from their vertices of the frame (uploaded every frame, smooth normals,
 both sides lit), after the parts: cloth c has instance id P + c + 1.
 One Renderer lives for the whole life of a worker process.
 """
@@ -25,12 +32,21 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
 from simfactory.sim.model.motion import invert  # noqa: E402
 from simfactory.sim.model.spec import Cloth, Fog, Light, Material, Sky, Visual  # noqa: E402
-from simfactory.sim.render import shaders  # noqa: E402
+from simfactory.sim.render import ibl, shaders  # noqa: E402
+from simfactory.sim.render.settings import RenderSettings  # noqa: E402
+from simfactory.sim.render.sky import sky_radiance  # noqa: E402
+from simfactory.sim.render.tonemap import exposure_scale  # noqa: E402
 from simfactory.sim.simulate.cloth import vertex_normals  # noqa: E402
 
 MAX_POINT_LIGHTS = 8
 SHADOW_SIZE = 1024
+POINT_SHADOW_SIZE = 256
+POINT_SHADOW_RANGE = (0.05, 50.0)  # near and far of the point light's cube map
+PROBE_SIZE = 32  # texels per face of the light probe
+SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
+# procedural detail of a material, by a word in its name (metallic materials: brushed)
+DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
 
 
 @dataclass
@@ -54,6 +70,7 @@ class _GpuMesh:
     count: int
     material: Material
     texture: int
+    detail: int = 0
 
 
 @dataclass
@@ -176,11 +193,24 @@ class Renderer:
         self._mesh_prog = _compile(shaders.MESH_VS, shaders.MESH_FS)
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
         self._sky_prog = _compile(shaders.SKY_VS, shaders.SKY_FS)
+        self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
+        self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
+        self._final_prog = _compile(shaders.QUAD_VS, shaders.FINAL_FS)
+        self.settings = RenderSettings()
         self._uniforms: dict[tuple[int, str], int] = {}
         self._empty_vao = GL.glGenVertexArrays(1)
         self._fbo_size = (0, 0)
         self._fbo = None
         self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
+        self._point_fbo, self._point_tex = self._make_point_shadow_target()
+        self._sky_tex = GL.glGenTextures(1)
+        self._env_tex = GL.glGenTextures(1)
+        self._probe_fbo = self._make_probe_target()
+        self._probe_ready = False
+        self._sh = np.zeros((9, 3))
+        self._point_shadow_state = None
+        self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
+        self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
         self._cloths: list[_GpuCloth] = []
         self._textures: dict[int, int] = {}
@@ -203,15 +233,22 @@ class Renderer:
         fog: Fog | None = None,
         light_parts: list[int] | None = None,
         cloths: list[Cloth] | None = None,
+        settings: RenderSettings | None = None,
+        probe: tuple | None = None,
     ) -> None:
         """Upload the meshes of every part and cloth (replacing the previous scene).
 
         ``scene_bounds`` (2, 3) bounds the region the sun's shadow map covers.
         ``light_parts`` gives, per light, the index of the part that carries it (-1: the
-        light is fixed in the world).
+        light is fixed in the world). ``settings``: the effects (None: every default).
+        ``probe`` = (position (3,), part poses (P, 4, 4), present (P,) or None) places the
+        light probe and the parts it sees (None: above the middle of ``scene_bounds``,
+        every part at its identity pose); cloths are not in it. The probe is drawn at the
+        first render, from these alone, so every frame of a scene gets the same light.
         """
         self._platform.make_current()  # another renderer's context may be current
         self._free_scene()
+        self.settings = settings or RenderSettings()
         for visuals in part_visuals:
             groups: dict[int, list[Visual]] = {}  # one draw per material of a part
             for v in visuals:
@@ -226,6 +263,18 @@ class Renderer:
         if suns:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
         self._shadow_poses = None
+        self._point_shadow_state = None
+        self._upload_sky(suns[0] if suns else None)
+        self._probe_ready = False
+        self._sh = np.zeros((9, 3))
+        if probe is None:
+            lo, hi = np.asarray(scene_bounds, float)
+            centre = (lo + hi) / 2
+            centre[2] = lo[2] + min(1.5, 0.5 * (hi[2] - lo[2]))
+            probe = (centre, np.stack([np.eye(4)] * len(self._parts)), None)
+        position, poses, present = probe
+        present = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
+        self._probe_spec = (np.asarray(position, float), np.asarray(poses, float), present)
 
     def _free_scene(self) -> None:
         for m in [m for meshes in self._parts for m in meshes] + [c.mesh for c in self._cloths]:
@@ -258,7 +307,9 @@ class Renderer:
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(offset))
         GL.glBindVertexArray(0)
         material = visuals[0].material
-        return _GpuMesh(vao, (vbo, ebo), len(indices), material, self._texture_of(material))
+        mesh = _GpuMesh(vao, (vbo, ebo), len(indices), material, self._texture_of(material))
+        mesh.detail = detail_kind(material)
+        return mesh
 
     def _texture_of(self, material: Material) -> int:
         tex = material.texture
@@ -354,34 +405,150 @@ class Renderer:
         GL.glReadBuffer(GL.GL_NONE)
         return fbo, tex
 
+    def _make_point_shadow_target(self) -> tuple[int, int]:
+        """A depth cube map (compared on lookup) and a framebuffer to draw its faces."""
+        tex = GL.glGenTextures(1)
+        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, tex)
+        for face in range(6):
+            GL.glTexImage2D(
+                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, 0, GL.GL_DEPTH_COMPONENT24,
+                POINT_SHADOW_SIZE, POINT_SHADOW_SIZE, 0, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, None,
+            )  # fmt: skip
+        for key, value in (
+            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_COMPARE_MODE, GL.GL_COMPARE_REF_TO_TEXTURE),
+            (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glFramebufferTexture2D(
+            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X, tex, 0
+        )
+        GL.glDrawBuffer(GL.GL_NONE)
+        GL.glReadBuffer(GL.GL_NONE)
+        return fbo, tex
+
+    def _make_probe_target(self) -> int:
+        """A small HDR framebuffer with depth, to draw the light probe's faces."""
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        rbos = GL.glGenRenderbuffers(2)
+        for rbo, fmt, att in zip(
+            rbos,
+            (GL.GL_RGBA32F, GL.GL_DEPTH24_STENCIL8),
+            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
+            strict=True,
+        ):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, PROBE_SIZE, PROBE_SIZE)
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, att, GL.GL_RENDERBUFFER, rbo)
+        return fbo
+
+    def _upload_cube(self, tex: int, levels: list[np.ndarray]) -> None:
+        """Upload a cube map of linear RGB, one (6, n, n, 3) array per mip level."""
+        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, tex)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        for level, faces in enumerate(levels):
+            n = faces.shape[1]
+            for face in range(6):
+                data = np.ascontiguousarray(faces[face], dtype=np.float32)
+                GL.glTexImage2D(
+                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, level, GL.GL_RGB16F, n, n, 0,
+                    GL.GL_RGB, GL.GL_FLOAT, data,
+                )  # fmt: skip
+        GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, GL.GL_TEXTURE_MAX_LEVEL, len(levels) - 1)
+        min_filter = GL.GL_LINEAR_MIPMAP_LINEAR if len(levels) > 1 else GL.GL_LINEAR
+        for key, value in (
+            (GL.GL_TEXTURE_MIN_FILTER, min_filter),
+            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
+        GL.glEnable(GL.GL_TEXTURE_CUBE_MAP_SEAMLESS)
+
+    def _upload_sky(self, sun: Light | None) -> None:
+        """The sky's radiance as a cube map (``sky.sky_radiance``), drawn behind the
+        scene and seen by the light probe."""
+        d, _ = ibl.face_directions(SKY_SIZE)
+        to_sun = None if sun is None else -np.asarray(sun.direction, float)
+        s = self.settings
+        model = s.sky_model if s.ibl else "gradient"
+        faces = sky_radiance(d.reshape(-1, 3), self._sky, to_sun, s.turbidity, model)
+        self._upload_cube(self._sky_tex, [faces.reshape(6, SKY_SIZE, SKY_SIZE, 3)])
+
     def _ensure_target(self, width: int, height: int) -> None:
         if self._fbo_size == (width, height):
             return
         if self._fbo is not None:
             GL.glDeleteFramebuffers(1, [self._fbo[0]])
-            GL.glDeleteRenderbuffers(len(self._fbo[1]), list(self._fbo[1]))
+            GL.glDeleteTextures(list(self._fbo[1]))
+            fbo, rbo, ao_fbos, ao_texs = self._post
+            GL.glDeleteFramebuffers(1 + len(ao_fbos), [fbo, *ao_fbos])
+            GL.glDeleteRenderbuffers(1, [rbo])
+            GL.glDeleteTextures(list(ao_texs))
         fbo = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
         formats = [
-            GL.GL_RGBA8,  # colour
-            GL.GL_RG32F,  # planar depth, instance id
-            GL.GL_RGBA16F,  # normal
-            GL.GL_RGBA32F,  # (u, v) in the next frame, (u, v) in the previous frame
-            GL.GL_RG32F,  # depth in the next frame, depth in the previous frame
-            GL.GL_DEPTH24_STENCIL8,
+            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # linear radiance, log luminance
+            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # planar depth, instance id
+            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # normal
+            (GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT),  # (u, v) next frame, (u, v) previous
+            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # depth in the next / previous frame
+            (GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH_STENCIL, GL.GL_UNSIGNED_INT_24_8),
         ]
         attachments = [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)]
         attachments.append(GL.GL_DEPTH_STENCIL_ATTACHMENT)
-        rbos = GL.glGenRenderbuffers(len(formats))
-        for rbo, fmt, att in zip(rbos, formats, attachments, strict=True):
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
-            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
-            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, att, GL.GL_RENDERBUFFER, rbo)
-        status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
-        if status != GL.GL_FRAMEBUFFER_COMPLETE:
-            raise RuntimeError(f"framebuffer incomplete: {status:#x}")
-        self._fbo = (fbo, tuple(int(r) for r in rbos))
+        texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(len(formats)))]
+        for tex, (fmt, layout, gltype), att in zip(texs, formats, attachments, strict=True):
+            self._texture_2d(tex, fmt, layout, gltype, width, height, GL.GL_NEAREST)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, att, GL.GL_TEXTURE_2D, tex, 0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, texs[0])  # bilinear taps for FXAA, bloom mips
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        _check_framebuffer()
+        self._fbo = (fbo, tuple(texs))
+        # the final sRGB colour
+        post = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
+        rbo = GL.glGenRenderbuffers(1)
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, width, height)
+        GL.glFramebufferRenderbuffer(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, rbo
+        )
+        _check_framebuffer()
+        # ambient occlusion at half resolution: raw, then blurred
+        half = (max(width // 2, 1), max(height // 2, 1))
+        ao_texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(2))]
+        ao_fbos = [int(f) for f in np.atleast_1d(GL.glGenFramebuffers(2))]
+        for tex, ao_fbo in zip(ao_texs, ao_fbos, strict=True):
+            self._texture_2d(tex, GL.GL_R16F, GL.GL_RED, GL.GL_FLOAT, *half, GL.GL_LINEAR)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, ao_fbo)
+            GL.glFramebufferTexture2D(
+                GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
+            )
+            _check_framebuffer()
+        self._post = (post, int(rbo), tuple(ao_fbos), tuple(ao_texs))
         self._fbo_size = (width, height)
+
+    @staticmethod
+    def _texture_2d(tex, fmt, layout, gltype, width, height, filtering) -> None:
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, fmt, width, height, 0, layout, gltype, None)
+        for key, value in (
+            (GL.GL_TEXTURE_MIN_FILTER, filtering),
+            (GL.GL_TEXTURE_MAG_FILTER, filtering),
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
 
     # ---------------------------------------------------------------- drawing
     def _loc(self, prog: int, name: str) -> int:
@@ -425,10 +592,16 @@ class Renderer:
         self._update_cloths(cloths)
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
+        s = self.settings
+        if s.ibl and not self._probe_ready:
+            self._build_probe(suns, shadows)
         shape = (part_poses, self._drawn, *(cloths[0] if self._cloths else ()))
         if shadows and not _same_arrays(shape, self._shadow_poses):
             self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts change
             self._shadow_poses = [np.array(a) for a in shape]
+        cam_pos = np.asarray(T_world_camera[:3, 3], float)
+        points = self._point_lights(part_poses, cam_pos)
+        point_shadow = self._point_shadow(points, shape)
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
@@ -442,15 +615,205 @@ class Renderer:
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
         self._depth_prepass(part_poses, proj @ view)
-        self._sky_pass(proj @ view, exposure)
+        if s.ao:
+            self._ao_pass(proj, width, height)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+            GL.glViewport(0, 0, width, height)
+        self._sky_pass(proj @ view)
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
         self._mesh_pass(
-            part_poses, view, proj, T_world_camera[:3, 3], suns, shadows, exposure, motion, time
-        )
+            part_poses, view, proj @ view, cam_pos, suns, shadows, motion, time, points,
+            point_shadow, probe=False,
+        )  # fmt: skip
+        self._final_pass(exposure, width, height, time)
         frame = self._read(width, height)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
         return frame
+
+    def read_hdr(self) -> np.ndarray:
+        """The last frame's linear radiance (H, W, 3) float32, row 0 at the top."""
+        width, height = self._fbo_size
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        out = np.empty((height, width, 4), np.float32)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        _raw_read_pixels(
+            0, 0, width, height, GL.GL_RGBA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
+        )
+        return np.ascontiguousarray(out[::-1, :, :3])
+
+    def _mean_log_luminance(self, width: int, height: int) -> float:
+        """Mean over all pixels of log(1e-4 + Y), which the shading passes keep in the
+        radiance target's alpha."""
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        out = np.empty((height, width), np.float32)
+        _raw_read_pixels(
+            0, 0, width, height, GL.GL_ALPHA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
+        )
+        return float(out.mean(dtype=np.float64))
+
+    def _ao_pass(self, proj: np.ndarray, width: int, height: int) -> None:
+        """Ambient occlusion of the pre-pass's depth into the half-resolution target."""
+        _, _, ao_fbos, ao_texs = self._post
+        half = (max(width // 2, 1), max(height // 2, 1))
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glViewport(0, 0, *half)
+        p = self._ao_prog
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, ao_fbos[0])
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glUseProgram(p)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._fbo[1][5])
+        GL.glUniform1i(self._loc(p, "depth_tex"), 0)
+        GL.glUniform2f(self._loc(p, "full_size"), float(width), float(height))
+        GL.glUniform4f(self._loc(p, "proj"), proj[0, 0], proj[1, 1], proj[0, 2], proj[1, 2])
+        GL.glUniform2f(self._loc(p, "depth_params"), proj[2, 2], proj[2, 3])
+        GL.glUniform1f(self._loc(p, "radius"), self.settings.ao_radius)
+        GL.glUniform1f(self._loc(p, "strength"), self.settings.ao_strength)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        p = self._blur_prog
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, ao_fbos[1])
+        GL.glUseProgram(p)
+        GL.glActiveTexture(GL.GL_TEXTURE1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, ao_texs[0])
+        GL.glUniform1i(self._loc(p, "ao_raw"), 1)
+        GL.glUniform1i(self._loc(p, "depth_tex"), 0)
+        GL.glUniform2f(self._loc(p, "size"), float(half[0]), float(half[1]))
+        GL.glUniform2f(self._loc(p, "depth_params"), proj[2, 2], proj[2, 3])
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)  # the depth texture is drawn into next
+
+    def _final_pass(self, exposure: float, width: int, height: int, time: float) -> None:
+        """Tone map the radiance into the sRGB target, with anti-aliasing and the
+        camera effects the settings ask for."""
+        s = self.settings
+        mean_log = self._mean_log_luminance(width, height) if s.auto_exposure else 0.0
+        a = exposure_scale(mean_log, exposure, s.auto_exposure)
+        self.last_exposure_scale = a
+        post, _, _, _ = self._post
+        hdr, depth_id, _, uv, _, _ = self._fbo[1]
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, width, height)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        p = self._final_prog
+        GL.glUseProgram(p)
+        for unit, (tex, name) in enumerate(
+            ((hdr, "hdr"), (uv, "uv_next_prev"), (depth_id, "depth_id"))
+        ):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+            GL.glUniform1i(self._loc(p, name), unit)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        if s.bloom > 0:
+            GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
+            GL.glTexParameteri(
+                GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR
+            )
+            GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+        GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
+        GL.glUniform1f(self._loc(p, "exposure_scale"), a)
+        GL.glUniform3f(self._loc(p, "wb_gain"), *white_balance_gains(s.white_balance_k))
+        GL.glUniform1i(self._loc(p, "fxaa"), int(s.fxaa))
+        GL.glUniform1f(self._loc(p, "noise"), s.noise)
+        GL.glUniform1f(self._loc(p, "noise_seed"), float(time * 1000.0 % 977.0))
+        GL.glUniform1f(self._loc(p, "vignette"), s.vignette)
+        GL.glUniform1f(self._loc(p, "bloom"), s.bloom)
+        GL.glUniform1i(self._loc(p, "motion_blur"), int(s.motion_blur > 0))
+        GL.glUniform1f(self._loc(p, "shutter"), s.motion_blur)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        if s.bloom > 0:
+            GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+        for unit in (2, 1, 0):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+
+    def _point_shadow(self, points: list[tuple], shape: tuple) -> int:
+        """Draw the cube shadow map of the strongest point light (re-drawn when it or the
+        parts move); returns that light's index in ``points``, -1 for none."""
+        if not self.settings.point_shadows or not points:
+            return -1
+        index = int(np.argmax([np.max(color) for _, _, color, _ in points]))
+        pos = np.asarray(points[index][0], float)
+        state = [*(np.array(a) for a in shape), pos]
+        if _same_arrays(tuple(state), self._point_shadow_state):
+            return index
+        near, far = POINT_SHADOW_RANGE
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
+        GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
+        GL.glDepthMask(True)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDisable(GL.GL_CULL_FACE)
+        for face in range(6):
+            GL.glFramebufferTexture2D(
+                GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
+                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_tex, 0,
+            )  # fmt: skip
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+            self._draw_positions(shape[0], ibl.face_view_proj(face, pos, near, far))
+        self._point_shadow_state = state
+        return index
+
+    def _build_probe(self, suns: list[Light], shadows: bool) -> None:
+        """The light probe: the scene's radiance in every direction from the probe's
+        position, drawn twice (the second time lit by the first's irradiance, for two
+        bounces); its irradiance becomes the spherical harmonics, its radiance the
+        specular mips. Shadow maps drawn for it are marked stale for the frames."""
+        cam_pos, part_poses, present = self._probe_spec
+        drawn, self._drawn = self._drawn, present
+        if shadows:
+            self._shadow_pass(part_poses)
+        points = self._point_lights(part_poses, cam_pos)
+        point_shadow = self._point_shadow(points, (part_poses, present))
+        time = 0.0
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, PROBE_SIZE, PROBE_SIZE)
+        near, far = 0.05, 200.0
+        self._sh = np.zeros((9, 3))
+        identity = np.eye(4)
+        for _ in range(2):
+            faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
+            for face in range(6):
+                vp = ibl.face_view_proj(face, cam_pos, near, far)
+                GL.glClearColor(0, 0, 0, 0)
+                GL.glDepthMask(True)
+                GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+                self._sky_pass(vp, self._sky.ambient / DEFAULT_AMBIENT)
+                GL.glDepthFunc(GL.GL_LESS)
+                GL.glDepthMask(True)
+                self._mesh_pass(
+                    part_poses, identity, vp, cam_pos, suns, shadows,
+                    (part_poses, vp, part_poses, vp), time, points, point_shadow, probe=True,
+                )  # fmt: skip
+                out = np.empty((PROBE_SIZE, PROBE_SIZE, 4), np.float32)
+                GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+                _raw_read_pixels(
+                    0, 0, PROBE_SIZE, PROBE_SIZE, GL.GL_RGBA, GL.GL_FLOAT,
+                    out.ctypes.data_as(ctypes.c_void_p),
+                )  # fmt: skip
+                faces[face] = out[..., :3]
+            faces = np.nan_to_num(np.maximum(faces, 0.0))
+            self._sh = ibl.irradiance_sh9(faces)
+        self._upload_cube(self._env_tex, ibl.prefilter_specular(faces))
+        self.probe_faces = faces
+        self._probe_ready = True
+        self._drawn = drawn
+        self._shadow_poses = None
+        self._point_shadow_state = None
 
     def _shadow_pass(self, part_poses: np.ndarray) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
@@ -499,16 +862,19 @@ class Renderer:
         self._draw_positions(part_poses, view_proj)
         GL.glColorMask(True, True, True, True)
 
-    def _sky_pass(self, view_proj: np.ndarray, exposure: float) -> None:
+    def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
         p = self._sky_prog
+        GL.glUseProgram(p)
+        GL.glUniform1f(self._loc(p, "sky_scale"), sky_scale)
         GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)  # after the pre-pass: only pixels with no surface
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(False)
         self._mat(p, "inv_view_proj", np.linalg.inv(view_proj))
-        for name in ("zenith", "horizon", "ground"):
-            GL.glUniform3f(self._loc(p, f"sky_{name}"), *getattr(self._sky, name))
-        GL.glUniform1f(self._loc(p, "exposure"), exposure)
+        GL.glActiveTexture(GL.GL_TEXTURE3)
+        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, self._sky_tex)
+        GL.glUniform1i(self._loc(p, "sky_tex"), 3)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         GL.glBindVertexArray(self._empty_vao)
@@ -536,22 +902,28 @@ class Renderer:
         lights.sort(key=lambda item: item[0])
         return [item[1:] for item in lights[:MAX_POINT_LIGHTS]]
 
-    def _mesh_pass(self, part_poses, view, proj, cam_pos, suns, shadows, exposure, motion, time):
+    def _mesh_pass(
+        self, part_poses, view, view_proj, cam_pos, suns, shadows, motion, time, points,
+        point_shadow, probe,
+    ):  # fmt: skip
+        """Shade every part and cloth. ``probe``: drawing the light probe (depth test
+        and writes on, no occlusion, no specular light from the probe itself)."""
         p = self._mesh_prog
+        s = self.settings
         poses_next, view_proj_next, poses_prev, view_proj_prev = motion
         GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
-        GL.glDepthMask(False)
+        if not probe:
+            GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
+            GL.glDepthMask(False)
         self._mat(p, "view", view)
-        self._mat(p, "view_proj", proj @ view)
+        self._mat(p, "view_proj", view_proj)
         self._mat(p, "view_proj_next", view_proj_next)
         self._mat(p, "view_proj_prev", view_proj_prev)
-        width, height = self._fbo_size
+        width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
         GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
         self._mat(p, "light_vp", self._light_vp)
         GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
-        GL.glUniform1f(self._loc(p, "exposure"), exposure)
         GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
         GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
         GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
@@ -562,18 +934,38 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1i(self._loc(p, "sun_shadows"), int(shadows))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
-        points = self._point_lights(part_poses, np.asarray(cam_pos, float))
+        GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
         GL.glUniform1i(self._loc(p, "num_points"), len(points))
         for i, (pos, direction, color, cone) in enumerate(points):
             GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
             GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
             GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
+        GL.glUniform1i(self._loc(p, "point_shadow_index"), point_shadow)
+        near, far = POINT_SHADOW_RANGE
+        GL.glUniform2f(
+            self._loc(p, "point_shadow_depth"),
+            (far + near) / (far - near),
+            2 * far * near / (near - far),
+        )
+        GL.glUniform1i(self._loc(p, "specular"), int(s.specular))
+        GL.glUniform1i(self._loc(p, "ibl"), int(s.ibl))
+        GL.glUniform1i(self._loc(p, "ibl_specular"), int(s.ibl and not probe))
+        GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
+        GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
+        GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
+        GL.glUniform1i(self._loc(p, "use_ao"), int(s.ao and not probe))
         GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
-        GL.glActiveTexture(GL.GL_TEXTURE1)
-        GL.glBindTexture(GL.GL_TEXTURE_2D, self._shadow_tex)
-        GL.glUniform1i(self._loc(p, "shadow_map"), 1)
+        for unit, target, tex, name in (
+            (1, GL.GL_TEXTURE_2D, self._shadow_tex, "shadow_map"),
+            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_tex, "point_shadow_map"),
+            (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex, "env_specular"),
+            (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0, "ao_tex"),
+        ):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(target, tex)
+            GL.glUniform1i(self._loc(p, name), unit)
         GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         locs = {
@@ -589,6 +981,7 @@ class Renderer:
                 "emissive",
                 "has_texture",
                 "tex_scale",
+                "detail_kind",
             )
         }
         current = None
@@ -597,7 +990,8 @@ class Renderer:
             (pose, poses_next[index], poses_prev[index], meshes)
             for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True))
         ]
-        draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
+        if not probe:
+            draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
         for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
             if index < len(self._parts) and not self._drawn[index]:
                 continue
@@ -615,6 +1009,7 @@ class Renderer:
                     GL.glUniform3f(locs["emissive"], *emission(mat, time))
                     GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
+                    GL.glUniform1i(locs["detail_kind"], m.detail if s.detail else 0)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 GL.glBindVertexArray(m.vao)
                 GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
@@ -664,7 +1059,9 @@ class Renderer:
             _raw_read_pixels(0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p))
             return out[::-1]
 
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._post[0])
         rgba = read(GL.GL_COLOR_ATTACHMENT0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, np.uint8, 4)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         depth_id = read(GL.GL_COLOR_ATTACHMENT1, GL.GL_RG, GL.GL_FLOAT, np.float32, 2)
         normals = read(GL.GL_COLOR_ATTACHMENT2, GL.GL_RGBA, GL.GL_HALF_FLOAT, np.float16, 4)
         uv = read(GL.GL_COLOR_ATTACHMENT3, GL.GL_RGBA, GL.GL_FLOAT, np.float32, 4)
@@ -678,6 +1075,50 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _check_framebuffer() -> None:
+    status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+    if status != GL.GL_FRAMEBUFFER_COMPLETE:
+        raise RuntimeError(f"framebuffer incomplete: {status:#x}")
+
+
+DEFAULT_AMBIENT = 0.35  # Sky.ambient at which the light probe sees the sky at its own level
+
+
+def detail_kind(material: Material) -> int:
+    """The procedural detail a material gets (see ``shaders.MESH_FS``): by a word of its
+    name, brushed metal for metallic ones, none otherwise."""
+    name = material.name.lower()
+    for word, kind in DETAIL_KINDS.items():
+        if word in name:
+            return kind
+    return 4 if material.metallic >= 0.5 else 0
+
+
+def white_balance_gains(kelvin: float) -> tuple[float, float, float]:
+    """Per-channel gains of a camera balanced for light of ``kelvin``: the colour of a
+    6500 K black body divided by that of ``kelvin`` (Tanner Helland's fit), normalised
+    to keep luminance; 6500 K gives (1, 1, 1)."""
+
+    def rgb(k: float) -> np.ndarray:
+        t = k / 100.0
+        r = 255.0 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
+        g = (
+            99.4708025861 * np.log(t) - 161.1195681661
+            if t <= 66
+            else 288.1221695283 * (t - 60) ** -0.0755148492
+        )
+        b = (
+            255.0
+            if t >= 66
+            else (0.0 if t <= 19 else 138.5177312231 * np.log(t - 10) - 305.0447927307)
+        )
+        return (np.clip([r, g, b], 1.0, 255.0) / 255.0) ** 2.2
+
+    gains = rgb(6500.0) / rgb(kelvin)
+    gains /= gains @ np.array([0.2126, 0.7152, 0.0722])
+    return tuple(float(g) for g in gains)
 
 
 def _same_arrays(a: tuple, b: list | None) -> bool:

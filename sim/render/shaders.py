@@ -8,11 +8,20 @@ layout(location = 3) out vec4 out_uv_next_prev;
 layout(location = 4) out vec2 out_z_next_prev;
 """
 
-# Filmic tone curve (ACES fit) and gamma 2.2; needs ``uniform float exposure``.
-TONEMAP = """vec3 tonemap(vec3 c) {
-    c *= exposure;
-    c = (c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14);
-    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+# The tone pipeline of sim/render/tonemap.py: x = a * L (a: the exposure scale, auto
+# exposure applied by the caller), Narkowicz's ACES fit, the sRGB transfer curve.
+TONEMAP = """vec3 aces(vec3 x) {
+    return clamp(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0);
+}
+vec3 srgb_oetf(vec3 v) {
+    return mix(12.92 * v, 1.055 * pow(v, vec3(1.0 / 2.4)) - 0.055, step(vec3(0.0031308), v));
+}
+vec3 tonemap(vec3 c) { return srgb_oetf(aces(max(c, 0.0) * exposure_scale)); }
+"""
+
+# log(1e-4 + Y) of a linear colour, kept in the HDR target's alpha for auto exposure
+LOG_LUMINANCE = """float log_luminance(vec3 c) {
+    return log(1e-4 + dot(max(c, 0.0), vec3(0.2126, 0.7152, 0.0722)));
 }
 """
 
@@ -45,27 +54,23 @@ SKY_FS = (
 #version 410 core
 in vec2 ndc;
 uniform mat4 inv_view_proj;
-uniform vec3 sky_zenith;
-uniform vec3 sky_horizon;
-uniform vec3 sky_ground;
-uniform float exposure;
+uniform samplerCube sky_tex;
+uniform float sky_scale;  // the light probe sees the sky scaled by the scene's ambient
 uniform float fog_density;
 uniform vec3 fog_color;
 """
     + OUTPUTS
-    + TONEMAP
+    + LOG_LUMINANCE
     + """void main() {
     vec4 a = inv_view_proj * vec4(ndc, -1.0, 1.0);
     vec4 b = inv_view_proj * vec4(ndc, 1.0, 1.0);
     vec3 dir = normalize(b.xyz / b.w - a.xyz / a.w);
-    vec3 c = dir.z >= 0.0 ? mix(sky_horizon, sky_zenith, pow(dir.z, 0.6))
-                          : mix(sky_horizon, sky_ground, pow(-dir.z, 0.4));
-    c /= max(exposure, 1e-6);  // the sky's brightness does not depend on exposure
+    vec3 c = texture(sky_tex, dir).rgb * sky_scale;  // linear radiance
     if (fog_density > 0.0) {
         // Looking out through a fog layer about 100 m thick, thicker towards the horizon.
         c = mix(fog_color, c, exp(-fog_density * 100.0 / max(abs(dir.z), 0.05)));
     }
-    out_color = vec4(tonemap(c), 1.0);
+    out_color = vec4(c, log_luminance(c));
     out_depth_id = vec2(0.0, 0.0);
     out_normal = vec4(0.0);
     out_uv_next_prev = vec4(0.0);
@@ -139,6 +144,7 @@ uniform vec3 emissive;
 uniform int has_texture;
 uniform sampler2D albedo_tex;
 uniform float tex_scale;
+uniform int detail_kind;  // 0 none, 1 wood, 2 fabric, 3 asphalt, 4 brushed metal
 uniform float instance_id;
 uniform int has_sun;
 uniform vec3 sun_dir;
@@ -146,19 +152,32 @@ uniform vec3 sun_color;
 uniform int sun_shadows;
 uniform sampler2DShadow shadow_map;
 uniform float shadow_texel;
+uniform float shadow_softness;  // PCF radius in shadow-map texels
 uniform int num_points;
 uniform vec3 point_pos[MAX_POINTS];
 uniform vec3 point_color[MAX_POINTS];
 uniform vec3 point_dir[MAX_POINTS];
 uniform vec2 point_cone[MAX_POINTS];  // cos of the inner and outer half-angles; x < -1: no cone
+uniform int point_shadow_index;  // the point light with a cube shadow map, -1: none
+uniform samplerCubeShadow point_shadow_map;
+uniform vec2 point_shadow_depth;  // (a, b): NDC depth = a + b / distance along the major axis
+uniform int specular;
+uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular light
+uniform int ibl_specular;
+uniform vec3 sh[9];
+uniform samplerCube env_specular;
+uniform float env_levels;
+uniform float ibl_scale;
+uniform int use_ao;
+uniform sampler2D ao_tex;
 uniform vec3 sky_zenith;
 uniform vec3 sky_ground;
 uniform float ambient;
-uniform float exposure;
 uniform float fog_density;
 uniform vec3 fog_color;
 """
     + OUTPUTS
+    + LOG_LUMINANCE
     + """
 vec2 to_pixel(vec4 clip) {
     // Image coordinates (OpenCV, pixel centres at integers, row 0 at the top).
@@ -174,17 +193,85 @@ vec3 box_mapped() {
     return texture(albedo_tex, uv).rgb;
 }
 
-vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo) {
-    // Energy-normalised Blinn-Phong with the exponent mapped from GGX roughness:
-    // close to GGX in look at a fraction of its cost on a software rasteriser.
+float hash(vec3 p) {
+    p = fract(p * 0.3183099 + 0.1);
+    p *= 17.0;
+    return fract(p.x * p.y * p.z * (p.x + p.y + p.z));
+}
+
+float value_noise(vec3 x) {
+    vec3 i = floor(x);
+    vec3 f = fract(x);
+    f = f * f * (3.0 - 2.0 * f);
+    return mix(mix(mix(hash(i), hash(i + vec3(1, 0, 0)), f.x),
+                   mix(hash(i + vec3(0, 1, 0)), hash(i + vec3(1, 1, 0)), f.x), f.y),
+               mix(mix(hash(i + vec3(0, 0, 1)), hash(i + vec3(1, 0, 1)), f.x),
+                   mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
+}
+
+// Procedural surface detail in the part's frame: a height (for bump mapping, metres),
+// a roughness multiplier and the pattern's highest frequency (radians per metre), by
+// which it fades out where a pixel covers more than its period (no moire at distance).
+vec3 detail(vec3 p) {
+    if (detail_kind == 1) {  // wood: fine grain streaks along the part's x axis
+        float n = value_noise(p * vec3(6.0, 90.0, 90.0));
+        n += 0.5 * value_noise(p * vec3(12.0, 240.0, 240.0));
+        return vec3(0.0003 * n, 0.85 + 0.3 * n, 240.0);
+    }
+    if (detail_kind == 2) {  // fabric: a woven grid of threads
+        vec3 q = p * 900.0;
+        float weave = sin(q.x) * sin(q.y) + sin(q.y) * sin(q.z) + sin(q.z) * sin(q.x);
+        return vec3(0.00008 * weave, 1.0, 900.0);
+    }
+    if (detail_kind == 3) {  // asphalt: fine grit
+        float n = value_noise(p * 60.0) + 0.5 * value_noise(p * 150.0);
+        return vec3(0.0015 * n, 0.9 + 0.2 * n, 150.0);
+    }
+    if (detail_kind == 4) {  // brushed metal: streaks along x
+        float n = value_noise(p * vec3(4.0, 600.0, 600.0));
+        return vec3(0.00004 * n, 0.7 + 0.6 * n, 600.0);
+    }
+    return vec3(0.0, 1.0, 0.0);
+}
+
+vec3 bumped(vec3 N, float h) {
+    // Bump mapping from screen-space derivatives (Mikkelsen 2010): no tangents needed.
+    vec3 dpdx = dFdx(v_world);
+    vec3 dpdy = dFdy(v_world);
+    float dhdx = dFdx(h);
+    float dhdy = dFdy(h);
+    vec3 r1 = cross(dpdy, N);
+    vec3 r2 = cross(N, dpdx);
+    float det = dot(dpdx, r1);
+    if (abs(det) < 1e-12) return N;
+    vec3 grad = sign(det) * (dhdx * r1 + dhdy * r2);
+    return normalize(abs(det) * N - grad);
+}
+
+vec3 fresnel(vec3 F0, float cos_theta) {
+    float f = 1.0 - cos_theta;
+    float f2 = f * f;
+    return F0 + (1.0 - F0) * (f2 * f2 * f);
+}
+
+vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo, float rough) {
+    // Lambert + GGX / height-correlated Smith / Schlick, times N.L; the diffuse lobe
+    // gives up what the specular reflects.
     float NoL = max(dot(N, L), 0.0);
-    vec3 H = normalize(V + L);
-    float NoH = max(dot(N, H), 1e-4);
-    float a = max(roughness * roughness, 1e-3);
-    float shininess = 2.0 / (a * a) - 2.0;
-    float spec = (shininess + 8.0) / (8.0 * PI) * exp2(log2(NoH) * shininess);
     vec3 F0 = mix(vec3(0.04), albedo, metallic);
-    return ((1.0 - metallic) * albedo / PI + F0 * spec) * NoL;
+    vec3 diffuse = (1.0 - metallic) * albedo / PI;
+    if (specular == 0) return diffuse * NoL;
+    vec3 H = normalize(V + L);
+    float NoV = max(dot(N, V), 1e-4);
+    float NoH = max(dot(N, H), 0.0);
+    float a = max(rough * rough, 2e-3);
+    float a2 = a * a;
+    float d = NoH * NoH * (a2 - 1.0) + 1.0;
+    float D = a2 / (PI * d * d);
+    float vis = 0.5 / (NoL * sqrt(NoV * NoV * (1.0 - a2) + a2)
+                       + NoV * sqrt(NoL * NoL * (1.0 - a2) + a2) + 1e-6);
+    vec3 F = fresnel(F0, max(dot(V, H), 0.0));
+    return ((1.0 - F) * diffuse + F * (D * vis)) * NoL;
 }
 
 float sun_visibility(vec3 N, vec3 L) {
@@ -192,12 +279,47 @@ float sun_visibility(vec3 N, vec3 L) {
     vec3 p = v_light.xyz / v_light.w * 0.5 + 0.5;
     if (p.x < 0.0 || p.x > 1.0 || p.y < 0.0 || p.y > 1.0 || p.z > 1.0) return 1.0;
     float bias = max(0.004 * (1.0 - dot(N, L)), 0.0008);
-    // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch.
-    return texture(shadow_map, vec3(p.xy, p.z - bias));
+    // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch; four of
+    // them on a rotated square widen it to a soft edge.
+    if (shadow_softness <= 0.0) return texture(shadow_map, vec3(p.xy, p.z - bias));
+    float r = shadow_softness * shadow_texel;
+    bias += 0.5 * r;
+    float s = 0.0;
+    s += texture(shadow_map, vec3(p.xy + vec2(-0.4, -1.0) * r, p.z - bias));
+    s += texture(shadow_map, vec3(p.xy + vec2(1.0, -0.4) * r, p.z - bias));
+    s += texture(shadow_map, vec3(p.xy + vec2(0.4, 1.0) * r, p.z - bias));
+    s += texture(shadow_map, vec3(p.xy + vec2(-1.0, 0.4) * r, p.z - bias));
+    return 0.25 * s;
 }
 
+float point_visibility(vec3 d, vec3 N) {
+    // d: from the surface to the light. Compare with the light's cube depth map.
+    vec3 v = -d;
+    float m = max(max(abs(v.x), abs(v.y)), abs(v.z));
+    float slope = 1.0 - max(dot(N, normalize(d)), 0.0);
+    m -= 0.01 + m * (0.01 + 0.03 * slope);  // bias towards the light
+    float ndc = point_shadow_depth.x + point_shadow_depth.y / max(m, 1e-3);
+    return texture(point_shadow_map, vec4(v, ndc * 0.5 + 0.5));
+}
+
+vec3 sh_irradiance(vec3 n) {
+    return max(sh[0] * 0.282095
+        + sh[1] * 0.488603 * n.y + sh[2] * 0.488603 * n.z + sh[3] * 0.488603 * n.x
+        + sh[4] * 1.092548 * n.x * n.y + sh[5] * 1.092548 * n.y * n.z
+        + sh[6] * 0.315392 * (3.0 * n.z * n.z - 1.0) + sh[7] * 1.092548 * n.x * n.z
+        + sh[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
+}
+
+vec3 env_brdf(vec3 F0, float rough, float NoV) {
+    // Analytic fit of the split-sum GGX environment BRDF (Karis 2014).
+    vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
+    vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
+    vec4 r = rough * c0 + c1;
+    float a004 = min(r.x * r.x, exp2(-9.28 * NoV)) * r.x + r.y;
+    vec2 ab = vec2(-1.04, 1.04) * a004 + r.zw;
+    return F0 * ab.x + ab.y;
+}
 """
-    + TONEMAP
     + """
 void main() {
     vec3 N = normalize(v_normal_world);
@@ -205,14 +327,20 @@ void main() {
     if (!gl_FrontFacing) N = -N;
     vec3 albedo = base_color.rgb;
     if (has_texture == 1) albedo *= box_mapped();
-    vec3 hemi = mix(sky_ground, sky_zenith, N.z * 0.5 + 0.5);
-    vec3 c = emissive + ambient * hemi * albedo * (1.0 - 0.5 * metallic);
+    vec3 Ns = N;  // the shading normal; the label keeps the geometric one
+    float rough = roughness;
+    if (detail_kind > 0) {
+        vec3 hd = detail(v_local);
+        float footprint = length(fwidth(v_local)) * hd.z;  // radians of pattern per pixel
+        float fade = clamp(2.0 - footprint, 0.0, 1.0);
+        Ns = bumped(N, hd.x * fade);
+        rough = clamp(roughness * mix(1.0, hd.y, fade), 0.03, 1.0);
+    }
+    vec3 direct = emissive;
     if (has_sun == 1) {
         vec3 L = -normalize(sun_dir);
-        c += brdf(N, V, L, albedo) * sun_color * sun_visibility(N, L);
+        direct += brdf(Ns, V, L, albedo, rough) * sun_color * sun_visibility(N, L);
     }
-    // Point lights are diffuse only: their highlights are small and costly to shade.
-    vec3 diffuse = (1.0 - metallic) * albedo / PI;
     for (int i = 0; i < num_points; ++i) {
         vec3 d = point_pos[i] - v_world;
         float r2 = max(dot(d, d), 0.01);
@@ -221,17 +349,233 @@ void main() {
             float cos_angle = dot(-d, point_dir[i]) * inversesqrt(r2);
             spot = smoothstep(point_cone[i].y, point_cone[i].x, cos_angle);
         }
-        c += diffuse * max(dot(N, d), 0.0) * inversesqrt(r2) * point_color[i] * spot / r2;
+        if (i == point_shadow_index) spot *= point_visibility(d, N);
+        direct += brdf(Ns, V, d * inversesqrt(r2), albedo, rough) * point_color[i] * spot / r2;
     }
+    vec3 indirect;
+    if (ibl == 1) {
+        float NoV = max(dot(Ns, V), 1e-4);
+        vec3 F0 = mix(vec3(0.04), albedo, metallic);
+        vec3 spec_w = env_brdf(F0, rough, NoV);
+        indirect = (1.0 - metallic) * albedo * sh_irradiance(Ns) * (1.0 - spec_w);
+        if (ibl_specular == 1) {
+            vec3 R = reflect(-V, Ns);
+            indirect += spec_w * textureLod(env_specular, R, rough * env_levels).rgb;
+        }
+        indirect *= ibl_scale;
+    } else {
+        vec3 hemi = mix(sky_ground, sky_zenith, N.z * 0.5 + 0.5);
+        indirect = ambient * hemi * albedo * (1.0 - 0.5 * metallic);
+    }
+    if (use_ao == 1) indirect *= texture(ao_tex, gl_FragCoord.xy / viewport).r;
+    vec3 c = direct + indirect;
     if (fog_density > 0.0) {
         c = mix(fog_color, c, exp(-fog_density * length(cam_pos - v_world)));
     }
-    out_color = vec4(tonemap(c), 1.0);
+    out_color = vec4(c, log_luminance(c));
     out_depth_id = vec2(v_view_z, instance_id);
     vec3 n_gl = mat3(view) * N;
     out_normal = vec4(n_gl.x, -n_gl.y, -n_gl.z, 0.0);
     out_uv_next_prev = vec4(to_pixel(v_clip_next), to_pixel(v_clip_prev));
     out_z_next_prev = vec2(v_clip_next.w, v_clip_prev.w);
+}
+"""
+)
+
+# A triangle covering the screen, with texture coordinates; for the post passes.
+QUAD_VS = """
+#version 410 core
+out vec2 uv;
+void main() {
+    vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2) * 2.0 - 1.0;
+    uv = p * 0.5 + 0.5;
+    gl_Position = vec4(p, 0.0, 1.0);
+}
+"""
+
+# Ambient occlusion at half resolution from the depth buffer (positions and normals
+# rebuilt from depth): for 8 directions around the pixel, the obscurance of each sample
+# within ``radius`` metres above the surface's tangent plane (McGuire et al. 2011's
+# estimator), with the pattern rotated per pixel of a 4x4 tile.
+AO_FS = """
+#version 410 core
+in vec2 uv;
+out float ao;
+uniform sampler2D depth_tex;
+uniform vec2 full_size;
+uniform vec4 proj;  // P[0][0], P[1][1], P[0][2], P[1][2] of the camera's projection
+uniform vec2 depth_params;  // P[2][2], P[2][3]
+uniform float radius;
+uniform float strength;
+const int SAMPLES = 8;
+
+vec3 view_pos(vec2 t) {
+    t = (floor(t * full_size) + 0.5) / full_size;  // the centre of the texel read
+    float d = texture(depth_tex, t).r;
+    float z = -depth_params.y / ((2.0 * d - 1.0) + depth_params.x);
+    vec2 ndc = t * 2.0 - 1.0;
+    return vec3(-z * (ndc.x + proj.z) / proj.x, -z * (ndc.y + proj.w) / proj.y, z);
+}
+
+void main() {
+    float d = texture(depth_tex, uv).r;
+    if (d >= 1.0) { ao = 1.0; return; }
+    vec2 px = 1.0 / full_size;
+    vec3 P = view_pos(uv);
+    vec3 px1 = view_pos(uv + vec2(px.x, 0.0)) - P;
+    vec3 nx1 = P - view_pos(uv - vec2(px.x, 0.0));
+    vec3 py1 = view_pos(uv + vec2(0.0, px.y)) - P;
+    vec3 ny1 = P - view_pos(uv - vec2(0.0, px.y));
+    vec3 dx = abs(px1.z) < abs(nx1.z) ? px1 : nx1;
+    vec3 dy = abs(py1.z) < abs(ny1.z) ? py1 : ny1;
+    vec3 N = normalize(cross(dx, dy));
+    if (dot(N, P) > 0.0) N = -N;
+    ivec2 cell = ivec2(gl_FragCoord.xy) & 3;
+    float jitter = float(cell.x * 4 + cell.y) / 16.0;
+    float jitter2 = float(((cell.x + 2 * cell.y) & 3)) / 4.0;
+    float r_px = radius * proj.y / max(-P.z, 1e-3) * 0.5;  // in texture units (y)
+    float sum = 0.0;
+    for (int i = 0; i < SAMPLES; ++i) {
+        float angle = (float(i) + jitter) * (6.2831853 / float(SAMPLES));
+        float t = (float(i & 1) * 0.5 + 0.25 + 0.25 * jitter2);
+        vec2 off = vec2(cos(angle), sin(angle)) * r_px * t;
+        off.x *= full_size.y / full_size.x;
+        vec3 v = view_pos(uv + off) - P;
+        float vv = dot(v, v);
+        float falloff = max(1.0 - vv / (radius * radius), 0.0);
+        sum += max(dot(v, N) + 0.002 * P.z, 0.0) / (vv + 1e-3) * falloff;
+    }
+    ao = clamp(1.0 - strength * 2.0 * sum / float(SAMPLES) * radius * 0.5, 0.0, 1.0);
+}
+"""
+
+# A 4x4 blur of the half-resolution occlusion (one tile of its rotation pattern) that
+# stops where the view depth jumps by more than a tenth.
+AO_BLUR_FS = """
+#version 410 core
+in vec2 uv;
+out float ao;
+uniform sampler2D ao_raw;
+uniform sampler2D depth_tex;
+uniform vec2 size;  // of ao_raw
+uniform vec2 depth_params;  // P[2][2], P[2][3]
+float view_z(vec2 t) {
+    return depth_params.y / ((2.0 * texture(depth_tex, t).r - 1.0) + depth_params.x);
+}
+void main() {
+    float z0 = view_z(uv);
+    float sum = 0.0;
+    float wsum = 0.0;
+    for (int y = -2; y < 2; ++y) {
+        for (int x = -2; x < 2; ++x) {
+            vec2 t = uv + (vec2(x, y) + 0.5) / size;
+            float w = max(1.0 - abs(view_z(t) - z0) / (0.1 * abs(z0)), 0.0) + 1e-4;
+            sum += texture(ao_raw, t).r * w;
+            wsum += w;
+        }
+    }
+    ao = sum / wsum;
+}
+"""
+
+# The final colour: optional motion blur and bloom on the linear radiance, white
+# balance, exposure, sensor noise, the tone curve, vignetting and FXAA.
+FINAL_FS = (
+    """
+#version 410 core
+in vec2 uv;
+out vec4 out_color;
+uniform sampler2D hdr;
+uniform vec2 size;
+uniform float exposure_scale;
+uniform vec3 wb_gain;
+uniform int fxaa;
+uniform float noise;
+uniform float noise_seed;
+uniform float vignette;
+uniform float bloom;
+uniform int motion_blur;
+uniform float shutter;
+uniform sampler2D uv_next_prev;
+uniform sampler2D depth_id;
+"""
+    + TONEMAP
+    + """
+vec3 radiance(vec2 t) {
+    vec3 c = texture(hdr, t).rgb;
+    if (bloom > 0.0) {
+        vec3 glow = textureLod(hdr, t, 3.0).rgb + textureLod(hdr, t, 5.0).rgb;
+        c += bloom * max(glow * 0.5 - 1.0 / max(exposure_scale, 1e-3), 0.0);
+    }
+    return c * wb_gain;
+}
+
+vec3 shaded(vec2 t) { return tonemap(radiance(t)); }
+
+// Perceptual brightness of a tap for edge detection: the tone curve of its luminance,
+// square-rooted (close to the displayed luma at a fraction of a full tone map).
+float luma_at(vec2 t) {
+    float y = dot(texture(hdr, t).rgb * wb_gain, vec3(0.2126, 0.7152, 0.0722)) * exposure_scale;
+    y = max(y, 0.0);
+    return sqrt(clamp(y * (2.51 * y + 0.03) / (y * (2.43 * y + 0.59) + 0.14), 0.0, 1.0));
+}
+
+float luma(vec3 c) { return dot(c, vec3(0.299, 0.587, 0.114)); }
+
+float hash2(vec2 p) {
+    vec3 q = fract(vec3(p.xyx) * 0.1031);
+    q += dot(q, q.yzx + 33.33);
+    return fract((q.x + q.y) * q.z);
+}
+
+void main() {
+    vec2 px = 1.0 / size;
+    vec3 c;
+    if (motion_blur == 1 && texture(depth_id, uv).r > 0.0) {
+        // Average the radiance along the pixel's path over the open shutter.
+        vec4 np = texture(uv_next_prev, uv);
+        vec2 here = vec2(uv.x * size.x - 0.5, (1.0 - uv.y) * size.y - 0.5);
+        vec2 vel = 0.5 * ((np.xy - here) - (np.zw - here)) * shutter;
+        vel.y = -vel.y;
+        vec3 sum = vec3(0.0);
+        for (int i = 0; i < 6; ++i) {
+            sum += radiance(uv + vel * px * (float(i) / 5.0 - 0.5));
+        }
+        c = tonemap(sum / 6.0);
+    } else if (fxaa == 1) {
+        float lM = luma_at(uv);
+        float lNW = luma_at(uv + vec2(-1.0, -1.0) * px);
+        float lNE = luma_at(uv + vec2(1.0, -1.0) * px);
+        float lSW = luma_at(uv + vec2(-1.0, 1.0) * px);
+        float lSE = luma_at(uv + vec2(1.0, 1.0) * px);
+        float lMin = min(lM, min(min(lNW, lNE), min(lSW, lSE)));
+        float lMax = max(lM, max(max(lNW, lNE), max(lSW, lSE)));
+        if (lMax - lMin < max(0.0312, 0.125 * lMax)) {
+            c = shaded(uv);
+        } else {
+            vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));
+            float reduce = max((lNW + lNE + lSW + lSE) * 0.03125, 1.0 / 128.0);
+            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -8.0, 8.0) * px;
+            vec3 a = 0.5 * (shaded(uv - dir / 6.0) + shaded(uv + dir / 6.0));
+            vec3 b = 0.5 * a + 0.25 * (shaded(uv - dir * 0.5) + shaded(uv + dir * 0.5));
+            float lB = sqrt(luma(b * b));  // back to the units of luma_at, roughly
+            c = (lB < lMin || lB > lMax) ? a : b;
+        }
+    } else {
+        c = shaded(uv);
+    }
+    if (noise > 0.0) {
+        // Shot and read noise of a sensor, in display units before quantisation.
+        float u1 = max(hash2(gl_FragCoord.xy + noise_seed), 1e-6);
+        float u2 = hash2(gl_FragCoord.xy * 1.37 + noise_seed + 17.0);
+        float g = sqrt(-2.0 * log(u1)) * cos(6.2831853 * u2);
+        c = clamp(c + noise * g * (0.02 + 0.1 * sqrt(c)), 0.0, 1.0);
+    }
+    if (vignette > 0.0) {
+        vec2 q = uv * 2.0 - 1.0;
+        c *= 1.0 - vignette * 0.5 * dot(q, q);
+    }
+    out_color = vec4(c, 1.0);
 }
 """
 )

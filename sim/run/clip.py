@@ -37,6 +37,7 @@ from simfactory.sim.model.seeds import clip_seed
 from simfactory.sim.model.spec import SceneSpec
 from simfactory.sim.model.trajectory import Trajectory
 from simfactory.sim.render.raster import process_renderer
+from simfactory.sim.render.settings import RenderSettings
 from simfactory.sim.render.shots import render_camera
 from simfactory.sim.run.build import (
     build_scene,
@@ -198,9 +199,13 @@ def generate_clip(
     classes = part_classes(spec, traj)
     geometry = part_geometry(visuals, classes)
     renderer = process_renderer(cfg["render"].get("egl_device"))
+    # the light probe sits where the first camera starts, the parts as in the first frame
+    eye = camera_poses(spec.cameras[0], traj.times, spec, traj)[0][:3, 3]
+    present = None if traj.present is None else traj.present[0]
     renderer.load_scene(
         visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
         spec.fog, light_parts(spec, traj), spec.cloths,
+        settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
     )  # fmt: skip
 
     clips_dir = dataset_dir / "clips"

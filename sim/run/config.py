@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from simfactory.sim.render.settings import check_render
 from simfactory.sim.run import randomize
 from simfactory.sim.run.build import families
 from simfactory.sim.write.encodings import LABEL_ENCODINGS
@@ -189,6 +190,7 @@ def _validate_values(cfg: dict) -> None:
     else:
         check(_has(cfg, "camera.near") and _has(cfg, "camera.far"), "camera.near",
               "need 0 < camera.near < camera.far")  # fmt: skip
+    errors.extend(check_render(cfg.get("render")))
     check(
         _get(cfg, "export.video_preset") in X264_PRESETS,
         "export.video_preset",

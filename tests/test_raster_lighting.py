@@ -1,0 +1,197 @@
+"""The raster's light-transport effects change colour only: every label is byte-identical
+with all effects on and all off; the tone pipeline matches its numpy definition; the
+physical sky and the light probe behave; bad ``render.*`` values are refused by key."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.spec import Light, Material, Sky, Visual
+from simfactory.sim.render import ibl
+from simfactory.sim.render.raster import Renderer, process_renderer
+from simfactory.sim.render.settings import RenderSettings, check_render
+from simfactory.sim.render.sky import sky_radiance
+from simfactory.sim.render.tonemap import tonemap
+
+W, H = 64, 48
+BOUNDS = np.array([[-3.0, -3.0, -0.1], [3.0, 3.0, 2.0]])
+
+
+def _translation(x, y, z):
+    T = np.eye(4)
+    T[:3, 3] = (x, y, z)
+    return T
+
+
+def _scene():
+    floor = Visual(
+        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)),
+        Material("wood_0", (0.6, 0.45, 0.3, 1.0), roughness=0.5),
+    )
+    box = Visual(
+        trimesh.creation.box((0.6, 0.6, 0.6)), Material("metal_0", (0.8, 0.8, 0.8, 1.0), 0.3, 1.0)
+    )
+    ball = Visual(
+        trimesh.creation.icosphere(2, radius=0.3), Material("fabric_1", (0.2, 0.3, 0.7, 1.0), 0.9)
+    )
+    sun = Light("directional", direction=(0.5, 0.3, -0.6), intensity=3.0, cast_shadows=True)
+    lamp = Light("point", intensity=2.0, position=(0.5, -1.0, 1.5))
+    poses = [
+        np.stack([np.eye(4), _translation(x, 0, 0.3), _translation(-0.6, -0.8, 0.3)])
+        for x in (0.4, 0.5)
+    ]
+    return [[floor], [box], [ball]], [sun, lamp], poses
+
+
+def _frames(renderer: Renderer, settings: RenderSettings):
+    visuals, lights, poses = _scene()
+    renderer.load_scene(visuals, lights, Sky(), BOUNDS, settings=settings)
+    K = intrinsics(W, H, 60.0)
+    T = look_at((0.5, -3.2, 1.8), (0.0, 0.0, 0.3))
+    frames = []
+    for i in range(2):
+        nb = (poses[1 - i], T, poses[1 - i], T)
+        frames.append(
+            renderer.render(poses[i], K, T, W, H, 0.1, 50.0, 1.0, neighbours=nb, time=0.1 * i)
+        )
+    return frames
+
+
+ALL_ON = RenderSettings(
+    motion_blur=0.5, noise=0.05, vignette=0.3, white_balance_k=5000.0, bloom=0.3
+)
+
+
+def test_effects_change_colour_and_no_label():
+    renderer = process_renderer()
+    on, off = _frames(renderer, ALL_ON), _frames(renderer, RenderSettings.off())
+    for a, b in zip(on, off, strict=True):
+        for name in (
+            "depth",
+            "instance",
+            "normals",
+            "unoccluded_pixels",
+            "uv_next_prev",
+            "z_next_prev",
+        ):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+        assert np.abs(a.rgb.astype(int) - b.rgb.astype(int)).mean() > 5
+
+
+def test_gl_tone_pipeline_matches_numpy():
+    renderer = process_renderer()
+    for auto in (True, False):
+        visuals, lights, poses = _scene()
+        settings = RenderSettings(auto_exposure=auto, fxaa=False, exposure=1.3)
+        renderer.load_scene(visuals, lights, Sky(), BOUNDS, settings=settings)
+        K = intrinsics(W, H, 60.0)
+        frame = renderer.render(
+            poses[0], K, look_at((0.5, -3.2, 1.8), (0, 0, 0.3)), W, H, 0.1, 50.0, 1.3
+        )
+        expected = tonemap(renderer.read_hdr(), 1.3, auto)
+        assert np.abs(frame.rgb.astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_tonemap_puts_the_log_average_at_middle_grey():
+    rng = np.random.default_rng(0)
+    image = np.exp(rng.normal(0.0, 1.0, (32, 32, 1))).repeat(3, -1) * 0.7
+    out = tonemap(image, 1.0, auto=True)
+    # a pixel at the log average maps to the tone curve of 0.18
+    x = 0.18
+    aces = x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14)
+    srgb = 1.055 * aces ** (1 / 2.4) - 0.055
+    geo = np.exp(np.mean(np.log(1e-4 + image[..., 0])))
+    near = np.abs(image[..., 0] - geo) < 0.02 * geo
+    assert near.any() and np.abs(out[near][:, 0].astype(int) - round(srgb * 255)).max() <= 2
+    brighter = tonemap(image * 4, 1.0, auto=True).astype(int)
+    assert np.abs(brighter - out.astype(int)).max() <= 1  # auto exposure undoes the scale
+    assert not np.array_equal(tonemap(image, 1.0, auto=False), tonemap(image * 10, 1.0, auto=False))
+
+
+def test_physical_sky_is_blue_overhead_bright_towards_the_sun_and_warm_at_sunset():
+    sky = Sky()
+    dirs = np.array([[0, 0, 1.0], [0.8, 0, 0.6], [-0.8, 0, 0.6]])
+    high = sky_radiance(dirs, sky, np.array([0.8, 0.0, 0.6]))
+    assert high[0, 2] > high[0, 0]  # blue zenith
+    assert high[1].sum() > high[2].sum()  # brighter around the sun than opposite it
+    assert np.isclose(
+        high[0] @ [0.2126, 0.7152, 0.0722], np.dot(sky.zenith, [0.2126, 0.7152, 0.0722]), rtol=0.01
+    )
+    horizon = np.array([[0.99, 0.0, 0.14]])
+    low = sky_radiance(horizon, sky, np.array([0.99, 0.0, 0.1]))
+    assert low[0, 0] > low[0, 2]  # reddened towards a low sun
+    night = sky_radiance(dirs, sky, np.array([0.0, 0.6, -0.8]))
+    assert np.allclose(night, sky_radiance(dirs, sky, None, model="gradient"))
+
+
+def test_irradiance_of_a_uniform_sky_and_a_sun_patch():
+    d, _ = ibl.face_directions(16)
+    sh = ibl.irradiance_sh9(np.full((6, 16, 16, 3), 2.0))
+    assert np.allclose(ibl.sh9_basis(np.array([0.3, -0.5, 0.81])) @ sh, 2.0, atol=0.02)
+    up_only = np.repeat(np.maximum(d[..., 2:3], 0.0), 3, -1)  # radiance cos(theta) above
+    sh = ibl.irradiance_sh9(up_only)
+    assert abs(ibl.sh9_basis(np.array([0, 0, 1.0])) @ sh[:, 0] - 2 / 3) < 0.02
+    assert ibl.sh9_basis(np.array([0, 0, -1.0])) @ sh[:, 0] < 0.05
+    levels = ibl.prefilter_specular(np.full((6, 32, 32, 3), 0.5))
+    assert [lv.shape[1] for lv in levels] == [32, 16, 8, 4, 2]
+    assert all(np.allclose(lv, 0.5) for lv in levels)  # filtering keeps a uniform sky
+
+
+def test_light_probe_lights_a_box_in_the_sun_shadow():
+    renderer = process_renderer()
+    lit = {}
+    for on in (True, False):
+        settings = RenderSettings(ibl=on, ao=False, auto_exposure=False, fxaa=False)
+        frame = _frames(renderer, settings)[0]
+        shadowed = (frame.instance == 1) & (frame.depth > 0)
+        lit[on] = frame.rgb[shadowed].astype(float).mean()
+    assert lit[True] > lit[False] * 0.5 and lit[True] > 10
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("turbidity", 50.0),
+        ("ao", "yes"),
+        ("sky_model", "hosek"),
+        ("noise", float("nan")),
+        ("exposure", 0.0),
+    ],
+)
+def test_bad_render_values_name_their_key(key, value):
+    errors = check_render({key: value})
+    assert len(errors) == 1 and errors[0].startswith(f"render.{key}:")
+    assert check_render({key: getattr(RenderSettings(), key)}) == []
+
+
+OFF_KEYS = {
+    "render.auto_exposure": "false", "render.ibl": "false", "render.ao": "false",
+    "render.shadow_softness": 0.0, "render.point_shadows": "false", "render.specular": "false",
+    "render.detail": "false", "render.fxaa": "false",
+}  # fmt: skip
+
+
+def test_a_clip_with_effects_off_has_the_same_label_files(tmp_path):
+    import json
+
+    from simfactory.sim.run.clip import generate_clip
+    from tests.conftest import tiny_config
+
+    folders = {}
+    for name, keys in (("on", {"render.motion_blur": 0.5, "render.bloom": 0.2}), ("off", OFF_KEYS)):
+        cfg = tiny_config(num_clips=1, frames=3, **keys)
+        generate_clip(cfg, 0, tmp_path / name)
+        folders[name] = next((tmp_path / name / "clips").iterdir())
+    on, off = folders["on"], folders["off"]
+    labels = sorted(p.relative_to(on) for p in on.rglob("*.npz"))
+    assert labels and labels == sorted(p.relative_to(off) for p in off.rglob("*.npz"))
+    for rel in labels:
+        assert (on / rel).read_bytes() == (off / rel).read_bytes(), rel
+    ann_on = json.loads((on / "annotations.json").read_text())
+    ann_off = json.loads((off / "annotations.json").read_text())
+    assert ann_on["render"]["ibl"] is True and ann_on["render"]["motion_blur"] == 0.5
+    assert ann_off["render"]["ibl"] is False and ann_off["render"]["fxaa"] is False
+    assert ann_on["objects"] == ann_off["objects"] and ann_on["cameras"] == ann_off["cameras"]
+    assert (on / "cam0" / "rgb.mp4").read_bytes() != (off / "cam0" / "rgb.mp4").read_bytes()
