@@ -49,10 +49,38 @@ from simfactory.sim.simulate.sanity import RolloutError, check_rollout, injected
 from simfactory.sim.write.clip_files import write_camera_files, write_lidar_files, write_preview
 from simfactory.sim.write.files import write_json
 
+RENDER_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True, "auto_exposure": True}
 
-def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
+
+def render_settings(cfg: dict) -> dict:
+    """The clip's ``render.*`` settings recorded in its annotations (the EGL device left
+    out: it changes where, not what, is rendered)."""
+    settings = {**RENDER_DEFAULTS, **cfg["render"]}
+    settings.pop("egl_device", None)
+    return dict(sorted(settings.items()))
+
+
+def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
+    """The clip's path tracer, its scene loaded, where ``render.backend`` is pathtrace."""
+    render = render_settings(cfg)
+    if render["backend"] != "pathtrace":
+        return None
+    from simfactory.sim.render.pathtrace import PathTracer
+
+    tracer = PathTracer(render["samples"], render["denoise"])
+    tracer.load_scene(
+        visuals, spec.lights, spec.sky, spec.fog, light_parts(spec, traj), spec.cloths
+    )
+    return tracer
+
+
+def _render_and_write(
+    cfg, spec, traj, geometry, classes, renderer, out: Path, times, tracer=None
+) -> dict:
     """Render every camera, derive its labels, write its files into ``out``, scan and
-    write every LiDAR, save the trajectory and preview; returns the clip's annotations."""
+    write every LiDAR, save the trajectory and preview; returns the clip's annotations.
+    With a path ``tracer``, its frames replace the raster's colour (labels still come
+    from the raster passes)."""
     export = cfg["export"]
     table = class_table()
     cameras, lidars, files = {}, {}, {"clip": ["annotations.json", "trajectory.npz"]}
@@ -69,6 +97,14 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             traj.present, traj.cloth_vertices,
         )  # fmt: skip
         times["render"] += time.perf_counter() - t
+        if tracer is not None:
+            t = time.perf_counter()
+            render = render_settings(cfg)
+            shot.rgb = tracer.render_camera(
+                cam, K, T_wc, traj.poses, render["exposure"], render["auto_exposure"],
+                traj.times, traj.present, traj.cloth_vertices,
+            )  # fmt: skip
+            times["pathtrace"] = times.get("pathtrace", 0.0) + time.perf_counter() - t
 
         t = time.perf_counter()
         semantic, objects = camera_labels(
@@ -153,6 +189,7 @@ def generate_clip(
         visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
         spec.fog, light_parts(spec, traj), spec.cloths,
     )  # fmt: skip
+    tracer = path_tracer(cfg, spec, traj, visuals)
 
     clips_dir = dataset_dir / "clips"
     for stale in clips_dir.glob(f".tmp-{name}-*"):  # left by a run that was killed
@@ -160,7 +197,9 @@ def generate_clip(
     tmp = clips_dir / f".tmp-{name}-{os.getpid()}"
     tmp.mkdir(parents=True)
     try:
-        annotations = _render_and_write(cfg, spec, traj, geometry, classes, renderer, tmp, times)
+        annotations = _render_and_write(
+            cfg, spec, traj, geometry, classes, renderer, tmp, times, tracer
+        )
         outcome = (
             getattr(family_module(spec.family), "label", None)
             if spec.family in families()
@@ -178,6 +217,7 @@ def generate_clip(
             variant=variant,
         )
         annotations["sampled"] = sampled
+        annotations["render"] = render_settings(cfg)
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
@@ -206,7 +246,7 @@ def generate_clip(
         "rollout": rollout_of(cfg, index)[0],
         "variant": rollout_of(cfg, index)[1],
         "path": f"clips/{name}",
-        "renderer": renderer.device_name,
+        "renderer": renderer.device_name + (f"; {tracer.device_name}" if tracer else ""),
         **annotations.get("family", {}).get("summary", {}),
         **{key: json.dumps(v) if isinstance(v, list | dict) else v for key, v in sampled.items()},
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},

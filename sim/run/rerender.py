@@ -2,12 +2,15 @@
 again with a new look, without simulating.
 
     simfactory-rerender data/rooms data/rooms_look2 --look 2 render.exposure=1.4
+    simfactory-rerender data/rooms data/rooms_pt --look 0 render.backend=pathtrace
 
 Each finished clip's scene is rebuilt from the dataset's ``config.yaml`` (with the
 overrides) and seed, dressed in look ``N`` (materials, lights and sky drawn from the
 clip's streams for variant ``N``, as ``variants_per_rollout`` does), and rendered from
-its saved ``trajectory.npz``, which is copied unchanged. The new dataset's manifest
-links each clip to its source (``source_path``).
+its saved ``trajectory.npz``, which is copied unchanged. Look 0 keeps each clip's own
+look (the variant it was in the source dataset): with only render settings overridden
+(``render.backend=pathtrace``), its label files come out identical to the source's.
+The new dataset's manifest links each clip to its source (``source_path``).
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ def load_dataset_config(dataset_dir: Path, overrides: list[str]) -> dict:
 def rerender(source: Path, out: Path, look: int, overrides: list[str]) -> int:
     """Re-render every finished clip of ``source`` into ``out`` with look ``look``;
     returns the number of clips that failed."""
-    if look < 1:
-        raise RerenderError(f"--look must be >= 1: look 0 is the dataset's own (got {look})")
+    if look < 0:
+        raise RerenderError(f"--look must be >= 0 (0: each clip's own look; got {look})")
     cfg = load_dataset_config(source, overrides)
     rows = [r for r in read_manifest(source) if r["status"] == "ok"]
     if not rows:
@@ -73,7 +76,7 @@ def rerender(source: Path, out: Path, look: int, overrides: list[str]) -> int:
         index, attempt = int(row["index"]), int(row.get("attempt") or 0)
         traj = Trajectory.load(source / row["path"] / "trajectory.npz")
         try:
-            spec = build_scene(cfg, index, attempt, look=look)
+            spec = build_scene(cfg, index, attempt, look=look or None)
             if {b.name for b in spec.bodies} != {n.split("/")[0] for n in traj.part_names}:
                 raise RerenderError(
                     f"clip {index}: the rebuilt scene has other bodies than its saved "
@@ -98,7 +101,12 @@ def main() -> None:
     )
     parser.add_argument("dataset", type=Path, help="the source dataset folder")
     parser.add_argument("out", type=Path, help="the new dataset folder (new or empty)")
-    parser.add_argument("--look", type=int, default=1, help="which new look (>= 1)")
+    parser.add_argument(
+        "--look",
+        type=int,
+        default=1,
+        help="which look: 0 each clip's own, N >= 1 a new one (default 1)",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     args = parser.parse_args()
     try:
