@@ -127,8 +127,9 @@ def test_rerender_look_0_upgrades_a_raster_dataset(tmp_path):
     source, out = tmp_path / "raster", tmp_path / "traced"
     cfg = _cfg("furniture", num_clips=2, variants_per_rollout=2)
     assert generate_dataset(cfg, source, "test") == 0
-    assert rerender(source, out, 0, ["render.backend=pathtrace", "render.samples=2"]) == 0
-    for name in ("clip_000000", "clip_000001"):  # variant 1 keeps its own look too
+    assert rerender(source, out, 0, ["render.backend=pathtrace", "render.samples=2"], {1}) == 0
+    assert sorted(p.name for p in (out / "clips").iterdir()) == ["clip_000001"]
+    for name in ("clip_000001",):  # variant 1 keeps its own look (``params.look``)
         a, b = source / "clips" / name, out / "clips" / name
         assert _label_files(b) == _label_files(a)
         assert _annotations(b)[0] == _annotations(a)[0]

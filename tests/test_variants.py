@@ -98,6 +98,7 @@ def test_rerender_draws_a_new_look_on_the_saved_rollouts(paired, tmp_path):
     "args, message",
     [
         (["--look", "-1"], "--look must be >= 0"),
+        (["--clips", "1,x"], "--clips must list indices"),
         (["scene.num_pieces=x"], "scene.num_pieces"),
         (["notakeyvalue"], "key=value"),
     ],

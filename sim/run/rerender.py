@@ -55,15 +55,34 @@ def load_dataset_config(dataset_dir: Path, overrides: list[str]) -> dict:
     return cfg
 
 
-def rerender(source: Path, out: Path, look: int, overrides: list[str]) -> int:
-    """Re-render every finished clip of ``source`` into ``out`` with look ``look``;
-    returns the number of clips that failed."""
+def parse_clips(text: str) -> set[int]:
+    """Clip indices from ``0,3,10-12`` (ranges include both ends)."""
+    out: set[int] = set()
+    try:
+        for item in text.split(","):
+            lo, _, hi = item.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise RerenderError(
+            f"--clips must list indices and ranges like 0,3,10-12 (got {text!r})"
+        ) from None
+    return out
+
+
+def rerender(
+    source: Path, out: Path, look: int, overrides: list[str], clips: set[int] | None = None
+) -> int:
+    """Re-render every finished clip of ``source`` (those of index in ``clips`` if given)
+    into ``out`` with look ``look``; returns the number of clips that failed."""
     if look < 0:
         raise RerenderError(f"--look must be >= 0 (0: each clip's own look; got {look})")
     cfg = load_dataset_config(source, overrides)
     rows = [r for r in read_manifest(source) if r["status"] == "ok"]
+    if clips is not None:
+        rows = [r for r in rows if int(r["index"]) in clips]
     if not rows:
-        raise RerenderError(f"{source} has no finished clips (manifest.csv)")
+        asked = "" if clips is None else f" among --clips {sorted(clips)}"
+        raise RerenderError(f"{source} has no finished clips (manifest.csv){asked}")
     if out.resolve() == source.resolve():
         raise RerenderError("the output folder must not be the source dataset")
     if out.exists() and any(out.iterdir()):
@@ -107,10 +126,14 @@ def main() -> None:
         default=1,
         help="which look: 0 each clip's own, N >= 1 a new one (default 1)",
     )
+    parser.add_argument(
+        "--clips", default=None, help="only these clip indices, e.g. 0,3,10-12 (default: all)"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     args = parser.parse_args()
     try:
-        failed = rerender(args.dataset, args.out, args.look, args.overrides)
+        clips = None if args.clips is None else parse_clips(args.clips)
+        failed = rerender(args.dataset, args.out, args.look, args.overrides, clips)
     except RerenderError as exc:
         print(f"simfactory-rerender: {exc}", file=sys.stderr)
         sys.exit(2)
