@@ -14,7 +14,9 @@ tracer at ``--ref-samples`` per pixel, denoised (the reference). Reported per fa
   pathtrace_flip      mean FLIP of the path tracer at each of ``--cost-samples`` (denoised)
                       against the reference
   pathtrace_seconds   seconds per frame at each sample count (set_frame, rendering,
-                      denoising, tone mapping), after a warm-up frame
+                      denoising, tone mapping), after a warm-up frame; and the CPU
+                      seconds of the process (all its threads), which other load on
+                      the machine changes less
   compile_seconds     the warm-up frame: scene load and kernel compilation, once per clip
   raster_seconds      seconds per frame of the raster (every pass, all labels' targets)
 
@@ -100,15 +102,16 @@ def raster_frames(cfg, spec, traj, cam, K, T_wc) -> tuple[np.ndarray, float]:
 
 
 def traced_frame(tracer: PathTracer, traj, cam, K, T_wc, i: int, render: dict):
-    """(uint8 frame, seconds) of frame ``i`` at the tracer's sample count."""
-    t = time.perf_counter()
+    """(uint8 frame, wall seconds, CPU seconds of the process) of frame ``i`` at the
+    tracer's sample count."""
+    t, cpu = time.perf_counter(), time.process_time()
     tracer.set_frame(
         traj.poses[i], float(traj.times[i]), traj.present[i],
         [v[i] for v in traj.cloth_vertices] or None,
     )  # fmt: skip
     linear = tracer.render(K, T_wc[i], cam.width, cam.height, cam.near, cam.far, seed=i)
     frame = tonemap(linear, float(render["exposure"]), bool(render["auto_exposure"]))
-    return frame, time.perf_counter() - t
+    return frame, time.perf_counter() - t, time.process_time() - cpu
 
 
 def measure_family(family: str, args) -> dict:
@@ -132,13 +135,19 @@ def measure_family(family: str, args) -> dict:
     counts = sorted(set(args.cost_samples) | {args.ref_samples}, reverse=True)
     images: dict[int, list[np.ndarray]] = {n: [] for n in counts}
     seconds: dict[int, list[float]] = {n: [] for n in counts}
+    cpu_seconds: dict[int, list[float]] = {n: [] for n in counts}
     for i in frames:
         for n in counts:
             tracer.samples = n
-            image, secs = traced_frame(tracer, traj, cam, K, T_wc, i, render)
+            image, secs, cpu = traced_frame(tracer, traj, cam, K, T_wc, i, render)
             images[n].append(image)
             seconds[n].append(secs)
-            print(f"{family} frame {i}: {n} spp {secs:.1f} s", file=sys.stderr, flush=True)
+            cpu_seconds[n].append(cpu)
+            print(
+                f"{family} frame {i}: {n} spp {secs:.1f} s ({cpu:.1f} s CPU)",
+                file=sys.stderr,
+                flush=True,
+            )
     reference = images[args.ref_samples]
     raster_flips = [flip(r, raster[i]) for r, i in zip(reference, frames, strict=True)]
     result = {
@@ -151,6 +160,7 @@ def measure_family(family: str, args) -> dict:
             if n != args.ref_samples
         },
         "pathtrace_seconds": {str(n): float(np.mean(seconds[n])) for n in counts},
+        "pathtrace_cpu_seconds": {str(n): float(np.mean(cpu_seconds[n])) for n in counts},
         "compile_seconds": compile_seconds,
         "raster_seconds": raster_seconds,
     }

@@ -15,9 +15,9 @@ the primary ray's radiance with its hit distance. Materials become a two-sided
 principled BSDF (base colour times texture, roughness, metallic; specular 0.5, i.e. a
 0.04 reflectance at normal incidence), textures keep the raster's box mapping.
 
-Pixels are sampled with a box filter (a Gaussian leaves noise the denoiser cannot
-remove) and denoised with Open Image Denoise from albedo and normal AOVs. The CUDA
-backend (``cuda_ad_rgb``) is used where a CUDA GPU is present, the LLVM backend
+Pixels are sampled on stratified grids with a box filter (a Gaussian leaves noise the
+denoiser cannot remove) and denoised with Open Image Denoise from albedo and normal
+AOVs. The CUDA backend (``cuda_ad_rgb``) is used where a CUDA GPU is present, the LLVM backend
 (``llvm_ad_rgb``, needs libLLVM >= 16: ``DRJIT_LIBLLVM_PATH`` is pointed at Debian's
 libLLVM-19 when not set) otherwise.
 """
@@ -411,11 +411,9 @@ class PathTracer:
         key = (width, height, tuple(np.round(K, 9).ravel()), near, far, aux)
         if key not in self._sensors:
             fy, cx, cy = float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
-            sampler = (
-                {"type": "stratified", "sample_count": 1, "jitter": False}
-                if aux
-                else {"type": "independent", "sample_count": 1}
-            )
+            # Stratified samples per pixel (pass sizes are squares); one unjittered
+            # sample at the pixel centre for the id and distance pass.
+            sampler = {"type": "stratified", "sample_count": 1, "jitter": not aux}
             sensor = mi.load_dict(
                 {
                     "type": "perspective",
@@ -463,10 +461,8 @@ class PathTracer:
         ``samples`` per pixel, denoised if asked, with fog."""
         mi = self.mi
         sensor = self._sensor(K, T_world_camera, width, height, near, far, aux=False)
-        per_pass = max(1, min(self.samples, MAX_LANES // max(width * height, 1)))
-        total, done, k = None, 0, 0
-        while done < self.samples:
-            spp = min(per_pass, self.samples - done)
+        total = None
+        for k, spp in enumerate(pass_sizes(self.samples, MAX_LANES // max(width * height, 1))):
             out = mi.render(
                 self.scene,
                 sensor=sensor,
@@ -476,7 +472,6 @@ class PathTracer:
             )
             out = np.array(out, dtype=np.float64) * spp
             total = out if total is None else total + out
-            done, k = done + spp, k + 1
         image = (total / self.samples).astype(np.float32)
         rgb, albedo, normal = image[..., :3], image[..., 4:7], image[..., 7:10]
         rgb = np.nan_to_num(np.maximum(rgb, 0.0), nan=0.0, posinf=0.0)
@@ -543,6 +538,19 @@ class PathTracer:
                     flush=True,
                 )
         return frames
+
+
+def pass_sizes(samples: int, cap: int) -> list[int]:
+    """Samples per pixel of each render pass: powers of 4 (the stratified sampler's
+    square grids), each at most ``cap`` (memory) unless 1, adding up to ``samples``."""
+    sizes, left = [], int(samples)
+    while left > 0:
+        size = 1
+        while size * 4 <= min(left, cap):
+            size *= 4
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def _spot_to_world(position: np.ndarray, direction: np.ndarray) -> np.ndarray:
