@@ -127,7 +127,7 @@ def measure_family(family: str, args) -> dict:
     tracer = PathTracer(samples=1, denoise=True)
     tracer.load_scene(
         part_visuals(spec, traj), spec.lights, spec.sky, spec.fog, light_parts(spec, traj),
-        spec.cloths,
+        spec.cloths, cfg["render"],
     )  # fmt: skip
     traced_frame(tracer, traj, cam, K, T_wc, frames[0], render)
     compile_seconds = time.perf_counter() - t

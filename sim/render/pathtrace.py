@@ -8,12 +8,11 @@ ray). Units follow the raster's shading exactly: a sun of colour ``c`` and inten
 ``I`` is a directional emitter of irradiance ``c I``, a point light one of radiant
 intensity ``c I``, a spot light has full intensity inside ``cone_deg / 2`` and none
 beyond ``cone_deg / 2 + 10`` degrees, an emissive material is an area emitter of its
-emitted radiance, and the sky is an environment emitter of radiance
-``ambient * gradient(zenith, horizon, ground)`` (``sky_radiance``), whose irradiance on
-a surface is the raster's ambient term. Fog is the raster's analytic blend, applied to
-the primary ray's radiance with its hit distance. Materials become a two-sided
-principled BSDF (base colour times texture, roughness, metallic; specular 0.5, i.e. a
-0.04 reflectance at normal incidence), textures keep the raster's box mapping.
+emitted radiance, and the sky is an environment emitter (``sky_radiance``). Fog is the
+raster's analytic blend, applied to the primary ray's radiance with its hit distance.
+Materials become a two-sided principled BSDF (base colour times texture, roughness,
+metallic; specular 0.5, i.e. a 0.04 reflectance at normal incidence), textures keep the
+raster's box mapping.
 
 Pixels are sampled on stratified grids with a box filter (a Gaussian leaves noise the
 denoiser cannot remove) and denoised with Open Image Denoise from albedo and normal
@@ -48,6 +47,7 @@ LLVM_VERSIONS = (19, 20, 18, 17, 16)
 MAX_LANES = 1 << 22  # samples traced in one wavefront (memory), the rest in further passes
 SKY_SIZE = (64, 128)  # rows, columns of the sky's latitude-longitude map
 SHAPE_PREFIX = "shape"
+DEFAULT_AMBIENT = 0.35  # Sky.ambient at which the sky lights the scene at its own radiance
 
 
 def llvm_library() -> str | None:
@@ -113,27 +113,45 @@ def srgb_to_linear(image: np.ndarray) -> np.ndarray:
 
 
 def sky_gradient(sky: Sky, directions: np.ndarray) -> np.ndarray:
-    """The raster's sky colour (zenith, horizon, ground) along unit world ``directions``
-    (..., 3)."""
+    """The spec's sky colour (zenith, horizon, ground) along unit world ``directions``
+    (..., 3), as the raster's gradient sky draws it."""
     z = np.clip(directions[..., 2:3], -1.0, 1.0)
-    zenith, horizon, ground = (np.asarray(c, dtype=np.float32) for c in sky_colours(sky))
+    zenith, horizon, ground = (np.asarray(c, dtype=np.float64) for c in sky_colours(sky))
     up = horizon + (zenith - horizon) * np.power(np.maximum(z, 0.0), 0.6)
     down = horizon + (ground - horizon) * np.power(np.maximum(-z, 0.0), 0.4)
-    return np.where(z >= 0.0, up, down).astype(np.float32)
+    return np.where(z >= 0.0, up, down)
 
 
 def sky_colours(sky: Sky):
     return sky.zenith, sky.horizon, sky.ground
 
 
-def sky_radiance(sky: Sky, directions: np.ndarray) -> np.ndarray:
-    """Radiance of the sky emitter along unit world ``directions`` (..., 3): the gradient
-    scaled by ``sky.ambient``, so a Lambertian surface facing up receives the raster's
-    ambient light."""
-    return sky.ambient * sky_gradient(sky, directions)
+def sky_radiance(
+    sky: Sky, directions: np.ndarray, sun: Light | None = None, render: dict | None = None
+) -> np.ndarray:
+    """Radiance of the sky emitter along unit world ``directions`` (..., 3).
+
+    The sky is the raster's model of it: ``sim.render.sky.sky_radiance`` (Preetham's
+    daylight from the sun's direction, ``render.sky_model`` and ``render.turbidity``)
+    where the raster has one, the spec's gradient otherwise; it lights the scene scaled
+    by ``sky.ambient / DEFAULT_AMBIENT``, as the raster's light probe sees it.
+    """
+    scale = sky.ambient / DEFAULT_AMBIENT
+    try:
+        from simfactory.sim.render import sky as raster_sky
+    except ImportError:
+        return (scale * sky_gradient(sky, directions)).astype(np.float32)
+    render = render or {}
+    to_sun = None if sun is None else -np.asarray(sun.direction, dtype=float)
+    model = render.get("sky_model", "preetham") if render.get("ibl", True) else "gradient"
+    flat = np.asarray(directions, dtype=float).reshape(-1, 3)
+    rgb = raster_sky.sky_radiance(flat, sky, to_sun, render.get("turbidity", 3.0), model)
+    return (scale * np.asarray(rgb)).reshape(directions.shape).astype(np.float32)
 
 
-def sky_map(sky: Sky, size: tuple[int, int] = SKY_SIZE) -> np.ndarray:
+def sky_map(
+    sky: Sky, sun: Light | None = None, render: dict | None = None, size=SKY_SIZE
+) -> np.ndarray:
     """The sky as a latitude-longitude map (rows from the zenith down) for Mitsuba's
     ``envmap`` with ``SKY_TO_WORLD``: row centre v looks at world z = cos(pi v)."""
     rows, cols = size
@@ -141,7 +159,7 @@ def sky_map(sky: Sky, size: tuple[int, int] = SKY_SIZE) -> np.ndarray:
     phi = (np.arange(cols) + 0.5) / cols * 2.0 * np.pi
     t, p = np.meshgrid(theta, phi, indexing="ij")
     d = np.stack([np.sin(t) * np.sin(p), np.sin(t) * np.cos(p), np.cos(t)], axis=-1)
-    return np.ascontiguousarray(sky_radiance(sky, d), dtype=np.float32)
+    return np.ascontiguousarray(sky_radiance(sky, d, sun, render), dtype=np.float32)
 
 
 # Mitsuba's envmap is y-up: its local axes x, y, z are world x, z, -y.
@@ -226,8 +244,10 @@ class PathTracer:
         fog: Fog | None = None,
         light_parts: list[int] | None = None,
         cloths: list[Cloth] | None = None,
+        render: dict | None = None,
     ) -> None:
-        """Build the Mitsuba scene of a clip (replacing the previous one)."""
+        """Build the Mitsuba scene of a clip (replacing the previous one); ``render``: the
+        config's ``render`` settings (the sky model)."""
         from simfactory.sim.simulate.cloth import vertex_normals
 
         mi = self.mi
@@ -263,9 +283,10 @@ class PathTracer:
             emitter = self._light(light)
             if emitter is not None:
                 scene[f"light_{i}"] = emitter
+        suns = [light for light in self.lights if light.kind == "directional"]
         scene["sky"] = {
             "type": "envmap",
-            "bitmap": mi.Bitmap(sky_map(sky)),
+            "bitmap": mi.Bitmap(sky_map(sky, suns[0] if suns else None, render)),
             "to_world": mi.ScalarTransform4f(SKY_TO_WORLD),
         }
         self.scene = mi.load_dict(scene)

@@ -1,25 +1,49 @@
-"""Linear HDR radiance to 8-bit sRGB: exposure (fixed or automatic), the ACES filmic
-curve (Narkowicz 2015 fit) and the sRGB transfer function."""
+"""The tone pipeline from linear radiance to sRGB bytes, shared by every backend.
+
+x = a * L, with a = exposure, or with auto exposure
+a = exposure * 0.18 / exp(mean(log(1e-4 + Y))) clamped to [0.05, 20] (Y: Rec. 709
+luminance over all pixels); then the ACES fit of Narkowicz (2015), the sRGB transfer
+curve and rounding to bytes. The raster's final pass (``shaders.TONEMAP``) uses the same
+constants.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+MIDDLE_GREY = 0.18
+LOG_EPS = 1e-4
+EXPOSURE_RANGE = (0.05, 20.0)
+
+
+def luminance(linear_rgb: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance of linear RGB (..., 3)."""
+    return np.asarray(linear_rgb, np.float64) @ LUMA
+
+
+def exposure_scale(mean_log_luminance: float, exposure: float, auto: bool) -> float:
+    """The factor a that multiplies radiance before the tone curve."""
+    if not auto:
+        return float(exposure)
+    a = exposure * MIDDLE_GREY / float(np.exp(mean_log_luminance))
+    return float(np.clip(a, *EXPOSURE_RANGE))
+
+
+def aces(x: np.ndarray) -> np.ndarray:
+    """Narkowicz's fit of the ACES filmic curve, clamped to [0, 1]."""
+    return np.clip(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
+
+
+def srgb_oetf(v: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve of linear values in [0, 1]."""
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+
 
 def tonemap(linear_rgb: np.ndarray, exposure: float, auto: bool) -> np.ndarray:
-    """(..., 3) linear radiance -> (..., 3) uint8 sRGB.
-
-    The scale is ``exposure * 0.18 / exp(mean(log(1e-4 + Y)))`` clamped to [0.05, 20]
-    when ``auto`` (Y the Rec. 709 luminance), else ``exposure``.
-    """
-    rgb = np.asarray(linear_rgb, dtype=np.float32)
-    if auto:
-        Y = 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
-        a = exposure * 0.18 / np.exp(np.mean(np.log(1e-4 + Y)))
-        a = float(np.clip(a, 0.05, 20.0))
-    else:
-        a = float(exposure)
-    x = a * rgb
-    f = np.clip(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
-    srgb = np.where(f <= 0.0031308, 12.92 * f, 1.055 * np.power(f, 1.0 / 2.4) - 0.055)
-    return np.rint(np.clip(srgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """sRGB uint8 image (H, W, 3) of linear HDR radiance ``linear_rgb`` (H, W, 3)."""
+    rgb = np.maximum(np.asarray(linear_rgb, np.float64), 0.0)
+    mean_log = float(np.mean(np.log(LOG_EPS + luminance(rgb))))
+    a = exposure_scale(mean_log, exposure, auto)
+    out = srgb_oetf(aces(a * rgb))
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)

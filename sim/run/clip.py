@@ -69,8 +69,9 @@ def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
 
     tracer = PathTracer(render["samples"], render["denoise"])
     tracer.load_scene(
-        visuals, spec.lights, spec.sky, spec.fog, light_parts(spec, traj), spec.cloths
-    )
+        visuals, spec.lights, spec.sky, spec.fog, light_parts(spec, traj), spec.cloths,
+        cfg["render"],
+    )  # fmt: skip
     return tracer
 
 
