@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= data/demo
 
-.PHONY: install install-browser demo test lint bench clean
+.PHONY: install install-browser install-llvm demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,18 @@ install-browser:
 	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium could not be installed: the gallery browser test will be skipped"
 
+# libLLVM 19 for Mitsuba's CPU backend (Debian 12's LLVM 14/15 make it abort); root only.
+install-llvm:
+	@ls /usr/lib/*/libLLVM-19.so >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && apt-get install -y -qq libllvm19 >/dev/null; } || \
+	  echo "libllvm19 could not be installed: the path tracer tests will be skipped"
+
 demo: install
 	$(VENV)/bin/simfactory scene=furniture num_clips=3 resolution=[256,144] frames=24 seed=7 output_dir=$(DEMO_DIR)
 	$(VENV)/bin/simfactory-export gallery $(DEMO_DIR) --overwrite
 
-test: install install-browser
+test: install install-browser install-llvm
 	$(VENV)/bin/ruff check sim scenes tests benchmarks
 	$(PY) -m pytest -q
 

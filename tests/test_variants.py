@@ -97,7 +97,8 @@ def test_rerender_draws_a_new_look_on_the_saved_rollouts(paired, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--look", "0"], "look 0 is the dataset's own"),
+        (["--look", "-1"], "--look must be >= 0"),
+        (["--clips", "1,x"], "--clips must list indices"),
         (["scene.num_pieces=x"], "scene.num_pieces"),
         (["notakeyvalue"], "key=value"),
     ],

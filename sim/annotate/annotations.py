@@ -16,7 +16,6 @@ from simfactory.sim.annotate.keypoints import (
 )
 from simfactory.sim.model.classes import class_table
 from simfactory.sim.model.trajectory import Trajectory
-from simfactory.sim.render.settings import RenderSettings
 from simfactory.sim.simulate.cloth import cloth_box
 
 CONVENTIONS = {
@@ -212,7 +211,6 @@ def clip_annotations(
             "synthetic": True,
         },
         "params": spec.params,
-        "render": RenderSettings.from_config(cfg.get("render")).record(),
         **({"family": spec.annotations} if spec.annotations else {}),
         "classes": [
             {"id": i, "name": n, "color": table.colors[i].tolist()}

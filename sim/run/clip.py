@@ -61,8 +61,36 @@ from simfactory.sim.write.clip_files import (
 )
 from simfactory.sim.write.files import write_json
 
+PATHTRACE_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True}
 
-def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, times) -> dict:
+
+def render_settings(cfg: dict) -> dict:
+    """The clip's ``render.*`` settings recorded in its annotations: the raster's
+    effects and the backend (the EGL device left out: it changes where, not what, is
+    rendered)."""
+    raster = RenderSettings.from_config(cfg["render"]).record()
+    backend = {k: cfg["render"].get(k, v) for k, v in PATHTRACE_DEFAULTS.items()}
+    return dict(sorted({**raster, **backend}.items()))
+
+
+def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
+    """The clip's path tracer, its scene loaded, where ``render.backend`` is pathtrace."""
+    render = render_settings(cfg)
+    if render["backend"] != "pathtrace":
+        return None
+    from simfactory.sim.render.pathtrace import PathTracer
+
+    tracer = PathTracer(render["samples"], render["denoise"])
+    tracer.load_scene(
+        visuals, spec.lights, spec.sky, spec.fog, light_parts(spec, traj), spec.cloths,
+        cfg["render"],
+    )  # fmt: skip
+    return tracer
+
+
+def _render_and_write(
+    cfg, spec, traj, geometry, classes, renderer, out: Path, times, tracer=None
+) -> dict:
     """Render every camera, derive its labels, write its files into ``out``, scan and
     write every LiDAR, save the trajectory and preview; returns the clip's annotations.
 
@@ -73,6 +101,8 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
     previous camera's files are written, so that at most one camera's arrays are held.
     The files are the same, byte for byte, as written one after the other. Stage times
     are this thread's; ``write`` counts only the time spent waiting for the writer.
+    With a path ``tracer``, its frames replace the raster's colour (labels still come
+    from the raster passes).
     """
     export = cfg["export"]
     table = class_table()
@@ -101,8 +131,21 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             try:
                 shot = render_camera(
                     renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
-                    traj.present, traj.cloth_vertices, on_frame=video.send,
+                    traj.present, traj.cloth_vertices,
+                    on_frame=video.send if tracer is None else None,
                 )  # fmt: skip
+                if tracer is not None:
+                    t_trace = time.perf_counter()
+                    render = render_settings(cfg)
+                    shot.rgb = tracer.render_camera(
+                        cam, K, T_wc, traj.poses, render["exposure"], render["auto_exposure"],
+                        traj.times, traj.present, traj.cloth_vertices,
+                    )  # fmt: skip
+                    elapsed = time.perf_counter() - t_trace
+                    times["pathtrace"] = times.get("pathtrace", 0.0) + elapsed
+                    t += elapsed  # the path tracer's time is not the raster's
+                    for frame in shot.rgb:
+                        video.send(frame)
             except BaseException:
                 video.close()
                 raise
@@ -207,6 +250,7 @@ def generate_clip(
         spec.fog, light_parts(spec, traj), spec.cloths,
         settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
     )  # fmt: skip
+    tracer = path_tracer(cfg, spec, traj, visuals)
 
     clips_dir = dataset_dir / "clips"
     for stale in clips_dir.glob(f".tmp-{name}-*"):  # left by a run that was killed
@@ -214,7 +258,9 @@ def generate_clip(
     tmp = clips_dir / f".tmp-{name}-{os.getpid()}"
     tmp.mkdir(parents=True)
     try:
-        annotations = _render_and_write(cfg, spec, traj, geometry, classes, renderer, tmp, times)
+        annotations = _render_and_write(
+            cfg, spec, traj, geometry, classes, renderer, tmp, times, tracer
+        )
         outcome = (
             getattr(family_module(spec.family), "label", None)
             if spec.family in families()
@@ -234,6 +280,7 @@ def generate_clip(
         )
         annotations["sampled"] = sampled
         annotations["captions"] = clip_captions(annotations)
+        annotations["render"] = render_settings(cfg)
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
@@ -264,7 +311,7 @@ def generate_clip(
         "rollout": rollout_of(cfg, index)[0],
         "variant": rollout_of(cfg, index)[1],
         "path": f"clips/{name}",
-        "renderer": renderer.device_name,
+        "renderer": renderer.device_name + (f"; {tracer.device_name}" if tracer else ""),
         **annotations.get("family", {}).get("summary", {}),
         **{key: json.dumps(v) if isinstance(v, list | dict) else v for key, v in sampled.items()},
         **{f"seconds_{k}": round(v, 4) for k, v in times.items()},

@@ -221,6 +221,7 @@ def _validate_values(cfg: dict) -> None:
         "variant_streams",
         "must list streams of the look: appearance, lighting, camera",
     )
+    errors.extend(_render_errors(cfg.get("render") or {}))
     out = cfg.get("output_dir")
     check(isinstance(out, str) and out != "", "output_dir", "must be a folder path")
     if isinstance(out, str) and out:
@@ -299,6 +300,33 @@ def _has(cfg: dict, dotted: str) -> bool:
             return False
         value = value[part]
     return True
+
+
+RENDER_BACKENDS = ("raster", "pathtrace")
+
+
+def _render_errors(render: dict) -> list[str]:
+    """Problems with the ``render.*`` keys of the backend (missing keys take defaults)."""
+    errors = []
+    backend = render.get("backend", "raster")
+    if backend not in RENDER_BACKENDS:
+        errors.append(f"render.backend: must be raster or pathtrace (got {backend!r})")
+    samples = render.get("samples", 64)
+    if not (_is_int(samples) and samples >= 1):
+        errors.append(f"render.samples: must be an integer >= 1 (got {samples!r})")
+    for key in ("denoise", "auto_exposure"):
+        if not isinstance(render.get(key, True), bool):
+            errors.append(f"render.{key}: must be true or false (got {render.get(key)!r})")
+    exposure = render.get("exposure", 1.0)
+    if not (_is_number(exposure) and exposure > 0):
+        errors.append(f"render.exposure: must be a number > 0 (got {exposure!r})")
+    if backend == "pathtrace" and not errors:
+        from simfactory.sim.render.pathtrace import missing
+
+        reason = missing(bool(render.get("denoise", True)))
+        if reason:
+            errors.append(f"render.backend: pathtrace cannot run here: {reason}")
+    return errors
 
 
 def _get(cfg: dict, dotted: str):

@@ -2,14 +2,17 @@
 again with a new look, without simulating.
 
     simfactory-rerender data/rooms data/rooms_look2 --look 2 render.exposure=1.4
+    simfactory-rerender data/rooms data/rooms_pt --look 0 render.backend=pathtrace
 
 Each finished clip's scene is rebuilt from the dataset's ``config.yaml`` (with the
 overrides) and seed, dressed in look ``N`` (materials, lights and sky drawn from the
 clip's streams for variant ``N``, as ``variants_per_rollout`` does), and rendered from
-its saved ``trajectory.npz``, which is copied unchanged. The new dataset's manifest
-links each clip to its source (``source_path``). A damaged source clip is reported and
-skipped (exit status 1 at the end, listing them); rerunning the same command resumes
-a rerender that stopped.
+its saved ``trajectory.npz``, which is copied unchanged. Look 0 keeps each clip's own
+look (the variant it was in the source dataset): with only render settings overridden
+(``render.backend=pathtrace``), its label files come out identical to the source's.
+The new dataset's manifest links each clip to its source (``source_path``). A damaged
+source clip is reported and skipped (exit status 1 at the end, listing them); rerunning
+the same command resumes a rerender that stopped.
 """
 
 from __future__ import annotations
@@ -70,19 +73,39 @@ def load_dataset_config(dataset_dir: Path, overrides: list[str], out: Path | Non
     return cfg
 
 
-def rerender(source: Path, out: Path, look: int, overrides: list[str]) -> int:
-    """Re-render every finished clip of ``source`` into ``out`` with look ``look``;
-    returns the number of clips that failed (damaged source clips included: they are
-    reported and skipped, the others go on).
+def parse_clips(text: str) -> set[int]:
+    """Clip indices from ``0,3,10-12`` (ranges include both ends)."""
+    out: set[int] = set()
+    try:
+        for item in text.split(","):
+            lo, _, hi = item.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise RerenderError(
+            f"--clips must list indices and ranges like 0,3,10-12 (got {text!r})"
+        ) from None
+    return out
+
+
+def rerender(
+    source: Path, out: Path, look: int, overrides: list[str], clips: set[int] | None = None
+) -> int:
+    """Re-render every finished clip of ``source`` (those of index in ``clips`` if given)
+    into ``out`` with look ``look`` (0: each clip's own); returns the number of clips that
+    failed (damaged source clips included: they are reported and skipped, the others go
+    on).
 
     ``out`` must be new or empty, or a rerender of the same source, look and overrides
     that stopped part way: its finished clips are kept and the rest are rendered."""
-    if look < 1:
-        raise RerenderError(f"--look must be >= 1: look 0 is the dataset's own (got {look})")
+    if look < 0:
+        raise RerenderError(f"--look must be >= 0 (0: each clip's own look; got {look})")
     cfg = load_dataset_config(source, overrides, out)
     rows = [r for r in read_manifest(source) if r["status"] == "ok"]
+    if clips is not None:
+        rows = [r for r in rows if int(r["index"]) in clips]
     if not rows:
-        raise RerenderError(f"{source} has no finished clips (manifest.csv)")
+        asked = "" if clips is None else f" among --clips {sorted(clips)}"
+        raise RerenderError(f"{source} has no finished clips (manifest.csv){asked}")
     if out.resolve() == source.resolve():
         raise RerenderError("the output folder must not be the source dataset")
     if out.exists() and not out.is_dir():
@@ -126,7 +149,7 @@ def _rerender_clips(source: Path, out: Path, cfg: dict, look: int, rows: list[di
             if problems:
                 raise RerenderError("damaged source clip: " + "; ".join(problems))
             traj = Trajectory.load(clip_dir / "trajectory.npz")
-            spec = build_scene(cfg, index, attempt, look=look)
+            spec = build_scene(cfg, index, attempt, look=look or None)
             if {b.name for b in spec.bodies} != {n.split("/")[0] for n in traj.part_names}:
                 raise RerenderError(
                     f"clip {index}: the rebuilt scene has other bodies than its saved "
@@ -156,12 +179,21 @@ def main() -> None:
     )
     parser.add_argument("dataset", type=Path, help="the source dataset folder")
     parser.add_argument("out", type=Path, help="the new dataset folder (new or empty)")
-    parser.add_argument("--look", type=int, default=1, help="which new look (>= 1)")
+    parser.add_argument(
+        "--look",
+        type=int,
+        default=1,
+        help="which look: 0 each clip's own, N >= 1 a new one (default 1)",
+    )
+    parser.add_argument(
+        "--clips", default=None, help="only these clip indices, e.g. 0,3,10-12 (default: all)"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     args = parser.parse_args()
     stop_on_signals()
     try:
-        failed = rerender(args.dataset, args.out, args.look, args.overrides)
+        clips = None if args.clips is None else parse_clips(args.clips)
+        failed = rerender(args.dataset, args.out, args.look, args.overrides, clips)
     except RerenderError as exc:
         print(f"simfactory-rerender: {exc}", file=sys.stderr)
         sys.exit(2)

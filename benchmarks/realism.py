@@ -1,0 +1,209 @@
+"""How close the raster's colour frames come to a path-traced reference, and what the
+path tracer costs.
+
+    python benchmarks/realism.py --json realism.json                 # 4 frames per family, 640x360
+    python benchmarks/realism.py --frames 1 --width 320 --height 180 # a quicker run
+    python benchmarks/realism.py --images docs/realism               # also side-by-side PNGs
+
+For each family's standard clip (the scenes of ``bench_clip.py``, one rollout), a fixed
+set of frames (evenly spaced inside the clip) is rendered by the raster and by the path
+tracer at ``--ref-samples`` per pixel, denoised (the reference). Reported per family:
+
+  raster_flip         mean FLIP (NVIDIA's metric, 0 = identical) of the raster frame
+                      against the reference, averaged over the frames
+  pathtrace_flip      mean FLIP of the path tracer at each of ``--cost-samples`` (denoised)
+                      against the reference
+  pathtrace_seconds   seconds per frame at each sample count (set_frame, rendering,
+                      denoising, tone mapping), after a warm-up frame; and the CPU
+                      seconds of the process (all its threads), which other load on
+                      the machine changes less
+  compile_seconds     the warm-up frame: scene load and kernel compilation, once per clip
+  raster_seconds      seconds per frame of the raster (every pass, all labels' targets)
+
+Needs ``pip install 'simfactory[pathtrace,bench]'`` (Mitsuba 3, Open Image Denoise,
+flip-evaluator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from bench_clip import STANDARD_SCENES  # noqa: E402
+
+from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
+from simfactory.sim.model.parts import (  # noqa: E402
+    light_parts,
+    part_classes,
+    part_geometry,
+    part_visuals,
+    scene_bounds,
+)
+from simfactory.sim.render.pathtrace import PathTracer  # noqa: E402
+from simfactory.sim.render.raster import process_renderer  # noqa: E402
+from simfactory.sim.render.shots import render_camera  # noqa: E402
+from simfactory.sim.render.tonemap import tonemap  # noqa: E402
+from simfactory.sim.run.build import build_scene  # noqa: E402
+from simfactory.sim.run.clip import render_settings  # noqa: E402
+from simfactory.sim.run.config import load_config  # noqa: E402
+from simfactory.sim.simulate.physics import rollout  # noqa: E402
+
+
+def flip(reference: np.ndarray, test: np.ndarray) -> float:
+    """Mean FLIP error of two uint8 sRGB images (LDR, default viewing conditions)."""
+    import flip_evaluator
+
+    ref = np.ascontiguousarray(reference, dtype=np.float32) / 255.0
+    tst = np.ascontiguousarray(test, dtype=np.float32) / 255.0
+    return float(flip_evaluator.evaluate(ref, tst, "LDR", applyMagma=False)[1])
+
+
+def picked_frames(clip_frames: int, count: int) -> list[int]:
+    """``count`` frames evenly spaced inside the clip (its ends left out)."""
+    return [int(round(x)) for x in np.linspace(0, clip_frames - 1, count + 2)[1:-1]]
+
+
+def family_scene(family: str, width: int, height: int, clip_frames: int, seed: int):
+    cfg = load_config(
+        STANDARD_SCENES[family]
+        + [f"resolution=[{width},{height}]", f"frames={clip_frames}", f"seed={seed}"]
+    )
+    spec = build_scene(cfg, 0)
+    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    return cfg, spec, traj
+
+
+def raster_frames(cfg, spec, traj, cam, K, T_wc) -> tuple[np.ndarray, float]:
+    """The raster's colour frames of one camera as ``generate_clip`` renders them, and
+    the seconds per frame."""
+    visuals = part_visuals(spec, traj)
+    geometry = part_geometry(visuals, part_classes(spec, traj))
+    renderer = process_renderer(cfg["render"].get("egl_device"))
+    renderer.load_scene(
+        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        spec.fog, light_parts(spec, traj), spec.cloths,
+    )  # fmt: skip
+    t = time.perf_counter()
+    shot = render_camera(
+        renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
+        traj.present, traj.cloth_vertices,
+    )  # fmt: skip
+    return shot.rgb, (time.perf_counter() - t) / traj.num_frames
+
+
+def traced_frame(tracer: PathTracer, traj, cam, K, T_wc, i: int, render: dict):
+    """(uint8 frame, wall seconds, CPU seconds of the process) of frame ``i`` at the
+    tracer's sample count."""
+    t, cpu = time.perf_counter(), time.process_time()
+    tracer.set_frame(
+        traj.poses[i], float(traj.times[i]), traj.present[i],
+        [v[i] for v in traj.cloth_vertices] or None,
+    )  # fmt: skip
+    linear = tracer.render(K, T_wc[i], cam.width, cam.height, cam.near, cam.far, seed=i)
+    frame = tonemap(linear, float(render["exposure"]), bool(render["auto_exposure"]))
+    return frame, time.perf_counter() - t, time.process_time() - cpu
+
+
+def measure_family(family: str, args) -> dict:
+    cfg, spec, traj = family_scene(family, args.width, args.height, args.clip_frames, args.seed)
+    render = render_settings(cfg)
+    cam = spec.cameras[0]
+    K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+    T_wc = camera_poses(cam, traj.times, spec, traj)
+    raster, raster_seconds = raster_frames(cfg, spec, traj, cam, K, T_wc)
+    frames = picked_frames(traj.num_frames, args.frames)
+
+    t = time.perf_counter()
+    tracer = PathTracer(samples=1, denoise=True)
+    tracer.load_scene(
+        part_visuals(spec, traj), spec.lights, spec.sky, spec.fog, light_parts(spec, traj),
+        spec.cloths, cfg["render"],
+    )  # fmt: skip
+    traced_frame(tracer, traj, cam, K, T_wc, frames[0], render)
+    compile_seconds = time.perf_counter() - t
+
+    counts = sorted(set(args.cost_samples) | {args.ref_samples}, reverse=True)
+    images: dict[int, list[np.ndarray]] = {n: [] for n in counts}
+    seconds: dict[int, list[float]] = {n: [] for n in counts}
+    cpu_seconds: dict[int, list[float]] = {n: [] for n in counts}
+    for i in frames:
+        for n in counts:
+            tracer.samples = n
+            image, secs, cpu = traced_frame(tracer, traj, cam, K, T_wc, i, render)
+            images[n].append(image)
+            seconds[n].append(secs)
+            cpu_seconds[n].append(cpu)
+            print(
+                f"{family} frame {i}: {n} spp {secs:.1f} s ({cpu:.1f} s CPU)",
+                file=sys.stderr,
+                flush=True,
+            )
+    reference = images[args.ref_samples]
+    raster_flips = [flip(r, raster[i]) for r, i in zip(reference, frames, strict=True)]
+    result = {
+        "frames": frames,
+        "raster_flip": float(np.mean(raster_flips)),
+        "raster_flip_per_frame": [round(f, 4) for f in raster_flips],
+        "pathtrace_flip": {
+            str(n): float(np.mean([flip(r, x) for r, x in zip(reference, images[n], strict=True)]))
+            for n in counts
+            if n != args.ref_samples
+        },
+        "pathtrace_seconds": {str(n): float(np.mean(seconds[n])) for n in counts},
+        "pathtrace_cpu_seconds": {str(n): float(np.mean(cpu_seconds[n])) for n in counts},
+        "compile_seconds": compile_seconds,
+        "raster_seconds": raster_seconds,
+    }
+    if args.images:
+        out = Path(args.images)
+        out.mkdir(parents=True, exist_ok=True)
+        import imageio.v3 as iio
+
+        for r, i in zip(reference, frames, strict=True):
+            iio.imwrite(out / f"{family}_{i:03d}.png", np.concatenate([raster[i], r], axis=1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--families", default="furniture,driving,hoi")
+    parser.add_argument("--frames", type=int, default=4, help="frames per family")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--clip-frames", type=int, default=48, help="frames of the clip")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ref-samples", type=int, default=256)
+    parser.add_argument(
+        "--cost-samples", default="16,64,256", help="sample counts to time and compare"
+    )
+    parser.add_argument("--images", default=None, help="folder for raster | reference PNGs")
+    parser.add_argument("--json", default=None, help="write the results to this file")
+    args = parser.parse_args()
+    args.cost_samples = [int(s) for s in args.cost_samples.split(",")]
+    results = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
+        "command": "python benchmarks/realism.py " + " ".join(sys.argv[1:]),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "images")},
+        "families": {},
+    }
+    for family in args.families.split(","):
+        results["families"][family] = measure_family(family, args)
+        results["device"] = PathTracer(samples=1).device_name
+        print(json.dumps({family: results["families"][family]}, indent=1), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The path-traced backend: the same labels as the raster, byte for byte; a per-pixel
+object id from the path tracer that agrees with the instance masks; upgrading a raster
+dataset with ``simfactory-rerender --look 0``; bad render keys refused."""
+
+import json
+
+import numpy as np
+import pytest
+
+from simfactory.sim.render.pathtrace import missing
+from simfactory.sim.render.tonemap import tonemap
+from simfactory.sim.run.config import ConfigError, load_config, validate
+from tests.conftest import tiny_config
+
+REASON = missing()
+needs_pathtrace = pytest.mark.skipif(REASON is not None, reason=f"path tracer: {REASON}")
+FAMILIES = ("furniture", "driving", "hoi")
+SMALL = {"num_clips": 1, "frames": 3, "resolution": [96, 64], "executor.workers": 0}
+TRACED = {"render.backend": "pathtrace", "render.samples": 4}
+FURNITURE = {"scene.num_pieces": 4, "scene.num_clutter": 3}
+
+
+def _cfg(family: str, **overrides) -> dict:
+    values = {**SMALL, "seed": 3, **(FURNITURE if family == "furniture" else {}), **overrides}
+    return load_config(
+        [f"scene={family}"] + [f"{k}={v}".replace(" ", "") for k, v in values.items()]
+    )
+
+
+def _label_files(clip):
+    """Every file of a clip folder but the colour (video, preview) and annotations."""
+    return {
+        str(p.relative_to(clip)): p.read_bytes()
+        for p in sorted(clip.rglob("*"))
+        if p.is_file() and p.name not in ("rgb.mp4", "preview.png", "annotations.json")
+    }
+
+
+def _annotations(clip):
+    ann = json.loads((clip / "annotations.json").read_text())
+    return ann, ann.pop("render")
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Per family, one tiny clip rendered by the raster and the same clip path traced."""
+    from simfactory.sim.run.clip import generate_clip
+
+    out = {}
+    for family in FAMILIES:
+        root = tmp_path_factory.mktemp(family)
+        for backend in ("raster", "pathtrace"):
+            extra = TRACED if backend == "pathtrace" else {}
+            cfg = _cfg(family, **extra)
+            validate(cfg)
+            generate_clip(cfg, 0, root / backend)
+        out[family] = (cfg, root / "raster" / "clips" / "clip_000000", root / "pathtrace")
+    return out
+
+
+@needs_pathtrace
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_path_traced_clip_has_the_raster_clips_labels(clips, family):
+    import imageio.v3 as iio
+
+    _, raster, traced_root = clips[family]
+    traced = traced_root / "clips" / "clip_000000"
+    files = _label_files(raster)
+    assert "cam0/instance.npz" in files and "trajectory.npz" in files
+    assert _label_files(traced) == files
+    (a, render_a), (b, render_b) = _annotations(raster), _annotations(traced)
+    assert a == b
+    assert render_a["backend"] == "raster" and render_b["backend"] == "pathtrace"
+    assert render_b["samples"] == 4 and render_b["denoise"] is True
+    # The colour is the path tracer's own: a different picture of the same scene.
+    rgb_a, rgb_b = (iio.imread(c / "cam0" / "rgb.mp4") for c in (raster, traced))
+    assert rgb_a.shape == rgb_b.shape
+    assert np.abs(rgb_a.astype(float) - rgb_b).mean() > 1.0
+    assert rgb_b.std() > 10.0  # a lit scene, not a blank frame
+
+
+@needs_pathtrace
+def test_path_traced_object_ids_agree_with_the_instance_masks(clips):
+    """The path tracer's surface at each pixel centre is the instance mask's object on
+    at least 99.99% of the pixels (a pixel whose centre lies on an edge may go either
+    way: the rasteriser snaps vertices to a sub-pixel grid)."""
+    from simfactory.sim.model.parts import light_parts, part_visuals
+    from simfactory.sim.model.trajectory import Trajectory
+    from simfactory.sim.render.pathtrace import PathTracer
+    from simfactory.sim.run.build import build_scene
+
+    agree = total = 0
+    for family in FAMILIES:
+        cfg, clip, _ = clips[family]
+        spec = build_scene(cfg, 0)
+        traj = Trajectory.load(clip / "trajectory.npz")
+        ann = json.loads((clip / "annotations.json").read_text())
+        tracer = PathTracer(samples=1, denoise=False)
+        tracer.load_scene(
+            part_visuals(spec, traj), spec.lights, spec.sky, spec.fog,
+            light_parts(spec, traj), spec.cloths,
+        )  # fmt: skip
+        with np.load(clip / "cam0" / "instance.npz") as data:
+            masks = data["instance"]
+        cam = spec.cameras[0]
+        K = np.array(ann["cameras"]["cam0"]["K"])
+        T_wc = np.array(ann["cameras"]["cam0"]["T_world_camera"])
+        family_agree = 0
+        for i in range(traj.num_frames):
+            tracer.set_frame(
+                traj.poses[i], float(traj.times[i]), traj.present[i],
+                [v[i] for v in traj.cloth_vertices] or None,
+            )  # fmt: skip
+            ids = tracer.instance_ids(K, T_wc[i], cam.width, cam.height, cam.near, cam.far)
+            assert ids.shape == masks[i].shape and len(np.unique(masks[i])) > 2
+            family_agree += int((ids == masks[i]).sum())
+        assert family_agree / masks.size >= 0.999, family
+        agree, total = agree + family_agree, total + masks.size
+    assert agree / total >= 0.9999
+
+
+@needs_pathtrace
+def test_rerender_look_0_upgrades_a_raster_dataset(tmp_path):
+    from simfactory.sim.run.cli import generate_dataset
+    from simfactory.sim.run.rerender import rerender
+
+    source, out = tmp_path / "raster", tmp_path / "traced"
+    cfg = _cfg("furniture", num_clips=2, variants_per_rollout=2)
+    assert generate_dataset(cfg, source, "test") == 0
+    assert rerender(source, out, 0, ["render.backend=pathtrace", "render.samples=2"], {1}) == 0
+    assert sorted(p.name for p in (out / "clips").iterdir()) == ["clip_000001"]
+    for name in ("clip_000001",):  # variant 1 keeps its own look (``params.look``)
+        a, b = source / "clips" / name, out / "clips" / name
+        assert _label_files(b) == _label_files(a)
+        assert _annotations(b)[0] == _annotations(a)[0]
+        assert _annotations(b)[1]["backend"] == "pathtrace"
+        assert (b / "cam0" / "rgb.mp4").read_bytes() != (a / "cam0" / "rgb.mp4").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"render.backend": "cycles"}, "render.backend: must be raster or pathtrace"),
+        ({"render.samples": 0}, "render.samples: must be an integer >= 1"),
+        ({"render.samples": 2.5}, "render.samples: must be an integer >= 1"),
+        ({"render.denoise": "yes"}, "render.denoise: must be true or false"),
+        ({"render.auto_exposure": 1}, "render.auto_exposure: must be true or false"),
+    ],
+)
+def test_bad_render_keys_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(tiny_config(**override))
+
+
+def test_pathtrace_without_mitsuba_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mitsuba" else real(name)
+    )
+    with pytest.raises(
+        ConfigError, match=r"render.backend: .*pip install 'simfactory\[pathtrace\]'"
+    ):
+        validate(tiny_config(**{"render.backend": "pathtrace"}))
+
+
+def test_tonemap_follows_the_documented_curve():
+    grey = np.full((2, 2, 3), 0.18, np.float32)
+    # Auto exposure brings a uniform grey to 0.18: the ACES fit and sRGB give 141.
+    assert np.all(tonemap(grey, 1.0, True) == 141)
+    assert np.all(tonemap(grey * 10, 1.0, True) == 141)
+    assert np.all(tonemap(grey * 100, 1.0, False) == 255)
+    assert tonemap(np.zeros((1, 1, 3)), 1.0, False)[0, 0, 0] == 0
+    x = 0.5
+    f = x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14)
+    expected = round((1.055 * f ** (1 / 2.4) - 0.055) * 255)
+    assert tonemap(np.full((1, 1, 3), 0.25), 2.0, False)[0, 0, 0] == expected
