@@ -26,8 +26,8 @@ from simfactory.sim.export.cosmos import (
     transfer1_spec,
     transfer2_spec,
 )
-from simfactory.sim.write.encodings import load_labels
 from simfactory.sim.run.config import load_config
+from simfactory.sim.write.encodings import load_labels
 
 
 def decode(path) -> np.ndarray:
