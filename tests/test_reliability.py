@@ -274,3 +274,17 @@ def test_an_orphaned_writer_renames_nothing_into_the_dataset(tmp_path, monkeypat
     with pytest.raises(lifetime.Orphaned):
         generate_clip(cfg, 0, tmp_path)
     assert list((tmp_path / "clips").iterdir()) == []
+
+
+def test_a_ray_task_whose_driver_is_gone_is_orphaned(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(lifetime, "_OWNER", {})
+    lifetime.set_owner(socket.gethostname(), os.getpid())
+    assert not lifetime.orphaned()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid no longer exists
+    lifetime.set_owner(socket.gethostname(), gone.pid)
+    assert lifetime.orphaned()
+    lifetime.set_owner("another-host", gone.pid)
+    assert not lifetime.orphaned()  # another host's pid cannot be checked from here
