@@ -169,6 +169,17 @@ def test_identity_ignores_keys_the_dataset_does_not_record(tmp_path):
         check_identity(tmp_path, cfg)
 
 
+def test_a_damaged_manifest_is_refused_naming_it(tmp_path):
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
+    assert generate_dataset(cfg, tmp_path, "test") == 0
+    (tmp_path / "manifest.csv").write_bytes(b"garbage\x00\xff\nmore,stuff\n")
+    with pytest.raises(DatasetError, match=r"manifest\.csv is damaged"):
+        generate_dataset(cfg, tmp_path, "test")
+    (tmp_path / "manifest.csv").unlink()  # what the message advises: the clips come back
+    assert generate_dataset(cfg, tmp_path, "test") == 0
+    assert (tmp_path / "clips/clip_000000/annotations.json").exists()
+
+
 def test_command_refuses_a_dataset_of_another_config(tmp_path):
     cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
     assert generate_dataset(cfg, tmp_path, "test") == 0

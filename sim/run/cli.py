@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shlex
@@ -138,12 +139,12 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     ex = cfg["executor"]
     workers = default_workers() if ex["workers"] is None else ex["workers"]
     workers = min(workers, cfg["num_clips"])
-    write_card(dataset_dir, cfg, command)
     done = {
         int(r["index"]): r
-        for r in read_manifest(dataset_dir)
+        for r in _manifest_rows(dataset_dir)
         if r["status"] == "ok" and (dataset_dir / r["path"] / "annotations.json").exists()
     }
+    write_card(dataset_dir, cfg, command)
     todo = [i for i in range(cfg["num_clips"]) if i not in done]
     rows = dict(done)
     write_manifest(dataset_dir, list(rows.values()))  # from the start: the clips it lists
@@ -172,6 +173,20 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     if report:
         print(report, file=sys.stderr)
     return sum(r["status"] != "ok" for r in rows.values())
+
+
+def _manifest_rows(dataset_dir: Path) -> list[dict]:
+    """The dataset's manifest rows; DatasetError when the file does not read as one."""
+    try:
+        rows = read_manifest(dataset_dir)
+        for row in rows:
+            int(row["index"]), row["status"].strip(), row["path"].strip()
+    except (UnicodeDecodeError, csv.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(
+            f"output_dir: {dataset_dir / 'manifest.csv'} is damaged ({type(exc).__name__}: "
+            f"{exc}); restore it, or delete it and rerun to make its clips again"
+        ) from exc
+    return rows
 
 
 def combine_sweep(parent: Path) -> list[dict]:
