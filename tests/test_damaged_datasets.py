@@ -134,7 +134,7 @@ def test_rerender_refuses_another_rerender_in_the_output(tiny_dataset, tmp_path)
     out = tmp_path / "look"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(rerender_cli.RerenderError, match="not empty"):
+    with pytest.raises(rerender_cli.RerenderError, match="notes.txt"):
         rerender_cli.rerender(ds, out, 1, [])
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 

@@ -111,6 +111,14 @@ def test_unwritable_output_dirs_exit_2(tmp_path):
     assert taken.read_text() == "keep"
 
 
+def test_a_folder_of_other_files_is_refused(tmp_path):
+    (tmp_path / "README.md").write_text("my notes")
+    with pytest.raises(ConfigError, match="output_dir: is a folder of other files .README.md."):
+        validate(load_config([f"output_dir={tmp_path}"]))
+    (tmp_path / "README.md").unlink()
+    validate(load_config([f"output_dir={tmp_path}"]))  # empty: fine
+
+
 def test_read_only_mount_is_refused(tmp_path):
     mount = tmp_path / "ro"
     mount.mkdir()
