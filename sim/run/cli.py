@@ -128,7 +128,10 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     the dataset's lock throughout, and refuses (DatasetError) a folder that another run
     holds or that holds clips of another config."""
     dataset_dir = Path(dataset_dir)
-    dataset_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"output_dir: cannot create {dataset_dir}: {exc.strerror}") from exc
     with DatasetLock(dataset_dir, command):
         check_identity(dataset_dir, cfg)
         write_identity(dataset_dir, cfg)
