@@ -114,6 +114,7 @@ def test_rerender_reports_a_broken_clip_goes_on_and_resumes(tiny_dataset, tmp_pa
     assert code.value.code == 1
     err = capsys.readouterr().err
     assert "1 clip(s) failed" in err and "clip_000001/trajectory.npz" in err
+    assert err.index("damaged source clip(s) are skipped") < err.index("clip 0: ok")
     assert "pickle" not in err
     rows = {r["clip_id"] or r["index"]: r for r in csv.DictReader(open(out / "manifest.csv"))}
     assert rows["clip_000000"]["status"] == "ok" and rows["1"]["status"] == "failed"
@@ -133,7 +134,7 @@ def test_rerender_refuses_another_rerender_in_the_output(tiny_dataset, tmp_path)
     out = tmp_path / "look"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(rerender_cli.RerenderError, match="not empty"):
+    with pytest.raises(rerender_cli.RerenderError, match="notes.txt"):
         rerender_cli.rerender(ds, out, 1, [])
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 

@@ -111,6 +111,14 @@ def test_unwritable_output_dirs_exit_2(tmp_path):
     assert taken.read_text() == "keep"
 
 
+def test_a_folder_of_other_files_is_refused(tmp_path):
+    (tmp_path / "README.md").write_text("my notes")
+    with pytest.raises(ConfigError, match="output_dir: is a folder of other files .README.md."):
+        validate(load_config([f"output_dir={tmp_path}"]))
+    (tmp_path / "README.md").unlink()
+    validate(load_config([f"output_dir={tmp_path}"]))  # empty: fine
+
+
 def test_read_only_mount_is_refused(tmp_path):
     mount = tmp_path / "ro"
     mount.mkdir()
@@ -167,6 +175,17 @@ def test_identity_ignores_keys_the_dataset_does_not_record(tmp_path):
     write_identity(tmp_path, {**cfg, "render": {**cfg["render"], "glow": 0.5}})
     with pytest.raises(DatasetError, match=r"render\.glow \(dataset 0\.5, this run '<absent>'\)"):
         check_identity(tmp_path, cfg)
+
+
+def test_a_damaged_manifest_is_refused_naming_it(tmp_path):
+    cfg = tiny_config(num_clips=1, frames=3, **SERIAL)
+    assert generate_dataset(cfg, tmp_path, "test") == 0
+    (tmp_path / "manifest.csv").write_bytes(b"garbage\x00\xff\nmore,stuff\n")
+    with pytest.raises(DatasetError, match=r"manifest\.csv is damaged"):
+        generate_dataset(cfg, tmp_path, "test")
+    (tmp_path / "manifest.csv").unlink()  # what the message advises: the clips come back
+    assert generate_dataset(cfg, tmp_path, "test") == 0
+    assert (tmp_path / "clips/clip_000000/annotations.json").exists()
 
 
 def test_command_refuses_a_dataset_of_another_config(tmp_path):
@@ -274,3 +293,17 @@ def test_an_orphaned_writer_renames_nothing_into_the_dataset(tmp_path, monkeypat
     with pytest.raises(lifetime.Orphaned):
         generate_clip(cfg, 0, tmp_path)
     assert list((tmp_path / "clips").iterdir()) == []
+
+
+def test_a_ray_task_whose_driver_is_gone_is_orphaned(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(lifetime, "_OWNER", {})
+    lifetime.set_owner(socket.gethostname(), os.getpid())
+    assert not lifetime.orphaned()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid no longer exists
+    lifetime.set_owner(socket.gethostname(), gone.pid)
+    assert lifetime.orphaned()
+    lifetime.set_owner("another-host", gone.pid)
+    assert not lifetime.orphaned()  # another host's pid cannot be checked from here

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shlex
@@ -128,7 +129,10 @@ def generate_dataset(cfg: dict, dataset_dir: Path, command: str) -> int:
     the dataset's lock throughout, and refuses (DatasetError) a folder that another run
     holds or that holds clips of another config."""
     dataset_dir = Path(dataset_dir)
-    dataset_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"output_dir: cannot create {dataset_dir}: {exc.strerror}") from exc
     with DatasetLock(dataset_dir, command):
         check_identity(dataset_dir, cfg)
         write_identity(dataset_dir, cfg)
@@ -139,12 +143,12 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     ex = cfg["executor"]
     workers = default_workers() if ex["workers"] is None else ex["workers"]
     workers = min(workers, cfg["num_clips"])
-    write_card(dataset_dir, cfg, command)
     done = {
         int(r["index"]): r
-        for r in read_manifest(dataset_dir)
+        for r in _manifest_rows(dataset_dir)
         if r["status"] == "ok" and (dataset_dir / r["path"] / "annotations.json").exists()
     }
+    write_card(dataset_dir, cfg, command)
     todo = [i for i in range(cfg["num_clips"]) if i not in done]
     rows = dict(done)
     write_manifest(dataset_dir, list(rows.values()))  # from the start: the clips it lists
@@ -173,6 +177,20 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
     if report:
         print(report, file=sys.stderr)
     return sum(r["status"] != "ok" for r in rows.values())
+
+
+def _manifest_rows(dataset_dir: Path) -> list[dict]:
+    """The dataset's manifest rows; DatasetError when the file does not read as one."""
+    try:
+        rows = read_manifest(dataset_dir)
+        for row in rows:
+            int(row["index"]), row["status"].strip(), row["path"].strip()
+    except (UnicodeDecodeError, csv.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(
+            f"output_dir: {dataset_dir / 'manifest.csv'} is damaged ({type(exc).__name__}: "
+            f"{exc}); restore it, or delete it and rerun to make its clips again"
+        ) from exc
+    return rows
 
 
 def combine_sweep(parent: Path) -> list[dict]:

@@ -254,11 +254,23 @@ def _validate_values(cfg: dict) -> None:
 
 
 def output_problem(path: Path) -> str:
-    """Why clips cannot be written under ``path`` ("" when they can): it is a file, lies
+    """Why clips cannot be written under ``path`` ("" when they can): it is a file, a
+    folder of other files (not a dataset, whose README.md the card would replace), lies
     under a file, or its nearest existing folder refuses a new folder (a read-only
     mount, /proc, missing permissions), found by creating and removing one."""
     if path.is_file():
         return "is an existing file, not a folder"
+    if path.is_dir():
+        try:
+            names = sorted(p.name for p in path.iterdir() if not p.name.startswith(".simfactory"))
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        if names and not set(names) & DATASET_MARKERS:
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            return (
+                f"is a folder of other files ({shown}), not a simfactory dataset; "
+                "choose a new or empty folder"
+            )
     existing = next((p for p in [path, *path.parents] if p.exists()), None)
     if existing is None:
         return ""
@@ -271,6 +283,9 @@ def output_problem(path: Path) -> str:
         return f"cannot write under {existing}: {exc.strerror or exc}"
     return ""
 
+
+# What a simfactory dataset folder (or a sweep's parent folder) holds.
+DATASET_MARKERS = {"identity.json", "manifest.csv", "config.yaml", "clips", "multirun.yaml"}
 
 _EGL_DEVICES: list[int | None] = []
 

@@ -139,12 +139,25 @@ def _rerender_clips(source: Path, out: Path, cfg: dict, look: int, rows: list[di
     }
     done = list(finished.values())
     broken: list[str] = []
+    damaged = {}  # every source clip is checked before the first is rendered
+    for row in rows:
+        clip_dir = source / row["path"]
+        if int(row["index"]) not in finished:
+            found = clip_problems(clip_dir) if clip_dir.is_dir() else [f"{row['path']}: missing"]
+            if found:
+                damaged[int(row["index"])] = found
+    if damaged:
+        print(
+            f"simfactory-rerender: {len(damaged)} damaged source clip(s) are skipped:\n  "
+            + "\n  ".join("; ".join(found) for found in damaged.values()),
+            file=sys.stderr,
+        )
     for row in rows:
         index, attempt = int(row["index"]), int(row.get("attempt") or 0)
         if index in finished:
             continue
         clip_dir = source / row["path"]
-        problems = clip_problems(clip_dir) if clip_dir.is_dir() else [f"{row['path']}: missing"]
+        problems = damaged.get(index, [])
         try:
             if problems:
                 raise RerenderError("damaged source clip: " + "; ".join(problems))
