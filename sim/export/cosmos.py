@@ -37,7 +37,7 @@ each showing source frame ``source_frames[k]``.
   with seed 0 over all uint16 ids, id 0 black), the same in every clip.
 - Edges: as both Cosmos-Transfer clients compute them at inference ("medium" preset):
   ``cv2.Canny`` with thresholds 100 and 200 on the colour (RGB) frames of the resized
-  chunk, as decoded from videos/NAME.mp4's source (the H.264 of the clip).
+  chunk (the clip's rgb.mp4 decoded and resized), before the chunk's own H.264 encoding.
 - Segmentation pickles: a list with one entry per instance id in the chunk (background
   left out), in id order: ``{"phrase": class name, "segmentation_mask_rle": {"data":
   RLE, "mask_shape": (T, H, W)}}``, the RLE being pycocotools' encoding of the (T, H,
