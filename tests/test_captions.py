@@ -158,7 +158,7 @@ def test_driving_captions_follow_the_events():
             "time_of_day_h": 22.5,
             "night": True,
             "weather": "rain",
-            "blocks": ["straight", "roundabout"],
+            "blocks": ["straight", "roundabout", "t"],
             "lanes_per_direction": 1,
             "road_wetness": 1.0,
         },  # fmt: skip
@@ -173,7 +173,7 @@ def test_driving_captions_follow_the_events():
     }
     captions = clip_captions(annotations)
     dense = captions["dense"]
-    assert "a road with a lane in each direction, a roundabout" in dense.lower()
+    assert "a road with a lane in each direction, a roundabout and a t-junction" in dense.lower()
     phrases = ["eight people", "23 trees", "two SUVs", "a van", "changes lanes",
                "about 40 km/h, speeding up", "A person crosses the road at a crosswalk",
                "A vehicle gives way", "Eight people walk", "It is night in the rain"]  # fmt: skip

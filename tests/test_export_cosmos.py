@@ -59,6 +59,7 @@ def test_chunk_frames_cover_the_clip():
     padded = chunk_frames(6, 93, "pad")[0]
     assert len(padded) == 93 and list(padded[:6]) == list(range(6)) and set(padded[5:]) == {5}
     assert list(chunk_frames(6, 93, "keep")[0]) == list(range(6))
+    assert chunk_frames(6, 93, "skip") == [] and len(chunk_frames(93, 93, "skip")) == 1
 
 
 def test_resolution_buckets():

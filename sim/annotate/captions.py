@@ -38,8 +38,12 @@ STRUCTURE = {"background", "sky", "floor", "wall", "ceiling", "road", "sidewalk"
 NOUNS = {"rider": "cyclist", "robot": "robot arm", "pole": "pole", "vegetation": "plant"}
 KINDS = {"suv": "SUV", "pedestrian": "person"}
 ROBOTS = {"panda": "Franka Panda robot arm", "kuka": "KUKA iiwa robot arm"}
-BLOCKS = {"four_way": "a four-way junction", "roundabout": "a roundabout", "curve": "a bend"}
-BLOCKS_T = "a T-junction"
+BLOCKS = {  # the driving family's road blocks ("straight" goes unsaid)
+    "four_way": "a four-way junction",
+    "t": "a T-junction",
+    "roundabout": "a roundabout",
+    "curve": "a bend",
+}
 VEHICLES = {"car", "truck", "bus"}
 WEATHER = {
     "clear": "under a clear sky",
@@ -514,7 +518,7 @@ def _driving(words: Words) -> dict:
     blocks = words.params.get("blocks") or []
     features = []
     for kind in dict.fromkeys(blocks):
-        features.append(BLOCKS_T if "t_" in str(kind) else BLOCKS.get(str(kind), ""))
+        features.append(BLOCKS.get(str(kind), ""))
     lanes = int(words.params.get("lanes_per_direction", 1))
     road = f"a road with {count('lane', lanes)} in each direction"
     if any(features):

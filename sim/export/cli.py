@@ -108,8 +108,9 @@ def parser() -> argparse.ArgumentParser:
         help="cover the bucket and crop, or fit inside it and pad with black",
     )  # fmt: skip
     cosmos.add_argument(
-        "--short", default="pad", choices=["pad", "keep"],
-        help="a clip shorter than a chunk: hold its last frame, or write a shorter chunk",
+        "--short", default="pad", choices=["pad", "keep", "skip"],
+        help="a clip shorter than a chunk: hold its last frame, write a shorter chunk "
+        "(inference only), or leave it out (training bundles)",
     )  # fmt: skip
     cosmos.add_argument(
         "--paths", default="relative", choices=["relative", "absolute"],

@@ -27,8 +27,9 @@ each showing source frame ``source_frames[k]``.
 - Chunks: ``chunk`` frames each from frame 0 on; a remainder is covered by a last chunk
   that ends on the clip's last frame (overlapping the one before). A clip shorter than
   one chunk gives one chunk that holds its last frame to ``chunk`` frames
-  (``short="pad"``, the ``padded`` count in chunks/NAME.json) or one shorter chunk
-  (``short="keep"``).
+  (``short="pad"``, the ``padded`` count in chunks/NAME.json), one shorter chunk
+  (``short="keep"``, for inference only) or none (``short="skip"``: the clip is left out,
+  as the clients' training datasets would refuse it).
 - Depth: t = (1/d - 1/far) / (1/near - 1/far) with near and far the clip's nearest and
   farthest surface (the same scale for all its chunks), grey value 1 + 254 t; 0 where
   there is no surface (and in letterbox bars).
@@ -36,7 +37,7 @@ each showing source frame ``source_frames[k]``.
   with seed 0 over all uint16 ids, id 0 black), the same in every clip.
 - Edges: as both Cosmos-Transfer clients compute them at inference ("medium" preset):
   ``cv2.Canny`` with thresholds 100 and 200 on the colour (RGB) frames of the resized
-  chunk, as decoded from videos/NAME.mp4's source (the H.264 of the clip).
+  chunk (the clip's rgb.mp4 decoded and resized), before the chunk's own H.264 encoding.
 - Segmentation pickles: a list with one entry per instance id in the chunk (background
   left out), in id order: ``{"phrase": class name, "segmentation_mask_rle": {"data":
   RLE, "mask_shape": (T, H, W)}}``, the RLE being pycocotools' encoding of the (T, H,
@@ -149,10 +150,12 @@ def fit_frames(
 def chunk_frames(num_frames: int, chunk: int, short: str = "pad") -> list[np.ndarray]:
     """Source frame indices of each chunk: full chunks from frame 0, a last one ending on
     the last frame, and for a clip shorter than a chunk one chunk holding its last frame
-    (``short="pad"``) or stopping there (``short="keep"``)."""
+    (``short="pad"``), stopping there (``short="keep"``) or no chunk (``short="skip"``)."""
     if chunk < 1:
         raise ExportError(f"chunk must be a positive frame count: {chunk}")
     if num_frames < chunk:
+        if short == "skip":
+            return []
         frames = np.arange(num_frames)
         if short == "pad":
             frames = np.concatenate([frames, np.full(chunk - num_frames, num_frames - 1)])
@@ -285,8 +288,8 @@ def export_cosmos(
     """
     if fit not in ("crop", "letterbox"):
         raise ExportError(f"fit must be crop or letterbox: {fit!r}")
-    if short not in ("pad", "keep"):
-        raise ExportError(f"short must be pad or keep: {short!r}")
+    if short not in ("pad", "keep", "skip"):
+        raise ExportError(f"short must be pad, keep or skip: {short!r}")
     if paths not in ("relative", "absolute"):
         raise ExportError(f"paths must be relative or absolute: {paths!r}")
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
