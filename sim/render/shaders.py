@@ -445,7 +445,7 @@ void main() {
         float falloff = max(1.0 - vv / (radius * radius), 0.0);
         sum += max(dot(v, N) + 0.002 * P.z, 0.0) / (vv + 1e-3) * falloff;
     }
-    ao = clamp(1.0 - strength * 2.0 * sum / float(SAMPLES) * radius * 0.5, 0.0, 1.0);
+    ao = clamp(1.0 - strength * 2.0 * sum / float(SAMPLES) * radius, 0.0, 1.0);
 }
 """
 
