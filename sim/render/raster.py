@@ -762,7 +762,8 @@ class Renderer:
                 GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_tex, 0,
             )  # fmt: skip
             GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-            self._draw_positions(shape[0], ibl.face_view_proj(face, pos, near, far))
+            vp = ibl.face_view_proj(face, pos, near, far)
+            self._draw_positions(shape[0], vp, cloths=len(shape) > 2)
         self._point_shadow_state = state
         return index
 
@@ -774,7 +775,7 @@ class Renderer:
         cam_pos, part_poses, present = self._probe_spec
         drawn, self._drawn = self._drawn, present
         if shadows:
-            self._shadow_pass(part_poses)
+            self._shadow_pass(part_poses, cloths=False)
         points = self._point_lights(part_poses, cam_pos)
         point_shadow = self._point_shadow(points, (part_poses, present))
         time = 0.0
@@ -815,7 +816,7 @@ class Renderer:
         self._shadow_poses = None
         self._point_shadow_state = None
 
-    def _shadow_pass(self, part_poses: np.ndarray) -> None:
+    def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
         GL.glDepthMask(True)  # before the clear: the previous frame leaves depth writes off
@@ -824,7 +825,7 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        self._draw_positions(part_poses, self._light_vp)
+        self._draw_positions(part_poses, self._light_vp, cloths)
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
@@ -845,12 +846,14 @@ class Renderer:
         GL.glBindVertexArray(cloth.mesh.vao)
         GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
 
-    def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
+    def _draw_positions(
+        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True
+    ) -> None:
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
             if self._drawn[index]:
                 self._draw_part(model_loc, pose, index)
-        for cloth in self._cloths:
+        for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
