@@ -160,6 +160,8 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
         ("sky_model", "hosek"),
         ("noise", float("nan")),
         ("exposure", 0.0),
+        ("point_shadows", 3),
+        ("point_shadows", True),
     ],
 )
 def test_bad_render_values_name_their_key(key, value):
@@ -170,7 +172,7 @@ def test_bad_render_values_name_their_key(key, value):
 
 OFF_KEYS = {
     "render.auto_exposure": "false", "render.ibl": "false", "render.ao": "false",
-    "render.shadow_softness": 0.0, "render.point_shadows": "false", "render.specular": "false",
+    "render.shadow_softness": 0.0, "render.point_shadows": 0, "render.specular": "false",
     "render.detail": "false", "render.fxaa": "false",
 }  # fmt: skip
 
@@ -225,7 +227,7 @@ def test_the_strongest_point_light_casts_a_shadow():
     dark = Sky(ambient=0.0)
     frames = {
         on: _single(
-            [[floor], [block]], [lamp], dataclasses.replace(FLAT, point_shadows=on), sky=dark
+            [[floor], [block]], [lamp], dataclasses.replace(FLAT, point_shadows=int(on)), sky=dark
         )
         for on in (True, False)
     }

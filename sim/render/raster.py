@@ -202,13 +202,14 @@ class Renderer:
         self._fbo_size = (0, 0)
         self._fbo = None
         self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
-        self._point_fbo, self._point_tex = self._make_point_shadow_target()
+        self._point_fbo = GL.glGenFramebuffers(1)
+        self._point_texs = [self._make_point_shadow_map() for _ in range(2)]
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._probe_fbo = self._make_probe_target()
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
         self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
         self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
@@ -263,7 +264,7 @@ class Renderer:
         if suns:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
         self._shadow_poses = None
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -405,8 +406,8 @@ class Renderer:
         GL.glReadBuffer(GL.GL_NONE)
         return fbo, tex
 
-    def _make_point_shadow_target(self) -> tuple[int, int]:
-        """A depth cube map (compared on lookup) and a framebuffer to draw its faces."""
+    def _make_point_shadow_map(self) -> int:
+        """A depth cube map, compared on lookup."""
         tex = GL.glGenTextures(1)
         GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, tex)
         for face in range(6):
@@ -424,14 +425,7 @@ class Renderer:
             (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
-        fbo = GL.glGenFramebuffers(1)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        GL.glFramebufferTexture2D(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X, tex, 0
-        )
-        GL.glDrawBuffer(GL.GL_NONE)
-        GL.glReadBuffer(GL.GL_NONE)
-        return fbo, tex
+        return tex
 
     def _make_probe_target(self) -> int:
         """A small HDR framebuffer with depth, to draw the light probe's faces."""
@@ -739,33 +733,37 @@ class Renderer:
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
 
-    def _point_shadow(self, points: list[tuple], shape: tuple) -> int:
-        """Draw the cube shadow map of the strongest point light (re-drawn when it or the
-        parts move); returns that light's index in ``points``, -1 for none."""
-        if not self.settings.point_shadows or not points:
-            return -1
-        index = int(np.argmax([np.max(color) for _, _, color, _ in points]))
-        pos = np.asarray(points[index][0], float)
-        state = [*(np.array(a) for a in shape), pos]
-        if _same_arrays(tuple(state), self._point_shadow_state):
-            return index
+    def _point_shadow(self, points: list[tuple], shape: tuple) -> list[int]:
+        """Draw the cube shadow maps of the strongest point lights (``point_shadows`` of
+        them; each re-drawn when it or the parts move); returns their indices in
+        ``points``, -1 for none, one per map."""
+        count = min(self.settings.point_shadows, len(points))
+        strength = [-float(np.max(color)) for _, _, color, _ in points]
+        chosen = [int(i) for i in np.argsort(strength, kind="stable")[:count]]
         near, far = POINT_SHADOW_RANGE
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
-        GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
-        GL.glDepthMask(True)
-        GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LESS)
-        GL.glDisable(GL.GL_CULL_FACE)
-        for face in range(6):
-            GL.glFramebufferTexture2D(
-                GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
-                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_tex, 0,
-            )  # fmt: skip
-            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-            vp = ibl.face_view_proj(face, pos, near, far)
-            self._draw_positions(shape[0], vp, cloths=len(shape) > 2)
-        self._point_shadow_state = state
-        return index
+        for slot, index in enumerate(chosen):
+            pos = np.asarray(points[index][0], float)
+            state = [*(np.array(a) for a in shape), pos]
+            if _same_arrays(tuple(state), self._point_shadow_state[slot]):
+                continue
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
+            GL.glDrawBuffer(GL.GL_NONE)
+            GL.glReadBuffer(GL.GL_NONE)
+            GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
+            GL.glDepthMask(True)
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glDepthFunc(GL.GL_LESS)
+            GL.glDisable(GL.GL_CULL_FACE)
+            for face in range(6):
+                GL.glFramebufferTexture2D(
+                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
+                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_texs[slot], 0,
+                )  # fmt: skip
+                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+                vp = ibl.face_view_proj(face, pos, near, far)
+                self._draw_positions(shape[0], vp, cloths=len(shape) > 2)
+            self._point_shadow_state[slot] = state
+        return chosen + [-1] * (2 - len(chosen))
 
     def _build_probe(self, suns: list[Light], shadows: bool) -> None:
         """The light probe: the scene's radiance in every direction from the probe's
@@ -814,7 +812,7 @@ class Renderer:
         self._probe_ready = True
         self._drawn = drawn
         self._shadow_poses = None
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
 
     def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
@@ -944,7 +942,8 @@ class Renderer:
             GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
             GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index"), point_shadow)
+        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
+        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
         near, far = POINT_SHADOW_RANGE
         GL.glUniform2f(
             self._loc(p, "point_shadow_depth"),
@@ -962,7 +961,8 @@ class Renderer:
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         for unit, target, tex, name in (
             (1, GL.GL_TEXTURE_2D, self._shadow_tex, "shadow_map"),
-            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_tex, "point_shadow_map"),
+            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0], "point_shadow_map0"),
+            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1], "point_shadow_map1"),
             (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex, "env_specular"),
             (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0, "ao_tex"),
         ):
