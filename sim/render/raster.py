@@ -196,6 +196,7 @@ class Renderer:
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
         self._final_prog = _compile(shaders.QUAD_VS, shaders.FINAL_FS)
+        self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
         self.settings = RenderSettings()
         self._uniforms: dict[tuple[int, str], int] = {}
         self._empty_vao = GL.glGenVertexArrays(1)
@@ -484,9 +485,9 @@ class Renderer:
             GL.glDeleteFramebuffers(1, [self._fbo[0]])
             GL.glDeleteTextures(list(self._fbo[1]))
             fbo, rbo, ao_fbos, ao_texs = self._post
-            GL.glDeleteFramebuffers(1 + len(ao_fbos), [fbo, *ao_fbos])
+            GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(1, [rbo])
-            GL.glDeleteTextures(list(ao_texs))
+            GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
         fbo = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
         formats = [
@@ -530,6 +531,17 @@ class Renderer:
             )
             _check_framebuffer()
         self._post = (post, int(rbo), tuple(ao_fbos), tuple(ao_texs))
+        # block sums of log luminance, for auto exposure
+        blocks = ((width + 7) // 8, (height + 7) // 8)
+        tex = int(GL.glGenTextures(1))
+        self._texture_2d(tex, GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT, *blocks, GL.GL_NEAREST)
+        log_fbo = int(GL.glGenFramebuffers(1))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, log_fbo)
+        GL.glFramebufferTexture2D(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
+        )
+        _check_framebuffer()
+        self._log_sum = (log_fbo, tex, blocks)
         self._fbo_size = (width, height)
 
     @staticmethod
@@ -640,15 +652,27 @@ class Renderer:
 
     def _mean_log_luminance(self, width: int, height: int) -> float:
         """Mean over all pixels of log(1e-4 + Y), which the shading passes keep in the
-        radiance target's alpha."""
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+        radiance target's alpha: summed over 8x8 blocks on the GPU, then here."""
+        fbo, tex, blocks = self._log_sum
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, *blocks)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        p = self._log_sum_prog
+        GL.glUseProgram(p)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._fbo[1][0])
+        GL.glUniform1i(self._loc(p, "hdr"), 0)
+        GL.glUniform2i(self._loc(p, "size"), width, height)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        out = np.empty((height, width), np.float32)
-        _raw_read_pixels(
-            0, 0, width, height, GL.GL_ALPHA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
-        )
-        return float(out.mean(dtype=np.float64))
+        out = np.empty((blocks[1], blocks[0]), np.float32)
+        _raw_read_pixels(0, 0, *blocks, GL.GL_RED, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        return float(out.sum(dtype=np.float64) / (width * height))
 
     def _ao_pass(self, proj: np.ndarray, width: int, height: int) -> None:
         """Ambient occlusion of the pre-pass's depth into the half-resolution target."""

@@ -481,6 +481,26 @@ void main() {
 }
 """
 
+# Sums of the radiance target's alpha, log(1e-4 + Y), over blocks of 8x8 pixels: for
+# the mean of the whole frame, read back small.
+LOG_SUM_FS = """
+#version 410 core
+out float block_sum;
+uniform sampler2D hdr;
+uniform ivec2 size;
+void main() {
+    ivec2 base = ivec2(gl_FragCoord.xy) * 8;
+    float s = 0.0;
+    for (int y = 0; y < 8; ++y) {
+        for (int x = 0; x < 8; ++x) {
+            ivec2 p = base + ivec2(x, y);
+            if (p.x < size.x && p.y < size.y) s += texelFetch(hdr, p, 0).a;
+        }
+    }
+    block_sum = s;
+}
+"""
+
 # The final colour: optional motion blur and bloom on the linear radiance, white
 # balance, exposure, sensor noise, the tone curve, vignetting and FXAA.
 FINAL_FS = (
