@@ -214,6 +214,7 @@ class Renderer:
         self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
         self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
+        self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
@@ -256,6 +257,7 @@ class Renderer:
             for v in visuals:
                 groups.setdefault(id(v.material), []).append(v)
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
+            self._spheres.append(_bounding_sphere([v.mesh.vertices for v in visuals]))
         self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
@@ -283,6 +285,7 @@ class Renderer:
             GL.glDeleteVertexArrays(1, [m.vao])
             GL.glDeleteBuffers(2, list(m.buffers))
         self._parts = []
+        self._spheres = []
         self._cloths = []
         if self._textures:
             GL.glDeleteTextures(list(self._textures.values()))
@@ -778,6 +781,17 @@ class Renderer:
             GL.glEnable(GL.GL_DEPTH_TEST)
             GL.glDepthFunc(GL.GL_LESS)
             GL.glDisable(GL.GL_CULL_FACE)
+            # each face draws only the parts whose bounding spheres reach its frustum
+            centres = (
+                np.array(
+                    [
+                        T[:3, :3] @ c + T[:3, 3]
+                        for T, (c, _) in zip(shape[0], self._spheres, strict=True)
+                    ]
+                ).reshape(-1, 3)
+                - pos
+            )
+            radii = np.array([r for _, r in self._spheres])
             for face in range(6):
                 GL.glFramebufferTexture2D(
                     GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
@@ -785,7 +799,11 @@ class Renderer:
                 )  # fmt: skip
                 GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
                 vp = ibl.face_view_proj(face, pos, near, far)
-                self._draw_positions(shape[0], vp, cloths=len(shape) > 2)
+                s_axis, t_axis, major = ibl.FACE_AXES[face]
+                keep = np.ones(len(radii), bool)
+                for side in (s_axis, -s_axis, t_axis, -t_axis):
+                    keep &= centres @ ((major + side) / np.sqrt(2)) >= -radii
+                self._draw_positions(shape[0], vp, cloths=len(shape) > 2, keep=keep)
             self._point_shadow_state[slot] = state
         return chosen + [-1] * (2 - len(chosen))
 
@@ -869,11 +887,12 @@ class Renderer:
         GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
 
     def _draw_positions(
-        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True
+        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
     ) -> None:
+        """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
-            if self._drawn[index]:
+            if self._drawn[index] and (keep is None or keep[index]):
                 self._draw_part(model_loc, pose, index)
         for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
@@ -1102,6 +1121,16 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _bounding_sphere(vertex_sets: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """A sphere (centre, radius) around all vertices (that of their bounding box)."""
+    points = [np.asarray(v, float).reshape(-1, 3) for v in vertex_sets if len(v)]
+    if not points:
+        return np.zeros(3), 0.0
+    points = np.concatenate(points)
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    return centre, float(np.linalg.norm(points - centre, axis=1).max()) * 1.01 + 1e-3
 
 
 def _check_framebuffer() -> None:
