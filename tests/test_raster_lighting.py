@@ -291,3 +291,21 @@ def test_ambient_occlusion_darkens_the_inside_corner_only():
     assert on[ys[corner], xs[corner]].mean() < 0.93 * off[ys[corner], xs[corner]].mean()
     assert abs(on[ys[near], xs[near]].mean() - off[ys[near], xs[near]].mean()) < 3
     assert depth.min() >= 0
+
+
+def test_config_defaults_are_the_settings_defaults():
+    from tests.conftest import tiny_config
+
+    render = tiny_config()["render"]
+    fields = dataclasses.asdict(RenderSettings())
+    assert set(fields) <= set(render)
+    assert RenderSettings.from_config(render) == RenderSettings()
+    assert check_render(render) == []
+
+
+def test_validate_refuses_a_bad_render_key_before_any_work():
+    from simfactory.sim.run.config import ConfigError, validate
+    from tests.conftest import tiny_config
+
+    with pytest.raises(ConfigError, match=r"render\.ao_strength: must be a number in \[0.0, 1.0\]"):
+        validate(tiny_config(**{"render.ao_strength": 2.0}))
