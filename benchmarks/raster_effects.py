@@ -51,7 +51,7 @@ EFFECTS = {
     "ibl (sky + light probe)": {"ibl": False},
     "ao": {"ao": False},
     "soft sun shadows (PCF)": {"shadow_softness": 0.0},
-    "point-light shadow": {"point_shadows": False},
+    "point-light shadows (2)": {"point_shadows": 0},
     "GGX specular": {"specular": False},
     "procedural detail": {"detail": False},
     "fxaa": {"fxaa": False},

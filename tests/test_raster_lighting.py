@@ -2,6 +2,8 @@
 with all effects on and all off; the tone pipeline matches its numpy definition; the
 physical sky and the light probe behave; bad ``render.*`` values are refused by key."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -158,6 +160,8 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
         ("sky_model", "hosek"),
         ("noise", float("nan")),
         ("exposure", 0.0),
+        ("point_shadows", 3),
+        ("point_shadows", True),
     ],
 )
 def test_bad_render_values_name_their_key(key, value):
@@ -168,7 +172,7 @@ def test_bad_render_values_name_their_key(key, value):
 
 OFF_KEYS = {
     "render.auto_exposure": "false", "render.ibl": "false", "render.ao": "false",
-    "render.shadow_softness": 0.0, "render.point_shadows": "false", "render.specular": "false",
+    "render.shadow_softness": 0.0, "render.point_shadows": 0, "render.specular": "false",
     "render.detail": "false", "render.fxaa": "false",
 }  # fmt: skip
 
@@ -195,3 +199,113 @@ def test_a_clip_with_effects_off_has_the_same_label_files(tmp_path):
     assert ann_off["render"]["ibl"] is False and ann_off["render"]["fxaa"] is False
     assert ann_on["objects"] == ann_off["objects"] and ann_on["cameras"] == ann_off["cameras"]
     assert (on / "cam0" / "rgb.mp4").read_bytes() != (off / "cam0" / "rgb.mp4").read_bytes()
+
+
+def _single(visuals, lights, settings, eye=(0.0, -3.0, 2.5), target=(0.0, 0.0, 0.0), sky=None):
+    renderer = process_renderer()
+    renderer.load_scene(visuals, lights, sky or Sky(), BOUNDS, settings=settings)
+    P = len(visuals)
+    K = intrinsics(W * 2, H * 2, 60.0)
+    return renderer.render(
+        np.stack([np.eye(4)] * P), K, look_at(eye, target), W * 2, H * 2, 0.1, 50.0
+    )
+
+
+FLAT = RenderSettings(
+    auto_exposure=False, fxaa=False, ibl=False, ao=False, detail=False, specular=False
+)
+
+
+def test_the_strongest_point_light_casts_a_shadow():
+    floor = Visual(
+        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)), Material("f")
+    )
+    block = Visual(
+        trimesh.creation.box((0.5, 0.5, 0.1), transform=_translation(0, 0, 0.8)), Material("b")
+    )
+    lamp = Light("point", intensity=3.0, position=(0.0, 0.0, 1.8))
+    dark = Sky(ambient=0.0)
+    frames = {
+        on: _single(
+            [[floor], [block]], [lamp], dataclasses.replace(FLAT, point_shadows=int(on)), sky=dark
+        )
+        for on in (True, False)
+    }
+    under = frames[True].instance == 1
+    ys, xs = np.nonzero(under)
+    # the floor pixel nearest the point under the lamp (the image centre looks at it)
+    centre = np.argmin((ys - H) ** 2 + (xs - W) ** 2)
+    y, x = ys[centre], xs[centre]
+    assert frames[True].rgb[y, x].mean() < 0.3 * frames[False].rgb[y, x].mean()
+    far = (ys - H) ** 2 + (xs - W) ** 2 > (0.8 * H) ** 2
+    a = frames[True].rgb[ys[far], xs[far]].astype(int)
+    b = frames[False].rgb[ys[far], xs[far]].astype(int)
+    assert np.abs(a - b).mean() < 2  # out of the block's shadow the light is unchanged
+
+
+def test_soft_sun_shadows_have_a_wider_penumbra():
+    floor = Visual(
+        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)), Material("f")
+    )
+    pole = Visual(
+        trimesh.creation.box((0.2, 0.2, 1.5), transform=_translation(0, 0, 0.75)), Material("p")
+    )
+    sun = Light("directional", direction=(0.6, 0.3, -0.7), cast_shadows=True)
+    partial = {}
+    for softness in (0.0, 4.0):
+        frame = _single(
+            [[floor], [pole]], [sun], dataclasses.replace(FLAT, shadow_softness=softness)
+        )
+        v = frame.rgb[frame.instance == 1].mean(axis=1)
+        lit, shade = np.percentile(v, 95), np.percentile(v, 2)
+        partial[softness] = np.count_nonzero(
+            (v > shade + 0.15 * (lit - shade)) & (v < lit - 0.15 * (lit - shade))
+        )
+    assert partial[4.0] > 1.5 * partial[0.0]
+
+
+def test_ambient_occlusion_darkens_the_inside_corner_only():
+    floor = Visual(
+        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)), Material("f")
+    )
+    wall = Visual(
+        trimesh.creation.box((6, 0.1, 2.0), transform=_translation(0, 1.0, 1.0)), Material("w")
+    )
+    frames = {
+        on: _single(
+            [[floor], [wall]],
+            [],
+            dataclasses.replace(FLAT, ibl=True, ao=on),
+            eye=(0.0, -2.0, 1.2),
+            target=(0.0, 1.0, 0.2),
+            sky=Sky(ambient=0.1),  # dim: where the tone curve is steep
+        )
+        for on in (True, False)
+    }
+    depth = frames[True].depth
+    floor_px = frames[True].instance == 1
+    ys, xs = np.nonzero(floor_px)
+    corner = ys <= ys.min() + 2  # the floor's far edge, against the wall
+    near = ys >= ys.max() - 10  # the floor in front of the camera, far from the wall
+    on, off = (frames[k].rgb.mean(axis=2) for k in (True, False))
+    assert on[ys[corner], xs[corner]].mean() < 0.93 * off[ys[corner], xs[corner]].mean()
+    assert abs(on[ys[near], xs[near]].mean() - off[ys[near], xs[near]].mean()) < 3
+    assert depth.min() >= 0
+
+
+def test_config_defaults_are_the_settings_defaults():
+    from tests.conftest import tiny_config
+
+    render = tiny_config()["render"]
+    fields = dataclasses.asdict(RenderSettings())
+    assert set(fields) <= set(render)
+    assert RenderSettings.from_config(render) == RenderSettings()
+    assert check_render(render) == []
+
+
+def test_validate_refuses_a_bad_render_key_before_any_work():
+    from simfactory.sim.run.config import ConfigError, validate
+    from tests.conftest import tiny_config
+
+    with pytest.raises(ConfigError, match=r"render\.ao_strength: must be a number in \[0.0, 1.0\]"):
+        validate(tiny_config(**{"render.ao_strength": 2.0}))

@@ -196,22 +196,25 @@ class Renderer:
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
         self._final_prog = _compile(shaders.QUAD_VS, shaders.FINAL_FS)
+        self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
         self.settings = RenderSettings()
         self._uniforms: dict[tuple[int, str], int] = {}
         self._empty_vao = GL.glGenVertexArrays(1)
         self._fbo_size = (0, 0)
         self._fbo = None
         self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
-        self._point_fbo, self._point_tex = self._make_point_shadow_target()
+        self._point_fbo = GL.glGenFramebuffers(1)
+        self._point_texs = [self._make_point_shadow_map() for _ in range(2)]
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._probe_fbo = self._make_probe_target()
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
         self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
         self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
+        self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
@@ -254,6 +257,7 @@ class Renderer:
             for v in visuals:
                 groups.setdefault(id(v.material), []).append(v)
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
+            self._spheres.append(_bounding_sphere([v.mesh.vertices for v in visuals]))
         self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
@@ -263,7 +267,7 @@ class Renderer:
         if suns:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
         self._shadow_poses = None
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -281,6 +285,7 @@ class Renderer:
             GL.glDeleteVertexArrays(1, [m.vao])
             GL.glDeleteBuffers(2, list(m.buffers))
         self._parts = []
+        self._spheres = []
         self._cloths = []
         if self._textures:
             GL.glDeleteTextures(list(self._textures.values()))
@@ -405,8 +410,8 @@ class Renderer:
         GL.glReadBuffer(GL.GL_NONE)
         return fbo, tex
 
-    def _make_point_shadow_target(self) -> tuple[int, int]:
-        """A depth cube map (compared on lookup) and a framebuffer to draw its faces."""
+    def _make_point_shadow_map(self) -> int:
+        """A depth cube map, compared on lookup."""
         tex = GL.glGenTextures(1)
         GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, tex)
         for face in range(6):
@@ -424,14 +429,7 @@ class Renderer:
             (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
-        fbo = GL.glGenFramebuffers(1)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        GL.glFramebufferTexture2D(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X, tex, 0
-        )
-        GL.glDrawBuffer(GL.GL_NONE)
-        GL.glReadBuffer(GL.GL_NONE)
-        return fbo, tex
+        return tex
 
     def _make_probe_target(self) -> int:
         """A small HDR framebuffer with depth, to draw the light probe's faces."""
@@ -490,9 +488,9 @@ class Renderer:
             GL.glDeleteFramebuffers(1, [self._fbo[0]])
             GL.glDeleteTextures(list(self._fbo[1]))
             fbo, rbo, ao_fbos, ao_texs = self._post
-            GL.glDeleteFramebuffers(1 + len(ao_fbos), [fbo, *ao_fbos])
+            GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(1, [rbo])
-            GL.glDeleteTextures(list(ao_texs))
+            GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
         fbo = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
         formats = [
@@ -536,6 +534,17 @@ class Renderer:
             )
             _check_framebuffer()
         self._post = (post, int(rbo), tuple(ao_fbos), tuple(ao_texs))
+        # block sums of log luminance, for auto exposure
+        blocks = ((width + 7) // 8, (height + 7) // 8)
+        tex = int(GL.glGenTextures(1))
+        self._texture_2d(tex, GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT, *blocks, GL.GL_NEAREST)
+        log_fbo = int(GL.glGenFramebuffers(1))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, log_fbo)
+        GL.glFramebufferTexture2D(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
+        )
+        _check_framebuffer()
+        self._log_sum = (log_fbo, tex, blocks)
         self._fbo_size = (width, height)
 
     @staticmethod
@@ -646,15 +655,27 @@ class Renderer:
 
     def _mean_log_luminance(self, width: int, height: int) -> float:
         """Mean over all pixels of log(1e-4 + Y), which the shading passes keep in the
-        radiance target's alpha."""
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
+        radiance target's alpha: summed over 8x8 blocks on the GPU, then here."""
+        fbo, tex, blocks = self._log_sum
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, *blocks)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(False)
+        p = self._log_sum_prog
+        GL.glUseProgram(p)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._fbo[1][0])
+        GL.glUniform1i(self._loc(p, "hdr"), 0)
+        GL.glUniform2i(self._loc(p, "size"), width, height)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        out = np.empty((height, width), np.float32)
-        _raw_read_pixels(
-            0, 0, width, height, GL.GL_ALPHA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
-        )
-        return float(out.mean(dtype=np.float64))
+        out = np.empty((blocks[1], blocks[0]), np.float32)
+        _raw_read_pixels(0, 0, *blocks, GL.GL_RED, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        return float(out.sum(dtype=np.float64) / (width * height))
 
     def _ao_pass(self, proj: np.ndarray, width: int, height: int) -> None:
         """Ambient occlusion of the pre-pass's depth into the half-resolution target."""
@@ -739,32 +760,52 @@ class Renderer:
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
 
-    def _point_shadow(self, points: list[tuple], shape: tuple) -> int:
-        """Draw the cube shadow map of the strongest point light (re-drawn when it or the
-        parts move); returns that light's index in ``points``, -1 for none."""
-        if not self.settings.point_shadows or not points:
-            return -1
-        index = int(np.argmax([np.max(color) for _, _, color, _ in points]))
-        pos = np.asarray(points[index][0], float)
-        state = [*(np.array(a) for a in shape), pos]
-        if _same_arrays(tuple(state), self._point_shadow_state):
-            return index
+    def _point_shadow(self, points: list[tuple], shape: tuple) -> list[int]:
+        """Draw the cube shadow maps of the strongest point lights (``point_shadows`` of
+        them; each re-drawn when it or the parts move); returns their indices in
+        ``points``, -1 for none, one per map."""
+        count = min(self.settings.point_shadows, len(points))
+        strength = [-float(np.max(color)) for _, _, color, _ in points]
+        chosen = [int(i) for i in np.argsort(strength, kind="stable")[:count]]
         near, far = POINT_SHADOW_RANGE
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
-        GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
-        GL.glDepthMask(True)
-        GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LESS)
-        GL.glDisable(GL.GL_CULL_FACE)
-        for face in range(6):
-            GL.glFramebufferTexture2D(
-                GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
-                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_tex, 0,
-            )  # fmt: skip
-            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-            self._draw_positions(shape[0], ibl.face_view_proj(face, pos, near, far))
-        self._point_shadow_state = state
-        return index
+        for slot, index in enumerate(chosen):
+            pos = np.asarray(points[index][0], float)
+            state = [*(np.array(a) for a in shape), pos]
+            if _same_arrays(tuple(state), self._point_shadow_state[slot]):
+                continue
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
+            GL.glDrawBuffer(GL.GL_NONE)
+            GL.glReadBuffer(GL.GL_NONE)
+            GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
+            GL.glDepthMask(True)
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glDepthFunc(GL.GL_LESS)
+            GL.glDisable(GL.GL_CULL_FACE)
+            # each face draws only the parts whose bounding spheres reach its frustum
+            centres = (
+                np.array(
+                    [
+                        T[:3, :3] @ c + T[:3, 3]
+                        for T, (c, _) in zip(shape[0], self._spheres, strict=True)
+                    ]
+                ).reshape(-1, 3)
+                - pos
+            )
+            radii = np.array([r for _, r in self._spheres])
+            for face in range(6):
+                GL.glFramebufferTexture2D(
+                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
+                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_texs[slot], 0,
+                )  # fmt: skip
+                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+                vp = ibl.face_view_proj(face, pos, near, far)
+                s_axis, t_axis, major = ibl.FACE_AXES[face]
+                keep = np.ones(len(radii), bool)
+                for side in (s_axis, -s_axis, t_axis, -t_axis):
+                    keep &= centres @ ((major + side) / np.sqrt(2)) >= -radii
+                self._draw_positions(shape[0], vp, cloths=len(shape) > 2, keep=keep)
+            self._point_shadow_state[slot] = state
+        return chosen + [-1] * (2 - len(chosen))
 
     def _build_probe(self, suns: list[Light], shadows: bool) -> None:
         """The light probe: the scene's radiance in every direction from the probe's
@@ -774,7 +815,7 @@ class Renderer:
         cam_pos, part_poses, present = self._probe_spec
         drawn, self._drawn = self._drawn, present
         if shadows:
-            self._shadow_pass(part_poses)
+            self._shadow_pass(part_poses, cloths=False)
         points = self._point_lights(part_poses, cam_pos)
         point_shadow = self._point_shadow(points, (part_poses, present))
         time = 0.0
@@ -813,9 +854,9 @@ class Renderer:
         self._probe_ready = True
         self._drawn = drawn
         self._shadow_poses = None
-        self._point_shadow_state = None
+        self._point_shadow_state = [None, None]
 
-    def _shadow_pass(self, part_poses: np.ndarray) -> None:
+    def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
         GL.glDepthMask(True)  # before the clear: the previous frame leaves depth writes off
@@ -824,7 +865,7 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        self._draw_positions(part_poses, self._light_vp)
+        self._draw_positions(part_poses, self._light_vp, cloths)
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
@@ -845,12 +886,15 @@ class Renderer:
         GL.glBindVertexArray(cloth.mesh.vao)
         GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
 
-    def _draw_positions(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
+    def _draw_positions(
+        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
+    ) -> None:
+        """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
-            if self._drawn[index]:
+            if self._drawn[index] and (keep is None or keep[index]):
                 self._draw_part(model_loc, pose, index)
-        for cloth in self._cloths:
+        for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
@@ -941,7 +985,8 @@ class Renderer:
             GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
             GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index"), point_shadow)
+        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
+        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
         near, far = POINT_SHADOW_RANGE
         GL.glUniform2f(
             self._loc(p, "point_shadow_depth"),
@@ -959,7 +1004,8 @@ class Renderer:
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         for unit, target, tex, name in (
             (1, GL.GL_TEXTURE_2D, self._shadow_tex, "shadow_map"),
-            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_tex, "point_shadow_map"),
+            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0], "point_shadow_map0"),
+            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1], "point_shadow_map1"),
             (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex, "env_specular"),
             (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0, "ao_tex"),
         ):
@@ -1075,6 +1121,16 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _bounding_sphere(vertex_sets: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """A sphere (centre, radius) around all vertices (that of their bounding box)."""
+    points = [np.asarray(v, float).reshape(-1, 3) for v in vertex_sets if len(v)]
+    if not points:
+        return np.zeros(3), 0.0
+    points = np.concatenate(points)
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    return centre, float(np.linalg.norm(points - centre, axis=1).max()) * 1.01 + 1e-3
 
 
 def _check_framebuffer() -> None:

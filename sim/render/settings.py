@@ -21,7 +21,7 @@ class RenderSettings:
     ao_radius: float = 0.4  # metres
     ao_strength: float = 1.0  # 0: none, 1: full occlusion
     shadow_softness: float = 1.5  # PCF radius of the sun's shadows in shadow-map texels
-    point_shadows: bool = True  # shadow maps for the strongest point light
+    point_shadows: int = 2  # point lights (the strongest) with cube shadow maps, 0 to 2
     specular: bool = True  # GGX highlights of every light (off: diffuse point lights)
     detail: bool = True  # procedural normal and roughness detail from the material
     fxaa: bool = True  # anti-aliasing of the colour image
@@ -43,7 +43,7 @@ class RenderSettings:
         """Every effect off: direct light, hemisphere ambient, hard shadows, no AA."""
         return cls(
             exposure=exposure, auto_exposure=False, ibl=False, ao=False, shadow_softness=0.0,
-            point_shadows=False, specular=False, detail=False, fxaa=False,
+            point_shadows=0, specular=False, detail=False, fxaa=False,
         )  # fmt: skip
 
     def record(self) -> dict:
@@ -51,7 +51,7 @@ class RenderSettings:
         return asdict(self)
 
 
-# key: (kind, low, high); kind "bool", "float" (closed range) or a tuple of choices
+# key: (kind, low, high); kind "bool", "int" or "float" (closed range) or a tuple of choices
 RANGES: dict[str, tuple] = {
     "exposure": ("float", 1e-3, 1e3),
     "auto_exposure": ("bool",),
@@ -62,7 +62,7 @@ RANGES: dict[str, tuple] = {
     "ao_radius": ("float", 0.01, 5.0),
     "ao_strength": ("float", 0.0, 1.0),
     "shadow_softness": ("float", 0.0, 8.0),
-    "point_shadows": ("bool",),
+    "point_shadows": ("int", 0, 2),
     "specular": ("bool",),
     "detail": ("bool",),
     "fxaa": ("bool",),
@@ -85,6 +85,12 @@ def check_render(render: dict | None) -> list[str]:
         if spec[0] == "bool":
             if not isinstance(value, bool):
                 errors.append(f"{name}: must be true or false (got {value!r})")
+        elif spec[0] == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if not ok or not spec[1] <= value <= spec[2]:
+                errors.append(
+                    f"{name}: must be an integer in [{spec[1]}, {spec[2]}] (got {value!r})"
+                )
         elif spec[0] == "float":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             if not ok or not math.isfinite(value) or not spec[1] <= value <= spec[2]:

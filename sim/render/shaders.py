@@ -158,8 +158,10 @@ uniform vec3 point_pos[MAX_POINTS];
 uniform vec3 point_color[MAX_POINTS];
 uniform vec3 point_dir[MAX_POINTS];
 uniform vec2 point_cone[MAX_POINTS];  // cos of the inner and outer half-angles; x < -1: no cone
-uniform int point_shadow_index;  // the point light with a cube shadow map, -1: none
-uniform samplerCubeShadow point_shadow_map;
+uniform int point_shadow_index0;  // the point lights with cube shadow maps, -1: none
+uniform int point_shadow_index1;
+uniform samplerCubeShadow point_shadow_map0;
+uniform samplerCubeShadow point_shadow_map1;
 uniform vec2 point_shadow_depth;  // (a, b): NDC depth = a + b / distance along the major axis
 uniform int specular;
 uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular light
@@ -292,14 +294,14 @@ float sun_visibility(vec3 N, vec3 L) {
     return 0.25 * s;
 }
 
-float point_visibility(vec3 d, vec3 N) {
+float point_visibility(samplerCubeShadow map, vec3 d, vec3 N) {
     // d: from the surface to the light. Compare with the light's cube depth map.
     vec3 v = -d;
     float m = max(max(abs(v.x), abs(v.y)), abs(v.z));
     float slope = 1.0 - max(dot(N, normalize(d)), 0.0);
     m -= 0.01 + m * (0.01 + 0.03 * slope);  // bias towards the light
     float ndc = point_shadow_depth.x + point_shadow_depth.y / max(m, 1e-3);
-    return texture(point_shadow_map, vec4(v, ndc * 0.5 + 0.5));
+    return texture(map, vec4(v, ndc * 0.5 + 0.5));
 }
 
 vec3 sh_irradiance(vec3 n) {
@@ -349,7 +351,8 @@ void main() {
             float cos_angle = dot(-d, point_dir[i]) * inversesqrt(r2);
             spot = smoothstep(point_cone[i].y, point_cone[i].x, cos_angle);
         }
-        if (i == point_shadow_index) spot *= point_visibility(d, N);
+        if (i == point_shadow_index0) spot *= point_visibility(point_shadow_map0, d, N);
+        if (i == point_shadow_index1) spot *= point_visibility(point_shadow_map1, d, N);
         direct += brdf(Ns, V, d * inversesqrt(r2), albedo, rough) * point_color[i] * spot / r2;
     }
     vec3 indirect;
@@ -445,7 +448,7 @@ void main() {
         float falloff = max(1.0 - vv / (radius * radius), 0.0);
         sum += max(dot(v, N) + 0.002 * P.z, 0.0) / (vv + 1e-3) * falloff;
     }
-    ao = clamp(1.0 - strength * 2.0 * sum / float(SAMPLES) * radius * 0.5, 0.0, 1.0);
+    ao = clamp(1.0 - strength * 2.0 * sum / float(SAMPLES) * radius, 0.0, 1.0);
 }
 """
 
@@ -475,6 +478,26 @@ void main() {
         }
     }
     ao = sum / wsum;
+}
+"""
+
+# Sums of the radiance target's alpha, log(1e-4 + Y), over blocks of 8x8 pixels: for
+# the mean of the whole frame, read back small.
+LOG_SUM_FS = """
+#version 410 core
+out float block_sum;
+uniform sampler2D hdr;
+uniform ivec2 size;
+void main() {
+    ivec2 base = ivec2(gl_FragCoord.xy) * 8;
+    float s = 0.0;
+    for (int y = 0; y < 8; ++y) {
+        for (int x = 0; x < 8; ++x) {
+            ivec2 p = base + ivec2(x, y);
+            if (p.x < size.x && p.y < size.y) s += texelFetch(hdr, p, 0).a;
+        }
+    }
+    block_sum = s;
 }
 """
 
