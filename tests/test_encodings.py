@@ -55,7 +55,8 @@ def test_flow_error_is_bounded_and_lands_on_the_same_pixel(largest, scale):
     rows, cols = np.mgrid[0:H, 0:W]
     for k, key in enumerate(("forward", "backward")):
         stored = encoded[key]
-        assert stored.dtype == np.int16 and stored.shape == (F, H, W, 2)
+        assert stored.dtype == np.int16 and stored.shape == (F, 2, H, W)  # planar
+        stored = np.moveaxis(stored, 1, -1)
         assert np.array_equal(encoded[f"{key}_valid"], valid[k])
         assert not stored[~valid[k]].any()  # 0 where not valid
         decoded = decode(encoded, key)
@@ -167,6 +168,12 @@ def test_compact_files_are_plain_numpy(tmp_path):
         metres = data["depth"] * data["depth_scale"]  # what the README tells users to do
     assert metres.dtype == np.float32
     assert np.abs(metres - shot.depth).max() <= 0.0005 + 1e-6
+    with np.load(tmp_path / "cam0" / "flow.npz") as data:
+        pixels = data["forward"] * data["flow_scale"]  # (F, 2, H, W)
+        valid = data["forward_valid"]
+    assert pixels.dtype == np.float32 and pixels.shape == (F, 2, H, W)
+    exact = shot.flow_forward.transpose(0, 3, 1, 2)
+    assert np.abs(pixels - exact).transpose(0, 2, 3, 1)[valid].max() <= 1 / 64 + 1e-6
 
 
 def test_label_encoding_is_validated():
