@@ -65,12 +65,15 @@ def _power_of_two_scale(unit: float, largest: float, limit: int) -> float:
 def encode_depth(depth: np.ndarray) -> dict[str, np.ndarray]:
     """Planar depth in metres (0 = no surface) as uint16 units of ``depth_scale``; a
     surface never rounds to 0."""
-    depth = np.asarray(depth, dtype=np.float32)
-    largest = float(depth.max(initial=0.0))
+    largest = float(np.max(depth, initial=0.0))
     scale = np.float32(_power_of_two_scale(DEPTH_UNIT, largest, 65535))
-    stored = np.rint(depth / scale)  # exact division: scale is a power of two (in mm)
-    stored[(stored < 1) & (depth > 0)] = 1
-    return {"depth": stored.astype(np.uint16), "depth_scale": np.array(scale)}
+    stored = np.empty(np.shape(depth), np.uint16)
+    for f in range(len(stored)):  # frame by frame: no float copy of the whole clip
+        exact = np.asarray(depth[f], dtype=np.float32)
+        units = np.rint(exact / scale)  # exact division: scale is a power of two (in mm)
+        units[(units < 1) & (exact > 0)] = 1
+        stored[f] = units
+    return {"depth": stored, "depth_scale": np.array(scale)}
 
 
 def encode_flow(
@@ -127,9 +130,11 @@ def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
 def encode_normals(normals: np.ndarray) -> dict[str, np.ndarray]:
     """Unit normals (0 = no surface) as int8 units of 1/127."""
     scale = np.float32(NORMALS_UNIT)
-    stored = np.rint(np.asarray(normals, dtype=np.float32) * np.float32(127.0))
-    np.clip(stored, -127, 127, out=stored)
-    return {"normals": stored.astype(np.int8), "normals_scale": np.array(scale)}
+    stored = np.empty(np.shape(normals), np.int8)
+    for f in range(len(stored)):  # frame by frame: no float32 copy of the whole clip
+        units = np.rint(np.asarray(normals[f], dtype=np.float32) * np.float32(127.0))
+        stored[f] = np.clip(units, -127, 127, out=units)
+    return {"normals": stored, "normals_scale": np.array(scale)}
 
 
 def decode(data, key: str, index=slice(None)) -> np.ndarray:
