@@ -82,10 +82,11 @@ def encode_flow(
     """Forward and backward flow (F, H, W, 2) as planar (F, 2, H, W) int16 units of one
     ``flow_scale``, kept on valid pixels only (0 elsewhere); the masks as they are (see
     ``fixed_flow``)."""
-    largest = max(
-        float(np.abs(f[v]).max(initial=0.0))
-        for f, v in ((forward, forward_valid), (backward, backward_valid))
-    )
+    largest = 0.0
+    for flow, valid in ((forward, forward_valid), (backward, backward_valid)):
+        for f in range(len(flow)):  # frame by frame: the masked copy stays small
+            if valid[f].any():
+                largest = max(largest, float(np.abs(flow[f][valid[f]]).max()))
     scale = _power_of_two_scale(FLOW_UNIT, largest, 32766)
     return {
         "forward": fixed_flow(forward, forward_valid, scale),
@@ -108,20 +109,20 @@ def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
     ``scale`` for those points within half a unit of a pixel edge.
     """
     frames, height, width, _ = flow.shape
-    rows, cols = np.mgrid[0:height, 0:width]
-    edge = np.stack([cols, rows], axis=-1) + 0.5  # (H, W, 2) float64
     step = np.float32(scale)
     stored = np.zeros((frames, 2, height, width), np.int16)
     for f in range(frames):
         exact = np.asarray(flow[f], dtype=np.float32)
         units = np.rint(exact / step)  # exact: scale is a power of two
-        # Where the landing point sits in its pixel, in [0, 1) (float64 holds u + du
-        # exactly), and where the rounded one would: outside (0, 1) means across an edge.
-        inside = exact + edge
-        inside -= np.floor(inside)
-        inside += units * step - exact  # the rounding's shift, exact in float32
-        units[inside >= 1.0] -= 1.0
-        units[inside <= 0.0] += 1.0
+        # The landing pixel's offset, floor(du + 0.5) (the pixel's own coordinate is an
+        # integer), from the nearest integer r: float32 holds du - r exactly.
+        nearest = np.rint(exact)
+        nearest += (exact - nearest) == 0.5
+        # The rounded flow must land strictly inside that pixel, (r - 0.5, r + 0.5); all
+        # of these are exact in float32 (multiples of the scale and of 1/2).
+        landed = units * step
+        units -= landed >= nearest + 0.5
+        units += landed <= nearest - 0.5
         units[~valid[f]] = 0.0
         stored[f] = np.moveaxis(units, -1, 0)
     return stored
