@@ -12,6 +12,7 @@ from simfactory.sim.write.encodings import (
     decode,
     encode_depth,
     encode_flow,
+    encode_lidar,
     encode_normals,
     load_labels,
 )
@@ -179,3 +180,22 @@ def test_compact_files_are_plain_numpy(tmp_path):
 def test_label_encoding_is_validated():
     with pytest.raises(ConfigError, match="export.label_encoding"):
         validate(tiny_config(**{"export.label_encoding": "png"}))
+
+
+def test_lidar_points_error_is_at_most_half_a_unit():
+    rng = np.random.default_rng(6)
+    xyz = rng.uniform(-100, 100, (5000, 3)).astype(np.float32)
+    arrays = {
+        "xyz": xyz,
+        "intensity": rng.random(5000).astype(np.float32),
+        "instance": rng.integers(1, 9, 5000).astype(np.uint16),
+        "offsets": np.array([0, 2000, 5000]),
+    }
+    encoded = encode_lidar(arrays)
+    assert encoded["xyz"].dtype == np.int16
+    assert float(encoded["xyz_scale"]) == pytest.approx(0.004)
+    assert np.abs(decode(encoded, "xyz") - xyz).max() <= 0.002 + 1e-5
+    assert encoded["intensity"].dtype == np.uint8
+    assert np.abs(decode(encoded, "intensity") - arrays["intensity"]).max() <= 1 / 510 + 1e-6
+    assert np.array_equal(encoded["instance"], arrays["instance"])
+    assert np.array_equal(encoded["offsets"], arrays["offsets"])

@@ -245,7 +245,8 @@ def _check_lidar(clip: Path, name: str, info: dict, frames: int, lut) -> list[Pr
         return []
     try:
         with np.load(path) as data:
-            points = {key: data[key] for key in ("xyz", "instance", "semantic", "offsets")}
+            points = {key: data[key] for key in ("instance", "semantic", "offsets")}
+            points["xyz"] = decode(data, "xyz")
     except Exception as error:
         return [Problem("unreadable-file", clip.name, None, f"{name}/points.npz: {error}")]
     offsets, counts = points["offsets"], np.asarray(info.get("points_per_frame", []))

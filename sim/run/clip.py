@@ -139,8 +139,12 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
             (out / lidar.name).mkdir()
             pending.append(
                 writer.submit(
-                    write_lidar_files, out / lidar.name, points, int(export["compress_level"])
-                )
+                    write_lidar_files,
+                    out / lidar.name,
+                    points,
+                    int(export["compress_level"]),
+                    export["label_encoding"],
+                )  # fmt: skip
             )
             files[lidar.name] = ["points.npz"]
             lidars[lidar.name] = lidar_entry(lidar, T_wl, points.offsets)
