@@ -250,7 +250,7 @@ def test_stereo_pair_sees_the_same_surfaces(drive_clip):
 
 def test_lidar_points_lie_in_the_boxes_of_the_instances_they_name(drive_clip):
     _, clip, ann = drive_clip
-    scan = np.load(clip / "lidar" / "points.npz")
+    scan = load_labels(clip / "lidar" / "points.npz")
     lidar = ann["lidars"]["lidar"]
     objects = {o["id"]: o for o in ann["objects"]}
     checked = 0

@@ -12,6 +12,7 @@ from simfactory.sim.write.encodings import (
     decode,
     encode_depth,
     encode_flow,
+    encode_lidar,
     encode_normals,
     load_labels,
 )
@@ -55,7 +56,8 @@ def test_flow_error_is_bounded_and_lands_on_the_same_pixel(largest, scale):
     rows, cols = np.mgrid[0:H, 0:W]
     for k, key in enumerate(("forward", "backward")):
         stored = encoded[key]
-        assert stored.dtype == np.int16 and stored.shape == (F, H, W, 2)
+        assert stored.dtype == np.int16 and stored.shape == (F, 2, H, W)  # planar
+        stored = np.moveaxis(stored, 1, -1)
         assert np.array_equal(encoded[f"{key}_valid"], valid[k])
         assert not stored[~valid[k]].any()  # 0 where not valid
         decoded = decode(encoded, key)
@@ -167,8 +169,33 @@ def test_compact_files_are_plain_numpy(tmp_path):
         metres = data["depth"] * data["depth_scale"]  # what the README tells users to do
     assert metres.dtype == np.float32
     assert np.abs(metres - shot.depth).max() <= 0.0005 + 1e-6
+    with np.load(tmp_path / "cam0" / "flow.npz") as data:
+        pixels = data["forward"] * data["flow_scale"]  # (F, 2, H, W)
+        valid = data["forward_valid"]
+    assert pixels.dtype == np.float32 and pixels.shape == (F, 2, H, W)
+    exact = shot.flow_forward.transpose(0, 3, 1, 2)
+    assert np.abs(pixels - exact).transpose(0, 2, 3, 1)[valid].max() <= 1 / 64 + 1e-6
 
 
 def test_label_encoding_is_validated():
     with pytest.raises(ConfigError, match="export.label_encoding"):
         validate(tiny_config(**{"export.label_encoding": "png"}))
+
+
+def test_lidar_points_error_is_at_most_half_a_unit():
+    rng = np.random.default_rng(6)
+    xyz = rng.uniform(-100, 100, (5000, 3)).astype(np.float32)
+    arrays = {
+        "xyz": xyz,
+        "intensity": rng.random(5000).astype(np.float32),
+        "instance": rng.integers(1, 9, 5000).astype(np.uint16),
+        "offsets": np.array([0, 2000, 5000]),
+    }
+    encoded = encode_lidar(arrays)
+    assert encoded["xyz"].dtype == np.int16
+    assert float(encoded["xyz_scale"]) == pytest.approx(0.004)
+    assert np.abs(decode(encoded, "xyz") - xyz).max() <= 0.002 + 1e-5
+    assert encoded["intensity"].dtype == np.uint8
+    assert np.abs(decode(encoded, "intensity") - arrays["intensity"]).max() <= 1 / 510 + 1e-6
+    assert np.array_equal(encoded["instance"], arrays["instance"])
+    assert np.array_equal(encoded["offsets"], arrays["offsets"])

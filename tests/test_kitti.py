@@ -30,6 +30,7 @@ from simfactory.sim.model.spec import (
     Visual,
 )
 from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.write.encodings import load_labels
 from tests.conftest import tiny_config
 
 FRAMES = 3
@@ -235,9 +236,9 @@ def test_velodyne_points_lie_in_their_label_boxes(exported):
     clip = dataset / "clips" / "clip_000000"
     names = {o["id"]: o["body"] for o in annotations["objects"]}
     types = {"car_a": "Car", "van_b": "Van", "walker": "Pedestrian", "rider": "Cyclist"}
-    with np.load(clip / "lidar" / "points.npz") as data:
-        xyz, intensity, instance = data["xyz"], data["intensity"], data["instance"]
-        offsets = data["offsets"]
+    data = load_labels(clip / "lidar" / "points.npz")
+    xyz, intensity, instance = data["xyz"], data["intensity"], data["instance"]
+    offsets = data["offsets"]
     checked = 0
     for f in range(FRAMES):
         rows = slice(offsets[f], offsets[f + 1])
@@ -261,8 +262,8 @@ def test_velodyne_points_lie_in_their_label_boxes(exported):
 def test_lidar_agrees_with_the_camera_masks(exported):
     dataset, out, _, _ = exported
     clip = dataset / "clips" / "clip_000000"
-    with np.load(clip / "lidar" / "points.npz") as data:
-        xyz, instance, offsets = data["xyz"], data["instance"], data["offsets"]
+    data = load_labels(clip / "lidar" / "points.npz")
+    xyz, instance, offsets = data["xyz"], data["instance"], data["offsets"]
     with np.load(clip / "cam0" / "instance.npz") as data:
         masks = data["instance"]
     agree = total = 0

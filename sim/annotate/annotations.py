@@ -42,8 +42,9 @@ CONVENTIONS = {
     "presence": "objects[].present (F,): false where the part's body is outside its "
     "lifetime (e.g. a cut fruit's halves before the cut): then it is not drawn and has no "
     "masks, boxes, keypoints, LiDAR points or contacts, and its pose is where it waits",
-    "lidar": "<lidar>/points.npz: xyz (N, 3) float32 metres in the lidar frame (x forward, "
-    "y left, z up) at the frame's instant; intensity float32 in [0, 1] = albedo of the "
+    "lidar": "<lidar>/points.npz: xyz (N, 3) metres in the lidar frame (x forward, "
+    "y left, z up) at the frame's instant (int16 x xyz_scale when that key is present, "
+    "else float32); intensity in [0, 1] (uint8 x intensity_scale, or float32) = albedo of the "
     "surface hit x |cos(incidence)|; instance uint16 and semantic uint8 as in the camera "
     "masks; ring uint8 beam index (0 = lowest); ragged frames: frame f is rows "
     "offsets[f]:offsets[f+1]; T_world_lidar per frame in annotations 'lidars'",

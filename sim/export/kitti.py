@@ -90,6 +90,7 @@ from simfactory.sim.export import (
     staged,
 )
 from simfactory.sim.model.motion import invert
+from simfactory.sim.write.encodings import decode
 
 TYPES = {"car": "Car", "truck": "Truck", "bus": "Misc", "person": "Pedestrian", "rider": "Cyclist"}
 FOLDERS = ("image_2", "image_3", "label_2", "calib", "velodyne", "planes")
@@ -350,7 +351,8 @@ def export_kitti(
             right = annotations["cameras"][right_camera]
             K_right, T_wr = np.asarray(right["K"]), np.asarray(right["T_world_camera"])
         with np.load(clip / lidar / "points.npz") as data:
-            xyz, intensity, offsets = data["xyz"], data["intensity"], data["offsets"]
+            xyz, intensity = decode(data, "xyz"), decode(data, "intensity")
+            offsets = data["offsets"]
         images = read_video(clip / camera / "rgb.mp4")
         images_right = read_video(clip / right_camera / "rgb.mp4") if right_camera else None
         folder = out / ("testing" if split == "test" else "training")

@@ -113,7 +113,7 @@ def mean_flow_magnitude(flow_npz: str | Path) -> float | None:
     is valid."""
     total, count = 0.0, 0
     with np.load(flow_npz) as data:  # compact flow: int16 units of flow_scale pixels
-        scale = float(data["flow_scale"]) if "flow_scale" in data else 1.0
+        scale = float(data["flow_scale"]) if "flow_scale" in data else None
     with zipfile.ZipFile(flow_npz) as archive:
         with archive.open("forward.npy") as flow, archive.open("forward_valid.npy") as valid:
             flow_shape, flow_dtype = _npy_header(flow)
@@ -121,10 +121,12 @@ def mean_flow_magnitude(flow_npz: str | Path) -> float | None:
             frame_shape = flow_shape[1:]
             for _ in range(flow_shape[0]):
                 f = _read_frame(flow, frame_shape, flow_dtype)
+                if scale is not None:  # compact flow is planar (2, H, W)
+                    f = np.moveaxis(f, 0, -1)
                 v = _read_frame(valid, valid_shape[1:], valid_dtype)
                 total += float(np.linalg.norm(f[v].astype(np.float64), axis=-1).sum())
                 count += int(v.sum())
-    return total * scale / count if count else None
+    return total * (scale or 1.0) / count if count else None
 
 
 def _npy_header(fh) -> tuple[tuple[int, ...], np.dtype]:

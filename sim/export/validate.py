@@ -104,6 +104,9 @@ def _check_shapes(clip, camera, arrays, frames, width, height, problems) -> bool
             where = f"{camera}/{name} {key}"
             scale = arrays.get(SCALE_KEYS.get(key))
             dtype = float_dtype if scale is None else compact_dtype
+            shape = (height, width, *tail)
+            if scale is not None and SCALE_KEYS[key] == "flow_scale":
+                shape = (*tail, height, width)  # compact flow is planar
             if scale is not None and not (scale.shape == () and np.isfinite(scale) and scale > 0):
                 detail = f"{where}: scale {SCALE_KEYS[key]} is {scale}, expected one number > 0"
                 problems.append(Problem("shape", clip, None, detail))
@@ -113,8 +116,7 @@ def _check_shapes(clip, camera, arrays, frames, width, height, problems) -> bool
                 detail = f"{where}: {count} frames, expected {frames}"
                 problems.append(Problem("frame-count", clip, None, detail))
                 ok = False
-            elif a.shape[1:] != (height, width, *tail) or a.dtype != dtype:
-                shape = (height, width, *tail)
+            elif a.shape[1:] != shape or a.dtype != dtype:
                 detail = f"{where}: {a.dtype} {a.shape[1:]}, expected {np.dtype(dtype)} {shape}"
                 problems.append(Problem("shape", clip, None, detail))
                 ok = False
@@ -247,7 +249,8 @@ def _check_lidar(clip: Path, name: str, info: dict, frames: int, lut) -> list[Pr
         return []
     try:
         with np.load(path) as data:
-            points = {key: data[key] for key in ("xyz", "instance", "semantic", "offsets")}
+            points = {key: data[key] for key in ("instance", "semantic", "offsets")}
+            points["xyz"] = decode(data, "xyz")
     except Exception as error:
         return [Problem("unreadable-file", clip.name, None, f"{name}/points.npz: {error}")]
     offsets, counts = points["offsets"], np.asarray(info.get("points_per_frame", []))

@@ -61,6 +61,7 @@ from simfactory.sim.write.clip_files import (
 )
 from simfactory.sim.write.files import write_json
 
+WRITER_THREADS = 2  # numpy and zlib release the GIL: files are encoded in parallel
 PATHTRACE_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True}
 
 
@@ -95,12 +96,13 @@ def _render_and_write(
     write every LiDAR, save the trajectory and preview; returns the clip's annotations.
 
     Writing overlaps the other stages: each camera's colour frames go to ffmpeg (its
-    own process) as they are rendered, and one writer thread encodes and deflates the
-    label files (numpy and zlib release the GIL) while this thread derives the labels,
-    scans the LiDARs and saves the trajectory. A camera is rendered only once the
-    previous camera's files are written, so that at most one camera's arrays are held.
-    The files are the same, byte for byte, as written one after the other. Stage times
-    are this thread's; ``write`` counts only the time spent waiting for the writer.
+    own process) as they are rendered, and two writer threads encode and deflate the
+    label files, a file each at a time (numpy and zlib release the GIL), while this
+    thread derives the labels, scans the LiDARs and saves the trajectory. A camera is
+    rendered only once the previous camera's files are written, so that at most one
+    camera's arrays are held. The files are the same, byte for byte, as written one
+    after the other. Stage times are this thread's; ``write`` counts only the time spent
+    waiting for the writers.
     With a path ``tracer``, its frames replace the raster's colour (labels still come
     from the raster passes).
     """
@@ -111,7 +113,7 @@ def _render_and_write(
     t = time.perf_counter()
     people = people_keypoints(spec, traj)
     times["labels"] += time.perf_counter() - t
-    with ThreadPoolExecutor(1, thread_name_prefix="simfactory-writer") as writer:
+    with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="simfactory-writer") as writer:
         pending: list = []
 
         def finish() -> None:  # wait for the files submitted so far (raising their errors)
@@ -149,10 +151,11 @@ def _render_and_write(
             except BaseException:
                 video.close()
                 raise
+            streams = geometry_streams(shot)
+            flow = {"flow": streams.pop("flow")}  # the largest: a thread of its own
+            pending.append(writer.submit(write_label_files, cam_dir, flow, export))
             pending.append(writer.submit(video.close))
-            pending.append(
-                writer.submit(write_label_files, cam_dir, geometry_streams(shot), export)
-            )
+            pending.append(writer.submit(write_label_files, cam_dir, streams, export))
             times["render"] += time.perf_counter() - t
 
             t = time.perf_counter()
@@ -182,8 +185,12 @@ def _render_and_write(
             (out / lidar.name).mkdir()
             pending.append(
                 writer.submit(
-                    write_lidar_files, out / lidar.name, points, int(export["compress_level"])
-                )
+                    write_lidar_files,
+                    out / lidar.name,
+                    points,
+                    int(export["compress_level"]),
+                    export["label_encoding"],
+                )  # fmt: skip
             )
             files[lidar.name] = ["points.npz"]
             lidars[lidar.name] = lidar_entry(lidar, T_wl, points.offsets)

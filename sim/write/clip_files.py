@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simfactory.sim.render.shots import CameraShot
-from simfactory.sim.write.encodings import encode_streams
+from simfactory.sim.write.encodings import encode_lidar, encode_streams
 from simfactory.sim.write.files import VideoWriter, write_npz
 from simfactory.sim.write.preview import clip_preview
 
@@ -74,10 +74,13 @@ def write_preview(path: Path, shot: CameraShot, semantic: np.ndarray) -> None:
     clip_preview(path, shot.rgb, shot.depth, semantic, shot.flow_forward, shot.flow_forward_valid)
 
 
-def write_lidar_files(lidar_dir: Path, points, level: int) -> list[str]:
+def write_lidar_files(lidar_dir: Path, points, level: int, encoding: str = "float32") -> list[str]:
     """One LiDAR's scans (every frame, ragged by ``offsets``) as ``points.npz`` in
-    ``lidar_dir`` (made if missing)."""
+    ``lidar_dir`` (made if missing); ``compact`` stores xyz and intensity fixed-point
+    (``write.encodings.encode_lidar``)."""
     lidar_dir.mkdir(exist_ok=True)
     arrays = {k: getattr(points, k) for k in LIDAR_ARRAYS}
+    if encoding == "compact":
+        arrays = encode_lidar(arrays)
     write_npz(lidar_dir / "points.npz", arrays, level, compress_floats=False)
     return ["points.npz"]
