@@ -218,7 +218,7 @@ def generate_clip(
             variant=variant,
         )
         annotations["sampled"] = sampled
-        annotations["render"] = render_settings(cfg)
+        annotations["render"] = {**render_settings(cfg), **annotations.get("render", {})}
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
