@@ -121,13 +121,23 @@ def test_path_traced_object_ids_agree_with_the_instance_masks(clips):
 
 @needs_pathtrace
 def test_rerender_look_0_upgrades_a_raster_dataset(tmp_path):
+    """As documented: ``simfactory-rerender DATASET OUT --look 0 render.backend=pathtrace``
+    (here with ``--clips`` choosing a variant clip)."""
+    import subprocess
+    import sys
+
     from simfactory.sim.run.cli import generate_dataset
-    from simfactory.sim.run.rerender import rerender
 
     source, out = tmp_path / "raster", tmp_path / "traced"
     cfg = _cfg("furniture", num_clips=2, variants_per_rollout=2)
     assert generate_dataset(cfg, source, "test") == 0
-    assert rerender(source, out, 0, ["render.backend=pathtrace", "render.samples=2"], {1}) == 0
+    cmd = [sys.executable, "-c", "from simfactory.sim.run.rerender import main; main()"]
+    args = [str(source), str(out), "--look", "0", "--clips", "1", "render.backend=pathtrace"]
+    result = subprocess.run(
+        [*cmd, *args, "render.samples=2"], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pathtrace cam0 frame 3/3" in result.stderr  # progress per frame
     assert sorted(p.name for p in (out / "clips").iterdir()) == ["clip_000001"]
     for name in ("clip_000001",):  # variant 1 keeps its own look (``params.look``)
         a, b = source / "clips" / name, out / "clips" / name
