@@ -60,6 +60,16 @@ def render_settings(cfg: dict) -> dict:
     return dict(sorted(settings.items()))
 
 
+def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geometry):
+    """The process's raster renderer with the clip's scene loaded."""
+    renderer = process_renderer(cfg["render"].get("egl_device"))
+    renderer.load_scene(
+        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        spec.fog, light_parts(spec, traj), spec.cloths,
+    )  # fmt: skip
+    return renderer
+
+
 def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
     """The clip's path tracer, its scene loaded, where ``render.backend`` is pathtrace."""
     render = render_settings(cfg)
@@ -185,11 +195,7 @@ def generate_clip(
     visuals = part_visuals(spec, traj)
     classes = part_classes(spec, traj)
     geometry = part_geometry(visuals, classes)
-    renderer = process_renderer(cfg["render"].get("egl_device"))
-    renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
-        spec.fog, light_parts(spec, traj), spec.cloths,
-    )  # fmt: skip
+    renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
     tracer = path_tracer(cfg, spec, traj, visuals)
 
     clips_dir = dataset_dir / "clips"
