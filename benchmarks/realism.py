@@ -47,14 +47,12 @@ from simfactory.sim.model.parts import (  # noqa: E402
     part_classes,
     part_geometry,
     part_visuals,
-    scene_bounds,
 )
 from simfactory.sim.render.pathtrace import PathTracer  # noqa: E402
-from simfactory.sim.render.raster import process_renderer  # noqa: E402
 from simfactory.sim.render.shots import render_camera  # noqa: E402
 from simfactory.sim.render.tonemap import tonemap  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.run.clip import render_settings  # noqa: E402
+from simfactory.sim.run.clip import raster_renderer, render_settings  # noqa: E402
 from simfactory.sim.run.config import load_config  # noqa: E402
 from simfactory.sim.simulate.physics import rollout  # noqa: E402
 
@@ -88,11 +86,7 @@ def raster_frames(cfg, spec, traj, cam, K, T_wc) -> tuple[np.ndarray, float]:
     the seconds per frame."""
     visuals = part_visuals(spec, traj)
     geometry = part_geometry(visuals, part_classes(spec, traj))
-    renderer = process_renderer(cfg["render"].get("egl_device"))
-    renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
-        spec.fog, light_parts(spec, traj), spec.cloths,
-    )  # fmt: skip
+    renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
     t = time.perf_counter()
     shot = render_camera(
         renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,

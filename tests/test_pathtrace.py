@@ -121,13 +121,23 @@ def test_path_traced_object_ids_agree_with_the_instance_masks(clips):
 
 @needs_pathtrace
 def test_rerender_look_0_upgrades_a_raster_dataset(tmp_path):
+    """As documented: ``simfactory-rerender DATASET OUT --look 0 render.backend=pathtrace``
+    (here with ``--clips`` choosing a variant clip)."""
+    import subprocess
+    import sys
+
     from simfactory.sim.run.cli import generate_dataset
-    from simfactory.sim.run.rerender import rerender
 
     source, out = tmp_path / "raster", tmp_path / "traced"
     cfg = _cfg("furniture", num_clips=2, variants_per_rollout=2)
     assert generate_dataset(cfg, source, "test") == 0
-    assert rerender(source, out, 0, ["render.backend=pathtrace", "render.samples=2"], {1}) == 0
+    cmd = [sys.executable, "-c", "from simfactory.sim.run.rerender import main; main()"]
+    args = [str(source), str(out), "--look", "0", "--clips", "1", "render.backend=pathtrace"]
+    result = subprocess.run(
+        [*cmd, *args, "render.samples=2"], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pathtrace cam0 frame 3/3" in result.stderr  # progress per frame
     assert sorted(p.name for p in (out / "clips").iterdir()) == ["clip_000001"]
     for name in ("clip_000001",):  # variant 1 keeps its own look (``params.look``)
         a, b = source / "clips" / name, out / "clips" / name
@@ -176,3 +186,55 @@ def test_tonemap_follows_the_documented_curve():
     f = x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14)
     expected = round((1.055 * f ** (1 / 2.4) - 0.055) * 255)
     assert tonemap(np.full((1, 1, 3), 0.25), 2.0, False)[0, 0, 0] == expected
+
+
+@needs_pathtrace
+def test_ids_of_a_cloth_a_textured_part_and_an_absent_part():
+    """A hand-built scene: a floor, a textured cube, a cube absent from the frame and a
+    draped cloth (instance id P + 1); the path tracer's ids match the raster's."""
+    import trimesh
+
+    from simfactory.sim.model.camera import intrinsics, look_at
+    from simfactory.sim.model.spec import Cloth, Light, Material, Sky, Visual
+    from simfactory.sim.render.pathtrace import PathTracer
+    from simfactory.sim.render.raster import process_renderer
+    from simfactory.sim.simulate.cloth import grid
+
+    checker = np.kron(np.indices((4, 4)).sum(0) % 2, np.ones((8, 8)))[..., None]
+    texture = (checker * 200 + 30).repeat(3, axis=-1).astype(np.uint8)
+    box, cube = trimesh.creation.box((3.0, 3.0, 0.1)), trimesh.creation.box((0.4, 0.4, 0.4))
+    visuals = [
+        [Visual(box, Material("floor", texture=texture, texture_scale=0.5))],
+        [Visual(cube, Material("cube", (0.8, 0.2, 0.1, 1.0), texture=texture))],
+        [Visual(cube, Material("absent"))],
+    ]
+    poses = np.repeat(np.eye(4)[None], 3, axis=0)
+    poses[0, 2, 3], poses[1, :3, 3], poses[2, :3, 3] = -0.05, (0.5, 0.3, 0.2), (-0.3, 0.0, 0.3)
+    present = np.array([True, True, False])
+    sheet = grid(1.0, 0.8, 0.1)
+    vertices = np.asarray(sheet.vertices) + (-0.4, -0.3, 0.05)
+    vertices[:, 2] += 0.1 * np.sin(3 * vertices[:, 0]) ** 2
+    cloth = Cloth("napkin", "cloth", sheet, Material("fabric", (0.2, 0.3, 0.8, 1.0)))
+    lights, sky = [Light("directional", direction=(0.3, 0.2, -1.0))], Sky()
+    W, H = 128, 96
+    K, T = intrinsics(W, H, 60.0), look_at((1.8, -1.6, 1.4), (0.0, 0.0, 0.1))
+
+    raster = process_renderer()
+    raster.load_scene(
+        visuals, lights, sky, np.array([[-2.0, -2, -0.2], [2, 2, 1]]), None, [-1], [cloth]
+    )
+    frame = raster.render(
+        poses, K, T, W, H, neighbours=(poses, T, poses, T), present=present,
+        cloths=([vertices], [vertices], [vertices]),
+    )  # fmt: skip
+    tracer = PathTracer(samples=2, denoise=False)
+    tracer.load_scene(visuals, lights, sky, None, [-1], [cloth])
+    tracer.set_frame(poses, 0.0, present, [vertices])
+    ids = tracer.instance_ids(K, T, W, H, 0.05, 100.0)
+    assert set(np.unique(frame.instance)) == {0, 1, 2, 4}  # the absent cube (3) is not drawn
+    assert (ids == frame.instance).mean() >= 0.999, (ids != frame.instance).sum()
+    rgb = tracer.render(K, T, W, H, 0.05, 100.0)
+    assert rgb.shape == (H, W, 3) and np.isfinite(rgb).all()
+    # The textured floor shows its checker: light and dark squares in the traced image.
+    floor = rgb[frame.instance == 1].mean(axis=1)
+    assert np.percentile(floor, 90) > 2 * np.percentile(floor, 10), np.percentile(floor, [10, 90])

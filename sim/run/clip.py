@@ -74,6 +74,20 @@ def render_settings(cfg: dict) -> dict:
     return dict(sorted({**raster, **backend}.items()))
 
 
+def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geometry):
+    """The process's raster renderer with the clip's scene loaded; its light probe sits
+    where the first camera starts, the parts as in the first frame."""
+    renderer = process_renderer(cfg["render"].get("egl_device"))
+    eye = camera_poses(spec.cameras[0], traj.times, spec, traj)[0][:3, 3]
+    present = None if traj.present is None else traj.present[0]
+    renderer.load_scene(
+        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        spec.fog, light_parts(spec, traj), spec.cloths,
+        settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
+    )  # fmt: skip
+    return renderer
+
+
 def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
     """The clip's path tracer, its scene loaded, where ``render.backend`` is pathtrace."""
     render = render_settings(cfg)
@@ -248,15 +262,7 @@ def generate_clip(
     visuals = part_visuals(spec, traj)
     classes = part_classes(spec, traj)
     geometry = part_geometry(visuals, classes)
-    renderer = process_renderer(cfg["render"].get("egl_device"))
-    # the light probe sits where the first camera starts, the parts as in the first frame
-    eye = camera_poses(spec.cameras[0], traj.times, spec, traj)[0][:3, 3]
-    present = None if traj.present is None else traj.present[0]
-    renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
-        spec.fog, light_parts(spec, traj), spec.cloths,
-        settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
-    )  # fmt: skip
+    renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
     tracer = path_tracer(cfg, spec, traj, visuals)
 
     clips_dir = dataset_dir / "clips"
@@ -287,7 +293,7 @@ def generate_clip(
         )
         annotations["sampled"] = sampled
         annotations["captions"] = clip_captions(annotations)
-        annotations["render"] = render_settings(cfg)
+        annotations["render"] = {**render_settings(cfg), **annotations.get("render", {})}
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t

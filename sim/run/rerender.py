@@ -202,7 +202,7 @@ def main() -> None:
         "--clips", default=None, help="only these clip indices, e.g. 0,3,10-12 (default: all)"
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # options may follow the overrides, or precede them
     stop_on_signals()
     try:
         clips = None if args.clips is None else parse_clips(args.clips)
