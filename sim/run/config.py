@@ -119,7 +119,6 @@ RULES: dict[str, Rule] = {
     "camera.fov_deg": Rule(lo=1, hi=170),
     "camera.near": Rule(lo=0, lo_open=True),
     "camera.far": Rule(lo=0, lo_open=True),
-    "render.exposure": Rule(lo=0, hi=1e6, lo_open=True),
     "render.egl_device": Rule(lo=0, integer=True, optional=True),
     "export.video_crf": Rule(lo=0, hi=51, integer=True),
     "export.compress_level": Rule(lo=0, hi=9, integer=True),
@@ -329,12 +328,8 @@ def _render_errors(render: dict) -> list[str]:
     samples = render.get("samples", 64)
     if not (_is_int(samples) and samples >= 1):
         errors.append(f"render.samples: must be an integer >= 1 (got {samples!r})")
-    for key in ("denoise", "auto_exposure"):
-        if not isinstance(render.get(key, True), bool):
-            errors.append(f"render.{key}: must be true or false (got {render.get(key)!r})")
-    exposure = render.get("exposure", 1.0)
-    if not (_is_number(exposure) and exposure > 0):
-        errors.append(f"render.exposure: must be a number > 0 (got {exposure!r})")
+    if not isinstance(render.get("denoise", True), bool):
+        errors.append(f"render.denoise: must be true or false (got {render.get('denoise')!r})")
     if backend == "pathtrace" and not errors:
         from simfactory.sim.render.pathtrace import missing
 
