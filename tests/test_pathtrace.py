@@ -37,7 +37,10 @@ def _label_files(clip):
 
 
 def _annotations(clip):
+    """A clip's annotations less what names its render settings: the ``render`` entry
+    (returned apart) and the fingerprint of the config (the backend is part of it)."""
     ann = json.loads((clip / "annotations.json").read_text())
+    ann["clip"].pop("config_fingerprint")
     return ann, ann.pop("render")
 
 
