@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simfactory.sim.actors.body import skin_people
 from simfactory.sim.annotate.annotations import (
     camera_entry,
     clip_annotations,
@@ -140,10 +141,16 @@ def generate_clip(
     if trajectory is None:
         trajectory = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
     traj = trajectory
+    times["physics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if spec.people and not traj.people_names:
+        skin_people(spec, traj)
+    times["skin"] = time.perf_counter() - t
+    t = time.perf_counter()
     if injected_fault(index, attempt) == "blowup":
         _blow_up(spec, traj)
     check_rollout(spec, traj)
-    times["physics"] = time.perf_counter() - t
+    times["physics"] += time.perf_counter() - t
 
     visuals = part_visuals(spec, traj)
     classes = part_classes(spec, traj)

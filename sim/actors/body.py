@@ -1,0 +1,636 @@
+"""The person's body: the ``anny`` parametric body model (NAVER LABS, Apache-2.0, built on
+MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's motion.
+
+- **Phenotype.** Each person draws anny's six phenotype parameters (gender, age, muscle,
+  weight, height, proportions, all in [0, 1]) from its seed (``sample_phenotype``): an age
+  in years from a population's age range, then a body of that age. The standing height in
+  metres is measured on the rest mesh.
+- **Look.** A skin tone, a hair colour and style (short, long, a cap or none), a top
+  (short or long sleeves), trousers or shorts and shoes (``sample_look``). Clothing and
+  hair are *regions* of the body mesh with materials of their own (``body_regions``):
+  every vertex belongs to one region by its dominant bone and its place on the rest body.
+- **Motion.** The DeepMimic humanoid (``sim.actors.humanoid``) keeps moving and colliding
+  (a hidden proxy); every anny bone follows the world rotation of the humanoid link it
+  maps to (``DRIVERS``), its rest direction aligned to the humanoid's rest pose first
+  (arms and legs straight down), the spine and neck spread between the links around
+  them; the root follows the pelvis. The bones are anny's ``world-orient`` pose
+  parameters: (F, 104, 4, 4) world rotations with the root's world position, so
+  ``anny.Anny()(pose_parameters=bones, phenotype_kwargs=phenotype,
+  pose_parameterization="world-orient")["vertices"]`` gives the mesh in the world frame.
+  The arms are then bent by two-bone inverse kinematics so that each wrist is where the
+  humanoid's wrist is (the hand that holds things). All frames of a clip are skinned in
+  one batched call.
+
+The model is created once per process (``body_model``); anny builds a cache on its first
+use on a machine (about two minutes, under ``~/.cache/anny`` or ``$ANNY_CACHE_DIR``),
+which ``ensure_cache`` does once before any worker starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import numpy as np
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from simfactory.sim.model.spec import Cloth, Material, Person
+
+ANNY_PHENOTYPE = ("gender", "age", "muscle", "weight", "height", "proportions")
+# anny's age parameter at its blendshape anchors (baby, child, young, old) and the ages in
+# years MakeHuman gives those anchors; ages between are interpolated linearly.
+AGE_ANCHORS = ((0.0, 1.0), (1 / 3, 11.0), (2 / 3, 25.0), (1.0, 90.0))
+ADULT_AGES = (16.0, 80.0)  # years: who does household tasks
+POPULATION_AGES = (6.0, 85.0)  # years: who walks the streets
+
+# anny is modelled Z up, facing -y, its left side on +x; the humanoid's rest pose in the
+# world faces +x, Z up (``sim.actors.humanoid``): a quarter turn about z maps one to the other.
+ANNY_TO_REST = Rotation.from_euler("z", 90, degrees=True)
+HUMANOID_REST = Rotation.from_euler("x", 90, degrees=True)  # every link at rest, world
+
+# The humanoid link (or two links and a blend) whose world rotation drives each anny bone,
+# by bone-name prefix; the first prefix that matches wins. Sides: ".L" -> "left_".
+DRIVERS = (
+    ("root", ("root", "root", 0.0)),
+    ("pelvis", ("root", "root", 0.0)),
+    ("spine05", ("root", "root", 0.0)),
+    ("spine04", ("root", "chest", 0.25)),
+    ("spine03", ("root", "chest", 0.5)),
+    ("spine02", ("root", "chest", 0.75)),
+    ("spine01", ("chest", "chest", 0.0)),
+    ("clavicle", ("chest", "chest", 0.0)),
+    ("shoulder01", ("chest", "chest", 0.0)),
+    ("neck01", ("chest", "neck", 0.4)),
+    ("neck02", ("chest", "neck", 0.7)),
+    ("neck03", ("neck", "neck", 0.0)),
+    ("head", ("neck", "neck", 0.0)),
+    ("eye", ("neck", "neck", 0.0)),
+    ("upperarm", ("{side}shoulder", "{side}shoulder", 0.0)),
+    ("lowerarm", ("{side}elbow", "{side}elbow", 0.0)),
+    ("wrist", ("{side}wrist", "{side}wrist", 0.0)),
+    ("finger", ("{side}wrist", "{side}wrist", 0.0)),
+    ("metacarpal", ("{side}wrist", "{side}wrist", 0.0)),
+    ("upperleg", ("{side}hip", "{side}hip", 0.0)),
+    ("lowerleg", ("{side}knee", "{side}knee", 0.0)),
+    ("foot", ("{side}ankle", "{side}ankle", 0.0)),
+    ("toe", ("{side}ankle", "{side}ankle", 0.0)),
+)
+# Long bones whose rest direction (head to the head of the named bone) is turned to the
+# humanoid's rest direction of the same segment: arms down, a little out; legs down.
+ALIGN = {
+    "upperarm01": ("lowerarm01", "arm"),
+    "upperarm02": ("lowerarm01", "arm"),
+    "lowerarm01": ("wrist", "arm"),
+    "lowerarm02": ("wrist", "arm"),
+    "upperleg01": ("lowerleg01", "leg"),
+    "upperleg02": ("lowerleg01", "leg"),
+    "lowerleg01": ("foot", "leg"),
+    "lowerleg02": ("foot", "leg"),
+}
+ARM_ABDUCTION = np.radians(6.0)  # the rest arm hangs this far out from vertical
+
+SKIN_TONES = (
+    (0.87, 0.68, 0.58),
+    (0.80, 0.57, 0.45),
+    (0.62, 0.42, 0.30),
+    (0.43, 0.28, 0.19),
+    (0.27, 0.17, 0.11),
+    (0.70, 0.52, 0.38),
+)
+HAIR_COLOURS = (
+    (0.02, 0.015, 0.01),
+    (0.08, 0.05, 0.03),
+    (0.20, 0.12, 0.06),
+    (0.55, 0.40, 0.20),
+    (0.35, 0.12, 0.05),
+    (0.55, 0.55, 0.55),
+)
+CLOTHES = (
+    (0.05, 0.05, 0.06),
+    (0.75, 0.75, 0.74),
+    (0.08, 0.12, 0.30),
+    (0.35, 0.05, 0.06),
+    (0.15, 0.25, 0.12),
+    (0.40, 0.32, 0.20),
+    (0.30, 0.30, 0.32),
+    (0.60, 0.45, 0.10),
+    (0.10, 0.30, 0.45),
+    (0.45, 0.12, 0.30),
+    (0.70, 0.20, 0.15),
+    (0.12, 0.18, 0.45),
+)
+SHOES = ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6), (0.25, 0.12, 0.05), (0.15, 0.15, 0.2))
+HAIR_STYLES = ("short", "long", "cap", "none")
+REGIONS = ("skin", "hair", "eyes", "top", "bottom", "shoes")
+ROUGHNESS = {"skin": 0.5, "hair": 0.7, "eyes": 0.2, "top": 0.85, "bottom": 0.8, "shoes": 0.45}
+
+
+# The model and its cache.
+
+
+def cache_dir() -> str:
+    """Where anny keeps the cache it builds on its first use on a machine."""
+    from anny.paths import get_anny_cache_path
+
+    return str(get_anny_cache_path())
+
+
+def cache_built() -> bool:
+    """Whether anny's model cache is on this machine (creating the model is then quick)."""
+    pattern = os.path.join(cache_dir(), "**", "build_compact_model_data_*.safetensors")
+    return bool(glob.glob(pattern, recursive=True))
+
+
+def ensure_cache(log=None) -> None:
+    """Build anny's cache now if this machine has none (once per machine: about two
+    minutes), saying so through ``log`` (default: a line on stderr)."""
+    if cache_built():
+        return
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log(f"people: building the anny body model's cache in {cache_dir()} (once per machine, ~2 min)")
+    t = time.perf_counter()
+    body_model()
+    log(f"people: anny cache built in {time.perf_counter() - t:.0f} s")
+
+
+@cache
+def body_model():
+    """anny's full-body model (13,718 vertices, 104 bones with fingers), once per process."""
+    import warnings
+
+    import anny
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return anny.Anny()
+
+
+@cache
+def bone_labels() -> tuple[str, ...]:
+    return tuple(body_model().bone_labels)
+
+
+def anny_version() -> str:
+    import anny
+
+    return str(anny.__version__)
+
+
+# Phenotype and look.
+
+
+def age_parameter(years: float) -> float:
+    """anny's age parameter of an age in years (``AGE_ANCHORS``)."""
+    params, ages = zip(*AGE_ANCHORS, strict=True)
+    return float(np.interp(years, ages, params))
+
+
+@dataclass
+class Phenotype:
+    """anny's phenotype parameters (each in [0, 1]; gender 0 is male, 1 female) and the
+    age in years they were drawn for."""
+
+    gender: float
+    age: float
+    muscle: float
+    weight: float
+    height: float
+    proportions: float
+    age_years: float
+
+    def kwargs(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in ANNY_PHENOTYPE}
+
+
+def sample_phenotype(rng: np.random.Generator, ages: tuple[float, float] = ADULT_AGES) -> Phenotype:
+    """A person of a real population: an age (years) in ``ages`` (more young adults than
+    elders), a sex, and muscle, weight, height and proportions spread about the middle
+    (weight rising a little with age, muscle falling after 50)."""
+    lo, hi = ages
+    years = float(lo + (hi - lo) * rng.beta(1.3, 1.8))
+    female = rng.random() < 0.5
+    gender = float(rng.uniform(0.8, 1.0) if female else rng.uniform(0.0, 0.2))
+    adult = np.clip((years - 12.0) / 10.0, 0.0, 1.0)
+    muscle = float(np.clip(rng.beta(3, 3) - 0.15 * max(years - 50.0, 0.0) / 30.0, 0.05, 0.95))
+    weight = float(np.clip(rng.beta(2.5, 2.5) + 0.1 * adult * min(years, 60.0) / 60.0, 0.05, 0.95))
+    return Phenotype(
+        gender=round(gender, 4),
+        age=round(age_parameter(years), 4),
+        muscle=round(muscle, 4),
+        weight=round(weight, 4),
+        height=round(float(rng.beta(3, 3)), 4),
+        proportions=round(float(rng.uniform(0.2, 0.8)), 4),
+        age_years=round(years, 2),
+    )
+
+
+def sample_look(rng: np.random.Generator, phenotype: Phenotype) -> dict:
+    """Skin tone, hair (colour, style), top (colour, sleeves), bottom (colour, legs) and
+    shoes of a person, colours linear RGB."""
+    hair = HAIR_COLOURS[int(rng.integers(len(HAIR_COLOURS)))]
+    if phenotype.age_years > 60 and rng.random() < 0.7:
+        hair = (0.6, 0.6, 0.6)
+    style = str(rng.choice(HAIR_STYLES, p=(0.45, 0.3, 0.15, 0.1)))
+    top = CLOTHES[int(rng.integers(len(CLOTHES)))]
+    bottom = CLOTHES[int(rng.integers(len(CLOTHES)))]
+    look = {
+        "skin": SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+        "hair": CLOTHES[int(rng.integers(len(CLOTHES)))] if style == "cap" else hair,
+        "hair_style": style,
+        "eyes": (0.06, 0.04, 0.03),
+        "top": top,
+        "sleeves": "long" if rng.random() < 0.45 else "short",
+        "bottom": bottom,
+        "legs": "shorts" if rng.random() < 0.2 else "trousers",
+        "shoes": SHOES[int(rng.integers(len(SHOES)))],
+    }
+    return {k: tuple(round(float(c), 4) for c in v) if isinstance(v, tuple) else v
+            for k, v in look.items()}  # fmt: skip
+
+
+# The rest body.
+
+
+@dataclass
+class RestBody:
+    """A phenotype's body at rest (anny's frame: Z up, facing -y, metres): vertices (V, 3),
+    triangles (M, 3), bone heads (B, 3) and rest bone poses (B, 4, 4), each vertex's
+    dominant bone (V,), and its standing height (m) and sole height (min z)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    heads: np.ndarray
+    rest_poses: np.ndarray
+    dominant: np.ndarray
+    height: float
+    sole_z: float
+
+
+@cache
+def _rest_body_cached(key: tuple) -> RestBody:
+    import torch
+
+    model = body_model()
+    with torch.no_grad():
+        out = model(phenotype_kwargs=dict(key))
+    vertices = out["vertices"][0].numpy().astype(np.float64)
+    rest_poses = out["rest_bone_poses"][0].numpy().astype(np.float64)
+    weights = model.vertex_bone_weights.numpy()
+    indices = model.vertex_bone_indices.numpy()
+    dominant = indices[np.arange(len(indices)), weights.argmax(axis=1)]
+    return RestBody(
+        vertices=vertices,
+        faces=model.faces.numpy().astype(np.int64),
+        heads=rest_poses[:, :3, 3].copy(),
+        rest_poses=rest_poses,
+        dominant=dominant,
+        height=float(vertices[:, 2].max() - vertices[:, 2].min()),
+        sole_z=float(vertices[:, 2].min()),
+    )
+
+
+def rest_body(phenotype: Phenotype | dict) -> RestBody:
+    kwargs = phenotype.kwargs() if isinstance(phenotype, Phenotype) else dict(phenotype)
+    return _rest_body_cached(tuple(sorted((k, float(kwargs[k])) for k in ANNY_PHENOTYPE)))
+
+
+def _bone(name: str) -> int:
+    return bone_labels().index(name)
+
+
+def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
+    """The region (index into ``REGIONS``) of every vertex of a rest body dressed in
+    ``look``: by its dominant bone and, along arms, legs and torso, its place on the body."""
+    labels = bone_labels()
+    names = np.array(labels)[rest.dominant]
+    v = rest.vertices
+    region = np.zeros(len(v), dtype=np.int64)  # skin
+    R = {name: i for i, name in enumerate(REGIONS)}
+
+    def along(a: str, b: str, side: str) -> np.ndarray:
+        p, q = rest.heads[_bone(f"{a}.{side}")], rest.heads[_bone(f"{b}.{side}")]
+        return (v - p) @ (q - p) / np.dot(q - p, q - p)
+
+    torso = np.char.startswith(names, "spine") | np.char.startswith(names, "clavicle")
+    torso |= np.char.startswith(names, "shoulder01") | (names == "root")
+    pelvis = np.char.startswith(names, "pelvis")
+    waist_z = rest.heads[_bone("spine04")][2]
+    region[torso & (v[:, 2] >= waist_z)] = R["top"]
+    region[(torso & (v[:, 2] < waist_z)) | pelvis] = R["bottom"]
+    sleeve = 0.92 if look["sleeves"] == "long" else 0.28
+    leg_end = 0.93 if look["legs"] == "trousers" else 0.4
+    for side in ("L", "R"):
+        arm = np.char.startswith(names, "upperarm") | np.char.startswith(names, "lowerarm")
+        arm &= np.char.endswith(names, f".{side}")
+        t = along("upperarm01", "wrist", side)
+        region[arm & (t < sleeve)] = R["top"]
+        leg = np.char.startswith(names, "upperleg") | np.char.startswith(names, "lowerleg")
+        leg &= np.char.endswith(names, f".{side}")
+        s = along("upperleg01", "foot", side)
+        region[leg & (s < leg_end)] = R["bottom"]
+        region[leg & (s > 0.95)] = R["shoes"]
+    feet = np.char.startswith(names, "foot") | np.char.startswith(names, "toe")
+    region[feet] = R["shoes"]
+    region[np.char.startswith(names, "eye")] = R["eyes"]
+    if look["hair_style"] != "none":
+        head = (names == "head") | (names == "neck03") | (names == "neck02")
+        eye_z = rest.heads[_bone("eye.L")][2]
+        centre_y = rest.heads[_bone("head")][1]
+        top = v[:, 2] > eye_z + (0.035 if look["hair_style"] == "cap" else 0.045)
+        back_z = eye_z - (0.12 if look["hair_style"] == "long" else 0.04)
+        back = (v[:, 2] > back_z) & (v[:, 1] > centre_y + 0.035)
+        region[head & (top | back)] = R["hair"]
+    return region
+
+
+def body_regions(
+    person: str, rest: RestBody, look: dict, pose: np.ndarray | None = None
+) -> list[Cloth]:
+    """The regions of a person's mesh as cloths (``Cloth.skin`` = ``person``: drawn from
+    the skinned vertices ``Cloth.skin_vertices`` of the whole mesh, not simulated), each
+    with its own material; a face belongs to the region of most of its vertices.
+    ``pose`` (4, 4) places the rest mesh (only for the rest shape the cloth keeps)."""
+    regions = vertex_regions(rest, look)
+    face_regions = regions[rest.faces]
+    majority = np.where(
+        face_regions[:, 1] == face_regions[:, 2], face_regions[:, 1], face_regions[:, 0]
+    )
+    vertices = ANNY_TO_REST.apply(rest.vertices)
+    if pose is not None:
+        vertices = vertices @ pose[:3, :3].T + pose[:3, 3]
+    cloths = []
+    for r, name in enumerate(REGIONS):
+        faces = rest.faces[majority == r]
+        if not len(faces):
+            continue
+        used, local = np.unique(faces, return_inverse=True)
+        mesh = trimesh.Trimesh(vertices[used], local.reshape(-1, 3), process=False)
+        colour = look[name]
+        material = Material(f"{person}_{name}", (*colour, 1.0), ROUGHNESS[name])
+        cloths.append(
+            Cloth(f"{person}/{name}", "person", mesh, material, skin=person, skin_vertices=used)
+        )
+    return cloths
+
+
+def make_person(
+    name: str, proxy: str, rng: np.random.Generator, ages: tuple[float, float] = ADULT_AGES
+) -> tuple[Person, list[Cloth]]:
+    """A person drawn from ``rng``: its record (phenotype, look, height) and its mesh's
+    regions, to be skinned on the motion of the humanoid body ``proxy``."""
+    phenotype = sample_phenotype(rng, ages)
+    look = sample_look(rng, phenotype)
+    rest = rest_body(phenotype)
+    person = Person(name, proxy, asdict(phenotype), look, round(rest.height, 4))
+    return person, body_regions(name, rest, look)
+
+
+# Retargeting and skinning.
+
+
+def _driver(bone: str) -> tuple[str, str, float]:
+    side = {"L": "left_", "R": "right_"}.get(bone.rsplit(".", 1)[-1], "") if "." in bone else ""
+    for prefix, (a, b, w) in DRIVERS:
+        if bone.startswith(prefix):
+            return a.format(side=side), b.format(side=side), w
+    raise KeyError(f"no humanoid link drives anny bone {bone!r}")
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _align(a: np.ndarray, b: np.ndarray) -> Rotation:
+    """The smallest rotation taking direction ``a`` to direction ``b``."""
+    a, b = _unit(a), _unit(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-9:
+        return Rotation.identity()
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, c))
+
+
+@cache
+def _corrections(key: tuple) -> tuple[np.ndarray, float]:
+    """Per bone, the rotation (B, 3, 3) that turns its rest direction (after
+    ``ANNY_TO_REST``) to the humanoid's rest pose (inherited from the parent for bones
+    not in ``ALIGN``), and the rest pelvis height above the soles (m)."""
+    rest = _rest_body_cached(key)
+    labels = bone_labels()
+    parents = np.asarray(body_model().bone_parents)
+    C = np.tile(np.eye(3), (len(labels), 1, 1))
+    for c, label in enumerate(labels):
+        base, _, side = label.partition(".")
+        if base in ALIGN:
+            child, kind = ALIGN[base]
+            d = ANNY_TO_REST.apply(rest.heads[_bone(f"{child}.{side}")] - rest.heads[c])
+            if kind == "arm":
+                out = 1.0 if side == "L" else -1.0  # left is +y at rest
+                target = np.array([0.0, out * np.sin(ARM_ABDUCTION), -np.cos(ARM_ABDUCTION)])
+            else:
+                target = np.array([0.0, 0.0, -1.0])
+            C[c] = _align(d, target).as_matrix()
+        elif parents[c] >= 0:
+            C[c] = C[parents[c]]
+    return C, float(rest.heads[0][2] - rest.sole_z)
+
+
+def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float) -> np.ndarray:
+    """anny ``world-orient`` bone parameters (F, B, 4, 4) following the humanoid's link
+    poses ``links`` (name -> (F, 4, 4) world; "root", "chest", "neck" and each side's
+    shoulder, elbow, wrist, hip, knee and ankle). ``pelvis_height`` is the humanoid's
+    standing pelvis height above its soles: the anny root is raised by the difference
+    to its own, along the pelvis' up axis, so that both stand on the same floor."""
+    key = tuple(sorted((k, float(phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    C, anny_pelvis = _corrections(key)
+    labels = bone_labels()
+    F = len(links["root"])
+    delta = {
+        name: Rotation.from_matrix(T[:, :3, :3]) * HUMANOID_REST.inv() for name, T in links.items()
+    }
+    A = ANNY_TO_REST.as_matrix()
+    bones = np.tile(np.eye(4), (F, len(labels), 1, 1))
+    for c, label in enumerate(labels):
+        a, b, w = _driver(label)
+        if w > 0:
+            rel = (delta[a].inv() * delta[b]).as_rotvec()
+            d = delta[a] * Rotation.from_rotvec(w * rel)
+        else:
+            d = delta[a]
+        bones[:, c, :3, :3] = d.as_matrix() @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
+    up = delta["root"].apply([0.0, 0.0, anny_pelvis - pelvis_height])
+    bones[:, 0, :3, 3] = links["root"][:, :3, 3] + up
+    return bones
+
+
+def _posed(phenotype: dict, bones: np.ndarray) -> dict:
+    import torch
+
+    with torch.no_grad():
+        out = body_model()(
+            pose_parameters=torch.from_numpy(np.ascontiguousarray(bones)),
+            phenotype_kwargs={k: float(phenotype[k]) for k in ANNY_PHENOTYPE},
+            pose_parameterization="world-orient",
+        )
+    return {"vertices": out["vertices"].numpy(), "bone_poses": out["bone_poses"].numpy()}
+
+
+def reach_wrists(
+    phenotype: dict, bones: np.ndarray, bone_poses: np.ndarray, wrists: dict[str, np.ndarray]
+) -> np.ndarray:
+    """``bones`` with each arm bent (two-bone IK, the elbow kept on the side it points
+    to) so that anny's wrist head is at ``wrists[side]`` (F, 3) world ("left", "right"),
+    or as near as the arm reaches; the hand keeps its world rotation."""
+    bones = bones.copy()
+    for side, target in wrists.items():
+        s = "L" if side == "left" else "R"
+        up1, up2 = _bone(f"upperarm01.{s}"), _bone(f"upperarm02.{s}")
+        lo1, lo2 = _bone(f"lowerarm01.{s}"), _bone(f"lowerarm02.{s}")
+        wr = _bone(f"wrist.{s}")
+        shoulder = bone_poses[:, up1, :3, 3]
+        elbow = bone_poses[:, lo1, :3, 3]
+        wrist = bone_poses[:, wr, :3, 3]
+        a = np.linalg.norm(elbow - shoulder, axis=1)
+        b = np.linalg.norm(wrist - elbow, axis=1)
+        v = target - shoulder
+        d = np.clip(np.linalg.norm(v, axis=1), np.abs(a - b) + 1e-4, 0.999 * (a + b))
+        v_hat = _unit(v)
+        pole = (elbow - shoulder) - ((elbow - shoulder) * v_hat).sum(1, keepdims=True) * v_hat
+        pole_n = np.linalg.norm(pole, axis=1, keepdims=True)
+        fallback = np.cross(v_hat, [0.0, 0.0, 1.0])
+        pole = np.where(pole_n > 1e-6, pole / np.maximum(pole_n, 1e-12), _unit(fallback + 1e-9))
+        cos_alpha = np.clip((a**2 + d**2 - b**2) / (2 * a * d), -1.0, 1.0)
+        u1 = cos_alpha[:, None] * v_hat + np.sqrt(1 - cos_alpha**2)[:, None] * pole
+        new_elbow = shoulder + a[:, None] * u1
+        u2 = _unit(shoulder + d[:, None] * v_hat - new_elbow)
+        turn1 = _batch_align(_unit(elbow - shoulder), u1)
+        turn2 = _batch_align(_unit(wrist - elbow), u2)
+        for k in (up1, up2):
+            bones[:, k, :3, :3] = turn1 @ bones[:, k, :3, :3]
+        for k in (lo1, lo2):
+            bones[:, k, :3, :3] = turn2 @ bones[:, k, :3, :3]
+    return bones
+
+
+def _batch_align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotations (F, 3, 3) taking unit directions ``a`` (F, 3) to ``b``."""
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=1, keepdims=True)
+    c = (a * b).sum(axis=1, keepdims=True)
+    rotvec = np.where(s > 1e-9, axis / np.maximum(s, 1e-12) * np.arctan2(s, c), 0.0)
+    return Rotation.from_rotvec(rotvec).as_matrix()
+
+
+HUMANOID_LINKS = (
+    "root", "chest", "neck",
+    *(f"{side}_{j}" for side in ("left", "right")
+      for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")),
+)  # fmt: skip
+
+
+def skin_person(person: Person, links: dict[str, np.ndarray], pelvis_height: float) -> dict:
+    """A person's clip in one batched call: its bones (F, B, 4, 4) ``world-orient``
+    parameters, the posed vertices (F, V, 3) and bone poses (F, B, 4, 4), world."""
+    bones = retarget(person.phenotype, links, pelvis_height)
+    posed = _posed(person.phenotype, bones)
+    wrists = {side: links[f"{side}_wrist"][:, :3, 3] for side in ("left", "right")}
+    bones = reach_wrists(person.phenotype, bones, posed["bone_poses"], wrists)
+    posed = _posed(person.phenotype, bones)
+    return {"bones": bones, **posed}
+
+
+# Keypoints on the mesh and bones.
+
+HAND_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+
+
+@cache
+def _coco_regressor() -> np.ndarray:
+    """anny's COCO body and foot keypoint regressor (23, V): weights over the mesh's
+    vertices, in COCO-WholeBody's order of its first 23 points."""
+    import torch
+    from anny.paths import get_anny_root_dir
+
+    from simfactory.sim.annotate.keypoints import WHOLEBODY_KEYPOINTS
+
+    model = body_model()
+    data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
+    base = model.base_mesh_vertex_indices
+    return np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+
+
+@cache
+def _fingertips(key: tuple) -> dict[str, int]:
+    """The vertex at the tip of each finger ("L1" .. "R5", 1 the thumb): of the vertices
+    its last phalanx moves most, the farthest along that phalanx."""
+    rest = _rest_body_cached(key)
+    tips = {}
+    for side in ("L", "R"):
+        for k in range(1, 6):
+            last, prev = _bone(f"finger{k}-3.{side}"), _bone(f"finger{k}-2.{side}")
+            axis = _unit(rest.heads[last] - rest.heads[prev])
+            own = np.flatnonzero(rest.dominant == last)
+            tips[f"{side}{k}"] = int(own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)])
+    return tips
+
+
+def wholebody_keypoints(
+    phenotype: dict, vertices: np.ndarray, bone_poses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """COCO-WholeBody keypoints (F, 133, 3) world of a posed body, and which are placed
+    (133,): body and feet by anny's COCO regressor over the mesh, hands from the bones
+    (the wrist and finger joints at their bone heads, fingertips at the tip vertices);
+    the 68 face points are not placed (0)."""
+    F = len(vertices)
+    key = tuple(sorted((k, float(phenotype[k])) for k in ANNY_PHENOTYPE))
+    points = np.zeros((F, 133, 3))
+    placed = np.zeros(133, dtype=bool)
+    points[:, :23] = np.einsum("kv,fvd->fkd", _coco_regressor(), vertices)
+    placed[:23] = True
+    tips = _fingertips(key)
+    for h, side in enumerate(("L", "R")):  # left hand 91..111, right hand 112..132
+        start = 91 + 21 * h
+        heads = bone_poses[:, :, :3, 3]
+        chain = [_bone(f"wrist.{side}")]
+        points[:, start] = heads[:, chain[0]]
+        for k in range(1, 6):
+            for j in range(1, 4):
+                points[:, start + 4 * (k - 1) + j] = heads[:, _bone(f"finger{k}-{j}.{side}")]
+            points[:, start + 4 * k] = vertices[:, tips[f"{side}{k}"]]
+        placed[start : start + 21] = True
+    return points, placed
+
+
+def skin_people(spec, traj) -> None:
+    """Skin every person of ``spec`` on its proxy's motion in ``traj`` and add the results
+    to ``traj``: its regions' vertices as cloths (in ``spec.cloths`` order), its bones and
+    its whole-body keypoints."""
+    from simfactory.sim.actors.humanoid import standing_pose
+
+    sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
+    skinned = {}
+    traj.people_names, traj.people_bones, traj.people_keypoints = [], [], []
+    for person in spec.people:
+        links = {}
+        for link in HUMANOID_LINKS:
+            part = f"{person.proxy}/{link}"
+            if part not in traj.part_names:
+                raise ValueError(f"person {person.name!r}: its proxy has no part {part!r}")
+            links[link] = traj.poses[:, traj.part_names.index(part)]
+        root, height = standing_pose()
+        out = skin_person(person, links, root * person.height / height)
+        for cloth in spec.cloths:
+            if cloth.skin == person.name:
+                skinned[cloth.name] = out["vertices"][:, cloth.skin_vertices].astype(np.float32)
+        points, _ = wholebody_keypoints(person.phenotype, out["vertices"], out["bone_poses"])
+        traj.people_names.append(person.name)
+        traj.people_bones.append(out["bones"].astype(np.float32))
+        traj.people_keypoints.append(points)
+    traj.cloth_names = [c.name for c in spec.cloths]
+    traj.cloth_vertices = [skinned[c.name] if c.skin else sheets[c.name] for c in spec.cloths]
