@@ -278,7 +278,7 @@ def _rest_body_cached(key: tuple) -> RestBody:
     model = body_model()
     with torch.no_grad():
         out = model(phenotype_kwargs=dict(key))
-    vertices = out["vertices"][0].numpy().astype(np.float64)
+    vertices = out["rest_vertices"][0].numpy().astype(np.float64)
     rest_poses = out["rest_bone_poses"][0].numpy().astype(np.float64)
     weights = model.vertex_bone_weights.numpy()
     indices = model.vertex_bone_indices.numpy()
@@ -527,6 +527,31 @@ def _batch_align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rotvec).as_matrix()
 
 
+HAND_CLEARANCE = 0.045  # m: a hanging hand's centre keeps this far out of the hips
+
+
+def clear_hips(phenotype: dict, root: np.ndarray, wrists: dict) -> dict:
+    """Wrist targets (F, 3) moved sideways out of the hips and thighs where the hand
+    hangs beside them (the humanoid's hips are narrower than most bodies): below the
+    hip line, a wrist is kept at least the hips' half-width plus ``HAND_CLEARANCE`` from
+    the pelvis' midline (measured along the pelvis' left axis)."""
+    rest = rest_body(phenotype)
+    names = np.array(bone_labels())[rest.dominant]
+    hips = np.char.startswith(names, "pelvis") | np.char.startswith(names, "upperleg")
+    half = float(np.abs(rest.vertices[hips, 0]).max()) + HAND_CLEARANCE
+    rot = Rotation.from_matrix(root[:, :3, :3]) * HUMANOID_REST.inv()
+    left, up = rot.apply([0.0, 1.0, 0.0]), rot.apply([0.0, 0.0, 1.0])
+    out = {}
+    for side, target in wrists.items():
+        sign = 1.0 if side == "left" else -1.0
+        rel = target - root[:, :3, 3]
+        lateral = (rel * left).sum(axis=1) * sign
+        below = np.clip(-(rel * up).sum(axis=1) / 0.1, 0.0, 1.0)  # 1 a hand's length down
+        push = np.maximum(half - lateral, 0.0) * below
+        out[side] = target + (sign * push)[:, None] * left
+    return out
+
+
 HUMANOID_LINKS = (
     "root", "chest", "neck",
     *(f"{side}_{j}" for side in ("left", "right")
@@ -540,6 +565,7 @@ def skin_person(person: Person, links: dict[str, np.ndarray], pelvis_height: flo
     bones = retarget(person.phenotype, links, pelvis_height)
     posed = _posed(person.phenotype, bones)
     wrists = {side: links[f"{side}_wrist"][:, :3, 3] for side in ("left", "right")}
+    wrists = clear_hips(person.phenotype, links["root"], wrists)
     bones = reach_wrists(person.phenotype, bones, posed["bone_poses"], wrists)
     posed = _posed(person.phenotype, bones)
     return {"bones": bones, **posed}
@@ -565,45 +591,75 @@ def _coco_regressor() -> np.ndarray:
     return np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
 
 
+JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
+
+
 @cache
-def _fingertips(key: tuple) -> dict[str, int]:
-    """The vertex at the tip of each finger ("L1" .. "R5", 1 the thumb): of the vertices
-    its last phalanx moves most, the farthest along that phalanx."""
+def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 21 points of each hand (left, then right, COCO-WholeBody's order) of a rest
+    body: for the wrist and finger joints, the joint's rest position (the head, moved ``JOINT_DEPTH`` inside the skin where it lies
+    outside or near it), skinned with the bone weights of the skin vertex nearest it; for
+    the fingertips, the vertex of the last phalanx farthest along it. Returns bone weights
+    (42, B) (0 for tips), rest points (42, 3) and tip vertices (42,) (-1 for joints)."""
     rest = _rest_body_cached(key)
-    tips = {}
-    for side in ("L", "R"):
+    mesh = trimesh.Trimesh(rest.vertices, rest.faces, process=False)
+    bones = np.full(42, -1)
+    points = np.zeros((42, 3))
+    tips = np.full(42, -1)
+    for h, side in enumerate(("L", "R")):
+        o = 21 * h
+        bones[o] = _bone(f"wrist.{side}")
         for k in range(1, 6):
+            for j in range(1, 4):
+                bones[o + 4 * (k - 1) + j] = _bone(f"finger{k}-{j}.{side}")
             last, prev = _bone(f"finger{k}-3.{side}"), _bone(f"finger{k}-2.{side}")
             axis = _unit(rest.heads[last] - rest.heads[prev])
             own = np.flatnonzero(rest.dominant == last)
-            tips[f"{side}{k}"] = int(own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)])
-    return tips
+            tips[o + 4 * k] = own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)]
+    joints = bones >= 0
+    heads = rest.heads[bones[joints]]
+    closest, distance, triangle = trimesh.proximity.closest_point(mesh, heads)
+    inside = mesh.contains(heads)
+    normals = mesh.face_normals[triangle]
+    shallow = ~inside | (distance < JOINT_DEPTH)
+    heads[shallow] = closest[shallow] - JOINT_DEPTH * normals[shallow]
+    points[joints] = heads
+    # Each joint point is skinned with the bone weights of the skin nearest it.
+    nearest = rest.faces[triangle][np.arange(len(triangle)), 0]
+    weights = np.zeros((42, len(bone_labels())))
+    model = body_model()
+    w, idx = model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+    rows = np.flatnonzero(joints)
+    for row, vertex in zip(rows, nearest, strict=True):
+        np.add.at(weights[row], idx[vertex], w[vertex])
+    return weights, points, tips
 
 
 def wholebody_keypoints(
     phenotype: dict, vertices: np.ndarray, bone_poses: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """COCO-WholeBody keypoints (F, 133, 3) world of a posed body, and which are placed
-    (133,): body and feet by anny's COCO regressor over the mesh, hands from the bones
-    (the wrist and finger joints at their bone heads, fingertips at the tip vertices);
-    the 68 face points are not placed (0)."""
-    F = len(vertices)
+    """COCO-WholeBody keypoints (F, 133, 3) world of a posed body (vertices (F, V, 3),
+    bone poses (F, B, 4, 4)), and which are placed (133,): body and feet by anny's COCO
+    regressor over the mesh; the hands' joints inside the fingers and wrist, moving with
+    their bones, the fingertips on the mesh (``_hand_points``); the 68 face points are not
+    placed (0)."""
     key = tuple(sorted((k, float(phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    F = len(vertices)
     points = np.zeros((F, 133, 3))
     placed = np.zeros(133, dtype=bool)
     points[:, :23] = np.einsum("kv,fvd->fkd", _coco_regressor(), vertices)
-    placed[:23] = True
-    tips = _fingertips(key)
-    for h, side in enumerate(("L", "R")):  # left hand 91..111, right hand 112..132
-        start = 91 + 21 * h
-        heads = bone_poses[:, :, :3, 3]
-        chain = [_bone(f"wrist.{side}")]
-        points[:, start] = heads[:, chain[0]]
-        for k in range(1, 6):
-            for j in range(1, 4):
-                points[:, start + 4 * (k - 1) + j] = heads[:, _bone(f"finger{k}-{j}.{side}")]
-            points[:, start + 4 * k] = vertices[:, tips[f"{side}{k}"]]
-        placed[start : start + 21] = True
+    weights, local, tips = _hand_points(key)
+    joints = tips < 0
+    used = np.flatnonzero(weights.any(axis=0))
+    skinning = bone_poses[:, used] @ np.linalg.inv(rest.rest_poses[used])  # (F, U, 4, 4)
+    blend = np.einsum("ku,fuij->fkij", weights[joints][:, used], skinning)
+    hands = np.zeros((F, 42, 3))
+    hands[:, joints] = np.einsum("fkij,kj->fki", blend[..., :3, :3], local[joints])
+    hands[:, joints] += blend[..., :3, 3]
+    hands[:, ~joints] = vertices[:, tips[~joints]]
+    points[:, 91:133] = hands
+    placed[:23] = placed[91:133] = True
     return points, placed
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from simfactory.sim import __version__
 from simfactory.sim.actors.humanoid import HUMANOID_URDF
+from simfactory.sim.annotate.boxes import upright_box
 from simfactory.sim.annotate.keypoints import (
     COCO_KEYPOINTS,
     COCO_SKELETON,
@@ -66,7 +67,8 @@ PEOPLE_CONVENTION = (
     "named <person>/<region> (skin, hair, eyes, top, bottom, shoes; class person) and its "
     "'body' entry gives anny's phenotype and the per-frame bone parameters "
     "(trajectory.npz people_bones_<k>, world-orient, world frame) that rebuild the mesh; "
-    "the humanoid it dresses (its proxy) moves and collides but is not drawn"
+    "the humanoid it dresses (its proxy) moves and collides but is not drawn; a region "
+    "object has 'person': <name> and an upright 3D box (vertical z axis) per frame"
 )
 
 
@@ -103,7 +105,8 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
             }
         )
     for c, cloth in enumerate(spec.cloths):
-        boxes = [cloth_box(v) for v in traj.cloth_vertices[c]]
+        box = upright_box if cloth.skin else cloth_box
+        boxes = [box(v) for v in traj.cloth_vertices[c]]
         objects.append(
             {
                 "id": len(traj.part_names) + c + 1,
@@ -114,6 +117,7 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
                 "class_id": table.id_of(cloth.semantic_class),
                 "dynamic": True,
                 "deformable": True,
+                **({"person": cloth.skin} if cloth.skin else {}),
                 "box_size": np.round([size for _, size in boxes], 6).tolist(),
                 "T_part_box": np.eye(4).tolist(),
                 "T_world_part": np.round([T for T, _ in boxes], 6).tolist(),

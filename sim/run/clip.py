@@ -75,6 +75,7 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
         semantic, objects = camera_labels(
             shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
             traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
+            [bool(c.skin) for c in spec.cloths],
         )  # fmt: skip
         keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
         times["labels"] += time.perf_counter() - t

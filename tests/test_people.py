@@ -1,0 +1,214 @@
+"""People drawn with the anny body model: the phenotype and look a seed gives, the
+whole-body keypoint layout, a person's mesh rebuilt from the recorded bones, hand
+keypoints on the hand's surface, and masks, depth and 3D boxes that agree."""
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from simfactory.sim.actors.body import (
+    REGIONS,
+    body_model,
+    bone_labels,
+    ensure_cache,
+    make_person,
+    rest_body,
+    sample_phenotype,
+)
+from simfactory.sim.annotate.keypoints import (
+    COCO_KEYPOINTS,
+    WHOLEBODY_KEYPOINTS,
+    WHOLEBODY_SKELETON,
+    WHOLEBODY_SLICES,
+)
+from simfactory.sim.model.trajectory import Trajectory
+from simfactory.sim.run.clip import generate_clip
+from simfactory.sim.run.config import load_config
+
+FRAMES, FPS = 6, 6
+
+
+@pytest.fixture(scope="session")
+def anny_cache():
+    """anny's model cache, built once per machine (minutes the first time)."""
+    ensure_cache()
+    return body_model()
+
+
+@pytest.fixture(scope="module")
+def clip(anny_cache, tmp_path_factory):
+    """A person picking something up at a table, 64x48, a few frames."""
+    cfg = load_config(
+        [
+            "scene=hoi",
+            "scene.task=pick_place",
+            "scene.actor=human",
+            "camera.path=static",
+            f"fps={FPS}",
+            f"frames={FRAMES}",
+            "resolution=[64,48]",
+            "export.preview=false",
+            "scene.num_distractors=0",
+        ]
+    )
+    root = tmp_path_factory.mktemp("people")
+    generate_clip(cfg, 0, root)
+    folder = root / "clips" / "clip_000000"
+    ann = json.loads((folder / "annotations.json").read_text())
+    traj = Trajectory.load(folder / "trajectory.npz")
+    cam = {k: np.load(folder / "cam0" / f"{k}.npz")[k] for k in ("depth", "instance")}
+    return ann, traj, cam
+
+
+def test_wholebody_layout_has_133_points_in_coco_wholebody_order():
+    assert len(WHOLEBODY_KEYPOINTS) == 133 and len(set(WHOLEBODY_KEYPOINTS)) == 133
+    assert WHOLEBODY_KEYPOINTS[:17] == COCO_KEYPOINTS
+    sizes = {k: b - a for k, (a, b) in WHOLEBODY_SLICES.items()}
+    assert sizes == {"body": 17, "foot": 6, "face": 68, "left_hand": 21, "right_hand": 21}
+    assert WHOLEBODY_KEYPOINTS[17:23] == (
+        "left_big_toe", "left_small_toe", "left_heel",
+        "right_big_toe", "right_small_toe", "right_heel",
+    )  # fmt: skip
+    assert WHOLEBODY_KEYPOINTS[23] == "face-0" and WHOLEBODY_KEYPOINTS[90] == "face-67"
+    assert WHOLEBODY_KEYPOINTS[91] == "left_hand_root"
+    assert (
+        WHOLEBODY_KEYPOINTS[95] == "left_thumb4"
+        and WHOLEBODY_KEYPOINTS[111] == "left_pinky_finger4"
+    )
+    assert WHOLEBODY_KEYPOINTS[112] == "right_hand_root"
+    assert max(max(pair) for pair in WHOLEBODY_SKELETON) == 133
+
+
+def test_same_seed_same_person_and_seeds_give_a_population(anny_cache):
+    a, regions_a = make_person("p", "p", np.random.default_rng(7))
+    b, regions_b = make_person("p", "p", np.random.default_rng(7))
+    assert a == b
+    assert [r.name for r in regions_a] == [r.name for r in regions_b]
+    for ra, rb in zip(regions_a, regions_b, strict=True):
+        np.testing.assert_array_equal(ra.mesh.vertices, rb.mesh.vertices)
+        np.testing.assert_array_equal(ra.skin_vertices, rb.skin_vertices)
+    c, _ = make_person("p", "p", np.random.default_rng(8))
+    assert c.phenotype != a.phenotype
+    # Many seeds: children to elders, women and men, a spread of heights.
+    rng = np.random.default_rng(0)
+    people = [sample_phenotype(rng, (6.0, 85.0)) for _ in range(40)]
+    ages = [p.age_years for p in people]
+    assert min(ages) < 15 and max(ages) > 60
+    assert {p.gender < 0.5 for p in people} == {True, False}
+    heights = [rest_body(p).height for p in people[:12]]
+    assert max(heights) - min(heights) > 0.25
+
+
+def test_regions_cover_the_body_with_their_own_materials(anny_cache):
+    person, regions = make_person("p", "p", np.random.default_rng(3))
+    names = [r.name.split("/")[1] for r in regions]
+    assert {"skin", "top", "bottom", "shoes"} <= set(names) <= set(REGIONS)
+    covered = np.zeros(len(body_model().template_vertices), bool)
+    for r in regions:
+        covered[r.skin_vertices] = True
+        assert r.skin == "p" and r.semantic_class == "person"
+    assert covered.all()
+    assert len({r.material.base_color for r in regions if "eyes" not in r.name}) >= 3
+
+
+def test_the_person_is_its_skinned_mesh_and_rebuilds_from_the_bones(clip):
+    """The proxy humanoid is not drawn: only the regions' ids are in the instance image;
+    anny rebuilds the stored vertices from the phenotype and bones in the annotations."""
+    import torch
+
+    ann, traj, cam = clip
+    person = ann["keypoints"]["people"]["person"]
+    body = person["body"]
+    region_ids = {o["id"] for o in ann["objects"] if o.get("person") == "person"}
+    proxy_ids = {o["id"] for o in ann["objects"] if o["body"] == body["proxy"]}
+    seen = set(np.unique(cam["instance"]).tolist())
+    assert region_ids & seen and not proxy_ids & seen
+    assert body["bone_labels"] == list(bone_labels())
+    k = traj.people_names.index("person")
+    bones = torch.from_numpy(traj.people_bones[k].astype(np.float64))
+    phenotype = {n: body["phenotype"][n] for n in body_model().phenotype_labels}
+    with torch.no_grad():
+        out = body_model()(bones, phenotype, pose_parameterization=body["pose_parameterization"])
+    np.testing.assert_allclose(out["vertices"].numpy(), _whole_mesh(ann, traj), atol=2e-4)
+
+
+def test_hand_keypoints_lie_on_or_inside_the_hand(clip):
+    """Fingertips are on the mesh's surface; the wrist and finger joints are inside the
+    body's closed surface (or within 5 mm of it)."""
+    ann, traj, _ = clip
+    k = traj.people_names.index("person")
+    points = traj.people_keypoints[k]
+    verts = _whole_mesh(ann, traj)
+    faces = body_model().faces.numpy()
+    tips = [WHOLEBODY_KEYPOINTS.index(f"{s}_{f}4") for s in ("left", "right")
+            for f in ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")]  # fmt: skip
+    joints = [i for i in range(91, 133) if i not in tips]
+    for t in (0, FRAMES - 1):
+        mesh = trimesh.Trimesh(verts[t], faces, process=False)
+        d_tips = np.abs(trimesh.proximity.signed_distance(mesh, points[t, tips]))
+        assert d_tips.max() < 2e-3
+        d = trimesh.proximity.signed_distance(mesh, points[t, joints])  # > 0 inside
+        assert d.min() > -5e-3, WHOLEBODY_KEYPOINTS[joints[int(np.argmin(d))]]
+
+
+def _whole_mesh(ann, traj) -> np.ndarray:
+    F = traj.num_frames
+    verts = np.full((F, len(body_model().template_vertices), 3), np.nan)
+    from simfactory.sim.actors.body import body_regions
+
+    person = ann["keypoints"]["people"]["person"]["body"]
+    regions = body_regions("person", rest_body(person["phenotype"]), person["look"])
+    for region in regions:
+        c = traj.cloth_names.index(region.name)
+        verts[:, region.skin_vertices] = traj.cloth_vertices[c]
+    assert not np.isnan(verts).any()
+    return verts
+
+
+def test_mask_depth_and_3d_box_of_the_person_agree(clip):
+    """Every pixel of a body region, back-projected through K and the camera pose from its
+    depth, lies inside that region's 3D box."""
+    ann, _, cam = clip
+    view = ann["cameras"]["cam0"]
+    K = np.array(view["K"])
+    checked = 0
+    for t in range(FRAMES):
+        T_wc = np.array(view["T_world_camera"][t])
+        for obj in view["frames"][t]["objects"]:
+            if not ann["objects"][obj["id"] - 1].get("person"):
+                continue
+            mask = cam["instance"][t] == obj["id"]
+            assert obj["visible_pixels"] == int(mask.sum())
+            if not mask.any():
+                continue
+            v, u = np.nonzero(mask)
+            z = cam["depth"][t][mask].astype(float)
+            pts = np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], 1)
+            world = pts @ T_wc[:3, :3].T + T_wc[:3, 3]
+            box = obj["box3d"]
+            local = (world - np.array(box["center_world"])) @ np.array(box["rotation_world"])
+            assert np.all(np.abs(local) <= np.array(box["size"]) / 2 + 2e-3)
+            x0, y0, x1, y1 = obj["bbox_visible"]
+            assert u.min() >= x0 and u.max() < x1 and v.min() >= y0 and v.max() < y1
+            checked += len(z)
+    assert checked > 50
+
+
+def test_the_clip_labels_whole_body_keypoints(clip):
+    ann, traj, cam = clip
+    kp = ann["keypoints"]
+    assert kp["layout"] == "coco_wholebody" and kp["names"] == list(WHOLEBODY_KEYPOINTS)
+    person = kp["people"]["person"]
+    world, placed = np.array(person["world"]), np.array(person["placed"])
+    assert world.shape == (FRAMES, 133, 3)
+    face = slice(*WHOLEBODY_SLICES["face"])
+    assert not placed[face].any() and placed[:23].all() and placed[91:].all()
+    assert np.all(world[:, face] == 0)
+    image = ann["cameras"]["cam0"]["keypoints"]["person"]
+    flags = np.array(image["visibility"])
+    assert np.all(flags[:, face] == 0) and (flags[:, :17] == 2).any()
+    # Feet on the floor, head at the person's height (standing at frame 0).
+    z = world[0, :, 2]
+    assert z[17:23].min() < 0.1 and abs(z[0] - kp["people"]["person"]["body"]["height_m"]) < 0.2
