@@ -37,10 +37,8 @@ def anny_cache():
     return body_model()
 
 
-@pytest.fixture(scope="module")
-def clip(anny_cache, tmp_path_factory):
-    """A person picking something up at a table, 64x48, a few frames."""
-    cfg = load_config(
+def _config() -> dict:
+    return load_config(
         [
             "scene=hoi",
             "scene.task=pick_place",
@@ -53,6 +51,12 @@ def clip(anny_cache, tmp_path_factory):
             "scene.num_distractors=0",
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def clip(anny_cache, tmp_path_factory):
+    """A person picking something up at a table, 64x48, a few frames."""
+    cfg = _config()
     root = tmp_path_factory.mktemp("people")
     generate_clip(cfg, 0, root)
     folder = root / "clips" / "clip_000000"
@@ -212,3 +216,27 @@ def test_the_clip_labels_whole_body_keypoints(clip):
     # Feet on the floor, head at the person's height (standing at frame 0).
     z = world[0, :, 2]
     assert z[17:23].min() < 0.1 and abs(z[0] - kp["people"]["person"]["body"]["height_m"]) < 0.2
+
+
+def test_a_grasping_hand_closes_its_fingertips_on_the_held_object(clip):
+    """While the hand holds the object (fingers fully closed), every fingertip is within
+    1 cm of the object's surface and no deeper than 5 mm inside it."""
+    from simfactory.sim.actors.body import grip_schedule
+    from simfactory.sim.run.build import build_scene
+
+    ann, traj, _ = clip
+    spec = build_scene(_config(), 0)
+    grip = spec.people[0].grips["right"]
+    body = next(b for b in spec.bodies if b.name == grip["object"])
+    mesh = trimesh.util.concatenate([v.mesh for v in body.visuals])
+    poses = traj.poses[:, traj.part_names.index(grip["object"])]
+    _, close = grip_schedule(traj.times, grip["start"], grip["end"])
+    held = np.flatnonzero(close >= 1.0)
+    assert len(held)
+    tips = [WHOLEBODY_KEYPOINTS.index(f"right_{f}4") for f in
+            ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")]  # fmt: skip
+    points = traj.people_keypoints[traj.people_names.index("person")]
+    for t in held:
+        local = (points[t, tips] - poses[t, :3, 3]) @ poses[t, :3, :3]
+        depth = trimesh.proximity.signed_distance(mesh, local)  # > 0 inside
+        assert np.all(depth > -0.01) and np.all(depth < 0.005), (t, depth)

@@ -86,6 +86,12 @@ CAMERAS = ("static", "orbit", "wrist", "head", "handheld")
 CAMERA_ACTORS = {"wrist": tuple(ROBOTS), "head": (human.HUMAN,)}
 
 
+def draws_people(cfg: dict) -> bool:
+    """Whether clips of this config may draw a person with the anny body model."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    return cfg["body"] == "anny" and cfg["actor"] in (human.HUMAN, "random")
+
+
 def validate(cfg: dict) -> list[str]:
     """Messages ("key: problem (got value)") for every invalid hoi config key."""
     cfg = {**DEFAULTS, **(cfg or {})}
@@ -528,6 +534,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         person_plan = plan_person(human.BODY, script, duration)
         if cfg["body"] != "anny":
             dress(person_plan.body, appearance)
+        else:
+            body_person.grips = human.grips(plan.attachments)
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)

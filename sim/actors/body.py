@@ -559,15 +559,42 @@ HUMANOID_LINKS = (
 )  # fmt: skip
 
 
-def skin_person(person: Person, links: dict[str, np.ndarray], pelvis_height: float) -> dict:
-    """A person's clip in one batched call: its bones (F, B, 4, 4) ``world-orient``
-    parameters, the posed vertices (F, V, 3) and bone poses (F, B, 4, 4), world."""
-    bones = retarget(person.phenotype, links, pelvis_height)
-    posed = _posed(person.phenotype, bones)
+def _fk(phenotype: dict, bones: np.ndarray) -> np.ndarray:
+    """Posed bone poses (F, B, 4, 4) of ``world-orient`` parameters, without skinning."""
+    import torch
+
+    rest = rest_body(phenotype)
+    with torch.no_grad():
+        _, poses = body_model().get_bone_transforms(
+            torch.from_numpy(np.ascontiguousarray(bones)),
+            torch.from_numpy(rest.rest_poses)[None],
+            pose_parameterization="world-orient",
+        )
+    return poses.numpy()
+
+
+def skin_person(
+    person: Person,
+    links: dict[str, np.ndarray],
+    pelvis_height: float,
+    objects: dict | None = None,
+    times: np.ndarray | None = None,
+) -> dict:
+    """A person's clip: its bones (F, B, 4, 4) ``world-orient`` parameters, the posed
+    vertices (F, V, 3) and bone poses (F, B, 4, 4), world, skinned in one batched call.
+    ``objects`` (name -> (mesh in its frame, poses (F, 4, 4))) are what the person's
+    ``grips`` hold, at frame ``times`` (s): the hands turn onto them, the fingers close."""
+    phenotype = person.phenotype
+    bones = retarget(phenotype, links, pelvis_height)
     wrists = {side: links[f"{side}_wrist"][:, :3, 3] for side in ("left", "right")}
-    wrists = clear_hips(person.phenotype, links["root"], wrists)
-    bones = reach_wrists(person.phenotype, bones, posed["bone_poses"], wrists)
-    posed = _posed(person.phenotype, bones)
+    wrists = clear_hips(phenotype, links["root"], wrists)
+    bones = reach_wrists(phenotype, bones, _fk(phenotype, bones), wrists)
+    if person.grips and objects:
+        bones, grasp = grasp_hands(person, bones, _fk(phenotype, bones), objects, times)
+        if grasp:
+            bones = reach_wrists(phenotype, bones, _fk(phenotype, bones), grasp)
+            bones = close_fingers(person, bones, _fk(phenotype, bones), objects, times)
+    posed = _posed(phenotype, bones)
     return {"bones": bones, **posed}
 
 
@@ -663,6 +690,19 @@ def wholebody_keypoints(
     return points, placed
 
 
+def held_objects(spec, traj, person: Person) -> dict:
+    """What a person's grips hold: body name -> (its visuals' meshes in its frame, its
+    poses (F, 4, 4) in ``traj``)."""
+    out = {}
+    for grip in person.grips.values():
+        name = grip["object"]
+        body = next((b for b in spec.bodies if b.name == name), None)
+        if body is None or not body.visuals or name not in traj.part_names:
+            continue
+        out[name] = ([v.mesh for v in body.visuals], traj.poses[:, traj.part_names.index(name)])
+    return out
+
+
 def skin_people(spec, traj) -> None:
     """Skin every person of ``spec`` on its proxy's motion in ``traj`` and add the results
     to ``traj``: its regions' vertices as cloths (in ``spec.cloths`` order), its bones and
@@ -680,7 +720,8 @@ def skin_people(spec, traj) -> None:
                 raise ValueError(f"person {person.name!r}: its proxy has no part {part!r}")
             links[link] = traj.poses[:, traj.part_names.index(part)]
         root, height = standing_pose()
-        out = skin_person(person, links, root * person.height / height)
+        objects = held_objects(spec, traj, person)
+        out = skin_person(person, links, root * person.height / height, objects, traj.times)
         for cloth in spec.cloths:
             if cloth.skin == person.name:
                 skinned[cloth.name] = out["vertices"][:, cloth.skin_vertices].astype(np.float32)
@@ -690,3 +731,245 @@ def skin_people(spec, traj) -> None:
         traj.people_keypoints.append(points)
     traj.cloth_names = [c.name for c in spec.cloths]
     traj.cloth_vertices = [skinned[c.name] if c.skin else sheets[c.name] for c in spec.cloths]
+
+
+# Hands that grasp: the hand turns its palm onto what it holds and the fingers close on it.
+
+APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time before a grasp
+CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
+PALM_GAP = 0.004  # m between the palm's surface and the held object's
+PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
+CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
+CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
+TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
+CURL_STEPS = 31  # curls tried from open to ``CURL_MAX`` before bisecting the first contact
+SPREAD = {False: 24.0, True: 60.0}  # degrees a finger (True: the thumb) may turn sideways
+THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
+
+
+def grip_schedule(times: np.ndarray, start: float, end: float | None) -> tuple[np.ndarray, ...]:
+    """Turn (0 .. 1: the hand in its grasp pose) and closure (0 .. 1) at ``times`` of a
+    grasp held from ``start`` to ``end`` (None: the end of the clip)."""
+    from simfactory.sim.model.motion import smoothstep
+
+    end = np.inf if end is None else end
+    turn = smoothstep((times - (start - APPROACH)) / APPROACH)
+    turn = np.minimum(turn, smoothstep((end + APPROACH - times) / APPROACH))
+    close = smoothstep((times - (start - CLOSE)) / CLOSE)
+    close = np.minimum(close, smoothstep((end + CLOSE - times) / CLOSE))
+    return turn, close
+
+
+@cache
+def _hand_frame(key: tuple, side: str) -> dict:
+    """A hand's rest geometry in anny's rest frame: finger direction, palm normal (out of
+    the palm) and the palm point (on the palm's skin between wrist and knuckles) relative
+    to the wrist head."""
+    rest = _rest_body_cached(key)
+    heads = rest.heads
+    w = heads[_bone(f"wrist.{side}")]
+    index, pinky = heads[_bone(f"finger2-1.{side}")], heads[_bone(f"finger5-1.{side}")]
+    middle = heads[_bone(f"finger3-1.{side}")]
+    f = _unit(middle - w)
+    n = _unit(np.cross(index - w, pinky - w))
+    n = _unit(n - np.dot(n, f) * f)
+    inward = np.array([-1.0 if side == "L" else 1.0, 0.0, 0.0])  # towards the midline
+    if np.dot(n, inward) < 0:
+        n = -n
+    mid = (w + index + pinky) / 3
+    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w}
+
+
+def _grasp_rotation(f_rest, n_rest, f_goal, n_goal) -> np.ndarray:
+    """Rotations (F, 3, 3) taking the rest finger and palm directions to the goals (F, 3)."""
+    a = np.stack([f_rest, np.cross(n_rest, f_rest), n_rest], axis=1)  # columns
+    b = np.stack([f_goal, np.cross(n_goal, f_goal), n_goal], axis=2)
+    return b @ a.T
+
+
+def grasp_hands(
+    person: Person, bones: np.ndarray, bone_poses: np.ndarray, objects: dict, times: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """``bones`` with each gripping hand (``person.grips``) turned palm-on to what it
+    holds and its wrist moved there, and the wrist targets (F, 3) that put it there.
+
+    ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
+    The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
+    it), facing it, the fingers pointing along the surface away from the forearm."""
+    key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
+    bones = bones.copy()
+    targets = {}
+    for hand, grip in person.grips.items():
+        side = "L" if hand == "left" else "R"
+        turn, _ = grip_schedule(times, grip["start"], grip["end"])
+        if not turn.any() or grip["object"] not in objects:
+            continue
+        meshes, poses = objects[grip["object"]]
+        mesh = trimesh.util.concatenate(meshes)
+        frame = _hand_frame(key, side)
+        wrist_bone = _bone(f"wrist.{side}")
+        wrist = bone_poses[:, wrist_bone, :3, 3]
+        R_wrist = bone_poses[:, wrist_bone, :3, :3] @ rest_rotation_inv(key, wrist_bone)
+        palm_now = wrist + np.einsum("fij,j->fi", R_wrist, frame["palm"])
+        local = np.einsum("fji,fj->fi", poses[:, :3, :3], palm_now - poses[:, :3, 3])
+        closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
+        normal_local = mesh.face_normals[triangle]
+        surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
+        normal = np.einsum("fij,fj->fi", poses[:, :3, :3], normal_local)
+        n_goal = -normal  # the palm faces the surface
+        along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
+        f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
+        f_goal = _unit(f_goal + 1e-9)
+        G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
+        palm_goal = surface + PALM_GAP * normal
+        wrist_goal = palm_goal - np.einsum("fij,j->fi", G, frame["palm"])
+        # Blend the hand's rotation from its forearm-following one to the grasp one.
+        delta = Rotation.from_matrix(G @ np.swapaxes(R_wrist, 1, 2))
+        delta = Rotation.from_rotvec(turn[:, None] * delta.as_rotvec())
+        for c in _hand_bones(side):
+            bones[:, c, :3, :3] = delta.as_matrix() @ bones[:, c, :3, :3]
+        targets[hand] = wrist + turn[:, None] * (wrist_goal - wrist)
+    return bones, targets
+
+
+@cache
+def _hand_bones_cached(side: str) -> tuple[int, ...]:
+    labels = bone_labels()
+    prefixes = ("wrist", "finger", "metacarpal")
+    return tuple(
+        i for i, lab in enumerate(labels) if lab.startswith(prefixes) and lab.endswith(f".{side}")
+    )
+
+
+def _hand_bones(side: str) -> tuple[int, ...]:
+    return _hand_bones_cached(side)
+
+
+def rest_rotation_inv(key: tuple, bone: int) -> np.ndarray:
+    """The inverse (3, 3) of a bone's rest rotation (anny's frame)."""
+    return _rest_body_cached(key).rest_poses[bone, :3, :3].T
+
+
+def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each mesh's convex hull as half-spaces (normals (M, 3), offsets (M,)): a point p is
+    inside a piece where ``normals @ p <= offsets`` for every face."""
+    pieces = []
+    for mesh in meshes:
+        hull = mesh.convex_hull
+        normals = np.asarray(hull.face_normals)
+        offsets = (normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1)
+        pieces.append((normals, offsets))
+    return pieces
+
+
+def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
+    """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
+    then a lower bound of minus the distance, exact off a face's middle)."""
+    depth = np.full(points.shape[:-1], -np.inf)
+    for normals, offsets in pieces:
+        depth = np.maximum(depth, (offsets - points @ normals.T).min(axis=-1))
+    return depth
+
+
+def close_fingers(
+    person: Person, bones: np.ndarray, bone_poses: np.ndarray, objects: dict, times: np.ndarray
+) -> np.ndarray:
+    """``bones`` with each gripping hand's fingers closed on what it holds, scaled by the
+    grip's closure: a finger turns sideways (about the palm's normal, up to ``SPREAD``,
+    the least that works) and curls (``CURL_SHARE`` over its joints, about the axis across
+    it towards the palm) until its tip is ``TIP_PRESS`` inside the held object's surface
+    (its visuals' convex pieces), found by a scan and a bisection of the curl; a finger
+    that reaches nothing stops at its nearest approach."""
+    key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    tips = _fingertip_vertices(key)
+    bones = bones.copy()
+    for hand, grip in person.grips.items():
+        side = "L" if hand == "left" else "R"
+        _, close = grip_schedule(times, grip["start"], grip["end"])
+        if not close.any() or grip["object"] not in objects:
+            continue
+        meshes, poses = objects[grip["object"]]
+        pieces = _convex_pieces(meshes)
+        frames = np.flatnonzero(close > 0)
+        n = len(frames)
+        pose = poses[frames]
+        for k in range(1, 6):
+            chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
+            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
+            T = bone_poses[frames][:, chain]  # (n, 3, 4, 4) posed
+            heads = T[:, :, :3, 3]
+            R0 = T[:, 0, :3, :3] @ rest.rest_poses[chain[0], :3, :3].T
+            R2 = T[:, 2, :3, :3] @ rest.rest_poses[chain[2], :3, :3].T
+            tip_rest = rest.vertices[tips[f"{side}{k}"]] - rest.heads[chain[2]]
+            tip = heads[:, 2] + np.einsum("nij,j->ni", R2, tip_rest)
+            normal = np.einsum("nij,j->ni", R0, _hand_frame(key, side)["normal"])
+            limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
+                              tip - heads[:, 2]], axis=1)  # fmt: skip
+            spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
+
+            def tips_at(theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+                """Tip positions (n, S, 3) for curls and spreads (n, S)."""
+                S = Rotation.from_rotvec((normal[:, None] * spread[..., None]).reshape(-1, 3))
+                rep = np.repeat(limbs, spread.shape[1], axis=0)  # (n * S, 3, 3)
+                limb = np.einsum("kij,kmj->kmi", S.as_matrix(), rep)
+                f_dir = _unit(limb[:, 0])
+                nrm = np.repeat(normal, spread.shape[1], axis=0)
+                axis = _unit(np.cross(f_dir, nrm) + 1e-12)
+                p = np.repeat(heads[:, 0], spread.shape[1], axis=0)
+                for j in range(3):
+                    bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * share[j])[:, None])
+                    p = p + bend.apply(limb[:, j])
+                return p.reshape(n, spread.shape[1], 3)
+
+            def depth(theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+                p = tips_at(theta, spread)
+                local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
+                return convex_depth(pieces, local)
+
+            spread = np.tile(spreads, (n, 1))
+            lo, hi = np.zeros_like(spread), np.full_like(spread, CURL_MAX)
+            hit = np.zeros_like(spread, dtype=bool)
+            best, best_d = np.zeros_like(spread), np.full_like(spread, -np.inf)
+            prev = 0.0
+            for g in np.linspace(0.0, CURL_MAX, CURL_STEPS)[1:]:
+                d = depth(np.full_like(spread, g), spread)
+                new = ~hit & (d >= TIP_PRESS)
+                lo[new], hi[new], hit[new] = prev, g, True
+                nearer = ~hit & (d > best_d)
+                best[nearer], best_d[nearer] = g, d[nearer]
+                prev = g
+            for _ in range(10):
+                mid = (lo + hi) / 2
+                inside = depth(mid, spread) >= TIP_PRESS
+                hi = np.where(hit & inside, mid, hi)
+                lo = np.where(hit & ~inside, mid, lo)
+            # Per frame: the first spread (least turn) whose tip reaches the surface,
+            # else the nearest approach of all.
+            first = np.argmax(hit, axis=1)
+            rows = np.arange(n)
+            reached = hit.any(axis=1)
+            nearest = np.argmax(best_d, axis=1)
+            pick = np.where(reached, first, nearest)
+            theta = np.where(reached, hi[rows, pick], best[rows, pick]) * close[frames]
+            turn = spread[rows, pick] * close[frames]
+            S = Rotation.from_rotvec(normal * turn[:, None])
+            f_dir = _unit(S.apply(limbs[:, 0]))
+            axis = _unit(np.cross(f_dir, normal) + 1e-12)
+            for j, c in enumerate(chain):
+                bend = Rotation.from_rotvec(axis * (theta * share[j])[:, None]) * S
+                bones[frames, c, :3, :3] = bend.as_matrix() @ bones[frames, c, :3, :3]
+    return bones
+
+
+@cache
+def _fingertip_vertices(key: tuple) -> dict[str, int]:
+    rest = _rest_body_cached(key)
+    tips = {}
+    for side in ("L", "R"):
+        for k in range(1, 6):
+            last, prev = _bone(f"finger{k}-3.{side}"), _bone(f"finger{k}-2.{side}")
+            axis = _unit(rest.heads[last] - rest.heads[prev])
+            own = np.flatnonzero(rest.dominant == last)
+            tips[f"{side}{k}"] = int(own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)])
+    return tips

@@ -308,8 +308,9 @@ class Person:
     clothes), skinned every frame on the motion of the humanoid Body ``proxy``, which moves
     and collides but is not drawn. Its mesh is drawn as the cloths whose ``skin`` is
     ``name`` (one per region: skin, hair, top, ...). ``height`` is its standing height (m).
-    ``grips``: per hand ("left", "right"), (times (K,), closure (K,) 0 open .. 1 closed
-    around what it holds, and the held body's name or "") for the fingers."""
+    ``grips``: per hand ("left", "right"), what it grasps: {"object": a body's name,
+    "start": s, "end": s or None}; the hand turns its palm onto the object before
+    ``start`` and its fingers close on it (``sim.actors.body.grasp_hands``)."""
 
     name: str
     proxy: str
