@@ -146,8 +146,8 @@ def test_hand_keypoints_lie_on_or_inside_the_hand(clip):
     points = traj.people_keypoints[k]
     verts = _whole_mesh(ann, traj)
     faces = body_model().faces.numpy()
-    tips = [WHOLEBODY_KEYPOINTS.index(f"{s}_{f}4") for s in ("left", "right")
-            for f in ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")]  # fmt: skip
+    fingers = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+    tips = [WHOLEBODY_KEYPOINTS.index(f"{s}_{f}4") for s in ("left", "right") for f in fingers]
     joints = [i for i in range(91, 133) if i not in tips]
     for t in (0, FRAMES - 1):
         mesh = trimesh.Trimesh(verts[t], faces, process=False)

@@ -624,10 +624,11 @@ JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far insid
 @cache
 def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 21 points of each hand (left, then right, COCO-WholeBody's order) of a rest
-    body: for the wrist and finger joints, the joint's rest position (the head, moved ``JOINT_DEPTH`` inside the skin where it lies
-    outside or near it), skinned with the bone weights of the skin vertex nearest it; for
-    the fingertips, the vertex of the last phalanx farthest along it. Returns bone weights
-    (42, B) (0 for tips), rest points (42, 3) and tip vertices (42,) (-1 for joints)."""
+    body. A wrist or finger joint is the bone's head, moved ``JOINT_DEPTH`` inside the
+    skin where it lies outside or near it, skinned with the bone weights of the skin
+    vertex nearest it; a fingertip is the vertex of the last phalanx farthest along it.
+    Returns bone weights (42, B) (0 for tips), rest points (42, 3) and tip vertices (42,)
+    (-1 for joints)."""
     rest = _rest_body_cached(key)
     mesh = trimesh.Trimesh(rest.vertices, rest.faces, process=False)
     bones = np.full(42, -1)
@@ -871,6 +872,64 @@ def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
     return depth
 
 
+class _FingerReach:
+    """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
+    its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
+    (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
+    pieces (in its frame)."""
+
+    def __init__(self, knuckle, limbs, normal, share, pose, pieces):
+        self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
+        self.share, self.pose, self.pieces = share, pose, pieces
+
+    def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        """Tip positions (n, S, 3) for curls and spreads (n, S) (rad)."""
+        n, count = spread.shape
+        S = Rotation.from_rotvec((self.normal[:, None] * spread[..., None]).reshape(-1, 3))
+        limb = np.einsum("kij,kmj->kmi", S.as_matrix(), np.repeat(self.limbs, count, axis=0))
+        nrm = np.repeat(self.normal, count, axis=0)
+        axis = _unit(np.cross(_unit(limb[:, 0]), nrm) + 1e-12)
+        p = np.repeat(self.knuckle, count, axis=0)
+        for j in range(3):
+            bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * self.share[j])[:, None])
+            p = p + bend.apply(limb[:, j])
+        return p.reshape(n, count, 3)
+
+    def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        p = self.tips(theta, spread)
+        pose = self.pose
+        local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
+        return convex_depth(self.pieces, local)
+
+    def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside
+        the object with the least spread of ``spreads`` (the first contact of a scan of
+        the curl, bisected), else those of its nearest approach."""
+        n = len(self.knuckle)
+        spread = np.tile(spreads, (n, 1))
+        lo, hi = np.zeros_like(spread), np.full_like(spread, CURL_MAX)
+        hit = np.zeros_like(spread, dtype=bool)
+        best, best_d = np.zeros_like(spread), np.full_like(spread, -np.inf)
+        prev = 0.0
+        for g in np.linspace(0.0, CURL_MAX, CURL_STEPS)[1:]:
+            d = self.depth(np.full_like(spread, g), spread)
+            new = ~hit & (d >= TIP_PRESS)
+            lo[new], hi[new], hit[new] = prev, g, True
+            nearer = ~hit & (d > best_d)
+            best[nearer], best_d[nearer] = g, d[nearer]
+            prev = g
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            inside = self.depth(mid, spread) >= TIP_PRESS
+            hi = np.where(hit & inside, mid, hi)
+            lo = np.where(hit & ~inside, mid, lo)
+        rows = np.arange(n)
+        reached = hit.any(axis=1)
+        pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_d, axis=1))
+        theta = np.where(reached, hi[rows, pick], best[rows, pick])
+        return theta, spread[rows, pick]
+
+
 def close_fingers(
     person: Person, bones: np.ndarray, bone_poses: np.ndarray, objects: dict, times: np.ndarray
 ) -> np.ndarray:
@@ -892,7 +951,6 @@ def close_fingers(
         meshes, poses = objects[grip["object"]]
         pieces = _convex_pieces(meshes)
         frames = np.flatnonzero(close > 0)
-        n = len(frames)
         pose = poses[frames]
         for k in range(1, 6):
             chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
@@ -907,52 +965,9 @@ def close_fingers(
             limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
                               tip - heads[:, 2]], axis=1)  # fmt: skip
             spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
-
-            def tips_at(theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-                """Tip positions (n, S, 3) for curls and spreads (n, S)."""
-                S = Rotation.from_rotvec((normal[:, None] * spread[..., None]).reshape(-1, 3))
-                rep = np.repeat(limbs, spread.shape[1], axis=0)  # (n * S, 3, 3)
-                limb = np.einsum("kij,kmj->kmi", S.as_matrix(), rep)
-                f_dir = _unit(limb[:, 0])
-                nrm = np.repeat(normal, spread.shape[1], axis=0)
-                axis = _unit(np.cross(f_dir, nrm) + 1e-12)
-                p = np.repeat(heads[:, 0], spread.shape[1], axis=0)
-                for j in range(3):
-                    bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * share[j])[:, None])
-                    p = p + bend.apply(limb[:, j])
-                return p.reshape(n, spread.shape[1], 3)
-
-            def depth(theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-                p = tips_at(theta, spread)
-                local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
-                return convex_depth(pieces, local)
-
-            spread = np.tile(spreads, (n, 1))
-            lo, hi = np.zeros_like(spread), np.full_like(spread, CURL_MAX)
-            hit = np.zeros_like(spread, dtype=bool)
-            best, best_d = np.zeros_like(spread), np.full_like(spread, -np.inf)
-            prev = 0.0
-            for g in np.linspace(0.0, CURL_MAX, CURL_STEPS)[1:]:
-                d = depth(np.full_like(spread, g), spread)
-                new = ~hit & (d >= TIP_PRESS)
-                lo[new], hi[new], hit[new] = prev, g, True
-                nearer = ~hit & (d > best_d)
-                best[nearer], best_d[nearer] = g, d[nearer]
-                prev = g
-            for _ in range(10):
-                mid = (lo + hi) / 2
-                inside = depth(mid, spread) >= TIP_PRESS
-                hi = np.where(hit & inside, mid, hi)
-                lo = np.where(hit & ~inside, mid, lo)
-            # Per frame: the first spread (least turn) whose tip reaches the surface,
-            # else the nearest approach of all.
-            first = np.argmax(hit, axis=1)
-            rows = np.arange(n)
-            reached = hit.any(axis=1)
-            nearest = np.argmax(best_d, axis=1)
-            pick = np.where(reached, first, nearest)
-            theta = np.where(reached, hi[rows, pick], best[rows, pick]) * close[frames]
-            turn = spread[rows, pick] * close[frames]
+            reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
+            theta, turn = reach.search(spreads)
+            theta, turn = theta * close[frames], turn * close[frames]
             S = Rotation.from_rotvec(normal * turn[:, None])
             f_dir = _unit(S.apply(limbs[:, 0]))
             axis = _unit(np.cross(f_dir, normal) + 1e-12)
