@@ -240,3 +240,52 @@ def test_a_grasping_hand_closes_its_fingertips_on_the_held_object(clip):
         local = (points[t, tips] - poses[t, :3, 3]) @ poses[t, :3, :3]
         depth = trimesh.proximity.signed_distance(mesh, local)  # > 0 inside
         assert np.all(depth > -0.01) and np.all(depth < 0.005), (t, depth)
+
+
+def test_driving_pedestrians_are_coarse_anny_bodies(anny_cache):
+    """Pedestrians are people of the body model (all ages), each dressing a hidden
+    humanoid of its height, drawn with a coarser mesh."""
+    from simfactory.sim.run.build import build_scene
+
+    cfg = load_config(
+        [
+            "scene=driving",
+            "frames=4",
+            "resolution=[64,48]",
+            "scene.num_vehicles=2",
+            "scene.num_pedestrians=4",
+            "scene.warmup_s=1.0",
+            "scene.blocks=2",
+        ]
+    )
+    spec = build_scene(cfg, 0)
+    walkers = [b for b in spec.bodies if b.name.startswith("pedestrian_")]
+    assert walkers and {p.proxy for p in spec.people} == {b.name for b in walkers}
+    agents = spec.annotations["agents"]
+    full = len(body_model().faces)
+    for person in spec.people:
+        regions = [c for c in spec.cloths if c.skin == person.name]
+        assert 0 < sum(len(c.mesh.faces) for c in regions) < full / 3
+        assert agents[person.name]["height"] == pytest.approx(person.height, abs=1e-3)
+        assert agents[person.name]["body"]["phenotype"] == person.phenotype
+
+
+def test_lidar_sees_a_skinned_region_as_its_own_instance():
+    """A mesh given per frame (a person's region) is hit by the LiDAR rays with its own
+    instance id (after the parts) and class, where it is in that frame."""
+    from simfactory.sim.annotate.lidar import Sheet, scan
+    from simfactory.sim.model.spec import LidarSpec
+
+    box = trimesh.creation.box((0.4, 0.4, 1.6))
+    frames = np.stack([box.vertices + [3.0, 0.0, 0.0], box.vertices + [0.0, 3.0, 0.0]])
+    lidar = LidarSpec("lidar", "ego", channels=8, vertical_fov_deg=(-10.0, 10.0),
+                      horizontal_resolution_deg=2.0, range_m=20.0)  # fmt: skip
+    sheet = Sheet(frames, np.asarray(box.faces), class_id=5, albedo=0.5)
+    poses = np.tile(np.eye(4), (2, 1, 1, 1))
+    T = np.tile(np.eye(4), (2, 1, 1))
+    points = scan(lidar, [[]], poses, T, np.array([1]), 10.0, ["ego"], None, [sheet])
+    for f, direction in enumerate(([1.0, 0.0], [0.0, 1.0])):
+        xyz = points.xyz[points.offsets[f] : points.offsets[f + 1]]
+        ids = points.instance[points.offsets[f] : points.offsets[f + 1]]
+        assert len(xyz) and np.all(ids == 2) and np.all(points.semantic == 5)
+        assert np.all(xyz[:, :2] @ np.array(direction) > 2.7)

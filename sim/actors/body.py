@@ -348,13 +348,32 @@ def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
     return region
 
 
+def cluster_vertices(vertices: np.ndarray, cell: float) -> np.ndarray:
+    """For every vertex (V, 3), the vertex that stands for it in a coarser mesh: the one
+    nearest the mean of the vertices in its cube of side ``cell`` (vertex clustering)."""
+    keys = np.floor(vertices / cell).astype(np.int64)
+    _, cluster = np.unique(keys, axis=0, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    count = np.bincount(cluster)
+    mean = np.zeros((len(count), 3))
+    np.add.at(mean, cluster, vertices)
+    mean /= count[:, None]
+    distance = np.linalg.norm(vertices - mean[cluster], axis=1)
+    order = np.lexsort((distance, cluster))
+    first = order[np.r_[True, cluster[order][1:] != cluster[order][:-1]]]
+    return first[cluster]
+
+
 def body_regions(
-    person: str, rest: RestBody, look: dict, pose: np.ndarray | None = None
+    person: str, rest: RestBody, look: dict, pose: np.ndarray | None = None, cell: float = 0.0
 ) -> list[Cloth]:
     """The regions of a person's mesh as cloths (``Cloth.skin`` = ``person``: drawn from
     the skinned vertices ``Cloth.skin_vertices`` of the whole mesh, not simulated), each
     with its own material; a face belongs to the region of most of its vertices.
-    ``pose`` (4, 4) places the rest mesh (only for the rest shape the cloth keeps)."""
+    ``pose`` (4, 4) places the rest mesh (only for the rest shape the cloth keeps).
+    ``cell`` > 0 (m) draws a coarser mesh (for people small in the image): vertices are
+    clustered in cubes of that side over the whole body (so regions still meet) and
+    triangles that collapse are dropped."""
     regions = vertex_regions(rest, look)
     face_regions = regions[rest.faces]
     majority = np.where(
@@ -363,9 +382,15 @@ def body_regions(
     vertices = ANNY_TO_REST.apply(rest.vertices)
     if pose is not None:
         vertices = vertices @ pose[:3, :3].T + pose[:3, 3]
+    stand_in = cluster_vertices(rest.vertices, cell) if cell > 0 else None
     cloths = []
     for r, name in enumerate(REGIONS):
         faces = rest.faces[majority == r]
+        if stand_in is not None:
+            faces = stand_in[faces]
+            faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                          & (faces[:, 0] != faces[:, 2])]  # fmt: skip
+            faces = np.unique(faces, axis=0)
         if not len(faces):
             continue
         used, local = np.unique(faces, return_inverse=True)
@@ -379,15 +404,22 @@ def body_regions(
 
 
 def make_person(
-    name: str, proxy: str, rng: np.random.Generator, ages: tuple[float, float] = ADULT_AGES
+    name: str,
+    proxy: str,
+    rng: np.random.Generator,
+    ages: tuple[float, float] = ADULT_AGES,
+    cell: float = 0.0,
 ) -> tuple[Person, list[Cloth]]:
     """A person drawn from ``rng``: its record (phenotype, look, height) and its mesh's
-    regions, to be skinned on the motion of the humanoid body ``proxy``."""
+    regions (coarser with ``cell`` > 0, see ``body_regions``), to be skinned on the motion
+    of the humanoid body ``proxy``."""
     phenotype = sample_phenotype(rng, ages)
     look = sample_look(rng, phenotype)
     rest = rest_body(phenotype)
     person = Person(name, proxy, asdict(phenotype), look, round(rest.height, 4))
-    return person, body_regions(name, rest, look)
+    if cell > 0:
+        person.look["mesh_cell_m"] = cell
+    return person, body_regions(name, rest, look, cell=cell)
 
 
 # Retargeting and skinning.
@@ -470,15 +502,21 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
 
 
 def _posed(phenotype: dict, bones: np.ndarray) -> dict:
+    """The skinned vertices (F, V, 3) and bone poses (F, B, 4, 4) of ``world-orient``
+    parameters: anny's forward pass, the phenotype's rest model computed once."""
     import torch
 
+    rest = rest_body(phenotype)
+    model = body_model()
     with torch.no_grad():
-        out = body_model()(
-            pose_parameters=torch.from_numpy(np.ascontiguousarray(bones)),
-            phenotype_kwargs={k: float(phenotype[k]) for k in ANNY_PHENOTYPE},
+        transforms, poses = model.get_bone_transforms(
+            torch.from_numpy(np.ascontiguousarray(bones)),
+            torch.from_numpy(rest.rest_poses)[None],
             pose_parameterization="world-orient",
         )
-    return {"vertices": out["vertices"].numpy(), "bone_poses": out["bone_poses"].numpy()}
+        rest_vertices = torch.from_numpy(rest.vertices)[None].expand(len(bones), -1, -1)
+        vertices = model.get_skinned_vertices(rest_vertices.contiguous(), transforms)
+    return {"vertices": vertices.numpy(), "bone_poses": poses.numpy()}
 
 
 def reach_wrists(
@@ -630,7 +668,10 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns bone weights (42, B) (0 for tips), rest points (42, 3) and tip vertices (42,)
     (-1 for joints)."""
     rest = _rest_body_cached(key)
-    mesh = trimesh.Trimesh(rest.vertices, rest.faces, process=False)
+    prefixes = ("wrist", "finger", "metacarpal", "lowerarm")
+    hand = np.array([label.startswith(prefixes) for label in bone_labels()])[rest.dominant]
+    faces = rest.faces[hand[rest.faces].all(axis=1)]  # the hands and forearms
+    mesh = trimesh.Trimesh(rest.vertices, faces, process=False)
     bones = np.full(42, -1)
     points = np.zeros((42, 3))
     tips = np.full(42, -1)
@@ -647,13 +688,13 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     joints = bones >= 0
     heads = rest.heads[bones[joints]]
     closest, distance, triangle = trimesh.proximity.closest_point(mesh, heads)
-    inside = mesh.contains(heads)
     normals = mesh.face_normals[triangle]
+    inside = ((heads - closest) * normals).sum(axis=1) < 0
     shallow = ~inside | (distance < JOINT_DEPTH)
     heads[shallow] = closest[shallow] - JOINT_DEPTH * normals[shallow]
     points[joints] = heads
     # Each joint point is skinned with the bone weights of the skin nearest it.
-    nearest = rest.faces[triangle][np.arange(len(triangle)), 0]
+    nearest = faces[triangle][np.arange(len(triangle)), 0]
     weights = np.zeros((42, len(bone_labels())))
     model = body_model()
     w, idx = model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()

@@ -176,6 +176,42 @@ def carried_parts(body: str, part_names: Sequence[str]) -> set[int]:
     return {p for p, n in enumerate(part_names) if n == body or n.startswith(body + "/")}
 
 
+@dataclass
+class Sheet:
+    """A mesh whose vertices change every frame (a cloth, a region of a skinned person):
+    vertices (F, V, 3) world, triangles (M, 3), semantic id and albedo. Its points get
+    instance id P + c + 1 for the c-th sheet, as in the camera masks."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    class_id: int
+    albedo: float
+
+
+def _place_sheets(world: _RayWorld, sheets: list[Sheet], frame: int, P: int, old: list) -> list:
+    """Replace the sheets' ray bodies by their meshes at ``frame``; returns the new uids.
+    Their part index (P + c) and albedo are recorded in ``world``."""
+    for uid in old:
+        pb.removeBody(uid, physicsClientId=world.client)
+    uids = []
+    for c, sheet in enumerate(sheets):
+        shape = pb.createCollisionShape(
+            pb.GEOM_MESH,
+            vertices=np.asarray(sheet.vertices[frame], dtype=np.float64).tolist(),
+            indices=np.asarray(sheet.faces, dtype=np.int64).reshape(-1).tolist(),
+            flags=pb.GEOM_FORCE_CONCAVE_TRIMESH,
+            physicsClientId=world.client,
+        )
+        uid = pb.createMultiBody(0.0, shape, physicsClientId=world.client)
+        if uid >= len(world.part):
+            grow = uid + 1 - len(world.part)
+            world.part = np.concatenate([world.part, np.full(grow, -1, np.int64)])
+            world.albedo = np.concatenate([world.albedo, np.zeros(grow)])
+        world.part[uid], world.albedo[uid] = P + c, sheet.albedo
+        uids.append(uid)
+    return uids
+
+
 def scan(
     lidar: LidarSpec,
     visuals: list[list[Visual]],
@@ -185,6 +221,7 @@ def scan(
     fps: float,
     part_names: Sequence[str],
     present: np.ndarray | None = None,
+    sheets: list[Sheet] | None = None,
 ) -> LidarScan:
     """Scan every frame of a clip.
 
@@ -192,12 +229,16 @@ def scan(
     parts' ``T_world_part``, ``T_world_lidar`` (F, 4, 4) the sensor's pose per frame,
     ``class_ids`` (P,) the parts' semantic ids and ``part_names`` (P,) their names (the
     parts of ``lidar.body`` are not cast against, nor parts absent from a frame by
-    ``present`` (F, P)).
+    ``present`` (F, P)). ``sheets`` (cloths, skinned people's regions) are cast against
+    as their meshes of each frame.
     """
+    sheets = list(sheets or [])
+    class_ids = np.concatenate([np.asarray(class_ids), [s.class_id for s in sheets]])
     poses = np.asarray(poses, dtype=np.float64)
     T_world_lidar = np.asarray(T_world_lidar, dtype=np.float64)
-    class_ids = np.asarray(class_ids)
+    class_ids = np.asarray(class_ids).astype(np.int64)
     num_frames = len(poses)
+    sheet_uids: list[int] = []
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
     world = _ray_world(visuals, poses[0], carried_parts(lidar.body, part_names))
@@ -221,6 +262,8 @@ def scan(
                     pb.setCollisionFilterGroupMask(
                         uid, -1, group, mask, physicsClientId=world.client
                     )
+            if sheets:
+                sheet_uids = _place_sheets(world, sheets, f, poses.shape[1], sheet_uids)
             directions, ring = lidar_rays(lidar, fps, f)
             R, origin = T_world_lidar[f, :3, :3], T_world_lidar[f, :3, 3]
             world_dirs = directions @ R.T
@@ -230,14 +273,13 @@ def scan(
             cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], normal[hit]))
             out["xyz"].append(directions[hit] * distance[:, None])
             out["intensity"].append(np.clip(world.albedo[uid[hit]] * cosine, 0.0, 1.0))
-            out["uid"].append(uid[hit])
+            out["uid"].append(world.part[uid[hit]])  # ids are reused as sheets change
             out["ring"].append(ring[hit])
             counts.append(int(hit.sum()))
     finally:
         pb.disconnect(world.client)
 
-    uid = np.concatenate(out["uid"])
-    part = world.part[uid]
+    part = np.concatenate(out["uid"]).astype(np.int64)
     return LidarScan(
         xyz=np.concatenate(out["xyz"]).astype(np.float32).reshape(-1, 3),
         intensity=np.concatenate(out["intensity"]).astype(np.float32),

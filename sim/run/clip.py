@@ -22,7 +22,7 @@ from simfactory.sim.annotate.annotations import (
     people_keypoints,
 )
 from simfactory.sim.annotate.labels import camera_labels
-from simfactory.sim.annotate.lidar import scan
+from simfactory.sim.annotate.lidar import Sheet, scan
 from simfactory.sim.model.camera import body_poses, camera_poses, intrinsics
 from simfactory.sim.model.classes import class_table
 from simfactory.sim.model.parts import (
@@ -90,11 +90,16 @@ def _render_and_write(cfg, spec, traj, geometry, classes, renderer, out: Path, t
 
     t = time.perf_counter()
     visuals = part_visuals(spec, traj) if spec.lidars else []
+    sheets = [
+        Sheet(v, np.asarray(c.mesh.faces), table.id_of(c.semantic_class),
+              float(np.mean(c.material.base_color[:3])))
+        for c, v in zip(spec.cloths, traj.cloth_vertices, strict=True)
+    ] if spec.lidars else []  # fmt: skip
     for lidar in spec.lidars:
         T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
         points = scan(
             lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
-            traj.present,
+            traj.present, sheets,
         )  # fmt: skip
         files[lidar.name] = write_lidar_files(
             out / lidar.name, points, int(export["compress_level"])
