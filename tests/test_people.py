@@ -28,6 +28,7 @@ from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import load_config
 
 FRAMES, FPS = 6, 6
+CLIP_ROOT = []  # the dataset folder of the module's clip
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,7 @@ def clip(anny_cache, tmp_path_factory):
     ann = json.loads((folder / "annotations.json").read_text())
     traj = Trajectory.load(folder / "trajectory.npz")
     cam = {k: np.load(folder / "cam0" / f"{k}.npz")[k] for k in ("depth", "instance")}
+    CLIP_ROOT.append(root)
     return ann, traj, cam
 
 
@@ -126,7 +128,7 @@ def test_the_person_is_its_skinned_mesh_and_rebuilds_from_the_bones(clip):
     person = ann["keypoints"]["people"]["person"]
     body = person["body"]
     region_ids = {o["id"] for o in ann["objects"] if o.get("person") == "person"}
-    proxy_ids = {o["id"] for o in ann["objects"] if o["body"] == body["proxy"]}
+    proxy_ids = {o["id"] for o in ann["objects"] if o["body"] == body["proxy"]} - region_ids
     seen = set(np.unique(cam["instance"]).tolist())
     assert region_ids & seen and not proxy_ids & seen
     assert body["bone_labels"] == list(bone_labels())
@@ -289,3 +291,25 @@ def test_lidar_sees_a_skinned_region_as_its_own_instance():
         ids = points.instance[points.offsets[f] : points.offsets[f + 1]]
         assert len(xyz) and np.all(ids == 2) and np.all(points.semantic == 5)
         assert np.all(xyz[:, :2] @ np.array(direction) > 2.7)
+
+
+def test_coco_export_carries_whole_body_keypoints(clip, tmp_path):
+    """With bodies as instances the person is one COCO annotation per frame, with its 133
+    keypoints in COCO's pixel-edge coordinates; the person category lists their names."""
+    from simfactory.sim.export.coco import export_coco
+
+    ann, _, _ = clip
+    export_coco(CLIP_ROOT[0], tmp_path / "coco", instances="bodies", image_format="png")
+    coco = json.loads((tmp_path / "coco" / "annotations" / "instances.json").read_text())
+    person = next(c for c in coco["categories"] if c["name"] == "person")
+    assert person["keypoints"] == list(WHOLEBODY_KEYPOINTS)
+    people = [a for a in coco["annotations"] if a["object_name"] == "person"]
+    assert len(people) == FRAMES
+    image = ann["cameras"]["cam0"]["keypoints"]["person"]
+    for a in people:
+        f = next(i["frame"] for i in coco["images"] if i["id"] == a["image_id"])
+        kp = np.array(a["keypoints"]).reshape(133, 3)
+        v = np.array(image["visibility"][f])
+        np.testing.assert_array_equal(kp[:, 2], v)
+        np.testing.assert_allclose(kp[v > 0, :2], np.array(image["xy"][f])[v > 0] + 0.5, atol=1e-3)
+        assert a["num_keypoints"] == int((v > 0).sum()) and np.all(kp[v == 0] == 0)

@@ -111,8 +111,8 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
             {
                 "id": len(traj.part_names) + c + 1,
                 "name": cloth.name,
-                "body": cloth.name,
-                "link": None,
+                "body": cloth.skin or cloth.name,  # a person's region: the person's
+                "link": cloth.name.split("/", 1)[1] if cloth.skin else None,
                 "class": cloth.semantic_class,
                 "class_id": table.id_of(cloth.semantic_class),
                 "dynamic": True,
