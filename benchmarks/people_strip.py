@@ -17,8 +17,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from simfactory.sim.model.camera import intrinsics
-from simfactory.sim.model.parts import light_parts, part_classes, part_geometry, part_visuals
-from simfactory.sim.model.parts import scene_bounds
+from simfactory.sim.model.parts import (
+    light_parts,
+    part_classes,
+    part_geometry,
+    part_visuals,
+    scene_bounds,
+)
 from simfactory.sim.model.trajectory import Trajectory
 from simfactory.sim.render.raster import process_renderer
 from simfactory.sim.run.build import build_scene
