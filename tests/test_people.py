@@ -215,6 +215,8 @@ def test_the_clip_labels_whole_body_keypoints(clip):
     image = ann["cameras"]["cam0"]["keypoints"]["person"]
     flags = np.array(image["visibility"])
     assert np.all(flags[:, face] == 0) and (flags[:, :17] == 2).any()
+    # The captions say who the person is.
+    assert any(" top " in c and not c.startswith("A person") for c in ann["family"]["captions"])
     # Feet on the floor, head at the person's height (standing at frame 0).
     z = world[0, :, 2]
     assert z[17:23].min() < 0.1 and abs(z[0] - kp["people"]["person"]["body"]["height_m"]) < 0.2

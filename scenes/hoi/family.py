@@ -33,7 +33,13 @@ from simfactory.scenes.furniture.room import make_room
 from simfactory.scenes.hoi import human
 from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
-from simfactory.scenes.hoi.captions import captions, pick_caption, surface_colour
+from simfactory.scenes.hoi.captions import (
+    captions,
+    describe_person,
+    name_the_person,
+    pick_caption,
+    surface_colour,
+)
 from simfactory.scenes.hoi.fruit import (
     FRUITS,
     cut_fruit,
@@ -562,6 +568,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         cameras = [_camera(streams["camera"], cfg, model, T_base, table_z, width, height)]
 
     phrasings = captions(task, actor, plan.facts, surface_colour(table.visuals[0].material))
+    if person and cfg["body"] == "anny":  # say who: "A tall older man in a blue top ..."
+        who = describe_person(body_person.phenotype, body_person.height, body_person.look["top"])
+        phrasings = name_the_person(phrasings, who)
     annotations = {
         "task": task,
         "actor": actor_entry,
