@@ -503,20 +503,19 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
 
 def _posed(phenotype: dict, bones: np.ndarray) -> dict:
     """The skinned vertices (F, V, 3) and bone poses (F, B, 4, 4) of ``world-orient``
-    parameters: anny's forward pass, the phenotype's rest model computed once."""
+    parameters: the bone poses by ``_fk``, the skinning by anny's (warp) linear blend
+    skinning of the phenotype's rest mesh."""
     import torch
 
     rest = rest_body(phenotype)
-    model = body_model()
+    poses = _fk(phenotype, bones)
+    transforms = poses @ np.linalg.inv(rest.rest_poses)
     with torch.no_grad():
-        transforms, poses = model.get_bone_transforms(
-            torch.from_numpy(np.ascontiguousarray(bones)),
-            torch.from_numpy(rest.rest_poses)[None],
-            pose_parameterization="world-orient",
-        )
         rest_vertices = torch.from_numpy(rest.vertices)[None].expand(len(bones), -1, -1)
-        vertices = model.get_skinned_vertices(rest_vertices.contiguous(), transforms)
-    return {"vertices": vertices.numpy(), "bone_poses": poses.numpy()}
+        vertices = body_model().get_skinned_vertices(
+            rest_vertices.contiguous(), torch.from_numpy(np.ascontiguousarray(transforms))
+        )
+    return {"vertices": vertices.numpy(), "bone_poses": poses}
 
 
 def reach_wrists(
@@ -598,17 +597,27 @@ HUMANOID_LINKS = (
 
 
 def _fk(phenotype: dict, bones: np.ndarray) -> np.ndarray:
-    """Posed bone poses (F, B, 4, 4) of ``world-orient`` parameters, without skinning."""
-    import torch
-
+    """Posed bone poses (F, B, 4, 4) of ``world-orient`` parameters (anny's rule: each
+    bone takes its given world rotation, its head follows its parent's transform,
+    ``t_c = t_p + D_p R_p^T (h_c - h_p)``; the root's head is given), in numpy."""
     rest = rest_body(phenotype)
-    with torch.no_grad():
-        _, poses = body_model().get_bone_transforms(
-            torch.from_numpy(np.ascontiguousarray(bones)),
-            torch.from_numpy(rest.rest_poses)[None],
-            pose_parameterization="world-orient",
-        )
-    return poses.numpy()
+    parents = _parents()
+    poses = np.array(bones, dtype=np.float64, copy=True)
+    rotation = rest.rest_poses[parents, :3, :3]  # R_p of each bone's parent
+    local = np.einsum("bji,bj->bi", rotation, rest.heads - rest.heads[parents])
+    for c in range(1, len(parents)):  # parents come before their children
+        p = parents[c]
+        poses[:, c, :3, 3] = poses[:, p, :3, 3] + poses[:, p, :3, :3] @ local[c]
+    return poses
+
+
+@cache
+def _parents() -> np.ndarray:
+    parents = np.asarray(body_model().bone_parents).copy()
+    parents[0] = 0
+    if np.any(parents[1:] >= np.arange(1, len(parents))):
+        raise ValueError("anny's bones are not ordered parents first")
+    return parents
 
 
 def skin_person(
