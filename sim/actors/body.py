@@ -160,14 +160,17 @@ def ensure_cache(log=None) -> None:
 
 @cache
 def body_model():
-    """anny's full-body model (13,718 vertices, 104 bones with fingers), once per process."""
+    """anny's full-body model (13,718 vertices, 104 bones with fingers), once per process
+    (its rest shapes and bones; the skinning is ``linear_blend_skinning``)."""
     import warnings
 
     import anny
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return anny.Anny()
+        # Skinning is done here (``linear_blend_skinning``): anny's warp kernels are not
+        # loaded (warp takes ~200 MB of a worker's memory).
+        return anny.Anny(skinning_method="lbs")
 
 
 @cache
@@ -348,10 +351,13 @@ def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
     return region
 
 
-def cluster_vertices(vertices: np.ndarray, cell: float) -> np.ndarray:
+def cluster_vertices(vertices: np.ndarray, cell: np.ndarray | float) -> np.ndarray:
     """For every vertex (V, 3), the vertex that stands for it in a coarser mesh: the one
-    nearest the mean of the vertices in its cube of side ``cell`` (vertex clustering)."""
-    keys = np.floor(vertices / cell).astype(np.int64)
+    nearest the mean of the vertices in its cube (vertex clustering), cubes of side
+    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes are
+    never merged)."""
+    cell = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(vertices),))
+    keys = np.c_[np.floor(vertices / cell[:, None]).astype(np.int64), np.round(cell * 1e4)]
     _, cluster = np.unique(keys, axis=0, return_inverse=True)
     cluster = cluster.reshape(-1)
     count = np.bincount(cluster)
@@ -365,7 +371,12 @@ def cluster_vertices(vertices: np.ndarray, cell: float) -> np.ndarray:
 
 
 def body_regions(
-    person: str, rest: RestBody, look: dict, pose: np.ndarray | None = None, cell: float = 0.0
+    person: str,
+    rest: RestBody,
+    look: dict,
+    pose: np.ndarray | None = None,
+    cell: float = 0.0,
+    hand_cell: float = 0.0,
 ) -> list[Cloth]:
     """The regions of a person's mesh as cloths (``Cloth.skin`` = ``person``: drawn from
     the skinned vertices ``Cloth.skin_vertices`` of the whole mesh, not simulated), each
@@ -373,7 +384,8 @@ def body_regions(
     ``pose`` (4, 4) places the rest mesh (only for the rest shape the cloth keeps).
     ``cell`` > 0 (m) draws a coarser mesh (for people small in the image): vertices are
     clustered in cubes of that side over the whole body (so regions still meet) and
-    triangles that collapse are dropped."""
+    triangles that collapse are dropped; the hands' cubes are ``hand_cell`` (their
+    fingers hold things; 0: ``cell``)."""
     regions = vertex_regions(rest, look)
     face_regions = regions[rest.faces]
     majority = np.where(
@@ -382,7 +394,11 @@ def body_regions(
     vertices = ANNY_TO_REST.apply(rest.vertices)
     if pose is not None:
         vertices = vertices @ pose[:3, :3].T + pose[:3, 3]
-    stand_in = cluster_vertices(rest.vertices, cell) if cell > 0 else None
+    stand_in = None
+    if cell > 0:
+        hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
+        cells = np.where(hands[rest.dominant], hand_cell or cell, cell)
+        stand_in = cluster_vertices(rest.vertices, cells)
     cloths = []
     for r, name in enumerate(REGIONS):
         faces = rest.faces[majority == r]
@@ -501,21 +517,39 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
     return bones
 
 
+@cache
+def _skin_weights() -> tuple[np.ndarray, np.ndarray]:
+    """anny's skinning weights (V, 9) and the bones they name (V, 9)."""
+    model = body_model()
+    return model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+
+
+SKIN_CHUNK = 8  # frames skinned at once (bounds the gathered transforms' memory)
+
+
+def linear_blend_skinning(rest_vertices: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
+    (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning."""
+    weights, bones = _skin_weights()
+    out = np.empty((len(transforms), len(rest_vertices), 3))
+    for start in range(0, len(transforms), SKIN_CHUNK):
+        T = transforms[start : start + SKIN_CHUNK, :, :3, :]  # (f, B, 3, 4)
+        blend = np.einsum("vk,fvkij->fvij", weights, T[:, bones])  # (f, V, 3, 4)
+        out[start : start + SKIN_CHUNK] = (
+            np.einsum("fvij,vj->fvi", blend[..., :3], rest_vertices) + blend[..., 3]
+        )
+    return out
+
+
 def _posed(phenotype: dict, bones: np.ndarray) -> dict:
     """The skinned vertices (F, V, 3) and bone poses (F, B, 4, 4) of ``world-orient``
-    parameters: the bone poses by ``_fk``, the skinning by anny's (warp) linear blend
-    skinning of the phenotype's rest mesh."""
-    import torch
-
+    parameters: the bone poses by ``_fk``, the phenotype's rest mesh skinned by
+    ``linear_blend_skinning``."""
     rest = rest_body(phenotype)
     poses = _fk(phenotype, bones)
     transforms = poses @ np.linalg.inv(rest.rest_poses)
-    with torch.no_grad():
-        rest_vertices = torch.from_numpy(rest.vertices)[None].expand(len(bones), -1, -1)
-        vertices = body_model().get_skinned_vertices(
-            rest_vertices.contiguous(), torch.from_numpy(np.ascontiguousarray(transforms))
-        )
-    return {"vertices": vertices.numpy(), "bone_poses": poses}
+    return {"vertices": linear_blend_skinning(rest.vertices, transforms), "bone_poses": poses}
 
 
 def reach_wrists(
