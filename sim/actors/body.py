@@ -173,6 +173,17 @@ def body_model():
         return anny.Anny(skinning_method="lbs")
 
 
+def release_body_model() -> None:
+    """Drop the model and what was computed from it (a worker then renders with ~100 MB
+    less; the next clip that needs it creates it again in under a second)."""
+    import gc
+
+    for cached in (body_model, _skin_weights, _rest_body_cached, _corrections, _hand_points,
+                   _fingertip_vertices, _parents, _coco_regressor, _hand_frame):  # fmt: skip
+        cached.cache_clear()
+    gc.collect()
+
+
 @cache
 def bone_labels() -> tuple[str, ...]:
     return tuple(body_model().bone_labels)
@@ -524,7 +535,7 @@ def _skin_weights() -> tuple[np.ndarray, np.ndarray]:
     return model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
 
 
-SKIN_CHUNK = 8  # frames skinned at once (bounds the gathered transforms' memory)
+SKIN_CHUNK = 2  # frames skinned at once (bounds the gathered transforms: ~24 MB)
 
 
 def linear_blend_skinning(rest_vertices: np.ndarray, transforms: np.ndarray) -> np.ndarray:
@@ -791,7 +802,7 @@ def held_objects(spec, traj, person: Person) -> dict:
 def skin_people(spec, traj) -> None:
     """Skin every person of ``spec`` on its proxy's motion in ``traj`` and add the results
     to ``traj``: its regions' vertices as cloths (in ``spec.cloths`` order), its bones and
-    its whole-body keypoints."""
+    its whole-body keypoints; then release the model (``release_body_model``)."""
     from simfactory.sim.actors.humanoid import standing_pose
 
     sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
@@ -816,6 +827,7 @@ def skin_people(spec, traj) -> None:
         traj.people_keypoints.append(points)
     traj.cloth_names = [c.name for c in spec.cloths]
     traj.cloth_vertices = [skinned[c.name] if c.skin else sheets[c.name] for c in spec.cloths]
+    release_body_model()
 
 
 # Hands that grasp: the hand turns its palm onto what it holds and the fingers close on it.
