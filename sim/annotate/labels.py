@@ -9,6 +9,7 @@ frame and object, 2D boxes (visible and amodal), the 3D box, visibility and trun
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
 from simfactory.sim.annotate.boxes import (
     amodal_box,
@@ -100,6 +101,16 @@ def _record(id_, pts, K, W, H, boxes, counts, unoccluded) -> dict | None:
     }
 
 
+def _hull(vertices: np.ndarray) -> np.ndarray:
+    """The convex hull's corners (N, 3) of a body region's vertices (amodal boxes need
+    only those, and clipping every vertex at the near plane would be slow)."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    try:
+        return vertices[ConvexHull(vertices).vertices]
+    except QhullError:  # flat or degenerate
+        return vertices
+
+
 def _frame_objects(
     ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=(), upright=()
 ) -> list[dict]:
@@ -122,9 +133,8 @@ def _frame_objects(
         record["box3d"] = box
     for c, vertices in enumerate(cloths):
         body = bool(upright[c]) if len(upright) else False
-        pts = (np.asarray(vertices, np.float64) if body else hull_points(vertices)) @ T_cw[
-            :3, :3
-        ].T + T_cw[:3, 3]
+        corners = _hull(vertices) if body else hull_points(vertices)
+        pts = corners @ T_cw[:3, :3].T + T_cw[:3, 3]
         record = _record(P + c + 1, pts, K, W, H, boxes, counts, unoccluded)
         if record is not None:
             T_world_box, size = upright_box(vertices) if body else cloth_box(vertices)
