@@ -19,11 +19,16 @@ MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's moti
   pose_parameterization="world-orient")["vertices"]`` gives the mesh in the world frame.
   The arms are then bent by two-bone inverse kinematics so that each wrist is where the
   humanoid's wrist is (the hand that holds things). All frames of a clip are skinned in
-  one batched call.
+  one batched call (``skin_people``).
+- **Hands.** A hand that grasps something turns its palm onto it and its fingers close
+  until their tips touch its surface (``grasp_hands``, ``close_fingers``).
+- **Keypoints.** COCO-WholeBody's 133 points from the mesh and bones
+  (``wholebody_keypoints``); the face's 68 are not placed.
 
-The model is created once per process (``body_model``); anny builds a cache on its first
-use on a machine (about two minutes, under ``~/.cache/anny`` or ``$ANNY_CACHE_DIR``),
-which ``ensure_cache`` does once before any worker starts.
+The model is created when a clip needs it (``body_model``) and released once the clip is
+skinned; anny builds a cache on its first use on a machine (about two minutes, under
+``~/.cache/anny`` or ``$ANNY_CACHE_DIR``), which ``ensure_cache`` does once before any
+worker starts.
 """
 
 from __future__ import annotations
@@ -692,8 +697,6 @@ def skin_person(
 
 # Keypoints on the mesh and bones.
 
-HAND_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
-
 
 @cache
 def _coco_regressor() -> np.ndarray:
@@ -930,16 +933,13 @@ def grasp_hands(
 
 
 @cache
-def _hand_bones_cached(side: str) -> tuple[int, ...]:
+def _hand_bones(side: str) -> tuple[int, ...]:
+    """The bones of a hand (wrist, metacarpals, fingers) of side "L" or "R"."""
     labels = bone_labels()
     prefixes = ("wrist", "finger", "metacarpal")
     return tuple(
         i for i, lab in enumerate(labels) if lab.startswith(prefixes) and lab.endswith(f".{side}")
     )
-
-
-def _hand_bones(side: str) -> tuple[int, ...]:
-    return _hand_bones_cached(side)
 
 
 def rest_rotation_inv(key: tuple, bone: int) -> np.ndarray:
