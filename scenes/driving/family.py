@@ -31,7 +31,7 @@ from simfactory.scenes.driving.roadside import (
 from simfactory.scenes.driving.signals import signal_plan, state_at
 from simfactory.scenes.driving.traffic import FleetVehicle, simulate
 from simfactory.scenes.driving.vehicles import KINDS, make_vehicle
-from simfactory.sim.actors.body import POPULATION_AGES, make_person
+from simfactory.sim.actors.body import POPULATION_AGES, body_model_installed, make_person
 from simfactory.sim.actors.humanoid import dress
 from simfactory.sim.model.spec import Body, Light, Motion, SceneSpec
 
@@ -66,7 +66,8 @@ PEDESTRIAN_MESH_CELL = 0.03  # m: pedestrians are drawn with a coarser body mesh
 def draws_people(cfg: dict) -> bool:
     """Whether clips of this config draw pedestrians with the anny body model."""
     cfg = {**DEFAULTS, **(cfg or {})}
-    return cfg["pedestrian_body"] == "anny" and cfg["num_pedestrians"] > 0
+    count = cfg["num_pedestrians"]
+    return cfg["pedestrian_body"] == "anny" and isinstance(count, int) and count > 0
 
 
 def _number(v) -> bool:
@@ -91,6 +92,12 @@ def validate(cfg: dict) -> list[str]:
         cfg["pedestrian_body"] in ("anny", "mannequin"),
         "pedestrian_body",
         "must be anny or mannequin",
+    )
+    check(
+        not (draws_people(cfg) and not body_model_installed()),
+        "pedestrian_body",
+        "anny (the body model) is not installed: pip install 'simfactory[people]', or use "
+        "scene.pedestrian_body=mannequin",
     )
     for key in ("crossing_fraction", "parked_fraction"):
         check(_number(cfg[key]) and 0 <= cfg[key] <= 1, key, "must be in [0, 1]")

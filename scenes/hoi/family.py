@@ -60,7 +60,7 @@ from simfactory.scenes.hoi.tasks import (
     push,
     stack,
 )
-from simfactory.sim.actors.body import make_person
+from simfactory.sim.actors.body import body_model_installed, make_person
 from simfactory.sim.actors.humanoid import dress
 from simfactory.sim.actors.person import head_mount, plan_person, sample_height
 from simfactory.sim.actors.robot import (
@@ -111,6 +111,11 @@ def validate(cfg: dict) -> list[str]:
         errors.append(f"num_distractors: must be an integer in [0, 12] (got {n!r})")
     if cfg["body"] not in BODY_MODELS:
         errors.append(f"body: must be one of {', '.join(BODY_MODELS)} (got {cfg['body']!r})")
+    elif draws_people(cfg) and not body_model_installed():
+        errors.append(
+            "body: anny (the body model) is not installed: pip install 'simfactory[people]', "
+            "or use scene.body=mannequin"
+        )
     if cfg["camera"] not in CAMERAS:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"

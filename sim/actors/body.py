@@ -138,6 +138,13 @@ ROUGHNESS = {"skin": 0.5, "hair": 0.7, "eyes": 0.2, "top": 0.85, "bottom": 0.8, 
 # The model and its cache.
 
 
+def body_model_installed() -> bool:
+    """Whether the ``anny`` package (the ``people`` extra) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("anny") is not None
+
+
 def cache_dir() -> str:
     """Where anny keeps the cache it builds on its first use on a machine."""
     from anny.paths import get_anny_cache_path
