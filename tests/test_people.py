@@ -315,3 +315,12 @@ def test_coco_export_carries_whole_body_keypoints(clip, tmp_path):
         np.testing.assert_array_equal(kp[:, 2], v)
         np.testing.assert_allclose(kp[v > 0, :2], np.array(image["xy"][f])[v > 0] + 0.5, atol=1e-3)
         assert a["num_keypoints"] == int((v > 0).sum()) and np.all(kp[v == 0] == 0)
+
+
+def test_a_bad_body_model_is_a_config_error_naming_the_key():
+    from simfactory.sim.run.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="scene.body"):
+        validate(load_config(["scene=hoi", "scene.body=robot"]))
+    with pytest.raises(ConfigError, match="scene.pedestrian_body"):
+        validate(load_config(["scene=driving", "scene.pedestrian_body=capsules"]))
