@@ -103,8 +103,13 @@ def test_same_seed_same_person_and_seeds_give_a_population(anny_cache):
     ages = [p.age_years for p in people]
     assert min(ages) < 15 and max(ages) > 60
     assert {p.gender < 0.5 for p in people} == {True, False}
-    heights = [rest_body(p).height for p in people[:12]]
-    assert max(heights) - min(heights) > 0.25
+    # Heights of their age and sex: children shorter, adults 1.45-2.0 m.
+    sized = [make_person("p", "p", rng, (6.0, 85.0))[0] for _ in range(12)]
+    heights = np.array([p.height for p in sized])
+    ages = np.array([p.phenotype["age_years"] for p in sized])
+    assert heights.max() - heights.min() > 0.2
+    assert np.all((heights[ages >= 18] > 1.45) & (heights[ages >= 18] < 2.0))
+    assert np.all(heights[ages < 10] < 1.5)
 
 
 def test_regions_cover_the_body_with_their_own_materials(anny_cache):

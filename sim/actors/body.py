@@ -37,7 +37,7 @@ import glob
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -255,6 +255,40 @@ def sample_phenotype(rng: np.random.Generator, ages: tuple[float, float] = ADULT
     )
 
 
+# Mean standing height (m) by age (years) of boys and men, girls and women (growth charts
+# rounded), and the spread about it; adults lose a few centimetres after 50.
+STATURE_AGES = (6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0)
+STATURE = {False: (1.16, 1.28, 1.38, 1.49, 1.63, 1.73, 1.76),
+           True: (1.15, 1.27, 1.38, 1.51, 1.60, 1.62, 1.63)}  # fmt: skip
+STATURE_SD = 0.065
+
+
+def sample_stature(rng: np.random.Generator, phenotype: Phenotype) -> float:
+    """A standing height (m) for a person's age and sex, from a population's spread."""
+    female = phenotype.gender >= 0.5
+    mean = float(np.interp(phenotype.age_years, STATURE_AGES, STATURE[female]))
+    mean -= 0.04 * np.clip((phenotype.age_years - 50.0) / 30.0, 0.0, 1.0)
+    return float(mean + STATURE_SD * np.clip(rng.standard_normal(), -2.5, 2.5))
+
+
+def fit_height(phenotype: Phenotype, stature: float) -> Phenotype:
+    """The phenotype with anny's height parameter set so that the rest mesh stands
+    ``stature`` m tall (or as near as the parameter's range allows): the mesh's height is
+    nearly linear in the parameter, so two secant steps from its ends."""
+
+    def height_at(value: float) -> float:
+        return rest_body(replace(phenotype, height=value)).height
+
+    lo, hi = 0.0, 1.0
+    h_lo, h_hi = height_at(lo), height_at(hi)
+    value = float(np.clip(lo + (stature - h_lo) * (hi - lo) / (h_hi - h_lo), 0.0, 1.0))
+    h = height_at(value)
+    if abs(h - stature) > 0.005 and 0.0 < value < 1.0:  # one more secant step
+        a, ha = (lo, h_lo) if h > stature else (hi, h_hi)
+        value = float(np.clip(value + (stature - h) * (value - a) / (h - ha), 0.0, 1.0))
+    return replace(phenotype, height=round(value, 4))
+
+
 def sample_look(rng: np.random.Generator, phenotype: Phenotype) -> dict:
     """Skin tone, hair (colour, style), top (colour, sleeves), bottom (colour, legs) and
     shoes of a person, colours linear RGB."""
@@ -453,6 +487,7 @@ def make_person(
     regions (coarser with ``cell`` > 0, see ``body_regions``), to be skinned on the motion
     of the humanoid body ``proxy``."""
     phenotype = sample_phenotype(rng, ages)
+    phenotype = fit_height(phenotype, sample_stature(rng, phenotype))
     look = sample_look(rng, phenotype)
     rest = rest_body(phenotype)
     person = Person(name, proxy, asdict(phenotype), look, round(rest.height, 4))
@@ -847,9 +882,10 @@ CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
 PALM_GAP = 0.004  # m between the palm's surface and the held object's
 PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
 CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
+CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
-CURL_STEPS = 31  # curls tried from open to ``CURL_MAX`` before bisecting the first contact
+CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
 SPREAD = {False: 24.0, True: 60.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
 
@@ -1010,16 +1046,20 @@ class _FingerReach:
         the curl, bisected), else those of its nearest approach."""
         n = len(self.knuckle)
         spread = np.tile(spreads, (n, 1))
-        lo, hi = np.zeros_like(spread), np.full_like(spread, CURL_MAX)
+        grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
+        lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
         hit = np.zeros_like(spread, dtype=bool)
-        best, best_d = np.zeros_like(spread), np.full_like(spread, -np.inf)
-        prev = 0.0
-        for g in np.linspace(0.0, CURL_MAX, CURL_STEPS)[1:]:
+        d = self.depth(np.full_like(spread, grid[0]), spread)
+        blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
+        best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
+        prev = grid[0]
+        for g in grid[1:]:
             d = self.depth(np.full_like(spread, g), spread)
-            new = ~hit & (d >= TIP_PRESS)
+            new = ~hit & ~blocked & (d >= TIP_PRESS)
             lo[new], hi[new], hit[new] = prev, g, True
-            nearer = ~hit & (d > best_d)
-            best[nearer], best_d[nearer] = g, d[nearer]
+            score = -np.abs(d - TIP_PRESS)
+            nearer = ~hit & (score > best_score)
+            best[nearer], best_score[nearer] = g, score[nearer]
             prev = g
         for _ in range(10):
             mid = (lo + hi) / 2
@@ -1028,7 +1068,7 @@ class _FingerReach:
             lo = np.where(hit & ~inside, mid, lo)
         rows = np.arange(n)
         reached = hit.any(axis=1)
-        pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_d, axis=1))
+        pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_score, axis=1))
         theta = np.where(reached, hi[rows, pick], best[rows, pick])
         return theta, spread[rows, pick]
 
