@@ -236,7 +236,8 @@ class Phenotype:
 def sample_phenotype(rng: np.random.Generator, ages: tuple[float, float] = ADULT_AGES) -> Phenotype:
     """A person of a real population: an age (years) in ``ages`` (more young adults than
     elders), a sex, and muscle, weight, height and proportions spread about the middle
-    (weight rising a little with age, muscle falling after 50)."""
+    (weight rising a little with age, muscle falling after 50); ``make_person`` then fits
+    the height parameter to a stature of that age and sex (``fit_height``)."""
     lo, hi = ages
     years = float(lo + (hi - lo) * rng.beta(1.3, 1.8))
     female = rng.random() < 0.5
