@@ -31,6 +31,7 @@ from simfactory.scenes.driving.roadside import (
 from simfactory.scenes.driving.signals import signal_plan, state_at
 from simfactory.scenes.driving.traffic import FleetVehicle, simulate
 from simfactory.scenes.driving.vehicles import KINDS, make_vehicle
+from simfactory.sim.actors.body import POPULATION_AGES, body_model_installed, make_person
 from simfactory.sim.actors.humanoid import dress
 from simfactory.sim.model.spec import Body, Light, Motion, SceneSpec
 
@@ -39,6 +40,7 @@ DEFAULTS = dict(
     num_vehicles=16,
     vehicle_mix={"sedan": 5, "suv": 3, "van": 1.5, "truck": 0.7, "bus": 0.5},
     num_pedestrians=8,
+    pedestrian_body="anny",
     crossing_fraction=0.4,
     parked_fraction=0.6,
     time_of_day="random",
@@ -56,6 +58,16 @@ DEFAULTS = dict(
     fov_deg=40.0,
     fps=24,
 )
+
+
+PEDESTRIAN_MESH_CELL = 0.03  # m: pedestrians are drawn with a coarser body mesh
+
+
+def draws_people(cfg: dict) -> bool:
+    """Whether clips of this config draw pedestrians with the anny body model."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    count = cfg["num_pedestrians"]
+    return cfg["pedestrian_body"] == "anny" and isinstance(count, int) and count > 0
 
 
 def _number(v) -> bool:
@@ -76,6 +88,17 @@ def validate(cfg: dict) -> list[str]:
 
     check(count(cfg["num_vehicles"], 200), "num_vehicles", "must be an integer in [0, 200]")
     check(count(cfg["num_pedestrians"], 100), "num_pedestrians", "must be an integer in [0, 100]")
+    check(
+        cfg["pedestrian_body"] in ("anny", "mannequin"),
+        "pedestrian_body",
+        "must be anny or mannequin",
+    )
+    check(
+        not (draws_people(cfg) and not body_model_installed()),
+        "pedestrian_body",
+        "anny (the body model) is not installed: pip install 'simfactory[people]', or use "
+        "scene.pedestrian_body=mannequin",
+    )
     for key in ("crossing_fraction", "parked_fraction"):
         check(_number(cfg[key]) and 0 <= cfg[key] <= 1, key, "must be in [0, 1]")
     mix = cfg["vehicle_mix"]
@@ -329,9 +352,20 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         }
         if look.night and (name == "ego" or len(lights) < 40):
             lights += _headlights(name, model)
+    people, regions = [], []
+    if cfg["pedestrian_body"] == "anny":  # skinned bodies of all ages, coarse meshes
+        people_rng = np.random.default_rng(int(appearance.integers(2**63)))
+        for plan in plans:
+            person, person_regions = make_person(
+                plan.name, plan.name, people_rng, POPULATION_AGES, PEDESTRIAN_MESH_CELL
+            )
+            plan.height = person.height
+            people.append(person)
+            regions += person_regions
     walkers = pedestrian_bodies(plans)
-    for body in walkers:
-        dress(body, appearance)
+    if not people:
+        for body in walkers:
+            dress(body, appearance)
     bodies += walkers
     for plan in plans:
         agents[plan.name] = {
@@ -341,6 +375,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
             "gait": plan.gait,
             "height": round(float(plan.height), 4),
         }
+    for person in people:
+        agents[person.name]["body"] = {"phenotype": person.phenotype, "look": person.look}
 
     cameras = make_rig(
         (cfg.get("camera_options") or {}).get("rig", "front"),
@@ -394,6 +430,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         fog=look.fog,
         lidars=lidars,
         annotations=annotations,
+        cloths=regions,
+        people=people,
     )
 
 

@@ -77,6 +77,32 @@ def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
     return out
 
 
+def describe_person(phenotype: dict, height: float, top) -> str:
+    """Who a person is, in a few words: "tall older man in a blue top" (age from the
+    phenotype's years, sex from its gender, tall or short for its sex, the top's colour)."""
+    years, female = phenotype["age_years"], phenotype["gender"] >= 0.5
+    if years < 13:
+        noun, age = ("girl" if female else "boy"), ""
+    elif years < 18:
+        noun, age = ("teenage girl" if female else "teenage boy"), ""
+    else:
+        noun = "woman" if female else "man"
+        age = "young " if years < 30 else "older " if years >= 60 else ""
+    tall, short = (1.74, 1.58) if female else (1.86, 1.68)
+    size = "tall " if height >= tall else "short " if height <= short else ""
+    return f"{size}{age}{noun} in {_article(colour_name(top))} {colour_name(top)} top"
+
+
+def name_the_person(phrasings: list[str], who: str) -> list[str]:
+    """Phrasings that start "A person ..." say who instead ("A tall older man in a blue
+    top ...")."""
+    return [
+        f"{_article(who).capitalize()} {who}{p[len('A person'):]}" if p.startswith("A person ")
+        else p
+        for p in phrasings
+    ]  # fmt: skip
+
+
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 

@@ -33,7 +33,13 @@ from simfactory.scenes.furniture.room import make_room
 from simfactory.scenes.hoi import human
 from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
-from simfactory.scenes.hoi.captions import captions, pick_caption, surface_colour
+from simfactory.scenes.hoi.captions import (
+    captions,
+    describe_person,
+    name_the_person,
+    pick_caption,
+    surface_colour,
+)
 from simfactory.scenes.hoi.fruit import (
     FRUITS,
     cut_fruit,
@@ -54,6 +60,7 @@ from simfactory.scenes.hoi.tasks import (
     push,
     stack,
 )
+from simfactory.sim.actors.body import body_model_installed, make_person
 from simfactory.sim.actors.humanoid import dress
 from simfactory.sim.actors.person import head_mount, plan_person, sample_height
 from simfactory.sim.actors.robot import (
@@ -70,15 +77,25 @@ DEFAULTS = dict(
     task="random",
     actor="random",
     num_distractors=3,
+    body="anny",
     camera="static",
     fov_deg=55.0,
     fps=24,
     frames=48,
 )
 ACTORS = (*ROBOTS, human.HUMAN)
+# How a person is drawn: the anny body model (skinned, dressed, with hands) or the bare
+# DeepMimic humanoid of capsules (``mannequin``, no extra package needed).
+BODY_MODELS = ("anny", "mannequin")
 CAMERAS = ("static", "orbit", "wrist", "head", "handheld")
 # Cameras that need a kind of actor: on a robot's wrist, on a person's head.
 CAMERA_ACTORS = {"wrist": tuple(ROBOTS), "head": (human.HUMAN,)}
+
+
+def draws_people(cfg: dict) -> bool:
+    """Whether clips of this config may draw a person with the anny body model."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    return cfg["body"] == "anny" and cfg["actor"] in (human.HUMAN, "random")
 
 
 def validate(cfg: dict) -> list[str]:
@@ -92,6 +109,13 @@ def validate(cfg: dict) -> list[str]:
     n = cfg["num_distractors"]
     if not (isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 12):
         errors.append(f"num_distractors: must be an integer in [0, 12] (got {n!r})")
+    if cfg["body"] not in BODY_MODELS:
+        errors.append(f"body: must be one of {', '.join(BODY_MODELS)} (got {cfg['body']!r})")
+    elif draws_people(cfg) and not body_model_installed():
+        errors.append(
+            "body: anny (the body model) is not installed: pip install 'simfactory[people]', "
+            "or use scene.body=mannequin"
+        )
     if cfg["camera"] not in CAMERAS:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"
@@ -436,7 +460,12 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
 
     if person:  # standing at the middle of the table's -x edge, facing +x
         model = base_xy = T_base = None
-        person_height = sample_height(appearance)
+        person_rng = np.random.default_rng(int(appearance.integers(2**63)))
+        if cfg["body"] == "anny":
+            body_person, body_regions = make_person(human.BODY, human.BODY, person_rng)
+            person_height = body_person.height
+        else:
+            person_height = sample_height(person_rng)
         lo, hi = human.reach_region(table_rect, person_height)
         taken = []
         hand, start = human.HAND, human.start_pose(table_rect, person_height)
@@ -514,7 +543,10 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     if person:
         script = plan.script or human.table_script(plan, table_rect, person_height)
         person_plan = plan_person(human.BODY, script, duration)
-        dress(person_plan.body, appearance)
+        if cfg["body"] != "anny":
+            dress(person_plan.body, appearance)
+        else:
+            body_person.grips = human.grips(plan.attachments)
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)
@@ -541,6 +573,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         cameras = [_camera(streams["camera"], cfg, model, T_base, table_z, width, height)]
 
     phrasings = captions(task, actor, plan.facts, surface_colour(table.visuals[0].material))
+    if person and cfg["body"] == "anny":  # say who: "A tall older man in a blue top ..."
+        who = describe_person(body_person.phenotype, body_person.height, body_person.look["top"])
+        phrasings = name_the_person(phrasings, who)
     annotations = {
         "task": task,
         "actor": actor_entry,
@@ -584,6 +619,12 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
     }
     if person:
         params["person"] = {
+            "body": cfg["body"],
+            **(
+                {"phenotype": body_person.phenotype, "look": body_person.look}
+                if cfg["body"] == "anny"
+                else {}
+            ),
             "height_m": round(person_height, 4),
             "stops": [
                 {"xy": [round(float(v), 4) for v in st.xy], "heading": round(float(st.heading), 4)}
@@ -601,7 +642,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         params=params,
         attachments=plan.attachments,
         annotations=annotations,
-        cloths=setting.cloths,
+        cloths=setting.cloths + (body_regions if person and cfg["body"] == "anny" else []),
+        people=[body_person] if person and cfg["body"] == "anny" else [],
     )
 
 

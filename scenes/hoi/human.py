@@ -446,6 +446,19 @@ def actor_entry(plan: PersonPlan) -> dict:
     }
 
 
+def grips(attachments: list[Attachment]) -> dict:
+    """What each hand of the person grasps (``Person.grips``): the first attachment held
+    by that hand's link."""
+    out = {}
+    for side, link in HANDS.items():
+        held = [a for a in attachments if a.parent == f"{BODY}/{link}"]
+        if held:
+            a = held[0]
+            out[side] = {"object": a.child, "start": float(a.start),
+                         "end": None if a.end is None else float(a.end)}  # fmt: skip
+    return out
+
+
 def actions(plan: PersonPlan, attachments: list[Attachment], frame_times) -> list[dict]:
     """Per frame: each hand's commanded target (world, or None while its weight is 0)
     and weight, what each hand holds, the commanded root pose and ground pose."""

@@ -8,9 +8,13 @@ import numpy as np
 
 from simfactory.sim import __version__
 from simfactory.sim.actors.humanoid import HUMANOID_URDF
+from simfactory.sim.annotate.boxes import upright_box
 from simfactory.sim.annotate.keypoints import (
     COCO_KEYPOINTS,
     COCO_SKELETON,
+    WHOLEBODY_KEYPOINTS,
+    WHOLEBODY_SKELETON,
+    WHOLEBODY_SLICES,
     keypoints_2d,
     keypoints_3d,
 )
@@ -57,6 +61,19 @@ CONVENTIONS = {
     "object's surface at least 5 cm nearer at that pixel), 2 = visible (the person's own "
     "body never occludes); joints at the URDF joint centres, face points on the head sphere",
 }
+# In the conventions of clips with skinned people only.
+PEOPLE_CONVENTION = (
+    "people drawn with the anny body model have COCO-WholeBody keypoints ('layout' "
+    "coco_wholebody: 133 names; body 17, feet 6, face 68, left hand 21, right hand 21; "
+    "the first 17 are COCO-17): body and feet regressed on the mesh by anny's COCO "
+    "regressor, hand joints at the finger bones' heads, fingertips on the mesh; points "
+    "not 'placed' (the face) are 0 with visibility 0. Each such person is drawn as cloths "
+    "named <person>/<region> (skin, hair, eyes, top, bottom, shoes; class person) and its "
+    "'body' entry gives anny's phenotype and the per-frame bone parameters "
+    "(trajectory.npz people_bones_<k>, world-orient, world frame) that rebuild the mesh; "
+    "the humanoid it dresses (its proxy) moves and collides but is not drawn; a region "
+    "object has 'person': <name> and an upright 3D box (vertical z axis) per frame"
+)
 
 
 # In the conventions of clips with cloths only.
@@ -92,17 +109,19 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
             }
         )
     for c, cloth in enumerate(spec.cloths):
-        boxes = [cloth_box(v) for v in traj.cloth_vertices[c]]
+        box = upright_box if cloth.skin else cloth_box
+        boxes = [box(v) for v in traj.cloth_vertices[c]]
         objects.append(
             {
                 "id": len(traj.part_names) + c + 1,
                 "name": cloth.name,
-                "body": cloth.name,
-                "link": None,
+                "body": cloth.skin or cloth.name,  # a person's region: the person's
+                "link": cloth.name.split("/", 1)[1] if cloth.skin else None,
                 "class": cloth.semantic_class,
                 "class_id": table.id_of(cloth.semantic_class),
                 "dynamic": True,
                 "deformable": True,
+                **({"person": cloth.skin} if cloth.skin else {}),
                 "box_size": np.round([size for _, size in boxes], 6).tolist(),
                 "T_part_box": np.eye(4).tolist(),
                 "T_world_part": np.round([T for T, _ in boxes], 6).tolist(),
@@ -126,39 +145,98 @@ def contacts_entry(traj: Trajectory) -> list[dict]:
     ]
 
 
-def people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int], np.ndarray]]:
-    """World keypoints (F, 17, 3), instance ids and presence (F,) of every humanoid
-    body, by name."""
+def people_keypoints(spec, traj) -> dict[str, tuple[np.ndarray, set[int], np.ndarray, np.ndarray]]:
+    """World keypoints (F, N, 3), instance ids, presence (F,) and which points are placed
+    (N,) of every person, by name: with skinned people (``spec.people``) every person has
+    COCO-WholeBody's 133 points (from its mesh and bones; a bare humanoid its COCO-17
+    ones, the rest unplaced), else COCO-17 from the humanoids' joints."""
     people = {}
+    whole = bool(spec.people)
+    P = len(traj.part_names)
+    proxies = {p.proxy: p for p in spec.people}
     for b, body in enumerate(spec.bodies):
-        if body.urdf_path == HUMANOID_URDF:
-            world = keypoints_3d(body.name, traj.part_names, traj.poses, body.urdf_scale)
-            parts = np.flatnonzero(traj.part_body == b)
-            ids = {int(p) + 1 for p in parts}
-            people[body.name] = (world, ids, traj.present[:, parts[0]])
+        if body.urdf_path != HUMANOID_URDF:
+            continue
+        parts = np.flatnonzero(traj.part_body == b)
+        present = traj.present[:, parts[0]]
+        if body.name in proxies:
+            person = proxies[body.name]
+            k = traj.people_names.index(person.name)
+            world = np.asarray(traj.people_keypoints[k], dtype=float)
+            ids = {P + c + 1 for c, cloth in enumerate(spec.cloths) if cloth.skin == person.name}
+            placed = np.ones(len(WHOLEBODY_KEYPOINTS), dtype=bool)
+            placed[slice(*WHOLEBODY_SLICES["face"])] = False
+            people[person.name] = (world, ids, present, placed)
+            continue
+        world = keypoints_3d(body.name, traj.part_names, traj.poses, body.urdf_scale)
+        placed = np.ones(len(COCO_KEYPOINTS), dtype=bool)
+        if whole:
+            padded = np.zeros((len(world), len(WHOLEBODY_KEYPOINTS), 3))
+            padded[:, : len(COCO_KEYPOINTS)] = world
+            world = padded
+            placed = np.arange(len(WHOLEBODY_KEYPOINTS)) < len(COCO_KEYPOINTS)
+        people[body.name] = (world, {int(p) + 1 for p in parts}, present, placed)
     return people
 
 
-def keypoints_entry(people: dict) -> dict:
+def keypoints_entry(people: dict, spec=None, traj=None) -> dict:
     """The clip's ``keypoints`` annotation: names, skeleton, and per person the world
-    keypoints and the frames it is present in."""
+    keypoints (unplaced points 0), which are placed and the frames it is present in; a
+    skinned person also its body model's parameters (``body``)."""
+    whole = spec is not None and bool(spec.people)
+    bodies = {p.name: p for p in spec.people} if spec is not None else {}
+    entry = {
+        "layout": "coco_wholebody" if whole else "coco17",
+        "names": list(WHOLEBODY_KEYPOINTS if whole else COCO_KEYPOINTS),
+        "skeleton": WHOLEBODY_SKELETON if whole else COCO_SKELETON,
+        "people": {},
+    }
+    if whole:
+        entry["parts"] = {k: list(v) for k, v in WHOLEBODY_SLICES.items()}
+    for name, (w, _, present, placed) in people.items():
+        record = {
+            "world": np.round(np.where(placed[:, None], w, 0.0), 6).tolist(),
+            "placed": placed.tolist(),
+            "present": present.tolist(),
+        }
+        if name in bodies:
+            record["body"] = body_entry(bodies[name], traj)
+        entry["people"][name] = record
+    return entry
+
+
+def body_entry(person, traj) -> dict:
+    """How to rebuild a skinned person's mesh: the body model, its phenotype and look, and
+    where its per-frame bone parameters are."""
+    from simfactory.sim.actors.body import anny_version, bone_labels
+
+    k = traj.people_names.index(person.name) if traj is not None else 0
     return {
-        "names": list(COCO_KEYPOINTS),
-        "skeleton": COCO_SKELETON,
-        "people": {
-            name: {"world": np.round(w, 6).tolist(), "present": present.tolist()}
-            for name, (w, _, present) in people.items()
-        },
+        "model": "anny",
+        "anny_version": anny_version(),
+        "phenotype": person.phenotype,
+        "look": person.look,
+        "height_m": person.height,
+        "proxy": person.proxy,
+        "bones": f"trajectory.npz: people_bones_{k} (F, {len(bone_labels())}, 4, 4)",
+        "bone_labels": list(bone_labels()),
+        "pose_parameterization": "world-orient",
+        "regions": [
+            n
+            for n in (traj.cloth_names if traj is not None else [])
+            if n.startswith(f"{person.name}/")
+        ],
     }
 
 
 def keypoint_labels(people: dict, K, T_wc, depth, instance, cam) -> dict:
     """Per person, the keypoints' image positions and COCO visibility in one camera
-    (0 and not labelled in frames where the person is absent)."""
+    (0 and not labelled in frames where the person is absent and for unplaced points)."""
     labels = {}
-    for name, (world, ids, present) in people.items():
+    for name, (world, ids, present, placed) in people.items():
         xy, visibility = keypoints_2d(world, K, T_wc, depth, instance, ids, cam.width, cam.height)
         xy[~present], visibility[~present] = 0.0, 0
+        xy[:, ~placed], visibility[:, ~placed] = 0.0, 0
         labels[name] = {"xy": np.round(xy, 3).tolist(), "visibility": visibility.tolist()}
     return labels
 
@@ -201,7 +279,11 @@ def clip_annotations(
     table = class_table()
     return {
         "format": "simfactory-clip/1",
-        "conventions": {**CONVENTIONS, "cloths": CLOTH_CONVENTION} if spec.cloths else CONVENTIONS,
+        "conventions": {
+            **CONVENTIONS,
+            **({"cloths": CLOTH_CONVENTION} if spec.cloths else {}),
+            **({"people": PEOPLE_CONVENTION} if spec.people else {}),
+        },
         "clip": {
             "dataset_seed": cfg["seed"],
             "family": spec.family,
@@ -220,7 +302,7 @@ def clip_annotations(
         "objects": objects_entry(spec, traj, classes, geometry),
         "cameras": cameras,
         "lidars": lidars,
-        **({"keypoints": keypoints_entry(people)} if people else {}),
+        **({"keypoints": keypoints_entry(people, spec, traj)} if people else {}),
         "contacts": contacts_entry(traj),
         "joints": {
             "names": traj.joint_names,

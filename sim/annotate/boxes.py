@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 import trimesh
+from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.transform import Rotation
 
 # Corner signs of a box, x varying slowest: corner k is at (sx, sy, sz) * extents / 2.
@@ -103,6 +104,33 @@ def oriented_box(
     if np.linalg.det(T_oriented[:3, :3]) < 0:
         T_oriented[:3, 2] *= -1.0
     return T_oriented, np.asarray(extents_oriented, dtype=np.float64)
+
+
+def upright_box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest box with a vertical axis around world points (N, 3) (a standing
+    person's box): the least-area rectangle around their xy convex hull (one of its sides
+    lies along a hull edge), from their lowest to their highest z. Returns
+    (T_world_box (4, 4), extents (3,))."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    xy = points[:, :2]
+    try:
+        ring = xy[ConvexHull(xy).vertices]
+    except QhullError:  # degenerate (all on a line or a point): world-aligned
+        ring = xy
+    edges = np.roll(ring, -1, axis=0) - ring
+    angles = np.arctan2(edges[:, 1], edges[:, 0])
+    c, s = np.cos(angles), np.sin(angles)
+    rot = np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], axis=1)  # (E, 2, 2): world -> box
+    local = np.einsum("eij,nj->eni", rot, ring)
+    lo, hi = local.min(axis=1), local.max(axis=1)
+    best = int(np.argmin(np.prod(hi - lo, axis=1)))
+    centre_local = (lo[best] + hi[best]) / 2
+    T = np.eye(4)
+    T[:2, :2] = rot[best].T
+    T[:2, 3] = rot[best].T @ centre_local
+    z0, z1 = points[:, 2].min(), points[:, 2].max()
+    T[2, 3] = (z0 + z1) / 2
+    return T, np.array([*(hi[best] - lo[best]), z1 - z0])
 
 
 def box_corners(T_world_box: np.ndarray, extents: np.ndarray) -> np.ndarray:

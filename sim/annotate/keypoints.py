@@ -1,4 +1,6 @@
-"""COCO-17 person keypoints of the humanoid, in the world and per camera with visibility.
+"""Person keypoints in the world and per camera with visibility: COCO-WholeBody's 133
+points of a skinned person (``sim.actors.body`` places them on its mesh and bones), and
+COCO-17 of a bare humanoid.
 
 The DeepMimic humanoid (``humanoid.HUMANOID_URDF``) is modelled Y up, facing +x, with
 its right side on +z, and a URDF link frame's origin is the joint that moves the link:
@@ -37,10 +39,42 @@ COCO_KEYPOINTS = (
     "left_ankle",
     "right_ankle",
 )
+# COCO-WholeBody's 133 points (Jin et al. 2020, names as in mmpose): the 17 COCO body
+# points, 6 foot points, 68 face points (the iBUG 300-W layout), 21 per hand (the wrist,
+# then four per finger from the palm to the tip: thumb, fore, middle, ring, pinky).
+FOOT_KEYPOINTS = (
+    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+)  # fmt: skip
+FACE_KEYPOINTS = tuple(f"face-{i}" for i in range(68))
+HAND_FINGER_NAMES = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+
+
+def _hand(side: str) -> tuple[str, ...]:
+    return (f"{side}_hand_root",) + tuple(
+        f"{side}_{finger}{k}" for finger in HAND_FINGER_NAMES for k in range(1, 5)
+    )
+
+
+WHOLEBODY_KEYPOINTS = (
+    COCO_KEYPOINTS + FOOT_KEYPOINTS + FACE_KEYPOINTS + _hand("left") + _hand("right")
+)
+WHOLEBODY_SLICES = {"body": (0, 17), "foot": (17, 23), "face": (23, 91),
+                    "left_hand": (91, 112), "right_hand": (112, 133)}  # fmt: skip
+
 # COCO's person skeleton: limbs as 1-based keypoint index pairs.
 COCO_SKELETON = [
     [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
     [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+]  # fmt: skip
+# COCO-WholeBody's skeleton (1-based pairs): COCO's, the feet, and each hand's fingers.
+WHOLEBODY_SKELETON = COCO_SKELETON + [
+    [16, 18], [16, 19], [16, 20], [17, 21], [17, 22], [17, 23],
+] + [
+    [start + a, start + b]
+    for start in (92, 113)
+    for finger in range(5)
+    for a, b in ((0, 4 * finger + 1), (4 * finger + 1, 4 * finger + 2),
+                 (4 * finger + 2, 4 * finger + 3), (4 * finger + 3, 4 * finger + 4))
 ]  # fmt: skip
 
 HEAD_LINK = "neck"

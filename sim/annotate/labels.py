@@ -9,8 +9,15 @@ frame and object, 2D boxes (visible and amodal), the 3D box, visibility and trun
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
-from simfactory.sim.annotate.boxes import amodal_box, box_records, pixel_counts, visible_boxes
+from simfactory.sim.annotate.boxes import (
+    amodal_box,
+    box_records,
+    pixel_counts,
+    upright_box,
+    visible_boxes,
+)
 from simfactory.sim.model.motion import invert
 from simfactory.sim.model.parts import PartGeometry
 from simfactory.sim.simulate.cloth import cloth_box, hull_points
@@ -36,14 +43,17 @@ def camera_labels(
     present: np.ndarray | None = None,
     cloth_vertices: list[np.ndarray] | None = None,
     cloth_class_ids: list[int] | None = None,
+    cloth_upright: list[bool] | None = None,
 ) -> tuple[np.ndarray, list[list[dict]]]:
     """Semantic masks and per-object records for frames (F, H, W) of one camera with
     part ``poses`` (F, P, 4, 4) and cloths' vertices (each (F, V, 3) world) of classes
-    ``cloth_class_ids``; parts not ``present`` (F, P) in a frame get no record."""
+    ``cloth_class_ids``; parts not ``present`` (F, P) in a frame get no record. A cloth
+    marked in ``cloth_upright`` (a region of a person's body) gets an upright 3D box."""
     F, H, W = instance.shape
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
     cloth_vertices = list(cloth_vertices or [])
+    upright = list(cloth_upright or [False] * len(cloth_vertices))
     class_ids = np.concatenate([geometry.class_ids, np.asarray(cloth_class_ids or [], int)])
     semantic = semantic_from_instance(instance, class_ids)
     objects = []
@@ -61,6 +71,7 @@ def camera_labels(
                 H,
                 present[t],
                 cloths,
+                upright,
             )  # fmt: skip
         )
     return semantic, objects
@@ -90,8 +101,18 @@ def _record(id_, pts, K, W, H, boxes, counts, unoccluded) -> dict | None:
     }
 
 
+def _hull(vertices: np.ndarray) -> np.ndarray:
+    """The convex hull's corners (N, 3) of a body region's vertices (amodal boxes need
+    only those, and clipping every vertex at the near plane would be slow)."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    try:
+        return vertices[ConvexHull(vertices).vertices]
+    except QhullError:  # flat or degenerate
+        return vertices
+
+
 def _frame_objects(
-    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=()
+    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=(), upright=()
 ) -> list[dict]:
     P = poses.shape[0]
     boxes = visible_boxes(ids, P + len(cloths))
@@ -111,10 +132,12 @@ def _frame_objects(
     for record, box in zip(records, boxes3d, strict=True):
         record["box3d"] = box
     for c, vertices in enumerate(cloths):
-        pts = hull_points(vertices) @ T_cw[:3, :3].T + T_cw[:3, 3]
+        body = bool(upright[c]) if len(upright) else False
+        corners = _hull(vertices) if body else hull_points(vertices)
+        pts = corners @ T_cw[:3, :3].T + T_cw[:3, 3]
         record = _record(P + c + 1, pts, K, W, H, boxes, counts, unoccluded)
         if record is not None:
-            T_world_box, size = cloth_box(vertices)
+            T_world_box, size = upright_box(vertices) if body else cloth_box(vertices)
             record["box3d"] = box_records(T_world_box[None], size[None], T_wc)[0]
             records.append(record)
     return records

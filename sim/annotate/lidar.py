@@ -342,6 +342,55 @@ def carried_parts(body: str, part_names: Sequence[str]) -> set[int]:
     return {p for p, n in enumerate(part_names) if n == body or n.startswith(body + "/")}
 
 
+@dataclass
+class Sheet:
+    """A mesh whose vertices change every frame (a cloth, a region of a skinned person):
+    vertices (F, V, 3) world, triangles (M, 3), semantic id and albedo. Its points get
+    instance id P + c + 1 for the c-th sheet, as in the camera masks."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    class_id: int
+    albedo: float
+
+
+def _cast_sheets(sheets: list[Sheet], f: int, origin: np.ndarray, directions, range_m: float):
+    """First hit of every ray against the sheets' meshes of frame ``f``: sheet index (-1
+    for a miss), distance and world normal (Embree, or pybullet without it)."""
+    faces = [np.asarray(s.faces, dtype=np.int64) for s in sheets]
+    offsets = np.cumsum([0] + [len(s.vertices[f]) for s in sheets])
+    vertices = np.concatenate([np.asarray(s.vertices[f], dtype=np.float64) for s in sheets])
+    triangles = np.concatenate([fc + o for fc, o in zip(faces, offsets, strict=False)])
+    sheet_of = np.concatenate([np.full(len(fc), c) for c, fc in enumerate(faces)])
+    count = len(directions)
+    if ray_engine() == "embree":
+        from embreex.mesh_construction import TriangleMesh
+        from embreex.rtcore_scene import EmbreeScene
+
+        scene = EmbreeScene()
+        local = (vertices - origin).astype(np.float32)
+        TriangleMesh(scene, local, triangles.astype(np.int32))
+        origins = np.zeros((count, 3), dtype=np.float32)
+        dirs = np.ascontiguousarray(directions, dtype=np.float32)
+        dists = np.full(count, np.float32(range_m), dtype=np.float32)
+        hit = scene.run(origins, dirs, dists=dists, output=1)
+        found = hit["primID"] >= 0
+        index = np.where(found, sheet_of[np.maximum(hit["primID"], 0)], -1)
+        normal = hit["Ng"].astype(np.float64)
+        length = np.linalg.norm(normal, axis=1, keepdims=True)
+        normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+        return index, np.where(found, hit["tfar"], range_m).astype(np.float64), normal
+    caster = _BulletCaster(
+        [_Group(c, s.albedo, vertices[offsets[c] : offsets[c + 1]], fc)
+         for c, (s, fc) in enumerate(zip(sheets, faces, strict=True))],
+        np.tile(np.eye(4), (1, len(sheets), 1, 1)), np.ones((1, len(sheets)), dtype=bool),
+    )  # fmt: skip
+    try:
+        return caster.cast(origin, directions, range_m)
+    finally:
+        caster.close()
+
+
 def scan(
     lidar: LidarSpec,
     visuals: list[list[Visual]],
@@ -351,6 +400,7 @@ def scan(
     fps: float,
     part_names: Sequence[str],
     present: np.ndarray | None = None,
+    sheets: list[Sheet] | None = None,
 ) -> LidarScan:
     """Scan every frame of a clip.
 
@@ -358,11 +408,15 @@ def scan(
     parts' ``T_world_part``, ``T_world_lidar`` (F, 4, 4) the sensor's pose per frame,
     ``class_ids`` (P,) the parts' semantic ids and ``part_names`` (P,) their names (the
     parts of ``lidar.body`` are not cast against, nor parts absent from a frame by
-    ``present`` (F, P)).
+    ``present`` (F, P)). ``sheets`` (cloths, skinned people's regions) are cast against
+    as their meshes of each frame; the c-th has part index P + c.
     """
+    sheets = list(sheets or [])
     poses = np.asarray(poses, dtype=np.float64)
     T_world_lidar = np.asarray(T_world_lidar, dtype=np.float64)
-    class_ids = np.asarray(class_ids)
+    class_ids = np.concatenate(
+        [np.asarray(class_ids, dtype=np.int64), [s.class_id for s in sheets]]
+    ).astype(np.int64)
     num_frames = len(poses)
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
@@ -371,8 +425,11 @@ def scan(
         caster = _EmbreeCaster(groups, poses, present, T_world_lidar[0, :3, 3])
     else:
         caster = _BulletCaster(groups, poses, present)
-    part_of = np.array([g.part for g in groups], dtype=np.int64)
-    albedo = np.array([g.albedo for g in groups], dtype=np.float64)
+    P = poses.shape[1]
+    part_of = np.array(
+        [g.part for g in groups] + [P + c for c in range(len(sheets))], dtype=np.int64
+    )
+    albedo = np.array([g.albedo for g in groups] + [s.albedo for s in sheets], dtype=float)
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("xyz", "intensity", "group", "ring")}
     counts = []
     try:
@@ -382,6 +439,13 @@ def scan(
             directions, ring = lidar_rays(lidar, fps, f)
             world_dirs = directions @ R.T
             group, distance, normal = caster.cast(origin, world_dirs, float(lidar.range_m))
+            if sheets:
+                index, near, facing = _cast_sheets(
+                    sheets, f, origin, world_dirs, float(lidar.range_m)
+                )
+                closer = (index >= 0) & ((group < 0) | (near < distance))
+                group[closer] = len(groups) + index[closer]
+                distance[closer], normal[closer] = near[closer], facing[closer]
             hit = group >= 0
             cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], normal[hit]))
             out["xyz"].append(directions[hit] * distance[hit, None])

@@ -33,6 +33,11 @@ Conventions:
 - ``every`` keeps frames 0, N, 2N ... of each clip; image and video file names keep the
   clip's own frame numbers. Images are the lossy H.264 frames decoded again (JPEG at
   quality 95 adds its own loss; PNG keeps the decoded pixels).
+- People: with ``instances="bodies"`` a person (its humanoid's links, or the regions of
+  its skinned body) is one instance, and its COCO annotation carries ``keypoints``
+  ([x, y, v] per point in the clip's layout, COCO-WholeBody's 133 or COCO-17, pixel-edge
+  coordinates, 0, 0, 0 where not labelled) and ``num_keypoints``; the person category
+  lists the layout's ``keypoints`` names and ``skeleton``.
 - Besides the formats' own keys, images carry ``clip_id``, ``frame`` and ``camera``,
   videos ``clip_id``, ``frames`` and ``camera``, annotations ``object_ids`` (the
   instance ids it covers) and ``object_name`` (the object's, or with bodies the body's),
@@ -225,6 +230,42 @@ def _per_frame(items: list[dict | None], key: str) -> list:
     return [None if item is None else item[key] for item in items]
 
 
+def _clip_keypoints(clip: Path, camera: str) -> tuple[dict, tuple | None]:
+    """A clip camera's people keypoints (name -> xy, visibility) and the layout's names and
+    skeleton (None without people)."""
+    ann = read_annotations(clip)
+    if "keypoints" not in ann:
+        return {}, None
+    entry = ann["keypoints"]
+    return ann["cameras"][camera].get("keypoints", {}), (entry["names"], entry["skeleton"])
+
+
+def _keypoints(people: dict, name: str, frame: int) -> dict:
+    """COCO's ``keypoints`` ([x, y, v] per point, pixel-edge coordinates; 0, 0, 0 where
+    not labelled) and ``num_keypoints`` of a person instance (with ``instances="bodies"``
+    an instance is the person)."""
+    if name not in people:
+        return {}
+    xy = np.asarray(people[name]["xy"][frame], dtype=float)
+    v = np.asarray(people[name]["visibility"][frame], dtype=int)
+    xy = np.where(v[:, None] > 0, xy + 0.5, 0.0)
+    flat = np.concatenate([np.round(xy, 3), v[:, None]], axis=1).ravel()
+    return {"keypoints": [float(x) if i % 3 < 2 else int(x) for i, x in enumerate(flat)],
+            "num_keypoints": int((v > 0).sum())}  # fmt: skip
+
+
+def _with_keypoints(categories: list[dict], layout: tuple | None) -> list[dict]:
+    """The person category with the keypoint names and skeleton of the exported clips'
+    layout (COCO-WholeBody's 133 or COCO-17), when they have people."""
+    if layout is None:
+        return categories
+    names, skeleton = layout
+    return [
+        {**c, "keypoints": list(names), "skeleton": skeleton} if c["name"] == "person" else c
+        for c in categories
+    ]
+
+
 def _source(instance: Instance) -> dict:
     """The keys that lead back from an exported instance to our objects."""
     return {"object_ids": list(instance.ids), "object_name": instance.name}
@@ -271,8 +312,11 @@ def export_coco(
     options = (camera, every, min_visible_pixels, image_format, instances)
     views, out = _prepare(dataset_dir, out_dir, *options, overwrite, ["images", "annotations"])
     images, annotations = [], []
+    layout = None
     for view in views:
         frames = _clip_frames(view.clip, view.camera, every, min_visible_pixels, instances)
+        people, names = _clip_keypoints(view.clip, view.camera)
+        layout = layout or names
         for f, rgb, seen in frames:
             file_name = f"{view.folder}/{f:06d}.{image_format}"
             _write_image(out / "images" / file_name, rgb)
@@ -287,14 +331,15 @@ def export_coco(
                     {"id": len(annotations) + 1, "image_id": image_id,
                      "category_id": item["instance"].class_id,
                      "segmentation": item["segmentation"], "area": item["area"],
-                     "bbox": item["bbox"], "iscrowd": 0, **_source(item["instance"])}
+                     "bbox": item["bbox"], "iscrowd": 0, **_source(item["instance"]),
+                     **_keypoints(people, item["instance"].name, f)}
                 )  # fmt: skip
     content = {
         "info": _info("COCO", camera),
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": coco_categories(),
+        "categories": _with_keypoints(coco_categories(), layout),
     }
     _write_json(out / "annotations" / "instances.json", content)
     return len(images)

@@ -28,11 +28,15 @@ class PartGeometry:
 
 
 def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
-    """The visuals of every part of the trajectory, in the part's frame."""
+    """The visuals of every part of the trajectory, in the part's frame (none for the
+    humanoid proxies of skinned people: their bodies are drawn from vertices)."""
     out = []
+    proxies = {person.proxy for person in spec.people}  # drawn as skinned bodies instead
     for b, link in zip(trajectory.part_body, trajectory.part_link, strict=True):
         body = spec.bodies[b]
-        if body.urdf_path:
+        if body.name in proxies:
+            out.append([])
+        elif body.urdf_path:
             visuals = urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)]
             name = "base" if link < 0 else trajectory.part_names[len(out)].split("/", 1)[1]
             material = body.urdf_materials.get(name)

@@ -294,6 +294,30 @@ class Cloth:
     collision_margin: float = 0.002
     self_collision: bool = False
     anchors: list[ClothAnchor] = field(default_factory=list)
+    # A region of a person's skinned body (``sim.actors.body``) rather than a sheet: the
+    # name of the ``Person``; it is not simulated, and its vertices every frame are those
+    # of the skinned body mesh at ``skin_vertices`` (indices into the whole mesh).
+    skin: str = ""
+    skin_vertices: np.ndarray | None = None
+
+
+@dataclass
+class Person:
+    """A person's visible body: the anny body model (``sim.actors.body``) with its
+    ``phenotype`` (anny's parameters and the age in years) and ``look`` (skin, hair and
+    clothes), skinned every frame on the motion of the humanoid Body ``proxy``, which moves
+    and collides but is not drawn. Its mesh is drawn as the cloths whose ``skin`` is
+    ``name`` (one per region: skin, hair, top, ...). ``height`` is its standing height (m).
+    ``grips``: per hand ("left", "right"), what it grasps: {"object": a body's name,
+    "start": s, "end": s or None}; the hand turns its palm onto the object before
+    ``start`` and its fingers close on it (``sim.actors.body.grasp_hands``)."""
+
+    name: str
+    proxy: str
+    phenotype: dict
+    look: dict
+    height: float
+    grips: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -315,3 +339,6 @@ class SceneSpec:
     annotations: dict = field(default_factory=dict)
     # Deformable sheets; a spec with any is simulated in pybullet's deformable world.
     cloths: list[Cloth] = field(default_factory=list)
+    # People drawn with the body model, each dressing a humanoid proxy (its regions are
+    # cloths with ``skin`` set, after the simulated ones).
+    people: list[Person] = field(default_factory=list)

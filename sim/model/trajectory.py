@@ -2,9 +2,10 @@
 
 It holds, per frame, the pose and velocity of every rigid part (body bases and
 links), joint positions, de-duplicated contact events, which parts are present
-(bodies with a ``lifetime`` are absent outside it) and the vertices of every cloth.
-With the SceneSpec it is
-all that rendering needs, so a clip can be re-rendered without simulating again.
+(bodies with a ``lifetime`` are absent outside it), the vertices of every cloth (the
+regions of a skinned person's mesh included) and, per person, the body model's bone
+parameters and whole-body keypoints. With the SceneSpec it is all that rendering needs,
+so a clip can be re-rendered without simulating again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+
+# Lists of arrays saved one key per item, and the list of names that counts them.
+_PER_ITEM = {
+    "cloth_vertices": "cloth_names",
+    "people_bones": "people_names",
+    "people_keypoints": "people_names",
+}
 
 
 @dataclass
@@ -36,6 +44,10 @@ class Trajectory:
     present: np.ndarray | None = None  # (F, P) bool; None = every part in every frame
     cloth_names: list[str] = field(default_factory=list)  # SceneSpec.cloths, in order
     cloth_vertices: list[np.ndarray] = field(default_factory=list)  # per cloth (F, V, 3) world
+    people_names: list[str] = field(default_factory=list)  # SceneSpec.people, in order
+    # per person: anny's world-orient bone parameters (F, B, 4, 4) (``sim.actors.body``)
+    people_bones: list[np.ndarray] = field(default_factory=list)
+    people_keypoints: list[np.ndarray] = field(default_factory=list)  # per person (F, 133, 3)
 
     def __post_init__(self) -> None:
         if self.present is None:
@@ -51,14 +63,18 @@ class Trajectory:
 
     def save(self, path: str | Path) -> None:
         """Write as an uncompressed ``.npz`` (names stored as string arrays, cloth c's
-        vertices as ``cloth_vertices_<c>``; a clip without cloths stores no cloth keys)."""
+        vertices as ``cloth_vertices_<c>``, person k's bones and keypoints as
+        ``people_bones_<k>`` and ``people_keypoints_<k>``; a clip without cloths or
+        people stores no such keys)."""
         arrays = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.startswith("cloth_") and not self.cloth_names:
                 continue
-            if f.name == "cloth_vertices":
-                arrays.update({f"cloth_vertices_{c}": v for c, v in enumerate(value)})
+            if f.name.startswith("people_") and not self.people_names:
+                continue
+            if f.name in _PER_ITEM:
+                arrays.update({f"{f.name}_{c}": v for c, v in enumerate(value)})
                 continue
             arrays[f.name] = np.asarray(value, dtype=str if f.name.endswith("names") else None)
         with open(path, "wb") as fh:
@@ -70,9 +86,9 @@ class Trajectory:
         with np.load(path) as data:
             values = {}
             for f in fields(cls):
-                if f.name == "cloth_vertices":
-                    count = len(values.get("cloth_names", []))
-                    values[f.name] = [data[f"cloth_vertices_{c}"] for c in range(count)]
+                if f.name in _PER_ITEM:
+                    count = len(values.get(_PER_ITEM[f.name], []))
+                    values[f.name] = [data[f"{f.name}_{c}"] for c in range(count)]
                     continue
                 if f.name not in data:
                     continue

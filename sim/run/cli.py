@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from simfactory.sim.annotate.captions import amount
+from simfactory.sim.run.build import family_module
 from simfactory.sim.run.config import ConfigError, override_keys, validate
 from simfactory.sim.run.executor import Progress, default_workers, run_clips
 from simfactory.sim.run.guard import DatasetError, DatasetLock, check_identity, write_identity
@@ -158,6 +159,11 @@ def _generate(cfg: dict, dataset_dir: Path, command: str) -> int:
         f"with {how} into {dataset_dir}",
         file=sys.stderr,
     )
+    draws = getattr(family_module(cfg["scene"]["name"]), "draws_people", None)
+    if todo and draws is not None and draws(cfg["scene"]):
+        from simfactory.sim.actors.body import ensure_cache
+
+        ensure_cache()  # anny's model cache, once per machine before the workers start
     progress = Progress(len(todo), cfg["frames"])
     if ex["name"] == "ray":
         from simfactory.sim.run.ray_executor import run_clips_ray

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simfactory.sim.actors.body import skin_people
 from simfactory.sim.annotate.annotations import (
     camera_entry,
     clip_annotations,
@@ -23,7 +24,7 @@ from simfactory.sim.annotate.annotations import (
 )
 from simfactory.sim.annotate.captions import clip_captions
 from simfactory.sim.annotate.labels import camera_labels
-from simfactory.sim.annotate.lidar import scan
+from simfactory.sim.annotate.lidar import Sheet, scan
 from simfactory.sim.model.camera import body_poses, camera_poses, intrinsics
 from simfactory.sim.model.classes import class_table
 from simfactory.sim.model.parts import (
@@ -176,6 +177,7 @@ def _render_and_write(
             semantic, objects = camera_labels(
                 shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
                 traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
+                [bool(c.skin) for c in spec.cloths],
             )  # fmt: skip
             keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
             times["labels"] += time.perf_counter() - t
@@ -190,11 +192,16 @@ def _render_and_write(
 
         t = time.perf_counter()
         visuals = part_visuals(spec, traj) if spec.lidars else []
+        sheets = [
+            Sheet(v, np.asarray(c.mesh.faces), table.id_of(c.semantic_class),
+                  float(np.mean(c.material.base_color[:3])))
+            for c, v in zip(spec.cloths, traj.cloth_vertices, strict=True)
+        ] if spec.lidars else []  # fmt: skip
         for lidar in spec.lidars:
             T_wl = body_poses(lidar.body, traj) @ np.asarray(lidar.T_body_lidar, dtype=float)
             points = scan(
                 lidar, visuals, traj.poses, T_wl, geometry.class_ids, traj.fps, traj.part_names,
-                traj.present,
+                traj.present, sheets,
             )  # fmt: skip
             (out / lidar.name).mkdir()
             pending.append(
@@ -254,10 +261,16 @@ def generate_clip(
     if trajectory is None:
         trajectory = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
     traj = trajectory
+    times["physics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if spec.people and not traj.people_names:
+        skin_people(spec, traj)
+    times["skin"] = time.perf_counter() - t
+    t = time.perf_counter()
     if injected_fault(index, attempt) == "blowup":
         _blow_up(spec, traj)
     check_rollout(spec, traj)
-    times["physics"] = time.perf_counter() - t
+    times["physics"] += time.perf_counter() - t
 
     visuals = part_visuals(spec, traj)
     classes = part_classes(spec, traj)

@@ -52,9 +52,11 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     vertices = np.asarray(vertices, dtype=np.float64)
     tri = vertices[faces]
     face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length: 2 x area
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
+    corners = np.asarray(faces).reshape(-1)
+    normals = np.stack(
+        [np.bincount(corners, np.repeat(face_normals[:, d], 3), len(vertices)) for d in range(3)],
+        axis=1,
+    )
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0.0, 0.0, 1.0])
 

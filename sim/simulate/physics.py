@@ -8,7 +8,7 @@ frame i is at exactly i / fps seconds.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pybullet as pb
@@ -488,6 +488,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     at the start of each step), and its vertices are recorded every frame; physics then
     runs at least at ``CLOTH_PHYSICS_HZ``.
     """
+    if any(c.skin for c in spec.cloths):  # a person's skinned regions: drawn, not simulated
+        spec = replace(spec, cloths=[c for c in spec.cloths if not c.skin])
     if spec.cloths:
         physics_hz = max(physics_hz, CLOTH_PHYSICS_HZ)
     substeps = max(1, round(physics_hz / fps))

@@ -1,0 +1,1134 @@
+"""The person's body: the ``anny`` parametric body model (NAVER LABS, Apache-2.0, built on
+MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's motion.
+
+- **Phenotype.** Each person draws anny's six phenotype parameters (gender, age, muscle,
+  weight, height, proportions, all in [0, 1]) from its seed (``sample_phenotype``): an age
+  in years from a population's age range, then a body of that age. The standing height in
+  metres is measured on the rest mesh.
+- **Look.** A skin tone, a hair colour and style (short, long, a cap or none), a top
+  (short or long sleeves), trousers or shorts and shoes (``sample_look``). Clothing and
+  hair are *regions* of the body mesh with materials of their own (``body_regions``):
+  every vertex belongs to one region by its dominant bone and its place on the rest body.
+- **Motion.** The DeepMimic humanoid (``sim.actors.humanoid``) keeps moving and colliding
+  (a hidden proxy); every anny bone follows the world rotation of the humanoid link it
+  maps to (``DRIVERS``), its rest direction aligned to the humanoid's rest pose first
+  (arms and legs straight down), the spine and neck spread between the links around
+  them; the root follows the pelvis. The bones are anny's ``world-orient`` pose
+  parameters: (F, 104, 4, 4) world rotations with the root's world position, so
+  ``anny.Anny()(pose_parameters=bones, phenotype_kwargs=phenotype,
+  pose_parameterization="world-orient")["vertices"]`` gives the mesh in the world frame.
+  The arms are then bent by two-bone inverse kinematics so that each wrist is where the
+  humanoid's wrist is (the hand that holds things). All frames of a clip are skinned in
+  one batched call (``skin_people``).
+- **Hands.** A hand that grasps something turns its palm onto it and its fingers close
+  until their tips touch its surface (``grasp_hands``, ``close_fingers``).
+- **Keypoints.** COCO-WholeBody's 133 points from the mesh and bones
+  (``wholebody_keypoints``); the face's 68 are not placed.
+
+The model is created when a clip needs it (``body_model``) and released once the clip is
+skinned; anny builds a cache on its first use on a machine (about two minutes, under
+``~/.cache/anny`` or ``$ANNY_CACHE_DIR``), which ``ensure_cache`` does once before any
+worker starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from functools import cache
+
+import numpy as np
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from simfactory.sim.model.spec import Cloth, Material, Person
+
+ANNY_PHENOTYPE = ("gender", "age", "muscle", "weight", "height", "proportions")
+# anny's age parameter at its blendshape anchors (baby, child, young, old) and the ages in
+# years MakeHuman gives those anchors; ages between are interpolated linearly.
+AGE_ANCHORS = ((0.0, 1.0), (1 / 3, 11.0), (2 / 3, 25.0), (1.0, 90.0))
+ADULT_AGES = (16.0, 80.0)  # years: who does household tasks
+POPULATION_AGES = (6.0, 85.0)  # years: who walks the streets
+
+# anny is modelled Z up, facing -y, its left side on +x; the humanoid's rest pose in the
+# world faces +x, Z up (``sim.actors.humanoid``): a quarter turn about z maps one to the other.
+ANNY_TO_REST = Rotation.from_euler("z", 90, degrees=True)
+HUMANOID_REST = Rotation.from_euler("x", 90, degrees=True)  # every link at rest, world
+
+# The humanoid link (or two links and a blend) whose world rotation drives each anny bone,
+# by bone-name prefix; the first prefix that matches wins. Sides: ".L" -> "left_".
+DRIVERS = (
+    ("root", ("root", "root", 0.0)),
+    ("pelvis", ("root", "root", 0.0)),
+    ("spine05", ("root", "root", 0.0)),
+    ("spine04", ("root", "chest", 0.25)),
+    ("spine03", ("root", "chest", 0.5)),
+    ("spine02", ("root", "chest", 0.75)),
+    ("spine01", ("chest", "chest", 0.0)),
+    ("clavicle", ("chest", "chest", 0.0)),
+    ("shoulder01", ("chest", "chest", 0.0)),
+    ("neck01", ("chest", "neck", 0.4)),
+    ("neck02", ("chest", "neck", 0.7)),
+    ("neck03", ("neck", "neck", 0.0)),
+    ("head", ("neck", "neck", 0.0)),
+    ("eye", ("neck", "neck", 0.0)),
+    ("upperarm", ("{side}shoulder", "{side}shoulder", 0.0)),
+    ("lowerarm", ("{side}elbow", "{side}elbow", 0.0)),
+    ("wrist", ("{side}wrist", "{side}wrist", 0.0)),
+    ("finger", ("{side}wrist", "{side}wrist", 0.0)),
+    ("metacarpal", ("{side}wrist", "{side}wrist", 0.0)),
+    ("upperleg", ("{side}hip", "{side}hip", 0.0)),
+    ("lowerleg", ("{side}knee", "{side}knee", 0.0)),
+    ("foot", ("{side}ankle", "{side}ankle", 0.0)),
+    ("toe", ("{side}ankle", "{side}ankle", 0.0)),
+)
+# Long bones whose rest direction (head to the head of the named bone) is turned to the
+# humanoid's rest direction of the same segment: arms down, a little out; legs down.
+ALIGN = {
+    "upperarm01": ("lowerarm01", "arm"),
+    "upperarm02": ("lowerarm01", "arm"),
+    "lowerarm01": ("wrist", "arm"),
+    "lowerarm02": ("wrist", "arm"),
+    "upperleg01": ("lowerleg01", "leg"),
+    "upperleg02": ("lowerleg01", "leg"),
+    "lowerleg01": ("foot", "leg"),
+    "lowerleg02": ("foot", "leg"),
+}
+ARM_ABDUCTION = np.radians(6.0)  # the rest arm hangs this far out from vertical
+
+SKIN_TONES = (
+    (0.87, 0.68, 0.58),
+    (0.80, 0.57, 0.45),
+    (0.62, 0.42, 0.30),
+    (0.43, 0.28, 0.19),
+    (0.27, 0.17, 0.11),
+    (0.70, 0.52, 0.38),
+)
+HAIR_COLOURS = (
+    (0.02, 0.015, 0.01),
+    (0.08, 0.05, 0.03),
+    (0.20, 0.12, 0.06),
+    (0.55, 0.40, 0.20),
+    (0.35, 0.12, 0.05),
+    (0.55, 0.55, 0.55),
+)
+CLOTHES = (
+    (0.05, 0.05, 0.06),
+    (0.75, 0.75, 0.74),
+    (0.08, 0.12, 0.30),
+    (0.35, 0.05, 0.06),
+    (0.15, 0.25, 0.12),
+    (0.40, 0.32, 0.20),
+    (0.30, 0.30, 0.32),
+    (0.60, 0.45, 0.10),
+    (0.10, 0.30, 0.45),
+    (0.45, 0.12, 0.30),
+    (0.70, 0.20, 0.15),
+    (0.12, 0.18, 0.45),
+)
+SHOES = ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6), (0.25, 0.12, 0.05), (0.15, 0.15, 0.2))
+HAIR_STYLES = ("short", "long", "cap", "none")
+REGIONS = ("skin", "hair", "eyes", "top", "bottom", "shoes")
+ROUGHNESS = {"skin": 0.5, "hair": 0.7, "eyes": 0.2, "top": 0.85, "bottom": 0.8, "shoes": 0.45}
+
+
+# The model and its cache.
+
+
+def body_model_installed() -> bool:
+    """Whether the ``anny`` package (the ``people`` extra) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("anny") is not None
+
+
+def cache_dir() -> str:
+    """Where anny keeps the cache it builds on its first use on a machine."""
+    from anny.paths import get_anny_cache_path
+
+    return str(get_anny_cache_path())
+
+
+def cache_built() -> bool:
+    """Whether anny's model cache is on this machine (creating the model is then quick)."""
+    pattern = os.path.join(cache_dir(), "**", "build_compact_model_data_*.safetensors")
+    return bool(glob.glob(pattern, recursive=True))
+
+
+def ensure_cache(log=None) -> None:
+    """Build anny's cache now if this machine has none (once per machine: about two
+    minutes), saying so through ``log`` (default: a line on stderr)."""
+    if cache_built():
+        return
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log(f"people: building the anny body model's cache in {cache_dir()} (once per machine, ~2 min)")
+    t = time.perf_counter()
+    body_model()
+    log(f"people: anny cache built in {time.perf_counter() - t:.0f} s")
+
+
+@cache
+def body_model():
+    """anny's full-body model (13,718 vertices, 104 bones with fingers), once per process
+    (its rest shapes and bones; the skinning is ``linear_blend_skinning``)."""
+    import warnings
+
+    import anny
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Skinning is done here (``linear_blend_skinning``): anny's warp kernels are not
+        # loaded (warp takes ~200 MB of a worker's memory).
+        return anny.Anny(skinning_method="lbs")
+
+
+def release_body_model() -> None:
+    """Drop the model and what was computed from it (a worker then renders with ~100 MB
+    less; the next clip that needs it creates it again in under a second)."""
+    import gc
+
+    for cached in (body_model, _skin_weights, _rest_body_cached, _corrections, _hand_points,
+                   _fingertip_vertices, _parents, _coco_regressor, _hand_frame):  # fmt: skip
+        cached.cache_clear()
+    gc.collect()
+
+
+@cache
+def bone_labels() -> tuple[str, ...]:
+    return tuple(body_model().bone_labels)
+
+
+def anny_version() -> str:
+    import anny
+
+    return str(anny.__version__)
+
+
+# Phenotype and look.
+
+
+def age_parameter(years: float) -> float:
+    """anny's age parameter of an age in years (``AGE_ANCHORS``)."""
+    params, ages = zip(*AGE_ANCHORS, strict=True)
+    return float(np.interp(years, ages, params))
+
+
+@dataclass
+class Phenotype:
+    """anny's phenotype parameters (each in [0, 1]; gender 0 is male, 1 female) and the
+    age in years they were drawn for."""
+
+    gender: float
+    age: float
+    muscle: float
+    weight: float
+    height: float
+    proportions: float
+    age_years: float
+
+    def kwargs(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in ANNY_PHENOTYPE}
+
+
+def sample_phenotype(rng: np.random.Generator, ages: tuple[float, float] = ADULT_AGES) -> Phenotype:
+    """A person of a real population: an age (years) in ``ages`` (more young adults than
+    elders), a sex, and muscle, weight, height and proportions spread about the middle
+    (weight rising a little with age, muscle falling after 50); ``make_person`` then fits
+    the height parameter to a stature of that age and sex (``fit_height``)."""
+    lo, hi = ages
+    years = float(lo + (hi - lo) * rng.beta(1.3, 1.8))
+    female = rng.random() < 0.5
+    gender = float(rng.uniform(0.8, 1.0) if female else rng.uniform(0.0, 0.2))
+    adult = np.clip((years - 12.0) / 10.0, 0.0, 1.0)
+    muscle = float(np.clip(rng.beta(3, 3) - 0.15 * max(years - 50.0, 0.0) / 30.0, 0.05, 0.95))
+    weight = float(np.clip(rng.beta(2.5, 2.5) + 0.1 * adult * min(years, 60.0) / 60.0, 0.05, 0.95))
+    return Phenotype(
+        gender=round(gender, 4),
+        age=round(age_parameter(years), 4),
+        muscle=round(muscle, 4),
+        weight=round(weight, 4),
+        height=round(float(rng.beta(3, 3)), 4),
+        proportions=round(float(rng.uniform(0.2, 0.8)), 4),
+        age_years=round(years, 2),
+    )
+
+
+# Mean standing height (m) by age (years) of boys and men, girls and women (growth charts
+# rounded), and the spread about it; adults lose a few centimetres after 50.
+STATURE_AGES = (6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0)
+STATURE = {False: (1.16, 1.28, 1.38, 1.49, 1.63, 1.73, 1.76),
+           True: (1.15, 1.27, 1.38, 1.51, 1.60, 1.62, 1.63)}  # fmt: skip
+STATURE_SD = 0.065
+
+
+def sample_stature(rng: np.random.Generator, phenotype: Phenotype) -> float:
+    """A standing height (m) for a person's age and sex, from a population's spread."""
+    female = phenotype.gender >= 0.5
+    mean = float(np.interp(phenotype.age_years, STATURE_AGES, STATURE[female]))
+    mean -= 0.04 * np.clip((phenotype.age_years - 50.0) / 30.0, 0.0, 1.0)
+    return float(mean + STATURE_SD * np.clip(rng.standard_normal(), -2.5, 2.5))
+
+
+def fit_height(phenotype: Phenotype, stature: float) -> Phenotype:
+    """The phenotype with anny's height parameter set so that the rest mesh stands
+    ``stature`` m tall (or as near as the parameter's range allows): the mesh's height is
+    nearly linear in the parameter, so two secant steps from its ends."""
+
+    def height_at(value: float) -> float:
+        return rest_body(replace(phenotype, height=value)).height
+
+    lo, hi = 0.0, 1.0
+    h_lo, h_hi = height_at(lo), height_at(hi)
+    value = float(np.clip(lo + (stature - h_lo) * (hi - lo) / (h_hi - h_lo), 0.0, 1.0))
+    h = height_at(value)
+    if abs(h - stature) > 0.005 and 0.0 < value < 1.0:  # one more secant step
+        a, ha = (lo, h_lo) if h > stature else (hi, h_hi)
+        value = float(np.clip(value + (stature - h) * (value - a) / (h - ha), 0.0, 1.0))
+    return replace(phenotype, height=round(value, 4))
+
+
+def sample_look(rng: np.random.Generator, phenotype: Phenotype) -> dict:
+    """Skin tone, hair (colour, style), top (colour, sleeves), bottom (colour, legs) and
+    shoes of a person, colours linear RGB."""
+    hair = HAIR_COLOURS[int(rng.integers(len(HAIR_COLOURS)))]
+    if phenotype.age_years > 60 and rng.random() < 0.7:
+        hair = (0.6, 0.6, 0.6)
+    style = str(rng.choice(HAIR_STYLES, p=(0.45, 0.3, 0.15, 0.1)))
+    top = CLOTHES[int(rng.integers(len(CLOTHES)))]
+    bottom = CLOTHES[int(rng.integers(len(CLOTHES)))]
+    look = {
+        "skin": SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+        "hair": CLOTHES[int(rng.integers(len(CLOTHES)))] if style == "cap" else hair,
+        "hair_style": style,
+        "eyes": (0.06, 0.04, 0.03),
+        "top": top,
+        "sleeves": "long" if rng.random() < 0.45 else "short",
+        "bottom": bottom,
+        "legs": "shorts" if rng.random() < 0.2 else "trousers",
+        "shoes": SHOES[int(rng.integers(len(SHOES)))],
+    }
+    return {k: tuple(round(float(c), 4) for c in v) if isinstance(v, tuple) else v
+            for k, v in look.items()}  # fmt: skip
+
+
+# The rest body.
+
+
+@dataclass
+class RestBody:
+    """A phenotype's body at rest (anny's frame: Z up, facing -y, metres): vertices (V, 3),
+    triangles (M, 3), bone heads (B, 3) and rest bone poses (B, 4, 4), each vertex's
+    dominant bone (V,), and its standing height (m) and sole height (min z)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    heads: np.ndarray
+    rest_poses: np.ndarray
+    dominant: np.ndarray
+    height: float
+    sole_z: float
+
+
+@cache
+def _rest_body_cached(key: tuple) -> RestBody:
+    import torch
+
+    model = body_model()
+    with torch.no_grad():
+        out = model(phenotype_kwargs=dict(key))
+    vertices = out["rest_vertices"][0].numpy().astype(np.float64)
+    rest_poses = out["rest_bone_poses"][0].numpy().astype(np.float64)
+    weights = model.vertex_bone_weights.numpy()
+    indices = model.vertex_bone_indices.numpy()
+    dominant = indices[np.arange(len(indices)), weights.argmax(axis=1)]
+    return RestBody(
+        vertices=vertices,
+        faces=model.faces.numpy().astype(np.int64),
+        heads=rest_poses[:, :3, 3].copy(),
+        rest_poses=rest_poses,
+        dominant=dominant,
+        height=float(vertices[:, 2].max() - vertices[:, 2].min()),
+        sole_z=float(vertices[:, 2].min()),
+    )
+
+
+def rest_body(phenotype: Phenotype | dict) -> RestBody:
+    kwargs = phenotype.kwargs() if isinstance(phenotype, Phenotype) else dict(phenotype)
+    return _rest_body_cached(tuple(sorted((k, float(kwargs[k])) for k in ANNY_PHENOTYPE)))
+
+
+def _bone(name: str) -> int:
+    return bone_labels().index(name)
+
+
+def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
+    """The region (index into ``REGIONS``) of every vertex of a rest body dressed in
+    ``look``: by its dominant bone and, along arms, legs and torso, its place on the body."""
+    labels = bone_labels()
+    names = np.array(labels)[rest.dominant]
+    v = rest.vertices
+    region = np.zeros(len(v), dtype=np.int64)  # skin
+    R = {name: i for i, name in enumerate(REGIONS)}
+
+    def along(a: str, b: str, side: str) -> np.ndarray:
+        p, q = rest.heads[_bone(f"{a}.{side}")], rest.heads[_bone(f"{b}.{side}")]
+        return (v - p) @ (q - p) / np.dot(q - p, q - p)
+
+    torso = np.char.startswith(names, "spine") | np.char.startswith(names, "clavicle")
+    torso |= np.char.startswith(names, "shoulder01") | (names == "root")
+    pelvis = np.char.startswith(names, "pelvis")
+    waist_z = rest.heads[_bone("spine04")][2]
+    region[torso & (v[:, 2] >= waist_z)] = R["top"]
+    region[(torso & (v[:, 2] < waist_z)) | pelvis] = R["bottom"]
+    sleeve = 0.92 if look["sleeves"] == "long" else 0.28
+    leg_end = 0.93 if look["legs"] == "trousers" else 0.4
+    for side in ("L", "R"):
+        arm = np.char.startswith(names, "upperarm") | np.char.startswith(names, "lowerarm")
+        arm &= np.char.endswith(names, f".{side}")
+        t = along("upperarm01", "wrist", side)
+        region[arm & (t < sleeve)] = R["top"]
+        leg = np.char.startswith(names, "upperleg") | np.char.startswith(names, "lowerleg")
+        leg &= np.char.endswith(names, f".{side}")
+        s = along("upperleg01", "foot", side)
+        region[leg & (s < leg_end)] = R["bottom"]
+        region[leg & (s > 0.95)] = R["shoes"]
+    feet = np.char.startswith(names, "foot") | np.char.startswith(names, "toe")
+    region[feet] = R["shoes"]
+    region[np.char.startswith(names, "eye")] = R["eyes"]
+    if look["hair_style"] != "none":
+        head = (names == "head") | (names == "neck03") | (names == "neck02")
+        eye_z = rest.heads[_bone("eye.L")][2]
+        centre_y = rest.heads[_bone("head")][1]
+        top = v[:, 2] > eye_z + (0.035 if look["hair_style"] == "cap" else 0.045)
+        back_z = eye_z - (0.12 if look["hair_style"] == "long" else 0.04)
+        back = (v[:, 2] > back_z) & (v[:, 1] > centre_y + 0.035)
+        region[head & (top | back)] = R["hair"]
+    return region
+
+
+def cluster_vertices(vertices: np.ndarray, cell: np.ndarray | float) -> np.ndarray:
+    """For every vertex (V, 3), the vertex that stands for it in a coarser mesh: the one
+    nearest the mean of the vertices in its cube (vertex clustering), cubes of side
+    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes are
+    never merged)."""
+    cell = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(vertices),))
+    keys = np.c_[np.floor(vertices / cell[:, None]).astype(np.int64), np.round(cell * 1e4)]
+    _, cluster = np.unique(keys, axis=0, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    count = np.bincount(cluster)
+    mean = np.zeros((len(count), 3))
+    np.add.at(mean, cluster, vertices)
+    mean /= count[:, None]
+    distance = np.linalg.norm(vertices - mean[cluster], axis=1)
+    order = np.lexsort((distance, cluster))
+    first = order[np.r_[True, cluster[order][1:] != cluster[order][:-1]]]
+    return first[cluster]
+
+
+def body_regions(
+    person: str,
+    rest: RestBody,
+    look: dict,
+    pose: np.ndarray | None = None,
+    cell: float = 0.0,
+    hand_cell: float = 0.0,
+) -> list[Cloth]:
+    """The regions of a person's mesh as cloths (``Cloth.skin`` = ``person``: drawn from
+    the skinned vertices ``Cloth.skin_vertices`` of the whole mesh, not simulated), each
+    with its own material; a face belongs to the region of most of its vertices.
+    ``pose`` (4, 4) places the rest mesh (only for the rest shape the cloth keeps).
+    ``cell`` > 0 (m) draws a coarser mesh (for people small in the image): vertices are
+    clustered in cubes of that side over the whole body (so regions still meet) and
+    triangles that collapse are dropped; the hands' cubes are ``hand_cell`` (their
+    fingers hold things; 0: ``cell``)."""
+    regions = vertex_regions(rest, look)
+    face_regions = regions[rest.faces]
+    majority = np.where(
+        face_regions[:, 1] == face_regions[:, 2], face_regions[:, 1], face_regions[:, 0]
+    )
+    vertices = ANNY_TO_REST.apply(rest.vertices)
+    if pose is not None:
+        vertices = vertices @ pose[:3, :3].T + pose[:3, 3]
+    stand_in = None
+    if cell > 0:
+        hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
+        cells = np.where(hands[rest.dominant], hand_cell or cell, cell)
+        stand_in = cluster_vertices(rest.vertices, cells)
+    cloths = []
+    for r, name in enumerate(REGIONS):
+        faces = rest.faces[majority == r]
+        if stand_in is not None:
+            faces = stand_in[faces]
+            faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                          & (faces[:, 0] != faces[:, 2])]  # fmt: skip
+            faces = np.unique(faces, axis=0)
+        if not len(faces):
+            continue
+        used, local = np.unique(faces, return_inverse=True)
+        mesh = trimesh.Trimesh(vertices[used], local.reshape(-1, 3), process=False)
+        colour = look[name]
+        material = Material(f"{person}_{name}", (*colour, 1.0), ROUGHNESS[name])
+        cloths.append(
+            Cloth(f"{person}/{name}", "person", mesh, material, skin=person, skin_vertices=used)
+        )
+    return cloths
+
+
+def make_person(
+    name: str,
+    proxy: str,
+    rng: np.random.Generator,
+    ages: tuple[float, float] = ADULT_AGES,
+    cell: float = 0.0,
+) -> tuple[Person, list[Cloth]]:
+    """A person drawn from ``rng``: its record (phenotype, look, height) and its mesh's
+    regions (coarser with ``cell`` > 0, see ``body_regions``), to be skinned on the motion
+    of the humanoid body ``proxy``."""
+    phenotype = sample_phenotype(rng, ages)
+    phenotype = fit_height(phenotype, sample_stature(rng, phenotype))
+    look = sample_look(rng, phenotype)
+    rest = rest_body(phenotype)
+    person = Person(name, proxy, asdict(phenotype), look, round(rest.height, 4))
+    if cell > 0:
+        person.look["mesh_cell_m"] = cell
+    return person, body_regions(name, rest, look, cell=cell)
+
+
+# Retargeting and skinning.
+
+
+def _driver(bone: str) -> tuple[str, str, float]:
+    side = {"L": "left_", "R": "right_"}.get(bone.rsplit(".", 1)[-1], "") if "." in bone else ""
+    for prefix, (a, b, w) in DRIVERS:
+        if bone.startswith(prefix):
+            return a.format(side=side), b.format(side=side), w
+    raise KeyError(f"no humanoid link drives anny bone {bone!r}")
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _align(a: np.ndarray, b: np.ndarray) -> Rotation:
+    """The smallest rotation taking direction ``a`` to direction ``b``."""
+    a, b = _unit(a), _unit(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-9:
+        return Rotation.identity()
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, c))
+
+
+@cache
+def _corrections(key: tuple) -> tuple[np.ndarray, float]:
+    """Per bone, the rotation (B, 3, 3) that turns its rest direction (after
+    ``ANNY_TO_REST``) to the humanoid's rest pose (inherited from the parent for bones
+    not in ``ALIGN``), and the rest pelvis height above the soles (m)."""
+    rest = _rest_body_cached(key)
+    labels = bone_labels()
+    parents = np.asarray(body_model().bone_parents)
+    C = np.tile(np.eye(3), (len(labels), 1, 1))
+    for c, label in enumerate(labels):
+        base, _, side = label.partition(".")
+        if base in ALIGN:
+            child, kind = ALIGN[base]
+            d = ANNY_TO_REST.apply(rest.heads[_bone(f"{child}.{side}")] - rest.heads[c])
+            if kind == "arm":
+                out = 1.0 if side == "L" else -1.0  # left is +y at rest
+                target = np.array([0.0, out * np.sin(ARM_ABDUCTION), -np.cos(ARM_ABDUCTION)])
+            else:
+                target = np.array([0.0, 0.0, -1.0])
+            C[c] = _align(d, target).as_matrix()
+        elif parents[c] >= 0:
+            C[c] = C[parents[c]]
+    return C, float(rest.heads[0][2] - rest.sole_z)
+
+
+def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float) -> np.ndarray:
+    """anny ``world-orient`` bone parameters (F, B, 4, 4) following the humanoid's link
+    poses ``links`` (name -> (F, 4, 4) world; "root", "chest", "neck" and each side's
+    shoulder, elbow, wrist, hip, knee and ankle). ``pelvis_height`` is the humanoid's
+    standing pelvis height above its soles: the anny root is raised by the difference
+    to its own, along the pelvis' up axis, so that both stand on the same floor."""
+    key = tuple(sorted((k, float(phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    C, anny_pelvis = _corrections(key)
+    labels = bone_labels()
+    F = len(links["root"])
+    delta = {
+        name: Rotation.from_matrix(T[:, :3, :3]) * HUMANOID_REST.inv() for name, T in links.items()
+    }
+    A = ANNY_TO_REST.as_matrix()
+    bones = np.tile(np.eye(4), (F, len(labels), 1, 1))
+    for c, label in enumerate(labels):
+        a, b, w = _driver(label)
+        if w > 0:
+            rel = (delta[a].inv() * delta[b]).as_rotvec()
+            d = delta[a] * Rotation.from_rotvec(w * rel)
+        else:
+            d = delta[a]
+        bones[:, c, :3, :3] = d.as_matrix() @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
+    up = delta["root"].apply([0.0, 0.0, anny_pelvis - pelvis_height])
+    bones[:, 0, :3, 3] = links["root"][:, :3, 3] + up
+    return bones
+
+
+@cache
+def _skin_weights() -> tuple[np.ndarray, np.ndarray]:
+    """anny's skinning weights (V, 9) and the bones they name (V, 9)."""
+    model = body_model()
+    return model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+
+
+SKIN_CHUNK = 2  # frames skinned at once (bounds the gathered transforms: ~24 MB)
+
+
+def linear_blend_skinning(rest_vertices: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
+    (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning."""
+    weights, bones = _skin_weights()
+    out = np.empty((len(transforms), len(rest_vertices), 3))
+    for start in range(0, len(transforms), SKIN_CHUNK):
+        T = transforms[start : start + SKIN_CHUNK, :, :3, :]  # (f, B, 3, 4)
+        blend = np.einsum("vk,fvkij->fvij", weights, T[:, bones])  # (f, V, 3, 4)
+        out[start : start + SKIN_CHUNK] = (
+            np.einsum("fvij,vj->fvi", blend[..., :3], rest_vertices) + blend[..., 3]
+        )
+    return out
+
+
+def _posed(phenotype: dict, bones: np.ndarray) -> dict:
+    """The skinned vertices (F, V, 3) and bone poses (F, B, 4, 4) of ``world-orient``
+    parameters: the bone poses by ``_fk``, the phenotype's rest mesh skinned by
+    ``linear_blend_skinning``."""
+    rest = rest_body(phenotype)
+    poses = _fk(phenotype, bones)
+    transforms = poses @ np.linalg.inv(rest.rest_poses)
+    return {"vertices": linear_blend_skinning(rest.vertices, transforms), "bone_poses": poses}
+
+
+def reach_wrists(
+    phenotype: dict, bones: np.ndarray, bone_poses: np.ndarray, wrists: dict[str, np.ndarray]
+) -> np.ndarray:
+    """``bones`` with each arm bent (two-bone IK, the elbow kept on the side it points
+    to) so that anny's wrist head is at ``wrists[side]`` (F, 3) world ("left", "right"),
+    or as near as the arm reaches; the hand keeps its world rotation."""
+    bones = bones.copy()
+    for side, target in wrists.items():
+        s = "L" if side == "left" else "R"
+        up1, up2 = _bone(f"upperarm01.{s}"), _bone(f"upperarm02.{s}")
+        lo1, lo2 = _bone(f"lowerarm01.{s}"), _bone(f"lowerarm02.{s}")
+        wr = _bone(f"wrist.{s}")
+        shoulder = bone_poses[:, up1, :3, 3]
+        elbow = bone_poses[:, lo1, :3, 3]
+        wrist = bone_poses[:, wr, :3, 3]
+        a = np.linalg.norm(elbow - shoulder, axis=1)
+        b = np.linalg.norm(wrist - elbow, axis=1)
+        v = target - shoulder
+        d = np.clip(np.linalg.norm(v, axis=1), np.abs(a - b) + 1e-4, 0.999 * (a + b))
+        v_hat = _unit(v)
+        pole = (elbow - shoulder) - ((elbow - shoulder) * v_hat).sum(1, keepdims=True) * v_hat
+        pole_n = np.linalg.norm(pole, axis=1, keepdims=True)
+        fallback = np.cross(v_hat, [0.0, 0.0, 1.0])
+        pole = np.where(pole_n > 1e-6, pole / np.maximum(pole_n, 1e-12), _unit(fallback + 1e-9))
+        cos_alpha = np.clip((a**2 + d**2 - b**2) / (2 * a * d), -1.0, 1.0)
+        u1 = cos_alpha[:, None] * v_hat + np.sqrt(1 - cos_alpha**2)[:, None] * pole
+        new_elbow = shoulder + a[:, None] * u1
+        u2 = _unit(shoulder + d[:, None] * v_hat - new_elbow)
+        turn1 = _batch_align(_unit(elbow - shoulder), u1)
+        turn2 = _batch_align(_unit(wrist - elbow), u2)
+        for k in (up1, up2):
+            bones[:, k, :3, :3] = turn1 @ bones[:, k, :3, :3]
+        for k in (lo1, lo2):
+            bones[:, k, :3, :3] = turn2 @ bones[:, k, :3, :3]
+    return bones
+
+
+def _batch_align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotations (F, 3, 3) taking unit directions ``a`` (F, 3) to ``b``."""
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=1, keepdims=True)
+    c = (a * b).sum(axis=1, keepdims=True)
+    rotvec = np.where(s > 1e-9, axis / np.maximum(s, 1e-12) * np.arctan2(s, c), 0.0)
+    return Rotation.from_rotvec(rotvec).as_matrix()
+
+
+HAND_CLEARANCE = 0.045  # m: a hanging hand's centre keeps this far out of the hips
+
+
+def clear_hips(phenotype: dict, root: np.ndarray, wrists: dict) -> dict:
+    """Wrist targets (F, 3) moved sideways out of the hips and thighs where the hand
+    hangs beside them (the humanoid's hips are narrower than most bodies): below the
+    hip line, a wrist is kept at least the hips' half-width plus ``HAND_CLEARANCE`` from
+    the pelvis' midline (measured along the pelvis' left axis)."""
+    rest = rest_body(phenotype)
+    names = np.array(bone_labels())[rest.dominant]
+    hips = np.char.startswith(names, "pelvis") | np.char.startswith(names, "upperleg")
+    half = float(np.abs(rest.vertices[hips, 0]).max()) + HAND_CLEARANCE
+    rot = Rotation.from_matrix(root[:, :3, :3]) * HUMANOID_REST.inv()
+    left, up = rot.apply([0.0, 1.0, 0.0]), rot.apply([0.0, 0.0, 1.0])
+    out = {}
+    for side, target in wrists.items():
+        sign = 1.0 if side == "left" else -1.0
+        rel = target - root[:, :3, 3]
+        lateral = (rel * left).sum(axis=1) * sign
+        below = np.clip(-(rel * up).sum(axis=1) / 0.1, 0.0, 1.0)  # 1 a hand's length down
+        push = np.maximum(half - lateral, 0.0) * below
+        out[side] = target + (sign * push)[:, None] * left
+    return out
+
+
+HUMANOID_LINKS = (
+    "root", "chest", "neck",
+    *(f"{side}_{j}" for side in ("left", "right")
+      for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")),
+)  # fmt: skip
+
+
+def _fk(phenotype: dict, bones: np.ndarray) -> np.ndarray:
+    """Posed bone poses (F, B, 4, 4) of ``world-orient`` parameters (anny's rule: each
+    bone takes its given world rotation, its head follows its parent's transform,
+    ``t_c = t_p + D_p R_p^T (h_c - h_p)``; the root's head is given), in numpy."""
+    rest = rest_body(phenotype)
+    parents = _parents()
+    poses = np.array(bones, dtype=np.float64, copy=True)
+    rotation = rest.rest_poses[parents, :3, :3]  # R_p of each bone's parent
+    local = np.einsum("bji,bj->bi", rotation, rest.heads - rest.heads[parents])
+    for c in range(1, len(parents)):  # parents come before their children
+        p = parents[c]
+        poses[:, c, :3, 3] = poses[:, p, :3, 3] + poses[:, p, :3, :3] @ local[c]
+    return poses
+
+
+@cache
+def _parents() -> np.ndarray:
+    parents = np.asarray(body_model().bone_parents).copy()
+    parents[0] = 0
+    if np.any(parents[1:] >= np.arange(1, len(parents))):
+        raise ValueError("anny's bones are not ordered parents first")
+    return parents
+
+
+def skin_person(
+    person: Person,
+    links: dict[str, np.ndarray],
+    pelvis_height: float,
+    objects: dict | None = None,
+    times: np.ndarray | None = None,
+) -> dict:
+    """A person's clip: its bones (F, B, 4, 4) ``world-orient`` parameters, the posed
+    vertices (F, V, 3) and bone poses (F, B, 4, 4), world, skinned in one batched call.
+    ``objects`` (name -> (mesh in its frame, poses (F, 4, 4))) are what the person's
+    ``grips`` hold, at frame ``times`` (s): the hands turn onto them, the fingers close."""
+    phenotype = person.phenotype
+    bones = retarget(phenotype, links, pelvis_height)
+    wrists = {side: links[f"{side}_wrist"][:, :3, 3] for side in ("left", "right")}
+    wrists = clear_hips(phenotype, links["root"], wrists)
+    bones = reach_wrists(phenotype, bones, _fk(phenotype, bones), wrists)
+    if person.grips and objects:
+        bones, grasp = grasp_hands(person, bones, _fk(phenotype, bones), objects, times)
+        if grasp:
+            bones = reach_wrists(phenotype, bones, _fk(phenotype, bones), grasp)
+            bones = close_fingers(person, bones, _fk(phenotype, bones), objects, times)
+    posed = _posed(phenotype, bones)
+    return {"bones": bones, **posed}
+
+
+# Keypoints on the mesh and bones.
+
+
+@cache
+def _coco_regressor() -> np.ndarray:
+    """anny's COCO body and foot keypoint regressor (23, V): weights over the mesh's
+    vertices, in COCO-WholeBody's order of its first 23 points."""
+    import torch
+    from anny.paths import get_anny_root_dir
+
+    from simfactory.sim.annotate.keypoints import WHOLEBODY_KEYPOINTS
+
+    model = body_model()
+    data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
+    base = model.base_mesh_vertex_indices
+    return np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+
+
+JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
+
+
+@cache
+def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 21 points of each hand (left, then right, COCO-WholeBody's order) of a rest
+    body. A wrist or finger joint is the bone's head, moved ``JOINT_DEPTH`` inside the
+    skin where it lies outside or near it, skinned with the bone weights of the skin
+    vertex nearest it; a fingertip is the vertex of the last phalanx farthest along it.
+    Returns bone weights (42, B) (0 for tips), rest points (42, 3) and tip vertices (42,)
+    (-1 for joints)."""
+    rest = _rest_body_cached(key)
+    prefixes = ("wrist", "finger", "metacarpal", "lowerarm")
+    hand = np.array([label.startswith(prefixes) for label in bone_labels()])[rest.dominant]
+    faces = rest.faces[hand[rest.faces].all(axis=1)]  # the hands and forearms
+    mesh = trimesh.Trimesh(rest.vertices, faces, process=False)
+    bones = np.full(42, -1)
+    points = np.zeros((42, 3))
+    tips = np.full(42, -1)
+    for h, side in enumerate(("L", "R")):
+        o = 21 * h
+        bones[o] = _bone(f"wrist.{side}")
+        for k in range(1, 6):
+            for j in range(1, 4):
+                bones[o + 4 * (k - 1) + j] = _bone(f"finger{k}-{j}.{side}")
+            last, prev = _bone(f"finger{k}-3.{side}"), _bone(f"finger{k}-2.{side}")
+            axis = _unit(rest.heads[last] - rest.heads[prev])
+            own = np.flatnonzero(rest.dominant == last)
+            tips[o + 4 * k] = own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)]
+    joints = bones >= 0
+    heads = rest.heads[bones[joints]]
+    closest, distance, triangle = trimesh.proximity.closest_point(mesh, heads)
+    normals = mesh.face_normals[triangle]
+    inside = ((heads - closest) * normals).sum(axis=1) < 0
+    shallow = ~inside | (distance < JOINT_DEPTH)
+    heads[shallow] = closest[shallow] - JOINT_DEPTH * normals[shallow]
+    points[joints] = heads
+    # Each joint point is skinned with the bone weights of the skin nearest it.
+    nearest = faces[triangle][np.arange(len(triangle)), 0]
+    weights = np.zeros((42, len(bone_labels())))
+    model = body_model()
+    w, idx = model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+    rows = np.flatnonzero(joints)
+    for row, vertex in zip(rows, nearest, strict=True):
+        np.add.at(weights[row], idx[vertex], w[vertex])
+    return weights, points, tips
+
+
+def wholebody_keypoints(
+    phenotype: dict, vertices: np.ndarray, bone_poses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """COCO-WholeBody keypoints (F, 133, 3) world of a posed body (vertices (F, V, 3),
+    bone poses (F, B, 4, 4)), and which are placed (133,): body and feet by anny's COCO
+    regressor over the mesh; the hands' joints inside the fingers and wrist, moving with
+    their bones, the fingertips on the mesh (``_hand_points``); the 68 face points are not
+    placed (0)."""
+    key = tuple(sorted((k, float(phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    F = len(vertices)
+    points = np.zeros((F, 133, 3))
+    placed = np.zeros(133, dtype=bool)
+    points[:, :23] = np.einsum("kv,fvd->fkd", _coco_regressor(), vertices)
+    weights, local, tips = _hand_points(key)
+    joints = tips < 0
+    used = np.flatnonzero(weights.any(axis=0))
+    skinning = bone_poses[:, used] @ np.linalg.inv(rest.rest_poses[used])  # (F, U, 4, 4)
+    blend = np.einsum("ku,fuij->fkij", weights[joints][:, used], skinning)
+    hands = np.zeros((F, 42, 3))
+    hands[:, joints] = np.einsum("fkij,kj->fki", blend[..., :3, :3], local[joints])
+    hands[:, joints] += blend[..., :3, 3]
+    hands[:, ~joints] = vertices[:, tips[~joints]]
+    points[:, 91:133] = hands
+    placed[:23] = placed[91:133] = True
+    return points, placed
+
+
+def held_objects(spec, traj, person: Person) -> dict:
+    """What a person's grips hold: body name -> (its visuals' meshes in its frame, its
+    poses (F, 4, 4) in ``traj``)."""
+    out = {}
+    for grip in person.grips.values():
+        name = grip["object"]
+        body = next((b for b in spec.bodies if b.name == name), None)
+        if body is None or not body.visuals or name not in traj.part_names:
+            continue
+        out[name] = ([v.mesh for v in body.visuals], traj.poses[:, traj.part_names.index(name)])
+    return out
+
+
+def skin_people(spec, traj) -> None:
+    """Skin every person of ``spec`` on its proxy's motion in ``traj`` and add the results
+    to ``traj``: its regions' vertices as cloths (in ``spec.cloths`` order), its bones and
+    its whole-body keypoints; then release the model (``release_body_model``)."""
+    from simfactory.sim.actors.humanoid import standing_pose
+
+    sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
+    skinned = {}
+    traj.people_names, traj.people_bones, traj.people_keypoints = [], [], []
+    for person in spec.people:
+        links = {}
+        for link in HUMANOID_LINKS:
+            part = f"{person.proxy}/{link}"
+            if part not in traj.part_names:
+                raise ValueError(f"person {person.name!r}: its proxy has no part {part!r}")
+            links[link] = traj.poses[:, traj.part_names.index(part)]
+        root, height = standing_pose()
+        objects = held_objects(spec, traj, person)
+        out = skin_person(person, links, root * person.height / height, objects, traj.times)
+        for cloth in spec.cloths:
+            if cloth.skin == person.name:
+                skinned[cloth.name] = out["vertices"][:, cloth.skin_vertices].astype(np.float32)
+        points, _ = wholebody_keypoints(person.phenotype, out["vertices"], out["bone_poses"])
+        traj.people_names.append(person.name)
+        traj.people_bones.append(out["bones"].astype(np.float32))
+        traj.people_keypoints.append(points)
+    traj.cloth_names = [c.name for c in spec.cloths]
+    traj.cloth_vertices = [skinned[c.name] if c.skin else sheets[c.name] for c in spec.cloths]
+    release_body_model()
+
+
+# Hands that grasp: the hand turns its palm onto what it holds and the fingers close on it.
+
+APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time before a grasp
+CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
+PALM_GAP = 0.004  # m between the palm's surface and the held object's
+PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
+CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
+CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
+CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
+TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
+CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
+SPREAD = {False: 24.0, True: 60.0}  # degrees a finger (True: the thumb) may turn sideways
+THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
+
+
+def grip_schedule(times: np.ndarray, start: float, end: float | None) -> tuple[np.ndarray, ...]:
+    """Turn (0 .. 1: the hand in its grasp pose) and closure (0 .. 1) at ``times`` of a
+    grasp held from ``start`` to ``end`` (None: the end of the clip)."""
+    from simfactory.sim.model.motion import smoothstep
+
+    end = np.inf if end is None else end
+    turn = smoothstep((times - (start - APPROACH)) / APPROACH)
+    turn = np.minimum(turn, smoothstep((end + APPROACH - times) / APPROACH))
+    close = smoothstep((times - (start - CLOSE)) / CLOSE)
+    close = np.minimum(close, smoothstep((end + CLOSE - times) / CLOSE))
+    return turn, close
+
+
+@cache
+def _hand_frame(key: tuple, side: str) -> dict:
+    """A hand's rest geometry in anny's rest frame: finger direction, palm normal (out of
+    the palm) and the palm point (on the palm's skin between wrist and knuckles) relative
+    to the wrist head."""
+    rest = _rest_body_cached(key)
+    heads = rest.heads
+    w = heads[_bone(f"wrist.{side}")]
+    index, pinky = heads[_bone(f"finger2-1.{side}")], heads[_bone(f"finger5-1.{side}")]
+    middle = heads[_bone(f"finger3-1.{side}")]
+    f = _unit(middle - w)
+    n = _unit(np.cross(index - w, pinky - w))
+    n = _unit(n - np.dot(n, f) * f)
+    inward = np.array([-1.0 if side == "L" else 1.0, 0.0, 0.0])  # towards the midline
+    if np.dot(n, inward) < 0:
+        n = -n
+    mid = (w + index + pinky) / 3
+    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w}
+
+
+def _grasp_rotation(f_rest, n_rest, f_goal, n_goal) -> np.ndarray:
+    """Rotations (F, 3, 3) taking the rest finger and palm directions to the goals (F, 3)."""
+    a = np.stack([f_rest, np.cross(n_rest, f_rest), n_rest], axis=1)  # columns
+    b = np.stack([f_goal, np.cross(n_goal, f_goal), n_goal], axis=2)
+    return b @ a.T
+
+
+def grasp_hands(
+    person: Person, bones: np.ndarray, bone_poses: np.ndarray, objects: dict, times: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """``bones`` with each gripping hand (``person.grips``) turned palm-on to what it
+    holds and its wrist moved there, and the wrist targets (F, 3) that put it there.
+
+    ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
+    The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
+    it), facing it, the fingers pointing along the surface away from the forearm."""
+    key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
+    bones = bones.copy()
+    targets = {}
+    for hand, grip in person.grips.items():
+        side = "L" if hand == "left" else "R"
+        turn, _ = grip_schedule(times, grip["start"], grip["end"])
+        if not turn.any() or grip["object"] not in objects:
+            continue
+        meshes, poses = objects[grip["object"]]
+        mesh = trimesh.util.concatenate(meshes)
+        frame = _hand_frame(key, side)
+        wrist_bone = _bone(f"wrist.{side}")
+        wrist = bone_poses[:, wrist_bone, :3, 3]
+        R_wrist = bone_poses[:, wrist_bone, :3, :3] @ rest_rotation_inv(key, wrist_bone)
+        palm_now = wrist + np.einsum("fij,j->fi", R_wrist, frame["palm"])
+        local = np.einsum("fji,fj->fi", poses[:, :3, :3], palm_now - poses[:, :3, 3])
+        closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
+        normal_local = mesh.face_normals[triangle]
+        surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
+        normal = np.einsum("fij,fj->fi", poses[:, :3, :3], normal_local)
+        n_goal = -normal  # the palm faces the surface
+        along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
+        f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
+        f_goal = _unit(f_goal + 1e-9)
+        G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
+        palm_goal = surface + PALM_GAP * normal
+        wrist_goal = palm_goal - np.einsum("fij,j->fi", G, frame["palm"])
+        # Blend the hand's rotation from its forearm-following one to the grasp one.
+        delta = Rotation.from_matrix(G @ np.swapaxes(R_wrist, 1, 2))
+        delta = Rotation.from_rotvec(turn[:, None] * delta.as_rotvec())
+        for c in _hand_bones(side):
+            bones[:, c, :3, :3] = delta.as_matrix() @ bones[:, c, :3, :3]
+        targets[hand] = wrist + turn[:, None] * (wrist_goal - wrist)
+    return bones, targets
+
+
+@cache
+def _hand_bones(side: str) -> tuple[int, ...]:
+    """The bones of a hand (wrist, metacarpals, fingers) of side "L" or "R"."""
+    labels = bone_labels()
+    prefixes = ("wrist", "finger", "metacarpal")
+    return tuple(
+        i for i, lab in enumerate(labels) if lab.startswith(prefixes) and lab.endswith(f".{side}")
+    )
+
+
+def rest_rotation_inv(key: tuple, bone: int) -> np.ndarray:
+    """The inverse (3, 3) of a bone's rest rotation (anny's frame)."""
+    return _rest_body_cached(key).rest_poses[bone, :3, :3].T
+
+
+def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each mesh's convex hull as half-spaces (normals (M, 3), offsets (M,)): a point p is
+    inside a piece where ``normals @ p <= offsets`` for every face."""
+    pieces = []
+    for mesh in meshes:
+        hull = mesh.convex_hull
+        normals = np.asarray(hull.face_normals)
+        offsets = (normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1)
+        pieces.append((normals, offsets))
+    return pieces
+
+
+def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
+    """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
+    then a lower bound of minus the distance, exact off a face's middle)."""
+    depth = np.full(points.shape[:-1], -np.inf)
+    for normals, offsets in pieces:
+        depth = np.maximum(depth, (offsets - points @ normals.T).min(axis=-1))
+    return depth
+
+
+class _FingerReach:
+    """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
+    its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
+    (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
+    pieces (in its frame)."""
+
+    def __init__(self, knuckle, limbs, normal, share, pose, pieces):
+        self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
+        self.share, self.pose, self.pieces = share, pose, pieces
+
+    def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        """Tip positions (n, S, 3) for curls and spreads (n, S) (rad)."""
+        n, count = spread.shape
+        S = Rotation.from_rotvec((self.normal[:, None] * spread[..., None]).reshape(-1, 3))
+        limb = np.einsum("kij,kmj->kmi", S.as_matrix(), np.repeat(self.limbs, count, axis=0))
+        nrm = np.repeat(self.normal, count, axis=0)
+        axis = _unit(np.cross(_unit(limb[:, 0]), nrm) + 1e-12)
+        p = np.repeat(self.knuckle, count, axis=0)
+        for j in range(3):
+            bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * self.share[j])[:, None])
+            p = p + bend.apply(limb[:, j])
+        return p.reshape(n, count, 3)
+
+    def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        p = self.tips(theta, spread)
+        pose = self.pose
+        local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
+        return convex_depth(self.pieces, local)
+
+    def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside
+        the object with the least spread of ``spreads`` (the first contact of a scan of
+        the curl, bisected), else those of its nearest approach."""
+        n = len(self.knuckle)
+        spread = np.tile(spreads, (n, 1))
+        grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
+        lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
+        hit = np.zeros_like(spread, dtype=bool)
+        d = self.depth(np.full_like(spread, grid[0]), spread)
+        blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
+        best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
+        prev = grid[0]
+        for g in grid[1:]:
+            d = self.depth(np.full_like(spread, g), spread)
+            new = ~hit & ~blocked & (d >= TIP_PRESS)
+            lo[new], hi[new], hit[new] = prev, g, True
+            score = -np.abs(d - TIP_PRESS)
+            nearer = ~hit & (score > best_score)
+            best[nearer], best_score[nearer] = g, score[nearer]
+            prev = g
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            inside = self.depth(mid, spread) >= TIP_PRESS
+            hi = np.where(hit & inside, mid, hi)
+            lo = np.where(hit & ~inside, mid, lo)
+        rows = np.arange(n)
+        reached = hit.any(axis=1)
+        pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_score, axis=1))
+        theta = np.where(reached, hi[rows, pick], best[rows, pick])
+        return theta, spread[rows, pick]
+
+
+def close_fingers(
+    person: Person, bones: np.ndarray, bone_poses: np.ndarray, objects: dict, times: np.ndarray
+) -> np.ndarray:
+    """``bones`` with each gripping hand's fingers closed on what it holds, scaled by the
+    grip's closure: a finger turns sideways (about the palm's normal, up to ``SPREAD``,
+    the least that works) and curls (``CURL_SHARE`` over its joints, about the axis across
+    it towards the palm) until its tip is ``TIP_PRESS`` inside the held object's surface
+    (its visuals' convex pieces), found by a scan and a bisection of the curl; a finger
+    that reaches nothing stops at its nearest approach."""
+    key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
+    rest = _rest_body_cached(key)
+    tips = _fingertip_vertices(key)
+    bones = bones.copy()
+    for hand, grip in person.grips.items():
+        side = "L" if hand == "left" else "R"
+        _, close = grip_schedule(times, grip["start"], grip["end"])
+        if not close.any() or grip["object"] not in objects:
+            continue
+        meshes, poses = objects[grip["object"]]
+        pieces = _convex_pieces(meshes)
+        frames = np.flatnonzero(close > 0)
+        pose = poses[frames]
+        for k in range(1, 6):
+            chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
+            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
+            T = bone_poses[frames][:, chain]  # (n, 3, 4, 4) posed
+            heads = T[:, :, :3, 3]
+            R0 = T[:, 0, :3, :3] @ rest.rest_poses[chain[0], :3, :3].T
+            R2 = T[:, 2, :3, :3] @ rest.rest_poses[chain[2], :3, :3].T
+            tip_rest = rest.vertices[tips[f"{side}{k}"]] - rest.heads[chain[2]]
+            tip = heads[:, 2] + np.einsum("nij,j->ni", R2, tip_rest)
+            normal = np.einsum("nij,j->ni", R0, _hand_frame(key, side)["normal"])
+            limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
+                              tip - heads[:, 2]], axis=1)  # fmt: skip
+            spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
+            reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
+            theta, turn = reach.search(spreads)
+            theta, turn = theta * close[frames], turn * close[frames]
+            S = Rotation.from_rotvec(normal * turn[:, None])
+            f_dir = _unit(S.apply(limbs[:, 0]))
+            axis = _unit(np.cross(f_dir, normal) + 1e-12)
+            for j, c in enumerate(chain):
+                bend = Rotation.from_rotvec(axis * (theta * share[j])[:, None]) * S
+                bones[frames, c, :3, :3] = bend.as_matrix() @ bones[frames, c, :3, :3]
+    return bones
+
+
+@cache
+def _fingertip_vertices(key: tuple) -> dict[str, int]:
+    rest = _rest_body_cached(key)
+    tips = {}
+    for side in ("L", "R"):
+        for k in range(1, 6):
+            last, prev = _bone(f"finger{k}-3.{side}"), _bone(f"finger{k}-2.{side}")
+            axis = _unit(rest.heads[last] - rest.heads[prev])
+            own = np.flatnonzero(rest.dominant == last)
+            tips[f"{side}{k}"] = int(own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)])
+    return tips
