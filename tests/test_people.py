@@ -26,6 +26,7 @@ from simfactory.sim.annotate.keypoints import (
 from simfactory.sim.model.trajectory import Trajectory
 from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import load_config
+from simfactory.sim.write.encodings import load_labels
 
 FRAMES, FPS = 6, 6
 CLIP_ROOT = []  # the dataset folder of the module's clip
@@ -63,7 +64,7 @@ def clip(anny_cache, tmp_path_factory):
     folder = root / "clips" / "clip_000000"
     ann = json.loads((folder / "annotations.json").read_text())
     traj = Trajectory.load(folder / "trajectory.npz")
-    cam = {k: np.load(folder / "cam0" / f"{k}.npz")[k] for k in ("depth", "instance")}
+    cam = {k: load_labels(folder / "cam0" / f"{k}.npz")[k] for k in ("depth", "instance")}
     CLIP_ROOT.append(root)
     return ann, traj, cam
 
