@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from bench_clip import STANDARD_SCENES  # noqa: E402
 
+from simfactory.sim.actors.body import skin_people  # noqa: E402
 from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
 from simfactory.sim.model.parts import (  # noqa: E402
     light_parts,
@@ -78,6 +79,8 @@ def family_scene(family: str, width: int, height: int, clip_frames: int, seed: i
     )
     spec = build_scene(cfg, 0)
     traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    if spec.people:  # skinned bodies are drawn from their per-frame vertices
+        skin_people(spec, traj)
     return cfg, spec, traj
 
 
