@@ -72,10 +72,13 @@ def picked_frames(clip_frames: int, count: int) -> list[int]:
     return [int(round(x)) for x in np.linspace(0, clip_frames - 1, count + 2)[1:-1]]
 
 
-def family_scene(family: str, width: int, height: int, clip_frames: int, seed: int):
+def family_scene(
+    family: str, width: int, height: int, clip_frames: int, seed: int, overrides=()
+):
     cfg = load_config(
         STANDARD_SCENES[family]
         + [f"resolution=[{width},{height}]", f"frames={clip_frames}", f"seed={seed}"]
+        + list(overrides)
     )
     spec = build_scene(cfg, 0)
     traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
@@ -112,7 +115,9 @@ def traced_frame(tracer: PathTracer, traj, cam, K, T_wc, i: int, render: dict):
 
 
 def measure_family(family: str, args) -> dict:
-    cfg, spec, traj = family_scene(family, args.width, args.height, args.clip_frames, args.seed)
+    cfg, spec, traj = family_scene(
+        family, args.width, args.height, args.clip_frames, args.seed, args.overrides
+    )
     render = render_settings(cfg)
     cam = spec.cameras[0]
     K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
@@ -185,6 +190,9 @@ def main() -> None:
     )
     parser.add_argument("--images", default=None, help="folder for raster | reference PNGs")
     parser.add_argument("--json", default=None, help="write the results to this file")
+    parser.add_argument(
+        "overrides", nargs="*", help="config overrides for every family, e.g. render.detail=false"
+    )
     args = parser.parse_args()
     args.cost_samples = [int(s) for s in args.cost_samples.split(",")]
     results = {
