@@ -44,6 +44,7 @@ import numpy as np
 import trimesh
 from scipy.spatial.transform import Rotation
 
+from simfactory.sim.actors.humanoid import CLOTHES as MANNEQUIN_CLOTHES
 from simfactory.sim.model.spec import Cloth, Material, Person
 
 ANNY_PHENOTYPE = ("gender", "age", "muscle", "weight", "height", "proportions")
@@ -115,20 +116,8 @@ HAIR_COLOURS = (
     (0.35, 0.12, 0.05),
     (0.55, 0.55, 0.55),
 )
-CLOTHES = (
-    (0.05, 0.05, 0.06),
-    (0.75, 0.75, 0.74),
-    (0.08, 0.12, 0.30),
-    (0.35, 0.05, 0.06),
-    (0.15, 0.25, 0.12),
-    (0.40, 0.32, 0.20),
-    (0.30, 0.30, 0.32),
-    (0.60, 0.45, 0.10),
-    (0.10, 0.30, 0.45),
-    (0.45, 0.12, 0.30),
-    (0.70, 0.20, 0.15),
-    (0.12, 0.18, 0.45),
-)
+# the mannequin's dressing palette and two more colours
+CLOTHES = (*MANNEQUIN_CLOTHES, (0.70, 0.20, 0.15), (0.12, 0.18, 0.45))
 SHOES = ((0.03, 0.03, 0.03), (0.6, 0.6, 0.6), (0.25, 0.12, 0.05), (0.15, 0.15, 0.2))
 HAIR_STYLES = ("short", "long", "cap", "none")
 REGIONS = ("skin", "hair", "eyes", "top", "bottom", "shoes")
