@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import sys
 import time
@@ -127,11 +128,18 @@ class _Pool:
         self.slots[process.pid] = _Slot(process, inbox)
 
     def stop(self) -> None:
+        """End the workers and remove the clip folders they left half-written (a worker
+        ended mid-clip leaves its ``.tmp-<clip>-<pid>`` folder)."""
         for slot in self.slots.values():
             if slot.process.is_alive():
                 slot.process.terminate()
         for slot in self.slots.values():
             slot.process.join(timeout=10)
+        clips = Path(self.dataset_dir) / "clips"
+        for pid, slot in self.slots.items():
+            if not slot.process.is_alive():
+                for tmp in clips.glob(f".tmp-clip_*-{pid}"):
+                    shutil.rmtree(tmp, ignore_errors=True)
         self.slots.clear()
 
 
