@@ -20,12 +20,11 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import numpy as np  # noqa: E402
 from bench_clip import standard_config  # noqa: E402
 
-from simfactory.sim.actors.body import skin_people  # noqa: E402
 from simfactory.sim.annotate.lidar import scan  # noqa: E402
 from simfactory.sim.model.camera import body_poses  # noqa: E402
 from simfactory.sim.model.parts import part_classes, part_geometry, part_visuals  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.simulate.physics import rollout  # noqa: E402
+from simfactory.sim.run.clip import simulate  # noqa: E402
 
 
 def main() -> None:
@@ -35,9 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = standard_config(frames=args.frames, scene="driving")
     spec = build_scene(cfg, 0)
-    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
-    if spec.people:  # skinned bodies are drawn from their per-frame vertices
-        skin_people(spec, traj)
+    traj = simulate(spec, cfg)
     visuals = part_visuals(spec, traj)
     geometry = part_geometry(visuals, part_classes(spec, traj))
     lidar = spec.lidars[0]

@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from bench_clip import standard_config  # noqa: E402
 
-from simfactory.sim.actors.body import skin_people  # noqa: E402
 from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
 from simfactory.sim.model.parts import (  # noqa: E402
     light_parts,
@@ -44,8 +43,7 @@ from simfactory.sim.model.parts import (  # noqa: E402
 from simfactory.sim.render.raster import process_renderer  # noqa: E402
 from simfactory.sim.render.settings import RenderSettings  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.run.clip import generate_clip  # noqa: E402
-from simfactory.sim.simulate.physics import rollout  # noqa: E402
+from simfactory.sim.run.clip import generate_clip, simulate  # noqa: E402
 
 # each effect and the settings that turn it off
 EFFECTS = {
@@ -68,9 +66,7 @@ OPTIONAL = {  # off by default: their cost when turned on
 def per_effect(scene: str, frames: int, rounds: int) -> dict:
     cfg = standard_config(640, 360, frames, scene)
     spec = build_scene(cfg, 0)
-    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
-    if spec.people:  # skinned bodies are drawn from their per-frame vertices
-        skin_people(spec, traj)
+    traj = simulate(spec, cfg)
     visuals = part_visuals(spec, traj)
     geometry = part_geometry(visuals, part_classes(spec, traj))
     bounds = scene_bounds(geometry, traj.poses, traj.cloth_vertices)

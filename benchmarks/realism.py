@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from bench_clip import STANDARD_SCENES  # noqa: E402
 
-from simfactory.sim.actors.body import skin_people  # noqa: E402
 from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
 from simfactory.sim.model.parts import (  # noqa: E402
     light_parts,
@@ -53,9 +52,8 @@ from simfactory.sim.render.pathtrace import PathTracer  # noqa: E402
 from simfactory.sim.render.shots import render_camera  # noqa: E402
 from simfactory.sim.render.tonemap import tonemap  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.run.clip import raster_renderer, render_settings  # noqa: E402
+from simfactory.sim.run.clip import raster_renderer, render_settings, simulate  # noqa: E402
 from simfactory.sim.run.config import load_config  # noqa: E402
-from simfactory.sim.simulate.physics import rollout  # noqa: E402
 
 
 def flip(reference: np.ndarray, test: np.ndarray) -> float:
@@ -72,18 +70,14 @@ def picked_frames(clip_frames: int, count: int) -> list[int]:
     return [int(round(x)) for x in np.linspace(0, clip_frames - 1, count + 2)[1:-1]]
 
 
-def family_scene(
-    family: str, width: int, height: int, clip_frames: int, seed: int, overrides=()
-):
+def family_scene(family: str, width: int, height: int, clip_frames: int, seed: int, overrides=()):
     cfg = load_config(
         STANDARD_SCENES[family]
         + [f"resolution=[{width},{height}]", f"frames={clip_frames}", f"seed={seed}"]
         + list(overrides)
     )
     spec = build_scene(cfg, 0)
-    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
-    if spec.people:  # skinned bodies are drawn from their per-frame vertices
-        skin_people(spec, traj)
+    traj = simulate(spec, cfg)
     return cfg, spec, traj
 
 

@@ -75,6 +75,27 @@ def render_settings(cfg: dict) -> dict:
     return dict(sorted({**raster, **backend}.items()))
 
 
+def simulate(
+    spec: SceneSpec,
+    cfg: dict,
+    trajectory: Trajectory | None = None,
+    times: dict[str, float] | None = None,
+) -> Trajectory:
+    """The simulate stage: the pybullet rollout (unless a saved ``trajectory`` is given),
+    then every person's surface skinned on its proxy's motion; ``times`` gets the
+    seconds of ``physics`` and ``skin``."""
+    times = {} if times is None else times
+    t = time.perf_counter()
+    if trajectory is None:
+        trajectory = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    times["physics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if spec.people and not trajectory.people_names:
+        skin_people(spec, trajectory)
+    times["skin"] = time.perf_counter() - t
+    return trajectory
+
+
 def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geometry):
     """The process's raster renderer with the clip's scene loaded; its light probe sits
     where the first camera starts, the parts as in the first frame."""
@@ -257,15 +278,7 @@ def generate_clip(
         spec = build_scene(cfg, index, attempt)
     times["build"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    if trajectory is None:
-        trajectory = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
-    traj = trajectory
-    times["physics"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if spec.people and not traj.people_names:
-        skin_people(spec, traj)
-    times["skin"] = time.perf_counter() - t
+    traj = simulate(spec, cfg, trajectory, times)
     t = time.perf_counter()
     if injected_fault(index, attempt) == "blowup":
         _blow_up(spec, traj)
