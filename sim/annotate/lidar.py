@@ -29,9 +29,11 @@ divergence; rays that hit nothing within ``range_m`` are dropped.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,8 +87,8 @@ def beam_elevations(lidar: LidarSpec) -> np.ndarray:
     return np.linspace(lower, upper, lidar.channels)
 
 
-def frame_azimuths(lidar: LidarSpec, fps: float, frame: int) -> np.ndarray:
-    """Azimuths (A,) in degrees, in [0, 360), fired during ``frame``, in firing order."""
+def _azimuth_steps(lidar: LidarSpec, fps: float, frame: int) -> tuple[int, int]:
+    """The frame's azimuths are ``k * horizontal_resolution_deg`` for k in [first, stop)."""
     res = float(lidar.horizontal_resolution_deg)
     if lidar.rotation_hz is None:  # one full revolution per frame, starting at 0
         start, sweep = 0.0, 360.0
@@ -94,9 +96,79 @@ def frame_azimuths(lidar: LidarSpec, fps: float, frame: int) -> np.ndarray:
         turn = 360.0 * float(lidar.rotation_hz) / fps  # degrees turned per frame
         start, sweep = frame * turn, min(turn, 360.0)
     eps = 1e-9
-    first = int(np.ceil(start / res - eps))
-    stop = int(np.ceil((start + sweep) / res - eps))
-    return np.mod(np.arange(first, stop) * res, 360.0)
+    return int(np.ceil(start / res - eps)), int(np.ceil((start + sweep) / res - eps))
+
+
+def frame_azimuths(lidar: LidarSpec, fps: float, frame: int) -> np.ndarray:
+    """Azimuths (A,) in degrees, in [0, 360), fired during ``frame``, in firing order."""
+    first, stop = _azimuth_steps(lidar, fps, frame)
+    return np.mod(np.arange(first, stop) * float(lidar.horizontal_resolution_deg), 360.0)
+
+
+@dataclass
+class _RayGrid:
+    """The rays of one frame as a grid: ray ``k * channels + r`` is beam r at azimuth
+    ``(first + k) * res`` degrees, for k in [0, count)."""
+
+    first: int
+    count: int
+    res: float  # degrees
+    elevation: np.ndarray  # (C,) radians of the beams, ascending
+    ring: np.ndarray  # (C,) beam index of each entry of ``elevation``
+
+    @classmethod
+    def of(cls, lidar: LidarSpec, fps: float, frame: int) -> _RayGrid:
+        first, stop = _azimuth_steps(lidar, fps, frame)
+        elevation = np.radians(beam_elevations(lidar))
+        order = np.argsort(elevation, kind="stable")
+        res = float(lidar.horizontal_resolution_deg)
+        return cls(first, stop - first, res, elevation[order], order.astype(np.int64))
+
+
+_ANGLE_MARGIN = 1e-6  # radians added to every window: float32 rays stay inside it
+
+
+def _grid_pairs(grid: _RayGrid, centres: np.ndarray, radii: np.ndarray, range_m: float):
+    """Every (item, ray) such that the ray may pass through item i's sphere (``centres``
+    (N, 3) in the lidar frame, ``radii`` (N,)) within ``range_m``: item indices (M,),
+    ascending, and ray indices (M,). A superset of the rays that meet the sphere (its
+    cone of directions widened to an elevation band and an azimuth band)."""
+    channels = len(grid.elevation)
+    d = np.linalg.norm(centres, axis=1)
+    inside = d <= radii
+    sin_alpha = np.minimum(radii / np.where(inside, 1.0, d), 1.0)
+    alpha = np.where(inside, np.pi, np.arcsin(sin_alpha) + _ANGLE_MARGIN)
+    elevation = np.arcsin(np.clip(centres[:, 2] / np.where(inside, 1.0, d), -1.0, 1.0))
+    r0 = np.searchsorted(grid.elevation, elevation - alpha, side="left")
+    r1 = np.searchsorted(grid.elevation, elevation + alpha, side="right")
+    # Azimuth half-width of the cone: asin(sin a / cos e) while it leaves the poles out.
+    cos_e = np.cos(elevation)
+    whole = inside | (np.abs(elevation) + alpha >= np.pi / 2)
+    half = np.where(whole, 360.0, 0.0)
+    ratio = np.sin(alpha[~whole]) / cos_e[~whole]
+    half[~whole] = np.degrees(np.arcsin(np.minimum(ratio, 1.0)) + _ANGLE_MARGIN)
+    phi = np.degrees(np.arctan2(centres[:, 1], centres[:, 0])) - grid.first * grid.res
+    phi = np.mod(phi, 360.0)  # offset from the first azimuth; ray k is at k * res
+    keep = (d - radii < range_m) & (r1 > r0)
+    rows = []  # (item, k_lo, k_hi) per azimuth window, k_hi inclusive
+    for shift in (0.0, 360.0, -360.0):  # windows of width <= 180 degrees: disjoint
+        k_lo = np.ceil((phi + shift - half) / grid.res - 1e-9)
+        k_hi = np.floor((phi + shift + half) / grid.res + 1e-9)
+        k_lo, k_hi = np.maximum(k_lo, 0), np.minimum(k_hi, grid.count - 1)
+        ok = keep & (k_hi >= k_lo) & (~whole if shift else True)
+        rows.append((np.flatnonzero(ok), k_lo[ok].astype(np.int64), k_hi[ok].astype(np.int64)))
+    item = np.concatenate([r[0] for r in rows])
+    order = np.argsort(item, kind="stable")
+    item = item[order]
+    k_lo = np.concatenate([r[1] for r in rows])[order]
+    nk = np.concatenate([r[2] for r in rows])[order] - k_lo + 1
+    lo, nr = r0[item], (r1 - r0)[item]
+    n = nk * nr
+    row = np.repeat(np.arange(len(item)), n)
+    j = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    k = k_lo[row] + j // nr[row]
+    ring = grid.ring[lo[row] + j % nr[row]]
+    return item[row], k * channels + ring
 
 
 def lidar_rays(lidar: LidarSpec, fps: float, frame: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +261,7 @@ class _BulletCaster:
             if uid != k:
                 raise RuntimeError("pybullet body ids are not consecutive")
 
-    def frame(self, f: int, origin=None, range_m=None) -> None:
+    def frame(self, f: int) -> None:
         """Move the bodies to frame ``f`` (only those whose pose or presence changed)."""
         poses, present = self.poses, self.present
         if f == 0:
@@ -207,10 +279,12 @@ class _BulletCaster:
             pb.resetBasePositionAndOrientation(k, position, quat, physicsClientId=self.client)
             pb.setCollisionFilterGroupMask(k, -1, mask_group, mask, physicsClientId=self.client)
 
-    def cast(self, origin: np.ndarray, directions: np.ndarray, range_m: float):
-        """First hit of every ray (unit ``directions`` (R, 3) from ``origin``) within
-        ``range_m``: group index (-1 for a miss), distance and world normal, in chunks
-        of pybullet's per-call limit."""
+    def cast(self, f: int, T_world_lidar: np.ndarray, directions: np.ndarray, grid, range_m):
+        """First hit of every ray (unit ``directions`` (R, 3) from the sensor at
+        ``T_world_lidar``) within ``range_m`` in frame ``f``: group index (-1 for a
+        miss), distance and world normal, in chunks of pybullet's per-call limit."""
+        self.frame(f)
+        origin = T_world_lidar[:3, 3]
         targets = origin + range_m * directions
         uids, fractions, normals = [], [], []
         for start in range(0, len(targets), MAX_RAYS_PER_CALL):
@@ -233,108 +307,126 @@ class _BulletCaster:
 
 
 class _EmbreeCaster:
-    """The groups in two Embree scenes of one triangle mesh each: the parts that never
-    move nor vanish, posed once, and the others, rebuilt for each frame in which one of
-    them moved, without the parts too far from the sensor to be hit within its range.
-    Coordinates are taken relative to ``centre`` so that float32 keeps sub-millimetre
-    precision far from the world origin."""
+    """The groups in Embree scenes: the parts that never move nor vanish in one scene
+    posed once per clip (coordinates relative to ``centre``, so that float32 keeps
+    sub-millimetre precision far from the world origin), and each other part in a scene
+    of its own frame, built once per distinct mesh. A moving part is cast against only
+    the rays of the frame's grid that pass within its bounding sphere, turned into its
+    frame, and each ray keeps its nearest hit."""
 
     def __init__(self, groups: list[_Group], poses: np.ndarray, present: np.ndarray, centre):
         self.poses, self.present = poses, present
         self.centre = np.asarray(centre, dtype=np.float64)
         still = np.all(poses == poses[:1], axis=(0, 2, 3)) & present.all(axis=0)
-        self.static = self._stack([(k, g) for k, g in enumerate(groups) if still[g.part]])
-        self.moving = self._stack([(k, g) for k, g in enumerate(groups) if not still[g.part]])
-        self.static_scene = self._scene(self.static, 0)
-        self.moving_scene, self.moving_near = None, None
-        # Each moving part's bounding sphere in its own frame (centre (P, 3), radius (P,)).
+        static = [(k, g) for k, g in enumerate(groups) if still[g.part]]
+        self.static = None
+        if static:
+            vertices = [
+                g.vertices @ poses[0, g.part, :3, :3].T + poses[0, g.part, :3, 3] - self.centre
+                for _, g in static
+            ]
+            self.static = _embree_scene(
+                vertices, [g.faces for _, g in static], [k for k, _ in static]
+            )
+        # One scene per moving part (shared by parts of the same mesh), in its frame.
+        self.moving: list[int] = []
+        self.part_scene: dict[int, tuple] = {}
+        built: dict[bytes, tuple] = {}
+        by_part: dict[int, list[tuple[int, _Group]]] = {}
+        for k, g in enumerate(groups):
+            if not still[g.part]:
+                by_part.setdefault(g.part, []).append((k, g))
         self.sphere_centre = np.zeros((poses.shape[1], 3))
         self.sphere_radius = np.zeros(poses.shape[1])
-        for g in groups:
-            if not still[g.part]:
-                lo, hi = g.vertices.min(axis=0), g.vertices.max(axis=0)
-                self.sphere_centre[g.part] = (lo + hi) / 2.0
-                self.sphere_radius[g.part] = np.linalg.norm(hi - lo) / 2.0
+        for p, part_groups in by_part.items():
+            digest = hashlib.blake2b(digest_size=16)
+            for _, g in part_groups:
+                digest.update(np.ascontiguousarray(g.vertices, dtype=np.float64).tobytes())
+                digest.update(np.ascontiguousarray(g.faces, dtype=np.int64).tobytes())
+                digest.update(b"|")
+            key = digest.digest()
+            if key not in built:
+                # Triangle i of the scene is of the part's slot-th group, slot = face_slot[i].
+                built[key] = _embree_scene(
+                    [g.vertices for _, g in part_groups], [g.faces for _, g in part_groups],
+                    list(range(len(part_groups))),
+                )  # fmt: skip
+            scene, face_slot = built[key]
+            slots = np.array([k for k, _ in part_groups], dtype=np.int64)
+            self.part_scene[p] = (scene, slots[face_slot])
+            lo = np.min([g.vertices.min(axis=0) for _, g in part_groups], axis=0)
+            hi = np.max([g.vertices.max(axis=0) for _, g in part_groups], axis=0)
+            self.sphere_centre[p] = (lo + hi) / 2.0
+            self.sphere_radius[p] = np.linalg.norm(hi - lo) / 2.0
+            self.moving.append(p)
+        self.moving_parts = np.array(self.moving, dtype=np.int64)
 
-    @staticmethod
-    def _stack(groups: list[tuple[int, _Group]]) -> dict[str, np.ndarray]:
-        """The groups' triangles as one mesh: vertices (part frames) with their part,
-        faces with their group index."""
-        if not groups:
-            return {}
-        offsets = np.cumsum([0] + [len(g.vertices) for _, g in groups])
-        return {
-            "vertices": np.concatenate([g.vertices for _, g in groups]),
-            "vertex_part": np.concatenate([np.full(len(g.vertices), g.part) for _, g in groups]),
-            "faces": np.concatenate(
-                [g.faces + o for (_, g), o in zip(groups, offsets, strict=False)]
-            ),
-            "face_group": np.concatenate([np.full(len(g.faces), k) for k, g in groups]),
-            "face_part": np.concatenate([np.full(len(g.faces), g.part) for _, g in groups]),
-        }
-
-    def _scene(self, mesh: dict[str, np.ndarray], f: int, near: np.ndarray | None = None):
-        """An Embree scene of ``mesh`` posed at frame ``f`` (parts absent then, or not
-        ``near`` (P,) when given, left out), and the group index of each of its
-        triangles; None without triangles."""
-        from embreex.mesh_construction import TriangleMesh
-        from embreex.rtcore_scene import EmbreeScene
-
-        if not mesh:
-            return None
-        keep = self.present[f, mesh["face_part"]]
-        if near is not None:
-            keep &= near[mesh["face_part"]]
-        if not keep.any():
-            return None
-        faces = mesh["faces"][keep]
-        used, faces = np.unique(faces, return_inverse=True)  # only the kept vertices
-        faces = faces.reshape(-1, 3)
-        T = self.poses[f, mesh["vertex_part"][used]]  # (V, 4, 4)
-        world = np.einsum("vij,vj->vi", T[:, :3, :3], mesh["vertices"][used]) + T[:, :3, 3]
-        scene = EmbreeScene()
-        TriangleMesh(scene, (world - self.centre).astype(np.float32), faces.astype(np.int32))
-        return scene, mesh["face_group"][keep]
-
-    def frame(self, f: int, origin: np.ndarray, range_m: float) -> None:
-        """Pose the moving parts for frame ``f`` of a sensor at ``origin``: a part whose
-        bounding sphere lies beyond ``range_m`` cannot be hit and is left out."""
-        if not self.moving:
-            return
-        T = self.poses[f]
-        centres = np.einsum("pij,pj->pi", T[:, :3, :3], self.sphere_centre) + T[:, :3, 3]
-        near = np.linalg.norm(centres - origin, axis=1) - self.sphere_radius < range_m
-        parts = np.unique(self.moving["vertex_part"])
-        if f > 0 and np.array_equal(near[parts], self.moving_near[parts]):
-            same = np.array_equal(self.poses[f, parts], self.poses[f - 1, parts])
-            if same and np.array_equal(self.present[f, parts], self.present[f - 1, parts]):
-                return
-        self.moving_scene, self.moving_near = self._scene(self.moving, f, near), near
-
-    def cast(self, origin: np.ndarray, directions: np.ndarray, range_m: float):
-        count = len(directions)
-        origins = np.ascontiguousarray(
-            np.broadcast_to(origin - self.centre, (count, 3)), dtype=np.float32
-        )
-        dirs = np.ascontiguousarray(directions, dtype=np.float32)
+    def cast(self, f: int, T_world_lidar: np.ndarray, world_dirs: np.ndarray, grid, range_m):
+        """First hit of every ray of ``grid`` (unit ``world_dirs`` (R, 3) from the sensor
+        at ``T_world_lidar``) within ``range_m`` in frame ``f``: group index (-1 for a
+        miss), distance (float32) and world normal (float32, not normalized)."""
+        R, origin = T_world_lidar[:3, :3], T_world_lidar[:3, 3]
+        count = len(world_dirs)
         group = np.full(count, -1, dtype=np.int64)
         distance = np.full(count, np.float32(range_m), dtype=np.float32)
         normal = np.zeros((count, 3), dtype=np.float32)
-        for found in (self.static_scene, self.moving_scene):
-            if found is None:
-                continue
-            scene, face_group = found
+        dirs = np.ascontiguousarray(world_dirs, dtype=np.float32)
+        if self.static is not None:
+            scene, face_group = self.static
+            origins = np.empty((count, 3), dtype=np.float32)
+            origins[:] = origin - self.centre
             hit = scene.run(origins, dirs, dists=distance.copy(), output=1)
-            closer = (hit["primID"] >= 0) & (hit["tfar"] < distance)
-            group[closer] = face_group[hit["primID"][closer]]
-            distance[closer] = hit["tfar"][closer]
-            normal[closer] = hit["Ng"][closer]
-        length = np.linalg.norm(normal, axis=1, keepdims=True)
-        normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-        return group, distance.astype(np.float64), normal.astype(np.float64)
+            found = hit["primID"] >= 0
+            group[found] = face_group[hit["primID"][found]]
+            distance[found] = hit["tfar"][found]
+            normal[found] = hit["Ng"][found]
+        if not self.moving:
+            return group, distance, normal
+        parts = self.moving_parts[self.present[f, self.moving_parts]]
+        T = self.poses[f, parts]
+        centres = np.einsum("pij,pj->pi", T[:, :3, :3], self.sphere_centre[parts]) + T[:, :3, 3]
+        item, ray = _grid_pairs(grid, (centres - origin) @ R, self.sphere_radius[parts], range_m)
+        bounds = np.searchsorted(item, np.arange(len(parts) + 1))
+        for i, p in enumerate(parts):
+            rays = ray[bounds[i] : bounds[i + 1]]
+            if not len(rays):
+                continue
+            Rp, tp = T[i, :3, :3], T[i, :3, 3]
+            origins = np.empty((len(rays), 3), dtype=np.float32)
+            origins[:] = (origin - tp) @ Rp
+            local = np.ascontiguousarray(world_dirs[rays] @ Rp, dtype=np.float32)
+            scene, face_group = self.part_scene[p]
+            best = distance[rays]
+            hit = scene.run(origins, local, dists=best.copy(), output=1)
+            closer = (hit["primID"] >= 0) & (hit["tfar"] < best)
+            rays = rays[closer]
+            group[rays] = face_group[hit["primID"][closer]]
+            distance[rays] = hit["tfar"][closer]
+            normal[rays] = hit["Ng"][closer] @ Rp.T
+        return group, distance, normal
 
     def close(self) -> None:
-        self.static_scene = self.moving_scene = None
+        self.static, self.part_scene = None, {}
+
+
+def _embree_scene(vertices: list[np.ndarray], faces: list[np.ndarray], labels: list[int]):
+    """One committed Embree scene of the meshes (``vertices[i]``, ``faces[i]``) as a
+    single triangle mesh, and the label of each of its triangles."""
+    from embreex.mesh_construction import TriangleMesh
+    from embreex.rtcore_scene import EmbreeScene
+
+    offsets = np.cumsum([0] + [len(v) for v in vertices])
+    scene = EmbreeScene()
+    TriangleMesh(
+        scene,
+        np.concatenate(vertices).astype(np.float32),
+        np.concatenate([fc + o for fc, o in zip(faces, offsets, strict=False)]).astype(np.int32),
+    )
+    label = np.concatenate(
+        [np.full(len(fc), k, dtype=np.int64) for fc, k in zip(faces, labels, strict=True)]
+    )
+    scene.run(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32))  # commit the BVH now
+    return scene, label
 
 
 def carried_parts(body: str, part_names: Sequence[str]) -> set[int]:
@@ -354,41 +446,60 @@ class Sheet:
     albedo: float
 
 
-def _cast_sheets(sheets: list[Sheet], f: int, origin: np.ndarray, directions, range_m: float):
-    """First hit of every ray against the sheets' meshes of frame ``f``: sheet index (-1
-    for a miss), distance and world normal (Embree, or pybullet without it)."""
-    faces = [np.asarray(s.faces, dtype=np.int64) for s in sheets]
-    offsets = np.cumsum([0] + [len(s.vertices[f]) for s in sheets])
-    vertices = np.concatenate([np.asarray(s.vertices[f], dtype=np.float64) for s in sheets])
-    triangles = np.concatenate([fc + o for fc, o in zip(faces, offsets, strict=False)])
-    sheet_of = np.concatenate([np.full(len(fc), c) for c, fc in enumerate(faces)])
-    count = len(directions)
-    if ray_engine() == "embree":
-        from embreex.mesh_construction import TriangleMesh
-        from embreex.rtcore_scene import EmbreeScene
+def _cast_sheets(
+    sheets: list[Sheet], f: int, T_world_lidar: np.ndarray, world_dirs: np.ndarray,
+    grid: _RayGrid, range_m: float, distance: np.ndarray,
+):  # fmt: skip
+    """The rays of ``grid`` (unit ``world_dirs`` (R, 3)) that meet a sheet's triangle of
+    frame ``f`` nearer than ``distance`` (R,): ray indices, sheet index, distance and
+    world normal (not normalized). Exact float64 ray-triangle tests (Moller-Trumbore)
+    of each triangle with only the rays of the grid that may pass through its bounding
+    sphere, for the sheets whose own bounding sphere some ray meets within range."""
+    R, origin = T_world_lidar[:3, :3], T_world_lidar[:3, 3]
+    empty = np.zeros(0, dtype=np.int64)
+    vertices = [np.asarray(sh.vertices[f], dtype=np.float64) for sh in sheets]
+    lo = np.array([v.min(axis=0) for v in vertices])
+    hi = np.array([v.max(axis=0) for v in vertices])
+    item, _ = _grid_pairs(grid, ((lo + hi) / 2 - origin) @ R, np.linalg.norm(hi - lo, axis=1) / 2,
+                          range_m)  # fmt: skip
+    near = np.unique(item)
+    if not len(near):
+        return empty, empty, np.zeros(0), np.zeros((0, 3))
+    tri = np.concatenate([vertices[c][np.asarray(sheets[c].faces)] for c in near]) - origin
+    sheet_of = np.concatenate([np.full(len(sheets[c].faces), c) for c in near])
+    centre = tri.mean(axis=1)
+    radius = np.sqrt(((tri - centre[:, None]) ** 2).sum(axis=2).max(axis=1))
+    item, ray = _grid_pairs(grid, centre @ R, radius, range_m)
+    v0 = tri[item, 0]
+    e1, e2, d = tri[item, 1] - v0, tri[item, 2] - v0, world_dirs[ray]
+    p = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / det
+        u = -np.einsum("ij,ij->i", v0, p) * inv
+        q = np.cross(-v0, e1)
+        v = np.einsum("ij,ij->i", d, q) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        ok = (det != 0) & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0) & (t < distance[ray])
+    item, ray, t = item[ok], ray[ok], t[ok]
+    order = np.lexsort((t, ray))  # nearest first within each ray
+    item, ray, t = item[order], ray[order], t[order]
+    first = np.ones(len(ray), dtype=bool)
+    first[1:] = ray[1:] != ray[:-1]
+    item, ray, t = item[first], ray[first], t[first]
+    normal = np.cross(tri[item, 1] - tri[item, 0], tri[item, 2] - tri[item, 0])
+    return ray, sheet_of[item], t, normal
 
-        scene = EmbreeScene()
-        local = (vertices - origin).astype(np.float32)
-        TriangleMesh(scene, local, triangles.astype(np.int32))
-        origins = np.zeros((count, 3), dtype=np.float32)
-        dirs = np.ascontiguousarray(directions, dtype=np.float32)
-        dists = np.full(count, np.float32(range_m), dtype=np.float32)
-        hit = scene.run(origins, dirs, dists=dists, output=1)
-        found = hit["primID"] >= 0
-        index = np.where(found, sheet_of[np.maximum(hit["primID"], 0)], -1)
-        normal = hit["Ng"].astype(np.float64)
-        length = np.linalg.norm(normal, axis=1, keepdims=True)
-        normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-        return index, np.where(found, hit["tfar"], range_m).astype(np.float64), normal
-    caster = _BulletCaster(
-        [_Group(c, s.albedo, vertices[offsets[c] : offsets[c + 1]], fc)
-         for c, (s, fc) in enumerate(zip(sheets, faces, strict=True))],
-        np.tile(np.eye(4), (1, len(sheets), 1, 1)), np.ones((1, len(sheets)), dtype=bool),
-    )  # fmt: skip
-    try:
-        return caster.cast(origin, directions, range_m)
-    finally:
-        caster.close()
+
+def default_threads() -> int:
+    """Frames scanned at once: ``SIMFACTORY_LIDAR_THREADS`` if set, else 2 where the
+    process may run on two cores or more (Embree casts without holding the GIL)."""
+    wanted = os.environ.get("SIMFACTORY_LIDAR_THREADS")
+    if wanted is not None:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise ValueError(f"SIMFACTORY_LIDAR_THREADS must be a positive integer, not {wanted!r}")
+        return int(wanted)
+    return min(2, len(os.sched_getaffinity(0)))
 
 
 def scan(
@@ -401,6 +512,7 @@ def scan(
     part_names: Sequence[str],
     present: np.ndarray | None = None,
     sheets: list[Sheet] | None = None,
+    threads: int | None = None,
 ) -> LidarScan:
     """Scan every frame of a clip.
 
@@ -409,7 +521,9 @@ def scan(
     ``class_ids`` (P,) the parts' semantic ids and ``part_names`` (P,) their names (the
     parts of ``lidar.body`` are not cast against, nor parts absent from a frame by
     ``present`` (F, P)). ``sheets`` (cloths, skinned people's regions) are cast against
-    as their meshes of each frame; the c-th has part index P + c.
+    as their meshes of each frame; the c-th has part index P + c. With Embree, up to
+    ``threads`` frames (default: ``default_threads()``) are scanned at once; the points
+    do not depend on it.
     """
     sheets = list(sheets or [])
     poses = np.asarray(poses, dtype=np.float64)
@@ -421,7 +535,8 @@ def scan(
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
     groups = _groups(visuals, carried_parts(lidar.body, part_names))
-    if ray_engine() == "embree":
+    embree = ray_engine() == "embree"
+    if embree:
         caster = _EmbreeCaster(groups, poses, present, T_world_lidar[0, :3, 3])
     else:
         caster = _BulletCaster(groups, poses, present)
@@ -430,39 +545,46 @@ def scan(
         [g.part for g in groups] + [P + c for c in range(len(sheets))], dtype=np.int64
     )
     albedo = np.array([g.albedo for g in groups] + [s.albedo for s in sheets], dtype=float)
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("xyz", "intensity", "group", "ring")}
-    counts = []
+    range_m = float(lidar.range_m)
+
+    def frame(f: int):
+        directions, ring = lidar_rays(lidar, fps, f)
+        grid = _RayGrid.of(lidar, fps, f)
+        world_dirs = directions @ T_world_lidar[f, :3, :3].T
+        group, distance, normal = caster.cast(f, T_world_lidar[f], world_dirs, grid, range_m)
+        if sheets:
+            rays, index, near, facing = _cast_sheets(
+                sheets, f, T_world_lidar[f], world_dirs, grid, range_m, distance
+            )
+            group[rays] = len(groups) + index
+            distance[rays], normal[rays] = near, facing
+        hit = np.flatnonzero(group >= 0)
+        facing = normal[hit].astype(np.float64)
+        length = np.linalg.norm(facing, axis=1, keepdims=True)
+        facing = np.divide(facing, length, out=np.zeros_like(facing), where=length > 0)
+        cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], facing))
+        group = group[hit]
+        xyz = directions[hit] * distance[hit, None].astype(np.float64)
+        return xyz, np.clip(albedo[group] * cosine, 0.0, 1.0), group, ring[hit]
+
+    threads = default_threads() if threads is None else int(threads)
     try:
-        for f in range(num_frames):
-            R, origin = T_world_lidar[f, :3, :3], T_world_lidar[f, :3, 3]
-            caster.frame(f, origin, float(lidar.range_m))
-            directions, ring = lidar_rays(lidar, fps, f)
-            world_dirs = directions @ R.T
-            group, distance, normal = caster.cast(origin, world_dirs, float(lidar.range_m))
-            if sheets:
-                index, near, facing = _cast_sheets(
-                    sheets, f, origin, world_dirs, float(lidar.range_m)
-                )
-                closer = (index >= 0) & ((group < 0) | (near < distance))
-                group[closer] = len(groups) + index[closer]
-                distance[closer], normal[closer] = near[closer], facing[closer]
-            hit = group >= 0
-            cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], normal[hit]))
-            out["xyz"].append(directions[hit] * distance[hit, None])
-            out["intensity"].append(np.clip(albedo[group[hit]] * cosine, 0.0, 1.0))
-            out["group"].append(group[hit])
-            out["ring"].append(ring[hit])
-            counts.append(int(hit.sum()))
+        if embree and threads > 1 and num_frames > 1:
+            with ThreadPoolExecutor(threads) as pool:  # the casts release the GIL
+                frames = list(pool.map(frame, range(num_frames)))
+        else:
+            frames = [frame(f) for f in range(num_frames)]
     finally:
         caster.close()
 
-    part = part_of[np.concatenate(out["group"])]
+    xyz, intensity, group, ring = (list(column) for column in zip(*frames, strict=True))
+    part = part_of[np.concatenate(group)] if frames else np.zeros(0, dtype=np.int64)
     return LidarScan(
-        xyz=np.concatenate(out["xyz"]).astype(np.float32).reshape(-1, 3),
-        intensity=np.concatenate(out["intensity"]).astype(np.float32),
+        xyz=np.concatenate(xyz or [np.zeros((0, 3))]).astype(np.float32).reshape(-1, 3),
+        intensity=np.concatenate(intensity or [np.zeros(0)]).astype(np.float32),
         instance=(part + 1).astype(np.uint16),
         semantic=class_ids[part].astype(np.uint8),
-        ring=np.concatenate(out["ring"]).astype(np.uint8),
-        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        ring=np.concatenate(ring or [np.zeros(0)]).astype(np.uint8),
+        offsets=np.concatenate([[0], np.cumsum([len(g) for g in group])]).astype(np.int64),
         T_world_lidar=T_world_lidar,
     )
