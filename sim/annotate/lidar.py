@@ -6,11 +6,17 @@ collision shapes of the physics rollout. The parts of the body that carries the 
 are left out: the sensor never sees its own vehicle.
 
 Two ray engines give the same points (to float32 rounding): Intel Embree through
-``embreex`` (the default where it is installed: parts that never move are put into one
-BVH built once per clip, the moving ones into a second BVH rebuilt for each frame in
-which one of them moved, and each ray keeps the nearer hit of the two), and pybullet's
-``rayTestBatch`` in a private DIRECT world of mass-0 concave triangle-mesh bodies
-(``SIMFACTORY_LIDAR_ENGINE=pybullet`` forces it; about 30 times slower).
+``embreex`` (the default where it is installed), and pybullet's ``rayTestBatch`` in a
+private DIRECT world of mass-0 concave triangle-mesh bodies
+(``SIMFACTORY_LIDAR_ENGINE=pybullet`` forces it; about 30 times slower). With Embree,
+the parts that never move nor vanish are put into one BVH per clip; every other part
+gets a BVH of its own mesh in its own frame, built once per clip (parts with the same
+mesh share it), and in each frame it is cast against only with the rays that may pass
+through its bounding sphere (a band of beams and azimuths of the frame's ray grid),
+turned into its frame; each ray keeps its nearest hit. Meshes given per frame (sheets:
+cloths, skinned people) are cast against by exact float64 ray-triangle tests of each
+triangle with the few rays near it. Frames are scanned on two threads where two cores
+are free (``SIMFACTORY_LIDAR_THREADS`` sets the count; Embree casts without the GIL).
 
 Lidar frame: x forward, y left, z up (a Velodyne's). Beam ``ring`` r (0 = lowest) has
 elevation ``lower + r * (upper - lower) / (channels - 1)``; azimuth is measured from
@@ -134,28 +140,34 @@ def _grid_pairs(grid: _RayGrid, centres: np.ndarray, radii: np.ndarray, range_m:
     ascending, and ray indices (M,). A superset of the rays that meet the sphere (its
     cone of directions widened to an elevation band and an azimuth band)."""
     channels = len(grid.elevation)
-    d = np.linalg.norm(centres, axis=1)
+    d = np.sqrt(np.einsum("ij,ij->i", centres, centres))
     inside = d <= radii
-    sin_alpha = np.minimum(radii / np.where(inside, 1.0, d), 1.0)
-    alpha = np.where(inside, np.pi, np.arcsin(sin_alpha) + _ANGLE_MARGIN)
-    elevation = np.arcsin(np.clip(centres[:, 2] / np.where(inside, 1.0, d), -1.0, 1.0))
+    safe = np.where(inside, 1.0, d)
+    alpha = np.where(inside, np.pi, np.arcsin(np.minimum(radii / safe, 1.0)) + _ANGLE_MARGIN)
+    elevation = np.arcsin(np.clip(centres[:, 2] / safe, -1.0, 1.0))
     r0 = np.searchsorted(grid.elevation, elevation - alpha, side="left")
     r1 = np.searchsorted(grid.elevation, elevation + alpha, side="right")
+    index = np.flatnonzero((d - radii < range_m) & (r1 > r0))  # in range, between beams
+    centres, inside, alpha, elevation = (
+        centres[index],
+        inside[index],
+        alpha[index],
+        elevation[index],
+    )
+    r0, r1 = r0[index], r1[index]
     # Azimuth half-width of the cone: asin(sin a / cos e) while it leaves the poles out.
-    cos_e = np.cos(elevation)
     whole = inside | (np.abs(elevation) + alpha >= np.pi / 2)
     half = np.where(whole, 360.0, 0.0)
-    ratio = np.sin(alpha[~whole]) / cos_e[~whole]
+    ratio = np.sin(alpha[~whole]) / np.cos(elevation[~whole])
     half[~whole] = np.degrees(np.arcsin(np.minimum(ratio, 1.0)) + _ANGLE_MARGIN)
     phi = np.degrees(np.arctan2(centres[:, 1], centres[:, 0])) - grid.first * grid.res
     phi = np.mod(phi, 360.0)  # offset from the first azimuth; ray k is at k * res
-    keep = (d - radii < range_m) & (r1 > r0)
     rows = []  # (item, k_lo, k_hi) per azimuth window, k_hi inclusive
     for shift in (0.0, 360.0, -360.0):  # windows of width <= 180 degrees: disjoint
         k_lo = np.ceil((phi + shift - half) / grid.res - 1e-9)
         k_hi = np.floor((phi + shift + half) / grid.res + 1e-9)
         k_lo, k_hi = np.maximum(k_lo, 0), np.minimum(k_hi, grid.count - 1)
-        ok = keep & (k_hi >= k_lo) & (~whole if shift else True)
+        ok = (k_hi >= k_lo) & (~whole if shift else True)
         rows.append((np.flatnonzero(ok), k_lo[ok].astype(np.int64), k_hi[ok].astype(np.int64)))
     item = np.concatenate([r[0] for r in rows])
     order = np.argsort(item, kind="stable")
@@ -168,7 +180,7 @@ def _grid_pairs(grid: _RayGrid, centres: np.ndarray, radii: np.ndarray, range_m:
     j = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
     k = k_lo[row] + j // nr[row]
     ring = grid.ring[lo[row] + j % nr[row]]
-    return item[row], k * channels + ring
+    return index[item[row]], k * channels + ring
 
 
 def lidar_rays(lidar: LidarSpec, fps: float, frame: int) -> tuple[np.ndarray, np.ndarray]:
@@ -367,19 +379,20 @@ class _EmbreeCaster:
         miss), distance (float32) and world normal (float32, not normalized)."""
         R, origin = T_world_lidar[:3, :3], T_world_lidar[:3, 3]
         count = len(world_dirs)
-        group = np.full(count, -1, dtype=np.int64)
-        distance = np.full(count, np.float32(range_m), dtype=np.float32)
-        normal = np.zeros((count, 3), dtype=np.float32)
         dirs = np.ascontiguousarray(world_dirs, dtype=np.float32)
-        if self.static is not None:
+        if self.static is None:
+            group = np.full(count, -1, dtype=np.int64)
+            distance = np.full(count, np.float32(range_m), dtype=np.float32)
+            normal = np.zeros((count, 3), dtype=np.float32)
+        else:
             scene, face_group = self.static
             origins = np.empty((count, 3), dtype=np.float32)
             origins[:] = origin - self.centre
-            hit = scene.run(origins, dirs, dists=distance.copy(), output=1)
-            found = hit["primID"] >= 0
-            group[found] = face_group[hit["primID"][found]]
-            distance[found] = hit["tfar"][found]
-            normal[found] = hit["Ng"][found]
+            dists = np.full(count, np.float32(range_m), dtype=np.float32)
+            hit = scene.run(origins, dirs, dists=dists, output=1)
+            prim, distance = hit["primID"], hit["tfar"]  # a miss keeps range_m
+            group = np.where(prim >= 0, face_group[prim], -1)  # a miss's -1 reads the last
+            normal = hit["Ng"]
         if not self.moving:
             return group, distance, normal
         parts = self.moving_parts[self.present[f, self.moving_parts]]
@@ -446,30 +459,45 @@ class Sheet:
     albedo: float
 
 
-def _cast_sheets(
-    sheets: list[Sheet], f: int, T_world_lidar: np.ndarray, world_dirs: np.ndarray,
-    grid: _RayGrid, range_m: float, distance: np.ndarray,
-):  # fmt: skip
-    """The rays of ``grid`` (unit ``world_dirs`` (R, 3)) that meet a sheet's triangle of
-    frame ``f`` nearer than ``distance`` (R,): ray indices, sheet index, distance and
-    world normal (not normalized). Exact float64 ray-triangle tests (Moller-Trumbore)
-    of each triangle with only the rays of the grid that may pass through its bounding
-    sphere, for the sheets whose own bounding sphere some ray meets within range."""
-    R, origin = T_world_lidar[:3, :3], T_world_lidar[:3, 3]
-    empty = np.zeros(0, dtype=np.int64)
-    vertices = [np.asarray(sh.vertices[f], dtype=np.float64) for sh in sheets]
-    lo = np.array([v.min(axis=0) for v in vertices])
-    hi = np.array([v.max(axis=0) for v in vertices])
-    item, _ = _grid_pairs(grid, ((lo + hi) / 2 - origin) @ R, np.linalg.norm(hi - lo, axis=1) / 2,
-                          range_m)  # fmt: skip
-    near = np.unique(item)
-    if not len(near):
-        return empty, empty, np.zeros(0), np.zeros((0, 3))
-    tri = np.concatenate([vertices[c][np.asarray(sheets[c].faces)] for c in near]) - origin
-    sheet_of = np.concatenate([np.full(len(sheets[c].faces), c) for c in near])
-    centre = tri.mean(axis=1)
-    radius = np.sqrt(((tri - centre[:, None]) ** 2).sum(axis=2).max(axis=1))
-    item, ray = _grid_pairs(grid, centre @ R, radius, range_m)
+class _SheetCaster:
+    """Rays against the sheets' meshes of each frame, by exact float64 ray-triangle tests
+    (Moller-Trumbore) of each triangle with only the rays of the grid that may pass
+    through its bounding sphere, for the sheets whose own bounding sphere some ray meets
+    within range: no acceleration structure to rebuild for each frame."""
+
+    def __init__(self, sheets: list[Sheet]):
+        self.sheets = sheets
+        self.faces = [np.asarray(sh.faces, dtype=np.int64) for sh in sheets]
+        lo = np.stack([np.asarray(sh.vertices).min(axis=1) for sh in sheets], axis=1)
+        hi = np.stack([np.asarray(sh.vertices).max(axis=1) for sh in sheets], axis=1)
+        self.centre, self.radius = (lo + hi) / 2.0, np.linalg.norm(hi - lo, axis=2) / 2.0
+
+    def cast(self, f: int, T_world_lidar, world_dirs, grid: _RayGrid, range_m, distance):
+        """The rays of ``grid`` (unit ``world_dirs`` (R, 3)) that meet a sheet's triangle
+        of frame ``f`` nearer than ``distance`` (R,): ray indices, sheet index, distance
+        and world normal (not normalized)."""
+        R, origin = T_world_lidar[:3, :3], T_world_lidar[:3, 3]
+        empty = np.zeros(0, dtype=np.int64)
+        centres = (self.centre[f] - origin) @ R
+        near = np.unique(_grid_pairs(grid, centres, self.radius[f], range_m)[0])
+        if not len(near):
+            return empty, empty, np.zeros(0), np.zeros((0, 3))
+        sheets, faces = self.sheets, self.faces
+        tri = np.concatenate([np.asarray(sheets[c].vertices[f])[faces[c]] for c in near])
+        tri = tri - origin
+        sheet_of = np.repeat(near, [len(faces[c]) for c in near])
+        a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+        centre = (a + b + c) / 3.0
+        radius = np.sqrt(
+            np.maximum.reduce([np.einsum("ij,ij->i", v - centre, v - centre) for v in (a, b, c)])
+        )
+        item, ray = _grid_pairs(grid, centre @ R, radius, range_m)
+        return _nearest_triangle_hits(tri, item, ray, world_dirs, distance, sheet_of)
+
+
+def _nearest_triangle_hits(tri, item, ray, world_dirs, distance, label):
+    """Of the (triangle ``item``, ``ray``) pairs, each ray's nearest hit nearer than
+    ``distance``: ray indices, ``label`` of the triangle, distance, normal."""
     v0 = tri[item, 0]
     e1, e2, d = tri[item, 1] - v0, tri[item, 2] - v0, world_dirs[ray]
     p = np.cross(d, e2)
@@ -488,7 +516,7 @@ def _cast_sheets(
     first[1:] = ray[1:] != ray[:-1]
     item, ray, t = item[first], ray[first], t[first]
     normal = np.cross(tri[item, 1] - tri[item, 0], tri[item, 2] - tri[item, 0])
-    return ray, sheet_of[item], t, normal
+    return ray, label[item], t, normal
 
 
 def default_threads() -> int:
@@ -540,6 +568,7 @@ def scan(
         caster = _EmbreeCaster(groups, poses, present, T_world_lidar[0, :3, 3])
     else:
         caster = _BulletCaster(groups, poses, present)
+    sheet_caster = _SheetCaster(sheets) if sheets else None
     P = poses.shape[1]
     part_of = np.array(
         [g.part for g in groups] + [P + c for c in range(len(sheets))], dtype=np.int64
@@ -547,14 +576,18 @@ def scan(
     albedo = np.array([g.albedo for g in groups] + [s.albedo for s in sheets], dtype=float)
     range_m = float(lidar.range_m)
 
+    grids: dict[tuple[int, int], tuple] = {}  # the same for every frame of a full turn
+
     def frame(f: int):
-        directions, ring = lidar_rays(lidar, fps, f)
-        grid = _RayGrid.of(lidar, fps, f)
+        steps = _azimuth_steps(lidar, fps, f)
+        if steps not in grids:
+            grids[steps] = (*lidar_rays(lidar, fps, f), _RayGrid.of(lidar, fps, f))
+        directions, ring, grid = grids[steps]
         world_dirs = directions @ T_world_lidar[f, :3, :3].T
         group, distance, normal = caster.cast(f, T_world_lidar[f], world_dirs, grid, range_m)
         if sheets:
-            rays, index, near, facing = _cast_sheets(
-                sheets, f, T_world_lidar[f], world_dirs, grid, range_m, distance
+            rays, index, near, facing = sheet_caster.cast(
+                f, T_world_lidar[f], world_dirs, grid, range_m, distance
             )
             group[rays] = len(groups) + index
             distance[rays], normal[rays] = near, facing
