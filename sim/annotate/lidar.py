@@ -212,7 +212,12 @@ def visual_albedo(visual: Visual) -> float:
     material = visual.material
     albedo = float(np.mean(material.base_color[:3]))
     if material.texture is not None:
-        albedo *= float(_srgb_to_linear(material.texture[..., :3]).mean())
+        texture = np.asarray(material.texture)[..., :3]
+        if texture.dtype == np.uint8:  # a histogram of the 256 levels: the same mean
+            counts = np.bincount(texture.reshape(-1), minlength=256)
+            albedo *= float(counts @ _srgb_to_linear(np.arange(256)) / texture.size)
+        else:
+            albedo *= float(_srgb_to_linear(texture).mean())
     return albedo
 
 
@@ -591,13 +596,13 @@ def scan(
             )
             group[rays] = len(groups) + index
             distance[rays], normal[rays] = near, facing
-        hit = np.flatnonzero(group >= 0)
-        facing = normal[hit].astype(np.float64)
-        length = np.linalg.norm(facing, axis=1, keepdims=True)
-        facing = np.divide(facing, length, out=np.zeros_like(facing), where=length > 0)
-        cosine = np.abs(np.einsum("ij,ij->i", world_dirs[hit], facing))
+        hit = group >= 0
+        facing, along = normal[hit], world_dirs[hit]
+        length2 = np.einsum("ij,ij->i", facing, facing)
+        cosine = np.abs(np.einsum("ij,ij->i", along, facing))
+        cosine /= np.sqrt(np.where(length2 > 0, length2, np.inf))
         group = group[hit]
-        xyz = directions[hit] * distance[hit, None].astype(np.float64)
+        xyz = directions[hit] * distance[hit][:, None]
         return xyz, np.clip(albedo[group] * cosine, 0.0, 1.0), group, ring[hit]
 
     threads = default_threads() if threads is None else int(threads)
