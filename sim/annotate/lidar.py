@@ -433,13 +433,10 @@ def _embree_scene(vertices: list[np.ndarray], faces: list[np.ndarray], labels: l
     from embreex.mesh_construction import TriangleMesh
     from embreex.rtcore_scene import EmbreeScene
 
-    offsets = np.cumsum([0] + [len(v) for v in vertices])
     scene = EmbreeScene()
-    TriangleMesh(
-        scene,
-        np.concatenate(vertices).astype(np.float32),
-        np.concatenate([fc + o for fc, o in zip(faces, offsets, strict=False)]).astype(np.int32),
-    )
+    # Corners given per triangle: embreex copies them faster than shared vertices.
+    corners = [np.asarray(v, dtype=np.float32)[fc] for v, fc in zip(vertices, faces, strict=True)]
+    TriangleMesh(scene, np.ascontiguousarray(np.concatenate(corners)))
     label = np.concatenate(
         [np.full(len(fc), k, dtype=np.int64) for fc, k in zip(faces, labels, strict=True)]
     )
@@ -493,8 +490,12 @@ class _SheetCaster:
         sheet_of = np.repeat(near, [len(faces[c]) for c in near])
         a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
         centre = (a + b + c) / 3.0
+        a, b, c = a - centre, b - centre, c - centre
         radius = np.sqrt(
-            np.maximum.reduce([np.einsum("ij,ij->i", v - centre, v - centre) for v in (a, b, c)])
+            np.maximum(
+                np.maximum(np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)),
+                np.einsum("ij,ij->i", c, c),
+            )
         )
         item, ray = _grid_pairs(grid, centre @ R, radius, range_m)
         return _nearest_triangle_hits(tri, item, ray, world_dirs, distance, sheet_of)
