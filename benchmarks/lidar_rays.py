@@ -4,6 +4,7 @@ revision's, and each ray engine, in one process.
     python benchmarks/lidar_rays.py                      # 16 frames, 3 rounds
     python benchmarks/lidar_rays.py --frames 48 --rounds 5 --pybullet
     python benchmarks/lidar_rays.py --baseline 6833e82   # the revision to compare with
+    python benchmarks/lidar_rays.py --clip --frames 48   # the LiDAR stage of whole clips
 
 Builds and simulates the standard drive (bench_clip.py's: 176 parts, 6 skinned
 pedestrians, a 32-beam LiDAR at 0.2 degrees, 57,600 rays per frame), then times
@@ -22,6 +23,12 @@ the process in that round (every thread, Embree's included) and rays per CPU sec
 and the load average when the rounds began and ended: other processes on the machine
 slow the wall figures, so compare variants of the same run. Then the points of every
 variant are compared with this tree's: same rows and instance ids, largest distance.
+
+With ``--clip``, whole standard drives are generated instead (``generate_clip``, every
+modality), the baseline's scan and this tree's in turn, ``--rounds`` times each, and
+the clip's own LiDAR stage (``seconds_lidar``: the scan with the part meshes and
+sheets it is given, while the writer threads still encode the camera files) is
+printed per frame with the clip's total.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -43,8 +51,9 @@ from simfactory.sim.annotate import lidar as current  # noqa: E402
 from simfactory.sim.model.camera import body_poses  # noqa: E402
 from simfactory.sim.model.classes import class_table  # noqa: E402
 from simfactory.sim.model.parts import part_classes, part_geometry, part_visuals  # noqa: E402
+from simfactory.sim.run import clip  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.run.clip import simulate  # noqa: E402
+from simfactory.sim.run.clip import generate_clip, simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +76,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", default="6833e82", help="git revision to compare with")
     parser.add_argument("--pybullet", action="store_true", help="also time the fallback")
+    parser.add_argument("--clip", action="store_true", help="time the stage in whole clips")
     args = parser.parse_args()
     cfg = standard_config(frames=args.frames, scene="driving")
+    if args.clip:
+        clip_rounds(cfg, module_at(args.baseline), args)
+        return
     spec = build_scene(cfg, 0)
     traj = simulate(spec, cfg)
     visuals = part_visuals(spec, traj)
@@ -132,6 +145,32 @@ def main() -> None:
         gap = np.abs(other.xyz - ours.xyz).max(axis=1)
         print(f"{name}: same rows; {int((~same).sum())} instance ids differ; "
               f"largest xyz difference {gap[same].max() * 1e3:.3f} mm")  # fmt: skip
+
+
+def clip_rounds(cfg: dict, baseline: types.ModuleType, args) -> None:
+    """The LiDAR stage of whole clips, with the baseline's scan and this tree's in turn."""
+    variants = {
+        f"baseline {args.baseline}": (baseline.scan, baseline.Sheet),
+        "this tree": (clip.scan, clip.Sheet),
+    }
+    lidar = build_scene(cfg, 0).lidars[0]
+    rays = np.mean([len(current.lidar_rays(lidar, cfg["fps"], f)[0]) for f in range(3)])
+    with tempfile.TemporaryDirectory() as out:
+        generate_clip(cfg, 99, out)  # warm-up: EGL context, shaders, caches
+        for _ in range(args.rounds):
+            for name, (scan, sheet) in variants.items():
+                clip.scan, clip.Sheet = scan, sheet
+                load = os.getloadavg()[0]
+                try:
+                    row = generate_clip(cfg, 0, out)
+                finally:
+                    clip.scan, clip.Sheet = variants["this tree"]
+                frames = row["frames"]
+                lidar = row["seconds_lidar"] / frames
+                total = sum(v for k, v in row.items() if k.startswith("seconds_")) / frames
+                print(f"{name:<18} LiDAR {lidar * 1e3:6.1f} ms a frame "
+                      f"({rays / lidar / 1e6:4.2f} M rays/s), clip {total * 1e3:6.1f} ms a "
+                      f"frame, load average {load:.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
