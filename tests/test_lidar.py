@@ -7,6 +7,7 @@ import trimesh
 from simfactory.sim.annotate.lidar import (
     Sheet,
     beam_elevations,
+    default_threads,
     frame_azimuths,
     lidar_rays,
     ray_engine,
@@ -352,3 +353,13 @@ def test_threads_give_the_same_scan():
     one, two = scan(*args, threads=1), scan(*args, threads=2)
     for key in ("xyz", "intensity", "instance", "semantic", "ring", "offsets"):
         assert np.array_equal(getattr(one, key), getattr(two, key))
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SIMFACTORY_LIDAR_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("SIMFACTORY_LIDAR_THREADS", "0")
+    with pytest.raises(ValueError, match="SIMFACTORY_LIDAR_THREADS"):
+        default_threads()
+    monkeypatch.delenv("SIMFACTORY_LIDAR_THREADS")
+    assert 1 <= default_threads() <= 2

@@ -533,7 +533,8 @@ def default_threads() -> int:
         if not wanted.isdigit() or int(wanted) < 1:
             raise ValueError(f"SIMFACTORY_LIDAR_THREADS must be a positive integer, not {wanted!r}")
         return int(wanted)
-    return min(2, len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2, cores or 1)
 
 
 def scan(
