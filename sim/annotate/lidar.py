@@ -412,7 +412,7 @@ class _EmbreeCaster:
             Rp, tp = T[i, :3, :3], T[i, :3, 3]
             origins = np.empty((len(rays), 3), dtype=np.float32)
             origins[:] = (origin - tp) @ Rp
-            local = np.ascontiguousarray(world_dirs[rays] @ Rp, dtype=np.float32)
+            local = np.ascontiguousarray(world_dirs.take(rays, axis=0) @ Rp, dtype=np.float32)
             scene, face_group = self.part_scene[p]
             best = distance[rays]
             hit = scene.run(origins, local, dists=best.copy(), output=1)
@@ -504,8 +504,9 @@ class _SheetCaster:
 def _nearest_triangle_hits(tri, item, ray, world_dirs, distance, label):
     """Of the (triangle ``item``, ``ray``) pairs, each ray's nearest hit nearer than
     ``distance``: ray indices, ``label`` of the triangle, distance, normal."""
-    v0 = tri[item, 0]
-    e1, e2, d = tri[item, 1] - v0, tri[item, 2] - v0, world_dirs[ray]
+    corners = tri.take(item, axis=0)
+    v0 = corners[:, 0]
+    e1, e2, d = corners[:, 1] - v0, corners[:, 2] - v0, world_dirs.take(ray, axis=0)
     p = np.cross(d, e2)
     det = np.einsum("ij,ij->i", e1, p)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -598,14 +599,14 @@ def scan(
             )
             group[rays] = len(groups) + index
             distance[rays], normal[rays] = near, facing
-        hit = group >= 0
-        facing, along = normal[hit], world_dirs[hit]
+        hit = np.flatnonzero(group >= 0)  # take(): far faster than masks on (R, 3) rows
+        facing = normal.take(hit, axis=0).astype(np.float64)
         length2 = np.einsum("ij,ij->i", facing, facing)
-        cosine = np.abs(np.einsum("ij,ij->i", along, facing))
+        cosine = np.abs(np.einsum("ij,ij->i", world_dirs.take(hit, axis=0), facing))
         cosine /= np.sqrt(np.where(length2 > 0, length2, np.inf))
-        group = group[hit]
-        xyz = directions[hit] * distance[hit][:, None]
-        return xyz, np.clip(albedo[group] * cosine, 0.0, 1.0), group, ring[hit]
+        group = group.take(hit)
+        xyz = directions.take(hit, axis=0) * distance.take(hit)[:, None]
+        return xyz, np.clip(albedo.take(group) * cosine, 0.0, 1.0), group, ring.take(hit)
 
     threads = default_threads() if threads is None else int(threads)
     try:
