@@ -485,7 +485,9 @@ class _SheetCaster:
         if not len(near):
             return empty, empty, np.zeros(0), np.zeros((0, 3))
         sheets, faces = self.sheets, self.faces
-        tri = np.concatenate([np.asarray(sheets[c].vertices[f])[faces[c]] for c in near])
+        tri = np.concatenate(
+            [np.asarray(sheets[c].vertices[f]).take(faces[c], axis=0) for c in near]
+        )
         tri = tri - origin
         sheet_of = np.repeat(near, [len(faces[c]) for c in near])
         a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
