@@ -332,8 +332,11 @@ class _EmbreeCaster:
     frame, and each ray keeps its nearest hit."""
 
     def __init__(self, groups: list[_Group], poses: np.ndarray, present: np.ndarray, centre):
+        from embreex.rtcore import EmbreeDevice
+
         self.poses, self.present = poses, present
         self.centre = np.asarray(centre, dtype=np.float64)
+        self.device = EmbreeDevice()  # one for all the scenes: each new device costs ms
         still = np.all(poses == poses[:1], axis=(0, 2, 3)) & present.all(axis=0)
         static = [(k, g) for k, g in enumerate(groups) if still[g.part]]
         self.static = None
@@ -342,9 +345,8 @@ class _EmbreeCaster:
                 g.vertices @ poses[0, g.part, :3, :3].T + poses[0, g.part, :3, 3] - self.centre
                 for _, g in static
             ]
-            self.static = _embree_scene(
-                vertices, [g.faces for _, g in static], [k for k, _ in static]
-            )
+            faces, labels = [g.faces for _, g in static], [k for k, _ in static]
+            self.static = _embree_scene(self.device, vertices, faces, labels)
         # One scene per moving part (shared by parts of the same mesh), in its frame.
         self.moving: list[int] = []
         self.part_scene: dict[int, tuple] = {}
@@ -365,8 +367,8 @@ class _EmbreeCaster:
             if key not in built:
                 # Triangle i of the scene is of the part's slot-th group, slot = face_slot[i].
                 built[key] = _embree_scene(
-                    [g.vertices for _, g in part_groups], [g.faces for _, g in part_groups],
-                    list(range(len(part_groups))),
+                    self.device, [g.vertices for _, g in part_groups],
+                    [g.faces for _, g in part_groups], list(range(len(part_groups))),
                 )  # fmt: skip
             scene, face_slot = built[key]
             slots = np.array([k for k, _ in part_groups], dtype=np.int64)
@@ -424,16 +426,16 @@ class _EmbreeCaster:
         return group, distance, normal
 
     def close(self) -> None:
-        self.static, self.part_scene = None, {}
+        self.static, self.part_scene, self.device = None, {}, None
 
 
-def _embree_scene(vertices: list[np.ndarray], faces: list[np.ndarray], labels: list[int]):
-    """One committed Embree scene of the meshes (``vertices[i]``, ``faces[i]``) as a
-    single triangle mesh, and the label of each of its triangles."""
+def _embree_scene(device, vertices: list[np.ndarray], faces: list[np.ndarray], labels: list[int]):
+    """One committed Embree scene on ``device`` of the meshes (``vertices[i]``,
+    ``faces[i]``) as a single triangle mesh, and the label of each of its triangles."""
     from embreex.mesh_construction import TriangleMesh
     from embreex.rtcore_scene import EmbreeScene
 
-    scene = EmbreeScene()
+    scene = EmbreeScene(device)
     # Corners given per triangle: embreex copies them faster than shared vertices.
     corners = [np.asarray(v, dtype=np.float32)[fc] for v, fc in zip(vertices, faces, strict=True)]
     TriangleMesh(scene, np.ascontiguousarray(np.concatenate(corners)))
