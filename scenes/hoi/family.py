@@ -30,7 +30,7 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
-from simfactory.scenes.hoi import human
+from simfactory.scenes.hoi import human, human_reach
 from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
 from simfactory.scenes.hoi.captions import (
@@ -434,6 +434,7 @@ TASK_ACTORS: dict[str, tuple[str, ...]] = {
     "stack": ACTORS,
     "carry": (human.HUMAN,),
     "push_chair": (human.HUMAN,),
+    **{task: ACTORS for task in human_reach.PERSON_SETUPS},
 }
 
 
@@ -509,7 +510,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         T_base=T_base,
         taken=taken,
     )
-    plan, placed = TASK_SETUPS[task](setting)
+    person_setup = human_reach.PERSON_SETUPS.get(task) if person else None
+    plan, placed = (person_setup or TASK_SETUPS[task])(setting)
     if person:  # a hand without a wrist joint holds things level
         plan.attachments = [replace(a, upright=True) for a in plan.attachments]
     for i in range(cfg["num_distractors"]):
@@ -546,7 +548,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         if cfg["body"] != "anny":
             dress(person_plan.body, appearance)
         else:
-            body_person.grips = human.grips(plan.attachments)
+            body_person.grips = human_reach.grip_parts(human.grips(plan.attachments), plan.facts)
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)

@@ -822,16 +822,30 @@ def wholebody_keypoints(
 
 
 def held_objects(spec, traj, person: Person) -> dict:
-    """What a person's grips hold: body name -> (its visuals' meshes in its frame, its
-    poses (F, 4, 4) in ``traj``)."""
+    """What a person's grips hold: body (or "body/link") name -> (its visuals' meshes in
+    its frame, its poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only
+    those of the part's visuals (the hand closes on a handle, not the whole drawer)."""
     out = {}
     for grip in person.grips.values():
         name = grip["object"]
-        body = next((b for b in spec.bodies if b.name == name), None)
-        if body is None or not body.visuals or name not in traj.part_names:
+        visuals = _part_visuals(spec, name)
+        if "visuals" in grip:  # a part of it: a handle's bar and posts
+            visuals = [visuals[i] for i in grip["visuals"] if i < len(visuals)]
+        if not visuals or name not in traj.part_names:
             continue
-        out[name] = ([v.mesh for v in body.visuals], traj.poses[:, traj.part_names.index(name)])
+        out[name] = ([v.mesh for v in visuals], traj.poses[:, traj.part_names.index(name)])
     return out
+
+
+def _part_visuals(spec, name: str) -> list:
+    """The visuals of a body ("body") or of a link of one ("body/link"), in its frame."""
+    body = next((b for b in spec.bodies if b.name == name), None)
+    if body is not None:
+        return list(body.visuals)
+    base, _, link = name.partition("/")
+    body = next((b for b in spec.bodies if b.name == base), None)
+    found = next((ln for ln in (body.links if body else []) if ln.name == link), None)
+    return list(found.visuals) if found else []
 
 
 def skin_people(spec, traj) -> None:

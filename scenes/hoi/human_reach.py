@@ -1,0 +1,214 @@
+"""The person's reaching tasks: opening and closing a drawer or a door of a small cabinet
+on the table, and putting things on shelves and side tables of several heights.
+
+- open_drawer, close_drawer, open_door, close_door: the person stands at the middle of
+  the table's -x edge; the cabinet (``articulated.py``'s) stands on the table facing it,
+  the handle's path a little to its right. The right hand reaches out, its fingers
+  pre-shape and close around the handle's bar (``Person.grips`` with the handle's
+  visuals), and the hand holds the drawer or door by a point (``Attachment.pivot``): it
+  pulls or pushes the drawer along its axis, or swings the door along its arc about the
+  hinge, then lets go and backs off. The joint is free, so where it ends is physics.
+- pick_place with ``scene.place_on`` shelf or side_table: the person stands near the
+  table's -y corner; a shelf unit (bookcase) or a side table stands just beyond the
+  table's -y edge, at the person's front right. The hand picks the object up from the
+  table and puts it on the shelf board or table top at the drawn height
+  (``scene.place_height``: low, middle or high), bending at the hips and knees for low
+  ones and reaching up for high ones; into a shelf it goes in from the front, under the
+  board above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from simfactory.scenes.furniture.materials import piece_materials
+from simfactory.scenes.furniture.pieces import HANDLE_RADIUS, Piece, make_piece, make_small_cabinet
+from simfactory.scenes.furniture.shapes import pose
+from simfactory.scenes.hoi.articulated import (
+    CLOSED,
+    FRONTS,
+    OPEN_AT_START,
+    OPEN_ENOUGH,
+    OPENED,
+    SHUT_ENOUGH,
+    _keep_clear,
+    joint_transform,
+    link_pose,
+    part_words,
+)
+from simfactory.scenes.hoi.human import HAND, table_stop
+from simfactory.scenes.hoi.tasks import Placed, TaskPlan
+from simfactory.sim.actors.humanoid import KEY_HZ
+from simfactory.sim.actors.person import HandKey, PersonScript, Stop, person_scale, rest_hand
+from simfactory.sim.actors.robot import min_jerk
+from simfactory.sim.model.spec import Attachment
+
+HANDLE_GAP = 0.006  # m between the handle bar's surface and the hand sphere's
+HANDLE_FORWARD = (0.44, 0.5)  # m from the person's pelvis forward to the closed handle
+HANDLE_RIGHT = 0.14  # m right of the person's centre line: the handle path's middle
+# (times the person's size)
+MIN_FRONT = 0.2  # m from the table's edge to the cabinet's front, so a drawer pulled
+# out or a door swung open stays over the table top
+BEFORE = (0.08, 0.04)  # m back towards the person and up: where the hand comes from
+AFTER = (0.08, 0.06)  # ... and goes to after letting go
+
+
+def handle_visuals(link, metal) -> list[int]:
+    """The indices of a link's visuals that make its handle (the bar and its posts, the
+    only metal ones)."""
+    return [i for i, v in enumerate(link.visuals) if v.material is metal]
+
+
+def _hand_point(link, handle: np.ndarray, hand_radius: float) -> np.ndarray:
+    """Where the hand sphere's centre holds the handle (the link's frame, which at joint
+    position 0 is turned like the cabinet's): out in front of the bar, its surface
+    ``HANDLE_GAP`` off the bar's."""
+    out = np.array([0.0, 1.0, 0.0])  # the fronts face the cabinet's +y
+    return np.asarray(handle, float) + (HANDLE_RADIUS + HANDLE_GAP + hand_radius) * out
+
+
+def _world(T_world_cabinet, link, q: float, point: np.ndarray) -> np.ndarray:
+    return (link_pose(T_world_cabinet, link, q) @ np.r_[point, 1.0])[:3]
+
+
+def _out(T_world_cabinet, link, q: float) -> np.ndarray:
+    """The direction (world) out of the link's front at joint position ``q``."""
+    return link_pose(T_world_cabinet, link, q)[:3, 1]
+
+
+def _cabinet_xy(s, piece: Piece, link, yaw: float, q_open: float) -> np.ndarray:
+    """Where the cabinet stands (world xy) so that its closed handle is ``HANDLE_FORWARD``
+    in front of the person's pelvis and the handle's path is centred ``HANDLE_RIGHT`` to
+    its right, inside the table top with its front at least ``MIN_FRONT`` from the edge."""
+    stand = table_stop(s.table_rect)
+    scale = person_scale(s.person_height)
+    R = pose(yaw=yaw)[:2, :2]
+    handle = [
+        (link.T_parent_link @ joint_transform(link, q) @ np.r_[piece.handles[link.name], 1.0])[:2]
+        for q in (0.0, q_open)
+    ]
+    closed, middle = R @ handle[0], R @ (handle[0] + handle[1]) / 2
+    forward = float(s.behaviour.uniform(*HANDLE_FORWARD)) * min(scale, 1.0)
+    lateral = -HANDLE_RIGHT * scale + float(s.behaviour.uniform(-0.03, 0.03))
+    centre = np.array([stand[0] + forward - closed[0], stand[1] + lateral - middle[1]])
+    w, d = piece.footprint
+    corners = np.array([[sx * w / 2, sy * d / 2] for sx in (-1, 1) for sy in (-1, 1)]) @ R.T
+    lo = s.table_rect[:2] - corners.min(0) + 0.01
+    lo[0] = max(lo[0], s.table_rect[0] + MIN_FRONT + d / 2)
+    hi = s.table_rect[2:] - corners.max(0) - 0.01
+    return np.clip(centre, lo, np.maximum(lo, hi))
+
+
+def _key_times(duration: float) -> list[float]:
+    """Rest, before the handle, at it, grip closed, moved, released, backed off (s)."""
+    return [duration * f for f in (0.0, 0.22, 0.34, 0.42, 0.78, 0.86, 0.97)]
+
+
+def articulated_setup(kind: str, opening: bool):
+    """The person's setup of a task that opens (or closes) a drawer (or door)."""
+
+    def setup(s) -> tuple[TaskPlan, list[Placed]]:
+        mats = piece_materials(s.appearance, s.palette)
+        for _ in range(20):  # a door hinged at the person's right: the right hand needs
+            # no way round its free edge to the handle's face when it stands open
+            piece = make_small_cabinet(s.appearance, mats, FRONTS[kind])
+            if kind != "door" or piece.links[0].T_parent_link[0, 3] < 0:
+                break
+        k = int(s.behaviour.integers(len(piece.links)))
+        link = piece.links[k]
+        travel = link.joint_limits[1]
+        if opening:
+            q_from, q_to = 0.0, OPENED[kind] * travel
+        else:
+            q_from, q_to = float(s.behaviour.uniform(*OPEN_AT_START)) * travel, CLOSED * travel
+            link = replace(link, initial_position=q_from)
+            piece = replace(piece, links=[*piece.links[:k], link, *piece.links[k + 1 :]])
+        yaw = np.pi / 2 + float(s.behaviour.uniform(-0.08, 0.08))  # its front to the person
+        xy = _cabinet_xy(s, piece, link, yaw, max(q_from, q_to))
+        cabinet = Placed("cabinet", piece, xy, yaw)
+        T_world_cabinet = pose(xy[0], xy[1], s.table_z, yaw)
+        _keep_clear(s, T_world_cabinet, piece, link)
+        plan = person_open_close(
+            cabinet, T_world_cabinet, link, q_from, q_to, s, handle_visuals(link, mats["metal"])
+        )
+        return plan, [cabinet]
+
+    return setup
+
+
+def person_open_close(
+    cabinet: Placed, T_world_cabinet, link, q_from: float, q_to: float, s, grip: list[int]
+) -> TaskPlan:
+    """The person's plan: reach the handle, close the fingers on it, move the link from
+    ``q_from`` to ``q_to`` (the hand on the handle's path, sampled at every key of the
+    person's motion), let go and back off."""
+    piece: Piece = cabinet.model
+    part = f"{cabinet.name}/{link.name}"
+    stand = table_stop(s.table_rect)
+    point = _hand_point(link, piece.handles[link.name], s.hand_radius)
+    t = _key_times(s.duration)
+    at_from = _world(T_world_cabinet, link, q_from, point)
+    at_to = _world(T_world_cabinet, link, q_to, point)
+    up = np.array([0.0, 0.0, 1.0])
+    keys = [
+        HandKey(0.0, rest_hand(stand, 0.0, s.person_height), 0.0),
+        HandKey(t[1], at_from + BEFORE[0] * _out(T_world_cabinet, link, q_from) + BEFORE[1] * up),
+        HandKey(t[2], at_from),
+        HandKey(t[3], at_from),
+    ]
+    n = max(2, int(np.ceil(s.duration * KEY_HZ)) + 1)
+    grid = np.linspace(0.0, s.duration, n)  # the person's motion keys (``plan_person``)
+    for time in grid[(grid > t[3]) & (grid < t[4])]:
+        q = q_from + min_jerk((time - t[3]) / (t[4] - t[3])) * (q_to - q_from)
+        keys.append(HandKey(float(time), _world(T_world_cabinet, link, float(q), point)))
+    keys += [
+        HandKey(t[4], at_to),
+        HandKey(t[5], at_to),
+        HandKey(t[6], at_to + AFTER[0] * _out(T_world_cabinet, link, q_to) + AFTER[1] * up),
+    ]
+    opening = q_to > q_from
+    verb = "open" if opening else "close"
+    return TaskPlan(
+        f"{verb}_{link.semantic_class}",
+        [],
+        [Attachment(HAND, part, start=t[3], end=t[5], pivot=True)],
+        [
+            {"verb": "reach", "objects": [part], "start": t[0], "end": t[2]},
+            {"verb": "grasp", "objects": [part], "start": t[2], "end": t[3]},
+            {"verb": verb, "objects": [part], "start": t[3], "end": t[4]},
+            {"verb": "release", "objects": [part], "start": t[4], "end": t[5]},
+            {"verb": "retreat", "objects": [], "start": t[5], "end": t[6]},
+        ],
+        {
+            "kind": "joint",
+            "object": part,
+            "joint": part,
+            "travel": float(link.joint_limits[1]),
+            "open": opening,
+            "fraction": OPEN_ENOUGH if opening else SHUT_ENOUGH,
+            "start_position": float(q_from),
+            "planned_position": float(q_to),
+        },
+        {"object": cabinet, "part": part_words(piece, link), "grip_visuals": {part: grip}},
+        PersonScript(s.person_height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys}),
+    )
+
+
+def grip_parts(grips: dict, facts: dict) -> dict:
+    """``grips`` (``human.grips``) with the visuals a hand closes on where the task names
+    them (``facts["grip_visuals"]``: part -> indices): a handle, not the whole drawer."""
+    chosen = facts.get("grip_visuals", {})
+    return {
+        hand: {**g, "visuals": list(chosen[g["object"]])} if g["object"] in chosen else g
+        for hand, g in grips.items()
+    }
+
+
+PERSON_SETUPS = {
+    "open_drawer": articulated_setup("drawer", True),
+    "close_drawer": articulated_setup("drawer", False),
+    "open_door": articulated_setup("door", True),
+    "close_door": articulated_setup("door", False),
+}
