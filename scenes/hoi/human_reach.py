@@ -191,19 +191,26 @@ def person_open_close(
             "start_position": float(q_from),
             "planned_position": float(q_to),
         },
-        {"object": cabinet, "part": part_words(piece, link), "grip_visuals": {part: grip}},
+        {
+            "object": cabinet,
+            "part": part_words(piece, link),
+            "grips": {part: {"visuals": grip, "across": _bar_axis(piece, link)}},
+        },
         PersonScript(s.person_height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys}),
     )
 
 
+def _bar_axis(piece: Piece, link) -> list[float]:
+    """The handle bar's axis in the link's frame: across a drawer, up a door."""
+    return [0.0, 0.0, 1.0] if link.joint_type == "revolute" else [1.0, 0.0, 0.0]
+
+
 def grip_parts(grips: dict, facts: dict) -> dict:
-    """``grips`` (``human.grips``) with the visuals a hand closes on where the task names
-    them (``facts["grip_visuals"]``: part -> indices): a handle, not the whole drawer."""
-    chosen = facts.get("grip_visuals", {})
-    return {
-        hand: {**g, "visuals": list(chosen[g["object"]])} if g["object"] in chosen else g
-        for hand, g in grips.items()
-    }
+    """``grips`` (``human.grips``) with what the task says of how a hand holds a part
+    (``facts["grips"]``: part -> {"visuals": the indices it closes on, "across": the
+    bar's axis}): a handle's bar, not the whole drawer."""
+    chosen = facts.get("grips", {})
+    return {hand: {**g, **chosen.get(g["object"], {})} for hand, g in grips.items()}
 
 
 PERSON_SETUPS = {

@@ -942,7 +942,8 @@ def grasp_hands(
 
     ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
     The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
-    it), facing it, the fingers pointing along the surface away from the forearm."""
+    it), facing it, the fingers pointing along the surface away from the forearm (across
+    the bar of a grip's ``across`` axis, in the object's frame: a handle)."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
@@ -966,6 +967,10 @@ def grasp_hands(
         n_goal = -normal  # the palm faces the surface
         along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
         f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
+        if "across" in grip:  # a bar: the fingers point across it, to close around it
+            bar = np.einsum("fij,j->fi", poses[:, :3, :3], np.asarray(grip["across"], float))
+            wrap = np.cross(bar, n_goal)
+            f_goal = wrap * np.sign((wrap * f_goal).sum(1, keepdims=True) + 1e-12)
         f_goal = _unit(f_goal + 1e-9)
         G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
         palm_goal = surface + PALM_GAP * normal
