@@ -78,6 +78,8 @@ DEFAULTS = dict(
     actor="random",
     num_distractors=3,
     body="anny",
+    place_on="table",
+    place_height="random",
     camera="static",
     fov_deg=55.0,
     fps=24,
@@ -116,6 +118,7 @@ def validate(cfg: dict) -> list[str]:
             "body: anny (the body model) is not installed: pip install 'simfactory[people]', "
             "or use scene.body=mannequin"
         )
+    errors += human_reach.validate(cfg)
     if cfg["camera"] not in CAMERAS:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"
@@ -510,7 +513,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         T_base=T_base,
         taken=taken,
     )
-    person_setup = human_reach.PERSON_SETUPS.get(task) if person else None
+    person_setup = human_reach.person_setup(task, cfg) if person else None
     plan, placed = (person_setup or TASK_SETUPS[task])(setting)
     if person:  # a hand without a wrist joint holds things level
         plan.attachments = [replace(a, upright=True) for a in plan.attachments]

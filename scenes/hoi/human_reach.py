@@ -213,9 +213,215 @@ def grip_parts(grips: dict, facts: dict) -> dict:
     return {hand: {**g, **chosen.get(g["object"], {})} for hand, g in grips.items()}
 
 
+# Placing on a shelf or a side table at the person's front right.
+
+PLACE_ON = ("table", "shelf", "side_table")  # scene.place_on ("table": into a bowl on it)
+PLACE_HEIGHTS = {  # scene.place_height: m, the range of the target surface's height
+    "low": (0.45, 0.65),
+    "middle": (0.75, 1.1),
+    "high": (1.2, 1.5),
+}
+CORNER = 0.17  # m from the table's -y edge to where the person stands (times its size)
+SPOT = (0.32, -0.28)  # m forward and left (negative: right) of the pelvis: where the
+# object goes (times the person's size)
+SURFACE_GAP = 0.03  # m between the table's -y edge and the target piece
+SPOT_INSET = 0.09  # m the spot keeps inside the target surface's edges
+INTO_SHELF = 0.2  # m in front of the spot: where the hand starts into a shelf
+HEADROOM = 0.05  # m kept free under the board above the placed object and the hand
+
+
+def _scaled_table(rng, materials, height: float) -> Piece:
+    """A side table: a dining table's design scaled to a top 0.4-0.6 m across and
+    ``height`` m high."""
+    piece = make_piece(rng, "table", materials)
+    rect, z = piece.support_surfaces[0]
+    top = float(rng.uniform(0.4, 0.6))
+    k = np.array([top / (rect[2] - rect[0]), top / (rect[3] - rect[1]), height / z])
+    visuals = [replace(v, mesh=v.mesh.copy().apply_scale(k)) for v in piece.visuals]
+    rect = np.asarray(rect) * np.tile(k[:2], 2)
+    params = {**piece.params, "height": height, "width": top, "depth": top}
+    fp = (piece.footprint[0] * k[0], piece.footprint[1] * k[1])
+    return replace(
+        piece,
+        visuals=visuals,
+        footprint=fp,
+        height=piece.height * k[2],
+        support_surfaces=[(rect, height)],
+        params=params,
+    )
+
+
+def _shelf_level(rng, materials, heights, need: float) -> tuple[Piece, int]:
+    """A bookcase and the index of a surface of it in ``heights``: the top, or a board
+    with ``need`` m free above it (a few draws)."""
+    for _ in range(60):
+        piece = make_piece(rng, "shelf", materials)
+        levels = sorted(z for _, z in piece.support_surfaces)
+        gap = float(piece.params["board_gap"]) - float(piece.params["thickness"])
+        for i, (_, z) in enumerate(piece.support_surfaces):
+            top = z >= max(levels) - 1e-6
+            if heights[0] <= z <= heights[1] and (top or gap >= need):
+                return piece, i
+    raise RuntimeError(f"no shelf with a board between {heights[0]} and {heights[1]} m")
+
+
+def _level_words(place_on: str, piece: Piece, index: int, level: str) -> str:
+    """What a caption calls the target: "top shelf", "middle shelf", "low side table"."""
+    if place_on == "side_table":
+        return {"low": "low side table", "middle": "side table", "high": "tall side table"}[level]
+    levels = sorted(z for _, z in piece.support_surfaces)
+    z = piece.support_surfaces[index][1]
+    if z >= levels[-1] - 1e-6:
+        return "top of the shelf unit"
+    if z <= levels[0] + 1e-6:
+        return "bottom shelf"
+    return {"low": "lower shelf", "middle": "middle shelf", "high": "upper shelf"}[level]
+
+
+def place_setup(place_on: str, level: str):
+    """The person's pick_place onto a shelf or a side table (``PLACE_ON``) at a height
+    of ``level`` (``PLACE_HEIGHTS``; "random": drawn)."""
+
+    def setup(s) -> tuple[TaskPlan, list[Placed]]:
+        from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
+        from simfactory.scenes.hoi.tasks import HOVER
+        from simfactory.sim.model.spec import Body
+
+        where = str(s.behaviour.choice(PLACE_ON[1:])) if place_on == "random" else place_on
+        lvl = str(s.behaviour.choice(list(PLACE_HEIGHTS))) if level == "random" else level
+        heights = PLACE_HEIGHTS[lvl]
+        scale = person_scale(s.person_height)
+        r = s.hand_radius
+        rect = s.table_rect
+        stand = np.array([table_stop(rect)[0], rect[1] + CORNER * scale])
+        kind = str(s.behaviour.choice(GRASPABLE))
+        model = make_graspable(s.appearance, kind, s.colours[0])
+        h = model.size[2]
+        mats = piece_materials(s.appearance, s.palette)
+        if where == "shelf":
+            piece, index = _shelf_level(s.layout, mats, heights, h + 2 * r + HEADROOM + 0.03)
+        else:
+            piece, index = _scaled_table(s.layout, mats, float(s.layout.uniform(*heights))), 0
+        surface_rect, surface_z = piece.support_surfaces[index]
+        top = surface_z >= max(z for _, z in piece.support_surfaces) - 1e-6
+
+        # The piece's front (local +y) faces the person (-x): local x runs along world +y.
+        yaw = np.pi / 2
+        w, d = piece.footprint
+        front_x = rect[0] + 0.05
+        centre = np.array([front_x + d / 2, rect[1] - SURFACE_GAP - w / 2])
+        T_piece = pose(centre[0], centre[1], 0.0, yaw)
+        s.bodies.append(Body("place_target", piece.name_class, list(piece.visuals), T_piece,
+                             collision="exact"))  # fmt: skip
+        # The spot: ahead and to the right of the person, kept inside the surface.
+        spot = stand + np.array(SPOT) * scale
+        R = T_piece[:2, :2]
+        local = R.T @ (spot - T_piece[:2, 3])
+        lo = np.asarray(surface_rect[:2]) + SPOT_INSET
+        hi = np.asarray(surface_rect[2:]) - SPOT_INSET
+        local = np.clip(local, lo, np.maximum(lo, hi))
+        spot = R @ local + T_piece[:2, 3]
+
+        # The object: on the table ahead and a little left of the person.
+        xy = np.array([rect[0] + float(s.behaviour.uniform(0.17, 0.27)) * scale,
+                       stand[1] + float(s.behaviour.uniform(0.0, 0.12)) * scale])  # fmt: skip
+        obj = s.place("object_0", model, 0.06, xy)
+        s.taken.append((np.array([rect[0], rect[1]]), 0.25 + CORNER))  # the hand's way out
+
+        t = [s.duration * f for f in (0.0, 0.14, 0.22, 0.27, 0.36, 0.56, 0.68, 0.74, 0.84, 0.97)]
+        grasp = np.array([*obj.xy, s.table_z + h + r + 0.002])
+        lift = grasp + [0.0, 0.0, HOVER]
+        place = np.array([*spot, surface_z + 0.01 + h + r + 0.002])
+        if top:  # from above
+            over = place + [0.0, 0.0, HOVER]
+        else:  # in from the front, under the board above
+            over = place + [-INTO_SHELF, 0.0, 0.02]
+        high = max(lift[2], over[2])
+        keys = [
+            HandKey(0.0, rest_hand(stand, 0.0, s.person_height), 0.0),
+            HandKey(t[1], lift),
+            HandKey(t[2], grasp),
+            HandKey(t[3], grasp),
+            HandKey(t[4], [*lift[:2], high]),
+            HandKey((t[4] + t[5]) / 2, [over[0] - 0.05, lift[1], high]),  # out before the piece
+            HandKey(t[5], over),
+            HandKey(t[6], place),
+            HandKey(t[7], place),
+            HandKey(t[8], over + [0.0, 0.0, 0.0 if not top else 0.03]),
+            HandKey(t[9], over + [-0.1, 0.0, 0.0]),
+        ]
+        target = "place_target"
+        segments = [
+            {"verb": "reach", "objects": [obj.name], "start": t[0], "end": t[2]},
+            {"verb": "grasp", "objects": [obj.name], "start": t[2], "end": t[3]},
+            {"verb": "lift", "objects": [obj.name], "start": t[3], "end": t[4]},
+            {"verb": "move", "objects": [obj.name, target], "start": t[4], "end": t[6]},
+            {"verb": "place", "objects": [obj.name, target], "start": t[6], "end": t[7]},
+            {"verb": "release", "objects": [obj.name], "start": t[7], "end": t[8]},
+        ]
+        goal = {
+            "kind": "in_region",
+            "object": obj.name,
+            "center": [float(v) for v in spot],
+            "radius": 0.08,
+            "z_min": float(surface_z - 0.02),
+            "z_max": float(surface_z + 0.12),
+            "surface": where,
+            "surface_z": round(float(surface_z), 4),
+            "level": lvl,
+        }
+        facts = {
+            "object": obj,
+            "place_on": where,
+            "place_level": lvl,
+            "place_height_m": float(surface_z),
+            "place_words": _level_words(where, piece, index, lvl),
+            "surface_piece": piece,
+        }
+        script = PersonScript(s.person_height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys})
+        return TaskPlan(
+            "pick_place",
+            [],
+            [Attachment(HAND, obj.name, start=t[3], end=t[7])],
+            segments,
+            goal,
+            facts,
+            script,
+        ), [obj]
+
+    return setup
+
+
 PERSON_SETUPS = {
     "open_drawer": articulated_setup("drawer", True),
     "close_drawer": articulated_setup("drawer", False),
     "open_door": articulated_setup("door", True),
     "close_door": articulated_setup("door", False),
 }
+
+
+def person_setup(task: str, cfg: dict):
+    """The person's own setup of ``task`` for config ``cfg`` (None: the shared one)."""
+    if task == "pick_place" and cfg.get("place_on", "table") != "table":
+        return place_setup(cfg["place_on"], cfg.get("place_height", "random"))
+    return PERSON_SETUPS.get(task)
+
+
+def validate(cfg: dict) -> list[str]:
+    """Messages for the placing keys (``scene.place_on``, ``scene.place_height``)."""
+    errors = []
+    on, height = cfg.get("place_on", "table"), cfg.get("place_height", "random")
+    if on not in (*PLACE_ON, "random"):
+        errors.append(f"place_on: must be one of {', '.join(PLACE_ON)} or random (got {on!r})")
+    if height not in (*PLACE_HEIGHTS, "random"):
+        errors.append(
+            f"place_height: must be one of {', '.join(PLACE_HEIGHTS)} or random (got {height!r})"
+        )
+    if errors or on == "table":
+        return errors
+    if cfg.get("task") != "pick_place":
+        errors.append(f"place_on: {on} is a target of scene.task=pick_place "
+                      f"(got scene.task={cfg.get('task')})")  # fmt: skip
+    if cfg.get("actor") != "human":
+        errors.append(f"place_on: {on} is for scene.actor=human (got scene.actor={cfg.get('actor')})")
+    return errors
