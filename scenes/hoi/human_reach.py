@@ -217,10 +217,10 @@ def grip_parts(grips: dict, facts: dict) -> dict:
 
 PLACE_ON = ("table", "shelf", "side_table")  # scene.place_on ("table": into a bowl on it)
 PLACE_HEIGHTS = {  # scene.place_height: m, the range of the target surface's height
-    "low": (0.45, 0.65),
-    "middle": (0.75, 1.1),
-    "high": (1.2, 1.5),
+    "shelf": {"low": (0.5, 0.65), "middle": (0.75, 1.1), "high": (1.2, 1.5)},
+    "side_table": {"low": (0.5, 0.62), "middle": (0.7, 0.9), "high": (0.95, 1.1)},
 }
+LEVELS = ("low", "middle", "high")
 CORNER = 0.17  # m from the table's -y edge to where the person stands (times its size)
 SPOT = (0.32, -0.28)  # m forward and left (negative: right) of the pelvis: where the
 # object goes (times the person's size)
@@ -279,8 +279,8 @@ def _level_words(place_on: str, piece: Piece, index: int, level: str) -> str:
 
 
 def place_setup(place_on: str, level: str):
-    """The person's pick_place onto a shelf or a side table (``PLACE_ON``) at a height
-    of ``level`` (``PLACE_HEIGHTS``; "random": drawn)."""
+    """The person's pick_place onto a shelf or a side table (``PLACE_ON``; "random":
+    drawn) at a height of ``level`` (``PLACE_HEIGHTS`` of that kind; "random": drawn)."""
 
     def setup(s) -> tuple[TaskPlan, list[Placed]]:
         from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
@@ -288,8 +288,8 @@ def place_setup(place_on: str, level: str):
         from simfactory.sim.model.spec import Body
 
         where = str(s.behaviour.choice(PLACE_ON[1:])) if place_on == "random" else place_on
-        lvl = str(s.behaviour.choice(list(PLACE_HEIGHTS))) if level == "random" else level
-        heights = PLACE_HEIGHTS[lvl]
+        lvl = str(s.behaviour.choice(LEVELS)) if level == "random" else level
+        heights = PLACE_HEIGHTS[where][lvl]
         scale = person_scale(s.person_height)
         r = s.hand_radius
         rect = s.table_rect
@@ -413,9 +413,9 @@ def validate(cfg: dict) -> list[str]:
     on, height = cfg.get("place_on", "table"), cfg.get("place_height", "random")
     if on not in (*PLACE_ON, "random"):
         errors.append(f"place_on: must be one of {', '.join(PLACE_ON)} or random (got {on!r})")
-    if height not in (*PLACE_HEIGHTS, "random"):
+    if height not in (*LEVELS, "random"):
         errors.append(
-            f"place_height: must be one of {', '.join(PLACE_HEIGHTS)} or random (got {height!r})"
+            f"place_height: must be one of {', '.join(LEVELS)} or random (got {height!r})"
         )
     if errors or on == "table":
         return errors
@@ -423,5 +423,7 @@ def validate(cfg: dict) -> list[str]:
         errors.append(f"place_on: {on} is a target of scene.task=pick_place "
                       f"(got scene.task={cfg.get('task')})")  # fmt: skip
     if cfg.get("actor") != "human":
-        errors.append(f"place_on: {on} is for scene.actor=human (got scene.actor={cfg.get('actor')})")
+        errors.append(
+            f"place_on: {on} is for scene.actor=human (got scene.actor={cfg.get('actor')})"
+        )
     return errors
