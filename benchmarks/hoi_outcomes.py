@@ -16,8 +16,8 @@ from simfactory.scenes.hoi import label
 from simfactory.scenes.hoi.family import TASKS, actors_for
 from simfactory.scenes.hoi.human import MIN_DURATION
 from simfactory.sim.run.build import build_scene
-from simfactory.sim.run.config import load_config
 from simfactory.sim.run.clip import simulate
+from simfactory.sim.run.config import load_config
 
 
 def main() -> None:
@@ -64,10 +64,8 @@ def main() -> None:
                     if level:
                         levels[level] = levels.get(level, 0) + 1
                 name = task if place_on == "table" else f"{task}@{place_on}"
-                drawn = f", heights {levels}" if levels else ""
-                print(
-                    f"  {name:<11} {actor:<6} {wins}/{args.clips} succeeded ({frames} frames{drawn})"
-                )
+                drawn = f"{frames} frames" + (f", heights {levels}" if levels else "")
+                print(f"  {name:<11} {actor:<6} {wins}/{args.clips} succeeded ({drawn})")
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
