@@ -555,7 +555,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)
-        focus = human.focus(script, table_rect, float(table_z))
+        focus = human_reach.camera_focus(
+            human.focus(script, table_rect, float(table_z)), plan.facts
+        )
     else:
         times, joints, _ = plan_arm(model, T_base, plan.keys)
         bodies.append(robot_body("robot", model, T_base, times, joints))

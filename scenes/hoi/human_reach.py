@@ -10,7 +10,7 @@ on the table, and putting things on shelves and side tables of several heights.
   hinge, then lets go and backs off. The joint is free, so where it ends is physics.
 - pick_place with ``scene.place_on`` shelf or side_table: the person stands near the
   table's -y corner; a shelf unit (bookcase) or a side table stands just beyond the
-  table's -y edge, at the person's front right. The hand picks the object up from the
+  table's -y edge, at the person's front right, its front towards the table's side. The hand picks the object up from the
   table and puts it on the shelf board or table top at the drawn height
   (``scene.place_height``: low, middle or high), bending at the hips and knees for low
   ones and reaching up for high ones; into a shelf it goes in from the front, under the
@@ -305,16 +305,20 @@ def place_setup(place_on: str, level: str):
         surface_rect, surface_z = piece.support_surfaces[index]
         top = surface_z >= max(z for _, z in piece.support_surfaces) - 1e-6
 
-        # The piece's front (local +y) faces the person (-x): local x runs along world +y.
-        yaw = np.pi / 2
+        # The piece stands beside the table, its front (local +y) facing the table's
+        # side (+y), centred ahead of the person on the spot; a shelf board below the
+        # table's top faces the person (-x) instead, so the hand goes in from beyond the
+        # table's edge.
         w, d = piece.footprint
-        front_x = rect[0] + 0.05
-        centre = np.array([front_x + d / 2, rect[1] - SURFACE_GAP - w / 2])
-        T_piece = pose(centre[0], centre[1], 0.0, yaw)
+        spot = stand + np.array(SPOT) * scale
+        sideways = top or surface_z > s.table_z + 0.05
+        if sideways:
+            T_piece = pose(spot[0], rect[1] - SURFACE_GAP - d / 2, 0.0, 0.0)
+        else:
+            T_piece = pose(rect[0] + 0.05 + d / 2, rect[1] - SURFACE_GAP - w / 2, 0.0, np.pi / 2)
         s.bodies.append(Body("place_target", piece.name_class, list(piece.visuals), T_piece,
                              collision="exact"))  # fmt: skip
         # The spot: ahead and to the right of the person, kept inside the surface.
-        spot = stand + np.array(SPOT) * scale
         R = T_piece[:2, :2]
         local = R.T @ (spot - T_piece[:2, 3])
         lo = np.asarray(surface_rect[:2]) + SPOT_INSET
@@ -335,20 +339,21 @@ def place_setup(place_on: str, level: str):
         if top:  # from above
             over = place + [0.0, 0.0, HOVER]
         else:  # in from the front, under the board above
-            over = place + [-INTO_SHELF, 0.0, 0.02]
+            over = place + [*(INTO_SHELF * T_piece[:2, 1]), 0.02]
         high = max(lift[2], over[2])
+        out = T_piece[:3, 1] * 0.1  # out of the piece's front
         keys = [
             HandKey(0.0, rest_hand(stand, 0.0, s.person_height), 0.0),
             HandKey(t[1], lift),
             HandKey(t[2], grasp),
             HandKey(t[3], grasp),
             HandKey(t[4], [*lift[:2], high]),
-            HandKey((t[4] + t[5]) / 2, [over[0] - 0.05, lift[1], high]),  # out before the piece
+            HandKey((t[4] + t[5]) / 2, [*(over[:2] + 0.5 * out[:2]), high]),  # before it
             HandKey(t[5], over),
             HandKey(t[6], place),
             HandKey(t[7], place),
             HandKey(t[8], over + [0.0, 0.0, 0.0 if not top else 0.03]),
-            HandKey(t[9], over + [-0.1, 0.0, 0.0]),
+            HandKey(t[9], over + out),
         ]
         target = "place_target"
         segments = [
@@ -377,6 +382,7 @@ def place_setup(place_on: str, level: str):
             "place_height_m": float(surface_z),
             "place_words": _level_words(where, piece, index, lvl),
             "surface_piece": piece,
+            "place_sideways": bool(sideways),
         }
         script = PersonScript(s.person_height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys})
         return TaskPlan(
@@ -427,3 +433,12 @@ def validate(cfg: dict) -> list[str]:
             f"place_on: {on} is for scene.actor=human (got scene.actor={cfg.get('actor')})"
         )
     return errors
+
+
+def camera_focus(focus: dict, facts: dict) -> dict:
+    """A person camera's ``focus`` (``human.focus``) turned for a shelf or side table at
+    the person's right, its front to the table's side: the view comes from the left
+    front (across the table) or the left (facing the shelf's front), not from behind it."""
+    if not facts.get("place_sideways"):
+        return focus
+    return {**focus, "heading": focus["heading"] + 1.0}
