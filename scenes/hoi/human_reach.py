@@ -10,8 +10,9 @@ on the table, and putting things on shelves and side tables of several heights.
   hinge, then lets go and backs off. The joint is free, so where it ends is physics.
 - pick_place with ``scene.place_on`` shelf or side_table: the person stands near the
   table's -y corner; a shelf unit (bookcase) or a side table stands just beyond the
-  table's -y edge, at the person's front right, its front towards the table's side. The hand picks the object up from the
-  table and puts it on the shelf board or table top at the drawn height
+  table's -y edge, at the person's front right, its front towards the table's side (a
+  shelf board below the table's top: towards the person). The hand picks the object up
+  from the table and puts it on the shelf board or table top at the drawn height
   (``scene.place_height``: low, middle or high), bending at the hips and knees for low
   ones and reaching up for high ones; into a shelf it goes in from the front, under the
   board above.
