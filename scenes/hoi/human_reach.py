@@ -442,4 +442,4 @@ def camera_focus(focus: dict, facts: dict) -> dict:
     front (across the table) or the left (facing the shelf's front), not from behind it."""
     if not facts.get("place_sideways"):
         return focus
-    return {**focus, "heading": focus["heading"] + 1.0}
+    return {**focus, "heading": focus["heading"] + 1.2}
