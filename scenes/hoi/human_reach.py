@@ -195,7 +195,13 @@ def person_open_close(
         {
             "object": cabinet,
             "part": part_words(piece, link),
-            "grips": {part: {"visuals": grip, "across": _bar_axis(piece, link)}},
+            "grips": {
+                part: {
+                    "visuals": grip,
+                    "across": _bar_axis(piece, link),
+                    "at": [float(v) for v in piece.handles[link.name]],
+                }
+            },
         },
         PersonScript(s.person_height, [Stop(stand, 0.0, 0.0, np.inf)], {"right": keys}),
     )
@@ -209,7 +215,7 @@ def _bar_axis(piece: Piece, link) -> list[float]:
 def grip_parts(grips: dict, facts: dict) -> dict:
     """``grips`` (``human.grips``) with what the task says of how a hand holds a part
     (``facts["grips"]``: part -> {"visuals": the indices it closes on, "across": the
-    bar's axis}): a handle's bar, not the whole drawer."""
+    bar's axis, "at": the bar's middle}): a handle's bar, not the whole drawer."""
     chosen = facts.get("grips", {})
     return {hand: {**g, **chosen.get(g["object"], {})} for hand, g in grips.items()}
 

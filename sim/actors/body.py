@@ -943,7 +943,9 @@ def grasp_hands(
     ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
     The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
     it), facing it, the fingers pointing along the surface away from the forearm (across
-    the bar of a grip's ``across`` axis, in the object's frame: a handle)."""
+    the bar of a grip's ``across`` axis, in the object's frame: a handle); a grip's
+    ``at`` (a point in the object's frame, the bar's middle) puts the palm on the
+    surface in front of it instead."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
@@ -960,6 +962,13 @@ def grasp_hands(
         R_wrist = bone_poses[:, wrist_bone, :3, :3] @ rest_rotation_inv(key, wrist_bone)
         palm_now = wrist + np.einsum("fij,j->fi", R_wrist, frame["palm"])
         local = np.einsum("fji,fj->fi", poses[:, :3, :3], palm_now - poses[:, :3, 3])
+        if "at" in grip:  # the palm on the surface in front of a point (a bar's middle)
+            at = np.asarray(grip["at"], float)
+            towards = local - at
+            if "across" in grip:
+                bar = np.asarray(grip["across"], float)
+                towards -= np.outer(towards @ bar, bar)
+            local = at + 0.05 * _unit(towards + 1e-12)
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]

@@ -315,9 +315,10 @@ class Person:
     ``name`` (one per region: skin, hair, top, ...). ``height`` is its standing height (m).
     ``grips``: per hand ("left", "right"), what it grasps: {"object": a body's name (or
     "body/link"), "start": s, "end": s or None, optionally "visuals": the indices of the
-    part's visuals it grasps (a handle) and "across": the axis of the bar the fingers
-    close around, in the part's frame}; the hand turns its palm onto the object before
-    ``start`` and its fingers close on it (``sim.actors.body.grasp_hands``)."""
+    part's visuals it grasps (a handle), "across": the axis of the bar the fingers
+    close around and "at": the point the palm goes to, both in the part's frame}; the
+    hand turns its palm onto the object before ``start`` and its fingers close on it
+    (``sim.actors.body.grasp_hands``)."""
 
     name: str
     proxy: str
