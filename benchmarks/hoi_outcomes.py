@@ -4,7 +4,7 @@ skinning, no rendering).
 python benchmarks/hoi_outcomes.py --clips 10 --frames 96 [--tasks cut_fruit ...]
 python benchmarks/hoi_outcomes.py --clips 8 --actors human
 python benchmarks/hoi_outcomes.py --clips 8 --tasks pick_place --actors human \
-    --place-on table shelf side_table
+    --place-on table shelf side_table [--place-height low]
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def main() -> None:
         default=["table"],
         help="pick_place targets of a person (scene.place_on): table shelf side_table",
     )
+    parser.add_argument(
+        "--place-height",
+        default="random",
+        help="the height of a shelf or side table target (scene.place_height)",
+    )
     args = parser.parse_args()
     actors = args.actors.split(",")
     start = time.perf_counter()
@@ -52,7 +57,14 @@ def main() -> None:
                         f"scene.actor={actor}",
                         f"frames={frames}",
                         f"fps={args.fps}",
-                        *([f"scene.place_on={place_on}"] if person_place else []),
+                        *(
+                            [
+                                f"scene.place_on={place_on}",
+                                f"scene.place_height={args.place_height}",
+                            ]
+                            if person_place
+                            else []
+                        ),
                     ]
                 )
                 wins, levels = 0, {}
