@@ -759,7 +759,7 @@ def _person_camera(rng, cfg, plan, focus: dict, room_rect, width, height) -> Cam
         if focus["walks"]:
             eye = room_view(rng, room_rect, np.asarray(focus["points"]))
         else:
-            eye = table_view(rng, room_rect, target, focus["heading"])
+            eye = table_view(rng, room_rect, target, focus["heading"], focus.get("side"))
         path = CameraPath(
             kind="static", eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target)
         )

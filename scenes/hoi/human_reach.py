@@ -443,9 +443,10 @@ def validate(cfg: dict) -> list[str]:
 
 
 def camera_focus(focus: dict, facts: dict) -> dict:
-    """A person camera's ``focus`` (``human.focus``) turned for a shelf or side table at
-    the person's right, its front to the table's side: the view comes from the left
-    front (across the table) or the left (facing the shelf's front), not from behind it."""
-    if not facts.get("place_sideways"):
+    """A person camera's ``focus`` (``human.focus``) for a shelf or side table at the
+    person's right: a view from the person's left front (``side`` 1 of
+    ``cameras.table_view``), which sees the person's face and into the target's front,
+    not the target's back or its side panel edge-on."""
+    if facts.get("place_on") not in PLACE_ON[1:]:
         return focus
-    return {**focus, "heading": focus["heading"] + 1.2}
+    return {**focus, "side": 1.0}
