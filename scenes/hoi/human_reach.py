@@ -40,11 +40,12 @@ from simfactory.scenes.hoi.articulated import (
     part_words,
 )
 from simfactory.scenes.hoi.human import HAND, table_stop
-from simfactory.scenes.hoi.tasks import Placed, TaskPlan
+from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
+from simfactory.scenes.hoi.tasks import HOVER, Placed, TaskPlan
 from simfactory.sim.actors.humanoid import KEY_HZ
 from simfactory.sim.actors.person import HandKey, PersonScript, Stop, person_scale, rest_hand
 from simfactory.sim.actors.robot import min_jerk
-from simfactory.sim.model.spec import Attachment
+from simfactory.sim.model.spec import Attachment, Body
 
 HANDLE_GAP = 0.006  # m between the handle bar's surface and the hand sphere's
 HANDLE_FORWARD = (0.44, 0.5)  # m from the person's pelvis forward to the closed handle
@@ -290,10 +291,6 @@ def place_setup(place_on: str, level: str):
     drawn) at a height of ``level`` (``PLACE_HEIGHTS`` of that kind; "random": drawn)."""
 
     def setup(s) -> tuple[TaskPlan, list[Placed]]:
-        from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
-        from simfactory.scenes.hoi.tasks import HOVER
-        from simfactory.sim.model.spec import Body
-
         where = str(s.behaviour.choice(PLACE_ON[1:])) if place_on == "random" else place_on
         lvl = str(s.behaviour.choice(LEVELS)) if level == "random" else level
         heights = PLACE_HEIGHTS[where][lvl]
