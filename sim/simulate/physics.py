@@ -477,7 +477,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     script at the start of each step, and its holding link made far heavier than what
     it holds, so the held part follows it exactly. An upright attachment's constraint
     is turned before every step so that the child keeps its pose in the parent's level
-    frame (``Attachment.upright``).
+    frame (``Attachment.upright``); a pivot attachment holds the child by one point and
+    lets it turn (``Attachment.pivot``: a hand on a door's handle).
 
     A body with a ``lifetime`` is present from the first step at or after its start
     until the first at or after its end (see ``_update_lifetimes``); the Trajectory's
@@ -782,8 +783,7 @@ def _grasps(spec: SceneSpec, parts: list[_Part]) -> list[_Grasp]:
         scripted = spec.bodies[parent.body].joint_motion is not None
         base = next(p for p in parts if p.body == parent.body and p.link < 0)
         grasp = _Grasp(parent, child, float(a.start), end, colliding, scripted, a.upright, base)
-        grasp.pivot = a.pivot
-        grasps.append(grasp)
+        grasps.append(replace(grasp, pivot=a.pivot))
     return grasps
 
 
