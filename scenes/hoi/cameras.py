@@ -23,14 +23,20 @@ def inside(room_rect: np.ndarray, point, margin: float = MARGIN) -> bool:
 
 
 def table_view(
-    rng: np.random.Generator, room_rect: np.ndarray, target: np.ndarray, heading: float
+    rng: np.random.Generator,
+    room_rect: np.ndarray,
+    target: np.ndarray,
+    heading: float,
+    side: float | None = None,
 ) -> np.ndarray:
     """An eye 1.5-1.9 m high, 1.8-2.5 m from ``target``, in front of and to the side of
-    a person facing ``heading`` (so the camera sees its face and hands), inside the room;
-    the nearest such eye to the person's side when none fits."""
+    a person facing ``heading`` (so the camera sees its face and hands), on its left
+    (``side`` 1), its right (-1) or either (None), inside the room; the nearest such eye
+    to the person's side when none fits."""
     best, best_gap = None, -np.inf
     for _ in range(40):
-        angle = heading + rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)
+        sign = rng.choice([-1.0, 1.0])
+        angle = heading + (sign if side is None else side) * rng.uniform(0.5, 1.5)
         r = rng.uniform(1.8, 2.5)
         eye = np.array([*(target[:2] + r * np.array([np.cos(angle), np.sin(angle)])), 0.0])
         eye[2] = rng.uniform(1.5, 1.9)

@@ -109,6 +109,8 @@ def _article(word: str) -> str:
 
 def _person_captions(task: str, facts: dict, table: str) -> list[str]:
     """Phrasings for a person doing ``task``."""
+    if task in REACH_TASKS or facts.get("place_on") in PLACE_SURFACES:
+        return _person_reach_captions(task, facts, table)
     if task == "push_chair":
         chair = f"{surface_colour(facts['chair'].visuals[0].material)} chair"
         return [
@@ -192,3 +194,46 @@ def surface_colour(material) -> str:
 
 def pick_caption(rng: np.random.Generator, phrasings: list[str]) -> str:
     return phrasings[int(rng.integers(len(phrasings)))]
+
+
+REACH_TASKS = ("open_drawer", "close_drawer", "open_door", "close_door")
+PLACE_SURFACES = ("shelf", "side_table")
+
+
+def _person_reach_captions(task: str, facts: dict, table: str) -> list[str]:
+    """Phrasings for a person opening or closing a drawer or door, or putting something
+    on a shelf or a side table (``facts["place_words"]``: "top shelf", "low side table")."""
+    obj = _noun(facts["object"])
+    if task == "pick_place":
+        where = facts["place_words"]
+        cm = int(round(100 * facts["place_height_m"]))
+        return [
+            f"A person picks up the {obj} from the {table} table and places it on the {where}.",
+            f"Someone takes the {obj} off the table and puts it on the {where}, {cm} cm up.",
+            f"A person moves a {obj} from a {table} table onto the {where}.",
+        ]
+    part = facts["part"]
+    kind = part.split()[-1]
+    if task == "open_drawer":
+        return [
+            f"A person pulls open the {part} of the {obj} on the {table} table.",
+            f"Someone grips the handle of the {part} and pulls it out of the {obj}.",
+            f"A person opens a drawer of a {obj} standing on a {table} table.",
+        ]
+    if task == "close_drawer":
+        return [
+            f"A person pushes the open {part} of the {obj} shut.",
+            f"Someone grips the handle of the open {part} and slides it back into the {obj}.",
+            f"A person closes an open drawer of a {obj} on a {table} table.",
+        ]
+    if task == "open_door":
+        return [
+            f"A person swings open the {part} of the {obj} on the {table} table.",
+            f"Someone takes the handle of the {obj}'s {part} and pulls the {kind} open.",
+            f"A person opens a {kind} of a {obj} standing on a {table} table.",
+        ]
+    return [
+        f"A person swings the open {part} of the {obj} shut.",
+        f"Someone takes the handle of the {obj}'s open {part} and pushes it closed.",
+        f"A person closes an open {kind} of a {obj} on a {table} table.",
+    ]

@@ -30,7 +30,7 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
-from simfactory.scenes.hoi import human
+from simfactory.scenes.hoi import human, human_reach
 from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
 from simfactory.scenes.hoi.captions import (
@@ -78,6 +78,8 @@ DEFAULTS = dict(
     actor="random",
     num_distractors=3,
     body="anny",
+    place_on="table",
+    place_height="random",
     camera="static",
     fov_deg=55.0,
     fps=24,
@@ -116,6 +118,7 @@ def validate(cfg: dict) -> list[str]:
             "body: anny (the body model) is not installed: pip install 'simfactory[people]', "
             "or use scene.body=mannequin"
         )
+    errors += human_reach.validate(cfg)
     if cfg["camera"] not in CAMERAS:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"
@@ -434,6 +437,7 @@ TASK_ACTORS: dict[str, tuple[str, ...]] = {
     "stack": ACTORS,
     "carry": (human.HUMAN,),
     "push_chair": (human.HUMAN,),
+    **{task: ACTORS for task in human_reach.PERSON_SETUPS},
 }
 
 
@@ -509,7 +513,8 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         T_base=T_base,
         taken=taken,
     )
-    plan, placed = TASK_SETUPS[task](setting)
+    person_setup = human_reach.person_setup(task, cfg) if person else None
+    plan, placed = (person_setup or TASK_SETUPS[task])(setting)
     if person:  # a hand without a wrist joint holds things level
         plan.attachments = [replace(a, upright=True) for a in plan.attachments]
     for i in range(cfg["num_distractors"]):
@@ -546,11 +551,13 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         if cfg["body"] != "anny":
             dress(person_plan.body, appearance)
         else:
-            body_person.grips = human.grips(plan.attachments)
+            body_person.grips = human_reach.grip_parts(human.grips(plan.attachments), plan.facts)
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)
-        focus = human.focus(script, table_rect, float(table_z))
+        focus = human_reach.camera_focus(
+            human.focus(script, table_rect, float(table_z)), plan.facts
+        )
     else:
         times, joints, _ = plan_arm(model, T_base, plan.keys)
         bodies.append(robot_body("robot", model, T_base, times, joints))
@@ -752,7 +759,7 @@ def _person_camera(rng, cfg, plan, focus: dict, room_rect, width, height) -> Cam
         if focus["walks"]:
             eye = room_view(rng, room_rect, np.asarray(focus["points"]))
         else:
-            eye = table_view(rng, room_rect, target, focus["heading"])
+            eye = table_view(rng, room_rect, target, focus["heading"], focus.get("side"))
         path = CameraPath(
             kind="static", eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target)
         )

@@ -822,16 +822,30 @@ def wholebody_keypoints(
 
 
 def held_objects(spec, traj, person: Person) -> dict:
-    """What a person's grips hold: body name -> (its visuals' meshes in its frame, its
-    poses (F, 4, 4) in ``traj``)."""
+    """What a person's grips hold: body (or "body/link") name -> (its visuals' meshes in
+    its frame, its poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only
+    those of the part's visuals (the hand closes on a handle, not the whole drawer)."""
     out = {}
     for grip in person.grips.values():
         name = grip["object"]
-        body = next((b for b in spec.bodies if b.name == name), None)
-        if body is None or not body.visuals or name not in traj.part_names:
+        visuals = _part_visuals(spec, name)
+        if "visuals" in grip:  # a part of it: a handle's bar and posts
+            visuals = [visuals[i] for i in grip["visuals"] if i < len(visuals)]
+        if not visuals or name not in traj.part_names:
             continue
-        out[name] = ([v.mesh for v in body.visuals], traj.poses[:, traj.part_names.index(name)])
+        out[name] = ([v.mesh for v in visuals], traj.poses[:, traj.part_names.index(name)])
     return out
+
+
+def _part_visuals(spec, name: str) -> list:
+    """The visuals of a body ("body") or of a link of one ("body/link"), in its frame."""
+    body = next((b for b in spec.bodies if b.name == name), None)
+    if body is not None:
+        return list(body.visuals)
+    base, _, link = name.partition("/")
+    body = next((b for b in spec.bodies if b.name == base), None)
+    found = next((ln for ln in (body.links if body else []) if ln.name == link), None)
+    return list(found.visuals) if found else []
 
 
 def skin_people(spec, traj) -> None:
@@ -928,7 +942,10 @@ def grasp_hands(
 
     ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
     The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
-    it), facing it, the fingers pointing along the surface away from the forearm."""
+    it), facing it, the fingers pointing along the surface away from the forearm (across
+    the bar of a grip's ``across`` axis, in the object's frame: a handle); a grip's
+    ``at`` (a point in the object's frame, the bar's middle) puts the palm on the
+    surface in front of it instead."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
@@ -945,6 +962,13 @@ def grasp_hands(
         R_wrist = bone_poses[:, wrist_bone, :3, :3] @ rest_rotation_inv(key, wrist_bone)
         palm_now = wrist + np.einsum("fij,j->fi", R_wrist, frame["palm"])
         local = np.einsum("fji,fj->fi", poses[:, :3, :3], palm_now - poses[:, :3, 3])
+        if "at" in grip:  # the palm on the surface in front of a point (a bar's middle)
+            at = np.asarray(grip["at"], float)
+            towards = local - at
+            if "across" in grip:
+                bar = np.asarray(grip["across"], float)
+                towards -= np.outer(towards @ bar, bar)
+            local = at + 0.05 * _unit(towards + 1e-12)
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -952,6 +976,10 @@ def grasp_hands(
         n_goal = -normal  # the palm faces the surface
         along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
         f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
+        if "across" in grip:  # a bar: the fingers point across it, to close around it
+            bar = np.einsum("fij,j->fi", poses[:, :3, :3], np.asarray(grip["across"], float))
+            wrap = np.cross(bar, n_goal)
+            f_goal = wrap * np.sign((wrap * f_goal).sum(1, keepdims=True) + 1e-12)
         f_goal = _unit(f_goal + 1e-9)
         G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
         palm_goal = surface + PALM_GAP * normal

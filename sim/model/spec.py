@@ -244,13 +244,18 @@ class Attachment:
 
     ``upright``: the child is held at the parent's position but keeps its orientation,
     turning only about the vertical as the parent's body turns (the heading of its base's
-    x axis): a hand without a wrist joint that holds things level."""
+    x axis): a hand without a wrist joint that holds things level.
+
+    ``pivot``: the child is held by one point (where the parent part's origin is at
+    ``start``) and turns freely about it: a hand on a door's handle, the door turning
+    about its hinge (``pivot`` overrides ``upright``)."""
 
     parent: str
     child: str
     start: float
     end: float | None = None
     upright: bool = False
+    pivot: bool = False
 
 
 @dataclass
@@ -308,9 +313,12 @@ class Person:
     clothes), skinned every frame on the motion of the humanoid Body ``proxy``, which moves
     and collides but is not drawn. Its mesh is drawn as the cloths whose ``skin`` is
     ``name`` (one per region: skin, hair, top, ...). ``height`` is its standing height (m).
-    ``grips``: per hand ("left", "right"), what it grasps: {"object": a body's name,
-    "start": s, "end": s or None}; the hand turns its palm onto the object before
-    ``start`` and its fingers close on it (``sim.actors.body.grasp_hands``)."""
+    ``grips``: per hand ("left", "right"), what it grasps: {"object": a body's name (or
+    "body/link"), "start": s, "end": s or None, optionally "visuals": the indices of the
+    part's visuals it grasps (a handle), "across": the axis of the bar the fingers
+    close around and "at": the point the palm goes to, both in the part's frame}; the
+    hand turns its palm onto the object before ``start`` and its fingers close on it
+    (``sim.actors.body.grasp_hands``)."""
 
     name: str
     proxy: str

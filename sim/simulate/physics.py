@@ -477,7 +477,8 @@ def rollout(spec: SceneSpec, fps: float, num_frames: int, physics_hz: float = 24
     script at the start of each step, and its holding link made far heavier than what
     it holds, so the held part follows it exactly. An upright attachment's constraint
     is turned before every step so that the child keeps its pose in the parent's level
-    frame (``Attachment.upright``).
+    frame (``Attachment.upright``); a pivot attachment holds the child by one point and
+    lets it turn (``Attachment.pivot``: a hand on a door's handle).
 
     A body with a ``lifetime`` is present from the first step at or after its start
     until the first at or after its end (see ``_update_lifetimes``); the Trajectory's
@@ -756,6 +757,7 @@ class _Grasp:
     upright: bool = False  # held at the parent's position, level (Attachment.upright)
     base: _Part | None = None  # the parent body's base, whose heading turns an upright hold
     T_level_child: np.ndarray | None = None  # upright: the child in the parent's level frame
+    pivot: bool = False  # held by a point, free to turn (Attachment.pivot)
     constraint: int = -1  # pybullet id while held
     parent_dynamics: tuple | None = None  # the parent link's own (mass, inertia) while held
     released: bool = False
@@ -781,7 +783,7 @@ def _grasps(spec: SceneSpec, parts: list[_Part]) -> list[_Grasp]:
         scripted = spec.bodies[parent.body].joint_motion is not None
         base = next(p for p in parts if p.body == parent.body and p.link < 0)
         grasp = _Grasp(parent, child, float(a.start), end, colliding, scripted, a.upright, base)
-        grasps.append(grasp)
+        grasps.append(replace(grasp, pivot=a.pivot))
     return grasps
 
 
@@ -838,6 +840,9 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
     fight the constraint); after release each pair collides again once it is apart."""
     for g in grasps:
         if g.constraint < 0 and not g.released and t >= g.start - _EPS_T and t < g.end - _EPS_T:
+            if g.pivot:
+                _hold_pivot(client, g)
+                continue
             if g.upright:
                 _hold_upright(client, g)
                 continue
@@ -893,6 +898,33 @@ def _update_grasps(client: int, grasps: list[_Grasp], t: float) -> None:
             for link in apart:
                 _filter_pair(client, g, link, True)
             g.unfiltered = [link for link in g.unfiltered if link not in apart]
+
+
+def _hold_pivot(client: int, grasp: _Grasp) -> None:
+    """Start a pivot hold: a point-to-point constraint at the parent part's centre,
+    the child free to turn about it."""
+    T_child = _inertial_pose(client, grasp.child)
+    T_parent = _inertial_pose(client, grasp.parent)
+    point = (invert(T_child) @ T_parent)[:3, 3]
+    grasp.constraint = pb.createConstraint(
+        grasp.parent.pb_body,
+        grasp.parent.link,
+        grasp.child.pb_body,
+        grasp.child.link,
+        pb.JOINT_POINT2POINT,
+        [0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+        point.tolist(),
+        physicsClientId=client,
+    )
+    pb.changeConstraint(grasp.constraint, maxForce=GRASP_FORCE, physicsClientId=client)
+    if grasp.scripted:
+        grasp.parent_dynamics = _weigh_down(
+            client, grasp.parent, grasp.child, invert(T_parent) @ T_child
+        )
+    grasp.unfiltered = _parent_links(client, grasp) if grasp.colliding else []
+    for link in grasp.unfiltered:
+        _filter_pair(client, grasp, link, False)
 
 
 def _level_frame(client: int, grasp: _Grasp, ahead: float) -> np.ndarray:
@@ -956,7 +988,7 @@ def _move_upright_grasps(client: int, grasps: list[_Grasp], dt: float) -> None:
     """Turn every upright hold's child frame to where it keeps the child level at the
     end of a step of ``dt`` s."""
     for g in grasps:
-        if g.upright and g.constraint >= 0:
+        if g.upright and not g.pivot and g.constraint >= 0:
             pos, quat = _upright_frame(client, g, dt)
             pb.changeConstraint(
                 g.constraint,
