@@ -413,11 +413,13 @@ def _check_cut(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict
 
 
 def _check_folded(goal: dict, mesh, table_z: float) -> dict:
-    """A diagonal fold worked when the pinched corner lies within ``max_distance`` of
-    its target, the cloth covers at most ``max_area_ratio`` of its flat area, and no
-    vertex is below ``z_min`` (through the table)."""
+    """A diagonal fold worked when the pinched corner (every pinched vertex of a fold of
+    several, ``pinches``) lies within ``max_distance`` of its target, the cloth covers at
+    most ``max_area_ratio`` of its flat area, and no vertex is below ``z_min`` (through
+    the table)."""
     vertices = np.asarray(mesh.vertices)
-    offset = float(np.linalg.norm(vertices[goal["corner"], :2] - np.asarray(goal["target"])))
+    pinches = goal.get("pinches", [[goal["corner"], goal["target"]]])  # [vertex, target xy]
+    offset = max(float(np.linalg.norm(vertices[v, :2] - np.asarray(p))) for v, p in pinches)
     ratio = footprint_area(vertices, mesh.faces) / goal["area"]
     lowest = float(vertices[:, 2].min())
     ok = offset <= goal["max_distance"] and ratio <= goal["max_area_ratio"]
