@@ -26,6 +26,13 @@ def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
         return _person_captions(task, facts, table)
     arm = ROBOT_NAMES[actor]
     short = "robot arm"
+    if task == "fold_cloth" and facts["kind"] == "tshirt":
+        cloth = f"{surface_colour(facts['cloth'].material)} T-shirt"
+        return [
+            f"A {arm} folds the {cloth} in half on the {table} table.",
+            f"The {short} takes the {cloth} by its hem and lays it up to its collar.",
+            f"On a {table} table, a {short} folds a {cloth} hem to collar.",
+        ]
     if task == "fold_cloth":
         cloth = f"{surface_colour(facts['cloth'].material)} {facts['kind']}"
         return [
@@ -163,8 +170,7 @@ def _person_two_hands(task: str, facts: dict, table: str) -> list[str]:
         if facts["kind"] == "tshirt":
             return [
                 f"A person folds the {cloth} on the {table} table.",
-                f"Someone folds a {cloth} in half, hem to shoulders, then tucks both sleeves "
-                "in.",
+                f"Someone folds a {cloth} in half, hem to shoulders, then tucks both sleeves in.",
                 f"Folding laundry, a person folds a {cloth} on the {table} table.",
             ]
         return [

@@ -490,8 +490,8 @@ def _setup_fold_garment(s: Setting, kind: str, material, person: bool):
         depth = float(np.ptp(probe.mesh.vertices[:, 1 if kind == "tshirt" else 0]))
         centre = human_tasks.cloth_spot(s.table_rect, depth)
         centre[1] += float(s.behaviour.uniform(-0.03, 0.03))
-    else:
-        yaw = -np.pi / 2 + float(s.behaviour.uniform(-0.1, 0.1))
+    else:  # a robot: the collar to its left or right, the hem to the other side
+        yaw = float(s.behaviour.choice([0.0, np.pi])) + float(s.behaviour.uniform(-0.1, 0.1))
         centre = np.array([s.base_xy[0] + 0.5, (s.table_rect[1] + s.table_rect[3]) / 2])
     T = _pose(centre[0], centre[1], s.table_z + 0.002, yaw)
     cloth = make_cloth(s.appearance, kind, "cloth_0", material, T)
@@ -502,9 +502,13 @@ def _setup_fold_garment(s: Setting, kind: str, material, person: bool):
             cloth, kind, s.table_z, s.table_rect, s.person_height, s.duration
         )
         return plan, []
-    # A robot: the hem's middle (the cloth frame's -y) onto the collar (+y).
+    # A robot: the hem's middle (the cloth frame's -y) up to the neckline (+y).
+    v = np.asarray(cloth.mesh.vertices)
+    hem = np.argmin(np.abs(v[:, 0]) + 10.0 * (v[:, 1] - v[:, 1].min()))
+    below = v[:, 1].max() - 0.12 * np.ptp(v[:, 1])  # just below the neckline
+    neck = np.argmin(np.abs(v[:, 0]) + 10.0 * np.abs(v[:, 1] - below))
     plan = fold_cloth(cloth, (0.0, -1.0), s.table_z, s.hand, s.start, s.duration,
-                      PINCH_HEIGHT[s.actor])  # fmt: skip
+                      PINCH_HEIGHT[s.actor], pinch=(hem, neck))  # fmt: skip
     plan.facts["kind"] = kind
     plan.goal["max_area_ratio"] = 0.75
     return plan, []

@@ -26,6 +26,9 @@ STEADY_GAP = 0.03  # m between the steadying hand's collision sphere and the fru
 PINCH_GAP = 0.012  # m between a pinching hand's collision sphere and the table top
 LIFT = 0.1  # m a hand rises above a cloth before it reaches for it or after letting go
 PINCH_IN = 0.025  # m in from a cloth's corner (along both edges) where a hand pinches it
+# m: the cloth's vertices this near the pinched one are held with it, per cloth and move
+# (a T-shirt's hem: the pinched vertex alone; a held patch there crumples its layers)
+PINCH_HOLD = {"towel": (0.04,), "napkin": (0.04,), "tshirt": (0.0, 0.026)}
 
 
 def _body_xy(stand: np.ndarray, forward: float, left: float) -> np.ndarray:
@@ -140,8 +143,12 @@ def cut_plan(
             "cut_time": cut_time,
             "tools": ["knife"],
             "grips": {
-                "right": {"object": "knife/handle", "start": 0.0, "end": None,
-                          "axis": [1.0, 0.0, 0.0]},
+                "right": {
+                    "object": "knife/handle",
+                    "start": 0.0,
+                    "end": None,
+                    "axis": [1.0, 0.0, 0.0],
+                },
                 "left": {"object": fruit.name, "start": grip_start, "end": cut_time},
             },
         },  # fmt: skip
@@ -192,6 +199,7 @@ def fold_plan(cloth, kind: str, table_z: float, table_rect, height: float, durat
     T = np.asarray(cloth.pose, float)
     local = np.asarray(cloth.mesh.vertices)
     world = local @ T[:3, :3].T + T[:3, 3]
+
     # The cloth's directions in the world: its +y ahead (away from the person), -x left.
     def nearest(point) -> int:
         return int(np.argmin(np.linalg.norm(local[:, :2] - np.asarray(point), axis=1)))
@@ -242,11 +250,22 @@ def fold_plan(cloth, kind: str, table_z: float, table_rect, height: float, durat
             # the hand and the fold line stays slack instead of dragging the rest along.
             apex = 0.35 if kind == "tshirt" and m == 0 else 0.55
             keys[side] += _move_keys(grasp_xy, target_xy, z_pinch, times, apex)
-            cloth.anchors.append(ClothAnchor(vertex, f"{BODY}/{HANDS[side]}", times[3],
-                                             times[6]))  # fmt: skip
+            # The fingers hold a little cloth round the pinched vertex: it and its
+            # neighbours along the grid move with the hand.
+            near = np.linalg.norm(local - local[vertex], axis=1)
+            held = np.flatnonzero(near <= PINCH_HOLD[kind][m])
+            for v in held:
+                cloth.anchors.append(
+                    ClothAnchor(int(v), f"{BODY}/{HANDS[side]}", times[3], times[6])
+                )
             grips[side].append(
-                {"object": name, "vertex": vertex, "start": times[3], "end": times[6],
-                 "fingers": list(PINCH_FINGERS)}
+                {
+                    "object": name,
+                    "vertex": vertex,
+                    "start": times[3],
+                    "end": times[6],
+                    "fingers": list(PINCH_FINGERS),
+                }
             )
             pinches.append([vertex, [float(v) for v in target_xy]])
         segments += [

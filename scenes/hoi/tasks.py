@@ -205,17 +205,20 @@ def stack(
 
 def fold_cloth(
     cloth: Cloth, corner: tuple[float, float], table_z: float, hand: str, start, duration,
-    grasp_height: float,
+    grasp_height: float, pinch: tuple[int, int] | None = None,
 ) -> TaskPlan:  # fmt: skip
     """Fold ``cloth`` (lying flat) along a diagonal: pinch the corner farthest along
     ``corner`` (x, y, in the cloth frame), lift it, carry it over the cloth and lay it on
     the opposite corner, let go. ``grasp_height``: the hand's height above the table
     when it pinches (fingertips clear of the table); the corner is anchored to ``hand``
-    from when the gripper has closed to when it starts opening."""
+    from when the gripper has closed to when it starts opening. ``pinch``: the vertices
+    (grasped, target) instead of two opposite corners (a T-shirt's hem onto its collar)."""
     T = np.asarray(cloth.pose, dtype=float)
     vertices = np.asarray(cloth.mesh.vertices) @ T[:3, :3].T + T[:3, 3]
     grasp = corner_vertex(cloth.mesh, corner)
     target = corner_vertex(cloth.mesh, (-corner[0], -corner[1]))
+    if pinch is not None:
+        grasp, target = (int(v) for v in pinch)
     p0, p1 = vertices[grasp, :2], vertices[target, :2]
     reach = float(np.linalg.norm(p1 - p0))
     d = (p1 - p0) / reach
