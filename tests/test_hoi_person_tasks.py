@@ -166,3 +166,11 @@ def test_the_t_shirt_mesh_fills_its_outline():
     assert abs(mesh.area - polygon.area) < 0.12 * polygon.area
     assert len(mesh.split(only_watertight=False)) == 1
     assert np.ptp(mesh.vertices[:, 0]) > 0.34 + 0.15  # the sleeves stick out
+
+
+def test_a_bad_cloth_is_a_config_error_naming_the_key():
+    from simfactory.sim.run.config import ConfigError, validate
+
+    cfg = load_config(["scene=hoi", "scene.task=fold_cloth", "scene.cloth=sock"])
+    with pytest.raises(ConfigError, match=r"scene\.cloth"):
+        validate(cfg)
