@@ -508,7 +508,7 @@ def _setup_fold_garment(s: Setting, kind: str, material, person: bool):
     below = v[:, 1].max() - 0.12 * np.ptp(v[:, 1])  # just below the neckline
     neck = np.argmin(np.abs(v[:, 0]) + 10.0 * np.abs(v[:, 1] - below))
     plan = fold_cloth(cloth, (0.0, -1.0), s.table_z, s.hand, s.start, s.duration,
-                      PINCH_HEIGHT[s.actor], pinch=(hem, neck))  # fmt: skip
+                      PINCH_HEIGHT[s.actor], pinch=(hem, neck), apex_share=0.35)  # fmt: skip
     plan.facts["kind"] = kind
     plan.goal["max_area_ratio"] = 0.75
     return plan, []

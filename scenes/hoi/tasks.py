@@ -205,14 +205,15 @@ def stack(
 
 def fold_cloth(
     cloth: Cloth, corner: tuple[float, float], table_z: float, hand: str, start, duration,
-    grasp_height: float, pinch: tuple[int, int] | None = None,
+    grasp_height: float, pinch: tuple[int, int] | None = None, apex_share: float = 0.55,
 ) -> TaskPlan:  # fmt: skip
     """Fold ``cloth`` (lying flat) along a diagonal: pinch the corner farthest along
     ``corner`` (x, y, in the cloth frame), lift it, carry it over the cloth and lay it on
     the opposite corner, let go. ``grasp_height``: the hand's height above the table
     when it pinches (fingertips clear of the table); the corner is anchored to ``hand``
     from when the gripper has closed to when it starts opening. ``pinch``: the vertices
-    (grasped, target) instead of two opposite corners (a T-shirt's hem onto its collar)."""
+    (grasped, target) instead of two opposite corners (a T-shirt's hem onto its collar);
+    ``apex_share``: how high over the fold line the hand lifts, as a share of the reach."""
     T = np.asarray(cloth.pose, dtype=float)
     vertices = np.asarray(cloth.mesh.vertices) @ T[:3, :3].T + T[:3, 3]
     grasp = corner_vertex(cloth.mesh, corner)
@@ -227,7 +228,7 @@ def fold_cloth(
     # Up above the fold line as high as the folding half is wide (it peels off the table
     # along the fold line), then down onto the target inside that arc (the cloth between
     # hand and fold line stays slack: a taut one drags the cloth along the table).
-    apex = z + 0.55 * reach
+    apex = z + apex_share * reach
     t = _phases(duration, [0.0, 0.16, 0.24, 0.3, 0.48, 0.66, 0.8, 0.86, 0.97])
     keys = [
         _start(start, 1.0),
