@@ -906,10 +906,10 @@ def label(spec: SceneSpec, trajectory) -> dict:
         _blade_contacts(spec, trajectory, ann["tools"], ann["goal"]["object"], contacts)
     for held in ann["attachments"]:
         if "vertex" in held:  # a cloth anchor: the gripper pinches the cloth
+            entry = {"actor_part": held["parent"], "object": held["child"], "force": None}
             for f in range(held["start_frame"], held["end_frame"]):
-                contacts[f].append(
-                    {"actor_part": held["parent"], "object": held["child"], "force": None}
-                )
+                if entry not in contacts[f]:  # a hand holding several of its vertices
+                    contacts[f].append(dict(entry))
     out = {
         "outcome": outcome,
         # Copied into the dataset manifest as columns (and summed up by the run).
