@@ -4,6 +4,7 @@ cost per frame (physics only, no rendering), against the same scene without its 
 
 python benchmarks/hoi_cloth.py --clips 10 --frames 48
 python benchmarks/hoi_cloth.py --clips 5 --min-hz 240   # cloths at the rigid rate
+python benchmarks/hoi_cloth.py --clips 8 --frames 96 --actors human --cloth tshirt
 """
 
 from __future__ import annotations
@@ -28,20 +29,25 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--fps", type=int, default=24)
-    parser.add_argument("--actors", default="panda,kuka")
+    parser.add_argument("--actors", default="panda,kuka", help="panda,kuka,human")
+    parser.add_argument("--cloth", default="random", help="napkin | towel | tshirt | random")
     parser.add_argument(
         "--min-hz", type=float, default=physics.CLOTH_PHYSICS_HZ, help="least cloth physics rate"
     )
     args = parser.parse_args()
     physics.CLOTH_PHYSICS_HZ = args.min_hz
     print(f"cloth physics at {max(args.min_hz, 240):g} Hz")
-    print(f"fold_cloth: {args.clips} clips per actor, {args.frames} frames at {args.fps} fps")
+    print(
+        f"fold_cloth ({args.cloth}): {args.clips} clips per actor, {args.frames} frames at "
+        f"{args.fps} fps"
+    )
     for actor in args.actors.split(","):
         cfg = load_config(
             [
                 "scene=hoi",
                 "scene.task=fold_cloth",
                 f"scene.actor={actor}",
+                f"scene.cloth={args.cloth}",
                 f"frames={args.frames}",
                 f"fps={args.fps}",
             ]

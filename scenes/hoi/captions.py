@@ -26,6 +26,13 @@ def captions(task: str, actor: str, facts: dict, table: str) -> list[str]:
         return _person_captions(task, facts, table)
     arm = ROBOT_NAMES[actor]
     short = "robot arm"
+    if task == "fold_cloth" and facts["kind"] == "tshirt":
+        cloth = f"{surface_colour(facts['cloth'].material)} T-shirt"
+        return [
+            f"A {arm} folds the {cloth} in half on the {table} table.",
+            f"The {short} takes the {cloth} by its hem and lays it up to its collar.",
+            f"On a {table} table, a {short} folds a {cloth} hem to collar.",
+        ]
     if task == "fold_cloth":
         cloth = f"{surface_colour(facts['cloth'].material)} {facts['kind']}"
         return [
@@ -111,6 +118,8 @@ def _person_captions(task: str, facts: dict, table: str) -> list[str]:
     """Phrasings for a person doing ``task``."""
     if task in REACH_TASKS or facts.get("place_on") in PLACE_SURFACES:
         return _person_reach_captions(task, facts, table)
+    if task in ("cut_fruit", "fold_cloth"):
+        return _person_two_hands(task, facts, table)
     if task == "push_chair":
         chair = f"{surface_colour(facts['chair'].visuals[0].material)} chair"
         return [
@@ -152,6 +161,36 @@ def _person_captions(task: str, facts: dict, table: str) -> list[str]:
             f"At a {table} table, a person builds a two-block tower: the {obj} on the {target}.",
         ]
     raise ValueError(f"no captions for task {task!r}")
+
+
+def _person_two_hands(task: str, facts: dict, table: str) -> list[str]:
+    """Phrasings for a person cutting fruit or folding a cloth (a towel, a napkin or a
+    T-shirt: "folding laundry")."""
+    if task == "fold_cloth":
+        kind = {"tshirt": "T-shirt"}.get(facts["kind"], facts["kind"])
+        cloth = f"{surface_colour(facts['cloth'].material)} {kind}"
+        if facts["kind"] == "tshirt":
+            return [
+                f"A person folds the {cloth} on the {table} table.",
+                f"Someone folds a {cloth} in half, hem to shoulders, then tucks both sleeves in.",
+                f"Folding laundry, a person folds a {cloth} on the {table} table.",
+            ]
+        return [
+            f"A person folds the {cloth} in half on the {table} table.",
+            f"With both hands, someone picks up two corners of the {cloth} and lays them on "
+            "the other two.",
+            f"Folding laundry, a person folds a {cloth} in half on the {table} table.",
+        ]
+    fruit = facts["object"].model.noun
+    colour = facts["board"].model.colour
+    board = "wooden" if colour == "wooden" else f"{colour} plastic"
+    return [
+        f"A person cuts the {fruit} on the {board} cutting board in half.",
+        f"Holding the {fruit} steady with one hand, someone slices it in two with a kitchen "
+        f"knife on a {table} table.",
+        f"A person halves {_article(fruit)} {fruit} with a knife; the two halves fall apart "
+        f"on the {board} cutting board.",
+    ]
 
 
 def _articulated(task: str, arm: str, short: str, obj: str, part: str, table: str) -> list[str]:

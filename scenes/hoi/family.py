@@ -30,7 +30,7 @@ from simfactory.scenes.furniture.materials import (
 )
 from simfactory.scenes.furniture.pieces import make_piece
 from simfactory.scenes.furniture.room import make_room
-from simfactory.scenes.hoi import human, human_reach
+from simfactory.scenes.hoi import human, human_reach, human_tasks
 from simfactory.scenes.hoi.articulated import ARTICULATED_SETUPS, TABLE_LENGTH, furniture_body
 from simfactory.scenes.hoi.cameras import handheld_path, orbit_radius, room_view, table_view
 from simfactory.scenes.hoi.captions import (
@@ -49,7 +49,13 @@ from simfactory.scenes.hoi.fruit import (
     make_knife,
     overlaps,
 )
-from simfactory.scenes.hoi.objects import CLOTHS, GRASPABLE, make_cloth, make_graspable
+from simfactory.scenes.hoi.objects import (
+    CLOTH_KINDS,
+    CLOTHS,
+    GRASPABLE,
+    make_cloth,
+    make_graspable,
+)
 from simfactory.scenes.hoi.tasks import (
     Placed,
     TaskPlan,
@@ -80,6 +86,7 @@ DEFAULTS = dict(
     body="anny",
     place_on="table",
     place_height="random",
+    cloth="random",
     camera="static",
     fov_deg=55.0,
     fps=24,
@@ -119,6 +126,10 @@ def validate(cfg: dict) -> list[str]:
             "or use scene.body=mannequin"
         )
     errors += human_reach.validate(cfg)
+    if cfg["cloth"] not in (*CLOTH_KINDS, "random"):
+        errors.append(
+            f"cloth: must be one of {', '.join(CLOTH_KINDS)} or random (got {cfg['cloth']!r})"
+        )
     if cfg["camera"] not in CAMERAS:
         errors.append(
             f"camera.path: the hoi family has {', '.join(CAMERAS)} cameras (got {cfg['camera']!r})"
@@ -244,6 +255,7 @@ class Setting:
     cloths: list[Cloth] | None = None
     T_base: np.ndarray | None = None
     taken: list | None = None
+    cloth_kind: str = "random"
 
 
 def _setup_pick_place(s: Setting) -> tuple[TaskPlan, list[Placed]]:
@@ -287,12 +299,15 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     """A fruit on a cutting board, cut in two by a knife the robot holds from the start:
     the whole fruit (static, held as a person's other hand would, and letting the blade
     through) exists until the blade reaches its middle; then its two halves appear in
-    its place, moving apart, and the rest is physics."""
+    its place, moving apart, and the rest is physics. A person holds the knife in the
+    right hand and steadies the fruit with the left (``human_tasks.cut_plan``)."""
+    person = s.actor == human.HUMAN
     board_model = make_board(s.appearance)
-    # A free spot with room to spare, then moved wholly onto the table top if it hangs
-    # over an edge, its long side roughly along the table's.
+    # A free spot with room to spare (a person's: in front of it), then moved wholly onto
+    # the table top if it hangs over an edge, its long side roughly along the table's.
     room = float(np.hypot(*board_model.size[:2]) / 2) + 0.06
-    board = s.place("board_0", board_model, room)
+    spot = human_tasks.fruit_spot(s.table_rect, s.person_height, s.behaviour) if person else None
+    board = s.place("board_0", board_model, room, spot)
     board.yaw *= 0.4
     turn = np.abs([[np.cos(board.yaw), np.sin(board.yaw)], [np.sin(board.yaw), np.cos(board.yaw)]])
     half = turn @ np.asarray(board_model.size[:2]) / 2 + 0.01
@@ -300,6 +315,8 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     board.xy = np.clip(board.xy, lo + half, hi - half)
     kind = str(s.behaviour.choice(FRUITS))
     fruit_model = make_fruit(s.appearance, kind)
+    if person:
+        return _setup_person_cut_fruit(s, board, board_model, fruit_model, kind)
     robot = next(m for m in ROBOTS.values() if s.hand == f"robot/{m.ee_link}")
 
     # The blade crosses the robot's line of sight to the fruit, the hand on the side
@@ -350,10 +367,55 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
         start=s.start,
         duration=s.duration,
     )
+    _fruit_and_knife(s, plan, fruit_model, T_fruit, across, names, half_visuals, pieces,
+                     knife, s.start @ T_ee_knife)  # fmt: skip
+    plan.facts["board"] = board
+    return plan, [board, fruit]
+
+
+def _setup_person_cut_fruit(s: Setting, board, board_model, fruit_model, kind):
+    """The person's cut: the fruit on the board in front of it, the blade pointing ahead
+    and a little to the left (across the fruit from the right hand behind it)."""
+    xy = board.xy + s.behaviour.uniform(-0.015, 0.015, 2)
+    blade_yaw = float(s.behaviour.uniform(0.15, 0.5))
+    across = np.array([np.sin(blade_yaw), -np.cos(blade_yaw), 0.0])
+    fruit_yaw = (
+        blade_yaw - np.pi / 2 if kind == "lemon" else float(s.behaviour.uniform(-np.pi, np.pi))
+    )
+    fruit = Placed("object_0", fruit_model, xy, fruit_yaw)
+    board_top = s.table_z + 0.001 + board_model.size[2]
+    T_fruit = _pose(xy[0], xy[1], board_top + 0.0005, fruit_yaw)
+    middle = np.array([0.0, 0.0, fruit_model.size[2] / 2])
+    normal = T_fruit[:3, :3].T @ across
+    half_visuals = cut_fruit(fruit_model, middle, normal)
+    pieces = cut_mesh(fruit_model.visuals[0].mesh, middle, normal)
+    names = [f"{fruit.name}_half_{i}" for i in range(2)]
+    knife = make_knife(s.appearance)
+    halves = {
+        name: {
+            "centre": np.round(piece.center_mass, 6).tolist(),
+            "cap_normal": np.round(sign * normal, 6).tolist(),
+        }
+        for name, piece, sign in zip(names, pieces, (-1.0, 1.0), strict=True)
+    }
+    plan, T_knife = human_tasks.cut_plan(
+        fruit, fruit_model, halves, knife, board_top, s.table_z, blade_yaw, s.table_rect,
+        s.person_height, s.duration,
+    )  # fmt: skip
+    _fruit_and_knife(s, plan, fruit_model, T_fruit, across, names, half_visuals, pieces,
+                     knife, T_knife)  # fmt: skip
+    plan.facts["board"] = board
+    return plan, [board, fruit]
+
+
+def _fruit_and_knife(s, plan, fruit_model, T_fruit, across, names, half_visuals, pieces,
+                     knife, T_knife) -> None:  # fmt: skip
+    """The bodies of a cut: the whole fruit until the cut, its halves after it (moving
+    apart along ``across``) and the knife at ``T_knife``."""
     cut_time = plan.facts["cut_time"]
     s.bodies.append(
         Body(
-            fruit.name,
+            plan.goal["object"],
             "fruit",
             fruit_model.visuals,
             T_fruit,
@@ -381,15 +443,13 @@ def _setup_cut_fruit(s: Setting) -> tuple[TaskPlan, list[Placed]]:
             "knife",
             "knife",
             knife.blade,
-            s.start @ T_ee_knife,
+            T_knife,
             mass=knife.blade_mass,
             friction=0.3,
             collision="convex",
             links=[Link("handle", "knife", knife.handle, np.eye(4), mass=knife.handle_mass)],
         )
     )
-    plan.facts["board"] = board
-    return plan, [board, fruit]
 
 
 # The hand's height above the table when it pinches a cloth: the Panda's fingertips
@@ -400,10 +460,16 @@ PINCH_HEIGHT = {"panda": 0.012, "kuka": 0.012}
 def _setup_fold_cloth(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     """A napkin or towel flat on the table in front of the robot, turned about 45 degrees
     so that one diagonal runs across the table; the robot folds its left corner onto its
-    right one or the other way round (both stay at the same reach)."""
-    kind = str(s.behaviour.choice(list(CLOTHS)))
+    right one or the other way round (both stay at the same reach). A robot folds a
+    T-shirt (``scene.cloth=tshirt``) in half, its hem's middle onto its collar. A person
+    folds with both hands (``human_tasks.fold_plan``)."""
+    person = s.actor == human.HUMAN
+    kinds = list(CLOTH_KINDS) if person else list(CLOTHS)
+    kind = s.cloth_kind if s.cloth_kind != "random" else str(s.behaviour.choice(kinds))
     fabrics = s.palette["fabric"]
     material = fabrics[int(s.appearance.integers(len(fabrics)))]
+    if person or kind not in CLOTHS:
+        return _setup_fold_garment(s, kind, material, person)
     centre = np.array([s.base_xy[0] + 0.52, (s.table_rect[1] + s.table_rect[3]) / 2])
     centre += s.behaviour.uniform(-0.03, 0.03, 2)
     yaw = np.pi / 4 + float(s.behaviour.uniform(-np.pi / 12, np.pi / 12))
@@ -415,6 +481,39 @@ def _setup_fold_cloth(s: Setting) -> tuple[TaskPlan, list[Placed]]:
     corner = (side * np.sin(yaw), side * np.cos(yaw))  # that direction in the cloth frame
     plan = fold_cloth(cloth, corner, s.table_z, s.hand, s.start, s.duration, PINCH_HEIGHT[s.actor])
     plan.facts["kind"] = kind
+    return plan, []
+
+
+def _setup_fold_garment(s: Setting, kind: str, material, person: bool):
+    """A cloth laid square to the table for a person's two-handed fold (a T-shirt with its
+    collar away from the person), or a T-shirt a robot folds in half."""
+    if person:
+        yaw = (-np.pi / 2 if kind == "tshirt" else 0.0) + float(s.behaviour.uniform(-0.08, 0.08))
+        probe = make_cloth(np.random.default_rng(0), kind, "probe", material, np.eye(4))
+        depth = float(np.ptp(probe.mesh.vertices[:, 1 if kind == "tshirt" else 0]))
+        centre = human_tasks.cloth_spot(s.table_rect, depth)
+        centre[1] += float(s.behaviour.uniform(-0.03, 0.03))
+    else:  # a robot: the collar to its left or right, the hem to the other side
+        yaw = float(s.behaviour.choice([0.0, np.pi])) + float(s.behaviour.uniform(-0.1, 0.1))
+        centre = np.array([s.base_xy[0] + 0.5, (s.table_rect[1] + s.table_rect[3]) / 2])
+    T = _pose(centre[0], centre[1], s.table_z + 0.002, yaw)
+    cloth = make_cloth(s.appearance, kind, "cloth_0", material, T)
+    s.cloths.append(cloth)
+    s.place(cloth.name, cloth, float(np.abs(cloth.mesh.vertices).max() * np.sqrt(2)), centre)
+    if person:
+        plan = human_tasks.fold_plan(
+            cloth, kind, s.table_z, s.table_rect, s.person_height, s.duration
+        )
+        return plan, []
+    # A robot: the hem's middle (the cloth frame's -y) up to the neckline (+y).
+    v = np.asarray(cloth.mesh.vertices)
+    hem = np.argmin(np.abs(v[:, 0]) + 10.0 * (v[:, 1] - v[:, 1].min()))
+    below = v[:, 1].max() - 0.12 * np.ptp(v[:, 1])  # just below the neckline
+    neck = np.argmin(np.abs(v[:, 0]) + 10.0 * np.abs(v[:, 1] - below))
+    plan = fold_cloth(cloth, (0.0, -1.0), s.table_z, s.hand, s.start, s.duration,
+                      PINCH_HEIGHT[s.actor], pinch=(hem, neck), apex_share=0.35)  # fmt: skip
+    plan.facts["kind"] = kind
+    plan.goal["max_area_ratio"] = 0.75
     return plan, []
 
 
@@ -437,6 +536,8 @@ TASK_ACTORS: dict[str, tuple[str, ...]] = {
     "stack": ACTORS,
     "carry": (human.HUMAN,),
     "push_chair": (human.HUMAN,),
+    "cut_fruit": ACTORS,
+    "fold_cloth": ACTORS,
     **{task: ACTORS for task in human_reach.PERSON_SETUPS},
 }
 
@@ -512,6 +613,7 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         cloths=[],
         T_base=T_base,
         taken=taken,
+        cloth_kind=str(cfg["cloth"]),
     )
     person_setup = human_reach.person_setup(task, cfg) if person else None
     plan, placed = (person_setup or TASK_SETUPS[task])(setting)
@@ -551,7 +653,9 @@ def build(cfg: dict, streams: dict, width: int, height: int, duration: float) ->
         if cfg["body"] != "anny":
             dress(person_plan.body, appearance)
         else:
-            body_person.grips = human_reach.grip_parts(human.grips(plan.attachments), plan.facts)
+            body_person.grips = plan.facts.get("grips") or human_reach.grip_parts(
+                human.grips(plan.attachments), plan.facts
+            )
         bodies.append(person_plan.body)
         actor_entry = human.actor_entry(person_plan)
         commanded = human.actions(person_plan, plan.attachments, frame_times)
@@ -783,8 +887,11 @@ def label(spec: SceneSpec, trajectory) -> dict:
     final = {
         name: trajectory.poses[-1, i] for i, name in enumerate(names) if trajectory.present[-1, i]
     }
-    for cloth, vertices in zip(spec.cloths, trajectory.cloth_vertices, strict=True):
-        final[cloth.name] = trimesh.Trimesh(vertices[-1], cloth.mesh.faces, process=False)
+    sheets = dict(zip(trajectory.cloth_names, trajectory.cloth_vertices, strict=True))
+    for cloth in spec.cloths:  # a person's skinned regions are there once it is skinned
+        if cloth.name in sheets:
+            final[cloth.name] = trimesh.Trimesh(sheets[cloth.name][-1], cloth.mesh.faces,
+                                                process=False)  # fmt: skip
     joints = dict(zip(trajectory.joint_names, trajectory.joint_positions[-1], strict=True))
     outcome = check_goal(ann["goal"], final, ann["table_top_z"], joints)
     segments = [dict(s, success=outcome["success"]) for s in ann["segments"]]
@@ -808,10 +915,10 @@ def label(spec: SceneSpec, trajectory) -> dict:
         _blade_contacts(spec, trajectory, ann["tools"], ann["goal"]["object"], contacts)
     for held in ann["attachments"]:
         if "vertex" in held:  # a cloth anchor: the gripper pinches the cloth
+            entry = {"actor_part": held["parent"], "object": held["child"], "force": None}
             for f in range(held["start_frame"], held["end_frame"]):
-                contacts[f].append(
-                    {"actor_part": held["parent"], "object": held["child"], "force": None}
-                )
+                if entry not in contacts[f]:  # a hand holding several of its vertices
+                    contacts[f].append(dict(entry))
     out = {
         "outcome": outcome,
         # Copied into the dataset manifest as columns (and summed up by the run).

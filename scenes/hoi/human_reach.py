@@ -196,7 +196,7 @@ def person_open_close(
         {
             "object": cabinet,
             "part": part_words(piece, link),
-            "grips": {
+            "grip_parts": {
                 part: {
                     "visuals": grip,
                     "across": _bar_axis(piece, link),
@@ -215,9 +215,9 @@ def _bar_axis(piece: Piece, link) -> list[float]:
 
 def grip_parts(grips: dict, facts: dict) -> dict:
     """``grips`` (``human.grips``) with what the task says of how a hand holds a part
-    (``facts["grips"]``: part -> {"visuals": the indices it closes on, "across": the
+    (``facts["grip_parts"]``: part -> {"visuals": the indices it closes on, "across": the
     bar's axis, "at": the bar's middle}): a handle's bar, not the whole drawer."""
-    chosen = facts.get("grips", {})
+    chosen = facts.get("grip_parts", {})
     return {hand: {**g, **chosen.get(g["object"], {})} for hand, g in grips.items()}
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import trimesh
 
 from simfactory.sim.model.spec import Cloth, Material, Visual
-from simfactory.sim.simulate.cloth import grid
+from simfactory.sim.simulate.cloth import grid, outline_mesh
 
 # Named colours (linear RGB) for objects and for the words of captions.
 COLOURS = {
@@ -29,6 +29,10 @@ GRASPABLE = ("block", "can", "fruit")
 CLOTHS = {"napkin": (0.3, 0.34), "towel": (0.34, 0.38)}
 CLOTH_DENSITY = {"napkin": 0.5, "towel": 0.7}  # kg/m^2
 CLOTH_SPACING = 0.025  # m between the grid's vertices
+# Garments: a T-shirt laid flat (one sheet in its outline), body width and length ranges (m).
+GARMENTS = {"tshirt": ((0.32, 0.36), (0.40, 0.46))}
+CLOTH_KINDS = (*CLOTHS, *GARMENTS)
+TSHIRT_DENSITY = 0.9  # kg/m^2 of the outline (front and back of a light T-shirt)
 
 
 @dataclass
@@ -88,26 +92,53 @@ def make_cloth(
     rng: np.random.Generator, kind: str, name: str, material: Material, T_world_cloth: np.ndarray
 ) -> Cloth:
     """A square napkin or towel of a random size lying flat at ``T_world_cloth`` (its
-    centre, z up), a grid of vertices ``CLOTH_SPACING`` apart.
+    centre, z up), a grid of vertices ``CLOTH_SPACING`` apart; or a T-shirt laid flat
+    (``tshirt_outline``: its collar towards the cloth frame's +y).
 
     Its mass-spring parameters (a stable set for pybullet at 480 Hz, see the README):
     stretch springs stiff enough that it barely stretches when held by a corner, soft
     bending so that a fold lies down, friction 1 (0.6 with the table's 0.6) so that the
     part left on the table stays put while the other part is folded over it.
     """
-    if kind not in CLOTHS:
-        raise ValueError(f"unknown cloth kind {kind!r}; known: {', '.join(CLOTHS)}")
-    side = float(rng.uniform(*CLOTHS[kind]))
+    if kind not in CLOTH_KINDS:
+        raise ValueError(f"unknown cloth kind {kind!r}; known: {', '.join(CLOTH_KINDS)}")
+    if kind in GARMENTS:
+        width, length = (float(rng.uniform(*r)) for r in GARMENTS[kind])
+        mesh = outline_mesh(tshirt_outline(width, length), CLOTH_SPACING)
+        mass = TSHIRT_DENSITY * float(mesh.area)
+    else:
+        side = float(rng.uniform(*CLOTHS[kind]))
+        mesh, mass = grid(side, side, CLOTH_SPACING), CLOTH_DENSITY[kind] * side * side
     return Cloth(
         name=name,
         semantic_class="cloth",
-        mesh=grid(side, side, CLOTH_SPACING),
+        mesh=mesh,
         material=material,
         pose=np.asarray(T_world_cloth, dtype=float),
-        mass=CLOTH_DENSITY[kind] * side * side,
+        mass=mass,
         stretch_stiffness=100.0,
         bend_stiffness=0.1,
         damping=0.1,
         friction=1.0,
         collision_margin=0.002,
     )
+
+
+def tshirt_outline(width: float, length: float) -> np.ndarray:
+    """A T-shirt's flat outline (N, 2), counter-clockwise, centred at the origin, the
+    collar towards +y: a body ``width`` by ``length`` m with short sleeves out of its
+    shoulders (each 0.3 of the width long, 0.3 of the length deep, sloping down) and a
+    scooped neckline."""
+    w, h = width / 2, length / 2
+    sleeve, deep = 0.3 * width, 0.3 * length
+    neck, scoop = 0.16 * width, 0.06 * length
+    shoulder = h - 0.03 * length  # the shoulder seam slopes down from the neck
+    return np.array([
+        (-w, -h), (w, -h),  # the hem
+        (w, shoulder - deep), (w + sleeve, shoulder - deep + 0.25 * sleeve),  # right sleeve
+        (w + sleeve, shoulder + 0.25 * sleeve - 0.02), (w, shoulder),
+        (neck, h), (0.5 * neck, h - 0.7 * scoop), (0.0, h - scoop),  # the neckline
+        (-0.5 * neck, h - 0.7 * scoop), (-neck, h),
+        (-w, shoulder), (-w - sleeve, shoulder + 0.25 * sleeve - 0.02),  # left sleeve
+        (-w - sleeve, shoulder - deep + 0.25 * sleeve), (-w, shoulder - deep),
+    ])  # fmt: skip

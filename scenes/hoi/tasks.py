@@ -205,17 +205,21 @@ def stack(
 
 def fold_cloth(
     cloth: Cloth, corner: tuple[float, float], table_z: float, hand: str, start, duration,
-    grasp_height: float,
+    grasp_height: float, pinch: tuple[int, int] | None = None, apex_share: float = 0.55,
 ) -> TaskPlan:  # fmt: skip
     """Fold ``cloth`` (lying flat) along a diagonal: pinch the corner farthest along
     ``corner`` (x, y, in the cloth frame), lift it, carry it over the cloth and lay it on
     the opposite corner, let go. ``grasp_height``: the hand's height above the table
     when it pinches (fingertips clear of the table); the corner is anchored to ``hand``
-    from when the gripper has closed to when it starts opening."""
+    from when the gripper has closed to when it starts opening. ``pinch``: the vertices
+    (grasped, target) instead of two opposite corners (a T-shirt's hem onto its collar);
+    ``apex_share``: how high over the fold line the hand lifts, as a share of the reach."""
     T = np.asarray(cloth.pose, dtype=float)
     vertices = np.asarray(cloth.mesh.vertices) @ T[:3, :3].T + T[:3, 3]
     grasp = corner_vertex(cloth.mesh, corner)
     target = corner_vertex(cloth.mesh, (-corner[0], -corner[1]))
+    if pinch is not None:
+        grasp, target = (int(v) for v in pinch)
     p0, p1 = vertices[grasp, :2], vertices[target, :2]
     reach = float(np.linalg.norm(p1 - p0))
     d = (p1 - p0) / reach
@@ -224,7 +228,7 @@ def fold_cloth(
     # Up above the fold line as high as the folding half is wide (it peels off the table
     # along the fold line), then down onto the target inside that arc (the cloth between
     # hand and fold line stays slack: a taut one drags the cloth along the table).
-    apex = z + 0.55 * reach
+    apex = z + apex_share * reach
     t = _phases(duration, [0.0, 0.16, 0.24, 0.3, 0.48, 0.66, 0.8, 0.86, 0.97])
     keys = [
         _start(start, 1.0),
@@ -413,11 +417,13 @@ def _check_cut(goal: dict, final: dict[str, np.ndarray], table_z: float) -> dict
 
 
 def _check_folded(goal: dict, mesh, table_z: float) -> dict:
-    """A diagonal fold worked when the pinched corner lies within ``max_distance`` of
-    its target, the cloth covers at most ``max_area_ratio`` of its flat area, and no
-    vertex is below ``z_min`` (through the table)."""
+    """A diagonal fold worked when the pinched corner (every pinched vertex of a fold of
+    several, ``pinches``) lies within ``max_distance`` of its target, the cloth covers at
+    most ``max_area_ratio`` of its flat area, and no vertex is below ``z_min`` (through
+    the table)."""
     vertices = np.asarray(mesh.vertices)
-    offset = float(np.linalg.norm(vertices[goal["corner"], :2] - np.asarray(goal["target"])))
+    pinches = goal.get("pinches", [[goal["corner"], goal["target"]]])  # [vertex, target xy]
+    offset = max(float(np.linalg.norm(vertices[v, :2] - np.asarray(p))) for v, p in pinches)
     ratio = footprint_area(vertices, mesh.faces) / goal["area"]
     lowest = float(vertices[:, 2].min())
     ok = offset <= goal["max_distance"] and ratio <= goal["max_area_ratio"]

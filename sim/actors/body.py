@@ -821,13 +821,64 @@ def wholebody_keypoints(
     return points, placed
 
 
+def each_grip(grips: dict):
+    """(hand, grip) of every grip of ``Person.grips``, whose value per hand is one grip or
+    a list of them (a hand that grasps several times, in windows apart)."""
+    for hand, value in grips.items():
+        for grip in value if isinstance(value, list) else [value]:
+            yield hand, grip
+
+
+def held_key(grip: dict) -> str:
+    """The key of ``held_objects`` for a grip: its object's name, and for a cloth the
+    pinched vertex ("cloth_0@12")."""
+    return f"{grip['object']}@{grip['vertex']}" if "vertex" in grip else grip["object"]
+
+
+PINCH_RADIUS = 0.045  # m: a pinching hand closes on the cloth within this of the pinched vertex
+PINCH_THICKNESS = 0.006  # m: ... as a slab this thick
+PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and middle finger ...
+TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
+
+
+def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int) -> tuple:
+    """What a hand pinching a cloth at ``vertex`` closes on, frame by frame: the patch of
+    the flat rest cloth ``rest`` (V, 3) within ``PINCH_RADIUS`` of the vertex (its convex
+    outline, a slab ``PINCH_THICKNESS`` thick) in the frame of the vertex, and those frames
+    (F, 4, 4): the rigid motion that fits the patch's rest vertices best onto theirs in
+    ``vertices`` (F, V, 3) (Kabsch), at the vertex."""
+    import shapely
+
+    rest = np.asarray(rest, float)
+    near = np.flatnonzero(np.linalg.norm(rest - rest[vertex], axis=1) < PINCH_RADIUS)
+    p0 = rest[near] - rest[vertex]
+    outline = shapely.MultiPoint(p0[:, :2]).convex_hull
+    slab = trimesh.creation.extrude_polygon(outline, PINCH_THICKNESS)
+    slab.apply_translation((0.0, 0.0, -PINCH_THICKNESS / 2))
+    poses = np.tile(np.eye(4), (len(vertices), 1, 1))
+    for f, v in enumerate(vertices):
+        q = v[near] - v[vertex]
+        u, _, vt = np.linalg.svd(p0.T @ q)
+        d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
+        poses[f, :3, :3] = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+        poses[f, :3, 3] = v[vertex]
+    return [slab], poses
+
+
 def held_objects(spec, traj, person: Person) -> dict:
-    """What a person's grips hold: body (or "body/link") name -> (its visuals' meshes in
-    its frame, its poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only
-    those of the part's visuals (the hand closes on a handle, not the whole drawer)."""
+    """What a person's grips hold: part name ("body" or "body/link", e.g. a knife's
+    handle; ``held_key`` for a pinched cloth) -> (its visuals' meshes in its frame, its
+    poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only those of the
+    part's visuals (the hand closes on a handle, not the whole drawer)."""
     out = {}
-    for grip in person.grips.values():
+    sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
+    cloths = {c.name: c for c in spec.cloths}
+    for _, grip in each_grip(person.grips):
         name = grip["object"]
+        if "vertex" in grip and name in sheets:
+            rest = np.asarray(cloths[name].mesh.vertices)
+            out[held_key(grip)] = pinched_patch(sheets[name], rest, int(grip["vertex"]))
+            continue
         visuals = _part_visuals(spec, name)
         if "visuals" in grip:  # a part of it: a handle's bar and posts
             visuals = [visuals[i] for i in grip["visuals"] if i < len(visuals)]
@@ -943,18 +994,19 @@ def grasp_hands(
     ``objects`` maps a held body's name to (mesh in its frame, poses (F, 4, 4) world).
     The palm goes onto the object's surface point nearest the hand (``PALM_GAP`` off
     it), facing it, the fingers pointing along the surface away from the forearm (across
-    the bar of a grip's ``across`` axis, in the object's frame: a handle); a grip's
+    the bar of a grip's ``across`` axis, in the object's frame: a handle; or across the
+    grip's ``axis``, a handle's length, which the fingers then wrap around); a grip's
     ``at`` (a point in the object's frame, the bar's middle) puts the palm on the
     surface in front of it instead."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
-    for hand, grip in person.grips.items():
+    for hand, grip in each_grip(person.grips):
         side = "L" if hand == "left" else "R"
         turn, _ = grip_schedule(times, grip["start"], grip["end"])
-        if not turn.any() or grip["object"] not in objects:
+        if not turn.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[grip["object"]]
+        meshes, poses = objects[held_key(grip)]
         mesh = trimesh.util.concatenate(meshes)
         frame = _hand_frame(key, side)
         wrist_bone = _bone(f"wrist.{side}")
@@ -980,6 +1032,10 @@ def grasp_hands(
             bar = np.einsum("fij,j->fi", poses[:, :3, :3], np.asarray(grip["across"], float))
             wrap = np.cross(bar, n_goal)
             f_goal = wrap * np.sign((wrap * f_goal).sum(1, keepdims=True) + 1e-12)
+        elif grip.get("axis") is not None:
+            axis = _unit(np.einsum("fij,j->fi", poses[:, :3, :3], np.asarray(grip["axis"], float)))
+            axis = _unit(axis - (axis * n_goal).sum(1, keepdims=True) * n_goal + 1e-12)
+            f_goal = f_goal - (f_goal * axis).sum(1, keepdims=True) * axis
         f_goal = _unit(f_goal + 1e-9)
         G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
         palm_goal = surface + PALM_GAP * normal
@@ -989,7 +1045,8 @@ def grasp_hands(
         delta = Rotation.from_rotvec(turn[:, None] * delta.as_rotvec())
         for c in _hand_bones(side):
             bones[:, c, :3, :3] = delta.as_matrix() @ bones[:, c, :3, :3]
-        targets[hand] = wrist + turn[:, None] * (wrist_goal - wrist)
+        reached = wrist + turn[:, None] * (wrist_goal - wrist)
+        targets[hand] = np.where((turn > 0)[:, None], reached, targets.get(hand, wrist))
     return bones, targets
 
 
@@ -1099,20 +1156,23 @@ def close_fingers(
     the least that works) and curls (``CURL_SHARE`` over its joints, about the axis across
     it towards the palm) until its tip is ``TIP_PRESS`` inside the held object's surface
     (its visuals' convex pieces), found by a scan and a bisection of the curl; a finger
-    that reaches nothing stops at its nearest approach."""
+    that reaches nothing stops at its nearest approach. A grip's ``fingers`` (1 the thumb
+    .. 5 the little finger; all by default) close so; the others tuck in
+    (``TUCKED_CURL``), as in a pinch."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     rest = _rest_body_cached(key)
     tips = _fingertip_vertices(key)
     bones = bones.copy()
-    for hand, grip in person.grips.items():
+    for hand, grip in each_grip(person.grips):
         side = "L" if hand == "left" else "R"
         _, close = grip_schedule(times, grip["start"], grip["end"])
-        if not close.any() or grip["object"] not in objects:
+        if not close.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[grip["object"]]
+        meshes, poses = objects[held_key(grip)]
         pieces = _convex_pieces(meshes)
         frames = np.flatnonzero(close > 0)
         pose = poses[frames]
+        fingers = grip.get("fingers", range(1, 6))
         for k in range(1, 6):
             chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
             share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
@@ -1127,7 +1187,10 @@ def close_fingers(
                               tip - heads[:, 2]], axis=1)  # fmt: skip
             spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
             reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
-            theta, turn = reach.search(spreads)
+            if k in fingers:
+                theta, turn = reach.search(spreads)
+            else:  # tucked in, out of the way
+                theta, turn = np.full(len(frames), TUCKED_CURL), np.zeros(len(frames))
             theta, turn = theta * close[frames], turn * close[frames]
             S = Rotation.from_rotvec(normal * turn[:, None])
             f_dir = _unit(S.apply(limbs[:, 0]))

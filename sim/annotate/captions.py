@@ -430,6 +430,7 @@ ACTIONS = {
     "stack": "stacks {0} on {1}", "open": "opens {0}", "close": "closes {0}",
     "fold": "folds {0}", "cut": "cuts {0}{halves}", "release": "lets go of {0}",
     "retreat": "pulls back", "walk": "walks to {0}", "move": "moves {0} over {1}",
+    "hold": "steadies {0}",
 }  # fmt: skip
 
 

@@ -40,6 +40,28 @@ def grid(width: float, depth: float, spacing: float) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices, faces, process=False)
 
 
+def outline_mesh(outline: np.ndarray, spacing: float) -> trimesh.Trimesh:
+    """A flat sheet in the z = 0 plane filling the polygon ``outline`` (N, 2): the
+    squares of a ``grid`` over its bounds whose middles lie inside it, each cut into two
+    triangles as ``grid`` cuts them, with the grid's vertices they use (a garment's
+    shape, to the grid's resolution)."""
+    polygon = shapely.Polygon(outline)
+    lo, hi = np.min(outline, axis=0), np.max(outline, axis=0)
+    sheet = grid(hi[0] - lo[0], hi[1] - lo[1], spacing)
+    sheet.apply_translation((*((lo + hi) / 2), 0.0))
+    v, f = np.asarray(sheet.vertices), np.asarray(sheet.faces)
+    # A square's two triangles (k and k + half) share its diagonal: keep both where the
+    # square's middle (the diagonal's midpoint) is inside.
+    half = len(f) // 2
+    quads = np.concatenate([f[:half], f[half:]], axis=1)
+    middles = np.stack([v[q][:, :2].mean(axis=0) for q in map(np.unique, quads)])
+    inside = shapely.contains_xy(polygon, middles[:, 0], middles[:, 1])
+    keep = np.concatenate([inside, inside])
+    faces = f[keep]
+    used, local = np.unique(faces, return_inverse=True)
+    return trimesh.Trimesh(v[used], local.reshape(-1, 3), process=False)
+
+
 def corner_vertex(mesh: trimesh.Trimesh, direction: tuple[float, float]) -> int:
     """The vertex of a flat mesh farthest along ``direction`` (x, y) in its plane (a
     corner of a grid for a diagonal direction)."""

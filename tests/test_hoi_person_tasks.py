@@ -1,0 +1,176 @@
+"""A person cutting fruit and folding cloths (a towel, a T-shirt) with both hands: the
+outcome from physics, the fingers on the knife's handle, the fruit and the pinched
+cloth, the same person from the same seed, and the T-shirt's garment mesh. Physics-only
+rollouts (the person skinned on them), no rendering."""
+
+import numpy as np
+import pytest
+import shapely
+import trimesh
+
+from simfactory.scenes.hoi import label
+from simfactory.scenes.hoi.objects import tshirt_outline
+from simfactory.sim.actors.body import (
+    PINCH_FINGERS,
+    each_grip,
+    ensure_cache,
+    grip_schedule,
+    held_key,
+    held_objects,
+)
+from simfactory.sim.annotate.keypoints import WHOLEBODY_KEYPOINTS
+from simfactory.sim.run.build import build_scene
+from simfactory.sim.run.clip import simulate
+from simfactory.sim.run.config import load_config
+from simfactory.sim.simulate.cloth import outline_mesh
+
+FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+
+
+@pytest.fixture(scope="module")
+def anny():
+    ensure_cache()
+
+
+def _config(task: str, fps: int, frames: int, *extra: str) -> dict:
+    return load_config(
+        [
+            "scene=hoi",
+            f"scene.task={task}",
+            "scene.actor=human",
+            "camera.path=static",
+            f"fps={fps}",
+            f"frames={frames}",
+            "resolution=[64,48]",
+            "scene.num_distractors=0",
+            *extra,
+        ]
+    )
+
+
+def _run(cfg: dict, seed: int = 0):
+    spec = build_scene(cfg, seed)
+    traj = simulate(spec, cfg)
+    return spec, traj
+
+
+def _tip_depths(spec, traj, grip, side: str) -> np.ndarray:
+    """Signed distances (frames held, 5) of a hand's fingertips to what it holds while
+    its fingers are fully closed (> 0 inside; a cloth: minus the distance to its sheet)."""
+    _, close = grip_schedule(traj.times, grip["start"], grip["end"])
+    held = np.flatnonzero(close >= 1.0)
+    assert len(held), grip
+    tips = [WHOLEBODY_KEYPOINTS.index(f"{side}_{f}4") for f in FINGERS]
+    points = traj.people_keypoints[traj.people_names.index("person")][:, tips]
+    if "vertex" in grip:
+        cloth = traj.cloth_names.index(grip["object"])
+        faces = next(c for c in spec.cloths if c.name == grip["object"]).mesh.faces
+        out = []
+        for t in held:
+            sheet = trimesh.Trimesh(traj.cloth_vertices[cloth][t], faces, process=False)
+            out.append(-trimesh.proximity.closest_point(sheet, points[t])[1])
+        return np.array(out)
+    meshes, poses = held_objects(spec, traj, spec.people[0])[held_key(grip)]
+    mesh = trimesh.util.concatenate(meshes)
+    out = []
+    for t in held:
+        local = (points[t] - poses[t, :3, 3]) @ poses[t, :3, :3]
+        out.append(trimesh.proximity.signed_distance(mesh, local))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def cut(anny):
+    return _run(_config("cut_fruit", 12, 36), seed=1)
+
+
+def test_a_person_cuts_the_fruit_in_half(cut):
+    spec, traj = cut
+    out = label(spec, traj)
+    assert out["outcome"]["success"], out["outcome"]
+    assert out["outcome"]["halves_present"] == 2 and not out["outcome"]["whole_present"]
+    assert spec.annotations["actor"]["kind"] == "human"
+    assert "knife" in spec.annotations["tools"]
+    assert any(w in spec.annotations["caption"] for w in ("cuts", "slices", "halves"))
+
+
+def test_the_knife_hand_and_the_steadying_hand_close_on_what_they_hold(cut):
+    """The right hand holds the knife's handle from the start, the left the fruit until it
+    is cut: every fingertip within 1 cm of the surface and no deeper than 5 mm inside."""
+    spec, traj = cut
+    grips = spec.people[0].grips
+    assert grips["right"]["object"] == "knife/handle"
+    assert grips["left"]["object"] == "object_0"
+    for side in ("right", "left"):
+        depth = _tip_depths(spec, traj, grips[side], side)
+        assert np.all(depth > -0.01) and np.all(depth < 0.005), (side, depth)
+
+
+def test_the_same_seed_gives_the_same_person_and_plan(anny):
+    cfg = _config("cut_fruit", 12, 24)
+    a, b = build_scene(cfg, 3), build_scene(cfg, 3)
+    other = build_scene(cfg, 4)
+    assert a.people[0].phenotype == b.people[0].phenotype
+    assert a.people[0].look == b.people[0].look
+    assert a.people[0].grips == b.people[0].grips
+    assert a.annotations["caption"] == b.annotations["caption"]
+    assert a.people[0].phenotype != other.people[0].phenotype
+
+
+@pytest.fixture(scope="module")
+def towel(anny):
+    return _run(_config("fold_cloth", 12, 42, "scene.cloth=towel"), seed=0)
+
+
+def test_a_person_folds_a_towel_with_both_hands(towel):
+    spec, traj = towel
+    out = label(spec, traj)
+    assert out["outcome"]["success"], out["outcome"]
+    assert out["outcome"]["area_ratio"] < 0.7
+    anchors = spec.cloths[0].anchors
+    assert {a.part for a in anchors} == {"person/right_wrist", "person/left_wrist"}
+    assert len(spec.annotations["goal"]["pinches"]) == 2
+    assert "towel" in spec.annotations["caption"]
+
+
+def _pinches_on_the_cloth(spec, traj) -> None:
+    """While a hand pinches the cloth, its pinching fingertips (thumb, fore and middle
+    finger) are within 1 cm of the cloth's sheet (the other two tuck in)."""
+    pinching = [f - 1 for f in PINCH_FINGERS]
+    for side, grip in each_grip(spec.people[0].grips):
+        assert grip["fingers"] == list(PINCH_FINGERS)
+        depth = _tip_depths(spec, traj, grip, side)
+        assert np.all(depth[:, pinching] > -0.01), (side, depth)
+
+
+def test_pinching_fingers_lie_on_the_towel(towel):
+    _pinches_on_the_cloth(*towel)
+
+
+def test_a_person_folds_a_t_shirt_in_two_moves(anny):
+    spec, traj = _run(_config("fold_cloth", 12, 48, "scene.cloth=tshirt"), seed=1)
+    out = label(spec, traj)
+    assert out["outcome"]["success"], out["outcome"]
+    assert out["outcome"]["area_ratio"] < 0.6
+    assert spec.params["objects"]["cloth_0"]["kind"] == "tshirt"
+    grips = spec.people[0].grips
+    assert len(grips["left"]) == len(grips["right"]) == 2  # hem up, then a sleeve in
+    assert "T-shirt" in spec.annotations["caption"]
+
+
+def test_the_t_shirt_mesh_fills_its_outline():
+    outline = tshirt_outline(0.34, 0.44)
+    mesh = outline_mesh(outline, 0.025)
+    polygon = shapely.Polygon(outline)
+    assert polygon.is_valid
+    assert abs(mesh.area - polygon.area) < 0.12 * polygon.area
+    assert len(mesh.split(only_watertight=False)) == 1
+    assert np.ptp(mesh.vertices[:, 0]) > 0.34 + 0.15  # the sleeves stick out
+
+
+def test_a_bad_cloth_is_a_config_error_naming_the_key():
+    from simfactory.sim.run.config import ConfigError, validate
+
+    cfg = load_config(["scene=hoi", "scene.task=fold_cloth", "scene.cloth=sock"])
+    with pytest.raises(ConfigError, match=r"scene\.cloth"):
+        validate(cfg)
