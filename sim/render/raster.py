@@ -19,9 +19,11 @@ One Renderer lives for the whole life of a worker process.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
+from time import perf_counter
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
@@ -225,6 +227,15 @@ class Renderer:
         self._light_vp = np.eye(4)
         self._shadow_poses = None
         self._drawn = np.ones(0, bool)  # per part: drawn in the frame being rendered
+        # seconds per pass, summed over frames, when set to a dict (GL finished around
+        # each pass, which costs a little): for profiling only
+        self.pass_seconds: dict[str, float] | None = None
+
+    def _timed(self, name: str):
+        """A context timing one pass into ``pass_seconds`` (a no-op unless profiling)."""
+        if self.pass_seconds is None:
+            return contextlib.nullcontext()
+        return _PassTimer(self.pass_seconds, name)
 
     # ----------------------------------------------------------------- scene
     def load_scene(
@@ -603,14 +614,17 @@ class Renderer:
         shadows = bool(suns and suns[0].cast_shadows)
         s = self.settings
         if s.ibl and not self._probe_ready:
-            self._build_probe(suns, shadows)
+            with self._timed("probe"):
+                self._build_probe(suns, shadows)
         shape = (part_poses, self._drawn, *(cloths[0] if self._cloths else ()))
         if shadows and not _same_arrays(shape, self._shadow_poses):
-            self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts change
+            with self._timed("shadow"):  # the sun is fixed: redrawn only when parts change
+                self._shadow_pass(part_poses)
             self._shadow_poses = [np.array(a) for a in shape]
         cam_pos = np.asarray(T_world_camera[:3, 3], float)
         points = self._point_lights(part_poses, cam_pos)
-        point_shadow = self._point_shadow(points, shape)
+        with self._timed("point_shadows"):
+            point_shadow = self._point_shadow(points, shape)
         self._ensure_target(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
@@ -623,22 +637,28 @@ class Renderer:
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
-        self._depth_prepass(part_poses, proj @ view)
+        with self._timed("prepass"):
+            self._depth_prepass(part_poses, proj @ view)
         if s.ao:
-            self._ao_pass(proj, width, height)
+            with self._timed("ao"):
+                self._ao_pass(proj, width, height)
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
             GL.glViewport(0, 0, width, height)
-        self._sky_pass(proj @ view)
+        with self._timed("sky"):
+            self._sky_pass(proj @ view)
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
-        self._mesh_pass(
-            part_poses, view, proj @ view, cam_pos, suns, shadows, motion, time, points,
-            point_shadow, probe=False,
-        )  # fmt: skip
-        self._final_pass(exposure, width, height, time)
+        with self._timed("mesh"):
+            self._mesh_pass(
+                part_poses, view, proj @ view, cam_pos, suns, shadows, motion, time, points,
+                point_shadow, probe=False,
+            )  # fmt: skip
+        with self._timed("final"):
+            self._final_pass(exposure, width, height, time)
         frame = self._read(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
-        frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
+        with self._timed("coverage"):
+            frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
         return frame
 
     def read_hdr(self) -> np.ndarray:
@@ -1100,10 +1120,13 @@ class Renderer:
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
 
         def read(attachment, fmt, gltype, dtype, channels):
-            GL.glReadBuffer(attachment)
-            out = np.empty((height, width, channels), dtype=dtype)
-            _raw_read_pixels(0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p))
-            return out[::-1]
+            with self._timed(f"read{attachment - GL.GL_COLOR_ATTACHMENT0}"):
+                GL.glReadBuffer(attachment)
+                out = np.empty((height, width, channels), dtype=dtype)
+                _raw_read_pixels(
+                    0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p)
+                )
+                return out[::-1]
 
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._post[0])
         rgba = read(GL.GL_COLOR_ATTACHMENT0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, np.uint8, 4)
@@ -1121,6 +1144,23 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+class _PassTimer:
+    """Adds the wall time of a block, GL work finished on both sides, to ``totals``."""
+
+    def __init__(self, totals: dict[str, float], name: str):
+        self.totals, self.name = totals, name
+
+    def __enter__(self):
+        GL.glFinish()
+        self.start = perf_counter()
+
+    def __exit__(self, *exc):
+        GL.glFinish()
+        elapsed = perf_counter() - self.start
+        self.totals[self.name] = self.totals.get(self.name, 0.0) + elapsed
+        return False
 
 
 def _bounding_sphere(vertex_sets: list[np.ndarray]) -> tuple[np.ndarray, float]:

@@ -1,0 +1,112 @@
+"""Per-pass cost of the raster render stage on a standard clip.
+
+    python benchmarks/render_passes.py --scene furniture [--frames 24] [key=value ...]
+
+Builds and simulates the standard clip of ``bench_clip.py``, then renders its first
+camera twice: once as ``render_camera`` does (the stage's wall time per frame, flow
+included), once with GL finished around every pass, so that each pass's share is
+measured (the shadow and probe passes only run when something moved or once per scene).
+Also times the numpy flow from the renderer's projections. Trailing ``key=value``
+arguments are config overrides (e.g. ``render.ao=false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+from bench_clip import STANDARD_SCENES  # noqa: E402
+
+from simfactory.sim.annotate.flow import flow_from_projections  # noqa: E402
+from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
+from simfactory.sim.model.parts import part_classes, part_geometry, part_visuals  # noqa: E402
+from simfactory.sim.render.shots import render_camera  # noqa: E402
+from simfactory.sim.run.build import build_scene  # noqa: E402
+from simfactory.sim.run.clip import raster_renderer, simulate  # noqa: E402
+from simfactory.sim.run.config import load_config  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scene", choices=sorted(STANDARD_SCENES), default="furniture")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    cfg = load_config(
+        ["num_clips=1", f"frames={args.frames}", f"resolution=[{args.width},{args.height}]",
+         "seed=1"] + STANDARD_SCENES[args.scene] + args.overrides
+    )  # fmt: skip
+    spec = build_scene(cfg, 0)
+    traj = simulate(spec, cfg)
+    visuals = part_visuals(spec, traj)
+    geometry = part_geometry(visuals, part_classes(spec, traj))
+    cam = spec.cameras[0]
+    K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+    T_wc = camera_poses(cam, traj.times, spec, traj)
+    F = traj.num_frames
+
+    def stage() -> float:
+        renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
+        start = time.perf_counter()
+        render_camera(
+            renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
+            traj.present, traj.cloth_vertices,
+        )  # fmt: skip
+        return time.perf_counter() - start, renderer
+
+    stage()  # warm-up: shaders, uploads
+    wall, renderer = stage()
+    renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
+    renderer.pass_seconds = {}
+    frames, flow_s = [], 0.0
+    for i in range(F):
+        nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
+        frame = renderer.render(
+            traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
+            cfg["render"]["exposure"],
+            neighbours=(traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv]),
+            time=float(traj.times[i]),
+            present=None if traj.present is None else traj.present[i],
+            cloths=tuple([v[k] for v in traj.cloth_vertices] for k in (i, nxt, prv)),
+        )  # fmt: skip
+        if frames:
+            prev = frames[-1]
+            t = time.perf_counter()
+            flow_from_projections(
+                prev.instance, prev.depth, prev.uv_next_prev[..., 0:2],
+                prev.z_next_prev[..., 0], frame.instance, frame.depth,
+            )  # fmt: skip
+            flow_from_projections(
+                frame.instance, frame.depth, frame.uv_next_prev[..., 2:4],
+                frame.z_next_prev[..., 1], prev.instance, prev.depth,
+            )  # fmt: skip
+            flow_s += time.perf_counter() - t
+        frames = [frame]
+    passes = dict(renderer.pass_seconds)
+    renderer.pass_seconds = None
+    passes["flow (numpy)"] = flow_s
+    ms = {k: 1000 * v / F for k, v in passes.items()}
+    triangles = sum(m.count // 3 for meshes in renderer._parts for m in meshes)
+    print(f"{args.scene}: {cam.width}x{cam.height}, {F} frames, {len(renderer._parts)} parts, "
+          f"{triangles} triangles, {renderer.device_name}")  # fmt: skip
+    print(f"render stage as render_camera runs it: {1000 * wall / F:.1f} ms/frame")
+    print("per pass, GL finished around each (ms/frame):")
+    for k, v in ms.items():
+        print(f"  {k:<16} {v:8.2f}")
+    print(f"  {'sum':<16} {sum(ms.values()):8.2f}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"stage_ms": 1000 * wall / F, "pass_ms": ms, "frames": F}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
