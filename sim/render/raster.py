@@ -192,12 +192,10 @@ class Renderer:
     def __init__(self, device: int | None = None):
         self._platform = _egl_platform(device)
         self.device_name = GL.glGetString(GL.GL_RENDERER).decode()
-        self._mesh_prog = _compile(shaders.MESH_VS, shaders.MESH_FS)
+        self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
-        self._sky_prog = _compile(shaders.SKY_VS, shaders.SKY_FS)
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
-        self._final_prog = _compile(shaders.QUAD_VS, shaders.FINAL_FS)
         self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
         self.settings = RenderSettings()
         self._uniforms: dict[tuple[int, str], int] = {}
@@ -577,6 +575,15 @@ class Renderer:
             self._uniforms[key] = GL.glGetUniformLocation(prog, name)
         return self._uniforms[key]
 
+    def _program(self, vs: str, fs: str, constants: dict[str, int | float]) -> int:
+        """The program of ``vs`` and ``fs`` with ``constants`` compiled in
+        (``shaders.specialise``), compiled on first use and kept."""
+        key = (vs, fs, tuple(sorted(constants.items())))
+        prog = self._programs.get(key)
+        if prog is None:
+            prog = self._programs[key] = _compile(vs, shaders.specialise(fs, constants))
+        return prog
+
     def _mat(self, prog: int, name: str, m: np.ndarray) -> None:
         GL.glUniformMatrix4fv(self._loc(prog, name), 1, True, np.asarray(m, np.float32))
 
@@ -746,7 +753,11 @@ class Renderer:
         GL.glViewport(0, 0, width, height)
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(False)
-        p = self._final_prog
+        switches = {"fxaa": int(s.fxaa), "motion_blur": int(s.motion_blur > 0)}
+        for name in ("bloom", "noise", "vignette"):
+            if getattr(s, name) <= 0:
+                switches[name] = 0.0
+        p = self._program(shaders.QUAD_VS, shaders.FINAL_FS, switches)
         GL.glUseProgram(p)
         for unit, (tex, name) in enumerate(
             ((hdr, "hdr"), (uv, "uv_next_prev"), (depth_id, "depth_id"))
@@ -927,10 +938,11 @@ class Renderer:
         GL.glColorMask(True, True, True, True)
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
-        p = self._sky_prog
+        p = self._program(
+            shaders.SKY_VS, shaders.SKY_FS, {"fog_density": 0.0} if self._fog.density <= 0 else {}
+        )
         GL.glUseProgram(p)
         GL.glUniform1f(self._loc(p, "sky_scale"), sky_scale)
-        GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)  # after the pre-pass: only pixels with no surface
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(False)
@@ -971,86 +983,98 @@ class Renderer:
         point_shadow, probe,
     ):  # fmt: skip
         """Shade every part and cloth. ``probe``: drawing the light probe (depth test
-        and writes on, no occlusion, no specular light from the probe itself)."""
-        p = self._mesh_prog
+        and writes on, no occlusion, no specular light from the probe itself).
+
+        Each material's detail kind and texture, and the pass's switched-off effects, are
+        compiled into the program it is drawn with (``shaders.specialise``); parts are
+        drawn in their order whatever program each needs."""
         s = self.settings
         poses_next, view_proj_next, poses_prev, view_proj_prev = motion
-        GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)
         if not probe:
             GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
             GL.glDepthMask(False)
-        self._mat(p, "view", view)
-        self._mat(p, "view_proj", view_proj)
-        self._mat(p, "view_proj_next", view_proj_next)
-        self._mat(p, "view_proj_prev", view_proj_prev)
-        width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
-        GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
-        self._mat(p, "light_vp", self._light_vp)
-        GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
-        GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
-        GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
-        GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
-        GL.glUniform1i(self._loc(p, "has_sun"), int(bool(suns)))
-        if suns:
-            sun = suns[0]
-            GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
-            GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
-        GL.glUniform1i(self._loc(p, "sun_shadows"), int(shadows))
-        GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
-        GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-        GL.glUniform1i(self._loc(p, "num_points"), len(points))
-        for i, (pos, direction, color, cone) in enumerate(points):
-            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
-            GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
-            GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
-            GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
-        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
-        near, far = POINT_SHADOW_RANGE
-        GL.glUniform2f(
-            self._loc(p, "point_shadow_depth"),
-            (far + near) / (far - near),
-            2 * far * near / (near - far),
-        )
-        GL.glUniform1i(self._loc(p, "specular"), int(s.specular))
-        GL.glUniform1i(self._loc(p, "ibl"), int(s.ibl))
-        GL.glUniform1i(self._loc(p, "ibl_specular"), int(s.ibl and not probe))
-        GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
-        GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
-        GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
-        GL.glUniform1i(self._loc(p, "use_ao"), int(s.ao and not probe))
-        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
-        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
-        for unit, target, tex, name in (
-            (1, GL.GL_TEXTURE_2D, self._shadow_tex, "shadow_map"),
-            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0], "point_shadow_map0"),
-            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1], "point_shadow_map1"),
-            (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex, "env_specular"),
-            (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0, "ao_tex"),
+        switches = {
+            "specular": int(s.specular),
+            "ibl": int(s.ibl),
+            "ibl_specular": int(s.ibl and not probe),
+            "use_ao": int(s.ao and not probe),
+            "has_sun": int(bool(suns)),
+            "sun_shadows": int(shadows),
+        }
+        if self._fog.density <= 0:
+            switches["fog_density"] = 0.0
+        if not points:
+            switches["num_points"] = 0
+        for slot in (0, 1):
+            if point_shadow[slot] < 0:
+                switches[f"point_shadow_index{slot}"] = -1
+
+        def setup(p: int) -> None:
+            """The uniforms every draw of this pass shares, on program ``p``."""
+            GL.glUseProgram(p)
+            self._mat(p, "view", view)
+            self._mat(p, "view_proj", view_proj)
+            self._mat(p, "view_proj_next", view_proj_next)
+            self._mat(p, "view_proj_prev", view_proj_prev)
+            width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
+            GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
+            self._mat(p, "light_vp", self._light_vp)
+            GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
+            GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
+            GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
+            GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
+            if suns:
+                sun = suns[0]
+                GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
+                GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
+            GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
+            GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
+            GL.glUniform1i(self._loc(p, "num_points"), len(points))
+            for i, (pos, direction, color, cone) in enumerate(points):
+                GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
+                GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
+                GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
+                GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
+            GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
+            GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
+            near, far = POINT_SHADOW_RANGE
+            GL.glUniform2f(
+                self._loc(p, "point_shadow_depth"),
+                (far + near) / (far - near),
+                2 * far * near / (near - far),
+            )
+            GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
+            GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
+            GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
+            GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+            GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
+            for unit, name in (
+                (1, "shadow_map"),
+                (2, "point_shadow_map0"),
+                (5, "point_shadow_map1"),
+                (3, "env_specular"),
+                (4, "ao_tex"),
+            ):
+                GL.glUniform1i(self._loc(p, name), unit)
+            GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
+
+        for unit, target, tex in (
+            (1, GL.GL_TEXTURE_2D, self._shadow_tex),
+            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0]),
+            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1]),
+            (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex),
+            (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0),
         ):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(target, tex)
-            GL.glUniform1i(self._loc(p, name), unit)
-        GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
         GL.glActiveTexture(GL.GL_TEXTURE0)
-        locs = {
-            n: self._loc(p, n)
-            for n in (
-                "model",
-                "model_next",
-                "model_prev",
-                "instance_id",
-                "base_color",
-                "roughness",
-                "metallic",
-                "emissive",
-                "has_texture",
-                "tex_scale",
-                "detail_kind",
-            )
-        }
-        current = None
+        names = (
+            "model", "model_next", "model_prev", "instance_id", "base_color", "roughness",
+            "metallic", "emissive", "tex_scale",
+        )  # fmt: skip
+        ready: set[int] = set()  # programs set up for this pass
+        p, locs, current = None, None, None
         identity = np.eye(4)
         draws = [
             (pose, poses_next[index], poses_prev[index], meshes)
@@ -1061,21 +1085,40 @@ class Renderer:
         for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
             if index < len(self._parts) and not self._drawn[index]:
                 continue
-            GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_next"], 1, True, pose_next.astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_prev"], 1, True, pose_prev.astype(np.float32))
-            GL.glUniform1f(locs["instance_id"], float(index + 1))
+            matrices = (
+                pose.astype(np.float32),
+                pose_next.astype(np.float32),
+                pose_prev.astype(np.float32),
+            )
+            placed = None  # the program the part's pose was last given to
             for m in meshes:
                 mat = m.material
+                variant = {
+                    **switches,
+                    "detail_kind": m.detail if s.detail else 0,
+                    "has_texture": int(mat.texture is not None),
+                }
+                q = self._program(shaders.MESH_VS, shaders.MESH_FS, variant)
+                if q != p:
+                    p, current = q, None
+                    if p not in ready:
+                        setup(p)
+                        ready.add(p)
+                    GL.glUseProgram(p)
+                    locs = {n: self._loc(p, n) for n in names}
+                if placed != p:
+                    placed = p
+                    GL.glUniformMatrix4fv(locs["model"], 1, True, matrices[0])
+                    GL.glUniformMatrix4fv(locs["model_next"], 1, True, matrices[1])
+                    GL.glUniformMatrix4fv(locs["model_prev"], 1, True, matrices[2])
+                    GL.glUniform1f(locs["instance_id"], float(index + 1))
                 if mat is not current:  # consecutive parts often share a material
                     current = mat
                     GL.glUniform4f(locs["base_color"], *mat.base_color)
                     GL.glUniform1f(locs["roughness"], mat.roughness)
                     GL.glUniform1f(locs["metallic"], mat.metallic)
                     GL.glUniform3f(locs["emissive"], *emission(mat, time))
-                    GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
-                    GL.glUniform1i(locs["detail_kind"], m.detail if s.detail else 0)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 GL.glBindVertexArray(m.vao)
                 GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)

@@ -1,5 +1,28 @@
 """GLSL sources of the renderer's passes (OpenGL 4.1 core)."""
 
+import re
+
+
+def specialise(source: str, constants: dict[str, int | float]) -> str:
+    """``source`` with each named ``uniform int``/``uniform float`` declared as a constant
+    of the given value instead, so that the compiler drops the branches it rules out.
+
+    Mesa's llvmpipe (the CPU rasterizer) shades pixels in SIMD groups and runs both sides
+    of every branch with a lane mask, even where a uniform makes the condition the same
+    for all of them: an effect switched off costs as much as one switched on unless it
+    is compiled out. The renderer compiles one program per combination of such switches.
+    """
+    for name, value in constants.items():
+        pattern = re.compile(rf"^uniform (int|float) {re.escape(name)};", re.M)
+        match = pattern.search(source)
+        if match is None:
+            raise KeyError(f"no uniform int/float {name!r} in the shader")
+        kind = match.group(1)
+        literal = str(int(value)) if kind == "int" else repr(float(value))
+        source = pattern.sub(f"const {kind} {name} = {literal};", source, count=1)
+    return source
+
+
 # The render targets every pass of the main framebuffer writes (see render.py).
 OUTPUTS = """layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec2 out_depth_id;
@@ -343,6 +366,17 @@ void main() {
         vec3 L = -normalize(sun_dir);
         direct += brdf(Ns, V, L, albedo, rough) * sun_color * sun_visibility(N, L);
     }
+    // The shadow-mapped point lights' visibility, looked up once rather than per light.
+    float shadow0 = 1.0;
+    float shadow1 = 1.0;
+    if (point_shadow_index0 >= 0) {
+        vec3 d0 = point_pos[max(point_shadow_index0, 0)] - v_world;
+        shadow0 = point_visibility(point_shadow_map0, d0, N);
+    }
+    if (point_shadow_index1 >= 0) {
+        vec3 d1 = point_pos[max(point_shadow_index1, 0)] - v_world;
+        shadow1 = point_visibility(point_shadow_map1, d1, N);
+    }
     for (int i = 0; i < num_points; ++i) {
         vec3 d = point_pos[i] - v_world;
         float r2 = max(dot(d, d), 0.01);
@@ -351,8 +385,8 @@ void main() {
             float cos_angle = dot(-d, point_dir[i]) * inversesqrt(r2);
             spot = smoothstep(point_cone[i].y, point_cone[i].x, cos_angle);
         }
-        if (i == point_shadow_index0) spot *= point_visibility(point_shadow_map0, d, N);
-        if (i == point_shadow_index1) spot *= point_visibility(point_shadow_map1, d, N);
+        if (i == point_shadow_index0) spot *= shadow0;
+        if (i == point_shadow_index1) spot *= shadow1;
         direct += brdf(Ns, V, d * inversesqrt(r2), albedo, rough) * point_color[i] * spot / r2;
     }
     vec3 indirect;
