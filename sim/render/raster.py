@@ -202,9 +202,17 @@ class Renderer:
         self._empty_vao = GL.glGenVertexArrays(1)
         self._fbo_size = (0, 0)
         self._fbo = None
-        self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
-        self._point_fbo = GL.glGenFramebuffers(1)
+        self._shadow_tex = self._make_shadow_map()
         self._point_texs = [self._make_point_shadow_map() for _ in range(2)]
+        # the depth of the parts that stood still, per shadow map (see _draw_depth)
+        self._shadow_layer = self._make_shadow_map()
+        self._point_layers = [self._make_point_shadow_map() for _ in range(2)]
+        self._layer_fbos = [int(f) for f in np.atleast_1d(GL.glGenFramebuffers(2))]
+        for fbo in self._layer_fbos:
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glDrawBuffer(GL.GL_NONE)
+            GL.glReadBuffer(GL.GL_NONE)
+        self._depth_state: dict[tuple, tuple] = {}  # per depth map: its last drawing
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._probe_fbo = self._make_probe_target()
@@ -277,6 +285,7 @@ class Renderer:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
+        self._depth_state = {}
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -387,7 +396,8 @@ class Renderer:
         return tex
 
     # ---------------------------------------------------------------- targets
-    def _make_shadow_target(self) -> tuple[int, int]:
+    def _make_shadow_map(self) -> int:
+        """The sun's depth map, compared on lookup."""
         tex = GL.glGenTextures(1)
         GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
         GL.glTexImage2D(
@@ -410,14 +420,7 @@ class Renderer:
             (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
-        fbo = GL.glGenFramebuffers(1)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        GL.glFramebufferTexture2D(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, tex, 0
-        )
-        GL.glDrawBuffer(GL.GL_NONE)
-        GL.glReadBuffer(GL.GL_NONE)
-        return fbo, tex
+        return tex
 
     def _make_point_shadow_map(self) -> int:
         """A depth cube map, compared on lookup."""
@@ -804,9 +807,6 @@ class Renderer:
             state = [*(np.array(a) for a in shape), pos]
             if _same_arrays(tuple(state), self._point_shadow_state[slot]):
                 continue
-            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
-            GL.glDrawBuffer(GL.GL_NONE)
-            GL.glReadBuffer(GL.GL_NONE)
             GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
             GL.glDepthMask(True)
             GL.glEnable(GL.GL_DEPTH_TEST)
@@ -824,17 +824,16 @@ class Renderer:
             )
             radii = np.array([r for _, r in self._spheres])
             for face in range(6):
-                GL.glFramebufferTexture2D(
-                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
-                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_texs[slot], 0,
-                )  # fmt: skip
-                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
                 vp = ibl.face_view_proj(face, pos, near, far)
                 s_axis, t_axis, major = ibl.FACE_AXES[face]
                 keep = np.ones(len(radii), bool)
                 for side in (s_axis, -s_axis, t_axis, -t_axis):
                     keep &= centres @ ((major + side) / np.sqrt(2)) >= -radii
-                self._draw_positions(shape[0], vp, cloths=len(shape) > 2, keep=keep)
+                self._draw_depth(
+                    ("point", slot, face), self._point_texs[slot], self._point_layers[slot],
+                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, POINT_SHADOW_SIZE, shape[0], vp,
+                    keep, cloths=len(shape) > 2,
+                )  # fmt: skip
             self._point_shadow_state[slot] = state
         return chosen + [-1] * (2 - len(chosen))
 
@@ -888,15 +887,66 @@ class Renderer:
         self._point_shadow_state = [None, None]
 
     def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
         GL.glDepthMask(True)  # before the clear: the previous frame leaves depth writes off
         GL.glClearDepth(1.0)
-        GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        self._draw_positions(part_poses, self._light_vp, cloths)
+        self._draw_depth(
+            ("sun",), self._shadow_tex, self._shadow_layer, GL.GL_TEXTURE_2D, SHADOW_SIZE,
+            part_poses, self._light_vp, None, cloths,
+        )  # fmt: skip
+
+    def _draw_depth(
+        self, key, target, layer, textarget, size, part_poses, view_proj, keep, cloths
+    ) -> None:  # fmt: skip
+        """Clear the depth map ``target`` (``textarget``: GL_TEXTURE_2D or a cube face)
+        and draw the drawn parts (those ``keep`` marks; None: all) and cloths into it.
+
+        The parts that stood still since this map's previous drawing are drawn into
+        ``layer`` (a map of the same format), kept there while they stay still and drawn
+        again when more parts have come to rest: the map is then a copy of the layer with
+        the other parts drawn over it. The nearest depth wins either way, so the map is
+        the same as drawn from scratch."""
+        poses = np.asarray(part_poses)
+        vp = np.asarray(view_proj)
+        drawn = self._drawn if keep is None else self._drawn & keep
+        last, held = self._depth_state.get(key, (None, None))
+        if held is not None:  # the layer holds parts (mask, poses, view): still valid?
+            mask, mask_poses, held_vp = held
+            if not (
+                np.array_equal(held_vp, vp)
+                and drawn[mask].all()
+                and np.array_equal(poses[mask], mask_poses)
+            ):
+                held = None
+        draw_fbo, read_fbo = self._layer_fbos
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, draw_fbo)
+        if last is not None and np.array_equal(last[2], vp):
+            still = drawn & last[1] & (poses == last[0]).all(axis=(1, 2))
+            if still.any() and (held is None or (still & ~held[0]).any()):
+                GL.glFramebufferTexture2D(
+                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, layer, 0
+                )
+                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+                self._draw_positions(poses, vp, cloths=False, keep=still)
+                held = (still, poses[still].copy(), vp.copy())
+        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy()), held)
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, target, 0)
+        if held is None:
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+            self._draw_positions(poses, vp, cloths, keep=drawn)
+            return
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, read_fbo)
+        GL.glFramebufferTexture2D(
+            GL.GL_READ_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, layer, 0
+        )
+        GL.glBlitFramebuffer(
+            0, 0, size, size, 0, 0, size, size, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST
+        )
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, draw_fbo)
+        self._draw_positions(poses, vp, cloths, keep=drawn & ~held[0])
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
