@@ -233,6 +233,7 @@ class Renderer:
         self._light_vp = np.eye(4)
         self._shadow_poses = None
         self._drawn = np.ones(0, bool)  # per part: drawn in the frame being rendered
+        self._in_view = np.ones(0, bool)  # per part: drawn and reaching the camera's view
         # seconds per pass, summed over frames, when set to a dict (GL finished around
         # each pass, which costs a little): for profiling only
         self.pass_seconds: dict[str, float] | None = None
@@ -647,6 +648,8 @@ class Renderer:
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
+        # the camera's passes leave out the parts entirely outside its view
+        self._in_view = self._drawn & self._in_frustum(part_poses, proj @ view)
         with self._timed("prepass"):
             self._depth_prepass(part_poses, proj @ view)
         if s.ao:
@@ -978,13 +981,29 @@ class Renderer:
         for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
 
+    def _in_frustum(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
+        """Per part, whether its bounding sphere reaches inside the six planes of the
+        clip volume of ``view_proj`` (a part outside one of them draws no pixel)."""
+        if not self._spheres:
+            return np.zeros(0, bool)
+        poses = np.asarray(part_poses, float)
+        centres = np.stack([c for c, _ in self._spheres])
+        radii = np.array([r for _, r in self._spheres])
+        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
+        m = np.asarray(view_proj, float)
+        planes = np.stack([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1],
+                           m[3] + m[2], m[3] - m[2]])  # fmt: skip
+        planes /= np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
+        distance = world @ planes[:, :3].T + planes[:, 3]
+        return (distance >= -radii[:, None]).all(axis=1)
+
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
         GL.glColorMask(False, False, False, False)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(True)
-        self._draw_positions(part_poses, view_proj)
+        self._draw_positions(part_poses, view_proj, keep=self._in_view)
         GL.glColorMask(True, True, True, True)
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
@@ -1133,7 +1152,7 @@ class Renderer:
         if not probe:
             draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
         for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
-            if index < len(self._parts) and not self._drawn[index]:
+            if index < len(self._parts) and not (self._drawn if probe else self._in_view)[index]:
                 continue
             matrices = (
                 pose.astype(np.float32),
@@ -1179,7 +1198,7 @@ class Renderer:
         itself)."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
-        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._drawn[i]]
+        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
         drawable += list(range(num_parts, num_parts + len(self._cloths)))
         if not drawable:
             return counts
