@@ -65,8 +65,8 @@ def main() -> None:
     stage()  # warm-up: shaders, uploads
     wall, cpu, renderer = stage()
     renderer = raster_renderer(cfg, spec, traj, visuals, geometry)
-    renderer.pass_seconds = {}
-    frames, flow_s = [], 0.0
+    renderer.pass_seconds, renderer.pass_cpu_seconds = {}, {}
+    frames, flow_s, flow_cpu = [], 0.0, 0.0
     for i in range(F):
         nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
         frame = renderer.render(
@@ -79,7 +79,7 @@ def main() -> None:
         )  # fmt: skip
         if frames:
             prev = frames[-1]
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             flow_from_projections(
                 prev.instance, prev.depth, prev.uv_next_prev[..., 0:2],
                 prev.z_next_prev[..., 0], frame.instance, frame.depth,
@@ -89,20 +89,22 @@ def main() -> None:
                 frame.z_next_prev[..., 1], prev.instance, prev.depth,
             )  # fmt: skip
             flow_s += time.perf_counter() - t
+            flow_cpu += time.process_time() - c
         frames = [frame]
-    passes = dict(renderer.pass_seconds)
+    passes, cpu_passes = dict(renderer.pass_seconds), dict(renderer.pass_cpu_seconds)
     renderer.pass_seconds = None
-    passes["flow (numpy)"] = flow_s
+    passes["flow (numpy)"], cpu_passes["flow (numpy)"] = flow_s, flow_cpu
     ms = {k: 1000 * v / F for k, v in passes.items()}
+    cpu_ms = {k: 1000 * v / F for k, v in cpu_passes.items()}
     triangles = sum(m.count // 3 for meshes in renderer._parts for m in meshes)
     print(f"{args.scene}: {cam.width}x{cam.height}, {F} frames, {len(renderer._parts)} parts, "
           f"{triangles} triangles, {renderer.device_name}")  # fmt: skip
     print(f"render stage as render_camera runs it: {1000 * wall / F:.1f} ms/frame, "
           f"{1000 * cpu / F:.1f} CPU-ms/frame (all threads)")  # fmt: skip
-    print("per pass, GL finished around each (ms/frame):")
+    print("per pass, GL finished around each (ms/frame, wall and CPU of all threads):")
     for k, v in ms.items():
-        print(f"  {k:<16} {v:8.2f}")
-    print(f"  {'sum':<16} {sum(ms.values()):8.2f}")
+        print(f"  {k:<16} {v:8.2f} {cpu_ms[k]:8.2f}")
+    print(f"  {'sum':<16} {sum(ms.values()):8.2f} {sum(cpu_ms.values()):8.2f}")
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -23,7 +23,7 @@ import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
-from time import perf_counter
+from time import perf_counter, process_time
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
@@ -235,14 +235,16 @@ class Renderer:
         self._drawn = np.ones(0, bool)  # per part: drawn in the frame being rendered
         self._in_view = np.ones(0, bool)  # per part: drawn and reaching the camera's view
         # seconds per pass, summed over frames, when set to a dict (GL finished around
-        # each pass, which costs a little): for profiling only
+        # each pass, which costs a little): for profiling only; CPU seconds of the
+        # process (every thread, llvmpipe's included) in pass_cpu_seconds
         self.pass_seconds: dict[str, float] | None = None
+        self.pass_cpu_seconds: dict[str, float] = {}
 
     def _timed(self, name: str):
         """A context timing one pass into ``pass_seconds`` (a no-op unless profiling)."""
         if self.pass_seconds is None:
             return contextlib.nullcontext()
-        return _PassTimer(self.pass_seconds, name)
+        return _PassTimer(self.pass_seconds, self.pass_cpu_seconds, name)
 
     # ----------------------------------------------------------------- scene
     def load_scene(
@@ -1259,19 +1261,21 @@ class Renderer:
 
 
 class _PassTimer:
-    """Adds the wall time of a block, GL work finished on both sides, to ``totals``."""
+    """Adds the wall and process CPU time of a block, GL work finished on both sides,
+    to ``wall`` and ``cpu``."""
 
-    def __init__(self, totals: dict[str, float], name: str):
-        self.totals, self.name = totals, name
+    def __init__(self, wall: dict[str, float], cpu: dict[str, float], name: str):
+        self.wall, self.cpu, self.name = wall, cpu, name
 
     def __enter__(self):
         GL.glFinish()
-        self.start = perf_counter()
+        self.start = (perf_counter(), process_time())
 
     def __exit__(self, *exc):
         GL.glFinish()
-        elapsed = perf_counter() - self.start
-        self.totals[self.name] = self.totals.get(self.name, 0.0) + elapsed
+        wall, cpu = perf_counter() - self.start[0], process_time() - self.start[1]
+        self.wall[self.name] = self.wall.get(self.name, 0.0) + wall
+        self.cpu[self.name] = self.cpu.get(self.name, 0.0) + cpu
         return False
 
 
