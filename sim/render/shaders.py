@@ -636,3 +636,53 @@ void main() {
 }
 """
 )
+
+# Optical flow between two consecutive frames from their targets (a: the one before,
+# b: the last), both ways at once: the per-pixel test of ``flow.flow_from_projections``,
+# in the same float32 operations (``precise``: no fused multiply-add), so the same bits.
+FLOW_FS = """
+#version 410 core
+uniform sampler2D depth_id_a;
+uniform sampler2D uv_a;
+uniform sampler2D z_a;
+uniform sampler2D depth_id_b;
+uniform sampler2D uv_b;
+uniform sampler2D z_b;
+uniform ivec2 size;
+uniform float near;
+uniform float depth_tol;
+uniform float depth_slack;
+layout(location = 0) out vec2 forward;
+layout(location = 1) out uint forward_valid;
+layout(location = 2) out vec2 backward;
+layout(location = 3) out uint backward_valid;
+
+// Flow of the surface seen at texel t of one frame (depth and id ``here``, image
+// position ``uv`` and depth ``z`` in the other frame) and whether the other frame sees
+// it, by the other's depth and ids.
+void flow(ivec2 t, vec2 here, vec2 uv, float z, sampler2D other, out vec2 f, out uint valid) {
+    vec2 pixel = vec2(float(t.x), float(size.y - 1 - t.y));  // (u, v), row 0 at the top
+    bool front = here.y > 0.5 && here.x > 0.0 && z > near;
+    f = front ? uv - pixel : vec2(0.0);
+    precise vec2 nearest = floor(uv + 0.5);
+    valid = 0u;
+    if (front && nearest.x >= 0.0 && nearest.x < float(size.x) && nearest.y >= 0.0
+            && nearest.y < float(size.y)) {
+        ivec2 s = ivec2(int(nearest.x), size.y - 1 - int(nearest.y));
+        vec2 there = texelFetch(other, s, 0).xy;
+        precise float tolerance = depth_tol * z + depth_slack;
+        precise float gap = abs(there.x - z);
+        if (there.y == here.y && gap <= tolerance) valid = 1u;
+    }
+}
+
+void main() {
+    ivec2 t = ivec2(gl_FragCoord.xy);
+    vec2 a = texelFetch(depth_id_a, t, 0).xy;
+    vec2 b = texelFetch(depth_id_b, t, 0).xy;
+    flow(t, a, texelFetch(uv_a, t, 0).xy, texelFetch(z_a, t, 0).x, depth_id_b,
+         forward, forward_valid);
+    flow(t, b, texelFetch(uv_b, t, 0).zw, texelFetch(z_b, t, 0).y, depth_id_a,
+         backward, backward_valid);
+}
+"""
