@@ -963,6 +963,7 @@ class Renderer:
             faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
             for face in range(6):
                 vp = ibl.face_view_proj(face, cam_pos, near, far)
+                self._in_view = present & self._in_frustum(part_poses, vp)  # the face's
                 GL.glClearColor(0, 0, 0, 0)
                 GL.glDepthMask(True)
                 GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
@@ -1253,7 +1254,7 @@ class Renderer:
         if not probe:
             draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
         for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
-            if index < len(self._parts) and not (self._drawn if probe else self._in_view)[index]:
+            if index < len(self._parts) and not self._in_view[index]:
                 continue
             matrices = (
                 pose.astype(np.float32),
