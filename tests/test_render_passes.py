@@ -64,7 +64,17 @@ def renderer():
     return process_renderer()
 
 
-def test_gpu_flow_equals_numpy_flow(renderer):
+@pytest.fixture
+def gpu_flow(renderer):
+    """The renderer with its flow pass on (off by default on llvmpipe)."""
+    before = renderer.gpu_flow
+    renderer.gpu_flow = True
+    yield renderer
+    renderer.gpu_flow = before
+
+
+def test_gpu_flow_equals_numpy_flow(gpu_flow):
+    renderer = gpu_flow
     _load(renderer)
     prev = _render(renderer, 0)
     for t in range(1, 4):

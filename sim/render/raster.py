@@ -195,7 +195,8 @@ class Renderer:
         self.device_name = GL.glGetString(GL.GL_RENDERER).decode()
         # Flow between frames from the GPU's flow pass (``flows``) rather than numpy:
         # on a GPU it costs next to nothing; on a software rasterizer (llvmpipe) the
-        # pass costs more CPU than numpy's (10 against 8 ms a frame at 640x360).
+        # pass costs more CPU than numpy's (10 against 8 ms a frame at 640x360). It
+        # keeps a second set of targets (the previous frame's).
         self.gpu_flow = not any(
             name in self.device_name.lower() for name in ("llvmpipe", "softpipe", "swrast")
         )
@@ -510,18 +511,15 @@ class Renderer:
         if self._fbo_size == (width, height):
             return
         if self._fbo is not None:
-            for fbo, texs in (self._fbo, self._fbo_prev, self._flow_fbo):
+            for fbo, texs in filter(None, (self._fbo, self._fbo_prev, self._flow_fbo)):
                 GL.glDeleteFramebuffers(1, [fbo])
                 GL.glDeleteTextures(list(texs))
             fbo, rbo, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(1, [rbo])
             GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
-        # two sets of targets, this frame's and the previous frame's (for the flow)
         self._fbo = self._make_targets(width, height)
-        self._fbo_prev = self._make_targets(width, height)
-        self._frames_drawn = 0  # frames drawn into the sets since they were made
-        self._flow_fbo = self._make_flow_targets(width, height)
+        self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
         # the final sRGB colour
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
@@ -677,8 +675,15 @@ class Renderer:
         with self._timed("point_shadows"):
             point_shadow = self._point_shadow(points, shape)
         self._ensure_target(width, height)
-        self._fbo, self._fbo_prev = self._fbo_prev, self._fbo
-        self._frames_drawn += 1
+        if self.gpu_flow:  # two sets of targets, this frame's and the previous frame's
+            if self._fbo_prev is None:
+                self._fbo_prev = self._make_targets(width, height)
+                self._flow_fbo = self._make_flow_targets(width, height)
+                self._frames_drawn = 0  # frames drawn into the two sets
+            self._fbo, self._fbo_prev = self._fbo_prev, self._fbo
+            self._frames_drawn += 1
+        else:
+            self._frames_drawn = 0
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
         GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
@@ -722,8 +727,8 @@ class Renderer:
         mask (H, W) bool, then the backward flow of the last into the one before and its
         mask. Computed on the GPU from the frames' targets, the same values, bit for bit,
         as ``flow.flow_from_projections`` gives from the frames' arrays."""
-        if self._frames_drawn < 2:
-            raise RuntimeError("flows() needs two frames rendered at the same size")
+        if not self.gpu_flow or self._frames_drawn < 2:
+            raise RuntimeError("flows() needs gpu_flow and two frames rendered at one size")
         width, height = self._fbo_size
         fbo, texs = self._flow_fbo
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
