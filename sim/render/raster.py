@@ -30,6 +30,9 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
 
 from simfactory.sim.annotate.flow import NEAR  # noqa: E402
 from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
@@ -1066,25 +1069,26 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
 
-    def _draw_part(self, model_loc: int, pose: np.ndarray, index: int) -> None:
-        GL.glUniformMatrix4fv(model_loc, 1, True, pose.astype(np.float32))
+    def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
+        _uniform_matrix(model_loc, 1, True, poses.address(index))
         for m in self._parts[index]:
-            GL.glBindVertexArray(m.vao)
-            GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+            _bind_vertex_array(m.vao)
+            _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
     def _draw_cloth(self, model_loc: int, cloth: _GpuCloth) -> None:
-        GL.glUniformMatrix4fv(model_loc, 1, True, np.eye(4, dtype=np.float32))
-        GL.glBindVertexArray(cloth.mesh.vao)
-        GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
+        _uniform_matrix(model_loc, 1, True, _IDENTITY.address(0))
+        _bind_vertex_array(cloth.mesh.vao)
+        _draw_elements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
 
     def _draw_positions(
         self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
     ) -> None:
         """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
         model_loc = self._use_positions(view_proj)
-        for index, pose in enumerate(part_poses):
+        poses = _Matrices(part_poses)
+        for index in range(len(part_poses)):
             if self._drawn[index] and (keep is None or keep[index]):
-                self._draw_part(model_loc, pose, index)
+                self._draw_part(model_loc, poses, index)
         for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
 
@@ -1250,31 +1254,29 @@ class Renderer:
             "metallic", "emissive", "tex_scale",
         )  # fmt: skip
         ready: set[int] = set()  # programs set up for this pass
+        programs: dict[tuple, int] = {}  # by (detail kind, texture)
         p, locs, current = None, None, None
-        identity = np.eye(4)
-        draws = [
-            (pose, poses_next[index], poses_prev[index], meshes)
-            for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True))
-        ]
-        if not probe:
-            draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
-        for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
-            if index < len(self._parts) and not self._in_view[index]:
-                continue
-            matrices = (
-                pose.astype(np.float32),
-                pose_next.astype(np.float32),
-                pose_prev.astype(np.float32),
+        num_parts = len(self._parts)
+        # every part's poses now, next and before as float32, then the cloths' (identity)
+        extra = 0 if probe else len(self._cloths)
+        matrices = [
+            _Matrices(
+                np.concatenate([np.asarray(a, float).reshape(-1, 4, 4)] + [np.eye(4)[None]] * extra)
             )
+            for a in (part_poses, poses_next, poses_prev)
+        ]
+        meshes_of = self._parts + ([[cloth.mesh] for cloth in self._cloths] if not probe else [])
+        for index, meshes in enumerate(meshes_of):
+            if index < num_parts and not self._in_view[index]:
+                continue
             placed = None  # the program the part's pose was last given to
             for m in meshes:
                 mat = m.material
-                variant = {
-                    **switches,
-                    "detail_kind": m.detail if s.detail else 0,
-                    "has_texture": int(mat.texture is not None),
-                }
-                q = self._program(shaders.MESH_VS, shaders.MESH_FS, variant)
+                key = (m.detail if s.detail else 0, int(mat.texture is not None))
+                q = programs.get(key)
+                if q is None:
+                    variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
+                    q = programs[key] = self._program(shaders.MESH_VS, shaders.MESH_FS, variant)
                 if q != p:
                     p, current = q, None
                     if p not in ready:
@@ -1284,9 +1286,10 @@ class Renderer:
                     locs = {n: self._loc(p, n) for n in names}
                 if placed != p:
                     placed = p
-                    GL.glUniformMatrix4fv(locs["model"], 1, True, matrices[0])
-                    GL.glUniformMatrix4fv(locs["model_next"], 1, True, matrices[1])
-                    GL.glUniformMatrix4fv(locs["model_prev"], 1, True, matrices[2])
+                    for name, poses in zip(
+                        ("model", "model_next", "model_prev"), matrices, strict=True
+                    ):
+                        _uniform_matrix(locs[name], 1, True, poses.address(index))
                     GL.glUniform1f(locs["instance_id"], float(index + 1))
                 if mat is not current:  # consecutive parts often share a material
                     current = mat
@@ -1296,8 +1299,8 @@ class Renderer:
                     GL.glUniform3f(locs["emissive"], *emission(mat, time))
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
-                GL.glBindVertexArray(m.vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                _bind_vertex_array(m.vao)
+                _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
@@ -1310,6 +1313,7 @@ class Renderer:
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)
+        poses = _Matrices(part_poses)
         GL.glColorMask(False, False, False, False)
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(False)
@@ -1324,7 +1328,7 @@ class Renderer:
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
             GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
             if index < num_parts:
-                self._draw_part(model_loc, part_poses[index], index)
+                self._draw_part(model_loc, poses, index)
             else:
                 self._draw_cloth(model_loc, self._cloths[index - num_parts])
             GL.glEndQuery(GL.GL_SAMPLES_PASSED)
@@ -1363,6 +1367,21 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+class _Matrices:
+    """4x4 matrices as contiguous float32, for glUniformMatrix4fv by address (the raw
+    entry points: PyOpenGL's converting wrappers cost several times the call)."""
+
+    def __init__(self, matrices: np.ndarray):
+        self.array = np.ascontiguousarray(np.asarray(matrices).reshape(-1, 4, 4), np.float32)
+        self.base = self.array.ctypes.data
+
+    def address(self, index: int) -> ctypes.c_void_p:
+        return ctypes.c_void_p(self.base + 64 * index)
+
+
+_IDENTITY = _Matrices(np.eye(4))
 
 
 class _PassTimer:
