@@ -128,6 +128,7 @@ def main() -> None:
                     "stage_ms": 1000 * wall / F,
                     "stage_cpu_ms": 1000 * cpu / F,
                     "pass_ms": ms,
+                    "pass_cpu_ms": cpu_ms,
                     "frames": F,
                 },
                 indent=2,
