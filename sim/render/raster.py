@@ -19,16 +19,22 @@ One Renderer lives for the whole life of a worker process.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
+from time import perf_counter, process_time
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
 
+from simfactory.sim.annotate.flow import NEAR  # noqa: E402
 from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
 from simfactory.sim.model.motion import invert  # noqa: E402
 from simfactory.sim.model.spec import Cloth, Fog, Light, Material, Sky, Visual  # noqa: E402
@@ -190,21 +196,37 @@ class Renderer:
     def __init__(self, device: int | None = None):
         self._platform = _egl_platform(device)
         self.device_name = GL.glGetString(GL.GL_RENDERER).decode()
-        self._mesh_prog = _compile(shaders.MESH_VS, shaders.MESH_FS)
+        # Flow between frames from the GPU's flow pass (``flows``) rather than numpy:
+        # on a GPU it costs next to nothing; on a software rasterizer (llvmpipe) the
+        # pass costs more CPU than numpy's (10 against 8 ms a frame at 640x360). It
+        # keeps a second set of targets (the previous frame's).
+        self.gpu_flow = not any(
+            name in self.device_name.lower() for name in ("llvmpipe", "softpipe", "swrast")
+        )
+        self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
-        self._sky_prog = _compile(shaders.SKY_VS, shaders.SKY_FS)
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
-        self._final_prog = _compile(shaders.QUAD_VS, shaders.FINAL_FS)
         self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
         self.settings = RenderSettings()
         self._uniforms: dict[tuple[int, str], int] = {}
         self._empty_vao = GL.glGenVertexArrays(1)
         self._fbo_size = (0, 0)
-        self._fbo = None
-        self._shadow_fbo, self._shadow_tex = self._make_shadow_target()
-        self._point_fbo = GL.glGenFramebuffers(1)
+        self._fbo = None  # (framebuffer, textures) this frame is drawn into
+        self._fbo_prev = None  # the same of the previous frame
+        self._flow_fbo = None
+        self._frames_drawn = 0
+        self._shadow_tex = self._make_shadow_map()
         self._point_texs = [self._make_point_shadow_map() for _ in range(2)]
+        # the depth of the parts that stood still, per shadow map (see _draw_depth)
+        self._shadow_layer = self._make_shadow_map()
+        self._point_layers = [self._make_point_shadow_map() for _ in range(2)]
+        self._layer_fbos = [int(f) for f in np.atleast_1d(GL.glGenFramebuffers(2))]
+        for fbo in self._layer_fbos:
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glDrawBuffer(GL.GL_NONE)
+            GL.glReadBuffer(GL.GL_NONE)
+        self._depth_state: dict[tuple, tuple] = {}  # per depth map: its last drawing
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._probe_fbo = self._make_probe_target()
@@ -225,6 +247,18 @@ class Renderer:
         self._light_vp = np.eye(4)
         self._shadow_poses = None
         self._drawn = np.ones(0, bool)  # per part: drawn in the frame being rendered
+        self._in_view = np.ones(0, bool)  # per part: drawn and reaching the camera's view
+        # seconds per pass, summed over frames, when set to a dict (GL finished around
+        # each pass, which costs a little): for profiling only; CPU seconds of the
+        # process (every thread, llvmpipe's included) in pass_cpu_seconds
+        self.pass_seconds: dict[str, float] | None = None
+        self.pass_cpu_seconds: dict[str, float] = {}
+
+    def _timed(self, name: str):
+        """A context timing one pass into ``pass_seconds`` (a no-op unless profiling)."""
+        if self.pass_seconds is None:
+            return contextlib.nullcontext()
+        return _PassTimer(self.pass_seconds, self.pass_cpu_seconds, name)
 
     # ----------------------------------------------------------------- scene
     def load_scene(
@@ -268,6 +302,7 @@ class Renderer:
             self._light_vp = _sun_matrix(np.asarray(suns[0].direction, float), scene_bounds)
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
+        self._depth_state = {}
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -378,7 +413,8 @@ class Renderer:
         return tex
 
     # ---------------------------------------------------------------- targets
-    def _make_shadow_target(self) -> tuple[int, int]:
+    def _make_shadow_map(self) -> int:
+        """The sun's depth map, compared on lookup."""
         tex = GL.glGenTextures(1)
         GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
         GL.glTexImage2D(
@@ -401,14 +437,7 @@ class Renderer:
             (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
         ):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
-        fbo = GL.glGenFramebuffers(1)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        GL.glFramebufferTexture2D(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, tex, 0
-        )
-        GL.glDrawBuffer(GL.GL_NONE)
-        GL.glReadBuffer(GL.GL_NONE)
-        return fbo, tex
+        return tex
 
     def _make_point_shadow_map(self) -> int:
         """A depth cube map, compared on lookup."""
@@ -485,33 +514,15 @@ class Renderer:
         if self._fbo_size == (width, height):
             return
         if self._fbo is not None:
-            GL.glDeleteFramebuffers(1, [self._fbo[0]])
-            GL.glDeleteTextures(list(self._fbo[1]))
+            for fbo, texs in filter(None, (self._fbo, self._fbo_prev, self._flow_fbo)):
+                GL.glDeleteFramebuffers(1, [fbo])
+                GL.glDeleteTextures(list(texs))
             fbo, rbo, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(1, [rbo])
             GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
-        fbo = GL.glGenFramebuffers(1)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        formats = [
-            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # linear radiance, log luminance
-            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # planar depth, instance id
-            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # normal
-            (GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT),  # (u, v) next frame, (u, v) previous
-            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # depth in the next / previous frame
-            (GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH_STENCIL, GL.GL_UNSIGNED_INT_24_8),
-        ]
-        attachments = [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)]
-        attachments.append(GL.GL_DEPTH_STENCIL_ATTACHMENT)
-        texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(len(formats)))]
-        for tex, (fmt, layout, gltype), att in zip(texs, formats, attachments, strict=True):
-            self._texture_2d(tex, fmt, layout, gltype, width, height, GL.GL_NEAREST)
-            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, att, GL.GL_TEXTURE_2D, tex, 0)
-        GL.glBindTexture(GL.GL_TEXTURE_2D, texs[0])  # bilinear taps for FXAA, bloom mips
-        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
-        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
-        _check_framebuffer()
-        self._fbo = (fbo, tuple(texs))
+        self._fbo = self._make_targets(width, height)
+        self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
         # the final sRGB colour
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
@@ -547,6 +558,49 @@ class Renderer:
         self._log_sum = (log_fbo, tex, blocks)
         self._fbo_size = (width, height)
 
+    def _make_targets(self, width: int, height: int) -> tuple[int, tuple]:
+        """One set of the shading pass's targets (see ``shaders.OUTPUTS``) and its
+        depth-stencil buffer."""
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        formats = [
+            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # linear radiance, log luminance
+            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # planar depth, instance id
+            (GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT),  # normal
+            (GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT),  # (u, v) next frame, (u, v) previous
+            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),  # depth in the next / previous frame
+            (GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH_STENCIL, GL.GL_UNSIGNED_INT_24_8),
+        ]
+        attachments = [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)]
+        attachments.append(GL.GL_DEPTH_STENCIL_ATTACHMENT)
+        texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(len(formats)))]
+        for tex, (fmt, layout, gltype), att in zip(texs, formats, attachments, strict=True):
+            self._texture_2d(tex, fmt, layout, gltype, width, height, GL.GL_NEAREST)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, att, GL.GL_TEXTURE_2D, tex, 0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, texs[0])  # bilinear taps for FXAA, bloom mips
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        _check_framebuffer()
+        return fbo, tuple(texs)
+
+    def _make_flow_targets(self, width: int, height: int) -> tuple[int, tuple]:
+        """The flow pass's targets: forward flow, its validity, backward flow, its
+        validity (see ``flows``)."""
+        fbo = GL.glGenFramebuffers(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        formats = [
+            (GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT),
+            (GL.GL_R8UI, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_BYTE),
+        ] * 2
+        texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(len(formats)))]
+        for i, (tex, (fmt, layout, gltype)) in enumerate(zip(texs, formats, strict=True)):
+            self._texture_2d(tex, fmt, layout, gltype, width, height, GL.GL_NEAREST)
+            GL.glFramebufferTexture2D(
+                GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0 + i, GL.GL_TEXTURE_2D, tex, 0
+            )
+        _check_framebuffer()
+        return fbo, tuple(texs)
+
     @staticmethod
     def _texture_2d(tex, fmt, layout, gltype, width, height, filtering) -> None:
         GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
@@ -565,6 +619,15 @@ class Renderer:
         if key not in self._uniforms:
             self._uniforms[key] = GL.glGetUniformLocation(prog, name)
         return self._uniforms[key]
+
+    def _program(self, vs: str, fs: str, constants: dict[str, int | float]) -> int:
+        """The program of ``vs`` and ``fs`` with ``constants`` compiled in
+        (``shaders.specialise``), compiled on first use and kept."""
+        key = (vs, fs, tuple(sorted(constants.items())))
+        prog = self._programs.get(key)
+        if prog is None:
+            prog = self._programs[key] = _compile(vs, shaders.specialise(fs, constants))
+        return prog
 
     def _mat(self, prog: int, name: str, m: np.ndarray) -> None:
         GL.glUniformMatrix4fv(self._loc(prog, name), 1, True, np.asarray(m, np.float32))
@@ -603,15 +666,27 @@ class Renderer:
         shadows = bool(suns and suns[0].cast_shadows)
         s = self.settings
         if s.ibl and not self._probe_ready:
-            self._build_probe(suns, shadows)
+            with self._timed("probe"):
+                self._build_probe(suns, shadows)
         shape = (part_poses, self._drawn, *(cloths[0] if self._cloths else ()))
         if shadows and not _same_arrays(shape, self._shadow_poses):
-            self._shadow_pass(part_poses)  # the sun is fixed: redrawn only when parts change
+            with self._timed("shadow"):  # the sun is fixed: redrawn only when parts change
+                self._shadow_pass(part_poses)
             self._shadow_poses = [np.array(a) for a in shape]
         cam_pos = np.asarray(T_world_camera[:3, 3], float)
         points = self._point_lights(part_poses, cam_pos)
-        point_shadow = self._point_shadow(points, shape)
+        with self._timed("point_shadows"):
+            point_shadow = self._point_shadow(points, shape)
         self._ensure_target(width, height)
+        if self.gpu_flow:  # two sets of targets, this frame's and the previous frame's
+            if self._fbo_prev is None:
+                self._fbo_prev = self._make_targets(width, height)
+                self._flow_fbo = self._make_flow_targets(width, height)
+                self._frames_drawn = 0  # frames drawn into the two sets
+            self._fbo, self._fbo_prev = self._fbo_prev, self._fbo
+            self._frames_drawn += 1
+        else:
+            self._frames_drawn = 0
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
         GL.glViewport(0, 0, width, height)
         GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
@@ -623,23 +698,90 @@ class Renderer:
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT | GL.GL_STENCIL_BUFFER_BIT)
         view = gl_view(T_world_camera)
         proj = gl_projection(K, width, height, near, far)
-        self._depth_prepass(part_poses, proj @ view)
+        # the camera's passes leave out the parts entirely outside its view
+        self._in_view = self._drawn & self._in_frustum(part_poses, proj @ view)
+        with self._timed("prepass"):
+            self._depth_prepass(part_poses, proj @ view)
         if s.ao:
-            self._ao_pass(proj, width, height)
+            with self._timed("ao"):
+                self._ao_pass(proj, width, height)
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
             GL.glViewport(0, 0, width, height)
-        self._sky_pass(proj @ view)
+        with self._timed("sky"):
+            self._sky_pass(proj @ view)
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
-        self._mesh_pass(
-            part_poses, view, proj @ view, cam_pos, suns, shadows, motion, time, points,
-            point_shadow, probe=False,
-        )  # fmt: skip
-        self._final_pass(exposure, width, height, time)
+        with self._timed("mesh"):
+            self._mesh_pass(
+                part_poses, view, proj @ view, cam_pos, suns, shadows, motion, time, points,
+                point_shadow, probe=False,
+            )  # fmt: skip
+        with self._timed("final"):
+            self._final_pass(exposure, width, height, time)
         frame = self._read(width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
-        frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
+        with self._timed("coverage"):
+            frame.unoccluded_pixels = self._coverage_pass(part_poses, proj @ view)
         return frame
+
+    def flows(self, depth_tol: float = 0.02) -> tuple[np.ndarray, ...]:
+        """Optical flow between the last two frames rendered (of one camera, in order):
+        the forward flow (H, W, 2) float32 of the one before into the last and its valid
+        mask (H, W) bool, then the backward flow of the last into the one before and its
+        mask. Computed on the GPU from the frames' targets, the same values, bit for bit,
+        as ``flow.flow_from_projections`` gives from the frames' arrays."""
+        if not self.gpu_flow or self._frames_drawn < 2:
+            raise RuntimeError("flows() needs gpu_flow and two frames rendered at one size")
+        width, height = self._fbo_size
+        fbo, texs = self._flow_fbo
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glDrawBuffers(4, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(4)])
+        GL.glViewport(0, 0, width, height)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDisable(GL.GL_STENCIL_TEST)
+        GL.glDepthMask(False)
+        p = self._program(shaders.QUAD_VS, shaders.FLOW_FS, {})
+        GL.glUseProgram(p)
+        _, prev, _, prev_uv, prev_z, _ = self._fbo_prev[1]
+        _, last, _, last_uv, last_z, _ = self._fbo[1]
+        for unit, (tex, name) in enumerate(
+            (
+                (prev, "depth_id_a"), (prev_uv, "uv_a"), (prev_z, "z_a"),
+                (last, "depth_id_b"), (last_uv, "uv_b"), (last_z, "z_b"),
+            )
+        ):  # fmt: skip
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+            GL.glUniform1i(self._loc(p, name), unit)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        # the constants as numpy rounds them to float32 (glUniform1f rounds the same way)
+        GL.glUniform1f(self._loc(p, "near"), NEAR)
+        GL.glUniform1f(self._loc(p, "depth_tol"), depth_tol)
+        GL.glUniform1f(self._loc(p, "depth_slack"), 0.005)
+        GL.glUniform2i(self._loc(p, "size"), width, height)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        out = []
+        for i, (fmt, gltype, dtype, channels) in enumerate(
+            (
+                (GL.GL_RG, GL.GL_FLOAT, np.float32, 2),
+                (GL.GL_RED_INTEGER, GL.GL_UNSIGNED_BYTE, bool, 1),
+            )
+            * 2
+        ):
+            with self._timed(f"read flow{i}"):
+                GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0 + i)
+                a = np.empty((height, width, channels), dtype=dtype)
+                _raw_read_pixels(
+                    0, 0, width, height, fmt, gltype, a.ctypes.data_as(ctypes.c_void_p)
+                )
+            out.append(a[::-1] if channels > 1 else a[::-1, :, 0])
+        for unit in range(6):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        return tuple(out)
 
     def read_hdr(self) -> np.ndarray:
         """The last frame's linear radiance (H, W, 3) float32, row 0 at the top."""
@@ -726,7 +868,11 @@ class Renderer:
         GL.glViewport(0, 0, width, height)
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(False)
-        p = self._final_prog
+        switches = {"fxaa": int(s.fxaa), "motion_blur": int(s.motion_blur > 0)}
+        for name in ("bloom", "noise", "vignette"):
+            if getattr(s, name) <= 0:
+                switches[name] = 0.0
+        p = self._program(shaders.QUAD_VS, shaders.FINAL_FS, switches)
         GL.glUseProgram(p)
         for unit, (tex, name) in enumerate(
             ((hdr, "hdr"), (uv, "uv_next_prev"), (depth_id, "depth_id"))
@@ -773,9 +919,6 @@ class Renderer:
             state = [*(np.array(a) for a in shape), pos]
             if _same_arrays(tuple(state), self._point_shadow_state[slot]):
                 continue
-            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._point_fbo)
-            GL.glDrawBuffer(GL.GL_NONE)
-            GL.glReadBuffer(GL.GL_NONE)
             GL.glViewport(0, 0, POINT_SHADOW_SIZE, POINT_SHADOW_SIZE)
             GL.glDepthMask(True)
             GL.glEnable(GL.GL_DEPTH_TEST)
@@ -793,17 +936,16 @@ class Renderer:
             )
             radii = np.array([r for _, r in self._spheres])
             for face in range(6):
-                GL.glFramebufferTexture2D(
-                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
-                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, self._point_texs[slot], 0,
-                )  # fmt: skip
-                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
                 vp = ibl.face_view_proj(face, pos, near, far)
                 s_axis, t_axis, major = ibl.FACE_AXES[face]
                 keep = np.ones(len(radii), bool)
                 for side in (s_axis, -s_axis, t_axis, -t_axis):
                     keep &= centres @ ((major + side) / np.sqrt(2)) >= -radii
-                self._draw_positions(shape[0], vp, cloths=len(shape) > 2, keep=keep)
+                self._draw_depth(
+                    ("point", slot, face), self._point_texs[slot], self._point_layers[slot],
+                    GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, POINT_SHADOW_SIZE, shape[0], vp,
+                    keep, cloths=len(shape) > 2,
+                )  # fmt: skip
             self._point_shadow_state[slot] = state
         return chosen + [-1] * (2 - len(chosen))
 
@@ -829,6 +971,7 @@ class Renderer:
             faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
             for face in range(6):
                 vp = ibl.face_view_proj(face, cam_pos, near, far)
+                self._in_view = present & self._in_frustum(part_poses, vp)  # the face's
                 GL.glClearColor(0, 0, 0, 0)
                 GL.glDepthMask(True)
                 GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
@@ -857,15 +1000,66 @@ class Renderer:
         self._point_shadow_state = [None, None]
 
     def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._shadow_fbo)
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
         GL.glDepthMask(True)  # before the clear: the previous frame leaves depth writes off
         GL.glClearDepth(1.0)
-        GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        self._draw_positions(part_poses, self._light_vp, cloths)
+        self._draw_depth(
+            ("sun",), self._shadow_tex, self._shadow_layer, GL.GL_TEXTURE_2D, SHADOW_SIZE,
+            part_poses, self._light_vp, None, cloths,
+        )  # fmt: skip
+
+    def _draw_depth(
+        self, key, target, layer, textarget, size, part_poses, view_proj, keep, cloths
+    ) -> None:  # fmt: skip
+        """Clear the depth map ``target`` (``textarget``: GL_TEXTURE_2D or a cube face)
+        and draw the drawn parts (those ``keep`` marks; None: all) and cloths into it.
+
+        The parts that stood still since this map's previous drawing are drawn into
+        ``layer`` (a map of the same format), kept there while they stay still and drawn
+        again when more parts have come to rest: the map is then a copy of the layer with
+        the other parts drawn over it. The nearest depth wins either way, so the map is
+        the same as drawn from scratch."""
+        poses = np.asarray(part_poses)
+        vp = np.asarray(view_proj)
+        drawn = self._drawn if keep is None else self._drawn & keep
+        last, held = self._depth_state.get(key, (None, None))
+        if held is not None:  # the layer holds parts (mask, poses, view): still valid?
+            mask, mask_poses, held_vp = held
+            if not (
+                np.array_equal(held_vp, vp)
+                and drawn[mask].all()
+                and np.array_equal(poses[mask], mask_poses)
+            ):
+                held = None
+        draw_fbo, read_fbo = self._layer_fbos
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, draw_fbo)
+        if last is not None and np.array_equal(last[2], vp):
+            still = drawn & last[1] & (poses == last[0]).all(axis=(1, 2))
+            if still.any() and (held is None or (still & ~held[0]).any()):
+                GL.glFramebufferTexture2D(
+                    GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, layer, 0
+                )
+                GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+                self._draw_positions(poses, vp, cloths=False, keep=still)
+                held = (still, poses[still].copy(), vp.copy())
+        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy()), held)
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, target, 0)
+        if held is None:
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
+            self._draw_positions(poses, vp, cloths, keep=drawn)
+            return
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, read_fbo)
+        GL.glFramebufferTexture2D(
+            GL.GL_READ_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, layer, 0
+        )
+        GL.glBlitFramebuffer(
+            0, 0, size, size, 0, 0, size, size, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST
+        )
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, draw_fbo)
+        self._draw_positions(poses, vp, cloths, keep=drawn & ~held[0])
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
@@ -875,27 +1069,44 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
 
-    def _draw_part(self, model_loc: int, pose: np.ndarray, index: int) -> None:
-        GL.glUniformMatrix4fv(model_loc, 1, True, pose.astype(np.float32))
+    def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
+        _uniform_matrix(model_loc, 1, True, poses.address(index))
         for m in self._parts[index]:
-            GL.glBindVertexArray(m.vao)
-            GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+            _bind_vertex_array(m.vao)
+            _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
     def _draw_cloth(self, model_loc: int, cloth: _GpuCloth) -> None:
-        GL.glUniformMatrix4fv(model_loc, 1, True, np.eye(4, dtype=np.float32))
-        GL.glBindVertexArray(cloth.mesh.vao)
-        GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
+        _uniform_matrix(model_loc, 1, True, _IDENTITY.address(0))
+        _bind_vertex_array(cloth.mesh.vao)
+        _draw_elements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
 
     def _draw_positions(
         self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
     ) -> None:
         """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
         model_loc = self._use_positions(view_proj)
-        for index, pose in enumerate(part_poses):
+        poses = _Matrices(part_poses)
+        for index in range(len(part_poses)):
             if self._drawn[index] and (keep is None or keep[index]):
-                self._draw_part(model_loc, pose, index)
+                self._draw_part(model_loc, poses, index)
         for cloth in self._cloths if cloths else []:
             self._draw_cloth(model_loc, cloth)
+
+    def _in_frustum(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
+        """Per part, whether its bounding sphere reaches inside the six planes of the
+        clip volume of ``view_proj`` (a part outside one of them draws no pixel)."""
+        if not self._spheres:
+            return np.zeros(0, bool)
+        poses = np.asarray(part_poses, float)
+        centres = np.stack([c for c, _ in self._spheres])
+        radii = np.array([r for _, r in self._spheres])
+        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
+        m = np.asarray(view_proj, float)
+        planes = np.stack([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1],
+                           m[3] + m[2], m[3] - m[2]])  # fmt: skip
+        planes /= np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
+        distance = world @ planes[:, :3].T + planes[:, 3]
+        return (distance >= -radii[:, None]).all(axis=1)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
@@ -903,14 +1114,15 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(True)
-        self._draw_positions(part_poses, view_proj)
+        self._draw_positions(part_poses, view_proj, keep=self._in_view)
         GL.glColorMask(True, True, True, True)
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
-        p = self._sky_prog
+        p = self._program(
+            shaders.SKY_VS, shaders.SKY_FS, {"fog_density": 0.0} if self._fog.density <= 0 else {}
+        )
         GL.glUseProgram(p)
         GL.glUniform1f(self._loc(p, "sky_scale"), sky_scale)
-        GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)  # after the pre-pass: only pixels with no surface
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(False)
@@ -951,114 +1163,144 @@ class Renderer:
         point_shadow, probe,
     ):  # fmt: skip
         """Shade every part and cloth. ``probe``: drawing the light probe (depth test
-        and writes on, no occlusion, no specular light from the probe itself)."""
-        p = self._mesh_prog
+        and writes on, no occlusion, no specular light from the probe itself).
+
+        Each material's detail kind and texture, and the pass's switched-off effects, are
+        compiled into the program it is drawn with (``shaders.specialise``); parts are
+        drawn in their order whatever program each needs."""
         s = self.settings
         poses_next, view_proj_next, poses_prev, view_proj_prev = motion
-        GL.glUseProgram(p)
         GL.glEnable(GL.GL_DEPTH_TEST)
         if not probe:
             GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
             GL.glDepthMask(False)
-        self._mat(p, "view", view)
-        self._mat(p, "view_proj", view_proj)
-        self._mat(p, "view_proj_next", view_proj_next)
-        self._mat(p, "view_proj_prev", view_proj_prev)
-        width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
-        GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
-        self._mat(p, "light_vp", self._light_vp)
-        GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
-        GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
-        GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
-        GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
-        GL.glUniform1i(self._loc(p, "has_sun"), int(bool(suns)))
-        if suns:
-            sun = suns[0]
-            GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
-            GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
-        GL.glUniform1i(self._loc(p, "sun_shadows"), int(shadows))
-        GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
-        GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-        GL.glUniform1i(self._loc(p, "num_points"), len(points))
-        for i, (pos, direction, color, cone) in enumerate(points):
-            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
-            GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
-            GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
-            GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
-        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
-        near, far = POINT_SHADOW_RANGE
-        GL.glUniform2f(
-            self._loc(p, "point_shadow_depth"),
-            (far + near) / (far - near),
-            2 * far * near / (near - far),
-        )
-        GL.glUniform1i(self._loc(p, "specular"), int(s.specular))
-        GL.glUniform1i(self._loc(p, "ibl"), int(s.ibl))
-        GL.glUniform1i(self._loc(p, "ibl_specular"), int(s.ibl and not probe))
-        GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
-        GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
-        GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
-        GL.glUniform1i(self._loc(p, "use_ao"), int(s.ao and not probe))
-        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
-        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
-        for unit, target, tex, name in (
-            (1, GL.GL_TEXTURE_2D, self._shadow_tex, "shadow_map"),
-            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0], "point_shadow_map0"),
-            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1], "point_shadow_map1"),
-            (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex, "env_specular"),
-            (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0, "ao_tex"),
+        switches = {
+            "specular": int(s.specular),
+            "ibl": int(s.ibl),
+            "ibl_specular": int(s.ibl and not probe),
+            "use_ao": int(s.ao and not probe),
+            "has_sun": int(bool(suns)),
+            "sun_shadows": int(shadows),
+        }
+        if self._fog.density <= 0:
+            switches["fog_density"] = 0.0
+        if not points:
+            switches["num_points"] = 0
+        for slot in (0, 1):
+            if point_shadow[slot] < 0:
+                switches[f"point_shadow_index{slot}"] = -1
+
+        def setup(p: int) -> None:
+            """The uniforms every draw of this pass shares, on program ``p``."""
+            GL.glUseProgram(p)
+            self._mat(p, "view", view)
+            self._mat(p, "view_proj", view_proj)
+            self._mat(p, "view_proj_next", view_proj_next)
+            self._mat(p, "view_proj_prev", view_proj_prev)
+            width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
+            GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
+            self._mat(p, "light_vp", self._light_vp)
+            GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
+            GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
+            GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
+            GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
+            if suns:
+                sun = suns[0]
+                GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
+                GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
+            GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
+            GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
+            GL.glUniform1i(self._loc(p, "num_points"), len(points))
+            for i, (pos, direction, color, cone) in enumerate(points):
+                GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
+                GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
+                GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
+                GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
+            GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
+            GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
+            near, far = POINT_SHADOW_RANGE
+            GL.glUniform2f(
+                self._loc(p, "point_shadow_depth"),
+                (far + near) / (far - near),
+                2 * far * near / (near - far),
+            )
+            GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
+            GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
+            GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
+            GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+            GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
+            for unit, name in (
+                (1, "shadow_map"),
+                (2, "point_shadow_map0"),
+                (5, "point_shadow_map1"),
+                (3, "env_specular"),
+                (4, "ao_tex"),
+            ):
+                GL.glUniform1i(self._loc(p, name), unit)
+            GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
+
+        for unit, target, tex in (
+            (1, GL.GL_TEXTURE_2D, self._shadow_tex),
+            (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0]),
+            (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1]),
+            (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex),
+            (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0),
         ):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(target, tex)
-            GL.glUniform1i(self._loc(p, name), unit)
-        GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
         GL.glActiveTexture(GL.GL_TEXTURE0)
-        locs = {
-            n: self._loc(p, n)
-            for n in (
-                "model",
-                "model_next",
-                "model_prev",
-                "instance_id",
-                "base_color",
-                "roughness",
-                "metallic",
-                "emissive",
-                "has_texture",
-                "tex_scale",
-                "detail_kind",
+        names = (
+            "model", "model_next", "model_prev", "instance_id", "base_color", "roughness",
+            "metallic", "emissive", "tex_scale",
+        )  # fmt: skip
+        ready: set[int] = set()  # programs set up for this pass
+        programs: dict[tuple, int] = {}  # by (detail kind, texture)
+        p, locs, current = None, None, None
+        num_parts = len(self._parts)
+        # every part's poses now, next and before as float32, then the cloths' (identity)
+        extra = 0 if probe else len(self._cloths)
+        matrices = [
+            _Matrices(
+                np.concatenate([np.asarray(a, float).reshape(-1, 4, 4)] + [np.eye(4)[None]] * extra)
             )
-        }
-        current = None
-        identity = np.eye(4)
-        draws = [
-            (pose, poses_next[index], poses_prev[index], meshes)
-            for index, (pose, meshes) in enumerate(zip(part_poses, self._parts, strict=True))
+            for a in (part_poses, poses_next, poses_prev)
         ]
-        if not probe:
-            draws += [(identity, identity, identity, [cloth.mesh]) for cloth in self._cloths]
-        for index, (pose, pose_next, pose_prev, meshes) in enumerate(draws):
-            if index < len(self._parts) and not self._drawn[index]:
+        meshes_of = self._parts + ([[cloth.mesh] for cloth in self._cloths] if not probe else [])
+        for index, meshes in enumerate(meshes_of):
+            if index < num_parts and not self._in_view[index]:
                 continue
-            GL.glUniformMatrix4fv(locs["model"], 1, True, pose.astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_next"], 1, True, pose_next.astype(np.float32))
-            GL.glUniformMatrix4fv(locs["model_prev"], 1, True, pose_prev.astype(np.float32))
-            GL.glUniform1f(locs["instance_id"], float(index + 1))
+            placed = None  # the program the part's pose was last given to
             for m in meshes:
                 mat = m.material
+                key = (m.detail if s.detail else 0, int(mat.texture is not None))
+                q = programs.get(key)
+                if q is None:
+                    variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
+                    q = programs[key] = self._program(shaders.MESH_VS, shaders.MESH_FS, variant)
+                if q != p:
+                    p, current = q, None
+                    if p not in ready:
+                        setup(p)
+                        ready.add(p)
+                    GL.glUseProgram(p)
+                    locs = {n: self._loc(p, n) for n in names}
+                if placed != p:
+                    placed = p
+                    for name, poses in zip(
+                        ("model", "model_next", "model_prev"), matrices, strict=True
+                    ):
+                        _uniform_matrix(locs[name], 1, True, poses.address(index))
+                    GL.glUniform1f(locs["instance_id"], float(index + 1))
                 if mat is not current:  # consecutive parts often share a material
                     current = mat
                     GL.glUniform4f(locs["base_color"], *mat.base_color)
                     GL.glUniform1f(locs["roughness"], mat.roughness)
                     GL.glUniform1f(locs["metallic"], mat.metallic)
                     GL.glUniform3f(locs["emissive"], *emission(mat, time))
-                    GL.glUniform1i(locs["has_texture"], int(mat.texture is not None))
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
-                    GL.glUniform1i(locs["detail_kind"], m.detail if s.detail else 0)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
-                GL.glBindVertexArray(m.vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                _bind_vertex_array(m.vao)
+                _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
@@ -1066,11 +1308,12 @@ class Renderer:
         itself)."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
-        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._drawn[i]]
+        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
         drawable += list(range(num_parts, num_parts + len(self._cloths)))
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)
+        poses = _Matrices(part_poses)
         GL.glColorMask(False, False, False, False)
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDepthMask(False)
@@ -1085,7 +1328,7 @@ class Renderer:
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
             GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
             if index < num_parts:
-                self._draw_part(model_loc, part_poses[index], index)
+                self._draw_part(model_loc, poses, index)
             else:
                 self._draw_cloth(model_loc, self._cloths[index - num_parts])
             GL.glEndQuery(GL.GL_SAMPLES_PASSED)
@@ -1100,10 +1343,13 @@ class Renderer:
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
 
         def read(attachment, fmt, gltype, dtype, channels):
-            GL.glReadBuffer(attachment)
-            out = np.empty((height, width, channels), dtype=dtype)
-            _raw_read_pixels(0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p))
-            return out[::-1]
+            with self._timed(f"read{attachment - GL.GL_COLOR_ATTACHMENT0}"):
+                GL.glReadBuffer(attachment)
+                out = np.empty((height, width, channels), dtype=dtype)
+                _raw_read_pixels(
+                    0, 0, width, height, fmt, gltype, out.ctypes.data_as(ctypes.c_void_p)
+                )
+                return out[::-1]
 
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._post[0])
         rgba = read(GL.GL_COLOR_ATTACHMENT0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, np.uint8, 4)
@@ -1121,6 +1367,40 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+class _Matrices:
+    """4x4 matrices as contiguous float32, for glUniformMatrix4fv by address (the raw
+    entry points: PyOpenGL's converting wrappers cost several times the call)."""
+
+    def __init__(self, matrices: np.ndarray):
+        self.array = np.ascontiguousarray(np.asarray(matrices).reshape(-1, 4, 4), np.float32)
+        self.base = self.array.ctypes.data
+
+    def address(self, index: int) -> ctypes.c_void_p:
+        return ctypes.c_void_p(self.base + 64 * index)
+
+
+_IDENTITY = _Matrices(np.eye(4))
+
+
+class _PassTimer:
+    """Adds the wall and process CPU time of a block, GL work finished on both sides,
+    to ``wall`` and ``cpu``."""
+
+    def __init__(self, wall: dict[str, float], cpu: dict[str, float], name: str):
+        self.wall, self.cpu, self.name = wall, cpu, name
+
+    def __enter__(self):
+        GL.glFinish()
+        self.start = (perf_counter(), process_time())
+
+    def __exit__(self, *exc):
+        GL.glFinish()
+        wall, cpu = perf_counter() - self.start[0], process_time() - self.start[1]
+        self.wall[self.name] = self.wall.get(self.name, 0.0) + wall
+        self.cpu[self.name] = self.cpu.get(self.name, 0.0) + cpu
+        return False
 
 
 def _bounding_sphere(vertex_sets: list[np.ndarray]) -> tuple[np.ndarray, float]:

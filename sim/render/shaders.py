@@ -1,5 +1,28 @@
 """GLSL sources of the renderer's passes (OpenGL 4.1 core)."""
 
+import re
+
+
+def specialise(source: str, constants: dict[str, int | float]) -> str:
+    """``source`` with each named ``uniform int``/``uniform float`` declared as a constant
+    of the given value instead, so that the compiler drops the branches it rules out.
+
+    Mesa's llvmpipe (the CPU rasterizer) shades pixels in SIMD groups and runs both sides
+    of every branch with a lane mask, even where a uniform makes the condition the same
+    for all of them: an effect switched off costs as much as one switched on unless it
+    is compiled out. The renderer compiles one program per combination of such switches.
+    """
+    for name, value in constants.items():
+        pattern = re.compile(rf"^uniform (int|float) {re.escape(name)};", re.M)
+        match = pattern.search(source)
+        if match is None:
+            raise KeyError(f"no uniform int/float {name!r} in the shader")
+        kind = match.group(1)
+        literal = str(int(value)) if kind == "int" else repr(float(value))
+        source = pattern.sub(f"const {kind} {name} = {literal};", source, count=1)
+    return source
+
+
 # The render targets every pass of the main framebuffer writes (see render.py).
 OUTPUTS = """layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec2 out_depth_id;
@@ -343,6 +366,17 @@ void main() {
         vec3 L = -normalize(sun_dir);
         direct += brdf(Ns, V, L, albedo, rough) * sun_color * sun_visibility(N, L);
     }
+    // The shadow-mapped point lights' visibility, looked up once rather than per light.
+    float shadow0 = 1.0;
+    float shadow1 = 1.0;
+    if (point_shadow_index0 >= 0) {
+        vec3 d0 = point_pos[max(point_shadow_index0, 0)] - v_world;
+        shadow0 = point_visibility(point_shadow_map0, d0, N);
+    }
+    if (point_shadow_index1 >= 0) {
+        vec3 d1 = point_pos[max(point_shadow_index1, 0)] - v_world;
+        shadow1 = point_visibility(point_shadow_map1, d1, N);
+    }
     for (int i = 0; i < num_points; ++i) {
         vec3 d = point_pos[i] - v_world;
         float r2 = max(dot(d, d), 0.01);
@@ -351,8 +385,8 @@ void main() {
             float cos_angle = dot(-d, point_dir[i]) * inversesqrt(r2);
             spot = smoothstep(point_cone[i].y, point_cone[i].x, cos_angle);
         }
-        if (i == point_shadow_index0) spot *= point_visibility(point_shadow_map0, d, N);
-        if (i == point_shadow_index1) spot *= point_visibility(point_shadow_map1, d, N);
+        if (i == point_shadow_index0) spot *= shadow0;
+        if (i == point_shadow_index1) spot *= shadow1;
         direct += brdf(Ns, V, d * inversesqrt(r2), albedo, rough) * point_color[i] * spot / r2;
     }
     vec3 indirect;
@@ -602,3 +636,53 @@ void main() {
 }
 """
 )
+
+# Optical flow between two consecutive frames from their targets (a: the one before,
+# b: the last), both ways at once: the per-pixel test of ``flow.flow_from_projections``,
+# in the same float32 operations (``precise``: no fused multiply-add), so the same bits.
+FLOW_FS = """
+#version 410 core
+uniform sampler2D depth_id_a;
+uniform sampler2D uv_a;
+uniform sampler2D z_a;
+uniform sampler2D depth_id_b;
+uniform sampler2D uv_b;
+uniform sampler2D z_b;
+uniform ivec2 size;
+uniform float near;
+uniform float depth_tol;
+uniform float depth_slack;
+layout(location = 0) out vec2 forward;
+layout(location = 1) out uint forward_valid;
+layout(location = 2) out vec2 backward;
+layout(location = 3) out uint backward_valid;
+
+// Flow of the surface seen at texel t of one frame (depth and id ``here``, image
+// position ``uv`` and depth ``z`` in the other frame) and whether the other frame sees
+// it, by the other's depth and ids.
+void flow(ivec2 t, vec2 here, vec2 uv, float z, sampler2D other, out vec2 f, out uint valid) {
+    vec2 pixel = vec2(float(t.x), float(size.y - 1 - t.y));  // (u, v), row 0 at the top
+    bool front = here.y > 0.5 && here.x > 0.0 && z > near;
+    f = front ? uv - pixel : vec2(0.0);
+    precise vec2 nearest = floor(uv + 0.5);
+    valid = 0u;
+    if (front && nearest.x >= 0.0 && nearest.x < float(size.x) && nearest.y >= 0.0
+            && nearest.y < float(size.y)) {
+        ivec2 s = ivec2(int(nearest.x), size.y - 1 - int(nearest.y));
+        vec2 there = texelFetch(other, s, 0).xy;
+        precise float tolerance = depth_tol * z + depth_slack;
+        precise float gap = abs(there.x - z);
+        if (there.y == here.y && gap <= tolerance) valid = 1u;
+    }
+}
+
+void main() {
+    ivec2 t = ivec2(gl_FragCoord.xy);
+    vec2 a = texelFetch(depth_id_a, t, 0).xy;
+    vec2 b = texelFetch(depth_id_b, t, 0).xy;
+    flow(t, a, texelFetch(uv_a, t, 0).xy, texelFetch(z_a, t, 0).x, depth_id_b,
+         forward, forward_valid);
+    flow(t, b, texelFetch(uv_b, t, 0).zw, texelFetch(z_b, t, 0).y, depth_id_a,
+         backward, backward_valid);
+}
+"""

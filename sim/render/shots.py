@@ -53,7 +53,12 @@ def render_camera(
         if on_frame is not None:
             on_frame(shot.rgb[i])
         shot.normals[i], shot.unoccluded[i] = frame.normals, frame.unoccluded_pixels
-        if prev is not None:
+        if prev is not None and getattr(renderer, "gpu_flow", False):  # the same values
+            (
+                shot.flow_forward[i - 1], shot.flow_forward_valid[i - 1],
+                shot.flow_backward[i], shot.flow_backward_valid[i],
+            ) = renderer.flows()  # fmt: skip
+        elif prev is not None:
             shot.flow_forward[i - 1], shot.flow_forward_valid[i - 1] = flow_from_projections(
                 prev.instance, prev.depth, prev.uv_next_prev[..., 0:2], prev.z_next_prev[..., 0],
                 frame.instance, frame.depth,
