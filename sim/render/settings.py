@@ -24,6 +24,7 @@ class RenderSettings:
     point_shadows: int = 2  # point lights (the strongest) with cube shadow maps, 0 to 2
     specular: bool = True  # GGX highlights of every light (off: diffuse point lights)
     detail: bool = True  # procedural normal and roughness detail from the material
+    anisotropy: int = 16  # anisotropic texture filtering (samples along the slant), 1: off
     fxaa: bool = True  # anti-aliasing of the colour image
     motion_blur: float = 0.0  # fraction of the frame interval the shutter is open
     noise: float = 0.0  # sensor noise, standard deviation in linear units at mid grey
@@ -43,7 +44,7 @@ class RenderSettings:
         """Every effect off: direct light, hemisphere ambient, hard shadows, no AA."""
         return cls(
             exposure=exposure, auto_exposure=False, ibl=False, ao=False, shadow_softness=0.0,
-            point_shadows=0, specular=False, detail=False, fxaa=False,
+            point_shadows=0, specular=False, detail=False, fxaa=False, anisotropy=1,
         )  # fmt: skip
 
     def record(self) -> dict:
@@ -65,6 +66,7 @@ RANGES: dict[str, tuple] = {
     "point_shadows": ("int", 0, 2),
     "specular": ("bool",),
     "detail": ("bool",),
+    "anisotropy": ("int", 1, 16),
     "fxaa": ("bool",),
     "motion_blur": ("float", 0.0, 1.0),
     "noise": ("float", 0.0, 1.0),

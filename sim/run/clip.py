@@ -33,6 +33,7 @@ from simfactory.sim.model.parts import (
     part_geometry,
     part_visuals,
     scene_bounds,
+    shadow_bounds,
 )
 from simfactory.sim.model.seeds import clip_seed
 from simfactory.sim.model.spec import SceneSpec
@@ -100,10 +101,16 @@ def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geome
     """The process's raster renderer with the clip's scene loaded; its light probe sits
     where the first camera starts, the parts as in the first frame."""
     renderer = process_renderer(cfg["render"].get("egl_device"))
-    eye = camera_poses(spec.cameras[0], traj.times, spec, traj)[0][:3, 3]
+    views = [
+        (intrinsics(c.width, c.height, c.fov_y_deg), c.width, c.height,
+         camera_poses(c, traj.times, spec, traj))
+        for c in spec.cameras
+    ]  # fmt: skip
+    eye = views[0][3][0][:3, 3]
     present = None if traj.present is None else traj.present[0]
+    bounds = scene_bounds(geometry, traj.poses, traj.cloth_vertices)
     renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        visuals, spec.lights, spec.sky, shadow_bounds(bounds, views),
         spec.fog, light_parts(spec, traj), spec.cloths,
         settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
     )  # fmt: skip
