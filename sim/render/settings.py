@@ -19,7 +19,7 @@ class RenderSettings:
     turbidity: float = 3.0  # haze of the physical sky, 2 (clear) to 10 (hazy)
     ao: bool = True  # screen-space ambient occlusion of the indirect light
     ao_radius: float = 0.4  # metres
-    ao_strength: float = 1.0  # 0: none, 1: full occlusion
+    ao_strength: float = 0.3  # 0: none, 1: full occlusion
     shadow_softness: float = 1.5  # PCF radius of the sun's shadows in shadow-map texels
     point_shadows: int = 2  # point lights (the strongest) with cube shadow maps, 0 to 2
     specular: bool = True  # GGX highlights of every light (off: diffuse point lights)
