@@ -53,6 +53,7 @@ EFFECTS = {
     "point-light shadows (2)": {"point_shadows": 0},
     "GGX specular": {"specular": False},
     "procedural detail": {"detail": False},
+    "anisotropic filtering (16x)": {"anisotropy": 1},
     "fxaa": {"fxaa": False},
     "auto exposure": {"auto_exposure": False},
 }

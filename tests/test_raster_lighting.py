@@ -161,6 +161,7 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
         ("noise", float("nan")),
         ("exposure", 0.0),
         ("point_shadows", 3),
+        ("anisotropy", 0),
         ("point_shadows", True),
     ],
 )
@@ -173,7 +174,7 @@ def test_bad_render_values_name_their_key(key, value):
 OFF_KEYS = {
     "render.auto_exposure": "false", "render.ibl": "false", "render.ao": "false",
     "render.shadow_softness": 0.0, "render.point_shadows": 0, "render.specular": "false",
-    "render.detail": "false", "render.fxaa": "false",
+    "render.detail": "false", "render.fxaa": "false", "render.anisotropy": 1,
 }  # fmt: skip
 
 
@@ -275,7 +276,7 @@ def test_ambient_occlusion_darkens_the_inside_corner_only():
         on: _single(
             [[floor], [wall]],
             [],
-            dataclasses.replace(FLAT, ibl=True, ao=on),
+            dataclasses.replace(FLAT, ibl=True, ao=on, ao_strength=1.0),
             eye=(0.0, -2.0, 1.2),
             target=(0.0, 1.0, 0.2),
             sky=Sky(ambient=0.1),  # dim: where the tone curve is steep
