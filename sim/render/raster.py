@@ -9,7 +9,7 @@ positions in the neighbouring frames to five targets at once; a final pass that 
 maps the radiance (``sim.render.tonemap``'s pipeline) and anti-aliases it. An
 occlusion-query pass then counts, for every part, the pixels it would cover if nothing
 occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
-of the scene's radiance seen from the first camera, four bounces) gives the indirect
+of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded every frame, smooth normals,

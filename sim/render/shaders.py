@@ -55,7 +55,7 @@ SKY_FS = (
 in vec2 ndc;
 uniform mat4 inv_view_proj;
 uniform samplerCube sky_tex;
-uniform float sky_scale;  // the light probe sees the sky scaled by the scene's ambient
+uniform float sky_scale;  // Sky.ambient / 0.35: the sky seen and lighting the scene
 uniform float fog_density;
 uniform vec3 fog_color;
 """
