@@ -24,7 +24,7 @@ class RenderSettings:
     point_shadows: int = 2  # point lights (the strongest) with cube shadow maps, 0 to 2
     specular: bool = True  # GGX highlights of every light (off: diffuse point lights)
     detail: bool = True  # procedural normal and roughness detail from the material
-    anisotropy: int = 16  # anisotropic texture filtering (samples along the slant), 1: off
+    anisotropy: int = 1  # anisotropic texture filtering (samples along the slant), 1: off
     fxaa: bool = True  # anti-aliasing of the colour image
     motion_blur: float = 0.0  # fraction of the frame interval the shutter is open
     noise: float = 0.0  # sensor noise, standard deviation in linear units at mid grey
