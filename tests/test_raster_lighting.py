@@ -310,3 +310,23 @@ def test_validate_refuses_a_bad_render_key_before_any_work():
 
     with pytest.raises(ConfigError, match=r"render\.ao_strength: must be a number in \[0.0, 1.0\]"):
         validate(tiny_config(**{"render.ao_strength": 2.0}))
+
+
+def test_sun_shadow_region_is_what_the_camera_sees_within_reach():
+    from simfactory.sim.model.camera import intrinsics
+    from simfactory.sim.model.parts import shadow_bounds
+
+    scene = np.array([[-200.0, -200.0, -0.5], [200.0, 200.0, 30.0]])
+    T = np.eye(4)
+    T[:3, :3] = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], float)  # looking along +x
+    T[:3, 3] = (0.0, 0.0, 1.5)
+    K = intrinsics(64, 48, 60.0)
+    lo, hi = shadow_bounds(scene, [(K, 64, 48, T[None])], reach=40.0)
+    half_width = 40.0 * 32 / K[0, 0]  # the view's half width 40 m ahead
+    assert lo[0] == pytest.approx(0.0) and hi[0] == pytest.approx(40.0)
+    assert -lo[1] == pytest.approx(half_width, rel=0.05) and hi[1] == pytest.approx(
+        half_width, rel=0.05
+    )
+    assert (lo[2], hi[2]) == (-0.5, 30.0)  # the scene's full height: tall occluders cast
+    T[:3, 3] = (500.0, 0.0, 1.5)  # looking away from the scene: all of it
+    assert np.array_equal(shadow_bounds(scene, [(K, 64, 48, T[None])]), scene)
