@@ -53,13 +53,13 @@ EFFECTS = {
     "point-light shadows (2)": {"point_shadows": 0},
     "GGX specular": {"specular": False},
     "procedural detail": {"detail": False},
-    "anisotropic filtering (16x)": {"anisotropy": 1},
     "fxaa": {"fxaa": False},
     "auto exposure": {"auto_exposure": False},
 }
 OPTIONAL = {  # off by default: their cost when turned on
     "motion blur (0.5)": {"motion_blur": 0.5},
     "bloom (0.3)": {"bloom": 0.3},
+    "anisotropic filtering (16x)": {"anisotropy": 16},
     "noise + vignette + white balance": {"noise": 0.05, "vignette": 0.3, "white_balance_k": 4500.0},
 }
 
