@@ -59,6 +59,7 @@ EFFECTS = {
 OPTIONAL = {  # off by default: their cost when turned on
     "motion blur (0.5)": {"motion_blur": 0.5},
     "bloom (0.3)": {"bloom": 0.3},
+    "anisotropic filtering (16x)": {"anisotropy": 16},
     "noise + vignette + white balance": {"noise": 0.05, "vignette": 0.3, "white_balance_k": 4500.0},
 }
 

@@ -4,6 +4,13 @@ path tracer costs.
     python benchmarks/realism.py --json realism.json                 # 4 frames per family, 640x360
     python benchmarks/realism.py --frames 1 --width 320 --height 180 # a quicker run
     python benchmarks/realism.py --images docs/realism               # also side-by-side PNGs
+    python benchmarks/realism.py --cache refs --maps maps --cost-samples none render.ao=false
+
+``--cache DIR`` keeps each reference's raw trace (mean radiance, albedo, normal over its
+samples) on disk, keyed by family, size, clip, seed, frame and the overrides the path
+tracer reads, and reuses it; a larger ``--ref-samples`` adds samples (other seeds) to a
+cached trace. ``--maps DIR`` writes raster | reference | FLIP error map per frame.
+``--cost-samples none`` skips timing the path tracer (the raster's FLIP only).
 
 For each family's standard clip (the scenes of ``bench_clip.py``, one rollout), a fixed
 set of frames (evenly spaced inside the clip) is rendered by the raster and by the path
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -48,21 +56,69 @@ from simfactory.sim.model.parts import (  # noqa: E402
     part_geometry,
     part_visuals,
 )
-from simfactory.sim.render.pathtrace import PathTracer  # noqa: E402
+from simfactory.sim.render.pathtrace import PathTracer, combine, develop  # noqa: E402
 from simfactory.sim.render.shots import render_camera  # noqa: E402
 from simfactory.sim.render.tonemap import tonemap  # noqa: E402
 from simfactory.sim.run.build import build_scene  # noqa: E402
 from simfactory.sim.run.clip import raster_renderer, render_settings, simulate  # noqa: E402
 from simfactory.sim.run.config import load_config  # noqa: E402
 
+# render.* keys the path tracer reads (every other render key changes the raster only)
+TRACER_KEYS = ("render.sky_model", "render.turbidity", "render.ibl")
+
 
 def flip(reference: np.ndarray, test: np.ndarray) -> float:
     """Mean FLIP error of two uint8 sRGB images (LDR, default viewing conditions)."""
+    return float(flip_map(reference, test)[1])
+
+
+def flip_map(reference: np.ndarray, test: np.ndarray, magma: bool = False):
+    """(per-pixel FLIP error map, its mean) of two uint8 sRGB images; the map as
+    magma colours (H, W, 3) in [0, 1] when ``magma``."""
     import flip_evaluator
 
     ref = np.ascontiguousarray(reference, dtype=np.float32) / 255.0
     tst = np.ascontiguousarray(test, dtype=np.float32) / 255.0
-    return float(flip_evaluator.evaluate(ref, tst, "LDR", applyMagma=False)[1])
+    error, mean, _ = flip_evaluator.evaluate(ref, tst, "LDR", applyMagma=magma)
+    return error, float(mean)
+
+
+def cache_path(cache: str, family: str, frame: int, args) -> Path:
+    """Where the reference trace of ``frame`` is kept: named by family, size, clip and
+    seed, and a digest of the overrides the path tracer reads."""
+    kept = [o for o in args.overrides if not o.startswith("render.") or o.startswith(TRACER_KEYS)]
+    digest = hashlib.sha1(" ".join(sorted(kept)).encode()).hexdigest()[:8]
+    name = f"{family}_{args.width}x{args.height}_c{args.clip_frames}_s{args.seed}_{digest}"
+    return Path(cache) / f"{name}_f{frame:03d}.npz"
+
+
+def reference_trace(tracer_at, cache, family, traj, cam, K, T_wc, i, args) -> dict:
+    """The raw trace of frame ``i`` at ``--ref-samples``: from the cache where it holds
+    enough samples, else traced (only the missing samples, with other seeds) and kept."""
+    path = cache_path(cache, family, i, args) if cache else None
+    traces = []
+    if path is not None and path.exists():
+        with np.load(path) as z:
+            traces.append({k: (int(z[k]) if k == "samples" else z[k]) for k in z.files})
+    have = sum(t["samples"] for t in traces)
+    if have < args.ref_samples:
+        tracer = tracer_at(i)
+        tracer.samples = args.ref_samples - have
+        t = time.perf_counter()
+        traces.append(tracer.trace(K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
+                                   seed=i + 7919 * len(traces)))  # fmt: skip
+        print(
+            f"{family} frame {i}: reference {tracer.samples} spp "
+            f"{time.perf_counter() - t:.1f} s (now {args.ref_samples})",
+            file=sys.stderr,
+            flush=True,
+        )
+        traced = combine(traces)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, **traced)
+        return traced
+    return traces[0]
 
 
 def picked_frames(clip_frames: int, count: int) -> list[int]:
@@ -119,21 +175,39 @@ def measure_family(family: str, args) -> dict:
     raster, raster_seconds = raster_frames(cfg, spec, traj, cam, K, T_wc)
     frames = picked_frames(traj.num_frames, args.frames)
 
-    t = time.perf_counter()
-    tracer = PathTracer(samples=1, denoise=True)
-    tracer.load_scene(
-        part_visuals(spec, traj), spec.lights, spec.sky, spec.fog, light_parts(spec, traj),
-        spec.cloths, cfg["render"],
-    )  # fmt: skip
-    traced_frame(tracer, traj, cam, K, T_wc, frames[0], render)
-    compile_seconds = time.perf_counter() - t
+    state: dict = {}
 
-    counts = sorted(set(args.cost_samples) | {args.ref_samples}, reverse=True)
+    def tracer_at(i: int) -> PathTracer:
+        """The clip's path tracer (loaded and warmed up on first use), set to frame i."""
+        if "tracer" not in state:
+            t = time.perf_counter()
+            tracer = PathTracer(samples=1, denoise=True)
+            tracer.load_scene(
+                part_visuals(spec, traj), spec.lights, spec.sky, spec.fog,
+                light_parts(spec, traj), spec.cloths, cfg["render"],
+            )  # fmt: skip
+            traced_frame(tracer, traj, cam, K, T_wc, frames[0], render)
+            state["tracer"], state["compile"] = tracer, time.perf_counter() - t
+        tracer = state["tracer"]
+        tracer.set_frame(
+            traj.poses[i], float(traj.times[i]), traj.present[i],
+            [v[i] for v in traj.cloth_vertices] or None,
+        )  # fmt: skip
+        return tracer
+
+    reference = []
+    for i in frames:
+        traced = reference_trace(tracer_at, args.cache, family, traj, cam, K, T_wc, i, args)
+        linear = develop(traced, spec.fog, K, T_wc[i], denoise=True)
+        reference.append(tonemap(linear, float(render["exposure"]), bool(render["auto_exposure"])))
+
+    counts = sorted(set(args.cost_samples), reverse=True)
     images: dict[int, list[np.ndarray]] = {n: [] for n in counts}
     seconds: dict[int, list[float]] = {n: [] for n in counts}
     cpu_seconds: dict[int, list[float]] = {n: [] for n in counts}
     for i in frames:
         for n in counts:
+            tracer = tracer_at(i)
             tracer.samples = n
             image, secs, cpu = traced_frame(tracer, traj, cam, K, T_wc, i, render)
             images[n].append(image)
@@ -144,22 +218,38 @@ def measure_family(family: str, args) -> dict:
                 file=sys.stderr,
                 flush=True,
             )
-    reference = images[args.ref_samples]
     raster_flips = [flip(r, raster[i]) for r, i in zip(reference, frames, strict=True)]
     result = {
         "frames": frames,
         "raster_flip": float(np.mean(raster_flips)),
         "raster_flip_per_frame": [round(f, 4) for f in raster_flips],
-        "pathtrace_flip": {
-            str(n): float(np.mean([flip(r, x) for r, x in zip(reference, images[n], strict=True)]))
-            for n in counts
-            if n != args.ref_samples
-        },
-        "pathtrace_seconds": {str(n): float(np.mean(seconds[n])) for n in counts},
-        "pathtrace_cpu_seconds": {str(n): float(np.mean(cpu_seconds[n])) for n in counts},
-        "compile_seconds": compile_seconds,
         "raster_seconds": raster_seconds,
     }
+    if counts:
+        result |= {
+            "pathtrace_flip": {
+                str(n): float(
+                    np.mean([flip(r, x) for r, x in zip(reference, images[n], strict=True)])
+                )
+                for n in counts
+            },
+            "pathtrace_seconds": {str(n): float(np.mean(seconds[n])) for n in counts},
+            "pathtrace_cpu_seconds": {str(n): float(np.mean(cpu_seconds[n])) for n in counts},
+            "compile_seconds": state.get("compile"),
+        }
+    if args.maps:
+        out = Path(args.maps)
+        out.mkdir(parents=True, exist_ok=True)
+        import imageio.v3 as iio
+
+        for r, i in zip(reference, frames, strict=True):
+            error, mean = flip_map(r, raster[i], magma=True)
+            error = np.clip(np.rint(error * 255.0), 0, 255).astype(np.uint8)
+            iio.imwrite(
+                out / f"{family}_{i:03d}.png", np.concatenate([raster[i], r, error], axis=1)
+            )
+            np.save(out / f"{family}_{i:03d}_raster.npy", raster[i])
+            np.save(out / f"{family}_{i:03d}_reference.npy", r)
     if args.images:
         out = Path(args.images)
         out.mkdir(parents=True, exist_ok=True)
@@ -180,15 +270,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ref-samples", type=int, default=256)
     parser.add_argument(
-        "--cost-samples", default="16,64,256", help="sample counts to time and compare"
+        "--cost-samples", default="16,64,256", help="sample counts to time and compare, or none"
     )
     parser.add_argument("--images", default=None, help="folder for raster | reference PNGs")
+    parser.add_argument(
+        "--maps", default=None, help="folder for raster | reference | FLIP map PNGs"
+    )
+    parser.add_argument("--cache", default=None, help="folder keeping the reference traces")
     parser.add_argument("--json", default=None, help="write the results to this file")
     parser.add_argument(
         "overrides", nargs="*", help="config overrides for every family, e.g. render.detail=false"
     )
     args = parser.parse_args()
-    args.cost_samples = [int(s) for s in args.cost_samples.split(",")]
+    none = args.cost_samples in ("", "none")
+    args.cost_samples = [] if none else [int(s) for s in args.cost_samples.split(",")]
     results = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
@@ -198,7 +293,8 @@ def main() -> None:
     }
     for family in args.families.split(","):
         results["families"][family] = measure_family(family, args)
-        results["device"] = PathTracer(samples=1).device_name
+        if args.cost_samples:
+            results["device"] = PathTracer(samples=1).device_name
         print(json.dumps({family: results["families"][family]}, indent=1), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

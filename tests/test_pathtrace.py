@@ -241,3 +241,28 @@ def test_ids_of_a_cloth_a_textured_part_and_an_absent_part():
     # The textured floor shows its checker: light and dark squares in the traced image.
     floor = rgb[frame.instance == 1].mean(axis=1)
     assert np.percentile(floor, 90) > 2 * np.percentile(floor, 10), np.percentile(floor, [10, 90])
+
+
+def test_traces_combine_by_samples_and_develop_with_fog():
+    from simfactory.sim.model.spec import Fog
+    from simfactory.sim.render.pathtrace import combine, develop
+
+    def trace(value, samples):
+        img = np.full((2, 3, 3), value, np.float32)
+        return {
+            "rgb": img,
+            "albedo": img,
+            "normal": img,
+            "samples": samples,
+            "distance": np.zeros((2, 3)),
+        }
+
+    both = combine([trace(1.0, 256), trace(3.0, 768)])
+    assert both["samples"] == 1024 and np.allclose(both["rgb"], 2.5)
+    K = np.array([[2.0, 0, 1], [0, 2.0, 0.5], [0, 0, 1]])
+    clear = develop(both, Fog(), K, np.eye(4), denoise=False)
+    assert np.allclose(clear, 2.5)
+    both["distance"] = np.full((2, 3), 10.0)
+    fogged = develop(both, Fog(density=0.1, color=(0.5, 0.5, 0.5)), K, np.eye(4), denoise=False)
+    keep = np.exp(-1.0)
+    assert np.allclose(fogged, 2.5 * keep + 0.5 * (1 - keep), atol=1e-5)

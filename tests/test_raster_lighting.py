@@ -161,6 +161,7 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
         ("noise", float("nan")),
         ("exposure", 0.0),
         ("point_shadows", 3),
+        ("anisotropy", 0),
         ("point_shadows", True),
     ],
 )
@@ -173,7 +174,7 @@ def test_bad_render_values_name_their_key(key, value):
 OFF_KEYS = {
     "render.auto_exposure": "false", "render.ibl": "false", "render.ao": "false",
     "render.shadow_softness": 0.0, "render.point_shadows": 0, "render.specular": "false",
-    "render.detail": "false", "render.fxaa": "false",
+    "render.detail": "false", "render.fxaa": "false", "render.anisotropy": 1,
 }  # fmt: skip
 
 
@@ -253,11 +254,13 @@ def test_soft_sun_shadows_have_a_wider_penumbra():
     sun = Light("directional", direction=(0.6, 0.3, -0.7), cast_shadows=True)
     partial = {}
     for softness in (0.0, 4.0):
-        frame = _single(
-            [[floor], [pole]], [sun], dataclasses.replace(FLAT, shadow_softness=softness)
-        )
-        v = frame.rgb[frame.instance == 1].mean(axis=1)
-        lit, shade = np.percentile(v, 95), np.percentile(v, 2)
+        settings = dataclasses.replace(FLAT, shadow_softness=softness)
+        frame = _single([[floor], [pole]], [sun], settings)
+        bare = _single([[floor]], [sun], settings)
+        on_floor = (frame.instance == 1) & (bare.instance == 1)
+        # the shadow's share of each floor pixel: the floor's own shading divided out
+        v = frame.rgb[on_floor].mean(axis=1) / np.maximum(bare.rgb[on_floor].mean(axis=1), 1.0)
+        lit, shade = 1.0, v.min()
         partial[softness] = np.count_nonzero(
             (v > shade + 0.15 * (lit - shade)) & (v < lit - 0.15 * (lit - shade))
         )
@@ -275,7 +278,7 @@ def test_ambient_occlusion_darkens_the_inside_corner_only():
         on: _single(
             [[floor], [wall]],
             [],
-            dataclasses.replace(FLAT, ibl=True, ao=on),
+            dataclasses.replace(FLAT, ibl=True, ao=on, ao_strength=1.0),
             eye=(0.0, -2.0, 1.2),
             target=(0.0, 1.0, 0.2),
             sky=Sky(ambient=0.1),  # dim: where the tone curve is steep
@@ -309,3 +312,23 @@ def test_validate_refuses_a_bad_render_key_before_any_work():
 
     with pytest.raises(ConfigError, match=r"render\.ao_strength: must be a number in \[0.0, 1.0\]"):
         validate(tiny_config(**{"render.ao_strength": 2.0}))
+
+
+def test_sun_shadow_region_is_what_the_camera_sees_within_reach():
+    from simfactory.sim.model.camera import intrinsics
+    from simfactory.sim.model.parts import shadow_bounds
+
+    scene = np.array([[-200.0, -200.0, -0.5], [200.0, 200.0, 30.0]])
+    T = np.eye(4)
+    T[:3, :3] = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], float)  # looking along +x
+    T[:3, 3] = (0.0, 0.0, 1.5)
+    K = intrinsics(64, 48, 60.0)
+    lo, hi = shadow_bounds(scene, [(K, 64, 48, T[None])], reach=40.0)
+    half_width = 40.0 * 32 / K[0, 0]  # the view's half width 40 m ahead
+    assert lo[0] == pytest.approx(0.0) and hi[0] == pytest.approx(40.0)
+    assert -lo[1] == pytest.approx(half_width, rel=0.05) and hi[1] == pytest.approx(
+        half_width, rel=0.05
+    )
+    assert (lo[2], hi[2]) == (-0.5, 30.0)  # the scene's full height: tall occluders cast
+    T[:3, 3] = (500.0, 0.0, 1.5)  # looking away from the scene: all of it
+    assert np.array_equal(shadow_bounds(scene, [(K, 64, 48, T[None])]), scene)

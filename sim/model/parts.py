@@ -120,6 +120,34 @@ def scene_bounds(
     return np.array([flat.min(0), flat.max(0)])
 
 
+SHADOW_REACH = 40.0  # metres in front of a camera within which the sun's shadows are drawn
+
+
+def shadow_bounds(bounds: np.ndarray, views: list[tuple], reach: float = SHADOW_REACH):
+    """The part of the scene's ``bounds`` (2, 3) where the sun's shadow map is spent: the
+    box of every camera's view cut ``reach`` metres ahead, over all its frames, with
+    the scene's full height (so tall occluders still cast); ``views``: (K (3, 3),
+    width, height, T_world_camera (F, 4, 4)) per camera. ``bounds`` itself where the
+    views miss it."""
+    bounds = np.asarray(bounds, float)
+    points = []
+    for K, width, height, T_wc in views:
+        corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], float)
+        rays = (corners - [0.5, 0.5, 0]) @ np.linalg.inv(K).T * reach  # (4, 3), camera frame
+        T = np.asarray(T_wc, float)
+        points.append(T[:, :3, 3])
+        points.append(
+            (np.einsum("fij,nj->fni", T[:, :3, :3], rays) + T[:, None, :3, 3]).reshape(-1, 3)
+        )
+    flat = np.concatenate(points)
+    lo = np.maximum(bounds[0], flat.min(0))
+    hi = np.minimum(bounds[1], flat.max(0))
+    if np.any(lo[:2] >= hi[:2]):
+        return bounds
+    lo[2], hi[2] = bounds[0, 2], bounds[1, 2]
+    return np.array([lo, hi])
+
+
 def light_parts(spec: SceneSpec, trajectory: Trajectory) -> list[int]:
     """Per light, the part index of the body that carries it (-1 for fixed lights)."""
     out = []

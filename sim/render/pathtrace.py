@@ -480,6 +480,14 @@ class PathTracer:
     def render(self, K, T_world_camera, width, height, near, far, seed: int = 0) -> np.ndarray:
         """(H, W, 3) float32 linear radiance of the frame last set with ``set_frame``,
         ``samples`` per pixel, denoised if asked, with fog."""
+        traced = self.trace(K, T_world_camera, width, height, near, far, seed)
+        return self.develop(traced, K, T_world_camera)
+
+    def trace(self, K, T_world_camera, width, height, near, far, seed: int = 0) -> dict:
+        """The raw pass of ``render``: the mean over ``samples`` per pixel of radiance
+        ("rgb"), albedo and normal (H, W, 3) float32 each, "samples", and "distance"
+        (H, W) along the pixel centres' rays when the scene has fog. Traces of the same
+        frame with other seeds average into more samples (``combine``)."""
         mi = self.mi
         sensor = self._sensor(K, T_world_camera, width, height, near, far, aux=False)
         total = None
@@ -494,35 +502,20 @@ class PathTracer:
             out = np.array(out, dtype=np.float64) * spp
             total = out if total is None else total + out
         image = (total / self.samples).astype(np.float32)
-        rgb, albedo, normal = image[..., :3], image[..., 4:7], image[..., 7:10]
-        rgb = np.nan_to_num(np.maximum(rgb, 0.0), nan=0.0, posinf=0.0)
-        if self.denoise:
-            import pyoidn
-
-            rgb = pyoidn.denoise(
-                np.ascontiguousarray(rgb),
-                np.ascontiguousarray(np.clip(albedo, 0.0, 1.0)),
-                np.ascontiguousarray(np.clip(normal, -1.0, 1.0)),
-                hdr=True,
-            )
-            rgb = np.maximum(np.asarray(rgb, dtype=np.float32), 0.0)
+        rgb = np.nan_to_num(np.maximum(image[..., :3], 0.0), nan=0.0, posinf=0.0)
+        traced = {
+            "rgb": rgb,
+            "albedo": image[..., 4:7],
+            "normal": image[..., 7:10],
+            "samples": self.samples,
+        }
         if self.fog.density > 0:
-            distance, _ = self._aux(K, T_world_camera, width, height, near, far)
-            rgb = self._apply_fog(rgb, distance, K, T_world_camera)
-        return rgb
+            traced["distance"] = self._aux(K, T_world_camera, width, height, near, far)[0]
+        return traced
 
-    def _apply_fog(self, rgb, distance, K, T_world_camera) -> np.ndarray:
-        """The raster's fog: surfaces blend into the fog colour by their distance, the
-        sky as if seen through a 100 m layer, thicker towards the horizon."""
-        height, width = distance.shape
-        j, i = np.meshgrid(np.arange(width), np.arange(height))
-        rays = np.stack([j, i, np.ones_like(j)], axis=-1).astype(float) @ np.linalg.inv(K).T
-        world = rays @ np.asarray(T_world_camera, float)[:3, :3].T
-        dz = np.abs(world[..., 2]) / np.linalg.norm(world, axis=-1)
-        depth = np.where(distance > 0, distance, 100.0 / np.maximum(dz, 0.05))
-        keep = np.exp(-self.fog.density * depth)[..., None]
-        fog = np.asarray(self.fog.color, dtype=np.float32)
-        return (rgb * keep + fog * (1.0 - keep)).astype(np.float32)
+    def develop(self, traced: dict, K, T_world_camera) -> np.ndarray:
+        """Linear radiance of a ``trace``: denoised (when ``denoise``), with fog."""
+        return develop(traced, self.fog, K, T_world_camera, self.denoise)
 
     def render_camera(
         self,
@@ -559,6 +552,47 @@ class PathTracer:
                     flush=True,
                 )
         return frames
+
+
+def combine(traces: list[dict]) -> dict:
+    """One trace of a frame from several (other seeds): their sample-weighted mean."""
+    total = sum(t["samples"] for t in traces)
+    out = {"samples": total}
+    for key in ("rgb", "albedo", "normal"):
+        out[key] = (sum(t[key] * (t["samples"] / total) for t in traces)).astype(np.float32)
+    if "distance" in traces[0]:
+        out["distance"] = traces[0]["distance"]
+    return out
+
+
+def develop(traced: dict, fog: Fog, K, T_world_camera, denoise: bool = True) -> np.ndarray:
+    """(H, W, 3) float32 linear radiance of a trace (``PathTracer.trace``): denoised with
+    Open Image Denoise from its albedo and normal when ``denoise``, then the raster's
+    fog: surfaces blend into the fog colour by their distance, the sky as if seen
+    through a 100 m layer, thicker towards the horizon."""
+    rgb = traced["rgb"]
+    if denoise:
+        import pyoidn
+
+        rgb = pyoidn.denoise(
+            np.ascontiguousarray(rgb),
+            np.ascontiguousarray(np.clip(traced["albedo"], 0.0, 1.0)),
+            np.ascontiguousarray(np.clip(traced["normal"], -1.0, 1.0)),
+            hdr=True,
+        )
+        rgb = np.maximum(np.asarray(rgb, dtype=np.float32), 0.0)
+    if fog is None or fog.density <= 0:
+        return np.asarray(rgb, dtype=np.float32)
+    distance = traced["distance"]
+    height, width = distance.shape
+    j, i = np.meshgrid(np.arange(width), np.arange(height))
+    rays = np.stack([j, i, np.ones_like(j)], axis=-1).astype(float) @ np.linalg.inv(K).T
+    world = rays @ np.asarray(T_world_camera, float)[:3, :3].T
+    dz = np.abs(world[..., 2]) / np.linalg.norm(world, axis=-1)
+    depth = np.where(distance > 0, distance, 100.0 / np.maximum(dz, 0.05))
+    keep = np.exp(-fog.density * depth)[..., None]
+    colour = np.asarray(fog.color, dtype=np.float32)
+    return (rgb * keep + colour * (1.0 - keep)).astype(np.float32)
 
 
 def pass_sizes(samples: int, cap: int) -> list[int]:

@@ -9,7 +9,7 @@ positions in the neighbouring frames to five targets at once; a final pass that 
 maps the radiance (``sim.render.tonemap``'s pipeline) and anti-aliases it. An
 occlusion-query pass then counts, for every part, the pixels it would cover if nothing
 occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
-of the scene's radiance seen from the first camera, two bounces) gives the indirect
+of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded every frame, smooth normals,
@@ -49,8 +49,11 @@ SHADOW_SIZE = 1024
 POINT_SHADOW_SIZE = 256
 POINT_SHADOW_RANGE = (0.05, 50.0)  # near and far of the point light's cube map
 PROBE_SIZE = 32  # texels per face of the light probe
+PROBE_BOUNCES = 4  # times the probe is drawn, each lit by the last one's irradiance
+TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
+MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
 
@@ -358,6 +361,9 @@ class Renderer:
         key = id(tex)
         if key not in self._textures:
             self._textures[key] = self._upload_texture(tex)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._textures[key])  # surfaces at a slant stay sharp
+        GL.glTexParameterf(GL.GL_TEXTURE_2D, MAX_ANISOTROPY, float(self.settings.anisotropy))
+        GL.glTexParameterf(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_LOD_BIAS, TEXTURE_LOD_BIAS)
         return self._textures[key]
 
     def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
@@ -708,7 +714,7 @@ class Renderer:
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo[0])
             GL.glViewport(0, 0, width, height)
         with self._timed("sky"):
-            self._sky_pass(proj @ view)
+            self._sky_pass(proj @ view, self._sky.ambient / DEFAULT_AMBIENT)  # as it lights
         poses_next, T_next, poses_prev, T_prev = neighbours
         motion = (poses_next, proj @ gl_view(T_next), poses_prev, proj @ gl_view(T_prev))
         with self._timed("mesh"):
@@ -951,8 +957,8 @@ class Renderer:
 
     def _build_probe(self, suns: list[Light], shadows: bool) -> None:
         """The light probe: the scene's radiance in every direction from the probe's
-        position, drawn twice (the second time lit by the first's irradiance, for two
-        bounces); its irradiance becomes the spherical harmonics, its radiance the
+        position, drawn ``PROBE_BOUNCES`` times (each lit by the last one's irradiance, for
+        that many bounces); its irradiance becomes the spherical harmonics, its radiance the
         specular mips. Shadow maps drawn for it are marked stale for the frames."""
         cam_pos, part_poses, present = self._probe_spec
         drawn, self._drawn = self._drawn, present
@@ -967,7 +973,7 @@ class Renderer:
         near, far = 0.05, 200.0
         self._sh = np.zeros((9, 3))
         identity = np.eye(4)
-        for _ in range(2):
+        for _ in range(PROBE_BOUNCES):
             faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
             for face in range(6):
                 vp = ibl.face_view_proj(face, cam_pos, near, far)

@@ -19,11 +19,12 @@ class RenderSettings:
     turbidity: float = 3.0  # haze of the physical sky, 2 (clear) to 10 (hazy)
     ao: bool = True  # screen-space ambient occlusion of the indirect light
     ao_radius: float = 0.4  # metres
-    ao_strength: float = 1.0  # 0: none, 1: full occlusion
+    ao_strength: float = 0.3  # 0: none, 1: full occlusion
     shadow_softness: float = 1.5  # PCF radius of the sun's shadows in shadow-map texels
     point_shadows: int = 2  # point lights (the strongest) with cube shadow maps, 0 to 2
     specular: bool = True  # GGX highlights of every light (off: diffuse point lights)
     detail: bool = True  # procedural normal and roughness detail from the material
+    anisotropy: int = 1  # anisotropic texture filtering (samples along the slant), 1: off
     fxaa: bool = True  # anti-aliasing of the colour image
     motion_blur: float = 0.0  # fraction of the frame interval the shutter is open
     noise: float = 0.0  # sensor noise, standard deviation in linear units at mid grey
@@ -43,7 +44,7 @@ class RenderSettings:
         """Every effect off: direct light, hemisphere ambient, hard shadows, no AA."""
         return cls(
             exposure=exposure, auto_exposure=False, ibl=False, ao=False, shadow_softness=0.0,
-            point_shadows=0, specular=False, detail=False, fxaa=False,
+            point_shadows=0, specular=False, detail=False, fxaa=False, anisotropy=1,
         )  # fmt: skip
 
     def record(self) -> dict:
@@ -65,6 +66,7 @@ RANGES: dict[str, tuple] = {
     "point_shadows": ("int", 0, 2),
     "specular": ("bool",),
     "detail": ("bool",),
+    "anisotropy": ("int", 1, 16),
     "fxaa": ("bool",),
     "motion_blur": ("float", 0.0, 1.0),
     "noise": ("float", 0.0, 1.0),

@@ -78,7 +78,7 @@ SKY_FS = (
 in vec2 ndc;
 uniform mat4 inv_view_proj;
 uniform samplerCube sky_tex;
-uniform float sky_scale;  // the light probe sees the sky scaled by the scene's ambient
+uniform float sky_scale;  // Sky.ambient / 0.35: the sky seen and lighting the scene
 uniform float fog_density;
 uniform vec3 fog_color;
 """
@@ -280,14 +280,19 @@ vec3 fresnel(vec3 F0, float cos_theta) {
 }
 
 vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo, float rough) {
-    // Lambert + GGX / height-correlated Smith / Schlick, times N.L; the diffuse lobe
-    // gives up what the specular reflects.
+    // Disney's diffuse with retro-reflection (Burley 2015, the path tracer's principled
+    // BSDF) + GGX / height-correlated Smith / Schlick, times N.L.
     float NoL = max(dot(N, L), 0.0);
     vec3 F0 = mix(vec3(0.04), albedo, metallic);
-    vec3 diffuse = (1.0 - metallic) * albedo / PI;
-    if (specular == 0) return diffuse * NoL;
     vec3 H = normalize(V + L);
     float NoV = max(dot(N, V), 1e-4);
+    float LoH = max(dot(L, H), 0.0);
+    float Fl = pow(1.0 - NoL, 5.0);
+    float Fv = pow(1.0 - NoV, 5.0);
+    float Rr = 2.0 * rough * LoH * LoH;
+    float disney = (1.0 - 0.5 * Fl) * (1.0 - 0.5 * Fv) + Rr * (Fl + Fv + Fl * Fv * (Rr - 1.0));
+    vec3 diffuse = (1.0 - metallic) * albedo / PI * disney;
+    if (specular == 0) return diffuse * NoL;
     float NoH = max(dot(N, H), 0.0);
     float a = max(rough * rough, 2e-3);
     float a2 = a * a;
@@ -296,7 +301,7 @@ vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo, float rough) {
     float vis = 0.5 / (NoL * sqrt(NoV * NoV * (1.0 - a2) + a2)
                        + NoV * sqrt(NoL * NoL * (1.0 - a2) + a2) + 1e-6);
     vec3 F = fresnel(F0, max(dot(V, H), 0.0));
-    return ((1.0 - F) * diffuse + F * (D * vis)) * NoL;
+    return (diffuse + F * (D * vis)) * NoL;
 }
 
 float sun_visibility(vec3 N, vec3 L) {
@@ -394,7 +399,7 @@ void main() {
         float NoV = max(dot(Ns, V), 1e-4);
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
-        indirect = (1.0 - metallic) * albedo * sh_irradiance(Ns) * (1.0 - spec_w);
+        indirect = (1.0 - metallic) * albedo * sh_irradiance(Ns);
         if (ibl_specular == 1) {
             vec3 R = reflect(-V, Ns);
             indirect += spec_w * textureLod(env_specular, R, rough * env_levels).rgb;

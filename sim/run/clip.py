@@ -33,6 +33,7 @@ from simfactory.sim.model.parts import (
     part_geometry,
     part_visuals,
     scene_bounds,
+    shadow_bounds,
 )
 from simfactory.sim.model.seeds import clip_seed
 from simfactory.sim.model.spec import SceneSpec
@@ -98,14 +99,24 @@ def simulate(
 
 def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geometry):
     """The process's raster renderer with the clip's scene loaded; its light probe sits
-    where the first camera starts, the parts as in the first frame."""
+    1.5 m above the floor in the middle of what the cameras see within 40 m (a room's
+    middle indoors), the parts as in the first frame; the sun's shadow map covers the
+    same region."""
     renderer = process_renderer(cfg["render"].get("egl_device"))
-    eye = camera_poses(spec.cameras[0], traj.times, spec, traj)[0][:3, 3]
+    views = [
+        (intrinsics(c.width, c.height, c.fov_y_deg), c.width, c.height,
+         camera_poses(c, traj.times, spec, traj))
+        for c in spec.cameras
+    ]  # fmt: skip
+    seen = shadow_bounds(scene_bounds(geometry, traj.poses, traj.cloth_vertices), views)
+    lo, hi = seen
+    centre = (lo + hi) / 2  # the light probe: in the middle of what the cameras see
+    centre[2] = lo[2] + min(1.5, 0.5 * (hi[2] - lo[2]))
     present = None if traj.present is None else traj.present[0]
     renderer.load_scene(
-        visuals, spec.lights, spec.sky, scene_bounds(geometry, traj.poses, traj.cloth_vertices),
+        visuals, spec.lights, spec.sky, seen,
         spec.fog, light_parts(spec, traj), spec.cloths,
-        settings=RenderSettings.from_config(cfg["render"]), probe=(eye, traj.poses[0], present),
+        settings=RenderSettings.from_config(cfg["render"]), probe=(centre, traj.poses[0], present),
     )  # fmt: skip
     return renderer
 
