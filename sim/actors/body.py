@@ -175,14 +175,15 @@ def body_model():
 
 
 def release_body_model() -> None:
-    """Drop the model and what was computed from it (a worker then renders with ~100 MB
-    less; the next clip that needs it creates it again in under a second)."""
-    import gc
-
-    for cached in (body_model, _skin_weights, _rest_body_cached, _corrections, _hand_points,
-                   _fingertip_vertices, _parents, _coco_regressor, _hand_frame):  # fmt: skip
+    """Drop the model and what was computed from its phenotypes (a worker then renders
+    with ~100 MB less; the next clip that needs it creates it again in under a second).
+    What every body shares (skinning weights, bone names and parents, the keypoint
+    regressor: a few MB of numpy) is kept for the worker's life. The model holds no
+    reference cycles: dropping the last reference frees it (no ``gc.collect``, which
+    costs ~0.2 s with torch loaded)."""
+    for cached in (body_model, _rest_body_cached, _corrections, _hand_points,
+                   _fingertip_vertices, _hand_frame):  # fmt: skip
         cached.cache_clear()
-    gc.collect()
 
 
 @cache
@@ -566,28 +567,39 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
 
 
 @cache
-def _skin_weights() -> tuple[np.ndarray, np.ndarray]:
-    """anny's skinning weights (V, 9) and the bones they name (V, 9)."""
+def _skin_matrix():
+    """anny's skinning weights as a sparse matrix (V, B) (CSR): up to 9 bones a vertex,
+    2.5 on average."""
+    from scipy import sparse
+
     model = body_model()
-    return model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+    weights = model.vertex_bone_weights.numpy().astype(np.float64)
+    bones = model.vertex_bone_indices.numpy()
+    rows = np.repeat(np.arange(len(weights)), weights.shape[1])
+    keep = weights.reshape(-1) != 0
+    shape = (len(weights), len(model.bone_labels))
+    return sparse.csr_matrix(
+        (weights.reshape(-1)[keep], (rows[keep], bones.reshape(-1)[keep])), shape=shape
+    )
 
 
-SKIN_CHUNK = 2  # frames skinned at once (bounds the gathered transforms: ~24 MB)
-
-
-def linear_blend_skinning(rest_vertices: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+def linear_blend_skinning(
+    rest_vertices: np.ndarray, transforms: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
     (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
-    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning."""
-    weights, bones = _skin_weights()
-    out = np.empty((len(transforms), len(rest_vertices), 3))
-    for start in range(0, len(transforms), SKIN_CHUNK):
-        T = transforms[start : start + SKIN_CHUNK, :, :3, :]  # (f, B, 3, 4)
-        blend = np.einsum("vk,fvkij->fvij", weights, T[:, bones])  # (f, V, 3, 4)
-        out[start : start + SKIN_CHUNK] = (
-            np.einsum("fvij,vj->fvi", blend[..., :3], rest_vertices) + blend[..., 3]
-        )
-    return out
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; one
+    sparse product for all frames. ``rows`` (V',) skins only those vertices (V' of them)."""
+    W = _skin_matrix()
+    if rows is not None:
+        W, rest_vertices = W[rows], rest_vertices[rows]
+    F, B = transforms.shape[:2]
+    T = np.ascontiguousarray(transforms[:, :, :3, :].transpose(1, 3, 0, 2)).reshape(B, 12 * F)
+    blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
+    out = blend[:, 3].copy()
+    for j in range(3):
+        out += blend[:, j] * rest_vertices[:, None, j : j + 1]
+    return out.transpose(1, 0, 2)
 
 
 def _posed(phenotype: dict, bones: np.ndarray) -> dict:
@@ -731,18 +743,20 @@ def skin_person(
 
 
 @cache
-def _coco_regressor() -> np.ndarray:
-    """anny's COCO body and foot keypoint regressor (23, V): weights over the mesh's
-    vertices, in COCO-WholeBody's order of its first 23 points."""
+def _coco_regressor():
+    """anny's COCO body and foot keypoint regressor (23, V), sparse (CSR): weights over
+    the mesh's vertices, in COCO-WholeBody's order of its first 23 points."""
     import torch
     from anny.paths import get_anny_root_dir
+    from scipy import sparse
 
     from simfactory.sim.annotate.keypoints import WHOLEBODY_KEYPOINTS
 
     model = body_model()
     data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
     base = model.base_mesh_vertex_indices
-    return np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+    dense = np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+    return sparse.csr_matrix(dense.astype(np.float64))
 
 
 JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
@@ -785,11 +799,9 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Each joint point is skinned with the bone weights of the skin nearest it.
     nearest = faces[triangle][np.arange(len(triangle)), 0]
     weights = np.zeros((42, len(bone_labels())))
-    model = body_model()
-    w, idx = model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
-    rows = np.flatnonzero(joints)
-    for row, vertex in zip(rows, nearest, strict=True):
-        np.add.at(weights[row], idx[vertex], w[vertex])
+    W = _skin_matrix()
+    for row, vertex in zip(np.flatnonzero(joints), nearest, strict=True):
+        weights[row] = W[vertex].toarray()[0]
     return weights, points, tips
 
 
@@ -806,7 +818,9 @@ def wholebody_keypoints(
     F = len(vertices)
     points = np.zeros((F, 133, 3))
     placed = np.zeros(133, dtype=bool)
-    points[:, :23] = np.einsum("kv,fvd->fkd", _coco_regressor(), vertices)
+    regressor = _coco_regressor()
+    for f in range(F):
+        points[f, :23] = regressor @ vertices[f]
     weights, local, tips = _hand_points(key)
     joints = tips < 0
     used = np.flatnonzero(weights.any(axis=0))
@@ -1001,41 +1015,49 @@ def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
     return depth
 
 
-class _FingerReach:
-    """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
-    its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
-    (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
-    pieces (in its frame)."""
+def _rotate(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Vectors ``v`` (..., 3) turned by ``angle`` (...) about unit ``axis`` (..., 3)
+    (Rodrigues' formula)."""
+    c, s = np.cos(angle)[..., None], np.sin(angle)[..., None]
+    k_dot_v = (axis * v).sum(axis=-1, keepdims=True)
+    return v * c + np.cross(axis, v) * s + axis * k_dot_v * (1.0 - c)
 
-    def __init__(self, knuckle, limbs, normal, share, pose, pieces):
+
+def _in_frame(poses: np.ndarray, v: np.ndarray, point: bool = False) -> np.ndarray:
+    """World vectors (or points) ``v`` (n, ..., 3) in the frames ``poses`` (n, 4, 4)."""
+    if point:
+        v = v - poses[:, :3, 3].reshape((len(poses),) + (1,) * (v.ndim - 2) + (3,))
+    return np.einsum("nji,n...j->n...i", poses[:, :3, :3], v)
+
+
+class _FingerReach:
+    """Fingers' tips as they turn sideways and curls (``close_fingers``), for m rows (a
+    finger at a frame), in the held object's frame: each row's knuckle (m, 3), its three
+    limbs (m, 3, 3) (knuckle to tip), the palm's normal (m, 3), the cumulative curl shares
+    (m, 3) and the object's convex pieces."""
+
+    def __init__(self, knuckle, limbs, normal, share, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
-        self.share, self.pose, self.pieces = share, pose, pieces
+        self.share, self.pieces = share, pieces
 
     def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """Tip positions (n, S, 3) for curls and spreads (n, S) (rad)."""
-        n, count = spread.shape
-        S = Rotation.from_rotvec((self.normal[:, None] * spread[..., None]).reshape(-1, 3))
-        limb = np.einsum("kij,kmj->kmi", S.as_matrix(), np.repeat(self.limbs, count, axis=0))
-        nrm = np.repeat(self.normal, count, axis=0)
-        axis = _unit(np.cross(_unit(limb[:, 0]), nrm) + 1e-12)
-        p = np.repeat(self.knuckle, count, axis=0)
-        for j in range(3):
-            bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * self.share[j])[:, None])
-            p = p + bend.apply(limb[:, j])
-        return p.reshape(n, count, 3)
+        """Tip positions (m, S, 3) for curls and spreads (m, S) (rad)."""
+        normal = self.normal[:, None, None]  # (m, 1, 1, 3)
+        limb = _rotate(self.limbs[:, None], normal, spread[..., None])  # (m, S, 3, 3)
+        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)
+        angle = theta[..., None] * self.share[:, None]  # (m, S, 3)
+        bent = _rotate(limb, axis[:, :, None], angle)
+        return self.knuckle[:, None] + bent.sum(axis=2)
 
     def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        p = self.tips(theta, spread)
-        pose = self.pose
-        local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
-        return convex_depth(self.pieces, local)
+        return convex_depth(self.pieces, self.tips(theta, spread))
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per frame, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside
-        the object with the least spread of ``spreads`` (the first contact of a scan of
-        the curl, bisected), else those of its nearest approach."""
+        """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
+        object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
+        of the curl, bisected), else those of its nearest approach."""
         n = len(self.knuckle)
-        spread = np.tile(spreads, (n, 1))
+        spread = np.asarray(spreads, dtype=np.float64)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
         hit = np.zeros_like(spread, dtype=bool)
@@ -1070,8 +1092,9 @@ def close_fingers(
     grip's closure: a finger turns sideways (about the palm's normal, up to ``SPREAD``,
     the least that works) and curls (``CURL_SHARE`` over its joints, about the axis across
     it towards the palm) until its tip is ``TIP_PRESS`` inside the held object's surface
-    (its visuals' convex pieces), found by a scan and a bisection of the curl; a finger
-    that reaches nothing stops at its nearest approach."""
+    (its visuals' convex pieces), found by a scan and a bisection of the curl (the five
+    fingers of a hand and all its frames searched together, in the object's frame); a
+    finger that reaches nothing stops at its nearest approach."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     rest = _rest_body_cached(key)
     tips = _fingertip_vertices(key)
@@ -1082,12 +1105,11 @@ def close_fingers(
         if not close.any() or grip["object"] not in objects:
             continue
         meshes, poses = objects[grip["object"]]
-        pieces = _convex_pieces(meshes)
         frames = np.flatnonzero(close > 0)
         pose = poses[frames]
+        fingers = []
         for k in range(1, 6):
             chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
-            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
             T = bone_poses[frames][:, chain]  # (n, 3, 4, 4) posed
             heads = T[:, :, :3, 3]
             R0 = T[:, 0, :3, :3] @ rest.rest_poses[chain[0], :3, :3].T
@@ -1097,15 +1119,26 @@ def close_fingers(
             normal = np.einsum("nij,j->ni", R0, _hand_frame(key, side)["normal"])
             limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
                               tip - heads[:, 2]], axis=1)  # fmt: skip
+            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
             spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
-            reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
-            theta, turn = reach.search(spreads)
-            theta, turn = theta * close[frames], turn * close[frames]
-            S = Rotation.from_rotvec(normal * turn[:, None])
+            fingers.append((chain, heads[:, 0], limbs, normal, share, spreads))
+        n = len(frames)
+        reach = _FingerReach(
+            np.concatenate([_in_frame(pose, f[1], point=True) for f in fingers]),
+            np.concatenate([_in_frame(pose, f[2]) for f in fingers]),
+            np.concatenate([_in_frame(pose, f[3]) for f in fingers]),
+            np.concatenate([np.tile(f[4], (n, 1)) for f in fingers]),
+            _convex_pieces(meshes),
+        )
+        theta, turn = reach.search(np.concatenate([np.tile(f[5], (n, 1)) for f in fingers]))
+        for i, (chain, _, limbs, normal, share, _) in enumerate(fingers):
+            th = theta[i * n : (i + 1) * n] * close[frames]
+            tu = turn[i * n : (i + 1) * n] * close[frames]
+            S = Rotation.from_rotvec(normal * tu[:, None])
             f_dir = _unit(S.apply(limbs[:, 0]))
             axis = _unit(np.cross(f_dir, normal) + 1e-12)
             for j, c in enumerate(chain):
-                bend = Rotation.from_rotvec(axis * (theta * share[j])[:, None]) * S
+                bend = Rotation.from_rotvec(axis * (th * share[j])[:, None]) * S
                 bones[frames, c, :3, :3] = bend.as_matrix() @ bones[frames, c, :3, :3]
     return bones
 
