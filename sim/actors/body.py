@@ -399,13 +399,17 @@ def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
     return region
 
 
-def cluster_vertices(vertices: np.ndarray, cell: np.ndarray | float) -> np.ndarray:
+def cluster_vertices(
+    vertices: np.ndarray, cell: np.ndarray | float, classes: np.ndarray | None = None
+) -> np.ndarray:
     """For every vertex (V, 3), the vertex that stands for it in a coarser mesh: the one
     nearest the mean of the vertices in its cube (vertex clustering), cubes of side
-    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes are
-    never merged)."""
+    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes, or of
+    different ``classes`` (V,) where given, are never merged)."""
     cell = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(vertices),))
     keys = np.c_[np.floor(vertices / cell[:, None]).astype(np.int64), np.round(cell * 1e4)]
+    if classes is not None:
+        keys = np.c_[keys, classes]
     _, cluster = np.unique(keys, axis=0, return_inverse=True)
     cluster = cluster.reshape(-1)
     count = np.bincount(cluster)
@@ -447,24 +451,77 @@ def body_regions(
         hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
         cells = np.where(hands[rest.dominant], hand_cell or cell, cell)
         stand_in = cluster_vertices(rest.vertices, cells)
-    cloths = []
-    for r, name in enumerate(REGIONS):
+    region_faces = []
+    for r in range(len(REGIONS)):
         faces = rest.faces[majority == r]
         if stand_in is not None:
-            faces = stand_in[faces]
-            faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
-                          & (faces[:, 0] != faces[:, 2])]  # fmt: skip
-            faces = np.unique(faces, axis=0)
+            faces = _collapse(stand_in, faces)
+        region_faces.append(faces)
+    levels = _detail_levels(rest, region_faces, cell)
+    cloths = []
+    for r, name in enumerate(REGIONS):
+        faces = region_faces[r]
         if not len(faces):
             continue
         used, local = np.unique(faces, return_inverse=True)
         mesh = trimesh.Trimesh(vertices[used], local.reshape(-1, 3), process=False)
         colour = look[name]
         material = Material(f"{person}_{name}", (*colour, 1.0), ROUGHNESS[name])
+        skin_levels = [(cell, mesh.faces.copy())]
+        for level_cell, stand in levels:  # the coarser levels, in the region's own vertices
+            coarse = _collapse(stand, faces)
+            if len(coarse):
+                skin_levels.append((level_cell, np.searchsorted(used, coarse)))
         cloths.append(
-            Cloth(f"{person}/{name}", "person", mesh, material, skin=person, skin_vertices=used)
+            Cloth(
+                f"{person}/{name}",
+                "person",
+                mesh,
+                material,
+                skin=person,
+                skin_vertices=used,
+                skin_levels=tuple(skin_levels),
+            )  # fmt: skip
         )
     return cloths
+
+
+def _collapse(stand_in: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Faces (T, 3) with each vertex replaced by its stand-in, those that collapse dropped
+    (and repeats)."""
+    faces = stand_in[faces]
+    a, b, c = faces.T
+    return np.unique(faces[(a != b) & (b != c) & (a != c)], axis=0)
+
+
+# Levels of detail: cubes (m) of vertex clustering for the body, the hands' a third as
+# big; a person is drawn at the coarsest level whose cube is at most ``DETAIL_PIXELS``
+# pixels where it comes nearest a camera (``choose_detail``).
+DETAIL_CELLS = (0.012, 0.02, 0.03, 0.05, 0.08)
+DETAIL_PIXELS = 2.0
+
+
+def _detail_levels(rest: RestBody, region_faces: list, cell: float) -> list:
+    """The coarser levels of a body mesh whose regions have ``region_faces`` (global vertex
+    indices; drawn at ``cell``): per level, its cell and every vertex's stand-in. A stand-in
+    is in the same regions as the vertex it replaces (vertices of other region sets never
+    merge, so each region's coarse faces use its own vertices and regions still meet), and
+    the fingertips (keypoints) stand for themselves."""
+    sets = np.zeros(len(rest.vertices), dtype=np.int64)
+    for r, faces in enumerate(region_faces):
+        np.bitwise_or.at(sets, faces.reshape(-1), 1 << r)
+    hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
+    hand = hands[rest.dominant]
+    classes = sets + (hand << len(REGIONS))
+    tips = np.array(list(_tip_vertices(rest).values()))
+    classes[tips] = -1 - np.arange(len(tips))
+    levels = []
+    for level_cell in DETAIL_CELLS:
+        if level_cell <= cell:
+            continue
+        cells = np.where(hand, level_cell / 3, level_cell)
+        levels.append((level_cell, cluster_vertices(rest.vertices, cells, classes)))
+    return levels
 
 
 def make_person(
@@ -879,6 +936,49 @@ def skin_people(spec, traj) -> None:
     release_body_model()
 
 
+def choose_detail(spec, traj) -> None:
+    """Draw every person of ``spec`` at the coarsest level of detail (``Cloth.skin_levels``)
+    whose cube is at most ``DETAIL_PIXELS`` pixels where the person comes nearest any of
+    the clip's cameras (its vertices' least depth in front of the camera, over all
+    frames): the regions' meshes get that level's faces (their vertices stay the whole
+    region's, as skinned), so every camera, the LiDAR and the path tracer see one
+    surface. The level's cube is recorded in the person's look (``drawn_cell_m``)."""
+    from simfactory.sim.model.camera import camera_poses, intrinsics
+
+    cameras = []
+    for cam in spec.cameras:
+        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K[1, 1], cam))
+    for person in spec.people:
+        regions = [(c, traj.cloth_vertices[traj.cloth_names.index(c.name)])
+                   for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
+        if not regions:
+            continue
+        vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
+        finest = np.inf  # metres a pixel spans where the person is nearest a camera
+        for T_cw, focal, cam in cameras:
+            z = np.einsum("fj,fvj->fv", T_cw[:, 2, :3], vertices) + T_cw[:, 2, 3][:, None]
+            z = z[z > cam.near]
+            if len(z):
+                finest = min(finest, float(z.min()) / focal)
+        cell = min(level for level, _ in regions[0][0].skin_levels)
+        for level, _ in regions[0][0].skin_levels:
+            if level <= DETAIL_PIXELS * finest:
+                cell = max(cell, level)
+        for cloth, _ in regions:  # a small region (the eyes) may end a level early
+            faces = [f for level, f in cloth.skin_levels if level <= cell][-1]
+            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
+        person.look["drawn_cell_m"] = cell
+
+
+def drawn_vertices(cloth, vertices: np.ndarray) -> np.ndarray:
+    """A cloth's vertices (..., V, 3) that its mesh's faces use (a person's region drawn at
+    a coarser level uses some of its skinned vertices): for boxes of the drawn surface."""
+    if not cloth.skin:
+        return vertices
+    return vertices[..., np.unique(np.asarray(cloth.mesh.faces)), :]
+
+
 # Hands that grasp: the hand turns its palm onto what it holds and the fingers close on it.
 
 APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time before a grasp
@@ -1145,7 +1245,11 @@ def close_fingers(
 
 @cache
 def _fingertip_vertices(key: tuple) -> dict[str, int]:
-    rest = _rest_body_cached(key)
+    return _tip_vertices(_rest_body_cached(key))
+
+
+def _tip_vertices(rest: RestBody) -> dict[str, int]:
+    """Each finger's tip vertex ("L1" .. "R5"): the last phalanx's farthest along it."""
     tips = {}
     for side in ("L", "R"):
         for k in range(1, 6):

@@ -28,6 +28,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
+from scipy import sparse  # noqa: E402
 
 from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
 from simfactory.sim.model.motion import invert  # noqa: E402
@@ -81,6 +82,9 @@ class _GpuCloth:
     mesh: _GpuMesh
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
+    corners: object = None  # (V, T) sparse: which faces meet at each vertex
+    data: np.ndarray | None = None  # (V, 18) float32: the buffer's contents, rest filled in
+    sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
 
 
 def _egl_platform(device: int | None):
@@ -344,19 +348,34 @@ class Renderer:
         mesh = _GpuMesh(
             vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
         )
-        return _GpuCloth(mesh, faces, rest)
+        data = np.zeros((len(rest), 18), np.float32)
+        data[:, 6:12] = rest
+        corners = sparse.csr_matrix(
+            (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
+            shape=(len(rest), len(faces)),
+        )
+        return _GpuCloth(mesh, faces, rest, corners, data)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
-        """Write each cloth's vertices now, next and before into its buffer."""
+        """Write each cloth's vertices now, next and before into its buffer (one upload a
+        frame, drawn by every pass), with smooth normals: the sum of the (area-weighted)
+        normals of the faces around each vertex, as ``vertex_normals``."""
         if not self._cloths:
             return
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
-            normals = vertex_normals(now, gpu.faces)
-            data = np.hstack([now, normals, gpu.rest, nxt, prv]).astype(np.float32)
+            now = np.asarray(now, dtype=np.float64)
+            tri = now[gpu.faces]
+            normals = gpu.corners @ np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+            length = np.linalg.norm(normals, axis=1, keepdims=True)
+            normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
+            data = gpu.data
+            data[:, 0:3], data[:, 3:6], data[:, 12:15], data[:, 15:18] = now, normals, nxt, prv
+            lo, hi = now.min(axis=0), now.max(axis=0)
+            gpu.sphere = ((lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2)
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
-            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, np.ascontiguousarray(data))
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -792,6 +811,9 @@ class Renderer:
                 - pos
             )
             radii = np.array([r for _, r in self._spheres])
+            if len(shape) > 2:  # the cloths' spheres (world), after the parts'
+                centres = np.vstack([centres, [c.sphere[0] - pos for c in self._cloths]])
+                radii = np.r_[radii, [c.sphere[1] for c in self._cloths]]
             for face in range(6):
                 GL.glFramebufferTexture2D(
                     GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
@@ -889,13 +911,16 @@ class Renderer:
     def _draw_positions(
         self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
     ) -> None:
-        """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
+        """Draw every drawn part and cloth (those ``keep`` (P,) or (P + C,) marks, if
+        given)."""
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
             if self._drawn[index] and (keep is None or keep[index]):
                 self._draw_part(model_loc, pose, index)
-        for cloth in self._cloths if cloths else []:
-            self._draw_cloth(model_loc, cloth)
+        P = len(part_poses)
+        for c, cloth in enumerate(self._cloths if cloths else []):
+            if keep is None or len(keep) <= P or keep[P + c]:
+                self._draw_cloth(model_loc, cloth)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
