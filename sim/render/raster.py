@@ -12,8 +12,9 @@ occluded it (for visibility fractions). Once per scene, a light probe (a small c
 of the scene's radiance seen from the first camera, two bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
-Cloths are drawn from their vertices of the frame (uploaded every frame, smooth normals,
-both sides lit), after the parts: cloth c has instance id P + c + 1.
+Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
+every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
+P + c + 1; a person's regions cast shadows from a coarser level of their mesh.
 One Renderer lives for the whole life of a worker process.
 """
 
@@ -44,6 +45,7 @@ SHADOW_SIZE = 1024
 POINT_SHADOW_SIZE = 256
 POINT_SHADOW_RANGE = (0.05, 50.0)  # near and far of the point light's cube map
 PROBE_SIZE = 32  # texels per face of the light probe
+SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
@@ -83,6 +85,7 @@ class _GpuCloth:
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
+    shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     data: np.ndarray | None = None  # (V, 18) float32: the buffer's contents, rest filled in
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
 
@@ -330,8 +333,15 @@ class Renderer:
         return self._textures[key]
 
     def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
-        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``."""
+        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``. A
+        person's region casts shadows from a coarser level of its mesh (at most
+        ``SHADOW_CELL``; its indices follow the drawn ones in the index buffer)."""
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
+        coarse = [f for cell, f in cloth.skin_levels if cell <= SHADOW_CELL]
+        shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
+        if len(shadow) >= len(faces):
+            shadow = faces
+        indices = np.concatenate([faces, shadow]) if shadow is not faces else faces
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         vao = GL.glGenVertexArrays(1)
@@ -340,7 +350,7 @@ class Renderer:
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
         GL.glBufferData(GL.GL_ARRAY_BUFFER, len(rest) * 72, None, GL.GL_DYNAMIC_DRAW)
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
-        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, faces.nbytes, faces, GL.GL_STATIC_DRAW)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
         for loc in range(6):
             GL.glEnableVertexAttribArray(loc)
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 72, ctypes.c_void_p(12 * loc))
@@ -354,7 +364,8 @@ class Renderer:
             (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
             shape=(len(rest), len(faces)),
         )
-        return _GpuCloth(mesh, faces, rest, corners, data)
+        offset = faces.nbytes if shadow is not faces else 0
+        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), data)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -825,7 +836,7 @@ class Renderer:
                 keep = np.ones(len(radii), bool)
                 for side in (s_axis, -s_axis, t_axis, -t_axis):
                     keep &= centres @ ((major + side) / np.sqrt(2)) >= -radii
-                self._draw_positions(shape[0], vp, cloths=len(shape) > 2, keep=keep)
+                self._draw_positions(shape[0], vp, len(shape) > 2, keep, shadow=True)
             self._point_shadow_state[slot] = state
         return chosen + [-1] * (2 - len(chosen))
 
@@ -887,7 +898,7 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDisable(GL.GL_CULL_FACE)
-        self._draw_positions(part_poses, self._light_vp, cloths)
+        self._draw_positions(part_poses, self._light_vp, cloths, shadow=True)
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
@@ -903,16 +914,22 @@ class Renderer:
             GL.glBindVertexArray(m.vao)
             GL.glDrawElements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
-    def _draw_cloth(self, model_loc: int, cloth: _GpuCloth) -> None:
+    def _draw_cloth(self, model_loc: int, cloth: _GpuCloth, shadow: bool = False) -> None:
         GL.glUniformMatrix4fv(model_loc, 1, True, np.eye(4, dtype=np.float32))
         GL.glBindVertexArray(cloth.mesh.vao)
-        GL.glDrawElements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
+        offset, count = cloth.shadow if shadow else (0, cloth.mesh.count)
+        GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset))
 
     def _draw_positions(
-        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
+        self,
+        part_poses: np.ndarray,
+        view_proj: np.ndarray,
+        cloths: bool = True,
+        keep=None,
+        shadow: bool = False,
     ) -> None:
         """Draw every drawn part and cloth (those ``keep`` (P,) or (P + C,) marks, if
-        given)."""
+        given); ``shadow``: into a shadow map (cloths at their shadow level)."""
         model_loc = self._use_positions(view_proj)
         for index, pose in enumerate(part_poses):
             if self._drawn[index] and (keep is None or keep[index]):
@@ -920,7 +937,7 @@ class Renderer:
         P = len(part_poses)
         for c, cloth in enumerate(self._cloths if cloths else []):
             if keep is None or len(keep) <= P or keep[P + c]:
-                self._draw_cloth(model_loc, cloth)
+                self._draw_cloth(model_loc, cloth, shadow)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""
