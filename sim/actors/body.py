@@ -497,7 +497,7 @@ def _collapse(stand_in: np.ndarray, faces: np.ndarray) -> np.ndarray:
 # Levels of detail: cubes (m) of vertex clustering for the body, the hands' a third as
 # big; a person is drawn at the coarsest level whose cube is at most ``DETAIL_PIXELS``
 # pixels where it comes nearest a camera (``choose_detail``).
-DETAIL_CELLS = (0.012, 0.02, 0.03, 0.05, 0.08)
+DETAIL_CELLS = (0.008, 0.012, 0.02, 0.03, 0.05, 0.08)
 DETAIL_PIXELS = 2.0
 
 
@@ -640,6 +640,9 @@ def _skin_matrix():
     )
 
 
+SKIN_CHUNK = 16  # frames skinned at once (bounds the blended transforms: ~21 MB)
+
+
 def linear_blend_skinning(
     rest_vertices: np.ndarray, transforms: np.ndarray, rows: np.ndarray | None = None
 ) -> np.ndarray:
@@ -650,13 +653,17 @@ def linear_blend_skinning(
     W = _skin_matrix()
     if rows is not None:
         W, rest_vertices = W[rows], rest_vertices[rows]
-    F, B = transforms.shape[:2]
-    T = np.ascontiguousarray(transforms[:, :, :3, :].transpose(1, 3, 0, 2)).reshape(B, 12 * F)
-    blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
-    out = blend[:, 3].copy()
-    for j in range(3):
-        out += blend[:, j] * rest_vertices[:, None, j : j + 1]
-    return out.transpose(1, 0, 2)
+    out = np.empty((len(transforms), len(rest_vertices), 3))
+    for start in range(0, len(transforms), SKIN_CHUNK):
+        chunk = transforms[start : start + SKIN_CHUNK, :, :3, :]
+        F, B = chunk.shape[:2]
+        T = np.ascontiguousarray(chunk.transpose(1, 3, 0, 2)).reshape(B, 12 * F)
+        blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
+        posed = blend[:, 3].copy()
+        for j in range(3):
+            posed += blend[:, j] * rest_vertices[:, None, j : j + 1]
+        out[start : start + F] = posed.transpose(1, 0, 2)
+    return out
 
 
 def _posed(phenotype: dict, bones: np.ndarray) -> dict:
