@@ -24,6 +24,9 @@ MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's moti
   until their tips touch its surface (``grasp_hands``, ``close_fingers``).
 - **Keypoints.** COCO-WholeBody's 133 points from the mesh and bones
   (``wholebody_keypoints``); the face's 68 are not placed.
+- **Level of detail.** Each region also has coarser meshes over its own vertices
+  (``Cloth.skin_levels``, vertex clustering); ``choose_detail`` draws the coarsest whose
+  cube spans at most ``DETAIL_PIXELS`` where the person comes nearest a camera.
 
 The model is created when a clip needs it (``body_model``) and released once the clip is
 skinned; anny builds a cache on its first use on a machine (about two minutes, under
