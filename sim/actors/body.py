@@ -857,7 +857,7 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             tips[o + 4 * k] = own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)]
     joints = bones >= 0
     heads = rest.heads[bones[joints]]
-    closest, distance, triangle = trimesh.proximity.closest_point(mesh, heads)
+    closest, distance, triangle = closest_points(mesh, heads)
     normals = mesh.face_normals[triangle]
     inside = ((heads - closest) * normals).sum(axis=1) < 0
     shallow = ~inside | (distance < JOINT_DEPTH)
@@ -1102,6 +1102,29 @@ def _hand_bones(side: str) -> tuple[int, ...]:
 def rest_rotation_inv(key: tuple, bone: int) -> np.ndarray:
     """The inverse (3, 3) of a bone's rest rotation (anny's frame)."""
     return _rest_body_cached(key).rest_poses[bone, :3, :3].T
+
+
+def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The closest point on ``mesh`` to each of ``points`` (N, 3), its distance and its
+    triangle, as ``trimesh.proximity.closest_point`` gives them, without its tree (whose
+    building costs tens of milliseconds for a few points): a triangle can hold the
+    closest point only if its bounding box comes within the distance of the nearest
+    vertex, so only those are measured."""
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points, dtype=np.float64)
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    tri = vertices[np.asarray(mesh.faces)]
+    lo, hi = tri.min(axis=1), tri.max(axis=1)
+    reach, _ = cKDTree(vertices).query(points)
+    gap = np.maximum(lo[None] - points[:, None], 0.0) + np.maximum(points[:, None] - hi[None], 0.0)
+    near = (gap**2).sum(axis=2) <= (reach**2)[:, None] * (1 + 1e-9) + 1e-18
+    rows, faces = np.nonzero(near)
+    candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
+    distance = np.linalg.norm(candidates - points[rows], axis=1)
+    order = np.lexsort((faces, distance, rows))  # per point, the nearest (lowest face on ties)
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    return candidates[first], distance[first], faces[first]
 
 
 def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
