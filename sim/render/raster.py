@@ -85,6 +85,7 @@ class _GpuCloth:
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
+    used: np.ndarray | None = None  # the vertices its faces use (None: all), uploaded alone
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     data: np.ndarray | None = None  # (V, 18) float32: the buffer's contents, rest filled in
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
@@ -339,10 +340,19 @@ class Renderer:
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
         coarse = [f for cell, f in cloth.skin_levels if cell <= SHADOW_CELL]
         shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
-        if len(shadow) >= len(faces):
-            shadow = faces
-        indices = np.concatenate([faces, shadow]) if shadow is not faces else faces
+        own_shadow = len(shadow) < len(faces)
+        shadow = shadow if own_shadow else faces
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
+        used = None  # a person drawn at a coarser level: only the vertices it uses
+        if cloth.skin:
+            used = np.unique(np.concatenate([faces.reshape(-1), shadow.reshape(-1)]))
+            if len(used) < len(rest):
+                rest = rest[used]
+                faces = np.searchsorted(used, faces).astype(np.uint32)
+                shadow = np.searchsorted(used, shadow).astype(np.uint32)
+            else:
+                used = None
+        indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         vao = GL.glGenVertexArrays(1)
         vbo, ebo = GL.glGenBuffers(2)
@@ -364,8 +374,8 @@ class Renderer:
             (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
             shape=(len(rest), len(faces)),
         )
-        offset = faces.nbytes if shadow is not faces else 0
-        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), data)
+        offset = faces.nbytes if own_shadow else 0
+        return _GpuCloth(mesh, faces, rest, corners, used, (offset, shadow.size), data)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -376,6 +386,8 @@ class Renderer:
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
+            if gpu.used is not None:
+                now, nxt, prv = now[gpu.used], nxt[gpu.used], prv[gpu.used]
             now = np.asarray(now, dtype=np.float64)
             tri = now[gpu.faces]
             normals = gpu.corners @ np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
