@@ -14,6 +14,7 @@ included).
 python benchmarks/people.py                 # pick_place, 48 frames at 24 fps, 640x360
 python benchmarks/people.py --frames 96 --task carry
 python benchmarks/people.py --level 0 --no-worker   # the full mesh (no level of detail)
+python benchmarks/people.py --levels --no-worker    # and every level of detail in turn
 """
 
 from __future__ import annotations
@@ -69,6 +70,16 @@ def _render_ms(renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure) -
     return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
 
 
+def _set_level(spec, level: float) -> None:
+    """Draw every person at the level of detail ``level`` (cell, m; 0: the full mesh)."""
+    for cloth in spec.cloths:
+        if cloth.skin:
+            faces = [f for cell, f in cloth.skin_levels if cell <= level][-1]
+            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
+    for person in spec.people:
+        person.look["drawn_cell_m"] = level
+
+
 def _skin(cfg, level: float | None) -> tuple:
     """Build the clip's scene, roll it out and skin its person; returns the spec, the
     trajectory and the seconds of building (the person's model and rest bodies included)
@@ -82,12 +93,7 @@ def _skin(cfg, level: float | None) -> tuple:
     choose_detail(spec, traj)
     skin_s = (time.perf_counter() - start, time.process_time() - cpu)
     if level is not None:  # a level of detail given, not chosen
-        for cloth in spec.cloths:
-            if cloth.skin:
-                faces = [f for cell, f in cloth.skin_levels if cell <= level][-1]
-                cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
-        for person in spec.people:
-            person.look["drawn_cell_m"] = level
+        _set_level(spec, level)
     return spec, traj, build_s, skin_s
 
 
@@ -105,6 +111,7 @@ def main() -> None:
         help="draw this level of detail (cell, m; 0: the full mesh) "
         "instead of the one chosen from the person's size in the image",
     )
+    parser.add_argument("--levels", action="store_true", help="also draw every level")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
     args = parser.parse_args()
@@ -149,6 +156,24 @@ def main() -> None:
         )
     with_ms, without_ms = (np.min(runs[k], axis=0) for k in ("with", "without"))
     draw_ms = with_ms - without_ms
+    if args.levels:  # every level drawn in turn on the same clip, interleaved
+        drawn = {level: [] for level, _ in spec.cloths[body.index(True)].skin_levels}
+        for _ in range(args.repeats):
+            for level, times in drawn.items():
+                _set_level(spec, level)
+                times.append(_render_ms(
+                    renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc,
+                    exposure,
+                ))  # fmt: skip
+            runs["without"].append(
+                _render_ms(renderer, spec, traj, sheets, sheet_vertices, cam, K, T_wc, exposure)
+            )
+        without_all = np.min(runs["without"], axis=0)
+        for level, times in drawn.items():
+            _set_level(spec, level)
+            count = sum(len(c.mesh.faces) for c in spec.cloths if c.skin)
+            wall, cpu = np.min(times, axis=0) - without_all
+            print(f"level {level} m, {count} triangles: drawing {wall:.1f} ms/frame, {cpu:.1f} CPU")
     print(f"{args.task}, {traj.num_frames} frames at {args.resolution} ({renderer.device_name})")
     print(f"building the person (model from anny's cache, rest bodies): {build_s:.2f} s a clip")
     print(
