@@ -389,8 +389,13 @@ class Renderer:
             if gpu.used is not None:
                 now, nxt, prv = now[gpu.used], nxt[gpu.used], prv[gpu.used]
             now = np.asarray(now, dtype=np.float64)
-            tri = now[gpu.faces]
-            normals = gpu.corners @ np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+            a = now[gpu.faces[:, 1]] - now[gpu.faces[:, 0]]
+            b = now[gpu.faces[:, 2]] - now[gpu.faces[:, 0]]
+            cross = np.empty_like(a)  # a x b, written out (np.cross costs twice as much)
+            cross[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+            cross[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+            cross[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+            normals = gpu.corners @ cross
             length = np.linalg.norm(normals, axis=1, keepdims=True)
             normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
             data = gpu.data
