@@ -2,24 +2,35 @@
 drawing it, per frame at 640x360, and a worker's peak resident memory making an HOI clip
 with a person.
 
-The drawing cost is the difference between rendering the scene with and without the
-person's skinned regions (every pass a clip renders: colour, depth, ids, normals, flow).
+Skinning is timed as a worker runs it for a clip after the first (the scene built, so
+the model and the person's rest body are there; what every body shares already loaded):
+``skin_people`` and ``choose_detail``. Building the person (creating the model from
+anny's cache, the rest bodies) is timed apart, per clip. The drawing cost is the
+difference between rendering the scene with and without the person's regions (every
+pass a clip renders: shadows, depth, colour, ids, normals, coverage, flow), the least
+of ``--repeats`` interleaved runs of each, wall and CPU time (llvmpipe's threads
+included).
 
 python benchmarks/people.py                 # pick_place, 48 frames at 24 fps, 640x360
 python benchmarks/people.py --frames 96 --task carry
-python benchmarks/people.py --cell 0.02 --hand-cell 0.006 --no-worker   # a coarser body
+python benchmarks/people.py --level 0 --no-worker   # the full mesh (no level of detail)
+python benchmarks/people.py --levels --no-worker    # and every level of detail in turn
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 
-from simfactory.sim.actors.body import body_regions, ensure_cache, rest_body, skin_people
+import numpy as np
+import trimesh
+
+from simfactory.sim.actors.body import choose_detail, ensure_cache, skin_people
 from simfactory.sim.model.camera import camera_poses, intrinsics
 from simfactory.sim.model.parts import (
     light_parts,
@@ -45,16 +56,45 @@ print(json.dumps({"rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """
 
 
-def _render_ms(renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure) -> float:
+def _render_ms(renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure) -> tuple:
+    """Wall and CPU ms per frame rendering one camera with ``cloths``."""
     visuals = part_visuals(spec, traj)
     geometry = part_geometry(visuals, part_classes(spec, traj))
     bounds = scene_bounds(geometry, traj.poses, vertices)
     renderer.load_scene(
         visuals, spec.lights, spec.sky, bounds, spec.fog, light_parts(spec, traj), cloths
     )
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     render_camera(renderer, cam, K, T_wc, traj.poses, exposure, traj.times, traj.present, vertices)
-    return (time.perf_counter() - start) / traj.num_frames * 1e3
+    F = traj.num_frames
+    return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
+
+
+def _set_level(spec, level: float) -> None:
+    """Draw every person at the level of detail ``level`` (cell, m; 0: the full mesh)."""
+    for cloth in spec.cloths:
+        if cloth.skin:
+            faces = [f for cell, f in cloth.skin_levels if cell <= level][-1]
+            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
+    for person in spec.people:
+        person.look["drawn_cell_m"] = level
+
+
+def _skin(cfg, level: float | None) -> tuple:
+    """Build the clip's scene, roll it out and skin its person; returns the spec, the
+    trajectory and the seconds of building (the person's model and rest bodies included)
+    and of skinning (``skin_people`` and ``choose_detail``)."""
+    start = time.perf_counter()
+    spec = build_scene(cfg, 0)
+    build_s = time.perf_counter() - start
+    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
+    start, cpu = time.perf_counter(), time.process_time()
+    skin_people(spec, traj)
+    choose_detail(spec, traj)
+    skin_s = (time.perf_counter() - start, time.process_time() - cpu)
+    if level is not None:  # a level of detail given, not chosen
+        _set_level(spec, level)
+    return spec, traj, build_s, skin_s
 
 
 def main() -> None:
@@ -64,8 +104,15 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--resolution", default="640,360")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cell", type=float, default=0.0, help="coarser mesh: cluster cell, m")
-    parser.add_argument("--hand-cell", type=float, default=0.006, help="the hands' cell, m")
+    parser.add_argument(
+        "--level",
+        type=float,
+        default=None,
+        help="draw this level of detail (cell, m; 0: the full mesh) "
+        "instead of the one chosen from the person's size in the image",
+    )
+    parser.add_argument("--levels", action="store_true", help="also draw every level")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
     args = parser.parse_args()
     overrides = [
@@ -82,21 +129,13 @@ def main() -> None:
     ensure_cache()
     print(f"anny cache ready ({time.perf_counter() - t:.1f} s)")
     cfg = load_config(overrides)
-    spec = build_scene(cfg, 0)
-    if args.cell > 0:  # a coarser mesh for the body, finer for the hands
-        person = spec.people[0]
-        coarse = body_regions(
-            person.name, rest_body(person.phenotype), person.look, cell=args.cell,
-            hand_cell=args.hand_cell,
-        )  # fmt: skip
-        spec.cloths = [c for c in spec.cloths if not c.skin] + coarse
+    _skin(cfg, args.level)  # a first clip: what every body shares is loaded (the model is
+    # released after every clip)
+    spec, traj, build_s, skin_s = _skin(cfg, args.level)
+    skin_ms, skin_cpu_ms = (t / traj.num_frames * 1e3 for t in skin_s)
+    person = spec.people[0]
     faces = sum(len(c.mesh.faces) for c in spec.cloths if c.skin)
-    print(f"the person's mesh: {faces} triangles")
-    traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
-    skin_people(spec, traj)  # warm-up: the model, the kernels
-    start = time.perf_counter()
-    skin_people(spec, traj)
-    skin_ms = (time.perf_counter() - start) / traj.num_frames * 1e3
+    print(f"the person's mesh: {faces} triangles (level {person.look['drawn_cell_m']} m)")
 
     cam = spec.cameras[0]
     K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
@@ -106,16 +145,51 @@ def main() -> None:
     body = [c.skin != "" for c in spec.cloths]
     sheets = [c for c, b in zip(spec.cloths, body, strict=True) if not b]
     sheet_vertices = [v for v, b in zip(traj.cloth_vertices, body, strict=True) if not b]
+    runs = {"with": [], "without": []}
     _render_ms(renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc, exposure)
-    with_ms = _render_ms(
-        renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc, exposure
-    )
-    without_ms = _render_ms(renderer, spec, traj, sheets, sheet_vertices, cam, K, T_wc, exposure)
+    for _ in range(args.repeats):
+        runs["with"].append(_render_ms(
+            renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc, exposure
+        ))  # fmt: skip
+        runs["without"].append(
+            _render_ms(renderer, spec, traj, sheets, sheet_vertices, cam, K, T_wc, exposure)
+        )
+    with_ms, without_ms = (np.min(runs[k], axis=0) for k in ("with", "without"))
     draw_ms = with_ms - without_ms
+    if args.levels:  # every level drawn in turn on the same clip, interleaved
+        drawn = {level: [] for level, _ in spec.cloths[body.index(True)].skin_levels}
+        for _ in range(args.repeats):
+            for level, times in drawn.items():
+                _set_level(spec, level)
+                times.append(_render_ms(
+                    renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc,
+                    exposure,
+                ))  # fmt: skip
+            runs["without"].append(
+                _render_ms(renderer, spec, traj, sheets, sheet_vertices, cam, K, T_wc, exposure)
+            )
+        without_all = np.min(runs["without"], axis=0)
+        for level, times in drawn.items():
+            _set_level(spec, level)
+            count = sum(len(c.mesh.faces) for c in spec.cloths if c.skin)
+            wall, cpu = np.min(times, axis=0) - without_all
+            print(f"level {level} m, {count} triangles: drawing {wall:.1f} ms/frame, {cpu:.1f} CPU")
     print(f"{args.task}, {traj.num_frames} frames at {args.resolution} ({renderer.device_name})")
-    print(f"skinning (one batched call, keypoints included): {skin_ms:.1f} ms/frame")
-    print(f"rendering with the person {with_ms:.1f} ms/frame, without {without_ms:.1f}")
-    print(f"skinning + drawing one person: {skin_ms + draw_ms:.1f} ms/frame (target <= 10)")
+    print(f"building the person (model from anny's cache, rest bodies): {build_s:.2f} s a clip")
+    print(
+        f"skinning (one batched call, keypoints, level of detail): {skin_ms:.1f} ms/frame "
+        f"({skin_cpu_ms:.1f} CPU)"
+    )
+    print(
+        f"rendering with the person {with_ms[0]:.1f} ms/frame ({with_ms[1]:.1f} CPU), "
+        f"without {without_ms[0]:.1f} ({without_ms[1]:.1f} CPU); least of {args.repeats}"
+    )
+    print(
+        f"skinning + drawing one person: {skin_ms + draw_ms[0]:.1f} ms/frame, "
+        f"{skin_cpu_ms + draw_ms[1]:.1f} CPU (drawing {draw_ms[0]:.1f} wall, "
+        f"{draw_ms[1]:.1f} CPU; target <= 10)"
+    )
+    print(f"load average: {os.getloadavg()}")
 
     if args.no_worker:
         return

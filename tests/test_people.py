@@ -125,6 +125,53 @@ def test_regions_cover_the_body_with_their_own_materials(anny_cache):
     assert len({r.material.base_color for r in regions if "eyes" not in r.name}) >= 3
 
 
+def test_a_person_small_in_the_image_is_drawn_at_a_coarser_level(anny_cache):
+    """Each region's levels of detail use only its own vertices and get coarser, keeping
+    the fingertips (down to 3 cm cubes); ``choose_detail`` draws the full mesh for a camera
+    near the person and a coarse level for a far one, recording the level."""
+    from types import SimpleNamespace
+
+    from simfactory.sim.actors.body import DETAIL_PIXELS, _tip_vertices, choose_detail
+    from simfactory.sim.model.camera import intrinsics
+    from simfactory.sim.model.spec import CameraPath, CameraSpec
+
+    person, regions = make_person("p", "p", np.random.default_rng(3))
+    for region in regions:
+        cells = [cell for cell, _ in region.skin_levels]
+        counts = [len(faces) for _, faces in region.skin_levels]
+        assert cells[0] == 0.0 and cells == sorted(cells) and counts[0] == len(region.mesh.faces)
+        assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0]
+        for _, faces in region.skin_levels:
+            assert faces.min() >= 0 and faces.max() < len(region.skin_vertices)
+    skin = next(r for r in regions if r.name == "p/skin")
+    tips = set(_tip_vertices(rest_body(person.phenotype)).values())
+    for cell, faces in skin.skin_levels:  # the fingertips are drawn down to 3 cm cubes
+        if cell <= 0.03:
+            assert tips <= set(skin.skin_vertices[np.unique(faces)].tolist()), cell
+
+    def drawn(distance: float) -> tuple[float, int]:
+        for region in regions:
+            region.mesh = trimesh.Trimesh(
+                region.mesh.vertices, region.skin_levels[0][1], process=False
+            )
+        path = CameraPath(kind="static", eye=(distance, 0.0, 1.0), target=(0.0, 0.0, 1.0))
+        cam = CameraSpec("cam0", 640, 360, path=path)
+        spec = SimpleNamespace(cameras=[cam], people=[person], cloths=regions)
+        traj = SimpleNamespace(
+            times=np.zeros(1),
+            cloth_names=[r.name for r in regions],
+            cloth_vertices=[np.asarray(r.mesh.vertices)[None] for r in regions],
+        )
+        choose_detail(spec, traj)
+        return person.look["drawn_cell_m"], sum(len(r.mesh.faces) for r in regions)
+
+    near, far = drawn(1.0), drawn(30.0)
+    assert near == (0.0, len(body_model().faces))
+    assert far[0] >= 0.05 and far[1] < near[1] / 10
+    focal = intrinsics(640, 360, 60.0)[1, 1]
+    assert far[0] <= DETAIL_PIXELS * 30.0 / focal  # its cube spans at most 2 pixels
+
+
 def test_the_person_is_its_skinned_mesh_and_rebuilds_from_the_bones(clip):
     """The proxy humanoid is not drawn: only the regions' ids are in the instance image;
     anny rebuilds the stored vertices from the phenotype and bones in the annotations."""

@@ -24,6 +24,9 @@ MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's moti
   until their tips touch its surface (``grasp_hands``, ``close_fingers``).
 - **Keypoints.** COCO-WholeBody's 133 points from the mesh and bones
   (``wholebody_keypoints``); the face's 68 are not placed.
+- **Level of detail.** Each region also has coarser meshes over its own vertices
+  (``Cloth.skin_levels``, vertex clustering); ``choose_detail`` draws the coarsest whose
+  cube spans at most ``DETAIL_PIXELS`` where the person comes nearest a camera.
 
 The model is created when a clip needs it (``body_model``) and released once the clip is
 skinned; anny builds a cache on its first use on a machine (about two minutes, under
@@ -175,14 +178,15 @@ def body_model():
 
 
 def release_body_model() -> None:
-    """Drop the model and what was computed from it (a worker then renders with ~100 MB
-    less; the next clip that needs it creates it again in under a second)."""
-    import gc
-
-    for cached in (body_model, _skin_weights, _rest_body_cached, _corrections, _hand_points,
-                   _fingertip_vertices, _parents, _coco_regressor, _hand_frame):  # fmt: skip
+    """Drop the model and what was computed from its phenotypes (a worker then renders
+    with ~100 MB less; the next clip that needs it creates it again in under a second).
+    What every body shares (skinning weights, bone names and parents, the keypoint
+    regressor: a few MB of numpy) is kept for the worker's life. The model holds no
+    reference cycles: dropping the last reference frees it (no ``gc.collect``, which
+    costs ~0.2 s with torch loaded)."""
+    for cached in (body_model, _rest_body_cached, _corrections, _hand_points,
+                   _fingertip_vertices, _hand_frame):  # fmt: skip
         cached.cache_clear()
-    gc.collect()
 
 
 @cache
@@ -398,13 +402,17 @@ def vertex_regions(rest: RestBody, look: dict) -> np.ndarray:
     return region
 
 
-def cluster_vertices(vertices: np.ndarray, cell: np.ndarray | float) -> np.ndarray:
+def cluster_vertices(
+    vertices: np.ndarray, cell: np.ndarray | float, classes: np.ndarray | None = None
+) -> np.ndarray:
     """For every vertex (V, 3), the vertex that stands for it in a coarser mesh: the one
     nearest the mean of the vertices in its cube (vertex clustering), cubes of side
-    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes are
-    never merged)."""
+    ``cell`` (m; per vertex (V,) or one for all; vertices of different cube sizes, or of
+    different ``classes`` (V,) where given, are never merged)."""
     cell = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(vertices),))
     keys = np.c_[np.floor(vertices / cell[:, None]).astype(np.int64), np.round(cell * 1e4)]
+    if classes is not None:
+        keys = np.c_[keys, classes]
     _, cluster = np.unique(keys, axis=0, return_inverse=True)
     cluster = cluster.reshape(-1)
     count = np.bincount(cluster)
@@ -446,24 +454,77 @@ def body_regions(
         hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
         cells = np.where(hands[rest.dominant], hand_cell or cell, cell)
         stand_in = cluster_vertices(rest.vertices, cells)
-    cloths = []
-    for r, name in enumerate(REGIONS):
+    region_faces = []
+    for r in range(len(REGIONS)):
         faces = rest.faces[majority == r]
         if stand_in is not None:
-            faces = stand_in[faces]
-            faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
-                          & (faces[:, 0] != faces[:, 2])]  # fmt: skip
-            faces = np.unique(faces, axis=0)
+            faces = _collapse(stand_in, faces)
+        region_faces.append(faces)
+    levels = _detail_levels(rest, region_faces, cell)
+    cloths = []
+    for r, name in enumerate(REGIONS):
+        faces = region_faces[r]
         if not len(faces):
             continue
         used, local = np.unique(faces, return_inverse=True)
         mesh = trimesh.Trimesh(vertices[used], local.reshape(-1, 3), process=False)
         colour = look[name]
         material = Material(f"{person}_{name}", (*colour, 1.0), ROUGHNESS[name])
+        skin_levels = [(cell, mesh.faces.copy())]
+        for level_cell, stand in levels:  # the coarser levels, in the region's own vertices
+            coarse = _collapse(stand, faces)
+            if len(coarse):
+                skin_levels.append((level_cell, np.searchsorted(used, coarse)))
         cloths.append(
-            Cloth(f"{person}/{name}", "person", mesh, material, skin=person, skin_vertices=used)
+            Cloth(
+                f"{person}/{name}",
+                "person",
+                mesh,
+                material,
+                skin=person,
+                skin_vertices=used,
+                skin_levels=tuple(skin_levels),
+            )  # fmt: skip
         )
     return cloths
+
+
+def _collapse(stand_in: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Faces (T, 3) with each vertex replaced by its stand-in, those that collapse dropped
+    (and repeats)."""
+    faces = stand_in[faces]
+    a, b, c = faces.T
+    return np.unique(faces[(a != b) & (b != c) & (a != c)], axis=0)
+
+
+# Levels of detail: cubes (m) of vertex clustering for the body, the hands' a third as
+# big; a person is drawn at the coarsest level whose cube is at most ``DETAIL_PIXELS``
+# pixels where it comes nearest a camera (``choose_detail``).
+DETAIL_CELLS = (0.008, 0.012, 0.02, 0.03, 0.05, 0.08)
+DETAIL_PIXELS = 2.0
+
+
+def _detail_levels(rest: RestBody, region_faces: list, cell: float) -> list:
+    """The coarser levels of a body mesh whose regions have ``region_faces`` (global vertex
+    indices; drawn at ``cell``): per level, its cell and every vertex's stand-in. A stand-in
+    is in the same regions as the vertex it replaces (vertices of other region sets never
+    merge, so each region's coarse faces use its own vertices and regions still meet), and
+    the fingertips (keypoints) stand for themselves."""
+    sets = np.zeros(len(rest.vertices), dtype=np.int64)
+    for r, faces in enumerate(region_faces):
+        np.bitwise_or.at(sets, faces.reshape(-1), 1 << r)
+    hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
+    hand = hands[rest.dominant]
+    classes = sets + (hand << len(REGIONS))
+    tips = np.array(list(_tip_vertices(rest).values()))
+    classes[tips] = -1 - np.arange(len(tips))
+    levels = []
+    for level_cell in DETAIL_CELLS:
+        if level_cell <= cell:
+            continue
+        cells = np.where(hand, level_cell / 3, level_cell)
+        levels.append((level_cell, cluster_vertices(rest.vertices, cells, classes)))
+    return levels
 
 
 def make_person(
@@ -566,27 +627,45 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
 
 
 @cache
-def _skin_weights() -> tuple[np.ndarray, np.ndarray]:
-    """anny's skinning weights (V, 9) and the bones they name (V, 9)."""
+def _skin_matrix():
+    """anny's skinning weights as a sparse matrix (V, B) (CSR): up to 9 bones a vertex,
+    2.5 on average."""
+    from scipy import sparse
+
     model = body_model()
-    return model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
+    weights = model.vertex_bone_weights.numpy().astype(np.float64)
+    bones = model.vertex_bone_indices.numpy()
+    rows = np.repeat(np.arange(len(weights)), weights.shape[1])
+    keep = weights.reshape(-1) != 0
+    shape = (len(weights), len(model.bone_labels))
+    return sparse.csr_matrix(
+        (weights.reshape(-1)[keep], (rows[keep], bones.reshape(-1)[keep])), shape=shape
+    )
 
 
-SKIN_CHUNK = 2  # frames skinned at once (bounds the gathered transforms: ~24 MB)
+SKIN_CHUNK = 16  # frames skinned at once (bounds the blended transforms: ~21 MB)
 
 
-def linear_blend_skinning(rest_vertices: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+def linear_blend_skinning(
+    rest_vertices: np.ndarray, transforms: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
     (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
-    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning."""
-    weights, bones = _skin_weights()
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; one
+    sparse product for all frames. ``rows`` (V',) skins only those vertices (V' of them)."""
+    W = _skin_matrix()
+    if rows is not None:
+        W, rest_vertices = W[rows], rest_vertices[rows]
     out = np.empty((len(transforms), len(rest_vertices), 3))
     for start in range(0, len(transforms), SKIN_CHUNK):
-        T = transforms[start : start + SKIN_CHUNK, :, :3, :]  # (f, B, 3, 4)
-        blend = np.einsum("vk,fvkij->fvij", weights, T[:, bones])  # (f, V, 3, 4)
-        out[start : start + SKIN_CHUNK] = (
-            np.einsum("fvij,vj->fvi", blend[..., :3], rest_vertices) + blend[..., 3]
-        )
+        chunk = transforms[start : start + SKIN_CHUNK, :, :3, :]
+        F, B = chunk.shape[:2]
+        T = np.ascontiguousarray(chunk.transpose(1, 3, 0, 2)).reshape(B, 12 * F)
+        blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
+        posed = blend[:, 3].copy()
+        for j in range(3):
+            posed += blend[:, j] * rest_vertices[:, None, j : j + 1]
+        out[start : start + F] = posed.transpose(1, 0, 2)
     return out
 
 
@@ -731,18 +810,20 @@ def skin_person(
 
 
 @cache
-def _coco_regressor() -> np.ndarray:
-    """anny's COCO body and foot keypoint regressor (23, V): weights over the mesh's
-    vertices, in COCO-WholeBody's order of its first 23 points."""
+def _coco_regressor():
+    """anny's COCO body and foot keypoint regressor (23, V), sparse (CSR): weights over
+    the mesh's vertices, in COCO-WholeBody's order of its first 23 points."""
     import torch
     from anny.paths import get_anny_root_dir
+    from scipy import sparse
 
     from simfactory.sim.annotate.keypoints import WHOLEBODY_KEYPOINTS
 
     model = body_model()
     data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
     base = model.base_mesh_vertex_indices
-    return np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+    dense = np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
+    return sparse.csr_matrix(dense.astype(np.float64))
 
 
 JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
@@ -776,7 +857,7 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             tips[o + 4 * k] = own[np.argmax((rest.vertices[own] - rest.heads[last]) @ axis)]
     joints = bones >= 0
     heads = rest.heads[bones[joints]]
-    closest, distance, triangle = trimesh.proximity.closest_point(mesh, heads)
+    closest, distance, triangle = closest_points(mesh, heads)
     normals = mesh.face_normals[triangle]
     inside = ((heads - closest) * normals).sum(axis=1) < 0
     shallow = ~inside | (distance < JOINT_DEPTH)
@@ -785,11 +866,9 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Each joint point is skinned with the bone weights of the skin nearest it.
     nearest = faces[triangle][np.arange(len(triangle)), 0]
     weights = np.zeros((42, len(bone_labels())))
-    model = body_model()
-    w, idx = model.vertex_bone_weights.numpy(), model.vertex_bone_indices.numpy()
-    rows = np.flatnonzero(joints)
-    for row, vertex in zip(rows, nearest, strict=True):
-        np.add.at(weights[row], idx[vertex], w[vertex])
+    W = _skin_matrix()
+    for row, vertex in zip(np.flatnonzero(joints), nearest, strict=True):
+        weights[row] = W[vertex].toarray()[0]
     return weights, points, tips
 
 
@@ -806,7 +885,9 @@ def wholebody_keypoints(
     F = len(vertices)
     points = np.zeros((F, 133, 3))
     placed = np.zeros(133, dtype=bool)
-    points[:, :23] = np.einsum("kv,fvd->fkd", _coco_regressor(), vertices)
+    regressor = _coco_regressor()
+    for f in range(F):
+        points[f, :23] = regressor @ vertices[f]
     weights, local, tips = _hand_points(key)
     joints = tips < 0
     used = np.flatnonzero(weights.any(axis=0))
@@ -928,6 +1009,49 @@ def skin_people(spec, traj) -> None:
     traj.cloth_names = [c.name for c in spec.cloths]
     traj.cloth_vertices = [skinned[c.name] if c.skin else sheets[c.name] for c in spec.cloths]
     release_body_model()
+
+
+def choose_detail(spec, traj) -> None:
+    """Draw every person of ``spec`` at the coarsest level of detail (``Cloth.skin_levels``)
+    whose cube is at most ``DETAIL_PIXELS`` pixels where the person comes nearest any of
+    the clip's cameras (its vertices' least depth in front of the camera, over all
+    frames): the regions' meshes get that level's faces (their vertices stay the whole
+    region's, as skinned), so every camera, the LiDAR and the path tracer see one
+    surface. The level's cube is recorded in the person's look (``drawn_cell_m``)."""
+    from simfactory.sim.model.camera import camera_poses, intrinsics
+
+    cameras = []
+    for cam in spec.cameras:
+        K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K[1, 1], cam))
+    for person in spec.people:
+        regions = [(c, traj.cloth_vertices[traj.cloth_names.index(c.name)])
+                   for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
+        if not regions:
+            continue
+        vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
+        finest = np.inf  # metres a pixel spans where the person is nearest a camera
+        for T_cw, focal, cam in cameras:
+            z = np.einsum("fj,fvj->fv", T_cw[:, 2, :3], vertices) + T_cw[:, 2, 3][:, None]
+            z = z[z > cam.near]
+            if len(z):
+                finest = min(finest, float(z.min()) / focal)
+        cell = min(level for level, _ in regions[0][0].skin_levels)
+        for level, _ in regions[0][0].skin_levels:
+            if level <= DETAIL_PIXELS * finest:
+                cell = max(cell, level)
+        for cloth, _ in regions:  # a small region (the eyes) may end a level early
+            faces = [f for level, f in cloth.skin_levels if level <= cell][-1]
+            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
+        person.look["drawn_cell_m"] = cell
+
+
+def drawn_vertices(cloth, vertices: np.ndarray) -> np.ndarray:
+    """A cloth's vertices (..., V, 3) that its mesh's faces use (a person's region drawn at
+    a coarser level uses some of its skinned vertices): for boxes of the drawn surface."""
+    if not cloth.skin:
+        return vertices
+    return vertices[..., np.unique(np.asarray(cloth.mesh.faces)), :]
 
 
 # Hands that grasp: the hand turns its palm onto what it holds and the fingers close on it.
@@ -1065,6 +1189,29 @@ def rest_rotation_inv(key: tuple, bone: int) -> np.ndarray:
     return _rest_body_cached(key).rest_poses[bone, :3, :3].T
 
 
+def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The closest point on ``mesh`` to each of ``points`` (N, 3), its distance and its
+    triangle, as ``trimesh.proximity.closest_point`` gives them, without its tree (whose
+    building costs tens of milliseconds for a few points): a triangle can hold the
+    closest point only if its bounding box comes within the distance of the nearest
+    vertex, so only those are measured."""
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points, dtype=np.float64)
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    tri = vertices[np.asarray(mesh.faces)]
+    lo, hi = tri.min(axis=1), tri.max(axis=1)
+    reach, _ = cKDTree(vertices).query(points)
+    gap = np.maximum(lo[None] - points[:, None], 0.0) + np.maximum(points[:, None] - hi[None], 0.0)
+    near = (gap**2).sum(axis=2) <= (reach**2)[:, None] * (1 + 1e-9) + 1e-18
+    rows, faces = np.nonzero(near)
+    candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
+    distance = np.linalg.norm(candidates - points[rows], axis=1)
+    order = np.lexsort((faces, distance, rows))  # per point, the nearest (lowest face on ties)
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    return candidates[first], distance[first], faces[first]
+
+
 def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each mesh's convex hull as half-spaces (normals (M, 3), offsets (M,)): a point p is
     inside a piece where ``normals @ p <= offsets`` for every face."""
@@ -1086,41 +1233,49 @@ def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
     return depth
 
 
-class _FingerReach:
-    """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
-    its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
-    (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
-    pieces (in its frame)."""
+def _rotate(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Vectors ``v`` (..., 3) turned by ``angle`` (...) about unit ``axis`` (..., 3)
+    (Rodrigues' formula)."""
+    c, s = np.cos(angle)[..., None], np.sin(angle)[..., None]
+    k_dot_v = (axis * v).sum(axis=-1, keepdims=True)
+    return v * c + np.cross(axis, v) * s + axis * k_dot_v * (1.0 - c)
 
-    def __init__(self, knuckle, limbs, normal, share, pose, pieces):
+
+def _in_frame(poses: np.ndarray, v: np.ndarray, point: bool = False) -> np.ndarray:
+    """World vectors (or points) ``v`` (n, ..., 3) in the frames ``poses`` (n, 4, 4)."""
+    if point:
+        v = v - poses[:, :3, 3].reshape((len(poses),) + (1,) * (v.ndim - 2) + (3,))
+    return np.einsum("nji,n...j->n...i", poses[:, :3, :3], v)
+
+
+class _FingerReach:
+    """Fingers' tips as they turn sideways and curls (``close_fingers``), for m rows (a
+    finger at a frame), in the held object's frame: each row's knuckle (m, 3), its three
+    limbs (m, 3, 3) (knuckle to tip), the palm's normal (m, 3), the cumulative curl shares
+    (m, 3) and the object's convex pieces."""
+
+    def __init__(self, knuckle, limbs, normal, share, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
-        self.share, self.pose, self.pieces = share, pose, pieces
+        self.share, self.pieces = share, pieces
 
     def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """Tip positions (n, S, 3) for curls and spreads (n, S) (rad)."""
-        n, count = spread.shape
-        S = Rotation.from_rotvec((self.normal[:, None] * spread[..., None]).reshape(-1, 3))
-        limb = np.einsum("kij,kmj->kmi", S.as_matrix(), np.repeat(self.limbs, count, axis=0))
-        nrm = np.repeat(self.normal, count, axis=0)
-        axis = _unit(np.cross(_unit(limb[:, 0]), nrm) + 1e-12)
-        p = np.repeat(self.knuckle, count, axis=0)
-        for j in range(3):
-            bend = Rotation.from_rotvec(axis * (theta.reshape(-1) * self.share[j])[:, None])
-            p = p + bend.apply(limb[:, j])
-        return p.reshape(n, count, 3)
+        """Tip positions (m, S, 3) for curls and spreads (m, S) (rad)."""
+        normal = self.normal[:, None, None]  # (m, 1, 1, 3)
+        limb = _rotate(self.limbs[:, None], normal, spread[..., None])  # (m, S, 3, 3)
+        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)
+        angle = theta[..., None] * self.share[:, None]  # (m, S, 3)
+        bent = _rotate(limb, axis[:, :, None], angle)
+        return self.knuckle[:, None] + bent.sum(axis=2)
 
     def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        p = self.tips(theta, spread)
-        pose = self.pose
-        local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
-        return convex_depth(self.pieces, local)
+        return convex_depth(self.pieces, self.tips(theta, spread))
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per frame, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside
-        the object with the least spread of ``spreads`` (the first contact of a scan of
-        the curl, bisected), else those of its nearest approach."""
+        """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
+        object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
+        of the curl, bisected), else those of its nearest approach."""
         n = len(self.knuckle)
-        spread = np.tile(spreads, (n, 1))
+        spread = np.asarray(spreads, dtype=np.float64)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
         hit = np.zeros_like(spread, dtype=bool)
@@ -1155,10 +1310,11 @@ def close_fingers(
     grip's closure: a finger turns sideways (about the palm's normal, up to ``SPREAD``,
     the least that works) and curls (``CURL_SHARE`` over its joints, about the axis across
     it towards the palm) until its tip is ``TIP_PRESS`` inside the held object's surface
-    (its visuals' convex pieces), found by a scan and a bisection of the curl; a finger
-    that reaches nothing stops at its nearest approach. A grip's ``fingers`` (1 the thumb
-    .. 5 the little finger; all by default) close so; the others tuck in
-    (``TUCKED_CURL``), as in a pinch."""
+    (its visuals' convex pieces), found by a scan and a bisection of the curl (the
+    closing fingers of a hand and all its frames searched together, in the object's
+    frame); a finger that reaches nothing stops at its nearest approach. A grip's
+    ``fingers`` (1 the thumb .. 5 the little finger; all by default) close so; the others
+    tuck in (``TUCKED_CURL``), as in a pinch."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     rest = _rest_body_cached(key)
     tips = _fingertip_vertices(key)
@@ -1169,13 +1325,12 @@ def close_fingers(
         if not close.any() or held_key(grip) not in objects:
             continue
         meshes, poses = objects[held_key(grip)]
-        pieces = _convex_pieces(meshes)
         frames = np.flatnonzero(close > 0)
         pose = poses[frames]
-        fingers = grip.get("fingers", range(1, 6))
+        closing = set(grip.get("fingers", range(1, 6)))
+        fingers = []
         for k in range(1, 6):
             chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
-            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
             T = bone_poses[frames][:, chain]  # (n, 3, 4, 4) posed
             heads = T[:, :, :3, 3]
             R0 = T[:, 0, :3, :3] @ rest.rest_poses[chain[0], :3, :3].T
@@ -1185,25 +1340,44 @@ def close_fingers(
             normal = np.einsum("nij,j->ni", R0, _hand_frame(key, side)["normal"])
             limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
                               tip - heads[:, 2]], axis=1)  # fmt: skip
+            share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
             spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
-            reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
-            if k in fingers:
-                theta, turn = reach.search(spreads)
-            else:  # tucked in, out of the way
-                theta, turn = np.full(len(frames), TUCKED_CURL), np.zeros(len(frames))
-            theta, turn = theta * close[frames], turn * close[frames]
-            S = Rotation.from_rotvec(normal * turn[:, None])
+            fingers.append((k, chain, heads[:, 0], limbs, normal, share, spreads))
+        n = len(frames)
+        searched = [f for f in fingers if f[0] in closing]
+        found = {}
+        if searched:
+            reach = _FingerReach(
+                np.concatenate([_in_frame(pose, f[2], point=True) for f in searched]),
+                np.concatenate([_in_frame(pose, f[3]) for f in searched]),
+                np.concatenate([_in_frame(pose, f[4]) for f in searched]),
+                np.concatenate([np.tile(f[5], (n, 1)) for f in searched]),
+                _convex_pieces(meshes),
+            )
+            spreads = np.concatenate([np.tile(f[6], (n, 1)) for f in searched])
+            theta, turn = reach.search(spreads)
+            for i, f in enumerate(searched):
+                found[f[0]] = theta[i * n : (i + 1) * n], turn[i * n : (i + 1) * n]
+        tucked = (np.full(n, TUCKED_CURL), np.zeros(n))  # out of the way
+        for k, chain, _, limbs, normal, share, _ in fingers:
+            th, tu = found.get(k, tucked)
+            th, tu = th * close[frames], tu * close[frames]
+            S = Rotation.from_rotvec(normal * tu[:, None])
             f_dir = _unit(S.apply(limbs[:, 0]))
             axis = _unit(np.cross(f_dir, normal) + 1e-12)
             for j, c in enumerate(chain):
-                bend = Rotation.from_rotvec(axis * (theta * share[j])[:, None]) * S
+                bend = Rotation.from_rotvec(axis * (th * share[j])[:, None]) * S
                 bones[frames, c, :3, :3] = bend.as_matrix() @ bones[frames, c, :3, :3]
     return bones
 
 
 @cache
 def _fingertip_vertices(key: tuple) -> dict[str, int]:
-    rest = _rest_body_cached(key)
+    return _tip_vertices(_rest_body_cached(key))
+
+
+def _tip_vertices(rest: RestBody) -> dict[str, int]:
+    """Each finger's tip vertex ("L1" .. "R5"): the last phalanx's farthest along it."""
     tips = {}
     for side in ("L", "R"):
         for k in range(1, 6):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from simfactory.sim import __version__
+from simfactory.sim.actors.body import drawn_vertices
 from simfactory.sim.actors.humanoid import HUMANOID_URDF
 from simfactory.sim.annotate.boxes import upright_box
 from simfactory.sim.annotate.keypoints import (
@@ -110,7 +111,7 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
         )
     for c, cloth in enumerate(spec.cloths):
         box = upright_box if cloth.skin else cloth_box
-        boxes = [box(v) for v in traj.cloth_vertices[c]]
+        boxes = [box(v) for v in drawn_vertices(cloth, traj.cloth_vertices[c])]
         objects.append(
             {
                 "id": len(traj.part_names) + c + 1,

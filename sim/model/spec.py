@@ -304,6 +304,9 @@ class Cloth:
     # of the skinned body mesh at ``skin_vertices`` (indices into the whole mesh).
     skin: str = ""
     skin_vertices: np.ndarray | None = None
+    # Its levels of detail: (cell (m), faces (T, 3) into ``mesh.vertices``) from the finest
+    # (``mesh``'s own faces) to the coarsest; ``sim.actors.body.choose_detail`` draws one.
+    skin_levels: tuple = ()
 
 
 @dataclass

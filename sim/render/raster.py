@@ -12,8 +12,9 @@ occluded it (for visibility fractions). Once per scene, a light probe (a small c
 of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
-Cloths are drawn from their vertices of the frame (uploaded every frame, smooth normals,
-both sides lit), after the parts: cloth c has instance id P + c + 1.
+Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
+every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
+P + c + 1; a person's regions cast shadows from a coarser level of their mesh.
 One Renderer lives for the whole life of a worker process.
 """
 
@@ -33,6 +34,7 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
+from scipy import sparse  # noqa: E402
 
 from simfactory.sim.annotate.flow import NEAR  # noqa: E402
 from simfactory.sim.model.camera import gl_projection, gl_view  # noqa: E402
@@ -51,6 +53,7 @@ POINT_SHADOW_RANGE = (0.05, 50.0)  # near and far of the point light's cube map
 PROBE_SIZE = 32  # texels per face of the light probe
 PROBE_BOUNCES = 4  # times the probe is drawn, each lit by the last one's irradiance
 TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
+SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
@@ -90,6 +93,11 @@ class _GpuCloth:
     mesh: _GpuMesh
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
+    corners: object = None  # (V, T) sparse: which faces meet at each vertex
+    used: np.ndarray | None = None  # the vertices its faces use (None: all), uploaded alone
+    shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
+    data: np.ndarray | None = None  # (V, 18) float32: the buffer's contents, rest filled in
+    sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
 
 
 def _egl_platform(device: int | None):
@@ -367,9 +375,25 @@ class Renderer:
         return self._textures[key]
 
     def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
-        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``."""
+        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``. A
+        person's region casts shadows from a coarser level of its mesh (at most
+        ``SHADOW_CELL``; its indices follow the drawn ones in the index buffer)."""
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
+        coarse = [f for cell, f in cloth.skin_levels if cell <= SHADOW_CELL]
+        shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
+        own_shadow = len(shadow) < len(faces)
+        shadow = shadow if own_shadow else faces
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
+        used = None  # a person drawn at a coarser level: only the vertices it uses
+        if cloth.skin:
+            used = np.unique(np.concatenate([faces.reshape(-1), shadow.reshape(-1)]))
+            if len(used) < len(rest):
+                rest = rest[used]
+                faces = np.searchsorted(used, faces).astype(np.uint32)
+                shadow = np.searchsorted(used, shadow).astype(np.uint32)
+            else:
+                used = None
+        indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         vao = GL.glGenVertexArrays(1)
         vbo, ebo = GL.glGenBuffers(2)
@@ -377,7 +401,7 @@ class Renderer:
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
         GL.glBufferData(GL.GL_ARRAY_BUFFER, len(rest) * 72, None, GL.GL_DYNAMIC_DRAW)
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
-        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, faces.nbytes, faces, GL.GL_STATIC_DRAW)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
         for loc in range(6):
             GL.glEnableVertexAttribArray(loc)
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 72, ctypes.c_void_p(12 * loc))
@@ -385,19 +409,42 @@ class Renderer:
         mesh = _GpuMesh(
             vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
         )
-        return _GpuCloth(mesh, faces, rest)
+        data = np.zeros((len(rest), 18), np.float32)
+        data[:, 6:12] = rest
+        corners = sparse.csr_matrix(
+            (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
+            shape=(len(rest), len(faces)),
+        )
+        offset = faces.nbytes if own_shadow else 0
+        return _GpuCloth(mesh, faces, rest, corners, used, (offset, shadow.size), data)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
-        """Write each cloth's vertices now, next and before into its buffer."""
+        """Write each cloth's vertices now, next and before into its buffer (one upload a
+        frame, drawn by every pass), with smooth normals: the sum of the (area-weighted)
+        normals of the faces around each vertex, as ``vertex_normals``."""
         if not self._cloths:
             return
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
-            normals = vertex_normals(now, gpu.faces)
-            data = np.hstack([now, normals, gpu.rest, nxt, prv]).astype(np.float32)
+            if gpu.used is not None:
+                now, nxt, prv = now[gpu.used], nxt[gpu.used], prv[gpu.used]
+            now = np.asarray(now, dtype=np.float64)
+            a = now[gpu.faces[:, 1]] - now[gpu.faces[:, 0]]
+            b = now[gpu.faces[:, 2]] - now[gpu.faces[:, 0]]
+            cross = np.empty_like(a)  # a x b, written out (np.cross costs twice as much)
+            cross[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+            cross[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+            cross[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+            normals = gpu.corners @ cross
+            length = np.linalg.norm(normals, axis=1, keepdims=True)
+            normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
+            data = gpu.data
+            data[:, 0:3], data[:, 3:6], data[:, 12:15], data[:, 15:18] = now, normals, nxt, prv
+            lo, hi = now.min(axis=0), now.max(axis=0)
+            gpu.sphere = ((lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2)
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
-            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, np.ascontiguousarray(data))
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -941,6 +988,9 @@ class Renderer:
                 - pos
             )
             radii = np.array([r for _, r in self._spheres])
+            if len(shape) > 2:  # the cloths' spheres (world), after the parts'
+                centres = np.vstack([centres, [c.sphere[0] - pos for c in self._cloths]])
+                radii = np.r_[radii, [c.sphere[1] for c in self._cloths]]
             for face in range(6):
                 vp = ibl.face_view_proj(face, pos, near, far)
                 s_axis, t_axis, major = ibl.FACE_AXES[face]
@@ -1030,7 +1080,11 @@ class Renderer:
         the same as drawn from scratch."""
         poses = np.asarray(part_poses)
         vp = np.asarray(view_proj)
-        drawn = self._drawn if keep is None else self._drawn & keep
+        P = len(poses)
+        cloth_keep = np.ones(len(self._cloths), bool) if keep is None else keep[P:]
+        if len(cloth_keep) < len(self._cloths):
+            cloth_keep = np.ones(len(self._cloths), bool)
+        drawn = self._drawn if keep is None else self._drawn & keep[:P]
         last, held = self._depth_state.get(key, (None, None))
         if held is not None:  # the layer holds parts (mask, poses, view): still valid?
             mask, mask_poses, held_vp = held
@@ -1049,13 +1103,13 @@ class Renderer:
                     GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, layer, 0
                 )
                 GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-                self._draw_positions(poses, vp, cloths=False, keep=still)
+                self._draw_positions(poses, vp, cloths=False, keep=still, shadow=True)
                 held = (still, poses[still].copy(), vp.copy())
         self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy()), held)
         GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, target, 0)
         if held is None:
             GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-            self._draw_positions(poses, vp, cloths, keep=drawn)
+            self._draw_positions(poses, vp, cloths, keep=np.r_[drawn, cloth_keep], shadow=True)
             return
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, read_fbo)
         GL.glFramebufferTexture2D(
@@ -1065,7 +1119,8 @@ class Renderer:
             0, 0, size, size, 0, 0, size, size, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST
         )
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, draw_fbo)
-        self._draw_positions(poses, vp, cloths, keep=drawn & ~held[0])
+        keep = np.r_[drawn & ~held[0], cloth_keep]
+        self._draw_positions(poses, vp, cloths, keep=keep, shadow=True)
 
     def _use_positions(self, view_proj: np.ndarray) -> int:
         """Bind the position-only program (shadow, depth and coverage passes) with
@@ -1081,22 +1136,31 @@ class Renderer:
             _bind_vertex_array(m.vao)
             _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
-    def _draw_cloth(self, model_loc: int, cloth: _GpuCloth) -> None:
+    def _draw_cloth(self, model_loc: int, cloth: _GpuCloth, shadow: bool = False) -> None:
         _uniform_matrix(model_loc, 1, True, _IDENTITY.address(0))
         _bind_vertex_array(cloth.mesh.vao)
-        _draw_elements(GL.GL_TRIANGLES, cloth.mesh.count, GL.GL_UNSIGNED_INT, None)
+        offset, count = cloth.shadow if shadow else (0, cloth.mesh.count)
+        _draw_elements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset))
 
     def _draw_positions(
-        self, part_poses: np.ndarray, view_proj: np.ndarray, cloths: bool = True, keep=None
+        self,
+        part_poses: np.ndarray,
+        view_proj: np.ndarray,
+        cloths: bool = True,
+        keep=None,
+        shadow: bool = False,
     ) -> None:
-        """Draw every drawn part (those ``keep`` (P,) marks, if given) and cloth."""
+        """Draw every drawn part and cloth (those ``keep`` (P,) or (P + C,) marks, if
+        given); ``shadow``: into a shadow map (cloths at their shadow level)."""
         model_loc = self._use_positions(view_proj)
         poses = _Matrices(part_poses)
         for index in range(len(part_poses)):
             if self._drawn[index] and (keep is None or keep[index]):
                 self._draw_part(model_loc, poses, index)
-        for cloth in self._cloths if cloths else []:
-            self._draw_cloth(model_loc, cloth)
+        P = len(part_poses)
+        for c, cloth in enumerate(self._cloths if cloths else []):
+            if keep is None or len(keep) <= P or keep[P + c]:
+                self._draw_cloth(model_loc, cloth, shadow)
 
     def _in_frustum(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Per part, whether its bounding sphere reaches inside the six planes of the

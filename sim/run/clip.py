@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simfactory.sim.actors.body import skin_people
+from simfactory.sim.actors.body import choose_detail, drawn_vertices, skin_people
 from simfactory.sim.annotate.annotations import (
     camera_entry,
     clip_annotations,
@@ -93,6 +93,8 @@ def simulate(
     t = time.perf_counter()
     if spec.people and not trajectory.people_names:
         skin_people(spec, trajectory)
+    if spec.people:
+        choose_detail(spec, trajectory)
     times["skin"] = time.perf_counter() - t
     return trajectory
 
@@ -159,6 +161,7 @@ def _render_and_write(
     times["render"] = times["labels"] = times["write"] = 0.0
     t = time.perf_counter()
     people = people_keypoints(spec, traj)
+    drawn = [drawn_vertices(c, v) for c, v in zip(spec.cloths, traj.cloth_vertices, strict=True)]
     times["labels"] += time.perf_counter() - t
     with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="simfactory-writer") as writer:
         pending: list = []
@@ -208,7 +211,7 @@ def _render_and_write(
             t = time.perf_counter()
             semantic, objects = camera_labels(
                 shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
-                traj.cloth_vertices, [table.id_of(c.semantic_class) for c in spec.cloths],
+                drawn, [table.id_of(c.semantic_class) for c in spec.cloths],
                 [bool(c.skin) for c in spec.cloths],
             )  # fmt: skip
             keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
