@@ -16,6 +16,8 @@ from scipy.spatial.transform import Rotation
 
 # Corner signs of a box, x varying slowest: corner k is at (sx, sy, sz) * extents / 2.
 CORNER_SIGNS = np.array(list(itertools.product((-1.0, 1.0), repeat=3)))
+# Depth (m) of the plane at which amodal boxes clip what crosses behind the camera.
+NEAR = 1e-3
 
 
 def pixel_counts(ids: np.ndarray, num_ids: int) -> np.ndarray:
@@ -49,7 +51,7 @@ def visible_boxes(ids: np.ndarray, num_ids: int) -> np.ndarray:
     return boxes
 
 
-def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = 1e-3) -> np.ndarray:
+def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = NEAR) -> np.ndarray:
     """Box (4,) of the projection of camera-frame points, not clipped to the image.
 
     The points are a convex hull's vertices. An object crossing the plane z = near is
