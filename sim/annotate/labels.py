@@ -139,11 +139,12 @@ def _hull(vertices: np.ndarray) -> np.ndarray:
 def _region_points(vertices: np.ndarray, T_cw: np.ndarray) -> np.ndarray:
     """Camera-frame points whose amodal box is a body region's: all its vertices when
     they are all in front of the near plane (the extremes of a projection over a convex
-    hull are at its corners, which are among the vertices), else its hull's corners
-    (clipping needs the hull's edges)."""
+    hull are at its corners, which are among the vertices) or all behind it (no box),
+    else its hull's corners (clipping needs the hull's edges)."""
     vertices = np.asarray(vertices, dtype=np.float64)
     pts = vertices @ T_cw[:3, :3].T + T_cw[:3, 3]
-    if len(pts) and np.all(pts[:, 2] > NEAR):
+    front = pts[:, 2] > NEAR
+    if front.all() or not front.any():
         return pts
     return _hull(vertices) @ T_cw[:3, :3].T + T_cw[:3, 3]
 
