@@ -86,7 +86,9 @@ CLOTH_CONVENTION = (
 )
 
 
-def objects_entry(spec, traj, classes, geometry) -> list[dict]:
+def objects_entry(spec, traj, classes, geometry, cloth_boxes=None) -> list[dict]:
+    """The objects' records: each part's and each cloth's; ``cloth_boxes`` are the
+    cloths' per-frame 3D boxes when already found (``labels.deformable_boxes``)."""
     table = class_table()
     objects = []
     for p, name in enumerate(traj.part_names):
@@ -110,8 +112,11 @@ def objects_entry(spec, traj, classes, geometry) -> list[dict]:
             }
         )
     for c, cloth in enumerate(spec.cloths):
-        box = upright_box if cloth.skin else cloth_box
-        boxes = [box(v) for v in drawn_vertices(cloth, traj.cloth_vertices[c])]
+        if cloth_boxes is not None:
+            boxes = list(zip(*cloth_boxes[c], strict=True))
+        else:
+            box = upright_box if cloth.skin else cloth_box
+            boxes = [box(v) for v in drawn_vertices(cloth, traj.cloth_vertices[c])]
         objects.append(
             {
                 "id": len(traj.part_names) + c + 1,
@@ -274,9 +279,11 @@ def lidar_entry(lidar, T_wl: np.ndarray, offsets: np.ndarray) -> dict:
 
 
 def clip_annotations(
-    cfg: dict, spec, traj: Trajectory, classes, geometry, cameras, lidars, people, files
-) -> dict:
-    """The clip's annotations document (before the executor adds the clip's identity)."""
+    cfg: dict, spec, traj: Trajectory, classes, geometry, cameras, lidars, people, files,
+    cloth_boxes=None,
+) -> dict:  # fmt: skip
+    """The clip's annotations document (before the executor adds the clip's identity);
+    ``cloth_boxes`` as in ``objects_entry``."""
     table = class_table()
     return {
         "format": "simfactory-clip/1",
@@ -300,7 +307,7 @@ def clip_annotations(
             {"id": i, "name": n, "color": table.colors[i].tolist()}
             for i, n in enumerate(table.names)
         ],
-        "objects": objects_entry(spec, traj, classes, geometry),
+        "objects": objects_entry(spec, traj, classes, geometry, cloth_boxes),
         "cameras": cameras,
         "lidars": lidars,
         **({"keypoints": keypoints_entry(people, spec, traj)} if people else {}),

@@ -16,6 +16,8 @@ from scipy.spatial.transform import Rotation
 
 # Corner signs of a box, x varying slowest: corner k is at (sx, sy, sz) * extents / 2.
 CORNER_SIGNS = np.array(list(itertools.product((-1.0, 1.0), repeat=3)))
+# Depth (m) of the plane at which amodal boxes clip what crosses behind the camera.
+NEAR = 1e-3
 
 
 def pixel_counts(ids: np.ndarray, num_ids: int) -> np.ndarray:
@@ -49,7 +51,7 @@ def visible_boxes(ids: np.ndarray, num_ids: int) -> np.ndarray:
     return boxes
 
 
-def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = 1e-3) -> np.ndarray:
+def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = NEAR) -> np.ndarray:
     """Box (4,) of the projection of camera-frame points, not clipped to the image.
 
     The points are a convex hull's vertices. An object crossing the plane z = near is
@@ -172,17 +174,14 @@ def box_records(
     T_camera_boxes = np.linalg.inv(T_world_camera) @ T_world_boxes
     if not len(T_world_boxes):
         return []
-    quat_world = _quat_wxyz(T_world_boxes[:, :3, :3])
-    quat_camera = _quat_wxyz(T_camera_boxes[:, :3, :3])
-    return [
-        {
-            "center_world": _rounded(T_world_boxes[i, :3, 3]),
-            "rotation_world": _rounded(T_world_boxes[i, :3, :3]),
-            "quat_wxyz_world": _rounded(quat_world[i]),
-            "center_camera": _rounded(T_camera_boxes[i, :3, 3]),
-            "rotation_camera": _rounded(T_camera_boxes[i, :3, :3]),
-            "quat_wxyz_camera": _rounded(quat_camera[i]),
-            "size": _rounded(extents[i]),
-        }
-        for i in range(len(T_world_boxes))
-    ]
+    fields = {
+        "center_world": T_world_boxes[:, :3, 3],
+        "rotation_world": T_world_boxes[:, :3, :3],
+        "quat_wxyz_world": _quat_wxyz(T_world_boxes[:, :3, :3]),
+        "center_camera": T_camera_boxes[:, :3, 3],
+        "rotation_camera": T_camera_boxes[:, :3, :3],
+        "quat_wxyz_camera": _quat_wxyz(T_camera_boxes[:, :3, :3]),
+        "size": extents,
+    }
+    rows = {key: _rounded(values) for key, values in fields.items()}  # one call per field
+    return [{key: rows[key][i] for key in fields} for i in range(len(T_world_boxes))]

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from simfactory.sim.annotate.boxes import (
+    NEAR,
     amodal_box,
     box_records,
     pixel_counts,
@@ -44,11 +45,14 @@ def camera_labels(
     cloth_vertices: list[np.ndarray] | None = None,
     cloth_class_ids: list[int] | None = None,
     cloth_upright: list[bool] | None = None,
+    cloth_boxes: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, list[list[dict]]]:
     """Semantic masks and per-object records for frames (F, H, W) of one camera with
     part ``poses`` (F, P, 4, 4) and cloths' vertices (each (F, V, 3) world) of classes
     ``cloth_class_ids``; parts not ``present`` (F, P) in a frame get no record. A cloth
-    marked in ``cloth_upright`` (a region of a person's body) gets an upright 3D box."""
+    marked in ``cloth_upright`` (a region of a person's body) gets an upright 3D box.
+    ``cloth_boxes`` are the cloths' 3D boxes when already known (``deformable_boxes``
+    of the same vertices); without them a frame's boxes are found as it needs them."""
     F, H, W = instance.shape
     if present is None:
         present = np.ones(poses.shape[:2], dtype=bool)
@@ -59,6 +63,7 @@ def camera_labels(
     objects = []
     for t in range(F):
         cloths = [v[t] for v in cloth_vertices]
+        known = [(T[t], size[t]) for T, size in cloth_boxes] if cloth_boxes is not None else None
         objects.append(
             _frame_objects(
                 instance[t],
@@ -72,6 +77,7 @@ def camera_labels(
                 present[t],
                 cloths,
                 upright,
+                known,
             )  # fmt: skip
         )
     return semantic, objects
@@ -101,6 +107,25 @@ def _record(id_, pts, K, W, H, boxes, counts, unoccluded) -> dict | None:
     }
 
 
+def deformable_boxes(
+    vertices: list[np.ndarray], upright: list[bool]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each cloth's 3D box in every frame, (T_world_box (F, 4, 4), extents (F, 3)), from
+    its vertices (F, V, 3) world: upright for a region of a person's body, else
+    ``cloth_box``. Found once per clip, for the annotations and every camera's labels."""
+    boxes = []
+    for v, body in zip(vertices, upright, strict=True):
+        box = upright_box if body else cloth_box
+        frames = [box(frame) for frame in v]
+        boxes.append(
+            (
+                np.array([T for T, _ in frames]).reshape(-1, 4, 4),
+                np.array([size for _, size in frames]).reshape(-1, 3),
+            )
+        )
+    return boxes
+
+
 def _hull(vertices: np.ndarray) -> np.ndarray:
     """The convex hull's corners (N, 3) of a body region's vertices (amodal boxes need
     only those, and clipping every vertex at the near plane would be slow)."""
@@ -111,9 +136,23 @@ def _hull(vertices: np.ndarray) -> np.ndarray:
         return vertices
 
 
+def _region_points(vertices: np.ndarray, T_cw: np.ndarray) -> np.ndarray:
+    """Camera-frame points whose amodal box is a body region's: all its vertices when
+    they are all in front of the near plane (the extremes of a projection over a convex
+    hull are at its corners, which are among the vertices) or all behind it (no box),
+    else its hull's corners (clipping needs the hull's edges)."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    pts = vertices @ T_cw[:3, :3].T + T_cw[:3, 3]
+    front = pts[:, 2] > NEAR
+    if front.all() or not front.any():
+        return pts
+    return _hull(vertices) @ T_cw[:3, :3].T + T_cw[:3, 3]
+
+
 def _frame_objects(
-    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=(), upright=()
-) -> list[dict]:
+    ids, unoccluded, K, T_wc, poses, geometry: PartGeometry, W, H, present, cloths=(), upright=(),
+    known=None,
+) -> list[dict]:  # fmt: skip
     P = poses.shape[0]
     boxes = visible_boxes(ids, P + len(cloths))
     counts = pixel_counts(ids, P + len(cloths))
@@ -128,16 +167,25 @@ def _frame_objects(
         if record is not None:
             records.append(record)
     parts = [r["id"] - 1 for r in records]
-    boxes3d = box_records(poses[parts] @ geometry.T_part_box[parts], geometry.box_size[parts], T_wc)
-    for record, box in zip(records, boxes3d, strict=True):
-        record["box3d"] = box
+    T_boxes = list(poses[parts] @ geometry.T_part_box[parts])
+    sizes = list(geometry.box_size[parts])
     for c, vertices in enumerate(cloths):
         body = bool(upright[c]) if len(upright) else False
-        corners = _hull(vertices) if body else hull_points(vertices)
-        pts = corners @ T_cw[:3, :3].T + T_cw[:3, 3]
+        if body:
+            pts = _region_points(vertices, T_cw)
+        else:
+            pts = hull_points(vertices) @ T_cw[:3, :3].T + T_cw[:3, 3]
         record = _record(P + c + 1, pts, K, W, H, boxes, counts, unoccluded)
         if record is not None:
-            T_world_box, size = upright_box(vertices) if body else cloth_box(vertices)
-            record["box3d"] = box_records(T_world_box[None], size[None], T_wc)[0]
+            if known is not None:
+                T_world_box, size = known[c]
+            else:
+                T_world_box, size = upright_box(vertices) if body else cloth_box(vertices)
+            T_boxes.append(T_world_box)
+            sizes.append(size)
             records.append(record)
+    if records:
+        boxes3d = box_records(np.array(T_boxes), np.array(sizes), T_wc)
+        for record, box in zip(records, boxes3d, strict=True):
+            record["box3d"] = box
     return records

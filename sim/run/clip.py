@@ -23,7 +23,7 @@ from simfactory.sim.annotate.annotations import (
     people_keypoints,
 )
 from simfactory.sim.annotate.captions import clip_captions
-from simfactory.sim.annotate.labels import camera_labels
+from simfactory.sim.annotate.labels import camera_labels, deformable_boxes
 from simfactory.sim.annotate.lidar import Sheet, scan
 from simfactory.sim.model.camera import body_poses, camera_poses, intrinsics
 from simfactory.sim.model.classes import class_table
@@ -162,6 +162,7 @@ def _render_and_write(
     t = time.perf_counter()
     people = people_keypoints(spec, traj)
     drawn = [drawn_vertices(c, v) for c, v in zip(spec.cloths, traj.cloth_vertices, strict=True)]
+    cloth_boxes = deformable_boxes(drawn, [bool(c.skin) for c in spec.cloths])
     times["labels"] += time.perf_counter() - t
     with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="simfactory-writer") as writer:
         pending: list = []
@@ -212,7 +213,7 @@ def _render_and_write(
             semantic, objects = camera_labels(
                 shot.instance, shot.unoccluded, K, T_wc, traj.poses, geometry, traj.present,
                 drawn, [table.id_of(c.semantic_class) for c in spec.cloths],
-                [bool(c.skin) for c in spec.cloths],
+                [bool(c.skin) for c in spec.cloths], cloth_boxes,
             )  # fmt: skip
             keypoints = keypoint_labels(people, K, T_wc, shot.depth, shot.instance, cam)
             times["labels"] += time.perf_counter() - t
@@ -260,7 +261,9 @@ def _render_and_write(
         finish()
     for cam in spec.cameras:
         files[cam.name] = sorted(p.name for p in (out / cam.name).iterdir())
-    return clip_annotations(cfg, spec, traj, classes, geometry, cameras, lidars, people, files)
+    return clip_annotations(
+        cfg, spec, traj, classes, geometry, cameras, lidars, people, files, cloth_boxes
+    )
 
 
 def generate_clip(
