@@ -839,14 +839,17 @@ PINCH_RADIUS = 0.045  # m: a pinching hand closes on the cloth within this of th
 PINCH_THICKNESS = 0.006  # m: ... as a slab this thick
 PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and middle finger ...
 TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
+SHEET_RADIUS = 0.15  # m: ... their tips onto the cloth's own triangles within this of it
 
 
-def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int) -> tuple:
+def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=None) -> tuple:
     """What a hand pinching a cloth at ``vertex`` closes on, frame by frame: the patch of
     the flat rest cloth ``rest`` (V, 3) within ``PINCH_RADIUS`` of the vertex (its convex
     outline, a slab ``PINCH_THICKNESS`` thick) in the frame of the vertex, and those frames
     (F, 4, 4): the rigid motion that fits the patch's rest vertices best onto theirs in
-    ``vertices`` (F, V, 3) (Kabsch), at the vertex."""
+    ``vertices`` (F, V, 3) (Kabsch), at the vertex. With the cloth's ``faces``, a third
+    item: the cloth's own triangles (F, T, 3, 3) within ``SHEET_RADIUS`` of the vertex as
+    they deform, which the palm is laid on (turned as the slab) and the fingers close on."""
     import shapely
 
     rest = np.asarray(rest, float)
@@ -862,22 +865,57 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int) -> tuple:
         d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
         poses[f, :3, :3] = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
         poses[f, :3, 3] = v[vertex]
-    return [slab], poses
+    if faces is None:
+        return [slab], poses
+    faces = np.asarray(faces)
+    around = np.flatnonzero(np.linalg.norm(rest - rest[vertex], axis=1) < SHEET_RADIUS)
+    patch = faces[np.isin(faces, around).all(axis=1)]
+    return [slab], poses, np.asarray(vertices, float)[:, patch]
+
+
+def sheet_pieces(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A deforming sheet's triangles (F, T, 3, 3) as planes per frame: each triangle's
+    normal and its three edges' outward normals in its plane (F, T, 4, 3), with their
+    offsets (F, T, 4) (a point p is off a plane by ``normal @ p - offset``); see
+    ``sheet_depth``."""
+    a, b, c = triangles[:, :, 0], triangles[:, :, 1], triangles[:, :, 2]
+    n = _unit(np.cross(b - a, c - a) + 1e-12)
+    normals, offsets = [n], [(n * a).sum(-1)]
+    for p, q, r in ((a, b, c), (b, c, a), (c, a, b)):
+        e = _unit(np.cross(q - p, n) + 1e-12)
+        e = e * np.where(((r - p) * e).sum(-1) > 0, -1.0, 1.0)[..., None]  # away from r
+        normals.append(e)
+        offsets.append((e * p).sum(-1))
+    return np.stack(normals, axis=2), np.stack(offsets, axis=2)
+
+
+def sheet_depth(pieces: tuple, points: np.ndarray) -> np.ndarray:
+    """How deep points (n, S, 3) are inside a sheet (``sheet_pieces``, n frames)
+    ``PINCH_THICKNESS`` thick: half that less their distance to its nearest triangle
+    (off the triangle's plane and, in it, past its farthest-out edge)."""
+    normals, offsets = pieces
+    off = np.einsum("nsk,ntmk->nstm", points, normals) - offsets[:, None]
+    past = np.maximum(off[..., 1:].max(axis=-1), 0.0)
+    distance = np.sqrt(off[..., 0] ** 2 + past**2).min(axis=-1)
+    return PINCH_THICKNESS / 2 - distance
 
 
 def held_objects(spec, traj, person: Person) -> dict:
     """What a person's grips hold: part name ("body" or "body/link", e.g. a knife's
     handle; ``held_key`` for a pinched cloth) -> (its visuals' meshes in its frame, its
     poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only those of the
-    part's visuals (the hand closes on a handle, not the whole drawer)."""
+    part's visuals (the hand closes on a handle, not the whole drawer); a pinched cloth's
+    value has a third item, its patch's triangles per frame (``pinched_patch``)."""
     out = {}
     sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
     cloths = {c.name: c for c in spec.cloths}
     for _, grip in each_grip(person.grips):
         name = grip["object"]
         if "vertex" in grip and name in sheets:
-            rest = np.asarray(cloths[name].mesh.vertices)
-            out[held_key(grip)] = pinched_patch(sheets[name], rest, int(grip["vertex"]))
+            mesh = cloths[name].mesh
+            out[held_key(grip)] = pinched_patch(
+                sheets[name], np.asarray(mesh.vertices), int(grip["vertex"]), mesh.faces
+            )
             continue
         visuals = _part_visuals(spec, name)
         if "visuals" in grip:  # a part of it: a handle's bar and posts
@@ -1006,7 +1044,7 @@ def grasp_hands(
         turn, _ = grip_schedule(times, grip["start"], grip["end"])
         if not turn.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[held_key(grip)]
+        meshes, poses = objects[held_key(grip)][:2]
         mesh = trimesh.util.concatenate(meshes)
         frame = _hand_frame(key, side)
         wrist_bone = _bone(f"wrist.{side}")
@@ -1025,6 +1063,8 @@ def grasp_hands(
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
         normal = np.einsum("fij,fj->fi", poses[:, :3, :3], normal_local)
+        if len(objects[held_key(grip)]) > 2:  # a cloth: onto its own sheet's nearest point
+            surface, normal = _onto_sheet(objects[held_key(grip)][2], surface, normal, turn > 0)
         n_goal = -normal  # the palm faces the surface
         along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
         f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
@@ -1048,6 +1088,23 @@ def grasp_hands(
         reached = wrist + turn[:, None] * (wrist_goal - wrist)
         targets[hand] = np.where((turn > 0)[:, None], reached, targets.get(hand, wrist))
     return bones, targets
+
+
+def _onto_sheet(
+    triangles: np.ndarray, points: np.ndarray, normals: np.ndarray, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` (F, 3) moved, in ``frames`` (F,) (bool), to their nearest points on the
+    triangles (F, T, 3, 3) of those frames, and ``normals`` (F, 3) turned to the sheet's
+    normal there (on the same side)."""
+    out, turned = points.copy(), normals.copy()
+    faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
+    for f in np.flatnonzero(frames):
+        sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
+        closest, _, face = trimesh.proximity.closest_point(sheet, points[f : f + 1])
+        out[f] = closest[0]
+        n = sheet.face_normals[face[0]]
+        turned[f] = n if np.dot(n, normals[f]) >= 0 else -n
+    return out, turned
 
 
 @cache
@@ -1090,7 +1147,8 @@ class _FingerReach:
     """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
     its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
     (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
-    pieces (in its frame)."""
+    pieces (in its frame: a list of ``_convex_pieces``, or per frame a tuple of
+    ``sheet_pieces``)."""
 
     def __init__(self, knuckle, limbs, normal, share, pose, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
@@ -1113,6 +1171,8 @@ class _FingerReach:
         p = self.tips(theta, spread)
         pose = self.pose
         local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
+        if isinstance(self.pieces, tuple):  # per frame (``sheet_pieces``)
+            return sheet_depth(self.pieces, local)
         return convex_depth(self.pieces, local)
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1168,10 +1228,13 @@ def close_fingers(
         _, close = grip_schedule(times, grip["start"], grip["end"])
         if not close.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[held_key(grip)]
-        pieces = _convex_pieces(meshes)
+        held = objects[held_key(grip)]
         frames = np.flatnonzero(close > 0)
-        pose = poses[frames]
+        if len(held) > 2:  # a cloth: its own triangles per frame, in the world
+            pieces = sheet_pieces(held[2][frames])
+            pose = np.tile(np.eye(4), (len(frames), 1, 1))
+        else:
+            pieces, pose = _convex_pieces(held[0]), held[1][frames]
         fingers = grip.get("fingers", range(1, 6))
         for k in range(1, 6):
             chain = [_bone(f"finger{k}-{j}.{side}") for j in (1, 2, 3)]
