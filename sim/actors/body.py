@@ -840,6 +840,7 @@ PINCH_THICKNESS = 0.006  # m: ... as a slab this thick
 PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and middle finger ...
 TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
 SHEET_RADIUS = 0.15  # m: ... their tips onto the cloth's own triangles within this of it
+SHEET_SMOOTH = 0.02  # m: the palm turns to the sheet's normals round its point, so far
 
 
 def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=None) -> tuple:
@@ -873,30 +874,23 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=Non
     return [slab], poses, np.asarray(vertices, float)[:, patch]
 
 
-def sheet_pieces(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A deforming sheet's triangles (F, T, 3, 3) as planes per frame: each triangle's
-    normal and its three edges' outward normals in its plane (F, T, 4, 3), with their
-    offsets (F, T, 4) (a point p is off a plane by ``normal @ p - offset``); see
-    ``sheet_depth``."""
-    a, b, c = triangles[:, :, 0], triangles[:, :, 1], triangles[:, :, 2]
+def sheet_depth(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
+    triangles (n, T, 3, 3) are given per frame: half that less their distance to the
+    nearest triangle (off its plane where they lie over it, else to its nearest edge)."""
+    x = points[:, :, None]  # (n, S, 1, 3)
+    corners = triangles[:, None]  # (n, 1, T, 3, 3)
+    a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
     n = _unit(np.cross(b - a, c - a) + 1e-12)
-    normals, offsets = [n], [(n * a).sum(-1)]
-    for p, q, r in ((a, b, c), (b, c, a), (c, a, b)):
-        e = _unit(np.cross(q - p, n) + 1e-12)
-        e = e * np.where(((r - p) * e).sum(-1) > 0, -1.0, 1.0)[..., None]  # away from r
-        normals.append(e)
-        offsets.append((e * p).sum(-1))
-    return np.stack(normals, axis=2), np.stack(offsets, axis=2)
-
-
-def sheet_depth(pieces: tuple, points: np.ndarray) -> np.ndarray:
-    """How deep points (n, S, 3) are inside a sheet (``sheet_pieces``, n frames)
-    ``PINCH_THICKNESS`` thick: half that less their distance to its nearest triangle
-    (off the triangle's plane and, in it, past its farthest-out edge)."""
-    normals, offsets = pieces
-    off = np.einsum("nsk,ntmk->nstm", points, normals) - offsets[:, None]
-    past = np.maximum(off[..., 1:].max(axis=-1), 0.0)
-    distance = np.sqrt(off[..., 0] ** 2 + past**2).min(axis=-1)
+    over = np.ones(np.broadcast_shapes(x.shape, a.shape)[:-1], dtype=bool)
+    edge = np.full(over.shape, np.inf)
+    for p, q in ((a, b), (b, c), (c, a)):
+        over &= (np.cross(q - p, x - p) * n).sum(-1) >= 0
+        d = q - p
+        t = np.clip(((x - p) * d).sum(-1) / ((d * d).sum(-1) + 1e-18), 0.0, 1.0)
+        edge = np.minimum(edge, np.linalg.norm(x - p - t[..., None] * d, axis=-1))
+    plane = np.abs(((x - a) * n).sum(-1))
+    distance = np.where(over, plane, edge).min(axis=-1)
     return PINCH_THICKNESS / 2 - distance
 
 
@@ -1095,15 +1089,17 @@ def _onto_sheet(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``points`` (F, 3) moved, in ``frames`` (F,) (bool), to their nearest points on the
     triangles (F, T, 3, 3) of those frames, and ``normals`` (F, 3) turned to the sheet's
-    normal there (on the same side)."""
+    normal there (on the same side; its triangles' normals, weighted
+    by ``SHEET_SMOOTH``)."""
     out, turned = points.copy(), normals.copy()
     faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
     for f in np.flatnonzero(frames):
         sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
         closest, _, face = trimesh.proximity.closest_point(sheet, points[f : f + 1])
         out[f] = closest[0]
-        n = sheet.face_normals[face[0]]
-        turned[f] = n if np.dot(n, normals[f]) >= 0 else -n
+        n = sheet.face_normals * np.sign(sheet.face_normals @ normals[f] + 1e-12)[:, None]
+        near = np.linalg.norm(sheet.triangles_center - closest[0], axis=1)
+        turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
     return out, turned
 
 
@@ -1147,8 +1143,8 @@ class _FingerReach:
     """A finger's tip as it turns sideways and curls (``close_fingers``), at n frames:
     its knuckle (n, 3), its three limbs (n, 3, 3) (knuckle to tip), the palm's normal
     (n, 3), the cumulative curl shares (3,), the held object's poses (n, 4, 4) and convex
-    pieces (in its frame: a list of ``_convex_pieces``, or per frame a tuple of
-    ``sheet_pieces``)."""
+    pieces (in its frame: a list of ``_convex_pieces``, or a tuple of the triangles
+    per frame of a sheet, ``sheet_depth``)."""
 
     def __init__(self, knuckle, limbs, normal, share, pose, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
@@ -1172,7 +1168,7 @@ class _FingerReach:
         pose = self.pose
         local = np.einsum("nji,nsj->nsi", pose[:, :3, :3], p - pose[:, None, :3, 3])
         if isinstance(self.pieces, tuple):  # per frame (``sheet_pieces``)
-            return sheet_depth(self.pieces, local)
+            return sheet_depth(self.pieces[0], local)
         return convex_depth(self.pieces, local)
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1231,7 +1227,7 @@ def close_fingers(
         held = objects[held_key(grip)]
         frames = np.flatnonzero(close > 0)
         if len(held) > 2:  # a cloth: its own triangles per frame, in the world
-            pieces = sheet_pieces(held[2][frames])
+            pieces = (held[2][frames],)
             pose = np.tile(np.eye(4), (len(frames), 1, 1))
         else:
             pieces, pose = _convex_pieces(held[0]), held[1][frames]
