@@ -156,6 +156,7 @@ def test_a_person_folds_a_t_shirt_in_two_moves(anny):
     grips = spec.people[0].grips
     assert len(grips["left"]) == len(grips["right"]) == 2  # hem up, then a sleeve in
     assert "T-shirt" in spec.annotations["caption"]
+    _pinches_on_the_cloth(spec, traj)  # the hem's corners and the sleeves
 
 
 def test_the_t_shirt_mesh_fills_its_outline():

@@ -973,7 +973,7 @@ CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
-SPREAD = {False: 24.0, True: 60.0}  # degrees a finger (True: the thumb) may turn sideways
+SPREAD = {False: 24.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
 
 
@@ -1244,7 +1244,8 @@ def close_fingers(
             normal = np.einsum("nij,j->ni", R0, _hand_frame(key, side)["normal"])
             limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
                               tip - heads[:, 2]], axis=1)  # fmt: skip
-            spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
+            steps = np.array([0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6])[: 13 if k == 1 else 7]
+            spreads = np.radians(SPREAD[k == 1]) * steps / steps.max()
             reach = _FingerReach(heads[:, 0], limbs, normal, share, pose, pieces)
             if k in fingers:
                 theta, turn = reach.search(spreads)
