@@ -106,6 +106,16 @@ def test_the_knife_hand_and_the_steadying_hand_close_on_what_they_hold(cut):
         assert np.all(depth > -0.01) and np.all(depth < 0.005), (side, depth)
 
 
+def test_another_persons_knife_hand_closes_on_the_handle(anny):
+    """Another seed, another body: the knife hand's fingertips on its handle too."""
+    spec, traj = _run(_config("cut_fruit", 12, 36), seed=3)
+    assert (
+        spec.people[0].phenotype != build_scene(_config("cut_fruit", 12, 36), 1).people[0].phenotype
+    )
+    depth = _tip_depths(spec, traj, spec.people[0].grips["right"], "right")
+    assert np.all(depth > -0.01) and np.all(depth < 0.005), depth
+
+
 def test_the_same_seed_gives_the_same_person_and_plan(anny):
     cfg = _config("cut_fruit", 12, 24)
     a, b = build_scene(cfg, 3), build_scene(cfg, 3)
@@ -156,6 +166,7 @@ def test_a_person_folds_a_t_shirt_in_two_moves(anny):
     grips = spec.people[0].grips
     assert len(grips["left"]) == len(grips["right"]) == 2  # hem up, then a sleeve in
     assert "T-shirt" in spec.annotations["caption"]
+    _pinches_on_the_cloth(spec, traj)  # the hem's corners and the sleeves
 
 
 def test_the_t_shirt_mesh_fills_its_outline():

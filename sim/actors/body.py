@@ -920,14 +920,18 @@ PINCH_RADIUS = 0.045  # m: a pinching hand closes on the cloth within this of th
 PINCH_THICKNESS = 0.006  # m: ... as a slab this thick
 PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and middle finger ...
 TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
+SHEET_RADIUS = 0.15  # m: ... their tips onto the cloth's own triangles within this of it
+SHEET_SMOOTH = 0.02  # m: the palm turns to the sheet's normals round its point, so far
 
 
-def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int) -> tuple:
+def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=None) -> tuple:
     """What a hand pinching a cloth at ``vertex`` closes on, frame by frame: the patch of
     the flat rest cloth ``rest`` (V, 3) within ``PINCH_RADIUS`` of the vertex (its convex
     outline, a slab ``PINCH_THICKNESS`` thick) in the frame of the vertex, and those frames
     (F, 4, 4): the rigid motion that fits the patch's rest vertices best onto theirs in
-    ``vertices`` (F, V, 3) (Kabsch), at the vertex."""
+    ``vertices`` (F, V, 3) (Kabsch), at the vertex. With the cloth's ``faces``, a third
+    item: the cloth's own triangles (F, T, 3, 3) within ``SHEET_RADIUS`` of the vertex as
+    they deform, which the palm is laid on (turned as the slab) and the fingers close on."""
     import shapely
 
     rest = np.asarray(rest, float)
@@ -943,22 +947,50 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int) -> tuple:
         d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
         poses[f, :3, :3] = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
         poses[f, :3, 3] = v[vertex]
-    return [slab], poses
+    if faces is None:
+        return [slab], poses
+    faces = np.asarray(faces)
+    around = np.flatnonzero(np.linalg.norm(rest - rest[vertex], axis=1) < SHEET_RADIUS)
+    patch = faces[np.isin(faces, around).all(axis=1)]
+    return [slab], poses, np.asarray(vertices, float)[:, patch]
+
+
+def sheet_depth(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
+    triangles (n, T, 3, 3) are given per frame: half that less their distance to the
+    nearest triangle (off its plane where they lie over it, else to its nearest edge)."""
+    x = points[:, :, None]  # (n, S, 1, 3)
+    corners = triangles[:, None]  # (n, 1, T, 3, 3)
+    a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
+    n = _unit(np.cross(b - a, c - a) + 1e-12)
+    over = np.ones(np.broadcast_shapes(x.shape, a.shape)[:-1], dtype=bool)
+    edge = np.full(over.shape, np.inf)
+    for p, q in ((a, b), (b, c), (c, a)):
+        over &= (np.cross(q - p, x - p) * n).sum(-1) >= 0
+        d = q - p
+        t = np.clip(((x - p) * d).sum(-1) / ((d * d).sum(-1) + 1e-18), 0.0, 1.0)
+        edge = np.minimum(edge, np.linalg.norm(x - p - t[..., None] * d, axis=-1))
+    plane = np.abs(((x - a) * n).sum(-1))
+    distance = np.where(over, plane, edge).min(axis=-1)
+    return PINCH_THICKNESS / 2 - distance
 
 
 def held_objects(spec, traj, person: Person) -> dict:
     """What a person's grips hold: part name ("body" or "body/link", e.g. a knife's
     handle; ``held_key`` for a pinched cloth) -> (its visuals' meshes in its frame, its
     poses (F, 4, 4) in ``traj``); a grip's ``visuals`` (indices) keeps only those of the
-    part's visuals (the hand closes on a handle, not the whole drawer)."""
+    part's visuals (the hand closes on a handle, not the whole drawer); a pinched cloth's
+    value has a third item, its patch's triangles per frame (``pinched_patch``)."""
     out = {}
     sheets = dict(zip(traj.cloth_names, traj.cloth_vertices, strict=True))
     cloths = {c.name: c for c in spec.cloths}
     for _, grip in each_grip(person.grips):
         name = grip["object"]
         if "vertex" in grip and name in sheets:
-            rest = np.asarray(cloths[name].mesh.vertices)
-            out[held_key(grip)] = pinched_patch(sheets[name], rest, int(grip["vertex"]))
+            mesh = cloths[name].mesh
+            out[held_key(grip)] = pinched_patch(
+                sheets[name], np.asarray(mesh.vertices), int(grip["vertex"]), mesh.faces
+            )
             continue
         visuals = _part_visuals(spec, name)
         if "visuals" in grip:  # a part of it: a handle's bar and posts
@@ -1065,7 +1097,7 @@ CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
-SPREAD = {False: 24.0, True: 60.0}  # degrees a finger (True: the thumb) may turn sideways
+SPREAD = {False: 24.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
 
 
@@ -1130,7 +1162,7 @@ def grasp_hands(
         turn, _ = grip_schedule(times, grip["start"], grip["end"])
         if not turn.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[held_key(grip)]
+        meshes, poses = objects[held_key(grip)][:2]
         mesh = trimesh.util.concatenate(meshes)
         frame = _hand_frame(key, side)
         wrist_bone = _bone(f"wrist.{side}")
@@ -1149,6 +1181,8 @@ def grasp_hands(
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
         normal = np.einsum("fij,fj->fi", poses[:, :3, :3], normal_local)
+        if len(objects[held_key(grip)]) > 2:  # a cloth: onto its own sheet's nearest point
+            surface, normal = _onto_sheet(objects[held_key(grip)][2], surface, normal, turn > 0)
         n_goal = -normal  # the palm faces the surface
         along = np.einsum("fij,j->fi", R_wrist, frame["finger"])
         f_goal = along - (along * n_goal).sum(1, keepdims=True) * n_goal
@@ -1172,6 +1206,25 @@ def grasp_hands(
         reached = wrist + turn[:, None] * (wrist_goal - wrist)
         targets[hand] = np.where((turn > 0)[:, None], reached, targets.get(hand, wrist))
     return bones, targets
+
+
+def _onto_sheet(
+    triangles: np.ndarray, points: np.ndarray, normals: np.ndarray, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` (F, 3) moved, in ``frames`` (F,) (bool), to their nearest points on the
+    triangles (F, T, 3, 3) of those frames, and ``normals`` (F, 3) turned to the sheet's
+    normal there (on the same side; its triangles' normals, weighted
+    by ``SHEET_SMOOTH``)."""
+    out, turned = points.copy(), normals.copy()
+    faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
+    for f in np.flatnonzero(frames):
+        sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
+        closest, _, face = trimesh.proximity.closest_point(sheet, points[f : f + 1])
+        out[f] = closest[0]
+        n = sheet.face_normals * np.sign(sheet.face_normals @ normals[f] + 1e-12)[:, None]
+        near = np.linalg.norm(sheet.triangles_center - closest[0], axis=1)
+        turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
+    return out, turned
 
 
 @cache
@@ -1268,7 +1321,10 @@ class _FingerReach:
         return self.knuckle[:, None] + bent.sum(axis=2)
 
     def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        return convex_depth(self.pieces, self.tips(theta, spread))
+        tips = self.tips(theta, spread)
+        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_depth``)
+            return sheet_depth(self.pieces[0], tips)
+        return convex_depth(self.pieces, tips)
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
@@ -1324,9 +1380,13 @@ def close_fingers(
         _, close = grip_schedule(times, grip["start"], grip["end"])
         if not close.any() or held_key(grip) not in objects:
             continue
-        meshes, poses = objects[held_key(grip)]
+        held = objects[held_key(grip)]
         frames = np.flatnonzero(close > 0)
-        pose = poses[frames]
+        if len(held) > 2:  # a cloth: its own triangles per frame, in the world
+            sheet = held[2][frames]
+            pose = np.tile(np.eye(4), (len(frames), 1, 1))
+        else:
+            sheet, pose = None, held[1][frames]
         closing = set(grip.get("fingers", range(1, 6)))
         fingers = []
         for k in range(1, 6):
@@ -1341,22 +1401,26 @@ def close_fingers(
             limbs = np.stack([heads[:, 1] - heads[:, 0], heads[:, 2] - heads[:, 1],
                               tip - heads[:, 2]], axis=1)  # fmt: skip
             share = np.cumsum(THUMB_SHARE if k == 1 else CURL_SHARE)
-            spreads = np.radians(SPREAD[k == 1]) * np.array([0, -1, 1, -2, 2, -3, 3]) / 3
+            steps = np.array([0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6])[: 13 if k == 1 else 7]
+            spreads = np.radians(SPREAD[k == 1]) * steps / steps.max()
             fingers.append((k, chain, heads[:, 0], limbs, normal, share, spreads))
         n = len(frames)
-        searched = [f for f in fingers if f[0] in closing]
+        pieces = _convex_pieces(held[0]) if sheet is None else None
+        groups: dict[int, list] = {}  # the closing fingers by their number of spreads
+        for f in fingers:
+            if f[0] in closing:
+                groups.setdefault(len(f[6]), []).append(f)
         found = {}
-        if searched:
+        for group in groups.values():
             reach = _FingerReach(
-                np.concatenate([_in_frame(pose, f[2], point=True) for f in searched]),
-                np.concatenate([_in_frame(pose, f[3]) for f in searched]),
-                np.concatenate([_in_frame(pose, f[4]) for f in searched]),
-                np.concatenate([np.tile(f[5], (n, 1)) for f in searched]),
-                _convex_pieces(meshes),
+                np.concatenate([_in_frame(pose, f[2], point=True) for f in group]),
+                np.concatenate([_in_frame(pose, f[3]) for f in group]),
+                np.concatenate([_in_frame(pose, f[4]) for f in group]),
+                np.concatenate([np.tile(f[5], (n, 1)) for f in group]),
+                pieces if sheet is None else (np.concatenate([sheet] * len(group)),),
             )
-            spreads = np.concatenate([np.tile(f[6], (n, 1)) for f in searched])
-            theta, turn = reach.search(spreads)
-            for i, f in enumerate(searched):
+            theta, turn = reach.search(np.concatenate([np.tile(f[6], (n, 1)) for f in group]))
+            for i, f in enumerate(group):
                 found[f[0]] = theta[i * n : (i + 1) * n], turn[i * n : (i + 1) * n]
         tucked = (np.full(n, TUCKED_CURL), np.zeros(n))  # out of the way
         for k, chain, _, limbs, normal, share, _ in fingers:
