@@ -62,6 +62,7 @@ from simfactory.sim.write.clip_files import (
     write_preview,
 )
 from simfactory.sim.write.files import write_json
+from simfactory.sim.write.preview import preview_frames
 
 WRITER_THREADS = 2  # numpy and zlib release the GIL: files are encoded in parallel
 PATHTRACE_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True}
@@ -185,6 +186,9 @@ def _render_and_write(
                     renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
                     traj.present, traj.cloth_vertices,
                     on_frame=video.send if tracer is None else None,
+                    encoding=export["label_encoding"],
+                    keep_flow=preview_frames(traj.num_frames)
+                    if export["preview"] and cam is spec.cameras[0] else (),
                 )  # fmt: skip
                 if tracer is not None:
                     t_trace = time.perf_counter()
