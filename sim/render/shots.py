@@ -27,7 +27,7 @@ class CameraShot:
     planar (F, 2, H, W) int16 units of ``flow_scale``, 0 where not valid. Depth stays
     float32 in both (the labels read it)."""
 
-    rgb: np.ndarray  # (F, H, W, 3) uint8
+    rgb: np.ndarray | None  # (F, H, W, 3) uint8; None where not kept (``keep_rgb``)
     depth: np.ndarray  # (F, H, W) float32
     instance: np.ndarray  # (F, H, W) uint16
     normals: np.ndarray  # (F, H, W, 3) float16 (compact: int8)
@@ -45,7 +45,7 @@ class CameraShot:
 
 def render_camera(
     renderer, cam, K, T_wc, poses, exposure: float, times=None, present=None, cloth_vertices=(),
-    on_frame=None, encoding: str = "float32", keep_flow=(),
+    on_frame=None, encoding: str = "float32", keep_flow=(), keep_rgb: bool = True,
 ) -> CameraShot:  # fmt: skip
     """Render every frame of one camera, with forward and backward flow computed as
     frames come out (each frame's projections into its neighbours are kept only until
@@ -53,7 +53,8 @@ def render_camera(
     ``cloth_vertices``: each cloth's (F, V, 3); ``on_frame(rgb)`` is called with each
     frame's colour as soon as it is rendered (a video encoder fed while rendering goes
     on); ``encoding`` (see ``CameraShot``): ``compact`` holds normals and flow encoded,
-    ``keep_flow`` names frames whose float forward flow is kept as well.
+    ``keep_flow`` names frames whose float forward flow is kept as well; without
+    ``keep_rgb`` the colour goes to ``on_frame`` only (the shot's ``rgb`` is None).
 
     Compact flow is encoded at the finest scale (1/64 px) as frames come out; in the rare
     clip whose flow is too large for it (a valid component over 511 px: only in images
@@ -64,18 +65,18 @@ def render_camera(
         raise ValueError(f"label encoding must be one of {LABEL_ENCODINGS}, got {encoding!r}")
     args = (renderer, cam, K, T_wc, poses, exposure, times, present, cloth_vertices)
     if encoding == "float32":
-        return _render(*args, on_frame, None, ())
-    shot = _render(*args, on_frame, FLOW_UNIT, keep_flow)
+        return _render(*args, on_frame, None, (), keep_rgb)
+    shot = _render(*args, on_frame, FLOW_UNIT, keep_flow, keep_rgb)
     if shot.flow_scale != FLOW_UNIT:  # too large for the finest scale: again, at its own
         scale = shot.flow_scale
         del shot
-        shot = _render(*args, None, scale, keep_flow)
+        shot = _render(*args, None, scale, keep_flow, keep_rgb)
     return shot
 
 
 def _render(
     renderer, cam, K, T_wc, poses, exposure, times, present, cloth_vertices, on_frame,
-    scale: float | None, keep_flow,
+    scale: float | None, keep_flow, keep_rgb: bool,
 ) -> CameraShot:  # fmt: skip
     """``render_camera`` in one pass; compact flow encoded at ``scale`` (None: float32),
     the shot's ``flow_scale`` the one its largest valid flow needs."""
@@ -92,10 +93,12 @@ def _render(
             cloths=cloths,
         )  # fmt: skip
         if shot is None:
-            shot = _empty_shot(F, frame, scale, keep_flow)
-        shot.rgb[i], shot.depth[i], shot.instance[i] = frame.rgb, frame.depth, frame.instance
+            shot = _empty_shot(F, frame, scale, keep_flow, keep_rgb)
+        shot.depth[i], shot.instance[i] = frame.depth, frame.instance
+        if keep_rgb:
+            shot.rgb[i] = frame.rgb
         if on_frame is not None:
-            on_frame(shot.rgb[i])
+            on_frame(shot.rgb[i] if keep_rgb else frame.rgb)
         shot.unoccluded[i] = frame.unoccluded_pixels
         if scale is None:
             shot.normals[i] = frame.normals
@@ -135,7 +138,9 @@ def _render(
     return shot
 
 
-def _empty_shot(num_frames: int, frame, scale: float | None, keep_flow) -> CameraShot:
+def _empty_shot(
+    num_frames: int, frame, scale: float | None, keep_flow, keep_rgb: bool
+) -> CameraShot:
     """A camera's arrays for ``num_frames`` frames shaped like ``frame``, filled as frames
     are rendered (stacking them at the end would hold every frame twice), normals and
     flow compact where ``scale`` is given; flow is zero and invalid where a frame has no
@@ -150,7 +155,7 @@ def _empty_shot(num_frames: int, frame, scale: float | None, keep_flow) -> Camer
     else:
         flows = [np.zeros((num_frames, 2, height, width), np.int16) for _ in range(2)]
     return CameraShot(
-        rgb=like(frame.rgb),
+        rgb=like(frame.rgb) if keep_rgb else None,
         depth=like(frame.depth),
         instance=like(frame.instance),
         normals=like(frame.normals, None if scale is None else np.int8),

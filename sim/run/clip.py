@@ -181,14 +181,15 @@ def _render_and_write(
             cam_dir = out / cam.name
             cam_dir.mkdir()
             video = open_video(cam_dir, cam.width, cam.height, cfg["fps"], export)
+            previewed = export["preview"] and cam is spec.cameras[0]  # its colour kept
             try:
                 shot = render_camera(
                     renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
                     traj.present, traj.cloth_vertices,
                     on_frame=video.send if tracer is None else None,
                     encoding=export["label_encoding"],
-                    keep_flow=preview_frames(traj.num_frames)
-                    if export["preview"] and cam is spec.cameras[0] else (),
+                    keep_flow=preview_frames(traj.num_frames) if previewed else (),
+                    keep_rgb=previewed and tracer is None,
                 )  # fmt: skip
                 if tracer is not None:
                     t_trace = time.perf_counter()
@@ -224,7 +225,7 @@ def _render_and_write(
             pending.append(
                 writer.submit(write_label_files, cam_dir, id_streams(shot, semantic), export)
             )
-            if export["preview"] and cam is spec.cameras[0]:
+            if previewed:
                 pending.append(writer.submit(write_preview, out / "preview.png", shot, semantic))
             cameras[cam.name] = camera_entry(cam, K, T_wc, objects, keypoints)
             del shot, semantic  # the writer holds them until their files are written
