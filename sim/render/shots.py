@@ -57,8 +57,8 @@ def render_camera(
     ``keep_rgb`` the colour goes to ``on_frame`` only (the shot's ``rgb`` is None).
 
     Compact flow is encoded at the finest scale (1/64 px) as frames come out; in the rare
-    clip whose flow is too large for it (a valid component over 511 px: only in images
-    more than 511 px wide or tall) the camera is rendered again and encoded at the
+    clip whose flow is too large for it (a valid component over 511.97 px: only in
+    images more than 511 px wide or tall) the camera is rendered again and encoded at the
     scale the first pass found, so the stored units are those of encoding the whole
     clip's float flow at once."""
     if encoding not in LABEL_ENCODINGS:
