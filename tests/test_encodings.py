@@ -1,6 +1,8 @@
 """Compact label encodings: their error bounds, and that every loader gives back what
 was written."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,62 @@ def test_lidar_points_error_is_at_most_half_a_unit():
     assert np.abs(decode(encoded, "intensity") - arrays["intensity"]).max() <= 1 / 510 + 1e-6
     assert np.array_equal(encoded["instance"], arrays["instance"])
     assert np.array_equal(encoded["offsets"], arrays["offsets"])
+
+
+def _moving_box_frames():
+    """A sunlit box sliding across a 64x48 camera over 4 frames, and the camera."""
+    import trimesh
+
+    from simfactory.sim.model.camera import intrinsics, look_at
+    from simfactory.sim.model.spec import Light, Material, Visual
+
+    floor = trimesh.creation.box((6, 6, 0.1))
+    floor.apply_translation((0, 0, -0.05))
+    visuals = [
+        [Visual(floor, Material("floor", (0.7, 0.7, 0.7, 1.0)))],
+        [Visual(trimesh.creation.box((0.6, 0.6, 0.6)), Material("red", (0.8, 0.2, 0.2, 1.0)))],
+    ]
+    sun = Light("directional", direction=(0.8, 0.3, -0.45), cast_shadows=True)
+    poses = []
+    for x in (-1.2, -0.4, 0.5, 1.1):
+        box = np.eye(4)
+        box[:3, 3] = (x, 0.1 * x, 0.3)
+        poses.append(np.stack([np.eye(4), box]))
+    cam = SimpleNamespace(width=64, height=48, near=0.1, far=50.0)
+    K = intrinsics(64, 48, 60.0)
+    T_wc = np.stack([look_at((0.0, -3.0, 2.2), (0.0, 0.0, 0.2))] * 4)
+    return visuals, [sun], np.stack(poses), cam, K, T_wc
+
+
+@pytest.mark.parametrize("rerendered", [False, True])
+def test_compact_shot_writes_the_bytes_of_encoding_float_frames(tmp_path, monkeypatch, rerendered):
+    """Normals and flow encoded frame by frame as they are rendered give the files of
+    encoding the clip's float arrays at once, also where the flow is too large for the
+    finest scale and the camera is rendered again (forced here with a finer one)."""
+    from simfactory.sim.model.spec import Sky
+    from simfactory.sim.render import shots
+    from simfactory.sim.render.raster import process_renderer
+
+    visuals, lights, poses, cam, K, T_wc = _moving_box_frames()
+    renderer = process_renderer(None)
+    renderer.load_scene(visuals, lights, Sky(), np.array([[-3, -3, -0.1], [3, 3, 1.5]]))
+    exact = shots.render_camera(renderer, cam, K, T_wc, poses, 1.0)
+    if rerendered:
+        monkeypatch.setattr(shots, "FLOW_UNIT", 1.0 / 4096)
+    calls = []
+    compact = shots.render_camera(
+        renderer, cam, K, T_wc, poses, 1.0, on_frame=calls.append, encoding="compact",
+        keep_flow=[0, 2],
+    )  # fmt: skip
+    assert len(calls) == 4  # the colour is sent once, whether or not it is rendered again
+    assert compact.normals.dtype == np.int8 and compact.flow_forward.dtype == np.int16
+    assert exact.flow_forward_valid.any() and np.abs(exact.flow_forward).max() > 1.0
+    for k in (0, 2):
+        assert np.array_equal(compact.kept_flow[k], exact.flow_forward[k])
+    semantic = exact.instance.astype(np.uint8)
+    export = _export("compact")
+    write_camera_files(tmp_path / "exact", exact, semantic, 24, export)
+    write_camera_files(tmp_path / "compact", compact, semantic, 24, export)
+    for name in ("depth.npz", "normals.npz", "flow.npz", "instance.npz", "semantic.npz"):
+        exact_bytes = (tmp_path / "exact" / name).read_bytes()
+        assert exact_bytes == (tmp_path / "compact" / name).read_bytes(), name

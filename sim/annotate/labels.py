@@ -29,9 +29,17 @@ def _round(values, digits: int = 6) -> list:
 
 
 def semantic_from_instance(instance: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
-    """Semantic class ids of an instance-id image (id k is part k-1, 0 stays 0)."""
+    """Semantic class ids of an instance-id image (id k is part k-1, 0 stays 0); a
+    clip's (F, H, W) frame by frame (indexing converts the ids to int64: a whole clip's
+    would be four times the size of the ids)."""
     lut = np.concatenate([[0], class_ids]).astype(np.uint8)
-    return lut[instance]
+    instance = np.asarray(instance)
+    if instance.ndim < 3:
+        return lut[instance]
+    semantic = np.empty(instance.shape, np.uint8)
+    for f in range(len(instance)):
+        semantic[f] = lut[instance[f]]
+    return semantic
 
 
 def camera_labels(

@@ -610,7 +610,14 @@ def scan(
         cosine /= np.sqrt(np.where(length2 > 0, length2, np.inf))
         group = group.take(hit)
         xyz = directions.take(hit, axis=0) * distance.take(hit)[:, None]
-        return xyz, np.clip(albedo.take(group) * cosine, 0.0, 1.0), group, ring.take(hit)
+        intensity = np.clip(albedo.take(group) * cosine, 0.0, 1.0)
+        part = part_of.take(group)  # each frame in its stored types: 48 frames in float64
+        # and int64 until the end would be twice the scan
+        return (
+            xyz.astype(np.float32), intensity.astype(np.float32),
+            (part + 1).astype(np.uint16), class_ids.take(part).astype(np.uint8),
+            ring.take(hit).astype(np.uint8),
+        )  # fmt: skip
 
     threads = default_threads() if threads is None else int(threads)
     try:
@@ -622,14 +629,16 @@ def scan(
     finally:
         caster.close()
 
-    xyz, intensity, group, ring = (list(column) for column in zip(*frames, strict=True))
-    part = part_of[np.concatenate(group)] if frames else np.zeros(0, dtype=np.int64)
+    xyz, intensity, instance, semantic, ring = (
+        list(column) for column in zip(*frames, strict=True)
+    )
+    empty = [np.zeros(0, np.float32), np.zeros(0, np.uint16), np.zeros(0, np.uint8)]
     return LidarScan(
-        xyz=np.concatenate(xyz or [np.zeros((0, 3))]).astype(np.float32).reshape(-1, 3),
-        intensity=np.concatenate(intensity or [np.zeros(0)]).astype(np.float32),
-        instance=(part + 1).astype(np.uint16),
-        semantic=class_ids[part].astype(np.uint8),
-        ring=np.concatenate(ring or [np.zeros(0)]).astype(np.uint8),
-        offsets=np.concatenate([[0], np.cumsum([len(g) for g in group])]).astype(np.int64),
+        xyz=np.concatenate(xyz or [np.zeros((0, 3), np.float32)]).reshape(-1, 3),
+        intensity=np.concatenate(intensity or empty[:1]),
+        instance=np.concatenate(instance or empty[1:2]),
+        semantic=np.concatenate(semantic or empty[2:]),
+        ring=np.concatenate(ring or empty[2:]),
+        offsets=np.concatenate([[0], np.cumsum([len(g) for g in instance])]).astype(np.int64),
         T_world_lidar=T_world_lidar,
     )

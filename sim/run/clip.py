@@ -62,6 +62,7 @@ from simfactory.sim.write.clip_files import (
     write_preview,
 )
 from simfactory.sim.write.files import write_json
+from simfactory.sim.write.preview import preview_frames
 
 WRITER_THREADS = 2  # numpy and zlib release the GIL: files are encoded in parallel
 PATHTRACE_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True}
@@ -181,11 +182,15 @@ def _render_and_write(
             cam_dir = out / cam.name
             cam_dir.mkdir()
             video = open_video(cam_dir, cam.width, cam.height, cfg["fps"], export)
+            previewed = export["preview"] and cam is spec.cameras[0]  # its colour kept
             try:
                 shot = render_camera(
                     renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
                     traj.present, traj.cloth_vertices,
                     on_frame=video.send if tracer is None else None,
+                    encoding=export["label_encoding"],
+                    keep_flow=preview_frames(traj.num_frames) if previewed else (),
+                    keep_rgb=previewed and tracer is None,
                 )  # fmt: skip
                 if tracer is not None:
                     t_trace = time.perf_counter()
@@ -221,7 +226,7 @@ def _render_and_write(
             pending.append(
                 writer.submit(write_label_files, cam_dir, id_streams(shot, semantic), export)
             )
-            if export["preview"] and cam is spec.cameras[0]:
+            if previewed:
                 pending.append(writer.submit(write_preview, out / "preview.png", shot, semantic))
             cameras[cam.name] = camera_entry(cam, K, T_wc, objects, keypoints)
             del shot, semantic  # the writer holds them until their files are written

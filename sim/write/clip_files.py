@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simfactory.sim.render.shots import CameraShot
-from simfactory.sim.write.encodings import encode_lidar, encode_streams
+from simfactory.sim.write.encodings import NORMALS_UNIT, encode_lidar, encode_streams
 from simfactory.sim.write.files import VideoWriter, write_npz
 from simfactory.sim.write.preview import clip_preview
 
@@ -23,8 +23,9 @@ def open_video(cam_dir: Path, width: int, height: int, fps: float, export: dict)
 
 
 def geometry_streams(shot: CameraShot) -> dict[str, dict[str, np.ndarray]]:
-    """The label streams that need nothing but the render: depth, normals, flow."""
-    return {
+    """The label streams that need nothing but the render: depth, normals, flow (a
+    compact shot's normals and flow as they will be stored, with their scales)."""
+    streams = {
         "depth": {"depth": shot.depth},
         "normals": {"normals": shot.normals},
         "flow": {
@@ -34,6 +35,10 @@ def geometry_streams(shot: CameraShot) -> dict[str, dict[str, np.ndarray]]:
             "backward_valid": shot.flow_backward_valid,
         },
     }
+    if shot.encoding == "compact":
+        streams["normals"]["normals_scale"] = np.array(np.float32(NORMALS_UNIT))
+        streams["flow"]["flow_scale"] = np.array(np.float32(shot.flow_scale))
+    return streams
 
 
 def id_streams(shot: CameraShot, semantic: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
@@ -70,8 +75,10 @@ def write_camera_files(
 
 
 def write_preview(path: Path, shot: CameraShot, semantic: np.ndarray) -> None:
-    """The clip's contact sheet: RGB, depth, semantic classes and forward flow."""
-    clip_preview(path, shot.rgb, shot.depth, semantic, shot.flow_forward, shot.flow_forward_valid)
+    """The clip's contact sheet: RGB, depth, semantic classes and forward flow (a compact
+    shot's from the float flow it kept of ``preview_frames``)."""
+    flow = shot.flow_forward if shot.encoding == "float32" else shot.kept_flow
+    clip_preview(path, shot.rgb, shot.depth, semantic, flow, shot.flow_forward_valid)
 
 
 def write_lidar_files(lidar_dir: Path, points, level: int, encoding: str = "float32") -> list[str]:

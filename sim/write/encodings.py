@@ -89,7 +89,7 @@ def encode_flow(
         for f in range(len(flow)):  # frame by frame: the masked copy stays small
             if valid[f].any():
                 largest = max(largest, float(np.abs(flow[f][valid[f]]).max()))
-    scale = _power_of_two_scale(FLOW_UNIT, largest, 32766)
+    scale = flow_scale_for(largest)
     return {
         "forward": fixed_flow(forward, forward_valid, scale),
         "forward_valid": forward_valid,
@@ -97,6 +97,12 @@ def encode_flow(
         "backward_valid": backward_valid,
         "flow_scale": np.array(np.float32(scale)),
     }
+
+
+def flow_scale_for(largest: float) -> float:
+    """Compact flow's scale for a clip whose largest valid flow component is ``largest``
+    pixels: 1/64 px, doubled until it fits in ±32,766 units."""
+    return _power_of_two_scale(FLOW_UNIT, largest, 32766)
 
 
 def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
@@ -180,16 +186,16 @@ def load_labels(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def encode_streams(streams: dict[str, dict[str, np.ndarray]], encoding: str) -> dict:
-    """A camera's label streams (file stem -> arrays, float32 layout) in ``encoding``."""
+    """A camera's label streams (file stem -> arrays, float32 layout) in ``encoding``;
+    a stream that already holds its scale key is compact already and left as it is."""
     if encoding not in LABEL_ENCODINGS:
         raise ValueError(f"label encoding must be one of {LABEL_ENCODINGS}, got {encoding!r}")
     if encoding == "float32":
         return streams
     out = dict(streams)
-    if "depth" in streams:
-        out["depth"] = encode_depth(streams["depth"]["depth"])
-    if "normals" in streams:
-        out["normals"] = encode_normals(streams["normals"]["normals"])
-    if "flow" in streams:
-        out["flow"] = encode_flow(**streams["flow"])
+    encoders = {"depth": encode_depth, "normals": encode_normals, "flow": encode_flow}
+    for stream, arrays in streams.items():
+        encoded = any(k in SCALE_KEYS.values() for k in arrays)  # encoded as rendered
+        if stream in encoders and not encoded:
+            out[stream] = encoders[stream](**arrays)
     return out

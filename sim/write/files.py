@@ -34,7 +34,23 @@ def write_npz(
             zf.compression = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
             zf.compresslevel = level if deflate else None
             with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, value, allow_pickle=False)
+                _write_npy(fh, value)
+
+
+WRITE_CHUNK = 1 << 20  # bytes handed to the zip stream at a time
+
+
+def _write_npy(fh, value: np.ndarray) -> None:
+    """``value`` (C-contiguous) in the ``.npy`` format (version 1.0, as
+    ``numpy.lib.format.write_array`` writes it) to a file-like ``fh``, its data in slices of
+    the array's own memory: ``write_array`` copies 16 MiB at a time into new bytes for a
+    stream that is not a file."""
+    if value.dtype.hasobject:
+        raise ValueError("object arrays cannot be stored")
+    np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(value))
+    data = value.reshape(-1).view(np.uint8)
+    for start in range(0, len(data), WRITE_CHUNK):
+        fh.write(data[start : start + WRITE_CHUNK])
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",

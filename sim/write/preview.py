@@ -141,6 +141,13 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
     Image.fromarray(image).save(Path(path), format="PNG")
 
 
+def preview_frames(num: int, num_frames: int = 4) -> np.ndarray:
+    """The frames of a clip of ``num`` frames that its contact sheet shows: spread over
+    the clip, the last left out (it has no forward flow)."""
+    last = max(num - 2, 0)
+    return np.unique(np.round(np.linspace(0, last, min(num_frames, last + 1))).astype(int))
+
+
 def clip_preview(
     path: str | Path,
     rgb: np.ndarray,
@@ -153,21 +160,20 @@ def clip_preview(
     """Save and return a contact sheet of a few frames of one camera.
 
     rgb (F, H, W, 3) uint8, depth (F, H, W), semantic (F, H, W), forward flow
-    (F, H, W, 2) and its valid mask (F, H, W). Rows are frames
+    (F, H, W, 2) (or a mapping of ``preview_frames`` to their (H, W, 2)) and its valid
+    mask (F, H, W). Rows are frames
     spread over the clip (the last frame is skipped, having no forward flow); columns are
     RGB | depth | semantic | forward flow, with depth and flow scaled alike over the rows.
     Tiles are subsampled to at most ``PREVIEW_TILE_WIDTH`` pixels wide.
     """
-    num = len(rgb)
-    last = max(num - 2, 0)
-    frames = np.unique(np.round(np.linspace(0, last, min(num_frames, last + 1))).astype(int))
+    frames = preview_frames(len(rgb), num_frames)
     step = -(-rgb.shape[2] // PREVIEW_TILE_WIDTH)
     sub = (frames, slice(None, None, step), slice(None, None, step))
 
     depth = np.asarray(depth)[sub]
     hit = depth > 0
     near, far = (depth[hit].min(), depth[hit].max()) if hit.any() else (None, None)
-    flow = np.asarray(flow)[sub]
+    flow = np.stack([np.asarray(flow[k]) for k in frames])[:, sub[1], sub[2]]
     valid = np.asarray(flow_valid)[sub]
     mag = np.hypot(flow[..., 0], flow[..., 1])[valid]
     max_mag = float(np.percentile(mag, 99)) if mag.size else None
