@@ -16,7 +16,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw
 
-from simfactory.sim.model.camera import intrinsics
+from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.parts import (
     light_parts,
     part_classes,
@@ -29,16 +29,6 @@ from simfactory.sim.render.raster import process_renderer
 from simfactory.sim.run.build import build_scene
 from simfactory.sim.run.clip import generate_clip
 from simfactory.sim.run.config import load_config
-
-
-def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    z = (target - eye) / np.linalg.norm(target - eye)
-    x = np.cross(z, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def main() -> None:
@@ -95,7 +85,7 @@ def main() -> None:
     for t, offset in ((6, [0.05, -0.45, 0.25]), (8, [0.05, -0.45, 0.25]),
                       (10, [0.4, 0.15, 0.2]), (12, [0.05, -0.45, 0.2])):  # fmt: skip
         centre = traj.poses[t, k, :3, 3] + [0.0, 0.0, 0.05]
-        T = _look_at(centre + np.array(offset), centre)
+        T = look_at(centre + np.array(offset), centre)
         sheets = [v[t] for v in traj.cloth_vertices]
         frame = renderer.render(
             traj.poses[t], K, T, W, H, 0.02, 20.0, cfg["render"]["exposure"],

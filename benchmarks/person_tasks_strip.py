@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 from PIL import Image
 
-from simfactory.sim.model.camera import intrinsics
+from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.parts import (
     light_parts,
     part_classes,
@@ -26,16 +26,6 @@ from simfactory.sim.render.raster import process_renderer
 from simfactory.sim.run.build import build_scene
 from simfactory.sim.run.clip import simulate
 from simfactory.sim.run.config import load_config
-
-
-def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    z = (target - eye) / np.linalg.norm(target - eye)
-    x = np.cross(z, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def main() -> None:
@@ -72,7 +62,7 @@ def main() -> None:
     hands = [traj.part_names.index(f"person/{s}_wrist") for s in ("left", "right")]
     centre = traj.poses[:, hands, :3, 3].reshape(-1, 3).mean(axis=0)
     centre[2] = spec.annotations["table_top_z"] + 0.12
-    T = _look_at(centre + np.array([0.75, -0.45, 0.55]), centre + [-0.05, 0.0, 0.05])
+    T = look_at(centre + np.array([0.75, -0.45, 0.55]), centre + [-0.05, 0.0, 0.05])
     W, H = args.size
     K = intrinsics(W, H, 50.0)
     tiles = []

@@ -149,32 +149,40 @@ def open_close(
         _key(t[5], T_to, 1.0),
         _key(t[6], _backed_off(T_to, *AFTER), 1.0),
     ]
-    opening = q_to > q_from
-    verb = "open" if opening else "close"
-    task = f"{verb}_{link.semantic_class}"
+    task, segments, goal = joint_task(part, link, t, q_from, q_to)
     return TaskPlan(
         task,
         keys,
         [Attachment(hand, part, start=t[3], end=t[5])],
-        [
-            {"verb": "reach", "objects": [part], "start": t[0], "end": t[2]},
-            {"verb": "grasp", "objects": [part], "start": t[2], "end": t[3]},
-            {"verb": verb, "objects": [part], "start": t[3], "end": t[4]},
-            {"verb": "release", "objects": [part], "start": t[4], "end": t[5]},
-            {"verb": "retreat", "objects": [], "start": t[5], "end": t[6]},
-        ],
-        {
-            "kind": "joint",
-            "object": part,
-            "joint": part,
-            "travel": float(link.joint_limits[1]),
-            "open": opening,
-            "fraction": OPEN_ENOUGH if opening else SHUT_ENOUGH,
-            "start_position": float(q_from),
-            "planned_position": float(q_to),
-        },
+        segments,
+        goal,
         {"object": cabinet, "part": part_words(piece, link)},
     )
+
+
+def joint_task(part: str, link, t, q_from: float, q_to: float) -> tuple[str, list, dict]:
+    """The task name, action segments (reach, grasp, open or close, release, retreat at
+    the times ``t``) and goal of moving ``part``'s joint from ``q_from`` to ``q_to``."""
+    opening = q_to > q_from
+    verb = "open" if opening else "close"
+    segments = [
+        {"verb": "reach", "objects": [part], "start": t[0], "end": t[2]},
+        {"verb": "grasp", "objects": [part], "start": t[2], "end": t[3]},
+        {"verb": verb, "objects": [part], "start": t[3], "end": t[4]},
+        {"verb": "release", "objects": [part], "start": t[4], "end": t[5]},
+        {"verb": "retreat", "objects": [], "start": t[5], "end": t[6]},
+    ]
+    goal = {
+        "kind": "joint",
+        "object": part,
+        "joint": part,
+        "travel": float(link.joint_limits[1]),
+        "open": opening,
+        "fraction": OPEN_ENOUGH if opening else SHUT_ENOUGH,
+        "start_position": float(q_from),
+        "planned_position": float(q_to),
+    }
+    return f"{verb}_{link.semantic_class}", segments, goal
 
 
 def _cabinet_centre(

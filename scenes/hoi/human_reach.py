@@ -31,10 +31,9 @@ from simfactory.scenes.hoi.articulated import (
     CLOSED,
     FRONTS,
     OPEN_AT_START,
-    OPEN_ENOUGH,
     OPENED,
-    SHUT_ENOUGH,
     _keep_clear,
+    joint_task,
     joint_transform,
     link_pose,
     part_words,
@@ -170,29 +169,13 @@ def person_open_close(
         HandKey(t[5], at_to),
         HandKey(t[6], at_to + AFTER[0] * _out(T_world_cabinet, link, q_to) + AFTER[1] * up),
     ]
-    opening = q_to > q_from
-    verb = "open" if opening else "close"
+    task, segments, goal = joint_task(part, link, t, q_from, q_to)
     return TaskPlan(
-        f"{verb}_{link.semantic_class}",
+        task,
         [],
         [Attachment(HAND, part, start=t[3], end=t[5], pivot=True)],
-        [
-            {"verb": "reach", "objects": [part], "start": t[0], "end": t[2]},
-            {"verb": "grasp", "objects": [part], "start": t[2], "end": t[3]},
-            {"verb": verb, "objects": [part], "start": t[3], "end": t[4]},
-            {"verb": "release", "objects": [part], "start": t[4], "end": t[5]},
-            {"verb": "retreat", "objects": [], "start": t[5], "end": t[6]},
-        ],
-        {
-            "kind": "joint",
-            "object": part,
-            "joint": part,
-            "travel": float(link.joint_limits[1]),
-            "open": opening,
-            "fraction": OPEN_ENOUGH if opening else SHUT_ENOUGH,
-            "start_position": float(q_from),
-            "planned_position": float(q_to),
-        },
+        segments,
+        goal,
         {
             "object": cabinet,
             "part": part_words(piece, link),
