@@ -71,8 +71,15 @@ def _start(out, *extra):
     args = [f"output_dir={out}", "num_clips=4", "frames=3", "resolution=[32,24]", "seed=4"]
     args += ["scene.num_pieces=2", "scene.num_clutter=2", "executor.workers=1", *extra]
     return subprocess.Popen(
-        cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
+        cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_default_sigint,
+    )  # fmt: skip
+
+
+def _default_sigint() -> None:
+    """Ctrl-C reaches the run even where the tests were started with SIGINT ignored (a
+    background job of a non-interactive shell), which the run would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_clips(out, n, process, timeout=240):
