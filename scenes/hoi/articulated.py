@@ -222,21 +222,28 @@ def _keep_clear(s, T_world_cabinet: np.ndarray, piece: Piece, link: Link) -> Non
         s.taken.append((handle[:2], 0.1))
 
 
+def pick_joint(piece, kind: str, opening: bool, rng: np.random.Generator) -> tuple:
+    """A drawer or door of ``piece`` drawn from ``rng`` and where its joint goes: (the
+    piece, with that link standing open at the start when it is to be closed, the link,
+    its start and planned positions)."""
+    k = int(rng.integers(len(piece.links)))
+    link = piece.links[k]
+    travel = link.joint_limits[1]
+    if opening:
+        return piece, link, 0.0, OPENED[kind] * travel
+    q_from = float(rng.uniform(*OPEN_AT_START)) * travel
+    link = replace(link, initial_position=q_from)
+    piece = replace(piece, links=[*piece.links[:k], link, *piece.links[k + 1 :]])
+    return piece, link, q_from, CLOSED * travel
+
+
 def _setup(kind: str, opening: bool):
     """The setup of a task that opens (or closes) a drawer (or door)."""
 
     def setup(s) -> tuple[TaskPlan, list[Placed]]:
         mats = piece_materials(s.appearance, s.palette)
         piece = make_small_cabinet(s.appearance, mats, FRONTS[kind])
-        k = int(s.behaviour.integers(len(piece.links)))
-        link = piece.links[k]
-        travel = link.joint_limits[1]
-        if opening:
-            q_from, q_to = 0.0, OPENED[kind] * travel
-        else:
-            q_from, q_to = float(s.behaviour.uniform(*OPEN_AT_START)) * travel, CLOSED * travel
-            link = replace(link, initial_position=q_from)
-            piece = replace(piece, links=[*piece.links[:k], link, *piece.links[k + 1 :]])
+        piece, link, q_from, q_to = pick_joint(piece, kind, opening, s.behaviour)
         base_yaw = float(np.arctan2(s.T_base[1, 0], s.T_base[0, 0]))
         yaw = base_yaw + np.pi / 2 + float(s.behaviour.uniform(-0.1, 0.1))  # front to the robot
         grasp = GRASPS[(s.actor, kind)]

@@ -293,14 +293,7 @@ def setup_carry(s) -> tuple[TaskPlan, list[Placed]]:
          "end": t["release"]},
         {"verb": "release", "objects": [obj.name], "start": t["release"], "end": t["up"]},
     ]  # fmt: skip
-    goal = {
-        "kind": "in_region",
-        "object": obj.name,
-        "center": [float(v) for v in spot],
-        "radius": 0.08,
-        "z_min": float(surface_z - 0.02),
-        "z_max": float(surface_z + 0.12),
-    }
+    goal = surface_goal(obj.name, spot, surface_z)
     plan = TaskPlan(
         "carry",
         [],
@@ -494,3 +487,16 @@ def actions(plan: PersonPlan, attachments: list[Attachment], frame_times) -> lis
             }
         )
     return out
+
+
+def surface_goal(obj: str, spot, surface_z: float) -> dict:
+    """The goal of putting ``obj`` down on a surface at height ``surface_z``: within 8 cm
+    of ``spot`` (x, y), resting on it."""
+    return {
+        "kind": "in_region",
+        "object": obj,
+        "center": [float(v) for v in spot],
+        "radius": 0.08,
+        "z_min": float(surface_z - 0.02),
+        "z_max": float(surface_z + 0.12),
+    }

@@ -28,17 +28,15 @@ from simfactory.scenes.furniture.materials import piece_materials
 from simfactory.scenes.furniture.pieces import HANDLE_RADIUS, Piece, make_piece, make_small_cabinet
 from simfactory.scenes.furniture.shapes import pose
 from simfactory.scenes.hoi.articulated import (
-    CLOSED,
     FRONTS,
-    OPEN_AT_START,
-    OPENED,
     _keep_clear,
     joint_task,
     joint_transform,
     link_pose,
     part_words,
+    pick_joint,
 )
-from simfactory.scenes.hoi.human import HAND, table_stop
+from simfactory.scenes.hoi.human import HAND, surface_goal, table_stop
 from simfactory.scenes.hoi.objects import GRASPABLE, make_graspable
 from simfactory.scenes.hoi.tasks import HOVER, Placed, TaskPlan
 from simfactory.sim.actors.humanoid import KEY_HZ
@@ -117,15 +115,7 @@ def articulated_setup(kind: str, opening: bool):
             piece = make_small_cabinet(s.appearance, mats, FRONTS[kind])
             if kind != "door" or piece.links[0].T_parent_link[0, 3] < 0:
                 break
-        k = int(s.behaviour.integers(len(piece.links)))
-        link = piece.links[k]
-        travel = link.joint_limits[1]
-        if opening:
-            q_from, q_to = 0.0, OPENED[kind] * travel
-        else:
-            q_from, q_to = float(s.behaviour.uniform(*OPEN_AT_START)) * travel, CLOSED * travel
-            link = replace(link, initial_position=q_from)
-            piece = replace(piece, links=[*piece.links[:k], link, *piece.links[k + 1 :]])
+        piece, link, q_from, q_to = pick_joint(piece, kind, opening, s.behaviour)
         yaw = np.pi / 2 + float(s.behaviour.uniform(-0.08, 0.08))  # its front to the person
         xy = _cabinet_xy(s, piece, link, yaw, max(q_from, q_to))
         cabinet = Placed("cabinet", piece, xy, yaw)
@@ -352,12 +342,7 @@ def place_setup(place_on: str, level: str):
             {"verb": "release", "objects": [obj.name], "start": t[7], "end": t[8]},
         ]
         goal = {
-            "kind": "in_region",
-            "object": obj.name,
-            "center": [float(v) for v in spot],
-            "radius": 0.08,
-            "z_min": float(surface_z - 0.02),
-            "z_max": float(surface_z + 0.12),
+            **surface_goal(obj.name, spot, surface_z),
             "surface": where,
             "surface_z": round(float(surface_z), 4),
             "level": lvl,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from simfactory.scenes.hoi.human import BODY, STAND_OFF, hand_radius, table_stop
-from simfactory.scenes.hoi.tasks import TaskPlan, footprint_area
+from simfactory.scenes.hoi.tasks import TaskPlan, cut_goal, footprint_area
 from simfactory.sim.actors.body import PINCH_FINGERS
 from simfactory.sim.actors.person import HANDS, HandKey, PersonScript, Stop, rest_hand
 from simfactory.sim.model.spec import Attachment, ClothAnchor
@@ -130,14 +130,7 @@ def cut_plan(
             {"verb": "cut", "objects": [fruit.name], "start": t[2], "end": t[4]},
             {"verb": "retreat", "objects": list(halves), "start": t[4], "end": t[5]},
         ],
-        {
-            "kind": "cut",
-            "object": fruit.name,
-            "halves": halves,
-            "min_separation": apart + 0.03,
-            "z_min": float(table_z - 0.01),
-            "z_max": float(table_z + 0.15),
-        },
+        cut_goal(fruit.name, halves, apart, table_z),
         {
             "object": fruit,
             "cut_time": cut_time,

@@ -376,15 +376,7 @@ def cut(
             {"verb": "cut", "objects": [fruit.name], "start": t[2], "end": t[4]},
             {"verb": "retreat", "objects": list(halves), "start": t[4], "end": t[5]},
         ],
-        {
-            "kind": "cut",
-            "object": fruit.name,
-            "halves": halves,
-            # The halves' centres start ``apart``; falling apart moves them 3 cm further.
-            "min_separation": apart + 0.03,
-            "z_min": float(table_z - 0.01),
-            "z_max": float(table_z + 0.15),
-        },
+        cut_goal(fruit.name, halves, apart, table_z),
         {"object": fruit, "cut_time": cut_time, "tools": [tool]},
     )
 
@@ -433,4 +425,18 @@ def _check_folded(goal: dict, mesh, table_z: float) -> dict:
         "distance_to_target_m": round(offset, 4),
         "area_ratio": round(float(ratio), 4),
         "lowest_vertex_above_table_m": round(lowest - table_z, 4),
+    }
+
+
+def cut_goal(fruit: str, halves: dict, apart: float, table_z: float) -> dict:
+    """The goal of cutting ``fruit`` into ``halves`` on a table at ``table_z``: the halves'
+    centres start ``apart``; falling apart moves them 3 cm further, and they stay on
+    the table."""
+    return {
+        "kind": "cut",
+        "object": fruit,
+        "halves": halves,
+        "min_separation": apart + 0.03,
+        "z_min": float(table_z - 0.01),
+        "z_max": float(table_z + 0.15),
     }
