@@ -268,3 +268,84 @@ def test_traces_combine_by_samples_and_develop_with_fog():
     fogged = develop(both, Fog(density=0.1, color=(0.5, 0.5, 0.5)), K, np.eye(4), denoise=False)
     keep = np.exp(-1.0)
     assert np.allclose(fogged, 2.5 * keep + 0.5 * (1 - keep), atol=1e-5)
+
+
+def test_light_sampling_weights_follow_each_lights_irradiance():
+    from simfactory.sim.model.spec import Light, Material
+    from simfactory.sim.render.pathtrace import (
+        LIGHT_DISTANCE,
+        SKY_NEE_SHARE,
+        emitter_weights,
+        sky_irradiance,
+    )
+
+    white_sky = np.ones((64, 128, 3), np.float32)
+    assert sky_irradiance(white_sky) == pytest.approx(np.pi, rel=1e-3)
+    lights = [
+        Light("directional", color=(1.0, 1.0, 1.0), intensity=2.0, direction=(0, 0, -1)),
+        Light("point", color=(1.0, 1.0, 1.0), intensity=4.0, position=(0, 0, 2)),
+        Light("point", color=(1.0, 1.0, 1.0), intensity=4.0, position=(0, 0, 2), cone_deg=40),
+        Light("point", color=(1.0, 1.0, 1.0), intensity=0.0, position=(0, 0, 2)),
+    ]
+    # Off when the scene loads, bright later: weighted at its brightest key.
+    lamp = Material("lamp", emissive=(0.0, 0.0, 0.0), emissive_keys=[(1.0, (2.0, 2.0, 2.0))])
+    light_w, sky_w, area_w = emitter_weights(lights, white_sky, [(lamp, 0.5)])
+    d2 = LIGHT_DISTANCE**2
+    assert light_w[:3] == pytest.approx([2.0, 4.0 / d2, 4.0 / d2])
+    assert 0 < light_w[3] < 0.01  # a dark light stays reachable
+    assert sky_w == pytest.approx(SKY_NEE_SHARE * np.pi, rel=1e-3)
+    assert area_w == pytest.approx([2.0 * 0.5 / d2])
+
+
+@needs_pathtrace
+def test_light_sampling_weights_change_the_noise_not_the_image(monkeypatch):
+    """A floor and a cube lit by a sun, a point light, an emissive cube and the sky:
+    picking lights by irradiance and picking them uniformly converge to the same image."""
+    import trimesh
+
+    from simfactory.sim.model.camera import intrinsics, look_at
+    from simfactory.sim.model.spec import Light, Material, Sky, Visual
+    from simfactory.sim.render import pathtrace
+
+    box, cube = trimesh.creation.box((3.0, 3.0, 0.1)), trimesh.creation.box((0.4, 0.4, 0.4))
+    glow = Material("glow", (0.9, 0.9, 0.9, 1.0), emissive=(3.0, 2.5, 2.0))
+    visuals = [
+        [Visual(box, Material("floor", (0.6, 0.6, 0.6, 1.0)))],
+        [Visual(cube, Material("cube", (0.8, 0.2, 0.1, 1.0)))],
+        [Visual(cube, glow)],
+    ]
+    poses = np.repeat(np.eye(4)[None], 3, axis=0)
+    poses[0, 2, 3], poses[1, :3, 3], poses[2, :3, 3] = -0.05, (0.5, 0.3, 0.2), (-0.6, 0.4, 0.2)
+    lights = [
+        Light("directional", intensity=2.5, direction=(0.3, 0.2, -1.0)),
+        Light("point", intensity=1.5, position=(-0.5, -0.5, 1.2)),
+    ]
+    W, H = 48, 36
+    K, T = intrinsics(W, H, 60.0), look_at((1.8, -1.6, 1.4), (0.0, 0.0, 0.1))
+
+    def traced(samples: int, seed: int):
+        tracer = pathtrace.PathTracer(samples=samples, denoise=False)
+        tracer.load_scene(visuals, lights, Sky(), None, [-1, -1])
+        tracer.set_frame(poses)
+        weights = sorted(e.sampling_weight() for e in tracer.scene.emitters())
+        return tracer.trace(K, T, W, H, 0.05, 100.0, seed=seed)["rgb"], weights
+
+    converged_weighted, weights = traced(256, 3)
+    assert len(weights) == 4 and weights[-1] == pytest.approx(2.5)  # the sun's irradiance
+    real = pathtrace.emitter_weights
+
+    def uniform(lights, sky_rgb, areas=()):
+        light_w, _, area_w = real(lights, sky_rgb, areas)
+        return [1.0] * len(light_w), 1.0, [1.0] * len(area_w)
+
+    monkeypatch.setattr(pathtrace, "emitter_weights", uniform)
+    converged_uniform, weights = traced(256, 3)
+    assert weights == [1.0] * 4
+    # The same image: per-channel means within 2%, quarter-image means within 4%.
+    assert np.allclose(converged_weighted.mean((0, 1)), converged_uniform.mean((0, 1)), rtol=0.02)
+    quarters = [
+        (slice(None, H // 2), slice(None, W // 2)),
+        (slice(H // 2, None), slice(W // 2, None)),
+    ]
+    for q in quarters:
+        assert np.allclose(converged_weighted[q].mean(), converged_uniform[q].mean(), rtol=0.04)

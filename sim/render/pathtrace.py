@@ -14,9 +14,13 @@ Materials become a two-sided principled BSDF (base colour times texture, roughne
 metallic; specular 0.5, i.e. a 0.04 reflectance at normal incidence), textures keep the
 raster's box mapping.
 
-Pixels are sampled on stratified grids with a box filter (a Gaussian leaves noise the
-denoiser cannot remove) and denoised with Open Image Denoise from albedo and normal
-AOVs. The CUDA backend (``cuda_ad_rgb``) is used where a CUDA GPU is present, the LLVM backend
+Pixels are sampled with multi-jittered samples and a box filter (a Gaussian leaves noise
+the denoiser cannot remove) and denoised with Open Image Denoise from albedo and normal
+AOVs, which are treated as clean (first-hit values averaged over the pixel's samples).
+Next-event estimation picks a light in proportion to the irradiance it delivers
+(``emitter_weights``); this changes the noise, not the converged image.
+
+The CUDA backend (``cuda_ad_rgb``) is used where a CUDA GPU is present, the LLVM backend
 (``llvm_ad_rgb``, needs libLLVM >= 16: ``DRJIT_LIBLLVM_PATH`` is pointed at Debian's
 libLLVM-19 when not set) otherwise.
 """
@@ -48,6 +52,9 @@ MAX_LANES = 1 << 22  # samples traced in one wavefront (memory), the rest in fur
 SKY_SIZE = (64, 128)  # rows, columns of the sky's latitude-longitude map
 SHAPE_PREFIX = "shape"
 DEFAULT_AMBIENT = 0.35  # Sky.ambient at which the sky lights the scene at its own radiance
+SAMPLER = "multijitter"  # pixel samples of the colour pass
+LIGHT_DISTANCE = 2.0  # m: local lights' irradiance is estimated at this distance
+SKY_NEE_SHARE = 0.25  # the sky's light-sampling weight per unit of its irradiance
 
 
 def llvm_library() -> str | None:
@@ -162,6 +169,51 @@ def sky_map(
     return np.ascontiguousarray(sky_radiance(sky, d, sun, render), dtype=np.float32)
 
 
+def sky_irradiance(sky_rgb: np.ndarray) -> float:
+    """Luminance of the irradiance a latitude-longitude sky map (``sky_map``) delivers
+    to an upward-facing, unoccluded surface."""
+    from simfactory.sim.render.tonemap import luminance
+
+    rows, cols = sky_rgb.shape[:2]
+    theta = (np.arange(rows) + 0.5) / rows * np.pi
+    cos_sin = np.maximum(np.cos(theta), 0.0) * np.sin(theta) * (np.pi / rows) * (2 * np.pi / cols)
+    return float((luminance(sky_rgb) * cos_sin[:, None]).sum())
+
+
+def emitter_weights(
+    lights: list[Light], sky_rgb: np.ndarray, areas: list[tuple[Material, float]] = ()
+) -> tuple[list[float], float, list[float]]:
+    """Light-sampling weights (``sampling_weight``) of the lights, the sky and the
+    emissive surfaces ``areas`` (material, area in m^2): the luminance of the irradiance
+    each delivers, unoccluded, facing it: a sun its irradiance, a point or spot light
+    and an emissive surface (at its brightest key) as seen from ``LIGHT_DISTANCE``. The
+    sky gets ``SKY_NEE_SHARE`` of its irradiance: paths find it by sampling the BSDF
+    too, while the sun and point lights can only be found by picking them. Mitsuba
+    picks a light with probability proportional to its weight, so the weights change
+    the noise only, not the image the samples converge to."""
+    from simfactory.sim.render.tonemap import luminance
+
+    def lum(colour) -> float:
+        return float(luminance(np.asarray(colour, dtype=float)[:3]))
+
+    light_w = []
+    for light in lights:
+        power = lum(np.asarray(light.color, dtype=float) * light.intensity)
+        light_w.append(power if light.kind == "directional" else power / LIGHT_DISTANCE**2)
+    area_w = []
+    for mat, area in areas:
+        brightest = max([lum(mat.emissive)] + [lum(c) for _, c in mat.emissive_keys])
+        area_w.append(brightest * area / LIGHT_DISTANCE**2)
+    sky_w = SKY_NEE_SHARE * sky_irradiance(sky_rgb)
+    # a floor keeps every light reachable by light sampling
+    floor = 1e-3 * max(light_w + area_w + [sky_w, 1e-6])
+    return (
+        [max(w, floor) for w in light_w],
+        max(sky_w, floor),
+        [max(w, floor) for w in area_w],
+    )
+
+
 # Mitsuba's envmap is y-up: its local axes x, y, z are world x, z, -y.
 SKY_TO_WORLD = np.array([[1.0, 0, 0, 0], [0, 0, -1.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1.0]])
 CV_TO_MITSUBA = np.diag([-1.0, -1.0, 1.0, 1.0])  # OpenCV camera axes -> Mitsuba's (x left, y up)
@@ -200,6 +252,16 @@ def _part_arrays(visuals: list[Visual], textured: bool, scale: float):
     face_normal = normals.reshape(-1, 3, 3).sum(axis=1)
     uv = box_uv(positions, np.repeat(face_normal, 3, axis=0), scale)
     return positions, normals, uv, np.arange(len(corners), dtype=np.uint32).reshape(-1, 3)
+
+
+def _emits(mat: Material) -> bool:
+    return bool(any(mat.emissive) or mat.emissive_keys)
+
+
+def mesh_area(positions: np.ndarray, faces: np.ndarray) -> float:
+    """Surface area of a triangle mesh (m^2)."""
+    a, b, c = (positions[faces[:, k]] for k in range(3))
+    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
 
 
 class _Mesh:
@@ -257,7 +319,7 @@ class PathTracer:
         self.num_parts = len(part_visuals)
         self._meshes: list[_Mesh] = []
         self._bsdfs: dict[int, object] = {}
-        scene: dict = {"type": "scene"}
+        pending = []  # (key, positions, normals, uv, faces, material, part, cloth)
         for p, visuals in enumerate(part_visuals):
             groups: dict[int, list[Visual]] = {}
             for v in visuals:
@@ -267,27 +329,34 @@ class PathTracer:
                 pos, nrm, uv, faces = _part_arrays(
                     group, mat.texture is not None, mat.texture_scale
                 )
-                key = f"{SHAPE_PREFIX}_p{p}_{k}"
-                scene[key] = self._mesh(key, pos, nrm, uv, faces, mat)
-                self._meshes.append(_Mesh(key, p, -1, pos, nrm, faces, mat))
+                pending.append((f"{SHAPE_PREFIX}_p{p}_{k}", pos, nrm, uv, faces, mat, p, -1))
         for c, cloth in enumerate(cloths or []):
             faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
             rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
             rest_normals = vertex_normals(rest, faces)
             mat = cloth.material
             uv = box_uv(rest, rest_normals, mat.texture_scale) if mat.texture is not None else None
-            key = f"{SHAPE_PREFIX}_c{c}"
-            scene[key] = self._mesh(key, rest, rest_normals, uv, faces, mat)
-            self._meshes.append(_Mesh(key, -1, c, rest, rest_normals, faces, mat))
+            pending.append((f"{SHAPE_PREFIX}_c{c}", rest, rest_normals, uv, faces, mat, -1, c))
+        suns = [light for light in self.lights if light.kind == "directional"]
+        sky_rgb = sky_map(sky, suns[0] if suns else None, render)
+        emissive = [m for m in pending if _emits(m[5])]
+        light_w, sky_w, area_w = emitter_weights(
+            self.lights, sky_rgb, [(m[5], mesh_area(m[1], m[4])) for m in emissive]
+        )
+        weight_of = {m[0]: w for m, w in zip(emissive, area_w, strict=True)}
+        scene: dict = {"type": "scene"}
+        for key, pos, nrm, uv, faces, mat, p, c in pending:
+            scene[key] = self._mesh(key, pos, nrm, uv, faces, mat, weight_of.get(key, 1.0))
+            self._meshes.append(_Mesh(key, p, c, pos, nrm, faces, mat))
         for i, light in enumerate(self.lights):
             emitter = self._light(light)
             if emitter is not None:
-                scene[f"light_{i}"] = emitter
-        suns = [light for light in self.lights if light.kind == "directional"]
+                scene[f"light_{i}"] = emitter | {"sampling_weight": light_w[i]}
         scene["sky"] = {
             "type": "envmap",
-            "bitmap": mi.Bitmap(sky_map(sky, suns[0] if suns else None, render)),
+            "bitmap": mi.Bitmap(sky_rgb),
             "to_world": mi.ScalarTransform4f(SKY_TO_WORLD),
+            "sampling_weight": sky_w,
         }
         self.scene = mi.load_dict(scene)
         self.params = mi.traverse(self.scene)
@@ -315,13 +384,17 @@ class PathTracer:
             )
         return self._bsdfs[key]
 
-    def _mesh(self, key, positions, normals, uv, faces, mat: Material):
+    def _mesh(self, key, positions, normals, uv, faces, mat: Material, weight: float = 1.0):
         mi = self.mi
         props = mi.Properties()
         props["bsdf"] = self._bsdf(mat)
-        if any(mat.emissive) or mat.emissive_keys:
+        if _emits(mat):
             props["emitter"] = mi.load_dict(
-                {"type": "area", "radiance": {"type": "rgb", "value": list(mat.emissive)}}
+                {
+                    "type": "area",
+                    "radiance": {"type": "rgb", "value": list(mat.emissive)},
+                    "sampling_weight": float(weight),
+                }
             )
         mesh = mi.Mesh(
             key,
@@ -432,9 +505,13 @@ class PathTracer:
         key = (width, height, tuple(np.round(K, 9).ravel()), near, far, aux)
         if key not in self._sensors:
             fy, cx, cy = float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
-            # Stratified samples per pixel (pass sizes are squares); one unjittered
-            # sample at the pixel centre for the id and distance pass.
-            sampler = {"type": "stratified", "sample_count": 1, "jitter": not aux}
+            # Multi-jittered samples per pixel for colour; one unjittered sample at the
+            # pixel centre for the id and distance pass.
+            sampler = (
+                {"type": "stratified", "sample_count": 1, "jitter": False}
+                if aux
+                else {"type": SAMPLER, "sample_count": 1}
+            )
             sensor = mi.load_dict(
                 {
                     "type": "perspective",
@@ -567,7 +644,9 @@ def combine(traces: list[dict]) -> dict:
 
 def develop(traced: dict, fog: Fog, K, T_world_camera, denoise: bool = True) -> np.ndarray:
     """(H, W, 3) float32 linear radiance of a trace (``PathTracer.trace``): denoised with
-    Open Image Denoise from its albedo and normal when ``denoise``, then the raster's
+    Open Image Denoise from its albedo and normal when ``denoise`` (marked clean:
+    first-hit values averaged over the pixel's samples, noisy only along edges), then
+    the raster's
     fog: surfaces blend into the fog colour by their distance, the sky as if seen
     through a 100 m layer, thicker towards the horizon."""
     rgb = traced["rgb"]
@@ -579,6 +658,7 @@ def develop(traced: dict, fog: Fog, K, T_world_camera, denoise: bool = True) -> 
             np.ascontiguousarray(np.clip(traced["albedo"], 0.0, 1.0)),
             np.ascontiguousarray(np.clip(traced["normal"], -1.0, 1.0)),
             hdr=True,
+            clean_aux=True,
         )
         rgb = np.maximum(np.asarray(rgb, dtype=np.float32), 0.0)
     if fog is None or fog.density <= 0:
@@ -596,8 +676,8 @@ def develop(traced: dict, fog: Fog, K, T_world_camera, denoise: bool = True) -> 
 
 
 def pass_sizes(samples: int, cap: int) -> list[int]:
-    """Samples per pixel of each render pass: powers of 4 (the stratified sampler's
-    square grids), each at most ``cap`` (memory) unless 1, adding up to ``samples``."""
+    """Samples per pixel of each render pass: powers of 4 (square sample
+    grids), each at most ``cap`` (memory) unless 1, adding up to ``samples``."""
     sizes, left = [], int(samples)
     while left > 0:
         size = 1
