@@ -298,7 +298,7 @@ def test_light_sampling_weights_follow_each_lights_irradiance():
 
 
 @needs_pathtrace
-def test_light_sampling_weights_change_the_noise_not_the_image(monkeypatch):
+def test_light_sampling_weights_leave_the_converged_image_unchanged(monkeypatch):
     """A floor and a cube lit by a sun, a point light, an emissive cube and the sky:
     picking lights by irradiance and picking them uniformly converge to the same image."""
     import trimesh

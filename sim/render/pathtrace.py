@@ -644,9 +644,8 @@ def combine(traces: list[dict]) -> dict:
 
 def develop(traced: dict, fog: Fog, K, T_world_camera, denoise: bool = True) -> np.ndarray:
     """(H, W, 3) float32 linear radiance of a trace (``PathTracer.trace``): denoised with
-    Open Image Denoise from its albedo and normal when ``denoise`` (marked clean:
-    first-hit values averaged over the pixel's samples, noisy only along edges), then
-    the raster's
+    Open Image Denoise from its albedo and normal when ``denoise`` (marked clean: first-hit
+    values averaged over the pixel's samples, noisy only along edges), then the raster's
     fog: surfaces blend into the fog colour by their distance, the sky as if seen
     through a 100 m layer, thicker towards the horizon."""
     rgb = traced["rgb"]
