@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from simfactory.sim.actors.body import choose_detail, drawn_vertices, skin_people
+from simfactory.sim.actors.urdf import choose_detail as choose_urdf_detail
 from simfactory.sim.annotate.annotations import (
     camera_entry,
     clip_annotations,
@@ -108,6 +109,7 @@ def simulate(
     if spec.people:
         choose_detail(spec, trajectory)
     times["skin"] = time.perf_counter() - t
+    choose_urdf_detail(spec, trajectory)
     return trajectory
 
 
@@ -377,6 +379,9 @@ def generate_clip(
         annotations["sampled"] = sampled
         annotations["captions"] = clip_captions(annotations)
         annotations["render"] = {**render_settings(cfg), **annotations.get("render", {})}
+        detail = {b.name: b.urdf_cell_m for b in spec.bodies if b.urdf_cell_m}
+        if detail:  # the bodies whose dense meshes were drawn coarser (``urdf.choose_detail``)
+            annotations["render"]["urdf_cell_m"] = detail
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t
