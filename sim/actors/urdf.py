@@ -106,9 +106,10 @@ def urdf_link_visuals(path: str, scale: float = 1.0, cell: float = 0.0) -> dict[
 def choose_detail(spec, traj) -> None:
     """Set each URDF body's ``urdf_cell_m`` to the coarsest of ``DETAIL_CELLS`` that spans
     at most ``DETAIL_PIXELS`` pixels where the body comes nearest any of the clip's
-    cameras (the least depth in front of the camera of the corners of its dense meshes'
-    bounding boxes, over all frames; 0, the meshes as they are, where none does). Bodies
-    without a mesh of more than ``DETAIL_MIN_FACES`` triangles keep 0."""
+    cameras (the least depth of the corners of its dense meshes' bounding boxes over all
+    frames, of the boxes with a corner in front of the camera, and at least the near
+    plane's; 0, the meshes as they are, where none does). Bodies without a mesh of more
+    than ``DETAIL_MIN_FACES`` triangles keep 0."""
     from simfactory.sim.model.camera import camera_poses, intrinsics
 
     cameras = []
@@ -134,8 +135,9 @@ def choose_detail(spec, traj) -> None:
         finest = np.inf  # metres a pixel spans where the body is nearest a camera
         for T_cw, focal, cam in cameras:
             z = np.einsum("fj,fvj->fv", T_cw[:, 2, :3], points) + T_cw[:, 2, 3][:, None]
-            z = z[z > cam.near]
-            if len(z):
-                finest = min(finest, float(z.min()) / focal)
+            z = z.reshape(len(z), -1, 8)  # (F, boxes, corners)
+            seen = (z > cam.near).any(axis=2)  # a box partly behind the near plane counts
+            if seen.any():  # as at the near plane (its surface may come that close)
+                finest = min(finest, max(float(z.min(axis=2)[seen].min()), cam.near) / focal)
         fitting = [c for c in DETAIL_CELLS if c <= DETAIL_PIXELS * finest]
         body.urdf_cell_m = max(fitting, default=0.0)
