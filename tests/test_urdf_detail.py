@@ -112,3 +112,31 @@ def test_a_panda_clip_labels_the_drawn_meshes(tmp_path):
             assert np.all(np.abs(local) <= np.array(box["size"]) / 2 + 2e-3), obj["name"]
             checked += 1
     assert checked >= 4
+
+
+def test_a_camera_inside_a_meshs_box_keeps_the_full_meshes():
+    """A camera inside the box of one of the robot's dense meshes (the box partly behind
+    its near plane) gets the meshes as they are at 640 pixels wide; from 40 m away, the
+    coarsest cube."""
+    from simfactory.sim.model.spec import CameraPath
+
+    spec, traj = _panda_scene()
+    (b,) = [b for b, body in enumerate(spec.bodies) if body.urdf_path]
+    body = spec.bodies[b]
+
+    def dense(p):
+        link = urdf.urdf_link_visuals(body.urdf_path)[traj.part_link[p]]
+        return [v for v in link if len(v.mesh.faces) > urdf.DETAIL_MIN_FACES]
+
+    part = [p for p in np.flatnonzero(np.asarray(traj.part_body) == b) if dense(p)][-1]
+    (visual,) = dense(part)
+    centre = traj.poses[0, part] @ np.r_[visual.mesh.bounds.mean(axis=0), 1.0]
+    cam = spec.cameras[0]
+    cam.width, cam.height = 640, 480
+    cam.path = CameraPath("static", eye=tuple(centre[:3]), target=tuple(centre[:3] + [1, 0, 0]))
+    spec.cameras = [cam]
+    urdf.choose_detail(spec, traj)
+    assert body.urdf_cell_m == 0.0
+    cam.path = CameraPath("static", eye=tuple(centre[:3] + [0, 0, 40.0]), target=tuple(centre[:3]))
+    urdf.choose_detail(spec, traj)
+    assert body.urdf_cell_m == max(urdf.DETAIL_CELLS)  # from 40 m: the coarsest
