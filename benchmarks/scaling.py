@@ -10,7 +10,11 @@ frames, all modalities; overrides replace these) in its own process, so that the
 resident memory of its worker processes can be read from the operating system
 (``RUSAGE_CHILDREN``: the largest worker's peak). Reported per point: clips/s,
 frames/s, scaling efficiency (clips/s over workers times the clips/s of one worker,
-the first point) and peak resident memory of a worker.
+the first point), peak resident memory of a worker, the workers' CPU seconds per clip
+(theirs and their ffmpeg encoders') with the efficiency by CPU time (one worker's CPU
+seconds per clip over this point's: on a machine busy with other work, where wall
+times say little, what sharing the cores costs the workers themselves) and the load
+average at the end of the point.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ def run_point(workers: int, clips: int, executor: str, out: Path, extra: list[st
     t0 = time.perf_counter()
     failed = generate_dataset(cfg, out, "benchmark")
     seconds = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers (and their ffmpeg)
+    peak_kib = children.ru_maxrss
+    cpu = children.ru_utime + children.ru_stime
     return {
         "workers": workers,
         "clips": clips,
@@ -51,6 +57,8 @@ def run_point(workers: int, clips: int, executor: str, out: Path, extra: list[st
         "clips_per_s": round(clips / seconds, 3),
         "frames_per_s": round(clips * cfg["frames"] / seconds, 2),
         "worker_peak_rss_mib": round(peak_kib / 1024, 1),
+        "cpu_seconds_per_clip": round(cpu / clips, 3),
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -78,12 +86,17 @@ def main() -> None:
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     base = results[0]["clips_per_s"] / results[0]["workers"]
-    print(f"{'workers':>7} {'clips/s':>8} {'frames/s':>9} {'efficiency':>10} {'worker RSS':>11}")
+    cpu_base = results[0]["cpu_seconds_per_clip"]
+    print(f"{'workers':>7} {'clips/s':>8} {'frames/s':>9} {'efficiency':>10} {'worker RSS':>11} "
+          f"{'CPU s/clip':>10} {'by CPU':>6} {'load':>5}")  # fmt: skip
     for r in results:
         r["efficiency"] = round(r["clips_per_s"] / (r["workers"] * base), 3)
+        r["cpu_efficiency"] = round(cpu_base / r["cpu_seconds_per_clip"], 3)
         print(
             f"{r['workers']:>7} {r['clips_per_s']:>8.3f} {r['frames_per_s']:>9.2f} "
-            f"{r['efficiency']:>10.2f} {r['worker_peak_rss_mib']:>8.0f} MiB"
+            f"{r['efficiency']:>10.2f} {r['worker_peak_rss_mib']:>8.0f} MiB "
+            f"{r['cpu_seconds_per_clip']:>10.2f} {r['cpu_efficiency']:>6.2f} "
+            f"{r['load_average']:>5.1f}"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -11,6 +11,7 @@ from simfactory.sim.write.preview import (
     colorize_ids,
     contact_sheet,
     instance_palette,
+    preview_frames,
     save_png,
 )
 
@@ -94,3 +95,23 @@ def test_clip_preview(tmp_path):
     first = [a[:1] for a in labels]
     one = clip_preview(tmp_path / "one.png", rgb[:1], depth[:1], *first, num_frames=3)
     assert one.shape[0] == HEADER_HEIGHT + 2 + H + 2
+
+
+def test_clip_preview_from_the_kept_frames_only(tmp_path):
+    """A worker keeps only the preview's frames of colour and flow: the contact sheet is
+    the one drawn from the whole clip's arrays (wider than a tile: subsampled)."""
+    F, H, W = 9, 40, 400
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (F, H, W, 3), dtype=np.uint8)
+    depth = rng.uniform(0.5, 5.0, (F, H, W)).astype(np.float32)
+    semantic = rng.integers(0, 4, (F, H, W)).astype(np.uint8)
+    flow = rng.normal(size=(F, H, W, 2)).astype(np.float32)
+    valid = rng.random((F, H, W)) < 0.8
+    whole = clip_preview(tmp_path / "whole.png", rgb, depth, semantic, flow, valid)
+    shown = preview_frames(F)
+    assert 1 < len(shown) < F
+    kept_rgb = {int(k): rgb[k].copy() for k in shown}
+    kept_flow = {int(k): flow[k].copy() for k in shown}
+    kept = clip_preview(tmp_path / "kept.png", kept_rgb, depth, semantic, kept_flow, valid)
+    np.testing.assert_array_equal(kept, whole)
+    assert (tmp_path / "kept.png").read_bytes() == (tmp_path / "whole.png").read_bytes()

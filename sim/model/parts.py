@@ -37,7 +37,8 @@ def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
         if body.name in proxies:
             out.append([])
         elif body.urdf_path:
-            visuals = urdf_link_visuals(body.urdf_path, body.urdf_scale)[int(link)]
+            visuals = urdf_link_visuals(body.urdf_path, body.urdf_scale, body.urdf_cell_m)
+            visuals = visuals[int(link)]
             name = "base" if link < 0 else trajectory.part_names[len(out)].split("/", 1)[1]
             material = body.urdf_materials.get(name)
             if material is not None:

@@ -134,6 +134,9 @@ class Body:
     # Materials replacing a URDF's own colours, by link name ("base" for the base link).
     urdf_materials: dict[str, Material] = field(default_factory=dict)
     lifetime: tuple[float, float | None] | None = None
+    # The cube (m) of vertex clustering its URDF's dense visual meshes are drawn at (0:
+    # as the files have them); chosen per clip by ``actors.urdf.choose_detail``.
+    urdf_cell_m: float = 0.0
 
 
 @dataclass

@@ -5,6 +5,8 @@ stage is a module of its own (``run.build``, ``simulate.physics``, ``render.shot
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import json
 import os
 import shutil
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from simfactory.sim.actors.body import choose_detail, drawn_vertices, skin_people
+from simfactory.sim.actors.urdf import choose_detail as choose_urdf_detail
 from simfactory.sim.annotate.annotations import (
     camera_entry,
     clip_annotations,
@@ -68,6 +71,15 @@ WRITER_THREADS = 2  # numpy and zlib release the GIL: files are encoded in paral
 PATHTRACE_DEFAULTS = {"backend": "raster", "samples": 64, "denoise": True}
 
 
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere): what the writer threads freed stays in their arenas otherwise."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def render_settings(cfg: dict) -> dict:
     """The clip's ``render.*`` settings recorded in its annotations: the raster's
     effects and the backend (the EGL device left out: it changes where, not what, is
@@ -97,6 +109,7 @@ def simulate(
     if spec.people:
         choose_detail(spec, trajectory)
     times["skin"] = time.perf_counter() - t
+    choose_urdf_detail(spec, trajectory)
     return trajectory
 
 
@@ -139,6 +152,19 @@ def path_tracer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals):
     return tracer
 
 
+def _video_feed(video, kept_frames, kept: dict):
+    """A renderer's ``on_frame``: each frame's colour to ``video``, and a copy of frames
+    ``kept_frames`` (counted from 0) into ``kept``."""
+    count = itertools.count()
+
+    def on_frame(rgb: np.ndarray) -> None:
+        if (i := next(count)) in kept_frames:
+            kept[i] = rgb.copy()
+        video.send(rgb)
+
+    return on_frame
+
+
 def _render_and_write(
     cfg, spec, traj, geometry, classes, renderer, out: Path, times, tracer=None
 ) -> dict:
@@ -148,9 +174,11 @@ def _render_and_write(
     Writing overlaps the other stages: each camera's colour frames go to ffmpeg (its
     own process) as they are rendered, and two writer threads encode and deflate the
     label files, a file each at a time (numpy and zlib release the GIL), while this
-    thread derives the labels, scans the LiDARs and saves the trajectory. A camera is
-    rendered only once the previous camera's files are written, so that at most one
-    camera's arrays are held. The files are the same, byte for byte, as written one
+    thread derives the labels and saves the trajectory, and while the LiDARs' points
+    are written. A camera is rendered only once the previous camera's files are
+    written, and the LiDARs are scanned once the last camera's files are written, so
+    that at most one camera's arrays are held and never during a scan (a worker's two
+    largest peaks of memory). The files are the same, byte for byte, as written one
     after the other. Stage times are this thread's; ``write`` counts only the time spent
     waiting for the writers.
     With a path ``tracer``, its frames replace the raster's colour (labels still come
@@ -182,15 +210,16 @@ def _render_and_write(
             cam_dir = out / cam.name
             cam_dir.mkdir()
             video = open_video(cam_dir, cam.width, cam.height, cfg["fps"], export)
-            previewed = export["preview"] and cam is spec.cameras[0]  # its colour kept
+            previewed = export["preview"] and cam is spec.cameras[0]
+            shown = preview_frames(traj.num_frames) if previewed else ()
+            kept_rgb: dict[int, np.ndarray] = {}  # the preview's frames of colour only
+            on_frame = _video_feed(video, shown, kept_rgb)
             try:
                 shot = render_camera(
                     renderer, cam, K, T_wc, traj.poses, cfg["render"]["exposure"], traj.times,
                     traj.present, traj.cloth_vertices,
-                    on_frame=video.send if tracer is None else None,
-                    encoding=export["label_encoding"],
-                    keep_flow=preview_frames(traj.num_frames) if previewed else (),
-                    keep_rgb=previewed and tracer is None,
+                    on_frame=on_frame if tracer is None else None,
+                    encoding=export["label_encoding"], keep_flow=shown, keep_rgb=False,
                 )  # fmt: skip
                 if tracer is not None:
                     t_trace = time.perf_counter()
@@ -227,10 +256,17 @@ def _render_and_write(
                 writer.submit(write_label_files, cam_dir, id_streams(shot, semantic), export)
             )
             if previewed:
-                pending.append(writer.submit(write_preview, out / "preview.png", shot, semantic))
+                rgb = kept_rgb if tracer is None else None
+                pending.append(
+                    writer.submit(write_preview, out / "preview.png", shot, semantic, rgb)
+                )
             cameras[cam.name] = camera_entry(cam, K, T_wc, objects, keypoints)
-            del shot, semantic  # the writer holds them until their files are written
+            # Only the writers' queue holds the arrays now: each is freed once written.
+            del shot, semantic, streams, flow
 
+        if spec.lidars:  # the camera's arrays freed before the scan: their peaks apart
+            finish()
+            release_free_memory()
         t = time.perf_counter()
         visuals = part_visuals(spec, traj) if spec.lidars else []
         sheets = [
@@ -256,6 +292,7 @@ def _render_and_write(
             )
             files[lidar.name] = ["points.npz"]
             lidars[lidar.name] = lidar_entry(lidar, T_wl, points.offsets)
+            del points
         times["lidar"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -342,6 +379,9 @@ def generate_clip(
         annotations["sampled"] = sampled
         annotations["captions"] = clip_captions(annotations)
         annotations["render"] = {**render_settings(cfg), **annotations.get("render", {})}
+        detail = {b.name: b.urdf_cell_m for b in spec.bodies if b.urdf_cell_m}
+        if detail:  # the bodies whose dense meshes were drawn coarser (``urdf.choose_detail``)
+            annotations["render"]["urdf_cell_m"] = detail
         t = time.perf_counter()
         write_json(tmp / "annotations.json", annotations)
         times["write"] += time.perf_counter() - t

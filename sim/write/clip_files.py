@@ -74,11 +74,13 @@ def write_camera_files(
     return sorted(p.name for p in cam_dir.iterdir())
 
 
-def write_preview(path: Path, shot: CameraShot, semantic: np.ndarray) -> None:
-    """The clip's contact sheet: RGB, depth, semantic classes and forward flow (a compact
-    shot's from the float flow it kept of ``preview_frames``)."""
+def write_preview(path: Path, shot: CameraShot, semantic: np.ndarray, rgb=None) -> None:
+    """The clip's contact sheet: RGB (the shot's, or ``rgb``: a mapping of
+    ``preview_frames`` to their colour), depth, semantic classes and forward flow (a
+    compact shot's from the float flow it kept of ``preview_frames``)."""
     flow = shot.flow_forward if shot.encoding == "float32" else shot.kept_flow
-    clip_preview(path, shot.rgb, shot.depth, semantic, flow, shot.flow_forward_valid)
+    rgb = shot.rgb if rgb is None else rgb
+    clip_preview(path, rgb, shot.depth, semantic, flow, shot.flow_forward_valid)
 
 
 def write_lidar_files(lidar_dir: Path, points, level: int, encoding: str = "float32") -> list[str]:

@@ -159,15 +159,15 @@ def clip_preview(
 ) -> np.ndarray:
     """Save and return a contact sheet of a few frames of one camera.
 
-    rgb (F, H, W, 3) uint8, depth (F, H, W), semantic (F, H, W), forward flow
-    (F, H, W, 2) (or a mapping of ``preview_frames`` to their (H, W, 2)) and its valid
-    mask (F, H, W). Rows are frames
+    rgb (F, H, W, 3) uint8 (or a mapping of ``preview_frames`` to their (H, W, 3)),
+    depth (F, H, W), semantic (F, H, W), forward flow (F, H, W, 2) (or a mapping as
+    rgb's, of (H, W, 2)) and its valid mask (F, H, W). Rows are frames
     spread over the clip (the last frame is skipped, having no forward flow); columns are
     RGB | depth | semantic | forward flow, with depth and flow scaled alike over the rows.
     Tiles are subsampled to at most ``PREVIEW_TILE_WIDTH`` pixels wide.
     """
-    frames = preview_frames(len(rgb), num_frames)
-    step = -(-rgb.shape[2] // PREVIEW_TILE_WIDTH)
+    frames = preview_frames(len(depth), num_frames)
+    step = -(-np.shape(depth)[2] // PREVIEW_TILE_WIDTH)
     sub = (frames, slice(None, None, step), slice(None, None, step))
 
     depth = np.asarray(depth)[sub]
@@ -181,12 +181,12 @@ def clip_preview(
 
     rows = [
         [
-            np.ascontiguousarray(np.asarray(rgb)[sub][k]),
+            np.ascontiguousarray(np.asarray(rgb[frame])[sub[1:]]),
             colorize_depth(depth[k], near, far),
             colorize_ids(np.asarray(semantic)[sub][k], colors),
             flow_to_rgb(flow[k], valid[k], max_mag),
         ]
-        for k in range(len(frames))
+        for k, frame in enumerate(frames)
     ]
     sheet = contact_sheet(rows, ["rgb", "depth", "semantic", "flow (forward)"])
     save_png(path, sheet)
