@@ -922,6 +922,9 @@ PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and mid
 TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
 SHEET_RADIUS = 0.15  # m: ... their tips onto the cloth's own triangles within this of it
 SHEET_SMOOTH = 0.02  # m: the palm turns to the sheet's normals round its point, so far
+PINCH_PALM = 0.015  # m: a pinching hand's palm comes at most this far from the pinched vertex
+PINCH_TURNS = np.arange(-90.0, 91.0, 15.0)  # degrees it may turn its fingers to lie over cloth,
+PINCH_TURN_COST = np.radians(45.0)  # ... a turn this far weighed as a centimetre off the cloth
 
 
 def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=None) -> tuple:
@@ -975,6 +978,21 @@ def sheet_depth(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
     return PINCH_THICKNESS / 2 - distance
 
 
+def sheet_crossed(triangles: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether the segments from ``start`` to ``end`` (n, S, 3) pass through a sheet's
+    mid-surface, its triangles (n, T, 3, 3) given per row."""
+    p, q = start[:, :, None], end[:, :, None]  # (n, S, 1, 3)
+    corners = triangles[:, None]  # (n, 1, T, 3, 3)
+    a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
+    n = np.cross(b - a, c - a)
+    dp, dq = ((p - a) * n).sum(-1), ((q - a) * n).sum(-1)
+    through = dp * dq <= 0.0
+    x = p + (dp / np.where(dp == dq, 1.0, dp - dq))[..., None] * (q - p)
+    for u, v in ((a, b), (b, c), (c, a)):
+        through &= (np.cross(v - u, x - u) * n).sum(-1) >= 0
+    return through.any(axis=-1)
+
+
 def held_objects(spec, traj, person: Person) -> dict:
     """What a person's grips hold: part name ("body" or "body/link", e.g. a knife's
     handle; ``held_key`` for a pinched cloth) -> (its visuals' meshes in its frame, its
@@ -999,6 +1017,34 @@ def held_objects(spec, traj, person: Person) -> dict:
             continue
         out[name] = ([v.mesh for v in visuals], traj.poses[:, traj.part_names.index(name)])
     return out
+
+
+def fingertip_depths(spec, traj, person: Person, hand: str, grip: dict) -> tuple[np.ndarray, ...]:
+    """How deep the closing fingertips of a person's ``hand`` ("left", "right") lie in
+    what ``grip`` (one of ``person.grips``) holds, in every frame its fingers are fully
+    closed: those frames (n,), the fingers (k,) (1 the thumb .. 5; the grip's
+    ``fingers``, all five by default) and their depths (n, k) (m, from the skinned
+    fingertip keypoints: > 0 inside the held part's surface, < 0 outside it; a pinched
+    cloth: minus the distance to the cloth's surface)."""
+    _, close = grip_schedule(traj.times, grip["start"], grip["end"])
+    frames = np.flatnonzero(close >= 1.0)
+    fingers = np.asarray(grip.get("fingers", range(1, 6)))
+    offset = 91 + (21 if hand == "right" else 0)  # COCO-WholeBody: a hand's tip k is 4 k on
+    tips = traj.people_keypoints[traj.people_names.index(person.name)][:, offset + 4 * fingers]
+    depths = np.zeros((len(frames), len(fingers)))
+    if "vertex" in grip:
+        faces = next(c for c in spec.cloths if c.name == grip["object"]).mesh.faces
+        sheets = traj.cloth_vertices[traj.cloth_names.index(grip["object"])]
+        for i, t in enumerate(frames):
+            sheet = trimesh.Trimesh(sheets[t], faces, process=False)
+            depths[i] = -trimesh.proximity.closest_point(sheet, tips[t])[1]
+        return frames, fingers, depths
+    meshes, poses = held_objects(spec, traj, replace(person, grips={hand: grip}))[grip["object"]]
+    mesh = trimesh.util.concatenate(meshes)
+    for i, t in enumerate(frames):
+        local = (tips[t] - poses[t, :3, 3]) @ poses[t, :3, :3]
+        depths[i] = trimesh.proximity.signed_distance(mesh, local)
+    return frames, fingers, depths
 
 
 def _part_visuals(spec, name: str) -> list:
@@ -1092,6 +1138,7 @@ APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time b
 CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
 PALM_GAP = 0.004  # m between the palm's surface and the held object's
 PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
+FINGER_RADIUS = 0.009  # m: a finger's half thickness (the hand is this wider than its knuckles)
 CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
 CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
@@ -1131,7 +1178,8 @@ def _hand_frame(key: tuple, side: str) -> dict:
     if np.dot(n, inward) < 0:
         n = -n
     mid = (w + index + pinky) / 3
-    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w}
+    width = float(np.linalg.norm(index - pinky)) + 2 * FINGER_RADIUS
+    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w, "width": width}
 
 
 def _grasp_rotation(f_rest, n_rest, f_goal, n_goal) -> np.ndarray:
@@ -1177,6 +1225,11 @@ def grasp_hands(
                 bar = np.asarray(grip["across"], float)
                 towards -= np.outer(towards @ bar, bar)
             local = at + 0.05 * _unit(towards + 1e-12)
+        elif len(objects[held_key(grip)]) > 2:  # a pinch: near the vertex, on one side
+            local = _pinching_side(local, poses, wrist, np.argmin(np.abs(times - grip["start"])))
+        elif grip.get("axis") is not None:  # a handle held along its length
+            local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
+                                  turn > 0)  # fmt: skip
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -1195,6 +1248,8 @@ def grasp_hands(
             axis = _unit(axis - (axis * n_goal).sum(1, keepdims=True) * n_goal + 1e-12)
             f_goal = f_goal - (f_goal * axis).sum(1, keepdims=True) * axis
         f_goal = _unit(f_goal + 1e-9)
+        if len(objects[held_key(grip)]) > 2:  # a pinch: the fingers over the cloth round it
+            f_goal = _over_sheet(objects[held_key(grip)][2], surface, f_goal, n_goal, turn > 0)
         G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
         palm_goal = surface + PALM_GAP * normal
         wrist_goal = palm_goal - np.einsum("fij,j->fi", G, frame["palm"])
@@ -1206,6 +1261,66 @@ def grasp_hands(
         reached = wrist + turn[:, None] * (wrist_goal - wrist)
         targets[hand] = np.where((turn > 0)[:, None], reached, targets.get(hand, wrist))
     return bones, targets
+
+
+def _over_sheet(
+    triangles: np.ndarray,
+    palm: np.ndarray,
+    fingers: np.ndarray,
+    normals: np.ndarray,
+    frames: np.ndarray,
+) -> np.ndarray:
+    """A pinching hand's finger directions (F, 3), ``fingers`` turned about the palm's
+    ``normals`` (F, 3, towards the sheet) in ``frames`` (F,) (bool) to the least turn
+    that lays the fingers over the sheet (its triangles (F, T, 3, 3)) from the ``palm``
+    (F, 3): of ``PINCH_TURNS``, the one whose points a finger's length ahead of the palm
+    lie nearest the sheet (a centimetre of distance weighed as ``PINCH_TURN_COST`` of turn)."""
+    out = fingers.copy()
+    f = np.flatnonzero(frames)
+    if not len(f):
+        return out
+    turns = np.radians(PINCH_TURNS)
+    dirs = _rotate(fingers[f, None], normals[f, None], np.broadcast_to(turns, (len(f), len(turns))))
+    reach = np.array([0.03, 0.05, 0.07])
+    points = palm[f, None, None] + dirs[:, :, None] * reach[:, None]
+    points = points + 0.01 * normals[f, None, None]  # a centimetre towards the sheet
+    distance = PINCH_THICKNESS / 2 - sheet_depth(triangles[f], points.reshape(len(f), -1, 3))
+    off = distance.reshape(len(f), len(turns), -1).max(axis=2)
+    score = off + 0.01 * np.abs(turns) / PINCH_TURN_COST
+    out[f] = dirs[np.arange(len(f)), np.argmin(score, axis=1)]
+    return out
+
+
+def _pinching_side(
+    points: np.ndarray, poses: np.ndarray, wrist: np.ndarray, start: int
+) -> np.ndarray:
+    """``points`` (F, 3), the palm in a pinched patch's frames ``poses`` (F, 4, 4) (the
+    pinched vertex at their origin), kept within ``PINCH_PALM`` of the vertex along the
+    patch and off its side where the ``wrist`` (F, 3, world) is at frame ``start`` (the
+    grasp's): a hand holds a cloth from one side while it lifts, turns and lays it."""
+    wrist_there = _in_frame(poses[start : start + 1], wrist[start : start + 1], point=True)
+    side = 1.0 if wrist_there[0, 2] >= 0 else -1.0
+    out = points.copy()
+    out[:, 2] = side * np.maximum(np.abs(points[:, 2]), PINCH_THICKNESS)
+    off = np.linalg.norm(out[:, :2], axis=1, keepdims=True)
+    out[:, :2] *= np.minimum(1.0, PINCH_PALM / np.maximum(off, 1e-12))
+    return out
+
+
+def _along_handle(
+    mesh: trimesh.Trimesh, axis: np.ndarray, points: np.ndarray, width: float, frames: np.ndarray
+) -> np.ndarray:
+    """``points`` (F, 3), the palm in a handle's frame, moved along the handle's ``axis``
+    to one place for the whole grip (the hand does not slide along what it holds): their
+    median over ``frames`` (F,) (bool), kept a hand's half ``width`` in from the handle's
+    ends so every finger closes on it (the handle's middle if it is shorter than that)."""
+    axis = _unit(axis)
+    s = points @ axis
+    extent = np.asarray(mesh.vertices) @ axis
+    lo, hi = extent.min() + width / 2, extent.max() - width / 2
+    held = float(np.median(s[frames])) if frames.any() else float(np.median(s))
+    place = (lo + hi) / 2 if lo > hi else float(np.clip(held, lo, hi))
+    return points + np.outer(place - s, axis)
 
 
 def _onto_sheet(
@@ -1321,35 +1436,48 @@ class _FingerReach:
         return self.knuckle[:, None] + bent.sum(axis=2)
 
     def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        tips = self.tips(theta, spread)
+        return self._depth(self.tips(theta, spread))
+
+    def _depth(self, tips: np.ndarray) -> np.ndarray:
         if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_depth``)
             return sheet_depth(self.pieces[0], tips)
         return convex_depth(self.pieces, tips)
 
+    def crossed(self, before: np.ndarray, tips: np.ndarray) -> np.ndarray:
+        """Whether tips (m, S, 3) went through a sheet (thinner than a step of the curl
+        moves a tip) on their way from ``before``; never for a solid object."""
+        if isinstance(self.pieces, tuple):
+            return sheet_crossed(self.pieces[0], before, tips)
+        return np.zeros(tips.shape[:-1], dtype=bool)
+
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
         object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
-        of the curl, bisected), else those of its nearest approach."""
+        of the curl, bisected; a tip that goes through a sheet between two steps touched
+        it), else those of its nearest approach."""
         n = len(self.knuckle)
         spread = np.asarray(spreads, dtype=np.float64)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
         hit = np.zeros_like(spread, dtype=bool)
-        d = self.depth(np.full_like(spread, grid[0]), spread)
+        before = self.tips(np.full_like(spread, grid[0]), spread)
+        d = self._depth(before)
         blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
         best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
         prev = grid[0]
         for g in grid[1:]:
-            d = self.depth(np.full_like(spread, g), spread)
-            new = ~hit & ~blocked & (d >= TIP_PRESS)
+            tips = self.tips(np.full_like(spread, g), spread)
+            d = self._depth(tips)
+            new = ~hit & ~blocked & ((d >= TIP_PRESS) | self.crossed(before, tips))
             lo[new], hi[new], hit[new] = prev, g, True
             score = -np.abs(d - TIP_PRESS)
             nearer = ~hit & (score > best_score)
             best[nearer], best_score[nearer] = g, score[nearer]
-            prev = g
+            prev, before = g, tips
         for _ in range(10):
             mid = (lo + hi) / 2
-            inside = self.depth(mid, spread) >= TIP_PRESS
+            tips = self.tips(mid, spread)
+            inside = (self._depth(tips) >= TIP_PRESS) | self.crossed(self.tips(lo, spread), tips)
             hi = np.where(hit & inside, mid, hi)
             lo = np.where(hit & ~inside, mid, lo)
         rows = np.arange(n)
