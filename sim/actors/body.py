@@ -1144,7 +1144,7 @@ CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
-SPREAD = {False: 24.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
+SPREAD = {False: 40.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
 
 
@@ -1230,6 +1230,8 @@ def grasp_hands(
         elif grip.get("axis") is not None:  # a handle held along its length
             local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
                                   turn > 0)  # fmt: skip
+        elif "across" not in grip:  # a small thing held whole
+            local = _from_middle(mesh, local)
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -1273,17 +1275,19 @@ def _over_sheet(
     """A pinching hand's finger directions (F, 3), ``fingers`` turned about the palm's
     ``normals`` (F, 3, towards the sheet) in ``frames`` (F,) (bool) to the least turn
     that lays the fingers over the sheet (its triangles (F, T, 3, 3)) from the ``palm``
-    (F, 3): of ``PINCH_TURNS``, the one whose points a finger's length ahead of the palm
-    lie nearest the sheet (a centimetre of distance weighed as ``PINCH_TURN_COST`` of turn)."""
+    (F, 3): of ``PINCH_TURNS``, the one whose points ahead of the palm, where the
+    fingers curl, lie nearest the sheet (a centimetre weighed as ``PINCH_TURN_COST``)."""
     out = fingers.copy()
     f = np.flatnonzero(frames)
     if not len(f):
         return out
     turns = np.radians(PINCH_TURNS)
     dirs = _rotate(fingers[f, None], normals[f, None], np.broadcast_to(turns, (len(f), len(turns))))
-    reach = np.array([0.03, 0.05, 0.07])
-    points = palm[f, None, None] + dirs[:, :, None] * reach[:, None]
-    points = points + 0.01 * normals[f, None, None]  # a centimetre towards the sheet
+    across = np.cross(normals[f, None], dirs)  # (n, K, 3)
+    reach = np.array([0.03, 0.05, 0.07])[:, None, None]  # along the fingers ...
+    side = np.array([-0.02, 0.0, 0.02])[None, :, None]  # ... and across the hand
+    points = dirs[:, :, None, None] * reach + across[:, :, None, None] * side
+    points = palm[f, None, None, None] + points + 0.01 * normals[f, None, None, None]
     distance = PINCH_THICKNESS / 2 - sheet_depth(triangles[f], points.reshape(len(f), -1, 3))
     off = distance.reshape(len(f), len(turns), -1).max(axis=2)
     score = off + 0.01 * np.abs(turns) / PINCH_TURN_COST
@@ -1305,6 +1309,20 @@ def _pinching_side(
     off = np.linalg.norm(out[:, :2], axis=1, keepdims=True)
     out[:, :2] *= np.minimum(1.0, PINCH_PALM / np.maximum(off, 1e-12))
     return out
+
+
+def _from_middle(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
+    """The middle of ``mesh`` (its bounding box's) moved onto the faces of its convex hull
+    through which the rays from it towards ``points`` (F, 3) leave: a hand grasping
+    something smaller than itself puts its palm in the middle of the face it comes to
+    (not on the corner or edge nearest it), so its fingers reach round the rest."""
+    ((normals, offsets),) = _convex_pieces([mesh])
+    middle = np.asarray(mesh.bounds, float).mean(axis=0)
+    direction = _unit(points - middle + 1e-12)
+    towards = direction @ normals.T  # (F, M)
+    room = offsets - normals @ middle  # (M,) >= 0: the middle is inside
+    face = np.where(towards > 1e-9, room / np.maximum(towards, 1e-9), np.inf).argmin(axis=1)
+    return middle + room[face, None] * normals[face]
 
 
 def _along_handle(
