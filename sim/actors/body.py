@@ -1138,6 +1138,7 @@ APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time b
 CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
 PALM_GAP = 0.004  # m between the palm's surface and the held object's
 PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
+HELD_WHOLE = 0.15  # m: a thing no longer than this is grasped whole (the palm on its middle)
 FINGER_RADIUS = 0.009  # m: a finger's half thickness (the hand is this wider than its knuckles)
 CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
 CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
@@ -1230,8 +1231,8 @@ def grasp_hands(
         elif grip.get("axis") is not None:  # a handle held along its length
             local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
                                   turn > 0)  # fmt: skip
-        elif "across" not in grip:  # a small thing held whole
-            local = _from_middle(mesh, local)
+        elif "across" not in grip and np.ptp(mesh.vertices, axis=0).max() <= HELD_WHOLE:
+            local = _from_middle(mesh, local)  # a small thing held whole
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
