@@ -958,38 +958,54 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=Non
     return [slab], poses, np.asarray(vertices, float)[:, patch]
 
 
-def sheet_depth(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
-    triangles (n, T, 3, 3) are given per frame: half that less their distance to the
-    nearest triangle (off its plane where they lie over it, else to its nearest edge)."""
-    x = points[:, :, None]  # (n, S, 1, 3)
-    corners = triangles[:, None]  # (n, 1, T, 3, 3)
+def sheet_parts(triangles: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``sheet_depth`` and ``sheet_crossed`` measure against, of a sheet's triangles
+    (n, T, 3, 3) per row, worked out once: their first corners and unit normals
+    (n, 1, T, 3), and per edge (n, 1, T, 3 edges, 3) its start, its vector, its squared
+    length (n, 1, T, 3) and the normal's cross product with it (pointing into the
+    triangle, in its plane)."""
+    corners = np.asarray(triangles, float)[:, None]  # (n, 1, T, 3, 3)
     a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
     n = _unit(np.cross(b - a, c - a) + 1e-12)
-    over = np.ones(np.broadcast_shapes(x.shape, a.shape)[:-1], dtype=bool)
-    edge = np.full(over.shape, np.inf)
-    for p, q in ((a, b), (b, c), (c, a)):
-        over &= (np.cross(q - p, x - p) * n).sum(-1) >= 0
-        d = q - p
-        t = np.clip(((x - p) * d).sum(-1) / ((d * d).sum(-1) + 1e-18), 0.0, 1.0)
-        edge = np.minimum(edge, np.linalg.norm(x - p - t[..., None] * d, axis=-1))
-    plane = np.abs(((x - a) * n).sum(-1))
+    edges = np.stack([b - a, c - b, a - c], axis=-2)
+    inward = np.cross(n[..., None, :], edges)
+    return a, n, corners, edges, (edges * edges).sum(-1) + 1e-18, inward
+
+
+def _rows(parts: tuple, rows: np.ndarray) -> tuple:
+    return tuple(p[rows] for p in parts)
+
+
+def sheet_depth(triangles, points: np.ndarray) -> np.ndarray:
+    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
+    triangles (n, T, 3, 3) are given per frame (or their ``sheet_parts``): half that less
+    their distance to the nearest triangle (off its plane where they lie over it, else to
+    its nearest edge)."""
+    a, n, corners, edges, length2, inward = (
+        triangles if isinstance(triangles, tuple) else sheet_parts(triangles)
+    )
+    x = points[:, :, None]  # (n, S, 1, 3)
+    w = x[..., None, :] - corners  # (n, S, T, 3 edges, 3)
+    over = (np.einsum("...k,...k->...", w, inward) >= 0).all(axis=-1)
+    t = np.clip(np.einsum("...k,...k->...", w, edges) / length2, 0.0, 1.0)
+    edge = np.linalg.norm(w - t[..., None] * edges, axis=-1).min(axis=-1)
+    plane = np.abs(np.einsum("...k,...k->...", x - a, n))
     distance = np.where(over, plane, edge).min(axis=-1)
     return PINCH_THICKNESS / 2 - distance
 
 
-def sheet_crossed(triangles: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def sheet_crossed(triangles, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Whether the segments from ``start`` to ``end`` (n, S, 3) pass through a sheet's
-    mid-surface, its triangles (n, T, 3, 3) given per row."""
+    mid-surface, its triangles (n, T, 3, 3) (or their ``sheet_parts``) given per row."""
+    a, n, corners, _, _, inward = (
+        triangles if isinstance(triangles, tuple) else sheet_parts(triangles)
+    )
     p, q = start[:, :, None], end[:, :, None]  # (n, S, 1, 3)
-    corners = triangles[:, None]  # (n, 1, T, 3, 3)
-    a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
-    n = np.cross(b - a, c - a)
-    dp, dq = ((p - a) * n).sum(-1), ((q - a) * n).sum(-1)
+    dp, dq = np.einsum("...k,...k->...", p - a, n), np.einsum("...k,...k->...", q - a, n)
     through = dp * dq <= 0.0
     x = p + (dp / np.where(dp == dq, 1.0, dp - dq))[..., None] * (q - p)
-    for u, v in ((a, b), (b, c), (c, a)):
-        through &= (np.cross(v - u, x - u) * n).sum(-1) >= 0
+    w = x[..., None, :] - corners
+    through &= (np.einsum("...k,...k->...", w, inward) >= 0).all(axis=-1)
     return through.any(axis=-1)
 
 
@@ -1458,16 +1474,18 @@ class _FingerReach:
         return self._depth(self.tips(theta, spread))
 
     def _depth(self, tips: np.ndarray) -> np.ndarray:
-        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_depth``)
-            return sheet_depth(self.pieces[0], tips)
+        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_parts``)
+            return sheet_depth(self.pieces, tips)
         return convex_depth(self.pieces, tips)
 
-    def crossed(self, before: np.ndarray, tips: np.ndarray) -> np.ndarray:
+    def crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Whether tips (m, S, 3) went through a sheet (thinner than a step of the curl
-        moves a tip) on their way from ``before``; never for a solid object."""
-        if isinstance(self.pieces, tuple):
-            return sheet_crossed(self.pieces[0], before, tips)
-        return np.zeros(tips.shape[:-1], dtype=bool)
+        moves a tip) on their way from ``before``, tested in ``rows`` (bool, m) only;
+        never for a solid object."""
+        out = np.zeros(tips.shape[:-1], dtype=bool)
+        if isinstance(self.pieces, tuple) and rows.any():
+            out[rows] = sheet_crossed(_rows(self.pieces, rows), before[rows], tips[rows])
+        return out
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
@@ -1487,7 +1505,8 @@ class _FingerReach:
         for g in grid[1:]:
             tips = self.tips(np.full_like(spread, g), spread)
             d = self._depth(tips)
-            new = ~hit & ~blocked & ((d >= TIP_PRESS) | self.crossed(before, tips))
+            open_ = ~hit & ~blocked
+            new = open_ & ((d >= TIP_PRESS) | self.crossed(before, tips, open_.any(axis=1)))
             lo[new], hi[new], hit[new] = prev, g, True
             score = -np.abs(d - TIP_PRESS)
             nearer = ~hit & (score > best_score)
@@ -1496,7 +1515,8 @@ class _FingerReach:
         for _ in range(10):
             mid = (lo + hi) / 2
             tips = self.tips(mid, spread)
-            inside = (self._depth(tips) >= TIP_PRESS) | self.crossed(self.tips(lo, spread), tips)
+            crossed = self.crossed(self.tips(lo, spread), tips, hit.any(axis=1))
+            inside = (self._depth(tips) >= TIP_PRESS) | crossed
             hi = np.where(hit & inside, mid, hi)
             lo = np.where(hit & ~inside, mid, lo)
         rows = np.arange(n)
@@ -1564,7 +1584,7 @@ def close_fingers(
                 np.concatenate([_in_frame(pose, f[3]) for f in group]),
                 np.concatenate([_in_frame(pose, f[4]) for f in group]),
                 np.concatenate([np.tile(f[5], (n, 1)) for f in group]),
-                pieces if sheet is None else (np.concatenate([sheet] * len(group)),),
+                pieces if sheet is None else sheet_parts(np.concatenate([sheet] * len(group))),
             )
             theta, turn = reach.search(np.concatenate([np.tile(f[6], (n, 1)) for f in group]))
             for i, f in enumerate(group):
