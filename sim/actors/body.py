@@ -1218,7 +1218,11 @@ def grasp_hands(
     the bar of a grip's ``across`` axis, in the object's frame: a handle; or across the
     grip's ``axis``, a handle's length, which the fingers then wrap around); a grip's
     ``at`` (a point in the object's frame, the bar's middle) puts the palm on the
-    surface in front of it instead."""
+    surface in front of it instead; along a handle's ``axis`` the palm keeps one place
+    (``_along_handle``); something small held whole takes it on the middle of the face
+    towards the hand (``_from_middle``); a pinched cloth (a grip's ``vertex``) near the
+    vertex on one side (``_pinching_side``), the fingers turned over the cloth
+    (``_over_sheet``)."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
@@ -1455,7 +1459,7 @@ class _FingerReach:
     """Fingers' tips as they turn sideways and curls (``close_fingers``), for m rows (a
     finger at a frame), in the held object's frame: each row's knuckle (m, 3), its three
     limbs (m, 3, 3) (knuckle to tip), the palm's normal (m, 3), the cumulative curl shares
-    (m, 3) and the object's convex pieces."""
+    (m, 3) and the object's convex pieces (a list; a sheet: its ``sheet_parts``)."""
 
     def __init__(self, knuckle, limbs, normal, share, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
