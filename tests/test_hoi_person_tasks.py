@@ -6,6 +6,7 @@ rollouts (the person skinned on them), no rendering."""
 import numpy as np
 import pytest
 import shapely
+import trimesh
 
 from simfactory.scenes.hoi import label
 from simfactory.scenes.hoi.objects import tshirt_outline
@@ -178,3 +179,29 @@ def test_a_bad_cloth_is_a_config_error_naming_the_key():
     cfg = load_config(["scene=hoi", "scene.task=fold_cloth", "scene.cloth=sock"])
     with pytest.raises(ConfigError, match=r"scene\.cloth"):
         validate(cfg)
+
+
+def test_a_fingertip_stepping_through_a_thin_sheet_touches_it():
+    """A curl step moves a tip further than a cloth is thick: a step from one side of
+    the sheet to the other has touched it, though neither end lies in it; a step beside
+    it or above it has not."""
+    from simfactory.sim.actors.body import TIP_PRESS, sheet_crossed, sheet_depth, sheet_parts
+
+    triangle = np.array([[[[0.0, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.2, 0.0]]]])
+    start = np.array([[[0.05, 0.05, 0.01], [0.3, 0.3, 0.01], [0.05, 0.05, 0.02]]])
+    end = np.array([[[0.05, 0.05, -0.01], [0.3, 0.3, -0.01], [0.05, 0.05, 0.01]]])
+    assert np.all(sheet_depth(triangle, start) < TIP_PRESS)
+    assert np.all(sheet_depth(triangle, end) < TIP_PRESS)
+    assert sheet_crossed(triangle, start, end).tolist() == [[True, False, False]]
+    assert np.allclose(sheet_depth(sheet_parts(triangle), end), sheet_depth(triangle, end))
+
+
+def test_a_small_thing_held_whole_takes_the_palm_on_a_face_middle():
+    """A hand coming to a block's corner puts its palm in the middle of the face it comes
+    to, not on the corner, so its fingers reach round the rest."""
+    from simfactory.sim.actors.body import _from_middle
+
+    block = trimesh.creation.box((0.045, 0.045, 0.045))
+    palm = np.array([[0.03, 0.05, 0.04], [0.0, 0.0, 0.2]])  # by a top corner; above
+    placed = _from_middle(block, palm)
+    assert np.allclose(placed, [[0.0, 0.0225, 0.0], [0.0, 0.0, 0.0225]], atol=1e-9)
