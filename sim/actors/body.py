@@ -922,6 +922,9 @@ PINCH_FINGERS = (1, 2, 3)  # a pinch closes the thumb (towards it), fore and mid
 TUCKED_CURL = np.radians(150.0)  # ... the others curl in this far
 SHEET_RADIUS = 0.15  # m: ... their tips onto the cloth's own triangles within this of it
 SHEET_SMOOTH = 0.02  # m: the palm turns to the sheet's normals round its point, so far
+PINCH_PALM = 0.015  # m: a pinching hand's palm comes at most this far from the pinched vertex
+PINCH_TURNS = np.arange(-90.0, 91.0, 15.0)  # degrees it may turn its fingers to lie over cloth,
+PINCH_TURN_COST = np.radians(45.0)  # ... a turn this far weighed as a centimetre off the cloth
 
 
 def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=None) -> tuple:
@@ -955,24 +958,55 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=Non
     return [slab], poses, np.asarray(vertices, float)[:, patch]
 
 
-def sheet_depth(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
-    triangles (n, T, 3, 3) are given per frame: half that less their distance to the
-    nearest triangle (off its plane where they lie over it, else to its nearest edge)."""
-    x = points[:, :, None]  # (n, S, 1, 3)
-    corners = triangles[:, None]  # (n, 1, T, 3, 3)
+def sheet_parts(triangles: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``sheet_depth`` and ``sheet_crossed`` measure against, of a sheet's triangles
+    (n, T, 3, 3) per row, worked out once: their first corners and unit normals
+    (n, 1, T, 3), and per edge (n, 1, T, 3 edges, 3) its start, its vector, its squared
+    length (n, 1, T, 3) and the normal's cross product with it (pointing into the
+    triangle, in its plane)."""
+    corners = np.asarray(triangles, float)[:, None]  # (n, 1, T, 3, 3)
     a, b, c = corners[..., 0, :], corners[..., 1, :], corners[..., 2, :]
     n = _unit(np.cross(b - a, c - a) + 1e-12)
-    over = np.ones(np.broadcast_shapes(x.shape, a.shape)[:-1], dtype=bool)
-    edge = np.full(over.shape, np.inf)
-    for p, q in ((a, b), (b, c), (c, a)):
-        over &= (np.cross(q - p, x - p) * n).sum(-1) >= 0
-        d = q - p
-        t = np.clip(((x - p) * d).sum(-1) / ((d * d).sum(-1) + 1e-18), 0.0, 1.0)
-        edge = np.minimum(edge, np.linalg.norm(x - p - t[..., None] * d, axis=-1))
-    plane = np.abs(((x - a) * n).sum(-1))
+    edges = np.stack([b - a, c - b, a - c], axis=-2)
+    inward = np.cross(n[..., None, :], edges)
+    return a, n, corners, edges, (edges * edges).sum(-1) + 1e-18, inward
+
+
+def _rows(parts: tuple, rows: np.ndarray) -> tuple:
+    return tuple(p[rows] for p in parts)
+
+
+def sheet_depth(triangles, points: np.ndarray) -> np.ndarray:
+    """How deep points (n, S, 3) are inside a sheet ``PINCH_THICKNESS`` thick whose
+    triangles (n, T, 3, 3) are given per frame (or their ``sheet_parts``): half that less
+    their distance to the nearest triangle (off its plane where they lie over it, else to
+    its nearest edge)."""
+    a, n, corners, edges, length2, inward = (
+        triangles if isinstance(triangles, tuple) else sheet_parts(triangles)
+    )
+    x = points[:, :, None]  # (n, S, 1, 3)
+    w = x[..., None, :] - corners  # (n, S, T, 3 edges, 3)
+    over = (np.einsum("...k,...k->...", w, inward) >= 0).all(axis=-1)
+    t = np.clip(np.einsum("...k,...k->...", w, edges) / length2, 0.0, 1.0)
+    edge = np.linalg.norm(w - t[..., None] * edges, axis=-1).min(axis=-1)
+    plane = np.abs(np.einsum("...k,...k->...", x - a, n))
     distance = np.where(over, plane, edge).min(axis=-1)
     return PINCH_THICKNESS / 2 - distance
+
+
+def sheet_crossed(triangles, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether the segments from ``start`` to ``end`` (n, S, 3) pass through a sheet's
+    mid-surface, its triangles (n, T, 3, 3) (or their ``sheet_parts``) given per row."""
+    a, n, corners, _, _, inward = (
+        triangles if isinstance(triangles, tuple) else sheet_parts(triangles)
+    )
+    p, q = start[:, :, None], end[:, :, None]  # (n, S, 1, 3)
+    dp, dq = np.einsum("...k,...k->...", p - a, n), np.einsum("...k,...k->...", q - a, n)
+    through = dp * dq <= 0.0
+    x = p + (dp / np.where(dp == dq, 1.0, dp - dq))[..., None] * (q - p)
+    w = x[..., None, :] - corners
+    through &= (np.einsum("...k,...k->...", w, inward) >= 0).all(axis=-1)
+    return through.any(axis=-1)
 
 
 def held_objects(spec, traj, person: Person) -> dict:
@@ -999,6 +1033,34 @@ def held_objects(spec, traj, person: Person) -> dict:
             continue
         out[name] = ([v.mesh for v in visuals], traj.poses[:, traj.part_names.index(name)])
     return out
+
+
+def fingertip_depths(spec, traj, person: Person, hand: str, grip: dict) -> tuple[np.ndarray, ...]:
+    """How deep the closing fingertips of a person's ``hand`` ("left", "right") lie in
+    what ``grip`` (one of ``person.grips``) holds, in every frame its fingers are fully
+    closed: those frames (n,), the fingers (k,) (1 the thumb .. 5; the grip's
+    ``fingers``, all five by default) and their depths (n, k) (m, from the skinned
+    fingertip keypoints: > 0 inside the held part's surface, < 0 outside it; a pinched
+    cloth: minus the distance to the cloth's surface)."""
+    _, close = grip_schedule(traj.times, grip["start"], grip["end"])
+    frames = np.flatnonzero(close >= 1.0)
+    fingers = np.asarray(grip.get("fingers", range(1, 6)))
+    offset = 91 + (21 if hand == "right" else 0)  # COCO-WholeBody: a hand's tip k is 4 k on
+    tips = traj.people_keypoints[traj.people_names.index(person.name)][:, offset + 4 * fingers]
+    depths = np.zeros((len(frames), len(fingers)))
+    if "vertex" in grip:
+        faces = next(c for c in spec.cloths if c.name == grip["object"]).mesh.faces
+        sheets = traj.cloth_vertices[traj.cloth_names.index(grip["object"])]
+        for i, t in enumerate(frames):
+            sheet = trimesh.Trimesh(sheets[t], faces, process=False)
+            depths[i] = -trimesh.proximity.closest_point(sheet, tips[t])[1]
+        return frames, fingers, depths
+    meshes, poses = held_objects(spec, traj, replace(person, grips={hand: grip}))[grip["object"]]
+    mesh = trimesh.util.concatenate(meshes)
+    for i, t in enumerate(frames):
+        local = (tips[t] - poses[t, :3, 3]) @ poses[t, :3, :3]
+        depths[i] = trimesh.proximity.signed_distance(mesh, local)
+    return frames, fingers, depths
 
 
 def _part_visuals(spec, name: str) -> list:
@@ -1092,12 +1154,14 @@ APPROACH = 0.5  # s: the hand turns to its grasp and pre-shapes over this time b
 CLOSE = 0.15  # s: the fingers close (and open after a release) over this time
 PALM_GAP = 0.004  # m between the palm's surface and the held object's
 PALM_DEPTH = 0.012  # m from the palm's mid-plane (through its bones) to its skin
+HELD_WHOLE = 0.15  # m: a thing no longer than this is grasped whole (the palm on its middle)
+FINGER_RADIUS = 0.009  # m: a finger's half thickness (the hand is this wider than its knuckles)
 CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
 CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
-SPREAD = {False: 24.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
+SPREAD = {False: 40.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
 
 
@@ -1131,7 +1195,8 @@ def _hand_frame(key: tuple, side: str) -> dict:
     if np.dot(n, inward) < 0:
         n = -n
     mid = (w + index + pinky) / 3
-    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w}
+    width = float(np.linalg.norm(index - pinky)) + 2 * FINGER_RADIUS
+    return {"finger": f, "normal": n, "palm": mid + PALM_DEPTH * n - w, "width": width}
 
 
 def _grasp_rotation(f_rest, n_rest, f_goal, n_goal) -> np.ndarray:
@@ -1153,7 +1218,11 @@ def grasp_hands(
     the bar of a grip's ``across`` axis, in the object's frame: a handle; or across the
     grip's ``axis``, a handle's length, which the fingers then wrap around); a grip's
     ``at`` (a point in the object's frame, the bar's middle) puts the palm on the
-    surface in front of it instead."""
+    surface in front of it instead; along a handle's ``axis`` the palm keeps one place
+    (``_along_handle``); something small held whole takes it on the middle of the face
+    towards the hand (``_from_middle``); a pinched cloth (a grip's ``vertex``) near the
+    vertex on one side (``_pinching_side``), the fingers turned over the cloth
+    (``_over_sheet``)."""
     key = tuple(sorted((k, float(person.phenotype[k])) for k in ANNY_PHENOTYPE))
     bones = bones.copy()
     targets = {}
@@ -1177,6 +1246,13 @@ def grasp_hands(
                 bar = np.asarray(grip["across"], float)
                 towards -= np.outer(towards @ bar, bar)
             local = at + 0.05 * _unit(towards + 1e-12)
+        elif len(objects[held_key(grip)]) > 2:  # a pinch: near the vertex, on one side
+            local = _pinching_side(local, poses, wrist, np.argmin(np.abs(times - grip["start"])))
+        elif grip.get("axis") is not None:  # a handle held along its length
+            local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
+                                  turn > 0)  # fmt: skip
+        elif "across" not in grip and np.ptp(mesh.vertices, axis=0).max() <= HELD_WHOLE:
+            local = _from_middle(mesh, local)  # a small thing held whole
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -1195,6 +1271,8 @@ def grasp_hands(
             axis = _unit(axis - (axis * n_goal).sum(1, keepdims=True) * n_goal + 1e-12)
             f_goal = f_goal - (f_goal * axis).sum(1, keepdims=True) * axis
         f_goal = _unit(f_goal + 1e-9)
+        if len(objects[held_key(grip)]) > 2:  # a pinch: the fingers over the cloth round it
+            f_goal = _over_sheet(objects[held_key(grip)][2], surface, f_goal, n_goal, turn > 0)
         G = _grasp_rotation(frame["finger"], frame["normal"], f_goal, n_goal)
         palm_goal = surface + PALM_GAP * normal
         wrist_goal = palm_goal - np.einsum("fij,j->fi", G, frame["palm"])
@@ -1206,6 +1284,82 @@ def grasp_hands(
         reached = wrist + turn[:, None] * (wrist_goal - wrist)
         targets[hand] = np.where((turn > 0)[:, None], reached, targets.get(hand, wrist))
     return bones, targets
+
+
+def _over_sheet(
+    triangles: np.ndarray,
+    palm: np.ndarray,
+    fingers: np.ndarray,
+    normals: np.ndarray,
+    frames: np.ndarray,
+) -> np.ndarray:
+    """A pinching hand's finger directions (F, 3), ``fingers`` turned about the palm's
+    ``normals`` (F, 3, towards the sheet) in ``frames`` (F,) (bool) to the least turn
+    that lays the fingers over the sheet (its triangles (F, T, 3, 3)) from the ``palm``
+    (F, 3): of ``PINCH_TURNS``, the one whose points ahead of the palm, where the
+    fingers curl, lie nearest the sheet (a centimetre weighed as ``PINCH_TURN_COST``)."""
+    out = fingers.copy()
+    f = np.flatnonzero(frames)
+    if not len(f):
+        return out
+    turns = np.radians(PINCH_TURNS)
+    dirs = _rotate(fingers[f, None], normals[f, None], np.broadcast_to(turns, (len(f), len(turns))))
+    across = np.cross(normals[f, None], dirs)  # (n, K, 3)
+    reach = np.array([0.03, 0.05, 0.07])[:, None, None]  # along the fingers ...
+    side = np.array([-0.02, 0.0, 0.02])[None, :, None]  # ... and across the hand
+    points = dirs[:, :, None, None] * reach + across[:, :, None, None] * side
+    points = palm[f, None, None, None] + points + 0.01 * normals[f, None, None, None]
+    distance = PINCH_THICKNESS / 2 - sheet_depth(triangles[f], points.reshape(len(f), -1, 3))
+    off = distance.reshape(len(f), len(turns), -1).max(axis=2)
+    score = off + 0.01 * np.abs(turns) / PINCH_TURN_COST
+    out[f] = dirs[np.arange(len(f)), np.argmin(score, axis=1)]
+    return out
+
+
+def _pinching_side(
+    points: np.ndarray, poses: np.ndarray, wrist: np.ndarray, start: int
+) -> np.ndarray:
+    """``points`` (F, 3), the palm in a pinched patch's frames ``poses`` (F, 4, 4) (the
+    pinched vertex at their origin), kept within ``PINCH_PALM`` of the vertex along the
+    patch and off its side where the ``wrist`` (F, 3, world) is at frame ``start`` (the
+    grasp's): a hand holds a cloth from one side while it lifts, turns and lays it."""
+    wrist_there = _in_frame(poses[start : start + 1], wrist[start : start + 1], point=True)
+    side = 1.0 if wrist_there[0, 2] >= 0 else -1.0
+    out = points.copy()
+    out[:, 2] = side * np.maximum(np.abs(points[:, 2]), PINCH_THICKNESS)
+    off = np.linalg.norm(out[:, :2], axis=1, keepdims=True)
+    out[:, :2] *= np.minimum(1.0, PINCH_PALM / np.maximum(off, 1e-12))
+    return out
+
+
+def _from_middle(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
+    """The middle of ``mesh`` (its bounding box's) moved onto the faces of its convex hull
+    through which the rays from it towards ``points`` (F, 3) leave: a hand grasping
+    something smaller than itself puts its palm in the middle of the face it comes to
+    (not on the corner or edge nearest it), so its fingers reach round the rest."""
+    ((normals, offsets),) = _convex_pieces([mesh])
+    middle = np.asarray(mesh.bounds, float).mean(axis=0)
+    direction = _unit(points - middle + 1e-12)
+    towards = direction @ normals.T  # (F, M)
+    room = offsets - normals @ middle  # (M,) >= 0: the middle is inside
+    face = np.where(towards > 1e-9, room / np.maximum(towards, 1e-9), np.inf).argmin(axis=1)
+    return middle + room[face, None] * normals[face]
+
+
+def _along_handle(
+    mesh: trimesh.Trimesh, axis: np.ndarray, points: np.ndarray, width: float, frames: np.ndarray
+) -> np.ndarray:
+    """``points`` (F, 3), the palm in a handle's frame, moved along the handle's ``axis``
+    to one place for the whole grip (the hand does not slide along what it holds): their
+    median over ``frames`` (F,) (bool), kept a hand's half ``width`` in from the handle's
+    ends so every finger closes on it (the handle's middle if it is shorter than that)."""
+    axis = _unit(axis)
+    s = points @ axis
+    extent = np.asarray(mesh.vertices) @ axis
+    lo, hi = extent.min() + width / 2, extent.max() - width / 2
+    held = float(np.median(s[frames])) if frames.any() else float(np.median(s))
+    place = (lo + hi) / 2 if lo > hi else float(np.clip(held, lo, hi))
+    return points + np.outer(place - s, axis)
 
 
 def _onto_sheet(
@@ -1305,7 +1459,7 @@ class _FingerReach:
     """Fingers' tips as they turn sideways and curls (``close_fingers``), for m rows (a
     finger at a frame), in the held object's frame: each row's knuckle (m, 3), its three
     limbs (m, 3, 3) (knuckle to tip), the palm's normal (m, 3), the cumulative curl shares
-    (m, 3) and the object's convex pieces."""
+    (m, 3) and the object's convex pieces (a list; a sheet: its ``sheet_parts``)."""
 
     def __init__(self, knuckle, limbs, normal, share, pieces):
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
@@ -1321,35 +1475,52 @@ class _FingerReach:
         return self.knuckle[:, None] + bent.sum(axis=2)
 
     def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        tips = self.tips(theta, spread)
-        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_depth``)
-            return sheet_depth(self.pieces[0], tips)
+        return self._depth(self.tips(theta, spread))
+
+    def _depth(self, tips: np.ndarray) -> np.ndarray:
+        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_parts``)
+            return sheet_depth(self.pieces, tips)
         return convex_depth(self.pieces, tips)
+
+    def crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Whether tips (m, S, 3) went through a sheet (thinner than a step of the curl
+        moves a tip) on their way from ``before``, tested in ``rows`` (bool, m) only;
+        never for a solid object."""
+        out = np.zeros(tips.shape[:-1], dtype=bool)
+        if isinstance(self.pieces, tuple) and rows.any():
+            out[rows] = sheet_crossed(_rows(self.pieces, rows), before[rows], tips[rows])
+        return out
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
         object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
-        of the curl, bisected), else those of its nearest approach."""
+        of the curl, bisected; a tip that goes through a sheet between two steps touched
+        it), else those of its nearest approach."""
         n = len(self.knuckle)
         spread = np.asarray(spreads, dtype=np.float64)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
         hit = np.zeros_like(spread, dtype=bool)
-        d = self.depth(np.full_like(spread, grid[0]), spread)
+        before = self.tips(np.full_like(spread, grid[0]), spread)
+        d = self._depth(before)
         blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
         best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
         prev = grid[0]
         for g in grid[1:]:
-            d = self.depth(np.full_like(spread, g), spread)
-            new = ~hit & ~blocked & (d >= TIP_PRESS)
+            tips = self.tips(np.full_like(spread, g), spread)
+            d = self._depth(tips)
+            open_ = ~hit & ~blocked
+            new = open_ & ((d >= TIP_PRESS) | self.crossed(before, tips, open_.any(axis=1)))
             lo[new], hi[new], hit[new] = prev, g, True
             score = -np.abs(d - TIP_PRESS)
             nearer = ~hit & (score > best_score)
             best[nearer], best_score[nearer] = g, score[nearer]
-            prev = g
+            prev, before = g, tips
         for _ in range(10):
             mid = (lo + hi) / 2
-            inside = self.depth(mid, spread) >= TIP_PRESS
+            tips = self.tips(mid, spread)
+            crossed = self.crossed(self.tips(lo, spread), tips, hit.any(axis=1))
+            inside = (self._depth(tips) >= TIP_PRESS) | crossed
             hi = np.where(hit & inside, mid, hi)
             lo = np.where(hit & ~inside, mid, lo)
         rows = np.arange(n)
@@ -1417,7 +1588,7 @@ def close_fingers(
                 np.concatenate([_in_frame(pose, f[3]) for f in group]),
                 np.concatenate([_in_frame(pose, f[4]) for f in group]),
                 np.concatenate([np.tile(f[5], (n, 1)) for f in group]),
-                pieces if sheet is None else (np.concatenate([sheet] * len(group)),),
+                pieces if sheet is None else sheet_parts(np.concatenate([sheet] * len(group))),
             )
             theta, turn = reach.search(np.concatenate([np.tile(f[6], (n, 1)) for f in group]))
             for i, f in enumerate(group):
