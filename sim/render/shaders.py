@@ -191,6 +191,12 @@ uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular l
 uniform int ibl_specular;
 uniform vec3 sh[9];
 uniform samplerCube env_specular;
+uniform int probe_grid;  // 1: irradiance interpolated in a grid of probes (grid_sh)
+uniform sampler3D grid_sh;  // per probe its 9 coefficients, side by side along x
+uniform vec3 grid_origin;  // the first probe's position
+uniform vec3 grid_inv_step;  // 1 / the spacing of the probes along each axis
+uniform vec3 grid_count;  // probes along each axis
+uniform int probe_pass;  // 1: drawing a probe's faces (alpha marks back faces)
 uniform float env_levels;
 uniform float ibl_scale;
 uniform int use_ao;
@@ -340,6 +346,19 @@ vec3 sh_irradiance(vec3 n) {
         + sh[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
 }
 
+vec3 grid_irradiance(vec3 p, vec3 n) {
+    // Trilinear in the grid of probes (the texture's linear filter), clamped at its ends.
+    vec3 g = clamp((p - grid_origin) * grid_inv_step + 0.5, vec3(0.5), grid_count - 0.5);
+    vec3 t = g / vec3(9.0 * grid_count.x, grid_count.y, grid_count.z);
+    vec3 c[9];
+    for (int k = 0; k < 9; ++k) c[k] = texture(grid_sh, vec3(t.x + float(k) / 9.0, t.yz)).rgb;
+    return max(c[0] * 0.282095
+        + c[1] * 0.488603 * n.y + c[2] * 0.488603 * n.z + c[3] * 0.488603 * n.x
+        + c[4] * 1.092548 * n.x * n.y + c[5] * 1.092548 * n.y * n.z
+        + c[6] * 0.315392 * (3.0 * n.z * n.z - 1.0) + c[7] * 1.092548 * n.x * n.z
+        + c[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
+}
+
 vec3 env_brdf(vec3 F0, float rough, float NoV) {
     // Analytic fit of the split-sum GGX environment BRDF (Karis 2014).
     vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
@@ -399,7 +418,9 @@ void main() {
         float NoV = max(dot(Ns, V), 1e-4);
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
-        indirect = (1.0 - metallic) * albedo * sh_irradiance(Ns);
+        // Irradiance a little off the surface (so that a probe's own wall does not count).
+        vec3 E = probe_grid == 1 ? grid_irradiance(v_world + 0.1 * N, Ns) : sh_irradiance(Ns);
+        indirect = (1.0 - metallic) * albedo * E;
         if (ibl_specular == 1) {
             vec3 R = reflect(-V, Ns);
             indirect += spec_w * textureLod(env_specular, R, rough * env_levels).rgb;
@@ -414,7 +435,7 @@ void main() {
     if (fog_density > 0.0) {
         c = mix(fog_color, c, exp(-fog_density * length(cam_pos - v_world)));
     }
-    out_color = vec4(c, log_luminance(c));
+    out_color = vec4(c, probe_pass == 1 ? (gl_FrontFacing ? 0.0 : 1e4) : log_luminance(c));
     out_depth_id = vec2(v_view_z, instance_id);
     vec3 n_gl = mat3(view) * N;
     out_normal = vec4(n_gl.x, -n_gl.y, -n_gl.z, 0.0);
