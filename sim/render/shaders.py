@@ -148,6 +148,7 @@ MESH_FS = (
     """
 #version 410 core
 const float PI = 3.14159265;
+const float GRID_OFFSET = 0.25;  // metres off the surface the probe grid is read at
 const int MAX_POINTS = 8;
 in vec3 v_world;
 in vec3 v_local;
@@ -418,8 +419,9 @@ void main() {
         float NoV = max(dot(Ns, V), 1e-4);
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
-        // Irradiance a little off the surface (so that a probe's own wall does not count).
-        vec3 E = probe_grid == 1 ? grid_irradiance(v_world + 0.1 * N, Ns) : sh_irradiance(Ns);
+        // The grid read off the surface: probes behind a wall or floor weigh less.
+        vec3 E = probe_grid == 1 ? grid_irradiance(v_world + GRID_OFFSET * N, Ns)
+                                 : sh_irradiance(Ns);
         indirect = (1.0 - metallic) * albedo * E;
         if (ibl_specular == 1) {
             vec3 R = reflect(-V, Ns);
