@@ -10,7 +10,9 @@ maps the radiance (``sim.render.tonemap``'s pipeline) and anti-aliases it. An
 occlusion-query pass then counts, for every part, the pixels it would cover if nothing
 occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
 of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
-light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
+light: diffuse as spherical harmonics, specular prefiltered by roughness; a grid of
+smaller probes over the view at two heights, each lit by the first, gives the diffuse
+part per pixel (trilinear in the grid, ``render.probe_grid``). Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
@@ -54,6 +56,7 @@ PROBE_SIZE = 32  # texels per face of the light probe
 PROBE_BOUNCES = 4  # times the probe is drawn, each lit by the last one's irradiance
 GRID_PROBE_SIZE = 16  # texels per face of each probe of the irradiance grid
 GRID_BACK_FACES = 0.1  # a grid probe seeing more back faces than this is inside something
+GRID_MIN_SIZE = 0.15  # grid probes leave out parts smaller than this (radius / distance)
 TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
 SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
@@ -1078,11 +1081,17 @@ class Renderer:
         identity = np.eye(4)
         sh = np.zeros((len(positions), 9, 3))
         valid = np.zeros(len(positions), bool)
+        poses = np.asarray(part_poses, float)
+        centres = np.stack([c for c, _ in self._spheres]) if self._spheres else np.zeros((0, 3))
+        radii = np.array([r for _, r in self._spheres])
+        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
         for k, pos in enumerate(positions):
+            # parts that would cover about a texel or less of a face are left out
+            seen = present & (radii > GRID_MIN_SIZE * np.linalg.norm(world - pos, axis=1))
             faces = np.empty((6, n, n, 4), np.float32)
             for face in range(6):
                 vp = ibl.face_view_proj(face, pos, 0.05, 200.0)
-                self._in_view = present & self._in_frustum(part_poses, vp)
+                self._in_view = seen & self._in_frustum(part_poses, vp)
                 GL.glClearColor(0, 0, 0, 0)
                 GL.glDepthMask(True)
                 GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
@@ -1109,12 +1118,14 @@ class Renderer:
             sh[k] = sh[valid][d <= d.min() + 1e-6].mean(axis=0)
         self.grid_sh, self.grid_valid = sh, valid
         nx, ny, nz = (int(c) for c in counts)
-        # texel (x = coefficient * nx + i, y = j, z = l): the probe at (i, j, l)
-        cube = sh.reshape(nx, ny, nz, 9, 3).transpose(2, 1, 3, 0, 4).reshape(nz, ny, 9 * nx, 3)
+        # texel (i, j, l): the luminance of the probe at (i, j, l), bands 0 and 1 (one
+        # fetch per pixel; the light probe's nine coefficients give the colour and shape)
+        luminance = sh[:, :4, :] @ np.array([0.2126, 0.7152, 0.0722])
+        cube = luminance.reshape(nx, ny, nz, 4).transpose(2, 1, 0, 3)
         GL.glBindTexture(GL.GL_TEXTURE_3D, self._grid_tex)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
         GL.glTexImage3D(
-            GL.GL_TEXTURE_3D, 0, GL.GL_RGB32F, 9 * nx, ny, nz, 0, GL.GL_RGB, GL.GL_FLOAT,
+            GL.GL_TEXTURE_3D, 0, GL.GL_RGBA32F, nx, ny, nz, 0, GL.GL_RGBA, GL.GL_FLOAT,
             np.ascontiguousarray(cube, np.float32),
         )  # fmt: skip
         for key, value in (

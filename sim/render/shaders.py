@@ -193,7 +193,7 @@ uniform int ibl_specular;
 uniform vec3 sh[9];
 uniform samplerCube env_specular;
 uniform int probe_grid;  // 1: irradiance interpolated in a grid of probes (grid_sh)
-uniform sampler3D grid_sh;  // per probe its 9 coefficients, side by side along x
+uniform sampler3D grid_sh;  // per probe the luminance of its irradiance, bands 0 and 1
 uniform vec3 grid_origin;  // the first probe's position
 uniform vec3 grid_inv_step;  // 1 / the spacing of the probes along each axis
 uniform vec3 grid_count;  // probes along each axis
@@ -347,17 +347,16 @@ vec3 sh_irradiance(vec3 n) {
         + sh[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
 }
 
-vec3 grid_irradiance(vec3 p, vec3 n) {
-    // Trilinear in the grid of probes (the texture's linear filter), clamped at its ends.
+vec4 grid_l1(vec3 p) {
+    // The grid's luminance up to band 1 at p: trilinear in the grid of probes (the
+    // texture's linear filter), clamped at its ends.
     vec3 g = clamp((p - grid_origin) * grid_inv_step + 0.5, vec3(0.5), grid_count - 0.5);
-    vec3 t = g / vec3(9.0 * grid_count.x, grid_count.y, grid_count.z);
-    vec3 c[9];
-    for (int k = 0; k < 9; ++k) c[k] = texture(grid_sh, vec3(t.x + float(k) / 9.0, t.yz)).rgb;
-    return max(c[0] * 0.282095
-        + c[1] * 0.488603 * n.y + c[2] * 0.488603 * n.z + c[3] * 0.488603 * n.x
-        + c[4] * 1.092548 * n.x * n.y + c[5] * 1.092548 * n.y * n.z
-        + c[6] * 0.315392 * (3.0 * n.z * n.z - 1.0) + c[7] * 1.092548 * n.x * n.z
-        + c[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
+    return texture(grid_sh, g / grid_count);
+}
+
+float l1_luminance(vec4 c, vec3 n) {
+    // c: band 0 and 1 coefficients of luminance (order 0, y, z, x)
+    return max(c.x * 0.282095 + 0.488603 * (c.y * n.y + c.z * n.z + c.w * n.x), 0.0);
 }
 
 vec3 env_brdf(vec3 F0, float rough, float NoV) {
@@ -420,12 +419,28 @@ void main() {
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
         // The grid read off the surface: probes behind a wall or floor weigh less.
-        vec3 E = probe_grid == 1 ? grid_irradiance(v_world + GRID_OFFSET * N, Ns)
-                                 : sh_irradiance(Ns);
+        // The light probe's irradiance, scaled by how much brighter the grid's is here
+        // (read off the surface: probes behind a wall or floor weigh less).
+        vec4 here = vec4(0.0);
+        vec4 there = vec4(0.0);
+        if (probe_grid == 1) {
+            here = grid_l1(v_world + GRID_OFFSET * N);
+            vec3 Y = vec3(0.2126, 0.7152, 0.0722);
+            there = vec4(dot(sh[0], Y), dot(sh[1], Y), dot(sh[2], Y), dot(sh[3], Y));
+        }
+        vec3 E = sh_irradiance(Ns);
+        if (probe_grid == 1) {
+            E *= clamp(l1_luminance(here, Ns) / max(l1_luminance(there, Ns), 1e-4), 0.1, 10.0);
+        }
         indirect = (1.0 - metallic) * albedo * E;
         if (ibl_specular == 1) {
             vec3 R = reflect(-V, Ns);
-            indirect += spec_w * textureLod(env_specular, R, rough * env_levels).rgb;
+            vec3 env = textureLod(env_specular, R, rough * env_levels).rgb;
+            if (probe_grid == 1) {  // scaled as the irradiance towards R
+                env *= clamp(l1_luminance(here, R) / max(l1_luminance(there, R), 1e-4),
+                             0.25, 4.0);
+            }
+            indirect += spec_w * env;
         }
         indirect *= ibl_scale;
     } else {
