@@ -11,8 +11,8 @@ occlusion-query pass then counts, for every part, the pixels it would cover if n
 occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
 of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness; a grid of
-smaller probes over the view at two heights, each lit by the first, gives the diffuse
-part per pixel (trilinear in the grid, ``render.probe_grid``). Every effect
+smaller probes over the view at two heights, each lit by the first, scales both per
+pixel by the local brightness (trilinear in the grid, ``render.probe_grid``). Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
@@ -1070,8 +1070,9 @@ class Renderer:
     def _build_grid(self, part_poses, suns, shadows, points, point_shadow) -> None:
         """The irradiance grid: at each of its probes, the scene's radiance in every
         direction (lit by the light probe's irradiance: one more bounce), as spherical
-        harmonics. A probe that sees too many back faces (it is inside a part) takes the
-        mean of its nearest valid neighbours'."""
+        harmonics (``grid_sh``), uploaded as their luminance up to band 1. A probe that
+        sees too many back faces (it is inside a part) takes the mean of its nearest
+        valid neighbours'."""
         origin, inv_step, counts, positions = self._grid
         present = self._probe_spec[2]
         n = GRID_PROBE_SIZE
