@@ -159,6 +159,7 @@ def test_probe_grid_spans_the_bounds_at_two_heights():
     assert np.allclose(sorted(set(positions[:, 2].round(6))), [0.2, 0.95])
     assert np.allclose(origin, positions[0]) and np.allclose(inv_step[:2], 0.5)
     assert probe_grid(BOUNDS, 1) is None
+    assert probe_grid(BOUNDS * 10, 3) is None  # 20 m cells: the light probe alone
 
 
 def test_probe_grid_darkens_the_floor_under_a_table_and_skips_probes_inside_parts():

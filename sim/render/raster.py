@@ -56,6 +56,7 @@ PROBE_SIZE = 32  # texels per face of the light probe
 PROBE_BOUNCES = 4  # times the probe is drawn, each lit by the last one's irradiance
 GRID_PROBE_SIZE = 16  # texels per face of each probe of the irradiance grid
 GRID_BACK_FACES = 0.1  # a grid probe seeing more back faces than this is inside something
+GRID_MAX_SPACING = 4.0  # m: over wider cells (outdoors) the light probe alone lights
 GRID_MIN_SIZE = 0.15  # grid probes leave out parts smaller than this (radius / distance)
 TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
 SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
@@ -1589,12 +1590,15 @@ def probe_grid(bounds: np.ndarray, count: int) -> tuple | None:
     """The irradiance grid over ``bounds`` (2, 3): ``count`` probes along x and along y
     (in the middles of equal cells) at two heights, 0.3 m above the floor (under tables)
     and at the light probe's 1.5 m; (origin, 1 / spacing, counts, positions (N, 3) in
-    x-major order), or None for ``count`` 1 (the light probe alone)."""
+    x-major order), or None for ``count`` 1 or cells wider than ``GRID_MAX_SPACING``
+    (outdoors: the light probe alone)."""
     if count <= 1:
         return None
     lo, hi = np.asarray(bounds, float)
     size = hi - lo
     step = np.maximum(size[:2] / count, 1e-3)
+    if step.max() > GRID_MAX_SPACING:
+        return None
     first = lo[:2] + step / 2
     z = lo[2] + np.array([min(0.3, 0.25 * size[2]), min(1.5, 0.5 * size[2])])
     origin = np.array([first[0], first[1], z[0]])
