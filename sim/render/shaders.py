@@ -192,7 +192,7 @@ uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular l
 uniform int ibl_specular;
 uniform vec3 sh[9];
 uniform samplerCube env_specular;
-uniform int probe_grid;  // 1: irradiance interpolated in a grid of probes (grid_sh)
+uniform int probe_grid;  // 1: the light probe's light scaled by a grid of probes
 uniform sampler3D grid_sh;  // per probe the luminance of its irradiance, bands 0 and 1
 uniform vec3 grid_origin;  // the first probe's position
 uniform vec3 grid_inv_step;  // 1 / the spacing of the probes along each axis
@@ -418,7 +418,6 @@ void main() {
         float NoV = max(dot(Ns, V), 1e-4);
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
-        // The grid read off the surface: probes behind a wall or floor weigh less.
         // The light probe's irradiance, scaled by how much brighter the grid's is here
         // (read off the surface: probes behind a wall or floor weigh less).
         vec4 here = vec4(0.0);
