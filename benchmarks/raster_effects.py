@@ -11,7 +11,8 @@ Measured:
                that alternate the settings, and each setting's median over rounds is
                kept, so load from other processes hits every setting alike.
   end to end   frames/s of ``generate_clip`` on the standard clip (bench_clip.py) with
-               the defaults and with every effect off, alternated over ``--repeats``,
+               the defaults, with one light probe instead of the irradiance grid
+               (``render.probe_grid=1``) and with every effect off, alternated over ``--repeats``,
                by wall clock and by this process's CPU time.
 """
 
@@ -48,6 +49,7 @@ from simfactory.sim.run.clip import generate_clip, simulate  # noqa: E402
 # each effect and the settings that turn it off
 EFFECTS = {
     "ibl (sky + light probe)": {"ibl": False},
+    "irradiance grid (one light probe instead)": {"probe_grid": 1},
     "ao": {"ao": False},
     "soft sun shadows (PCF)": {"shadow_softness": 0.0},
     "point-light shadows (2)": {"point_shadows": 0},
@@ -112,7 +114,7 @@ def per_effect(scene: str, frames: int, rounds: int) -> dict:
 
 def end_to_end(scene: str, frames: int, repeats: int) -> dict:
     off = {f"render.{k}": v for k, v in dataclasses.asdict(RenderSettings.off()).items()}
-    overrides = {"defaults": {}, "all off": off}
+    overrides = {"defaults": {}, "one light probe": {"render.probe_grid": 1}, "all off": off}
     fps: dict[str, list[float]] = {k: [] for k in overrides}
     cpu_fps: dict[str, list[float]] = {k: [] for k in overrides}
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +163,8 @@ def main() -> None:
         fps = e2e[clock]
         ratio = fps["defaults"] / fps["all off"]
         print(f"end to end ({args.frames} frames, {clock}): defaults {fps['defaults']:.2f} "
-              f"frames/s, all off {fps['all off']:.2f} frames/s, ratio {ratio:.2f}")  # fmt: skip
+              f"frames/s, all off {fps['all off']:.2f} frames/s, ratio {ratio:.2f}; "
+              f"with one light probe {fps['one light probe']:.2f} frames/s")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps({"effects": effects, "end_to_end": e2e}, indent=1))
 

@@ -11,7 +11,7 @@ import trimesh
 from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.spec import Light, Material, Sky, Visual
 from simfactory.sim.render import ibl
-from simfactory.sim.render.raster import Renderer, process_renderer
+from simfactory.sim.render.raster import Renderer, probe_grid, process_renderer
 from simfactory.sim.render.settings import RenderSettings, check_render
 from simfactory.sim.render.sky import sky_radiance
 from simfactory.sim.render.tonemap import tonemap
@@ -152,6 +152,51 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
     assert lit[True] > lit[False] * 0.5 and lit[True] > 10
 
 
+def test_probe_grid_spans_the_bounds_at_two_heights():
+    origin, inv_step, counts, positions = probe_grid(BOUNDS, 3)
+    assert positions.shape == (18, 3) and list(counts) == [3, 3, 2]
+    assert np.allclose(sorted(set(positions[:, 0].round(6))), [-2.0, 0.0, 2.0])
+    assert np.allclose(sorted(set(positions[:, 2].round(6))), [0.2, 0.95])
+    assert np.allclose(origin, positions[0]) and np.allclose(inv_step[:2], 0.5)
+    assert probe_grid(BOUNDS, 1) is None
+    assert probe_grid(BOUNDS * 10, 3) is None  # 20 m cells: the light probe alone
+
+
+def test_probe_grid_darkens_the_floor_under_a_table_and_skips_probes_inside_parts():
+    """Under a table top under an open sky, the floor gets the light a probe under it
+    sees (the sky near the horizon), not the whole sky above the table; a probe inside
+    a solid box is not used."""
+    floor = Visual(
+        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)),
+        Material("painted_0", (0.7, 0.7, 0.7, 1.0), roughness=0.8),
+    )
+    top = Visual(
+        trimesh.creation.box((2.4, 2.4, 0.05)), Material("painted_1", (0.7, 0.7, 0.7, 1.0), 0.8)
+    )
+    block = Visual(trimesh.creation.box((0.6, 0.6, 0.6)), Material("painted_2", (0.5,) * 4, 0.8))
+    poses = np.stack([np.eye(4), _translation(0, 0, 0.75), _translation(2.0, 2.0, 0.3)])
+    K = intrinsics(W, H, 60.0)
+    T = look_at((0.0, -2.9, 0.35), (0.0, 0.0, 0.1))
+    renderer = process_renderer()
+    under = {}
+    for count in (1, 3):
+        settings = RenderSettings(probe_grid=count, ao=False, auto_exposure=False, fxaa=False)
+        renderer.load_scene(
+            [[floor], [top], [block]], [], Sky(), BOUNDS, settings=settings,
+            probe=(np.array([0.0, 0.0, 1.5]), poses, None),
+        )  # fmt: skip
+        frame = renderer.render(poses, K, T, W, H, 0.05, 50.0, 1.0)
+        floor_px = (
+            (frame.instance == 1) & (frame.depth > 2.2) & (frame.depth < 3.2)
+        )  # under the top
+        assert floor_px.sum() > 20
+        under[count] = renderer.read_hdr()[floor_px].mean()
+    assert under[3] < 0.9 * under[1]  # linear radiance
+    inside = np.all(np.abs(renderer._grid[3] - (2.0, 2.0, 0.2)) < 1e-6, axis=1)
+    assert inside.sum() == 1
+    assert not renderer.grid_valid[inside][0] and renderer.grid_valid[~inside].all()
+
+
 @pytest.mark.parametrize(
     "key,value",
     [
@@ -163,6 +208,8 @@ def test_light_probe_lights_a_box_in_the_sun_shadow():
         ("point_shadows", 3),
         ("anisotropy", 0),
         ("point_shadows", True),
+        ("probe_grid", 0),
+        ("probe_grid", 2.5),
     ],
 )
 def test_bad_render_values_name_their_key(key, value):

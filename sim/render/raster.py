@@ -10,7 +10,9 @@ maps the radiance (``sim.render.tonemap``'s pipeline) and anti-aliases it. An
 occlusion-query pass then counts, for every part, the pixels it would cover if nothing
 occluded it (for visibility fractions). Once per scene, a light probe (a small cube map
 of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
-light: diffuse as spherical harmonics, specular prefiltered by roughness. Every effect
+light: diffuse as spherical harmonics, specular prefiltered by roughness; a grid of
+smaller probes over the view at two heights, each lit by the first, scales both per
+pixel by the local brightness (trilinear in the grid, ``render.probe_grid``). Every effect
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
@@ -52,6 +54,10 @@ POINT_SHADOW_SIZE = 256
 POINT_SHADOW_RANGE = (0.05, 50.0)  # near and far of the point light's cube map
 PROBE_SIZE = 32  # texels per face of the light probe
 PROBE_BOUNCES = 4  # times the probe is drawn, each lit by the last one's irradiance
+GRID_PROBE_SIZE = 16  # texels per face of each probe of the irradiance grid
+GRID_BACK_FACES = 0.1  # a grid probe seeing more back faces than this is inside something
+GRID_MAX_SPACING = 4.0  # m: over wider cells (outdoors) the light probe alone lights
+GRID_MIN_SIZE = 0.15  # grid probes leave out parts smaller than this (radius / distance)
 TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
 SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
@@ -240,6 +246,9 @@ class Renderer:
         self._depth_state: dict[tuple, tuple] = {}  # per depth map: its last drawing
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
+        self._grid_tex = GL.glGenTextures(1)
+        self._grid = None  # (origin, 1 / spacing, counts, positions (N, 3)) of the probe grid
+        self._grid_ready = False
         self._probe_fbo = self._make_probe_target()
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -325,6 +334,8 @@ class Renderer:
         position, poses, present = probe
         present = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
         self._probe_spec = (np.asarray(position, float), np.asarray(poses, float), present)
+        self._grid = probe_grid(scene_bounds, self.settings.probe_grid)
+        self._grid_ready = False
 
     def _free_scene(self) -> None:
         for m in [m for meshes in self._parts for m in meshes] + [c.mesh for c in self._cloths]:
@@ -1050,10 +1061,84 @@ class Renderer:
             self._sh = ibl.irradiance_sh9(faces)
         self._upload_cube(self._env_tex, ibl.prefilter_specular(faces))
         self.probe_faces = faces
+        if self._grid is not None:
+            self._build_grid(part_poses, suns, shadows, points, point_shadow)
         self._probe_ready = True
         self._drawn = drawn
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
+
+    def _build_grid(self, part_poses, suns, shadows, points, point_shadow) -> None:
+        """The irradiance grid: at each of its probes, the scene's radiance in every
+        direction (lit by the light probe's irradiance: one more bounce), as spherical
+        harmonics (``grid_sh``), uploaded as their luminance up to band 1. A probe that
+        sees too many back faces (it is inside a part) takes the mean of its nearest
+        valid neighbours'."""
+        origin, inv_step, counts, positions = self._grid
+        present = self._probe_spec[2]
+        n = GRID_PROBE_SIZE
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, n, n)
+        identity = np.eye(4)
+        sh = np.zeros((len(positions), 9, 3))
+        valid = np.zeros(len(positions), bool)
+        poses = np.asarray(part_poses, float)
+        centres = np.stack([c for c, _ in self._spheres]) if self._spheres else np.zeros((0, 3))
+        radii = np.array([r for _, r in self._spheres])
+        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
+        for k, pos in enumerate(positions):
+            # parts that would cover about a texel or less of a face are left out
+            seen = present & (radii > GRID_MIN_SIZE * np.linalg.norm(world - pos, axis=1))
+            faces = np.empty((6, n, n, 4), np.float32)
+            for face in range(6):
+                vp = ibl.face_view_proj(face, pos, 0.05, 200.0)
+                self._in_view = seen & self._in_frustum(part_poses, vp)
+                GL.glClearColor(0, 0, 0, 0)
+                GL.glDepthMask(True)
+                GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+                self._sky_pass(vp, self._sky.ambient / DEFAULT_AMBIENT)
+                GL.glDepthFunc(GL.GL_LESS)
+                GL.glDepthMask(True)
+                self._mesh_pass(
+                    part_poses, identity, vp, pos, suns, shadows,
+                    (part_poses, vp, part_poses, vp), 0.0, points, point_shadow, probe=True,
+                )  # fmt: skip
+                GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+                _raw_read_pixels(
+                    0, 0, n, n, GL.GL_RGBA, GL.GL_FLOAT,
+                    faces[face].ctypes.data_as(ctypes.c_void_p),
+                )  # fmt: skip
+            valid[k] = np.mean(faces[..., 3] > 1e3) <= GRID_BACK_FACES
+            sh[k] = ibl.irradiance_sh9(np.nan_to_num(np.maximum(faces[..., :3], 0.0)))
+        for k in np.flatnonzero(~valid):
+            if not valid.any():
+                sh[k] = self._sh
+                continue
+            d = np.linalg.norm((positions[valid] - positions[k]) * inv_step, axis=1)
+            sh[k] = sh[valid][d <= d.min() + 1e-6].mean(axis=0)
+        self.grid_sh, self.grid_valid = sh, valid
+        nx, ny, nz = (int(c) for c in counts)
+        # texel (i, j, l): the luminance of the probe at (i, j, l), bands 0 and 1 (one
+        # fetch per pixel; the light probe's nine coefficients give the colour and shape)
+        luminance = sh[:, :4, :] @ np.array([0.2126, 0.7152, 0.0722])
+        cube = luminance.reshape(nx, ny, nz, 4).transpose(2, 1, 0, 3)
+        GL.glBindTexture(GL.GL_TEXTURE_3D, self._grid_tex)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        GL.glTexImage3D(
+            GL.GL_TEXTURE_3D, 0, GL.GL_RGBA32F, nx, ny, nz, 0, GL.GL_RGBA, GL.GL_FLOAT,
+            np.ascontiguousarray(cube, np.float32),
+        )  # fmt: skip
+        for key, value in (
+            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
+        ):
+            GL.glTexParameteri(GL.GL_TEXTURE_3D, key, value)
+        self._grid_ready = True
 
     def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
         GL.glViewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
@@ -1249,6 +1334,8 @@ class Renderer:
             "ibl": int(s.ibl),
             "ibl_specular": int(s.ibl and not probe),
             "use_ao": int(s.ao and not probe),
+            "probe_grid": int(s.ibl and not probe and self._grid_ready),
+            "probe_pass": int(probe),
             "has_sun": int(bool(suns)),
             "sun_shadows": int(shadows),
         }
@@ -1297,6 +1384,11 @@ class Renderer:
             GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
             GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
             GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
+            if self._grid is not None:
+                origin, inv_step, counts, _ = self._grid
+                GL.glUniform3f(self._loc(p, "grid_origin"), *origin)
+                GL.glUniform3f(self._loc(p, "grid_inv_step"), *inv_step)
+                GL.glUniform3f(self._loc(p, "grid_count"), *counts)
             GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
             GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
             for unit, name in (
@@ -1305,6 +1397,7 @@ class Renderer:
                 (5, "point_shadow_map1"),
                 (3, "env_specular"),
                 (4, "ao_tex"),
+                (6, "grid_sh"),
             ):
                 GL.glUniform1i(self._loc(p, name), unit)
             GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
@@ -1315,6 +1408,7 @@ class Renderer:
             (5, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[1]),
             (3, GL.GL_TEXTURE_CUBE_MAP, self._env_tex),
             (4, GL.GL_TEXTURE_2D, self._post[3][1] if self._post else 0),
+            (6, GL.GL_TEXTURE_3D, self._grid_tex),
         ):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(target, tex)
@@ -1490,6 +1584,30 @@ def _check_framebuffer() -> None:
 
 
 DEFAULT_AMBIENT = 0.35  # Sky.ambient at which the light probe sees the sky at its own level
+
+
+def probe_grid(bounds: np.ndarray, count: int) -> tuple | None:
+    """The irradiance grid over ``bounds`` (2, 3): ``count`` probes along x and along y
+    (in the middles of equal cells) at two heights, 0.3 m above the floor (under tables)
+    and at the light probe's 1.5 m; (origin, 1 / spacing, counts, positions (N, 3) in
+    x-major order), or None for ``count`` 1 or cells wider than ``GRID_MAX_SPACING``
+    (outdoors: the light probe alone)."""
+    if count <= 1:
+        return None
+    lo, hi = np.asarray(bounds, float)
+    size = hi - lo
+    step = np.maximum(size[:2] / count, 1e-3)
+    if step.max() > GRID_MAX_SPACING:
+        return None
+    first = lo[:2] + step / 2
+    z = lo[2] + np.array([min(0.3, 0.25 * size[2]), min(1.5, 0.5 * size[2])])
+    origin = np.array([first[0], first[1], z[0]])
+    inv_step = np.array([1 / step[0], 1 / step[1], 1 / max(z[1] - z[0], 1e-3)])
+    i, j, k = np.meshgrid(np.arange(count), np.arange(count), np.arange(2), indexing="ij")
+    positions = np.stack(
+        [origin[0] + i.ravel() * step[0], origin[1] + j.ravel() * step[1], z[k.ravel()]], axis=1
+    )
+    return origin, inv_step, np.array([count, count, 2], float), positions
 
 
 def detail_kind(material: Material) -> int:

@@ -17,6 +17,7 @@ class RenderSettings:
     ibl: bool = True  # image-based light from the sky and a light probe of the scene
     sky_model: str = "preetham"  # preetham (physical, needs a sun) | gradient
     turbidity: float = 3.0  # haze of the physical sky, 2 (clear) to 10 (hazy)
+    probe_grid: int = 5  # indoor irradiance probes per axis of the view (x 2 heights), 1: one
     ao: bool = True  # screen-space ambient occlusion of the indirect light
     ao_radius: float = 0.4  # metres
     ao_strength: float = 0.3  # 0: none, 1: full occlusion
@@ -59,6 +60,7 @@ RANGES: dict[str, tuple] = {
     "ibl": ("bool",),
     "sky_model": (("preetham", "gradient"),),
     "turbidity": ("float", 1.7, 10.0),
+    "probe_grid": ("int", 1, 6),
     "ao": ("bool",),
     "ao_radius": ("float", 0.01, 5.0),
     "ao_strength": ("float", 0.0, 1.0),

@@ -148,6 +148,7 @@ MESH_FS = (
     """
 #version 410 core
 const float PI = 3.14159265;
+const float GRID_OFFSET = 0.25;  // metres off the surface the probe grid is read at
 const int MAX_POINTS = 8;
 in vec3 v_world;
 in vec3 v_local;
@@ -191,6 +192,12 @@ uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular l
 uniform int ibl_specular;
 uniform vec3 sh[9];
 uniform samplerCube env_specular;
+uniform int probe_grid;  // 1: the light probe's light scaled by a grid of probes
+uniform sampler3D grid_sh;  // per probe the luminance of its irradiance, bands 0 and 1
+uniform vec3 grid_origin;  // the first probe's position
+uniform vec3 grid_inv_step;  // 1 / the spacing of the probes along each axis
+uniform vec3 grid_count;  // probes along each axis
+uniform int probe_pass;  // 1: drawing a probe's faces (alpha marks back faces)
 uniform float env_levels;
 uniform float ibl_scale;
 uniform int use_ao;
@@ -340,6 +347,18 @@ vec3 sh_irradiance(vec3 n) {
         + sh[8] * 0.546274 * (n.x * n.x - n.y * n.y), 0.0);
 }
 
+vec4 grid_l1(vec3 p) {
+    // The grid's luminance up to band 1 at p: trilinear in the grid of probes (the
+    // texture's linear filter), clamped at its ends.
+    vec3 g = clamp((p - grid_origin) * grid_inv_step + 0.5, vec3(0.5), grid_count - 0.5);
+    return texture(grid_sh, g / grid_count);
+}
+
+float l1_luminance(vec4 c, vec3 n) {
+    // c: band 0 and 1 coefficients of luminance (order 0, y, z, x)
+    return max(c.x * 0.282095 + 0.488603 * (c.y * n.y + c.z * n.z + c.w * n.x), 0.0);
+}
+
 vec3 env_brdf(vec3 F0, float rough, float NoV) {
     // Analytic fit of the split-sum GGX environment BRDF (Karis 2014).
     vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
@@ -399,10 +418,28 @@ void main() {
         float NoV = max(dot(Ns, V), 1e-4);
         vec3 F0 = mix(vec3(0.04), albedo, metallic);
         vec3 spec_w = env_brdf(F0, rough, NoV);
-        indirect = (1.0 - metallic) * albedo * sh_irradiance(Ns);
+        // The light probe's irradiance, scaled by how much brighter the grid's is here
+        // (read off the surface: probes behind a wall or floor weigh less).
+        vec4 here = vec4(0.0);
+        vec4 there = vec4(0.0);
+        if (probe_grid == 1) {
+            here = grid_l1(v_world + GRID_OFFSET * N);
+            vec3 Y = vec3(0.2126, 0.7152, 0.0722);
+            there = vec4(dot(sh[0], Y), dot(sh[1], Y), dot(sh[2], Y), dot(sh[3], Y));
+        }
+        vec3 E = sh_irradiance(Ns);
+        if (probe_grid == 1) {
+            E *= clamp(l1_luminance(here, Ns) / max(l1_luminance(there, Ns), 1e-4), 0.1, 10.0);
+        }
+        indirect = (1.0 - metallic) * albedo * E;
         if (ibl_specular == 1) {
             vec3 R = reflect(-V, Ns);
-            indirect += spec_w * textureLod(env_specular, R, rough * env_levels).rgb;
+            vec3 env = textureLod(env_specular, R, rough * env_levels).rgb;
+            if (probe_grid == 1) {  // scaled as the irradiance towards R
+                env *= clamp(l1_luminance(here, R) / max(l1_luminance(there, R), 1e-4),
+                             0.25, 4.0);
+            }
+            indirect += spec_w * env;
         }
         indirect *= ibl_scale;
     } else {
@@ -414,7 +451,7 @@ void main() {
     if (fog_density > 0.0) {
         c = mix(fog_color, c, exp(-fog_density * length(cam_pos - v_world)));
     }
-    out_color = vec4(c, log_luminance(c));
+    out_color = vec4(c, probe_pass == 1 ? (gl_FrontFacing ? 0.0 : 1e4) : log_luminance(c));
     out_depth_id = vec2(v_view_z, instance_id);
     vec3 n_gl = mat3(view) * N;
     out_normal = vec4(n_gl.x, -n_gl.y, -n_gl.z, 0.0);

@@ -116,8 +116,9 @@ def simulate(
 def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geometry):
     """The process's raster renderer with the clip's scene loaded; its light probe sits
     1.5 m above the floor in the middle of what the cameras see within 40 m (a room's
-    middle indoors), the parts as in the first frame; the sun's shadow map covers the
-    same region."""
+    middle indoors), and its grid of irradiance probes spans that region, the parts as
+    in the clip's middle frame (pieces still falling at the start are in place); the
+    sun's shadow map covers the same region."""
     renderer = process_renderer(cfg["render"].get("egl_device"))
     views = [
         (intrinsics(c.width, c.height, c.fov_y_deg), c.width, c.height,
@@ -128,11 +129,13 @@ def raster_renderer(cfg: dict, spec: SceneSpec, traj: Trajectory, visuals, geome
     lo, hi = seen
     centre = (lo + hi) / 2  # the light probe: in the middle of what the cameras see
     centre[2] = lo[2] + min(1.5, 0.5 * (hi[2] - lo[2]))
-    present = None if traj.present is None else traj.present[0]
+    middle = traj.num_frames // 2  # the probes see the parts as in the clip's middle frame
+    present = None if traj.present is None else traj.present[middle]
     renderer.load_scene(
         visuals, spec.lights, spec.sky, seen,
         spec.fog, light_parts(spec, traj), spec.cloths,
-        settings=RenderSettings.from_config(cfg["render"]), probe=(centre, traj.poses[0], present),
+        settings=RenderSettings.from_config(cfg["render"]),
+        probe=(centre, traj.poses[middle], present),
     )  # fmt: skip
     return renderer
 
