@@ -57,6 +57,7 @@ TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footpri
 SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
+STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -1097,6 +1098,15 @@ class Renderer:
             cloth_keep = np.ones(len(self._cloths), bool)
         drawn = self._drawn if keep is None else self._drawn & keep[:P]
         last, held = self._depth_state.get(key, (None, None))
+        with_cloths = bool(cloths and cloth_keep.any())
+        if (
+            last is not None
+            and not (with_cloths or last[3])
+            and np.array_equal(last[2], vp)
+            and np.array_equal(last[1], drawn)
+            and np.array_equal(poses[drawn], last[0][drawn])
+        ):  # the map holds this very drawing (a cube face the moving things stay out of)
+            return
         if held is not None:  # the layer holds parts (mask, poses, view): still valid?
             mask, mask_poses, held_vp = held
             if not (
@@ -1116,7 +1126,7 @@ class Renderer:
                 GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
                 self._draw_positions(poses, vp, cloths=False, keep=still, shadow=True)
                 held = (still, poses[still].copy(), vp.copy())
-        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy()), held)
+        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy(), with_cloths), held)
         GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, target, 0)
         if held is None:
             GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
@@ -1195,7 +1205,18 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(True)
-        self._draw_positions(part_poses, view_proj, keep=self._in_view)
+        self._draw_positions(part_poses, view_proj, cloths=False, keep=self._in_view)
+        # the cloths, each of the first STENCIL_CLOTHS setting its own stencil bit on every
+        # pixel it covers, whatever the depth test says: the coverage pass counts them there
+        model_loc = self._use_positions(view_proj)
+        GL.glEnable(GL.GL_STENCIL_TEST)
+        GL.glStencilFunc(GL.GL_ALWAYS, 0xFF, 0xFF)
+        GL.glStencilOp(GL.GL_KEEP, GL.GL_REPLACE, GL.GL_REPLACE)
+        for c, cloth in enumerate(self._cloths):
+            GL.glStencilMask(1 << c if c < STENCIL_CLOTHS else 0)
+            self._draw_cloth(model_loc, cloth)
+        GL.glStencilMask(0xFF)
+        GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glColorMask(True, True, True, True)
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
@@ -1386,11 +1407,28 @@ class Renderer:
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
         query per part; the stencil lets every pixel count once even where a part overlaps
-        itself)."""
+        itself). The first ``STENCIL_CLOTHS`` cloths are counted from the bits the depth
+        pre-pass left in the stencil (the same pixels: rasterizing does not depend on the
+        depth test), by reading it back, instead of being drawn again."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
+        stenciled = min(len(self._cloths), STENCIL_CLOTHS)
+        if stenciled:
+            width, height = self._fbo_size
+            stencil = np.empty((height, width), np.uint8)
+            GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+            _raw_read_pixels(
+                0, 0, width, height, GL.GL_STENCIL_INDEX, GL.GL_UNSIGNED_BYTE,
+                stencil.ctypes.data_as(ctypes.c_void_p),
+            )  # fmt: skip
+            pixels = np.bincount(stencil.reshape(-1), minlength=256)
+            values = np.arange(256)
+            for c in range(stenciled):
+                counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
+            GL.glStencilMask(0xFF)
+            GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
         drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
-        drawable += list(range(num_parts, num_parts + len(self._cloths)))
+        drawable += list(range(num_parts + stenciled, num_parts + len(self._cloths)))
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)
