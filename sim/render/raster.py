@@ -97,7 +97,6 @@ class _GpuCloth:
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
-    used: np.ndarray | None = None  # the vertices its faces use (None: all), uploaded alone
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
@@ -386,16 +385,10 @@ class Renderer:
         shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
         own_shadow = len(shadow) < len(faces)
         shadow = shadow if own_shadow else faces
+        # a person drawn at a coarser level keeps all its region's vertices in the buffer
+        # (the frame's arrays are written as they are; the vertices no face uses cost
+        # nothing to draw)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
-        used = None  # a person drawn at a coarser level: only the vertices it uses
-        if cloth.skin:
-            used = np.unique(np.concatenate([faces.reshape(-1), shadow.reshape(-1)]))
-            if len(used) < len(rest):
-                rest = rest[used]
-                faces = np.searchsorted(used, faces).astype(np.uint32)
-                shadow = np.searchsorted(used, shadow).astype(np.uint32)
-            else:
-                used = None
         indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         block = len(rest) * 12  # bytes of one attribute's block
@@ -422,8 +415,7 @@ class Renderer:
         )
         offset = faces.nbytes if own_shadow else 0
         columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
-        used = None if used is None else used.astype(np.intp)
-        return _GpuCloth(mesh, faces, rest, corners, used, (offset, shadow.size), columns)
+        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -434,8 +426,6 @@ class Renderer:
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
-            if gpu.used is not None:
-                now, nxt, prv = (np.take(v, gpu.used, axis=0) for v in (now, nxt, prv))
             # the edges and their cross product with coordinates apart (three contiguous
             # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
             x, y, z = np.ascontiguousarray(np.asarray(now).T, dtype=np.float64)
