@@ -99,6 +99,8 @@ class _GpuCloth:
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
+    seen: tuple = (0, 0)  # (byte offset, count) of the indices the shading pass draws
+    seen_offset: int = 0  # where the seen triangles' indices are written
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
 
 
@@ -218,6 +220,7 @@ class Renderer:
         )
         self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self._cloth_id_prog = _compile(shaders.SHADOW_VS, shaders.CLOTH_ID_FS)
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
         self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
@@ -389,7 +392,9 @@ class Renderer:
         # (the frame's arrays are written as they are; the vertices no face uses cost
         # nothing to draw)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
-        indices = np.concatenate([faces, shadow]) if own_shadow else faces
+        # the drawn triangles, the shadow maps' (if their own), then room for the
+        # triangles that are seen in a frame (``_visible_cloth_faces``)
+        indices = np.concatenate([faces, shadow, faces]) if own_shadow else np.r_[faces, faces]
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         block = len(rest) * 12  # bytes of one attribute's block
         vao = GL.glGenVertexArrays(1)
@@ -415,7 +420,10 @@ class Renderer:
         )
         offset = faces.nbytes if own_shadow else 0
         columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
-        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns)
+        seen = indices.nbytes - faces.nbytes
+        return _GpuCloth(
+            mesh, faces, rest, corners, (offset, shadow.size), columns, (seen, faces.size), seen
+        )
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -1141,6 +1149,26 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
 
+    def _cloth_rect(self, view_proj: np.ndarray) -> tuple[int, int, int, int]:
+        """A rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the bottom)
+        that holds every pixel the cloths can cover: their bounding spheres' cubes
+        projected, a pixel of margin (the whole frame where a cube reaches behind the
+        camera)."""
+        width, height = self._fbo_size
+        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        points = np.concatenate([c + r * corners for c, r in (g.sphere for g in self._cloths)])
+        if not np.isfinite(points).all():
+            return 0, 0, width, height
+        clip = np.c_[points, np.ones(len(points))] @ np.asarray(view_proj, float).T
+        if (clip[:, 3] <= 1e-6).any():
+            return 0, 0, width, height
+        ndc = clip[:, :2] / clip[:, 3:]
+        lo = np.floor((ndc.min(axis=0) + 1) / 2 * (width, height)) - 1
+        hi = np.ceil((ndc.max(axis=0) + 1) / 2 * (width, height)) + 1
+        x0, y0 = np.clip(lo, 0, (width, height)).astype(int)
+        x1, y1 = np.clip(hi, 0, (width, height)).astype(int)
+        return int(x0), int(y0), int(x1), int(y1)
+
     def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
         _uniform_matrix(model_loc, 1, True, poses.address(index))
         for m in self._parts[index]:
@@ -1198,16 +1226,69 @@ class Renderer:
         self._draw_positions(part_poses, view_proj, cloths=False, keep=self._in_view)
         # the cloths, each of the first STENCIL_CLOTHS setting its own stencil bit on every
         # pixel it covers, whatever the depth test says: the coverage pass counts them there
-        model_loc = self._use_positions(view_proj)
+        # and each writes its number and the triangle's into the fifth target where it
+        # passes a less-or-equal test, so that each pixel ends with the last triangle in
+        # drawing order that reaches its nearest depth: the one the shading pass leaves
+        # there (see _visible_cloth_faces)
+        if not self._cloths:
+            GL.glColorMask(True, True, True, True)
+            return
+        p = self._cloth_id_prog
+        GL.glUseProgram(p)
+        self._mat(p, "light_vp", view_proj)
+        model_loc, id_loc = self._loc(p, "model"), self._loc(p, "cloth_id")
+        GL.glColorMask(True, True, True, True)
+        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_NONE] * 4 + [GL.GL_COLOR_ATTACHMENT4])
+        GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glEnable(GL.GL_STENCIL_TEST)
         GL.glStencilFunc(GL.GL_ALWAYS, 0xFF, 0xFF)
         GL.glStencilOp(GL.GL_KEEP, GL.GL_REPLACE, GL.GL_REPLACE)
         for c, cloth in enumerate(self._cloths):
             GL.glStencilMask(1 << c if c < STENCIL_CLOTHS else 0)
+            GL.glUniform1f(id_loc, float(c + 1))
             self._draw_cloth(model_loc, cloth)
         GL.glStencilMask(0xFF)
         GL.glDisable(GL.GL_STENCIL_TEST)
-        GL.glColorMask(True, True, True, True)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
+        self._visible_cloth_faces(view_proj)
+
+    def _visible_cloth_faces(self, view_proj: np.ndarray) -> None:
+        """Each cloth's triangles that end the pre-pass as some pixel's last writer, in
+        drawing order, written where its shading pass draws from (``_GpuCloth.seen``).
+
+        The shading pass tests less-or-equal against the pre-pass's depth without writing
+        it, so what a pixel ends with is written by the last triangle in drawing order
+        whose depth there is the pixel's nearest; any other triangle's writes are all
+        rejected or written over. Drawing only those last writers, in the same order,
+        leaves every target as drawing them all: the same pixels, a fraction of the
+        triangles (llvmpipe shades a 2-pixel triangle as a block of 16)."""
+        x0, y0, x1, y1 = self._cloth_rect(view_proj)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT4)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        ids = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0), 2), np.float32)
+        if ids.size:
+            _raw_read_pixels(
+                x0, y0, x1 - x0, y1 - y0, GL.GL_RG, GL.GL_FLOAT,
+                ids.ctypes.data_as(ctypes.c_void_p),
+            )  # fmt: skip
+        cloth_of, triangle_of = ids[..., 0].reshape(-1), ids[..., 1].reshape(-1)
+        written = np.flatnonzero(cloth_of)
+        first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
+        seen = np.zeros(first[-1], bool)  # per triangle of all cloths, in order
+        seen[
+            first[cloth_of[written].astype(np.intp) - 1] + triangle_of[written].astype(np.intp)
+        ] = True
+        for c, cloth in enumerate(self._cloths):
+            triangles = np.flatnonzero(seen[first[c] : first[c + 1]])
+            indices = np.ascontiguousarray(cloth.faces[triangles], dtype=np.uint32)
+            cloth.seen = (cloth.seen_offset, indices.size)
+            if indices.size:  # (not through the element binding: that is the VAO's)
+                GL.glBindBuffer(GL.GL_COPY_WRITE_BUFFER, cloth.mesh.buffers[1])
+                _buffer_sub_data(
+                    GL.GL_COPY_WRITE_BUFFER, cloth.seen_offset, indices.nbytes,
+                    ctypes.c_void_p(indices.ctypes.data),
+                )  # fmt: skip
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
         p = self._program(
@@ -1392,7 +1473,13 @@ class Renderer:
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
-                _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                if index < num_parts:
+                    _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                else:  # a cloth: the triangles the pre-pass found it needs
+                    offset, count = self._cloths[index - num_parts].seen
+                    _draw_elements(
+                        GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset)
+                    )
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion

@@ -62,6 +62,15 @@ SHADOW_FS = """
 void main() {}
 """
 
+# The depth pre-pass's cloths: which cloth (from 1) and which of its triangles wrote the
+# pixel last, into the fifth target (the shading pass writes over it).
+CLOTH_ID_FS = """
+#version 410 core
+uniform float cloth_id;
+layout(location = 4) out vec2 out_id;
+void main() { out_id = vec2(cloth_id, float(gl_PrimitiveID)); }
+"""
+
 SKY_VS = """
 #version 410 core
 out vec2 ndc;
