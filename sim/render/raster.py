@@ -1226,7 +1226,7 @@ class Renderer:
         self._draw_positions(part_poses, view_proj, cloths=False, keep=self._in_view)
         # the cloths, each of the first STENCIL_CLOTHS setting its own stencil bit on every
         # pixel it covers, whatever the depth test says: the coverage pass counts them there
-        # and each writes its number and the triangle's into the fifth target where it
+        # and each writes its triangles' numbers into the fifth target where it
         # passes a less-or-equal test, so that each pixel ends with the last triangle in
         # drawing order that reaches its nearest depth: the one the shading pass leaves
         # there (see _visible_cloth_faces)
@@ -1236,7 +1236,8 @@ class Renderer:
         p = self._cloth_id_prog
         GL.glUseProgram(p)
         self._mat(p, "light_vp", view_proj)
-        model_loc, id_loc = self._loc(p, "model"), self._loc(p, "cloth_id")
+        model_loc, id_loc = self._loc(p, "model"), self._loc(p, "first_triangle")
+        first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
         GL.glColorMask(True, True, True, True)
         GL.glDrawBuffers(NUM_TARGETS, [GL.GL_NONE] * 4 + [GL.GL_COLOR_ATTACHMENT4])
         GL.glDepthFunc(GL.GL_LEQUAL)
@@ -1245,7 +1246,7 @@ class Renderer:
         GL.glStencilOp(GL.GL_KEEP, GL.GL_REPLACE, GL.GL_REPLACE)
         for c, cloth in enumerate(self._cloths):
             GL.glStencilMask(1 << c if c < STENCIL_CLOTHS else 0)
-            GL.glUniform1f(id_loc, float(c + 1))
+            GL.glUniform1f(id_loc, float(first[c]))  # exact below 2^24 triangles
             self._draw_cloth(model_loc, cloth)
         GL.glStencilMask(0xFF)
         GL.glDisable(GL.GL_STENCIL_TEST)
@@ -1272,13 +1273,11 @@ class Renderer:
                 x0, y0, x1 - x0, y1 - y0, GL.GL_RG, GL.GL_FLOAT,
                 ids.ctypes.data_as(ctypes.c_void_p),
             )  # fmt: skip
-        cloth_of, triangle_of = ids[..., 0].reshape(-1), ids[..., 1].reshape(-1)
-        written = np.flatnonzero(cloth_of)
+        triangle = ids[..., 0]
         first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
-        seen = np.zeros(first[-1], bool)  # per triangle of all cloths, in order
-        seen[
-            first[cloth_of[written].astype(np.intp) - 1] + triangle_of[written].astype(np.intp)
-        ] = True
+        seen = np.zeros(first[-1] + 1, bool)  # per triangle of all cloths, from 1
+        seen[triangle[triangle > 0].astype(np.intp)] = True
+        seen = seen[1:]
         for c, cloth in enumerate(self._cloths):
             triangles = np.flatnonzero(seen[first[c] : first[c + 1]])
             indices = np.ascontiguousarray(cloth.faces[triangles], dtype=np.uint32)
