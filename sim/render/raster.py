@@ -14,7 +14,13 @@ light: diffuse as spherical harmonics, specular prefiltered by roughness. Every 
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
-P + c + 1; a person's regions cast shadows from a coarser level of their mesh.
+P + c + 1; a person's regions cast shadows from a coarser level of their mesh. Three
+shortcuts make a finely divided cloth (a person's region, ~1 pixel a triangle) cheap,
+each leaving every output as the plain way would: the depth pre-pass records which
+cloth triangle is last at each pixel and the shading pass draws only those (a fifth of
+a person's triangles); it also sets a stencil bit per cloth, from which the coverage
+pass counts the first eight cloths instead of drawing them again; a shadow cube face
+that nothing moving or deforming reaches is kept from the frame before.
 One Renderer lives for the whole life of a worker process.
 """
 
