@@ -730,7 +730,8 @@ class Renderer:
             neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
         self._drawn = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
         self._platform.make_current()
-        self._update_cloths(cloths)
+        with self._timed("cloths"):
+            self._update_cloths(cloths)
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
         s = self.settings
