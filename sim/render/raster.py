@@ -1271,6 +1271,11 @@ class Renderer:
         rejected or written over. Drawing only those last writers, in the same order,
         leaves every target as drawing them all: the same pixels, a fraction of the
         triangles (llvmpipe shades a 2-pixel triangle as a block of 16)."""
+        first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
+        if first[-1] >= 1 << 24:  # numbers past float32's exact integers: draw them all
+            for cloth in self._cloths:
+                cloth.seen = (0, cloth.mesh.count)
+            return
         x0, y0, x1, y1 = self._cloth_rect(view_proj)
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT4)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
@@ -1281,7 +1286,6 @@ class Renderer:
                 ids.ctypes.data_as(ctypes.c_void_p),
             )  # fmt: skip
         triangle = ids[..., 0]
-        first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
         seen = np.zeros(first[-1] + 1, bool)  # per triangle of all cloths, from 1
         seen[triangle[triangle > 0].astype(np.intp)] = True
         seen = seen[1:]
