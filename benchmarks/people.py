@@ -15,6 +15,7 @@ python benchmarks/people.py                 # pick_place, 48 frames at 24 fps, 6
 python benchmarks/people.py --frames 96 --task carry
 python benchmarks/people.py --level 0 --no-worker   # the full mesh (no level of detail)
 python benchmarks/people.py --levels --no-worker    # and every level of detail in turn
+python benchmarks/people.py --passes --no-worker    # and the person's CPU time by pass
 """
 
 from __future__ import annotations
@@ -56,17 +57,25 @@ print(json.dumps({"rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """
 
 
-def _render_ms(renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure) -> tuple:
-    """Wall and CPU ms per frame rendering one camera with ``cloths``."""
+def _render_ms(
+    renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure, passes=None
+) -> tuple:
+    """Wall and CPU ms per frame rendering one camera with ``cloths``; ``passes``: a dict
+    that gets each pass's CPU ms per frame (GL finished around each pass)."""
     visuals = part_visuals(spec, traj)
     geometry = part_geometry(visuals, part_classes(spec, traj))
     bounds = scene_bounds(geometry, traj.poses, vertices)
     renderer.load_scene(
         visuals, spec.lights, spec.sky, bounds, spec.fog, light_parts(spec, traj), cloths
     )
+    if passes is not None:
+        renderer.pass_seconds, renderer.pass_cpu_seconds = {}, {}
     wall, cpu = time.perf_counter(), time.process_time()
     render_camera(renderer, cam, K, T_wc, traj.poses, exposure, traj.times, traj.present, vertices)
     F = traj.num_frames
+    if passes is not None:
+        passes.update({k: v / F * 1e3 for k, v in renderer.pass_cpu_seconds.items()})
+        renderer.pass_seconds = None
     return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
 
 
@@ -112,6 +121,9 @@ def main() -> None:
         "instead of the one chosen from the person's size in the image",
     )
     parser.add_argument("--levels", action="store_true", help="also draw every level")
+    parser.add_argument(
+        "--passes", action="store_true", help="also the person's CPU time in each pass"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
     args = parser.parse_args()
@@ -156,6 +168,19 @@ def main() -> None:
         )
     with_ms, without_ms = (np.min(runs[k], axis=0) for k in ("with", "without"))
     draw_ms = with_ms - without_ms
+    if args.passes:  # each pass's CPU with and without the person, the least of runs
+        by_pass = {"with": [], "without": []}
+        for _ in range(args.repeats):
+            for key, cloths, verts in (
+                ("with", spec.cloths, traj.cloth_vertices), ("without", sheets, sheet_vertices)
+            ):  # fmt: skip
+                by_pass[key].append({})
+                _render_ms(renderer, spec, traj, cloths, verts, cam, K, T_wc, exposure,
+                           by_pass[key][-1])  # fmt: skip
+        names = sorted({n for runs_ in by_pass.values() for run in runs_ for n in run})
+        for name in names:
+            a, b = (min(run.get(name, 0.0) for run in by_pass[k]) for k in ("with", "without"))
+            print(f"pass {name:14s} CPU ms/frame with {a:6.2f}, without {b:6.2f}: {a - b:5.2f}")
     if args.levels:  # every level drawn in turn on the same clip, interleaved
         drawn = {level: [] for level, _ in spec.cloths[body.index(True)].skin_levels}
         for _ in range(args.repeats):

@@ -1095,7 +1095,10 @@ def skin_people(spec, traj) -> None:
         out = skin_person(person, links, root * person.height / height, objects, traj.times)
         for cloth in spec.cloths:
             if cloth.skin == person.name:
-                skinned[cloth.name] = out["vertices"][:, cloth.skin_vertices].astype(np.float32)
+                # frame by frame in memory (a fancy index keeps the frames interleaved)
+                skinned[cloth.name] = np.ascontiguousarray(
+                    out["vertices"][:, cloth.skin_vertices], dtype=np.float32
+                )
         points, _ = wholebody_keypoints(person.phenotype, out["vertices"], out["bone_poses"])
         traj.people_names.append(person.name)
         traj.people_bones.append(out["bones"].astype(np.float32))

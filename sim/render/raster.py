@@ -16,7 +16,13 @@ pixel by the local brightness (trilinear in the grid, ``render.probe_grid``). Ev
 is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
-P + c + 1; a person's regions cast shadows from a coarser level of their mesh.
+P + c + 1; a person's regions cast shadows from a coarser level of their mesh. Three
+shortcuts make a finely divided cloth (a person's region, ~1 pixel a triangle) cheap,
+each leaving every output as the plain way would: the depth pre-pass records which
+cloth triangle is last at each pixel and the shading pass draws only those (a fifth of
+a person's triangles); it also sets a stencil bit per cloth, from which the coverage
+pass counts the first eight cloths instead of drawing them again; a shadow cube face
+that nothing moving or deforming reaches is kept from the frame before.
 One Renderer lives for the whole life of a worker process.
 """
 
@@ -34,6 +40,7 @@ import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
 from scipy import sparse  # noqa: E402
@@ -62,6 +69,7 @@ TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footpri
 SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
+STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -93,16 +101,18 @@ class _GpuMesh:
 
 @dataclass
 class _GpuCloth:
-    """A cloth's buffers: per vertex position, normal, rest position, rest normal and
-    positions in the next and previous frames (18 floats), rewritten every frame."""
+    """A cloth's buffers: six blocks of V float32 (x, y, z), one per vertex attribute:
+    position, normal, rest position, rest normal, positions in the next and previous
+    frames; the rest blocks are written once, the others every frame."""
 
     mesh: _GpuMesh
     faces: np.ndarray  # (T, 3)
     rest: np.ndarray  # (V, 6) rest position and normal, in the cloth frame
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
-    used: np.ndarray | None = None  # the vertices its faces use (None: all), uploaded alone
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
-    data: np.ndarray | None = None  # (V, 18) float32: the buffer's contents, rest filled in
+    columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
+    seen: tuple = (0, 0)  # (byte offset, count) of the indices the shading pass draws
+    seen_offset: int = 0  # where the seen triangles' indices are written
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
 
 
@@ -222,6 +232,7 @@ class Renderer:
         )
         self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self._cloth_id_prog = _compile(shaders.SHADOW_VS, shaders.CLOTH_ID_FS)
         self._ao_prog = _compile(shaders.QUAD_VS, shaders.AO_FS)
         self._blur_prog = _compile(shaders.QUAD_VS, shaders.AO_BLUR_FS)
         self._log_sum_prog = _compile(shaders.QUAD_VS, shaders.LOG_SUM_FS)
@@ -394,40 +405,42 @@ class Renderer:
         shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
         own_shadow = len(shadow) < len(faces)
         shadow = shadow if own_shadow else faces
+        # a person drawn at a coarser level keeps all its region's vertices in the buffer
+        # (the frame's arrays are written as they are; the vertices no face uses cost
+        # nothing to draw)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
-        used = None  # a person drawn at a coarser level: only the vertices it uses
-        if cloth.skin:
-            used = np.unique(np.concatenate([faces.reshape(-1), shadow.reshape(-1)]))
-            if len(used) < len(rest):
-                rest = rest[used]
-                faces = np.searchsorted(used, faces).astype(np.uint32)
-                shadow = np.searchsorted(used, shadow).astype(np.uint32)
-            else:
-                used = None
-        indices = np.concatenate([faces, shadow]) if own_shadow else faces
+        # the drawn triangles, the shadow maps' (if their own), then room for the
+        # triangles that are seen in a frame (``_visible_cloth_faces``)
+        indices = np.concatenate([faces, shadow, faces]) if own_shadow else np.r_[faces, faces]
         rest = np.hstack([rest, vertex_normals(rest, faces)])
+        block = len(rest) * 12  # bytes of one attribute's block
         vao = GL.glGenVertexArrays(1)
         vbo, ebo = GL.glGenBuffers(2)
         GL.glBindVertexArray(vao)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-        GL.glBufferData(GL.GL_ARRAY_BUFFER, len(rest) * 72, None, GL.GL_DYNAMIC_DRAW)
+        GL.glBufferData(GL.GL_ARRAY_BUFFER, 6 * block, None, GL.GL_DYNAMIC_DRAW)
+        for loc in (2, 3):  # the rest position and normal, once
+            values = np.ascontiguousarray(rest[:, 3 * (loc - 2) : 3 * (loc - 1)], np.float32)
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, loc * block, block, values)
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
         GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
         for loc in range(6):
             GL.glEnableVertexAttribArray(loc)
-            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 72, ctypes.c_void_p(12 * loc))
+            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(loc * block))
         GL.glBindVertexArray(0)
         mesh = _GpuMesh(
             vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
         )
-        data = np.zeros((len(rest), 18), np.float32)
-        data[:, 6:12] = rest
         corners = sparse.csr_matrix(
             (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
             shape=(len(rest), len(faces)),
         )
         offset = faces.nbytes if own_shadow else 0
-        return _GpuCloth(mesh, faces, rest, corners, used, (offset, shadow.size), data)
+        columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
+        seen = indices.nbytes - faces.nbytes
+        return _GpuCloth(
+            mesh, faces, rest, corners, (offset, shadow.size), columns, (seen, faces.size), seen
+        )
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -438,24 +451,27 @@ class Renderer:
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
-            if gpu.used is not None:
-                now, nxt, prv = now[gpu.used], nxt[gpu.used], prv[gpu.used]
-            now = np.asarray(now, dtype=np.float64)
-            a = now[gpu.faces[:, 1]] - now[gpu.faces[:, 0]]
-            b = now[gpu.faces[:, 2]] - now[gpu.faces[:, 0]]
-            cross = np.empty_like(a)  # a x b, written out (np.cross costs twice as much)
-            cross[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
-            cross[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
-            cross[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+            # the edges and their cross product with coordinates apart (three contiguous
+            # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
+            x, y, z = np.ascontiguousarray(np.asarray(now).T, dtype=np.float64)
+            f0, f1, f2 = gpu.columns
+            x0, y0, z0 = x[f0], y[f0], z[f0]
+            ax, ay, az = x[f1] - x0, y[f1] - y0, z[f1] - z0
+            bx, by, bz = x[f2] - x0, y[f2] - y0, z[f2] - z0
+            cross = np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=1)
             normals = gpu.corners @ cross
             length = np.linalg.norm(normals, axis=1, keepdims=True)
             normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
-            data = gpu.data
-            data[:, 0:3], data[:, 3:6], data[:, 12:15], data[:, 15:18] = now, normals, nxt, prv
-            lo, hi = now.min(axis=0), now.max(axis=0)
+            lo = np.array([x.min(), y.min(), z.min()])
+            hi = np.array([x.max(), y.max(), z.max()])
             gpu.sphere = ((lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2)
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
-            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
+            block = len(normals) * 12
+            for loc, values in ((0, now), (1, normals), (4, nxt), (5, prv)):
+                values = np.ascontiguousarray(values, dtype=np.float32)
+                _buffer_sub_data(
+                    GL.GL_ARRAY_BUFFER, loc * block, block, ctypes.c_void_p(values.ctypes.data)
+                )
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -725,7 +741,8 @@ class Renderer:
             neighbours = (part_poses, T_world_camera, part_poses, T_world_camera)
         self._drawn = np.ones(len(self._parts), bool) if present is None else np.asarray(present)
         self._platform.make_current()
-        self._update_cloths(cloths)
+        with self._timed("cloths"):
+            self._update_cloths(cloths)
         suns = [light for light in self._lights if light.kind == "directional"]
         shadows = bool(suns and suns[0].cast_shadows)
         s = self.settings
@@ -1171,6 +1188,15 @@ class Renderer:
             cloth_keep = np.ones(len(self._cloths), bool)
         drawn = self._drawn if keep is None else self._drawn & keep[:P]
         last, held = self._depth_state.get(key, (None, None))
+        with_cloths = bool(cloths and cloth_keep.any())
+        if (
+            last is not None
+            and not (with_cloths or last[3])
+            and np.array_equal(last[2], vp)
+            and np.array_equal(last[1], drawn)
+            and np.array_equal(poses[drawn], last[0][drawn])
+        ):  # the map holds this very drawing (a cube face the moving things stay out of)
+            return
         if held is not None:  # the layer holds parts (mask, poses, view): still valid?
             mask, mask_poses, held_vp = held
             if not (
@@ -1190,7 +1216,7 @@ class Renderer:
                 GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
                 self._draw_positions(poses, vp, cloths=False, keep=still, shadow=True)
                 held = (still, poses[still].copy(), vp.copy())
-        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy()), held)
+        self._depth_state[key] = ((poses.copy(), drawn.copy(), vp.copy(), with_cloths), held)
         GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, textarget, target, 0)
         if held is None:
             GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
@@ -1214,6 +1240,26 @@ class Renderer:
         GL.glUseProgram(p)
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
+
+    def _cloth_rect(self, view_proj: np.ndarray) -> tuple[int, int, int, int]:
+        """A rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the bottom)
+        that holds every pixel the cloths can cover: their bounding spheres' cubes
+        projected, a pixel of margin (the whole frame where a cube reaches behind the
+        camera)."""
+        width, height = self._fbo_size
+        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        points = np.concatenate([c + r * corners for c, r in (g.sphere for g in self._cloths)])
+        if not np.isfinite(points).all():
+            return 0, 0, width, height
+        clip = np.c_[points, np.ones(len(points))] @ np.asarray(view_proj, float).T
+        if (clip[:, 3] <= 1e-6).any():
+            return 0, 0, width, height
+        ndc = clip[:, :2] / clip[:, 3:]
+        lo = np.floor((ndc.min(axis=0) + 1) / 2 * (width, height)) - 1
+        hi = np.ceil((ndc.max(axis=0) + 1) / 2 * (width, height)) + 1
+        x0, y0 = np.clip(lo, 0, (width, height)).astype(int)
+        x1, y1 = np.clip(hi, 0, (width, height)).astype(int)
+        return int(x0), int(y0), int(x1), int(y1)
 
     def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
         _uniform_matrix(model_loc, 1, True, poses.address(index))
@@ -1269,8 +1315,75 @@ class Renderer:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(True)
-        self._draw_positions(part_poses, view_proj, keep=self._in_view)
+        self._draw_positions(part_poses, view_proj, cloths=False, keep=self._in_view)
+        # the cloths, each of the first STENCIL_CLOTHS setting its own stencil bit on every
+        # pixel it covers, whatever the depth test says: the coverage pass counts them there
+        # and each writes its triangles' numbers into the fifth target where it
+        # passes a less-or-equal test, so that each pixel ends with the last triangle in
+        # drawing order that reaches its nearest depth: the one the shading pass leaves
+        # there (see _visible_cloth_faces)
+        if not self._cloths:
+            GL.glColorMask(True, True, True, True)
+            return
+        p = self._cloth_id_prog
+        GL.glUseProgram(p)
+        self._mat(p, "light_vp", view_proj)
+        model_loc, id_loc = self._loc(p, "model"), self._loc(p, "first_triangle")
+        first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
         GL.glColorMask(True, True, True, True)
+        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_NONE] * 4 + [GL.GL_COLOR_ATTACHMENT4])
+        GL.glDepthFunc(GL.GL_LEQUAL)
+        GL.glEnable(GL.GL_STENCIL_TEST)
+        GL.glStencilFunc(GL.GL_ALWAYS, 0xFF, 0xFF)
+        GL.glStencilOp(GL.GL_KEEP, GL.GL_REPLACE, GL.GL_REPLACE)
+        for c, cloth in enumerate(self._cloths):
+            GL.glStencilMask(1 << c if c < STENCIL_CLOTHS else 0)
+            GL.glUniform1f(id_loc, float(first[c]))  # exact below 2^24 triangles
+            self._draw_cloth(model_loc, cloth)
+        GL.glStencilMask(0xFF)
+        GL.glDisable(GL.GL_STENCIL_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
+        self._visible_cloth_faces(view_proj)
+
+    def _visible_cloth_faces(self, view_proj: np.ndarray) -> None:
+        """Each cloth's triangles that end the pre-pass as some pixel's last writer, in
+        drawing order, written where its shading pass draws from (``_GpuCloth.seen``).
+
+        The shading pass tests less-or-equal against the pre-pass's depth without writing
+        it, so what a pixel ends with is written by the last triangle in drawing order
+        whose depth there is the pixel's nearest; any other triangle's writes are all
+        rejected or written over. Drawing only those last writers, in the same order,
+        leaves every target as drawing them all: the same pixels, a fraction of the
+        triangles (llvmpipe shades a 2-pixel triangle as a block of 16)."""
+        first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
+        if first[-1] >= 1 << 24:  # numbers past float32's exact integers: draw them all
+            for cloth in self._cloths:
+                cloth.seen = (0, cloth.mesh.count)
+            return
+        x0, y0, x1, y1 = self._cloth_rect(view_proj)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT4)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        ids = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0), 2), np.float32)
+        if ids.size:
+            _raw_read_pixels(
+                x0, y0, x1 - x0, y1 - y0, GL.GL_RG, GL.GL_FLOAT,
+                ids.ctypes.data_as(ctypes.c_void_p),
+            )  # fmt: skip
+        triangle = ids[..., 0]
+        seen = np.zeros(first[-1] + 1, bool)  # per triangle of all cloths, from 1
+        seen[triangle[triangle > 0].astype(np.intp)] = True
+        seen = seen[1:]
+        for c, cloth in enumerate(self._cloths):
+            triangles = np.flatnonzero(seen[first[c] : first[c + 1]])
+            indices = np.ascontiguousarray(cloth.faces[triangles], dtype=np.uint32)
+            cloth.seen = (cloth.seen_offset, indices.size)
+            if indices.size:  # (not through the element binding: that is the VAO's)
+                GL.glBindBuffer(GL.GL_COPY_WRITE_BUFFER, cloth.mesh.buffers[1])
+                _buffer_sub_data(
+                    GL.GL_COPY_WRITE_BUFFER, cloth.seen_offset, indices.nbytes,
+                    ctypes.c_void_p(indices.ctypes.data),
+                )  # fmt: skip
 
     def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
         p = self._program(
@@ -1464,16 +1577,39 @@ class Renderer:
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
-                _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                if index < num_parts:
+                    _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+                else:  # a cloth: the triangles the pre-pass found it needs
+                    offset, count = self._cloths[index - num_parts].seen
+                    _draw_elements(
+                        GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset)
+                    )
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
         query per part; the stencil lets every pixel count once even where a part overlaps
-        itself)."""
+        itself). The first ``STENCIL_CLOTHS`` cloths are counted from the bits the depth
+        pre-pass left in the stencil (the same pixels: rasterizing does not depend on the
+        depth test), by reading it back, instead of being drawn again."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
+        stenciled = min(len(self._cloths), STENCIL_CLOTHS)
+        if stenciled:
+            width, height = self._fbo_size
+            stencil = np.empty((height, width), np.uint8)
+            GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+            _raw_read_pixels(
+                0, 0, width, height, GL.GL_STENCIL_INDEX, GL.GL_UNSIGNED_BYTE,
+                stencil.ctypes.data_as(ctypes.c_void_p),
+            )  # fmt: skip
+            pixels = np.bincount(stencil.reshape(-1), minlength=256)
+            values = np.arange(256)
+            for c in range(stenciled):
+                counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
+            GL.glStencilMask(0xFF)
+            GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
         drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
-        drawable += list(range(num_parts, num_parts + len(self._cloths)))
+        drawable += list(range(num_parts + stenciled, num_parts + len(self._cloths)))
         if not drawable:
             return counts
         model_loc = self._use_positions(view_proj)

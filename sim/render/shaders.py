@@ -62,6 +62,15 @@ SHADOW_FS = """
 void main() {}
 """
 
+# The depth pre-pass's cloths: which triangle of all the cloths' (numbered from 1, cloth
+# after cloth) wrote the pixel last, into the fifth target (the shading pass writes over it).
+CLOTH_ID_FS = """
+#version 410 core
+uniform float first_triangle;
+layout(location = 4) out vec2 out_id;
+void main() { out_id = vec2(first_triangle + float(gl_PrimitiveID), 0.0); }
+"""
+
 SKY_VS = """
 #version 410 core
 out vec2 ndc;

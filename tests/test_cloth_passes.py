@@ -1,0 +1,199 @@
+"""The raster's shortcuts for cloths and people's regions give the frames of the plain
+way, byte for byte: the shading pass draws only the triangles the depth pre-pass finds
+last at some pixel, the coverage of the first cloths comes from stencil bits the
+pre-pass sets, and a shadow map's cube face the moving things stay out of is kept."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.spec import Cloth, Light, Material, Sky, Visual
+from simfactory.sim.render import raster
+from simfactory.sim.render.raster import Renderer, process_renderer
+from simfactory.sim.simulate.cloth import vertex_normals
+
+W, H = 96, 72
+K = intrinsics(W, H, 60.0)
+BOUNDS = np.array([[-3.0, -3.0, -0.1], [3.0, 3.0, 2.0]])
+FRAMES = 5
+
+
+def _at(x, y, z):
+    T = np.eye(4)
+    T[:3, 3] = (x, y, z)
+    return T
+
+
+def _body():
+    """A closed, finely divided body split in two regions (each with its own copies of
+    the vertices on the seam, as a person's regions), and a sheet folded over itself."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.4)
+    sphere.vertices[:, 2] *= 2.0  # an upright ellipsoid: many sub-pixel triangles
+    upper = sphere.triangles_center[:, 2] > 0.1
+    regions = []
+    for name, keep in (("top", upper), ("bottom", ~upper)):
+        used, local = np.unique(sphere.faces[keep], return_inverse=True)
+        regions.append((name, sphere.vertices[used], local.reshape(-1, 3)))
+    n = 12  # a sheet folded in two
+    u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
+    flat = np.c_[u.ravel() * 0.8, v.ravel() * 0.6, np.zeros(n * n)]
+    cells = np.array([[i * n + j, i * n + j + 1, (i + 1) * n + j] for i in range(n - 1)
+                      for j in range(n - 1)]
+                     + [[i * n + j + 1, (i + 1) * n + j + 1, (i + 1) * n + j]
+                        for i in range(n - 1) for j in range(n - 1)])  # fmt: skip
+    folded = flat.copy()
+    over = folded[:, 0] > 0.4  # the far half lies back over the near one, 1 cm above
+    folded[over, 0] = 0.8 - folded[over, 0]
+    folded[over, 2] = 0.01
+    regions.append(("sheet", folded, cells))
+    return regions
+
+
+REGIONS = _body()
+
+
+def _cloths():
+    colours = {"top": (0.8, 0.3, 0.2, 1.0), "bottom": (0.2, 0.3, 0.8, 1.0),
+               "sheet": (0.9, 0.9, 0.8, 1.0)}  # fmt: skip
+    return [
+        Cloth(f"c/{name}", "person", trimesh.Trimesh(v, f, process=False),
+              Material(name, colours[name]), skin="p" if name != "sheet" else "")
+        for name, v, f in REGIONS
+    ]  # fmt: skip
+
+
+def _vertices(t: int) -> list[np.ndarray]:
+    """Each cloth's world vertices at frame t: the body walks and turns, the sheet lies
+    on the box."""
+    angle = 0.3 * t
+    R = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0],
+                  [0, 0, 1]])  # fmt: skip
+    out = []
+    for name, v, _ in REGIONS:
+        if name == "sheet":
+            out.append((v + (-0.9 + 0.05 * t, -0.5, 0.51)).astype(np.float32))
+        else:
+            out.append((v @ R.T + (0.2 * t - 0.3, 0.3, 0.8)).astype(np.float32))
+    return out
+
+
+def _load(renderer):
+    visuals = [
+        [Visual(trimesh.creation.box((6, 6, 0.1), transform=_at(0, 0, -0.05)),
+                Material("floor", (0.7, 0.7, 0.7, 1.0)))],
+        [Visual(trimesh.creation.box((0.6, 0.6, 0.5), transform=_at(-0.6, -0.2, 0.25)),
+                Material("box", (0.5, 0.6, 0.4, 1.0)))],
+    ]  # fmt: skip
+    lights = [
+        Light("directional", direction=(0.6, 0.3, -0.8), cast_shadows=True),
+        Light("point", position=(1.0, -1.0, 2.2), intensity=4.0),
+        Light("point", position=(-1.5, 1.0, 2.0), intensity=3.0),
+    ]
+    renderer.load_scene(visuals, lights, Sky(), BOUNDS, cloths=_cloths())
+
+
+def _render(renderer, t: int):
+    n, p = min(t + 1, FRAMES - 1), max(t - 1, 0)
+    poses = np.stack([np.eye(4), np.eye(4)])
+    camera = look_at((0.4 + 0.1 * t, -3.0, 1.8), (0.0, 0.0, 0.7))
+    return renderer.render(
+        poses, K, camera, W, H, 0.1, 50.0,
+        neighbours=(poses, camera, poses, camera),
+        cloths=(_vertices(t), _vertices(n), _vertices(p)),
+    )  # fmt: skip
+
+
+FIELDS = ("rgb", "depth", "instance", "normals", "unoccluded_pixels", "uv_next_prev",
+          "z_next_prev")  # fmt: skip
+
+
+def _frames(renderer):
+    _load(renderer)
+    return [_render(renderer, t) for t in range(FRAMES)]
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return process_renderer()
+
+
+@pytest.fixture(scope="module")
+def shortcut_frames(renderer):
+    seen = []
+    frames = []
+    _load(renderer)
+    for t in range(FRAMES):
+        frames.append(_render(renderer, t))
+        seen.append([c.seen[1] // 3 for c in renderer._cloths])
+    return frames, seen
+
+
+def _all_triangles(self, view_proj):
+    for cloth in self._cloths:
+        cloth.seen = (0, cloth.mesh.count)
+
+
+def _assert_same(got, want):
+    for t, (a, b) in enumerate(zip(got, want, strict=True)):
+        for name in FIELDS:
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (t, name)
+
+
+def test_shading_only_the_last_triangles_gives_every_target_as_all(
+    renderer, shortcut_frames, monkeypatch
+):
+    frames, seen = shortcut_frames
+    monkeypatch.setattr(Renderer, "_visible_cloth_faces", _all_triangles)
+    _assert_same(frames, _frames(renderer))
+    faces = [len(f) for _, _, f in REGIONS]
+    for counts in seen:  # far fewer triangles shaded, none of the regions left out
+        assert 0 < sum(counts) < 0.6 * sum(faces)
+        assert all(0 < c <= f for c, f in zip(counts, faces, strict=True))
+
+
+def test_stencil_coverage_equals_coverage_drawn(renderer, shortcut_frames, monkeypatch):
+    frames, _ = shortcut_frames
+    for drawn in (0, 1):  # none, or the first cloth, counted by the stencil
+        monkeypatch.setattr(raster, "STENCIL_CLOTHS", drawn)
+        _assert_same(frames, _frames(renderer))
+    P = 2
+    occluded = 0
+    for t, frame in enumerate(frames):  # a cloth alone covers what it shows
+        for c, cloth in enumerate(_cloths()):
+            occluded += (frame.instance == P + c + 1).sum() < frame.unoccluded_pixels[P + c + 1]
+            renderer.load_scene([[], []], [], Sky(), BOUNDS, cloths=[cloth])
+            n, p = min(t + 1, FRAMES - 1), max(t - 1, 0)
+            alone = renderer.render(
+                np.stack([np.eye(4)] * 2), K, look_at((0.4 + 0.1 * t, -3.0, 1.8), (0, 0, 0.7)),
+                W, H, 0.1, 50.0,
+                cloths=([_vertices(t)[c]], [_vertices(n)[c]], [_vertices(p)[c]]),
+            )  # fmt: skip
+            assert frame.unoccluded_pixels[P + c + 1] == (alone.instance == P + 1).sum()
+    assert occluded  # some cloth was partly hidden
+
+
+def test_shadow_faces_kept_equal_faces_drawn_afresh(renderer, shortcut_frames):
+    frames, _ = shortcut_frames
+    _load(renderer)
+    fresh = []
+    for t in range(FRAMES):
+        renderer._depth_state = {}  # every map and cube face drawn from scratch
+        fresh.append(_render(renderer, t))
+    _assert_same(frames, fresh)
+
+
+def test_uploaded_normals_are_the_smooth_vertex_normals(renderer):
+    from OpenGL import GL
+
+    _load(renderer)
+    _render(renderer, 2)
+    for cloth, now in zip(renderer._cloths, _vertices(2), strict=True):
+        V = len(now)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, cloth.mesh.buffers[0])
+        data = GL.glGetBufferSubData(GL.GL_ARRAY_BUFFER, 0, V * 72)
+        blocks = np.frombuffer(data, np.float32).reshape(6, V, 3)
+        assert np.array_equal(blocks[0], now)  # positions as given
+        want = vertex_normals(now, cloth.faces).astype(np.float32)
+        assert np.allclose(blocks[1], want, atol=1e-6)
