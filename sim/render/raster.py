@@ -192,6 +192,25 @@ def _compile(vs: str, fs: str) -> int:
     return prog
 
 
+def _texture_parameters(
+    target: int, min_filter: int, wrap: int = GL.GL_CLAMP_TO_EDGE, compare: bool = False
+) -> None:
+    """Set the bound ``target``'s filtering (linear when magnified), its wrap mode on
+    every axis it has, and for a depth map the comparison that shadow lookups use."""
+    axes = [GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T]
+    if target in (GL.GL_TEXTURE_CUBE_MAP, GL.GL_TEXTURE_3D):
+        axes.append(GL.GL_TEXTURE_WRAP_R)
+    pairs = [(GL.GL_TEXTURE_MIN_FILTER, min_filter), (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)]
+    pairs += [(axis, wrap) for axis in axes]
+    if compare:
+        pairs += [
+            (GL.GL_TEXTURE_COMPARE_MODE, GL.GL_COMPARE_REF_TO_TEXTURE),
+            (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
+        ]
+    for key, value in pairs:
+        GL.glTexParameteri(target, key, value)
+
+
 def mesh_arrays(visual: Visual) -> tuple[np.ndarray, np.ndarray]:
     """Interleaved (position, normal) float32 vertices and uint32 indices of a visual.
 
@@ -483,13 +502,7 @@ class Renderer:
             GL.GL_TEXTURE_2D, 0, GL.GL_SRGB8, w, h, 0, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, image
         )
         GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
-        for key, value in (
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_REPEAT),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_REPEAT),
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
+        _texture_parameters(GL.GL_TEXTURE_2D, GL.GL_LINEAR_MIPMAP_LINEAR, GL.GL_REPEAT)
         return tex
 
     # ---------------------------------------------------------------- targets
@@ -508,15 +521,7 @@ class Renderer:
             GL.GL_FLOAT,
             None,
         )
-        for key, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_COMPARE_MODE, GL.GL_COMPARE_REF_TO_TEXTURE),
-            (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
+        _texture_parameters(GL.GL_TEXTURE_2D, GL.GL_LINEAR, compare=True)
         return tex
 
     def _make_point_shadow_map(self) -> int:
@@ -528,16 +533,7 @@ class Renderer:
                 GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, 0, GL.GL_DEPTH_COMPONENT24,
                 POINT_SHADOW_SIZE, POINT_SHADOW_SIZE, 0, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, None,
             )  # fmt: skip
-        for key, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_COMPARE_MODE, GL.GL_COMPARE_REF_TO_TEXTURE),
-            (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
+        _texture_parameters(GL.GL_TEXTURE_CUBE_MAP, GL.GL_LINEAR, compare=True)
         return tex
 
     def _make_probe_target(self) -> int:
@@ -570,14 +566,7 @@ class Renderer:
                 )  # fmt: skip
         GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, GL.GL_TEXTURE_MAX_LEVEL, len(levels) - 1)
         min_filter = GL.GL_LINEAR_MIPMAP_LINEAR if len(levels) > 1 else GL.GL_LINEAR
-        for key, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, min_filter),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, key, value)
+        _texture_parameters(GL.GL_TEXTURE_CUBE_MAP, min_filter)
         GL.glEnable(GL.GL_TEXTURE_CUBE_MAP_SEAMLESS)
 
     def _upload_sky(self, sun: Light | None) -> None:
@@ -1147,14 +1136,7 @@ class Renderer:
             GL.GL_TEXTURE_3D, 0, GL.GL_RGBA32F, nx, ny, nz, 0, GL.GL_RGBA, GL.GL_FLOAT,
             np.ascontiguousarray(cube, np.float32),
         )  # fmt: skip
-        for key, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_3D, key, value)
+        _texture_parameters(GL.GL_TEXTURE_3D, GL.GL_LINEAR)
         self._grid_ready = True
 
     def _shadow_pass(self, part_poses: np.ndarray, cloths: bool = True) -> None:
