@@ -70,17 +70,44 @@ def ramp(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return lut[(np.clip(t, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)]
 
 
+def _low_pass(img: np.ndarray, keep: int, keep_x: int) -> np.ndarray:
+    """A periodic image with only its ``keep`` lowest frequencies along y and ``keep_x``
+    along x: smooth, still tiling (bends without wiggles)."""
+    spectrum = np.fft.rfft2(img)
+    rows = np.abs(np.fft.fftfreq(img.shape[0]) * img.shape[0]) > keep
+    spectrum[rows, :] = 0
+    spectrum[:, keep_x + 1 :] = 0
+    return np.fft.irfft2(spectrum, s=img.shape).astype(np.float32)
+
+
 def wood(rng: np.random.Generator, size: int = 256) -> np.ndarray:
-    """Wood: warped growth rings along one axis plus fine streaks, in a brown hue."""
-    light = hsv(rng.uniform(0.05, 0.11), rng.uniform(0.4, 0.75), rng.uniform(0.45, 0.85))
+    """Wood: glued boards of flat-sawn grain, in a brown hue. Each board has its growth
+    rings as thin dark latewood lines (a ring darkens gradually and ends sharply), bent
+    into long arches by a smooth warp, its own shade and ring offset, and fine pores
+    streaking along the grain. The tile's x axis runs along the grain."""
+    hue, sat, val = rng.uniform(0.05, 0.11), rng.uniform(0.35, 0.7), rng.uniform(0.4, 0.8)
+    light = hsv(hue, sat, val)
     dark = light * rng.uniform(0.45, 0.7)
     rings = int(rng.integers(5, 14))
     warp = fbm(rng, size, (2, 3), octaves=3)
+    bend = rng.uniform(0.15, 0.4)
+    sharpness = rng.uniform(1.0, 2.5)
+    pores = value_noise(rng, size, (size // 2, 4))
+    # boards across the tile (12-25 cm wide at the 0.5 m tile), each with an offset of
+    # its rings and a shade of its own, taken from the pores' noise (same draws)
+    boards = 2 + rings % 3
     y = np.arange(size)[:, None] / size
-    phase = rings * (y + rng.uniform(0.15, 0.4) * warp)
-    ring = (0.5 + 0.5 * np.sin(2 * np.pi * phase)) ** rng.uniform(1.0, 2.5)
-    streak = value_noise(rng, size, (size // 2, 4))
-    return ramp(0.65 * ring + 0.35 * streak, light, dark)
+    board = np.minimum((y * boards).astype(int), boards - 1)
+    board_noise = pores[:: max(1, size // 16), 0]
+    offset = board_noise[(board * 3) % len(board_noise)] * 7.0
+    shade = 0.92 + 0.16 * board_noise[(board * 5 + 1) % len(board_noise)]
+    # 25-65 rings per tile: 8-20 mm apart at 0.5 m
+    phase = 5 * rings * (y + bend * (_low_pass(warp, 3, 1) - 0.5)) + offset
+    t = phase - np.floor(phase)
+    latewood = t ** (4.0 * sharpness)  # dark at a ring's end, sharp back to light
+    grain = 0.55 * latewood + 0.3 * (warp - 0.5) + 0.25 * pores
+    img = ramp(grain, light, dark).astype(np.float32) * shade[..., None]
+    return to_uint8(img / 255.0)
 
 
 def fabric(rng: np.random.Generator, size: int = 256) -> np.ndarray:
@@ -97,10 +124,16 @@ def fabric(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 
 
 def tile(rng: np.random.Generator, size: int = 256) -> np.ndarray:
-    """Tiles: a 2x2 grid of tiles with per-tile colour jitter and grout lines."""
+    """Tiles: a 2x2 grid of tiles (plain, or a checker of a light and a dark tile) with
+    per-tile colour jitter and grout lines, in muted colours."""
     n = 2
-    base = hsv(rng.random(), rng.uniform(0.0, 0.35), rng.uniform(0.45, 0.95))
-    second = hsv(rng.random(), rng.uniform(0.0, 0.35), rng.uniform(0.2, 0.95))
+    hue, sat, val = rng.random(), rng.uniform(0.0, 0.2), rng.uniform(0.45, 0.9)
+    # most floors are warm neutrals (cream, beige, sand, terracotta), some coloured
+    hue = 0.03 + 0.11 * hue / 0.6 if hue < 0.6 else (hue - 0.6) / 0.4
+    base = hsv(hue, sat, val)
+    # a checker's second tile: a near hue, greyer, a quarter to 0.6 as light
+    shift, sat2, darker = rng.random(), rng.uniform(0.0, 0.15), rng.uniform(0.25, 0.6)
+    second = hsv(hue + 0.1 * (shift - 0.5), sat2, val * darker)
     checker = rng.random() < 0.3
     jitter = rng.uniform(-0.06, 0.06, n * n)
     tiles = np.arange(n * n)
