@@ -94,13 +94,14 @@ def per_effect(scene: str, frames: int, rounds: int) -> dict:
             )  # fmt: skip
             t_load = time.process_time() - t
             for i in range(frames):
-                nb = (traj.poses[min(i + 1, frames - 1)], T[min(i + 1, frames - 1)],
-                      traj.poses[max(i - 1, 0)], T[max(i - 1, 0)])  # fmt: skip
+                nxt, prv = min(i + 1, frames - 1), max(i - 1, 0)
+                nb = (traj.poses[nxt], T[nxt], traj.poses[prv], T[prv])
+                cloths = tuple([v[k] for v in traj.cloth_vertices] for k in (i, nxt, prv))
                 t = time.process_time()
                 renderer.render(
                     traj.poses[i], K, T[i], cam.width, cam.height, cam.near, cam.far, 1.0,
                     neighbours=nb, time=float(traj.times[i]),
-                    present=None if present is None else present[i],
+                    present=None if present is None else present[i], cloths=cloths,
                 )  # fmt: skip
                 dt = time.process_time() - t
                 if i == 0:
