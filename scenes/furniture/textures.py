@@ -124,12 +124,10 @@ def fabric(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 
 
 def tile(rng: np.random.Generator, size: int = 256) -> np.ndarray:
-    """Tiles: a 2x2 grid of tiles (plain, or a checker of a light and a dark tile) with
-    per-tile colour jitter and grout lines, in muted colours."""
+    """Tiles: a 2x2 grid of tiles (plain, or a checker of a light and a dark tile of
+    near hues) with per-tile colour jitter and grout lines."""
     n = 2
-    hue, sat, val = rng.random(), rng.uniform(0.0, 0.2), rng.uniform(0.45, 0.9)
-    # most floors are warm neutrals (cream, beige, sand, terracotta), some coloured
-    hue = 0.03 + 0.11 * hue / 0.6 if hue < 0.6 else (hue - 0.6) / 0.4
+    hue, sat, val = rng.random(), rng.uniform(0.0, 0.35), rng.uniform(0.45, 0.95)
     base = hsv(hue, sat, val)
     # a checker's second tile: a near hue, greyer, a quarter to 0.6 as light
     shift, sat2, darker = rng.random(), rng.uniform(0.0, 0.15), rng.uniform(0.25, 0.6)
