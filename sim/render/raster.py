@@ -1033,35 +1033,15 @@ class Renderer:
             self._shadow_pass(part_poses, cloths=False)
         points = self._point_lights(part_poses, cam_pos)
         point_shadow = self._point_shadow(points, (part_poses, present))
-        time = 0.0
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
         GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
         GL.glViewport(0, 0, PROBE_SIZE, PROBE_SIZE)
-        near, far = 0.05, 200.0
         self._sh = np.zeros((9, 3))
-        identity = np.eye(4)
+        lighting = (suns, shadows, points, point_shadow)
         for _ in range(PROBE_BOUNCES):
             faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
             for face in range(6):
-                vp = ibl.face_view_proj(face, cam_pos, near, far)
-                self._in_view = present & self._in_frustum(part_poses, vp)  # the face's
-                GL.glClearColor(0, 0, 0, 0)
-                GL.glDepthMask(True)
-                GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-                self._sky_pass(vp, self._sky.ambient / DEFAULT_AMBIENT)
-                GL.glDepthFunc(GL.GL_LESS)
-                GL.glDepthMask(True)
-                self._mesh_pass(
-                    part_poses, identity, vp, cam_pos, suns, shadows,
-                    (part_poses, vp, part_poses, vp), time, points, point_shadow, probe=True,
-                )  # fmt: skip
-                out = np.empty((PROBE_SIZE, PROBE_SIZE, 4), np.float32)
-                GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
-                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-                _raw_read_pixels(
-                    0, 0, PROBE_SIZE, PROBE_SIZE, GL.GL_RGBA, GL.GL_FLOAT,
-                    out.ctypes.data_as(ctypes.c_void_p),
-                )  # fmt: skip
+                out = self._probe_face(face, cam_pos, PROBE_SIZE, present, part_poses, lighting)
                 faces[face] = out[..., :3]
             faces = np.nan_to_num(np.maximum(faces, 0.0))
             self._sh = ibl.irradiance_sh9(faces)
@@ -1073,6 +1053,32 @@ class Renderer:
         self._drawn = drawn
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
+
+    def _probe_face(self, face, pos, size, seen, part_poses, lighting) -> np.ndarray:
+        """One cube face (``ibl.FACE_AXES``) of a probe at ``pos``, ``size`` texels a side,
+        into the bound probe target: the sky and the parts ``seen`` that reach the face,
+        lit by ``lighting`` (suns, sun shadows on, point lights, their shadow maps) as
+        for a probe; read back as (size, size, 4) float32 radiance and depth."""
+        suns, shadows, points, point_shadow = lighting
+        vp = ibl.face_view_proj(face, pos, 0.05, 200.0)
+        self._in_view = seen & self._in_frustum(part_poses, vp)
+        GL.glClearColor(0, 0, 0, 0)
+        GL.glDepthMask(True)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        self._sky_pass(vp, self._sky.ambient / DEFAULT_AMBIENT)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthMask(True)
+        self._mesh_pass(
+            part_poses, np.eye(4), vp, pos, suns, shadows,
+            (part_poses, vp, part_poses, vp), 0.0, points, point_shadow, probe=True,
+        )  # fmt: skip
+        out = np.empty((size, size, 4), np.float32)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        _raw_read_pixels(
+            0, 0, size, size, GL.GL_RGBA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
+        )
+        return out
 
     def _build_grid(self, part_poses, suns, shadows, points, point_shadow) -> None:
         """The irradiance grid: at each of its probes, the scene's radiance in every
@@ -1086,9 +1092,9 @@ class Renderer:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
         GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
         GL.glViewport(0, 0, n, n)
-        identity = np.eye(4)
         sh = np.zeros((len(positions), 9, 3))
         valid = np.zeros(len(positions), bool)
+        lighting = (suns, shadows, points, point_shadow)
         poses = np.asarray(part_poses, float)
         centres = np.stack([c for c, _ in self._spheres]) if self._spheres else np.zeros((0, 3))
         radii = np.array([r for _, r in self._spheres])
@@ -1096,26 +1102,9 @@ class Renderer:
         for k, pos in enumerate(positions):
             # parts that would cover about a texel or less of a face are left out
             seen = present & (radii > GRID_MIN_SIZE * np.linalg.norm(world - pos, axis=1))
-            faces = np.empty((6, n, n, 4), np.float32)
-            for face in range(6):
-                vp = ibl.face_view_proj(face, pos, 0.05, 200.0)
-                self._in_view = seen & self._in_frustum(part_poses, vp)
-                GL.glClearColor(0, 0, 0, 0)
-                GL.glDepthMask(True)
-                GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-                self._sky_pass(vp, self._sky.ambient / DEFAULT_AMBIENT)
-                GL.glDepthFunc(GL.GL_LESS)
-                GL.glDepthMask(True)
-                self._mesh_pass(
-                    part_poses, identity, vp, pos, suns, shadows,
-                    (part_poses, vp, part_poses, vp), 0.0, points, point_shadow, probe=True,
-                )  # fmt: skip
-                GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
-                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-                _raw_read_pixels(
-                    0, 0, n, n, GL.GL_RGBA, GL.GL_FLOAT,
-                    faces[face].ctypes.data_as(ctypes.c_void_p),
-                )  # fmt: skip
+            faces = np.stack(
+                [self._probe_face(f, pos, n, seen, part_poses, lighting) for f in range(6)]
+            )
             valid[k] = np.mean(faces[..., 3] > 1e3) <= GRID_BACK_FACES
             sh[k] = ibl.irradiance_sh9(np.nan_to_num(np.maximum(faces[..., :3], 0.0)))
         for k in np.flatnonzero(~valid):
