@@ -38,11 +38,15 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_0 import glGetTexImage as _raw_get_tex_image  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_3_1 import (  # noqa: E402
+    glDrawElementsInstanced as _draw_elements_instanced,
+)
 from scipy import sparse  # noqa: E402
 
 from simfactory.sim.annotate.flow import NEAR  # noqa: E402
@@ -281,6 +285,16 @@ class Renderer:
         self._grid_ready = False
         self._probe_fbo = self._make_probe_target()
         self._probe_ready = False
+        # a probe's six faces in one instanced draw per part, face f into layer f of a
+        # layered target (the vertex shader picks the layer: ARB_shader_viewport_layer_array,
+        # in Mesa's llvmpipe and NVIDIA's driver); without it, one face at a time
+        extensions = GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS)
+        self.layered_probes = "GL_ARB_shader_viewport_layer_array" in {
+            GL.glGetStringi(GL.GL_EXTENSIONS, i).decode() for i in range(int(extensions))
+        }
+        self._probe_targets: dict[int, tuple[int, int]] = {}  # layered, by face size
+        self._probe_programs: dict[tuple, int] = {}  # by (detail kind, texture), per build
+        self._probe_set_up: set[int] = set()  # programs given the build's shared uniforms
         self._sh = np.zeros((9, 3))
         self._point_shadow_state = [None, None]
         self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
@@ -1033,17 +1047,12 @@ class Renderer:
             self._shadow_pass(part_poses, cloths=False)
         points = self._point_lights(part_poses, cam_pos)
         point_shadow = self._point_shadow(points, (part_poses, present))
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
-        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
-        GL.glViewport(0, 0, PROBE_SIZE, PROBE_SIZE)
         self._sh = np.zeros((9, 3))
         lighting = (suns, shadows, points, point_shadow)
+        self._probe_programs, self._probe_set_up = {}, set()
         for _ in range(PROBE_BOUNCES):
-            faces = np.empty((6, PROBE_SIZE, PROBE_SIZE, 3), np.float32)
-            for face in range(6):
-                out = self._probe_face(face, cam_pos, PROBE_SIZE, present, part_poses, lighting)
-                faces[face] = out[..., :3]
-            faces = np.nan_to_num(np.maximum(faces, 0.0))
+            faces = self._probe_cube(cam_pos, PROBE_SIZE, present, part_poses, lighting)
+            faces = np.nan_to_num(np.maximum(faces[..., :3], 0.0))
             self._sh = ibl.irradiance_sh9(faces)
         self._upload_cube(self._env_tex, ibl.prefilter_specular(faces))
         self.probe_faces = faces
@@ -1053,6 +1062,139 @@ class Renderer:
         self._drawn = drawn
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
+
+    def _probe_cube(self, pos, size, seen, part_poses, lighting) -> np.ndarray:
+        """The six cube faces of a probe at ``pos``, ``size`` texels a side: the sky and
+        the parts ``seen``, lit by ``lighting`` (suns, sun shadows on, point lights, their
+        shadow maps) with the light probe's current irradiance; (6, size, size, 4) float32
+        radiance and a back-face mark (alpha 1e4). The programs of a probe build share its
+        lighting: they are set up once per build (``_build_probe`` resets them)."""
+        if not self.layered_probes:
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
+            GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+            GL.glViewport(0, 0, size, size)
+            faces = [self._probe_face(f, pos, size, seen, part_poses, lighting) for f in range(6)]
+            return np.stack(faces)
+        suns, shadows, points, point_shadow = lighting
+        fbo, color = self._layered_target(size)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glViewport(0, 0, size, size)
+        vps = [ibl.face_view_proj(face, pos, 0.05, 200.0) for face in range(6)]
+        GL.glClearColor(0, 0, 0, 0)
+        GL.glDepthMask(True)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        # the sky (as _sky_pass draws it), face by face
+        p = self._program(
+            shaders.SKY_LAYER_VS, shaders.SKY_FS,
+            {"fog_density": 0.0} if self._fog.density <= 0 else {},
+        )  # fmt: skip
+        GL.glUseProgram(p)
+        GL.glUniform1f(self._loc(p, "sky_scale"), self._sky.ambient / DEFAULT_AMBIENT)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LEQUAL)
+        GL.glDepthMask(False)
+        GL.glActiveTexture(GL.GL_TEXTURE3)
+        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, self._sky_tex)
+        GL.glUniform1i(self._loc(p, "sky_tex"), 3)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
+        GL.glBindVertexArray(self._empty_vao)
+        layer = self._loc(p, "layer")
+        for face, vp in enumerate(vps):
+            self._mat(p, "inv_view_proj", np.linalg.inv(vp))
+            GL.glUniform1i(layer, face)
+            GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        # the parts (as _mesh_pass draws them for a probe), each in one draw of six faces
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthMask(True)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        self._bind_mesh_textures()
+        switches = self._mesh_switches(suns, shadows, points, point_shadow, probe=True)
+        face_vps = np.ascontiguousarray(np.stack(vps), np.float32)
+        sh = np.asarray(self._sh, np.float32)
+        poses = _Matrices(part_poses)
+        names = ("model", "base_color", "roughness", "metallic", "emissive", "tex_scale")
+        detail = self.settings.detail
+        p, locs, current = None, None, None
+        this_cube: set[int] = set()  # programs given this probe's position and faces
+        for index, meshes in enumerate(self._parts):
+            if not seen[index]:
+                continue
+            placed = None
+            for m in meshes:
+                mat = m.material
+                key = (m.detail if detail else 0, int(mat.texture is not None))
+                q = self._probe_programs.get(key)
+                if q is None:
+                    variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
+                    q = self._program(shaders.PROBE_VS, shaders.MESH_FS, variant)
+                    self._probe_programs[key] = q
+                if q != p:
+                    p, current = q, None
+                    if p not in self._probe_set_up:
+                        self._mesh_setup(
+                            p, np.eye(4), vps[0], vps[0], vps[0], (PROBE_SIZE, PROBE_SIZE), pos,
+                            suns, points, point_shadow,
+                        )  # fmt: skip
+                        self._probe_set_up.add(p)
+                    GL.glUseProgram(p)
+                    if p not in this_cube:
+                        this_cube.add(p)
+                        GL.glUniform3f(self._loc(p, "cam_pos"), *pos)
+                        GL.glUniformMatrix4fv(self._loc(p, "face_view_proj"), 6, True, face_vps)
+                        GL.glUniform3fv(self._loc(p, "sh"), 9, sh)
+                    locs = {n: self._loc(p, n) for n in names}
+                if placed != p:
+                    placed = p
+                    _uniform_matrix(locs["model"], 1, True, poses.address(index))
+                if mat is not current:
+                    current = mat
+                    GL.glUniform4f(locs["base_color"], *mat.base_color)
+                    GL.glUniform1f(locs["roughness"], mat.roughness)
+                    GL.glUniform1f(locs["metallic"], mat.metallic)
+                    GL.glUniform3f(locs["emissive"], *emission(mat, 0.0))
+                    GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
+                    GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
+                _bind_vertex_array(m.vao)
+                _draw_elements_instanced(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None, 6)
+        out = np.empty((6, size, size, 4), np.float32)
+        GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, color)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        _raw_get_tex_image(
+            GL.GL_TEXTURE_2D_ARRAY, 0, GL.GL_RGBA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
+        )
+        GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, 0)
+        return out
+
+    def _layered_target(self, size: int) -> tuple[int, int]:
+        """A framebuffer of six layers ``size`` texels a side, HDR colour and depth (the
+        faces of a probe's cube map); (framebuffer, colour texture), made on first use."""
+        target = self._probe_targets.get(size)
+        if target is not None:
+            return target
+        fbo = int(GL.glGenFramebuffers(1))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+        texs = [int(t) for t in np.atleast_1d(GL.glGenTextures(2))]
+        for tex, (fmt, layout, gltype), att in zip(
+            texs,
+            (
+                (GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT),
+                (GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH_STENCIL, GL.GL_UNSIGNED_INT_24_8),
+            ),
+            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
+            strict=True,
+        ):
+            GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, tex)
+            GL.glTexImage3D(GL.GL_TEXTURE_2D_ARRAY, 0, fmt, size, size, 6, 0, layout, gltype, None)
+            for key in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
+                GL.glTexParameteri(GL.GL_TEXTURE_2D_ARRAY, key, GL.GL_NEAREST)
+            GL.glFramebufferTexture(GL.GL_FRAMEBUFFER, att, tex, 0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, 0)
+        _check_framebuffer()
+        self._probe_targets[size] = (fbo, texs[0])
+        return fbo, texs[0]
 
     def _probe_face(self, face, pos, size, seen, part_poses, lighting) -> np.ndarray:
         """One cube face (``ibl.FACE_AXES``) of a probe at ``pos``, ``size`` texels a side,
@@ -1089,9 +1231,6 @@ class Renderer:
         origin, inv_step, counts, positions = self._grid
         present = self._probe_spec[2]
         n = GRID_PROBE_SIZE
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
-        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
-        GL.glViewport(0, 0, n, n)
         sh = np.zeros((len(positions), 9, 3))
         valid = np.zeros(len(positions), bool)
         lighting = (suns, shadows, points, point_shadow)
@@ -1102,9 +1241,7 @@ class Renderer:
         for k, pos in enumerate(positions):
             # parts that would cover about a texel or less of a face are left out
             seen = present & (radii > GRID_MIN_SIZE * np.linalg.norm(world - pos, axis=1))
-            faces = np.stack(
-                [self._probe_face(f, pos, n, seen, part_poses, lighting) for f in range(6)]
-            )
+            faces = self._probe_cube(pos, n, seen, part_poses, lighting)
             valid[k] = np.mean(faces[..., 3] > 1e3) <= GRID_BACK_FACES
             sh[k] = ibl.irradiance_sh9(np.nan_to_num(np.maximum(faces[..., :3], 0.0)))
         for k in np.flatnonzero(~valid):
@@ -1397,22 +1534,10 @@ class Renderer:
         lights.sort(key=lambda item: item[0])
         return [item[1:] for item in lights[:MAX_POINT_LIGHTS]]
 
-    def _mesh_pass(
-        self, part_poses, view, view_proj, cam_pos, suns, shadows, motion, time, points,
-        point_shadow, probe,
-    ):  # fmt: skip
-        """Shade every part and cloth. ``probe``: drawing the light probe (depth test
-        and writes on, no occlusion, no specular light from the probe itself).
-
-        Each material's detail kind and texture, and the pass's switched-off effects, are
-        compiled into the program it is drawn with (``shaders.specialise``); parts are
-        drawn in their order whatever program each needs."""
+    def _mesh_switches(self, suns, shadows, points, point_shadow, probe) -> dict:
+        """The effects switched off for a shading pass, compiled into its programs
+        (``shaders.specialise``); ``probe``: drawing a light probe's faces."""
         s = self.settings
-        poses_next, view_proj_next, poses_prev, view_proj_prev = motion
-        GL.glEnable(GL.GL_DEPTH_TEST)
-        if not probe:
-            GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
-            GL.glDepthMask(False)
         switches = {
             "specular": int(s.specular),
             "ibl": int(s.ibl),
@@ -1430,62 +1555,68 @@ class Renderer:
         for slot in (0, 1):
             if point_shadow[slot] < 0:
                 switches[f"point_shadow_index{slot}"] = -1
+        return switches
 
-        def setup(p: int) -> None:
-            """The uniforms every draw of this pass shares, on program ``p``."""
-            GL.glUseProgram(p)
-            self._mat(p, "view", view)
-            self._mat(p, "view_proj", view_proj)
-            self._mat(p, "view_proj_next", view_proj_next)
-            self._mat(p, "view_proj_prev", view_proj_prev)
-            width, height = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
-            GL.glUniform2f(self._loc(p, "viewport"), float(width), float(height))
-            self._mat(p, "light_vp", self._light_vp)
-            GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
-            GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
-            GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
-            GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
-            if suns:
-                sun = suns[0]
-                GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
-                GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
-            GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
-            GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-            GL.glUniform1i(self._loc(p, "num_points"), len(points))
-            for i, (pos, direction, color, cone) in enumerate(points):
-                GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
-                GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
-                GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
-                GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-            GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
-            GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
-            near, far = POINT_SHADOW_RANGE
-            GL.glUniform2f(
-                self._loc(p, "point_shadow_depth"),
-                (far + near) / (far - near),
-                2 * far * near / (near - far),
-            )
-            GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
-            GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
-            GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
-            if self._grid is not None:
-                origin, inv_step, counts, _ = self._grid
-                GL.glUniform3f(self._loc(p, "grid_origin"), *origin)
-                GL.glUniform3f(self._loc(p, "grid_inv_step"), *inv_step)
-                GL.glUniform3f(self._loc(p, "grid_count"), *counts)
-            GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
-            GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
-            for unit, name in (
-                (1, "shadow_map"),
-                (2, "point_shadow_map0"),
-                (5, "point_shadow_map1"),
-                (3, "env_specular"),
-                (4, "ao_tex"),
-                (6, "grid_sh"),
-            ):
-                GL.glUniform1i(self._loc(p, name), unit)
-            GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
+    def _mesh_setup(
+        self, p, view, view_proj, view_proj_next, view_proj_prev, viewport, cam_pos, suns,
+        points, point_shadow,
+    ) -> None:  # fmt: skip
+        """The uniforms every draw of a shading pass shares, on program ``p``."""
+        s = self.settings
+        GL.glUseProgram(p)
+        self._mat(p, "view", view)
+        self._mat(p, "view_proj", view_proj)
+        self._mat(p, "view_proj_next", view_proj_next)
+        self._mat(p, "view_proj_prev", view_proj_prev)
+        GL.glUniform2f(self._loc(p, "viewport"), float(viewport[0]), float(viewport[1]))
+        self._mat(p, "light_vp", self._light_vp)
+        GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
+        GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
+        GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)
+        GL.glUniform3f(self._loc(p, "sky_ground"), *self._sky.ground)
+        if suns:
+            sun = suns[0]
+            GL.glUniform3f(self._loc(p, "sun_dir"), *sun.direction)
+            GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
+        GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
+        GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
+        GL.glUniform1i(self._loc(p, "num_points"), len(points))
+        for i, (pos, direction, color, cone) in enumerate(points):
+            GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
+            GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
+            GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
+            GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
+        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
+        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
+        near, far = POINT_SHADOW_RANGE
+        GL.glUniform2f(
+            self._loc(p, "point_shadow_depth"),
+            (far + near) / (far - near),
+            2 * far * near / (near - far),
+        )
+        GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
+        GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
+        GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)
+        if self._grid is not None:
+            origin, inv_step, counts, _ = self._grid
+            GL.glUniform3f(self._loc(p, "grid_origin"), *origin)
+            GL.glUniform3f(self._loc(p, "grid_inv_step"), *inv_step)
+            GL.glUniform3f(self._loc(p, "grid_count"), *counts)
+        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
+        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
+        for unit, name in (
+            (1, "shadow_map"),
+            (2, "point_shadow_map0"),
+            (5, "point_shadow_map1"),
+            (3, "env_specular"),
+            (4, "ao_tex"),
+            (6, "grid_sh"),
+        ):
+            GL.glUniform1i(self._loc(p, name), unit)
+        GL.glUniform1i(self._loc(p, "albedo_tex"), 0)
 
+    def _bind_mesh_textures(self) -> None:
+        """The shading pass's shadow maps, light probe, ambient occlusion and grid."""
         for unit, target, tex in (
             (1, GL.GL_TEXTURE_2D, self._shadow_tex),
             (2, GL.GL_TEXTURE_CUBE_MAP, self._point_texs[0]),
@@ -1497,6 +1628,33 @@ class Renderer:
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(target, tex)
         GL.glActiveTexture(GL.GL_TEXTURE0)
+
+    def _mesh_pass(
+        self, part_poses, view, view_proj, cam_pos, suns, shadows, motion, time, points,
+        point_shadow, probe,
+    ):  # fmt: skip
+        """Shade every part and cloth. ``probe``: drawing the light probe (depth test
+        and writes on, no occlusion, no specular light from the probe itself).
+
+        Each material's detail kind and texture, and the pass's switched-off effects, are
+        compiled into the program it is drawn with (``shaders.specialise``); parts are
+        drawn in their order whatever program each needs."""
+        s = self.settings
+        poses_next, view_proj_next, poses_prev, view_proj_prev = motion
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        if not probe:
+            GL.glDepthFunc(GL.GL_LEQUAL)  # after the depth pre-pass: only the visible surface
+            GL.glDepthMask(False)
+        switches = self._mesh_switches(suns, shadows, points, point_shadow, probe)
+        viewport = (PROBE_SIZE, PROBE_SIZE) if probe else self._fbo_size
+
+        def setup(p: int) -> None:
+            self._mesh_setup(
+                p, view, view_proj, view_proj_next, view_proj_prev, viewport, cam_pos, suns,
+                points, point_shadow,
+            )  # fmt: skip
+
+        self._bind_mesh_textures()
         names = (
             "model", "model_next", "model_prev", "instance_id", "base_color", "roughness",
             "metallic", "emissive", "tex_scale",

@@ -153,6 +153,59 @@ void main() {
 }
 """
 
+# The light probes' variant of MESH_VS: the six faces of a cube map in one instanced
+# draw, instance f into layer f of a layered target through ``face_view_proj[f]`` (the
+# same expression as MESH_VS's ``view_proj``, so each face's pixels are those a draw of
+# that face alone gives). Only the colour target is drawn: the next/previous clip
+# positions are the face's own.
+PROBE_VS = """
+#version 410 core
+#extension GL_ARB_shader_viewport_layer_array : require
+layout(location = 0) in vec3 position;
+layout(location = 1) in vec3 normal;
+layout(location = 2) in vec3 rest_position;
+layout(location = 3) in vec3 rest_normal;
+uniform mat4 model;
+uniform mat4 light_vp;
+uniform mat4 face_view_proj[6];  // per cube face (ibl.FACE_AXES)
+invariant gl_Position;
+out vec4 v_clip_next;
+out vec4 v_clip_prev;
+out vec3 v_world;
+out vec3 v_local;
+out vec3 v_normal_local;
+out vec3 v_normal_world;
+out vec4 v_light;
+out float v_view_z;
+void main() {
+    vec4 w = model * vec4(position, 1.0);
+    v_world = w.xyz;
+    v_local = rest_position;
+    v_normal_local = rest_normal;
+    v_normal_world = mat3(model) * normal;
+    v_light = light_vp * w;
+    v_view_z = -w.z;
+    gl_Position = face_view_proj[gl_InstanceID] * model * vec4(position, 1.0);
+    v_clip_next = gl_Position;
+    v_clip_prev = gl_Position;
+    gl_Layer = gl_InstanceID;
+}
+"""
+
+# SKY_VS into layer ``layer`` of a layered target (the light probes' faces).
+SKY_LAYER_VS = """
+#version 410 core
+#extension GL_ARB_shader_viewport_layer_array : require
+uniform int layer;
+out vec2 ndc;
+void main() {
+    vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2) * 2.0 - 1.0;
+    ndc = p;
+    gl_Position = vec4(p, 1.0, 1.0);
+    gl_Layer = layer;
+}
+"""
+
 MESH_FS = (
     """
 #version 410 core
