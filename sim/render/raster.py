@@ -42,6 +42,7 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glGetTexImage as _raw_get_tex_image  # 
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1iv as _uniform_ints  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_1 import (  # noqa: E402
@@ -1106,7 +1107,14 @@ class Renderer:
             self._mat(p, "inv_view_proj", np.linalg.inv(vp))
             GL.glUniform1i(layer, face)
             GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
-        # the parts (as _mesh_pass draws them for a probe), each in one draw of six faces
+        # the parts (as _mesh_pass draws them for a probe), each in one draw of the faces
+        # its bounding sphere reaches (face_lists[p, :count[p]])
+        reach = seen[:, None] & self._in_frusta(part_poses, vps)
+        count = reach.sum(axis=1)
+        face_lists = np.zeros((len(reach), 6), np.int32)
+        for index in np.flatnonzero(count):
+            face_lists[index, : count[index]] = np.flatnonzero(reach[index])
+        lists = face_lists.ctypes.data
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(True)
         GL.glEnable(GL.GL_DEPTH_TEST)
@@ -1115,15 +1123,13 @@ class Renderer:
         face_vps = np.ascontiguousarray(np.stack(vps), np.float32)
         sh = np.asarray(self._sh, np.float32)
         poses = _Matrices(part_poses)
-        names = ("model", "base_color", "roughness", "metallic", "emissive", "tex_scale")
+        names = ("model", "faces", "base_color", "roughness", "metallic", "emissive", "tex_scale")
         detail = self.settings.detail
         p, locs, current = None, None, None
         this_cube: set[int] = set()  # programs given this probe's position and faces
-        for index, meshes in enumerate(self._parts):
-            if not seen[index]:
-                continue
+        for index in np.flatnonzero(count).tolist():
             placed = None
-            for m in meshes:
+            for m in self._parts[index]:
                 mat = m.material
                 key = (m.detail if detail else 0, int(mat.texture is not None))
                 q = self._probe_programs.get(key)
@@ -1149,6 +1155,7 @@ class Renderer:
                 if placed != p:
                     placed = p
                     _uniform_matrix(locs["model"], 1, True, poses.address(index))
+                    _uniform_ints(locs["faces"], 6, ctypes.c_void_p(lists + 24 * index))
                 if mat is not current:
                     current = mat
                     GL.glUniform4f(locs["base_color"], *mat.base_color)
@@ -1158,7 +1165,9 @@ class Renderer:
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
-                _draw_elements_instanced(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None, 6)
+                _draw_elements_instanced(
+                    GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None, int(count[index])
+                )
         out = np.empty((6, size, size, 4), np.float32)
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, color)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
@@ -1416,6 +1425,22 @@ class Renderer:
         planes /= np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
         distance = world @ planes[:, :3].T + planes[:, 3]
         return (distance >= -radii[:, None]).all(axis=1)
+
+    def _in_frusta(self, part_poses: np.ndarray, view_projs: list[np.ndarray]) -> np.ndarray:
+        """``_in_frustum`` for several view-projections at once: (P, len(view_projs))."""
+        if not self._spheres:
+            return np.zeros((0, len(view_projs)), bool)
+        poses = np.asarray(part_poses, float)
+        centres = np.stack([c for c, _ in self._spheres])
+        radii = np.array([r for _, r in self._spheres])
+        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
+        m = np.stack([np.asarray(vp, float) for vp in view_projs])
+        w = m[:, 3]
+        planes = np.stack([w + m[:, 0], w - m[:, 0], w + m[:, 1], w - m[:, 1], w + m[:, 2],
+                           w - m[:, 2]], axis=1)  # fmt: skip
+        planes /= np.linalg.norm(planes[..., :3], axis=-1, keepdims=True)
+        distance = np.einsum("pk,vjk->pvj", world, planes[..., :3]) + planes[..., 3]
+        return (distance >= -radii[:, None, None]).all(axis=2)
 
     def _depth_prepass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> None:
         """Lay down depth first so the costly shading runs once per visible pixel."""

@@ -153,11 +153,11 @@ void main() {
 }
 """
 
-# The light probes' variant of MESH_VS: the six faces of a cube map in one instanced
-# draw, instance f into layer f of a layered target through ``face_view_proj[f]`` (the
-# same expression as MESH_VS's ``view_proj``, so each face's pixels are those a draw of
-# that face alone gives). Only the colour target is drawn: the next/previous clip
-# positions are the face's own.
+# The light probes' variant of MESH_VS: the faces of a cube map a part reaches in one
+# instanced draw, instance i into layer ``faces[i]`` of a layered target through that
+# face's ``face_view_proj`` (the same expression as MESH_VS's ``view_proj``, so each
+# face's pixels are those a draw of that face alone gives). Only the colour target is
+# drawn: the next/previous clip positions are the face's own.
 PROBE_VS = """
 #version 410 core
 #extension GL_ARB_shader_viewport_layer_array : require
@@ -168,6 +168,7 @@ layout(location = 3) in vec3 rest_normal;
 uniform mat4 model;
 uniform mat4 light_vp;
 uniform mat4 face_view_proj[6];  // per cube face (ibl.FACE_AXES)
+uniform int faces[6];  // the faces this draw's instances go to
 invariant gl_Position;
 out vec4 v_clip_next;
 out vec4 v_clip_prev;
@@ -185,10 +186,11 @@ void main() {
     v_normal_world = mat3(model) * normal;
     v_light = light_vp * w;
     v_view_z = -w.z;
-    gl_Position = face_view_proj[gl_InstanceID] * model * vec4(position, 1.0);
+    int face = faces[gl_InstanceID];
+    gl_Position = face_view_proj[face] * model * vec4(position, 1.0);
     v_clip_next = gl_Position;
     v_clip_prev = gl_Position;
-    gl_Layer = gl_InstanceID;
+    gl_Layer = face;
 }
 """
 
