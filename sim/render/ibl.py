@@ -7,6 +7,8 @@ u) of an N x N face looks along ``face_directions``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # per face: the directions of s (columns), t (rows) and the face's major axis
@@ -71,12 +73,21 @@ def sh9_basis(d: np.ndarray) -> np.ndarray:
     )
 
 
+@lru_cache(maxsize=4)
+def _sh9_texels(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sh9_basis`` (6 n n, 9) of every texel of an n x n cube map and their solid
+    angles (6 n n,), kept per size (read-only)."""
+    d, omega = face_directions(n)
+    Y, omega = sh9_basis(d).reshape(-1, 9), np.ascontiguousarray(omega.reshape(-1))
+    Y.flags.writeable = omega.flags.writeable = False
+    return Y, omega
+
+
 def irradiance_sh9(cube: np.ndarray) -> np.ndarray:
     """(9, 3) coefficients whose sum with ``sh9_basis(n)`` is the irradiance E(n) / pi
     (the radiance of a white Lambertian surface) of radiance ``cube`` (6, N, N, 3)."""
-    d, omega = face_directions(cube.shape[1])
-    Y = sh9_basis(d).reshape(-1, 9)
-    L = np.einsum("ik,i,ic->kc", Y, omega.reshape(-1), cube.reshape(-1, 3))
+    Y, omega = _sh9_texels(cube.shape[1])
+    L = np.einsum("ik,i,ic->kc", Y, omega, cube.reshape(-1, 3))
     band = np.array([np.pi, *[2 * np.pi / 3] * 3, *[np.pi / 4] * 5])
     return L * band[:, None] / np.pi
 
@@ -94,20 +105,32 @@ def prefilter_specular(cube: np.ndarray) -> list[np.ndarray]:
     source = cube
     while source.shape[1] > 16:
         source = downsample(source)
-    src_d, src_w = face_directions(source.shape[1])
-    src_d, src_w, src_c = src_d.reshape(-1, 3), src_w.reshape(-1), source.reshape(-1, 3)
+    src_c = source.reshape(-1, 3)
     levels = [cube]
     n = cube.shape[1]
     for m in range(1, SPECULAR_LEVELS):
         n = max(n // 2, 1)
-        alpha = (m / (SPECULAR_LEVELS - 1)) ** 2
-        out_d, _ = face_directions(n)
-        R = out_d.reshape(-1, 3)
-        cos = np.clip(R @ src_d.T, 0.0, 1.0)  # N.L
-        noh2 = (1 + cos) / 2  # (N.H)^2 with H halfway between N = R and L
-        a2 = alpha * alpha
-        D = a2 / (np.pi * (noh2 * (a2 - 1) + 1) ** 2)
-        w = D * cos * src_w[None, :]
-        out = (w @ src_c) / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        w, total = _specular_weights(source.shape[1], m, n)
+        out = (w @ src_c) / total
         levels.append(out.reshape(6, n, n, 3))
     return levels
+
+
+@lru_cache(maxsize=8)
+def _specular_weights(source_n: int, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The GGX weights (6 n n, 6 source_n source_n) of ``prefilter_specular``'s level
+    ``m`` (faces n texels a side) over a source cube of faces source_n a side, and their
+    row sums (at least 1e-12); they depend on the sizes alone: kept (read-only)."""
+    src_d, src_w = face_directions(source_n)
+    src_d, src_w = src_d.reshape(-1, 3), src_w.reshape(-1)
+    alpha = (m / (SPECULAR_LEVELS - 1)) ** 2
+    out_d, _ = face_directions(n)
+    R = out_d.reshape(-1, 3)
+    cos = np.clip(R @ src_d.T, 0.0, 1.0)  # N.L
+    noh2 = (1 + cos) / 2  # (N.H)^2 with H halfway between N = R and L
+    a2 = alpha * alpha
+    D = a2 / (np.pi * (noh2 * (a2 - 1) + 1) ** 2)
+    w = D * cos * src_w[None, :]
+    total = np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    w.flags.writeable = total.flags.writeable = False
+    return w, total
