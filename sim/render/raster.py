@@ -40,10 +40,17 @@ import numpy as np  # noqa: E402
 from OpenGL import GL  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glGetTexImage as _raw_get_tex_image  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_1 import glBindTexture as _bind_texture  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawArrays as _draw_arrays  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1f as _uniform1f  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1i as _uniform1i  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1iv as _uniform_ints  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform3f as _uniform3f  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform4f as _uniform4f  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniformMatrix4fv as _uniform_matrix  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_2_0 import glUseProgram as _use_program  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_0 import glBindVertexArray as _bind_vertex_array  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_3_1 import (  # noqa: E402
     glDrawElementsInstanced as _draw_elements_instanced,
@@ -296,6 +303,7 @@ class Renderer:
         self._probe_targets: dict[int, tuple[int, int]] = {}  # layered, by face size
         self._probe_programs: dict[tuple, int] = {}  # by (detail kind, texture), per build
         self._probe_set_up: set[int] = set()  # programs given the build's shared uniforms
+        self._probe_locs: dict[int, list[int]] = {}  # per probe program: its draws' uniforms
         self._sh = np.zeros((9, 3))
         self._point_shadow_state = [None, None]
         self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
@@ -1102,11 +1110,12 @@ class Renderer:
         GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         GL.glBindVertexArray(self._empty_vao)
-        layer = self._loc(p, "layer")
-        for face, vp in enumerate(vps):
-            self._mat(p, "inv_view_proj", np.linalg.inv(vp))
-            GL.glUniform1i(layer, face)
-            GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        layer, inverse = self._loc(p, "layer"), self._loc(p, "inv_view_proj")
+        inverses = _Matrices(np.stack([np.linalg.inv(vp) for vp in vps]))
+        for face in range(6):
+            _uniform_matrix(inverse, 1, True, inverses.address(face))
+            _uniform1i(layer, face)
+            _draw_arrays(GL.GL_TRIANGLES, 0, 3)
         # the parts (as _mesh_pass draws them for a probe), each in one draw of the faces
         # its bounding sphere reaches (face_lists[p, :count[p]])
         reach = seen[:, None] & self._in_frusta(part_poses, vps)
@@ -1125,6 +1134,7 @@ class Renderer:
         poses = _Matrices(part_poses)
         names = ("model", "faces", "base_color", "roughness", "metallic", "emissive", "tex_scale")
         detail = self.settings.detail
+        texture_2d, triangles, uint = GL.GL_TEXTURE_2D, GL.GL_TRIANGLES, GL.GL_UNSIGNED_INT
         p, locs, current = None, None, None
         this_cube: set[int] = set()  # programs given this probe's position and faces
         for index in np.flatnonzero(count).tolist():
@@ -1145,29 +1155,29 @@ class Renderer:
                             suns, points, point_shadow,
                         )  # fmt: skip
                         self._probe_set_up.add(p)
-                    GL.glUseProgram(p)
+                    _use_program(p)
                     if p not in this_cube:
                         this_cube.add(p)
                         GL.glUniform3f(self._loc(p, "cam_pos"), *pos)
                         GL.glUniformMatrix4fv(self._loc(p, "face_view_proj"), 6, True, face_vps)
                         GL.glUniform3fv(self._loc(p, "sh"), 9, sh)
-                    locs = {n: self._loc(p, n) for n in names}
+                    locs = self._probe_locs.get(p)
+                    if locs is None:
+                        locs = self._probe_locs[p] = [self._loc(p, n) for n in names]
                 if placed != p:
                     placed = p
-                    _uniform_matrix(locs["model"], 1, True, poses.address(index))
-                    _uniform_ints(locs["faces"], 6, ctypes.c_void_p(lists + 24 * index))
+                    _uniform_matrix(locs[0], 1, True, poses.address(index))
+                    _uniform_ints(locs[1], 6, ctypes.c_void_p(lists + 24 * index))
                 if mat is not current:
                     current = mat
-                    GL.glUniform4f(locs["base_color"], *mat.base_color)
-                    GL.glUniform1f(locs["roughness"], mat.roughness)
-                    GL.glUniform1f(locs["metallic"], mat.metallic)
-                    GL.glUniform3f(locs["emissive"], *emission(mat, 0.0))
-                    GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
-                    GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
+                    _uniform4f(locs[2], *mat.base_color)
+                    _uniform1f(locs[3], mat.roughness)
+                    _uniform1f(locs[4], mat.metallic)
+                    _uniform3f(locs[5], *emission(mat, 0.0))
+                    _uniform1f(locs[6], mat.texture_scale)
+                    _bind_texture(texture_2d, m.texture)
                 _bind_vertex_array(m.vao)
-                _draw_elements_instanced(
-                    GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None, int(count[index])
-                )
+                _draw_elements_instanced(triangles, m.count, uint, None, int(count[index]))
         out = np.empty((6, size, size, 4), np.float32)
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, color)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
