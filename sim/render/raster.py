@@ -300,7 +300,7 @@ class Renderer:
         self.layered_probes = "GL_ARB_shader_viewport_layer_array" in {
             GL.glGetStringi(GL.GL_EXTENSIONS, i).decode() for i in range(int(extensions))
         }
-        self._probe_targets: dict[int, tuple[int, int]] = {}  # layered, by face size
+        self._probe_targets: dict[tuple, tuple[int, int]] = {}  # by (face size, layers)
         self._probe_programs: dict[tuple, int] = {}  # by (detail kind, texture), per build
         self._probe_set_up: set[int] = set()  # programs given the build's shared uniforms
         self._probe_locs: dict[int, list[int]] = {}  # per probe program: its draws' uniforms
@@ -1060,7 +1060,7 @@ class Renderer:
         lighting = (suns, shadows, points, point_shadow)
         self._probe_programs, self._probe_set_up = {}, set()
         for _ in range(PROBE_BOUNCES):
-            faces = self._probe_cube(cam_pos, PROBE_SIZE, present, part_poses, lighting)
+            faces = self._probe_cubes([cam_pos], PROBE_SIZE, [present], part_poses, lighting)[0]
             faces = np.nan_to_num(np.maximum(faces[..., :3], 0.0))
             self._sh = ibl.irradiance_sh9(faces)
         self._upload_cube(self._env_tex, ibl.prefilter_specular(faces))
@@ -1072,24 +1072,41 @@ class Renderer:
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
 
-    def _probe_cube(self, pos, size, seen, part_poses, lighting) -> np.ndarray:
-        """The six cube faces of a probe at ``pos``, ``size`` texels a side: the sky and
-        the parts ``seen``, lit by ``lighting`` (suns, sun shadows on, point lights, their
-        shadow maps) with the light probe's current irradiance; (6, size, size, 4) float32
-        radiance and a back-face mark (alpha 1e4). The programs of a probe build share its
-        lighting: they are set up once per build (``_build_probe`` resets them)."""
+    def _probe_cubes(self, positions, size, seen, part_poses, lighting) -> np.ndarray:
+        """The six cube faces of probes at ``positions`` (K, 3), ``size`` texels a side:
+        the sky and the parts ``seen`` (K, P) by each, lit by ``lighting`` (suns, sun
+        shadows on, point lights, their shadow maps) with the light probe's current
+        irradiance; (K, 6, size, size, 4) float32 radiance and a back-face mark (alpha
+        1e4). Up to ``shaders.PROBE_BATCH`` probes are drawn at once, a part in one draw
+        for all the faces it reaches; the programs of a probe build share its lighting and
+        are set up once per build (``_build_probe`` resets them)."""
+        positions = np.asarray(positions, float).reshape(-1, 3)
         if not self.layered_probes:
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._probe_fbo)
             GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
             GL.glViewport(0, 0, size, size)
-            faces = [self._probe_face(f, pos, size, seen, part_poses, lighting) for f in range(6)]
-            return np.stack(faces)
+            return np.stack(
+                [
+                    [self._probe_face(f, pos, size, sees, part_poses, lighting) for f in range(6)]
+                    for pos, sees in zip(positions, seen, strict=True)
+                ]
+            )
+        out = np.empty((len(positions), 6, size, size, 4), np.float32)
+        for start in range(0, len(positions), shaders.PROBE_BATCH):
+            batch = slice(start, start + shaders.PROBE_BATCH)
+            self._draw_probes(positions[batch], size, seen[batch], part_poses, lighting, out[batch])
+        return out
+
+    def _draw_probes(self, positions, size, seen, part_poses, lighting, out) -> None:
+        """``_probe_cubes`` of at most ``shaders.PROBE_BATCH`` probes, into ``out``: probe
+        k's face f in layer 6 k + f of a layered target."""
         suns, shadows, points, point_shadow = lighting
-        fbo, color = self._layered_target(size)
+        layers = 6 * len(positions)
+        fbo, color = self._layered_target(size, layers)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
         GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
         GL.glViewport(0, 0, size, size)
-        vps = [ibl.face_view_proj(face, pos, 0.05, 200.0) for face in range(6)]
+        vps = [ibl.face_view_proj(face, pos, 0.05, 200.0) for pos in positions for face in range(6)]
         GL.glClearColor(0, 0, 0, 0)
         GL.glDepthMask(True)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
@@ -1112,15 +1129,15 @@ class Renderer:
         GL.glBindVertexArray(self._empty_vao)
         layer, inverse = self._loc(p, "layer"), self._loc(p, "inv_view_proj")
         inverses = _Matrices(np.stack([np.linalg.inv(vp) for vp in vps]))
-        for face in range(6):
+        for face in range(layers):
             _uniform_matrix(inverse, 1, True, inverses.address(face))
             _uniform1i(layer, face)
             _draw_arrays(GL.GL_TRIANGLES, 0, 3)
-        # the parts (as _mesh_pass draws them for a probe), each in one draw of the faces
-        # its bounding sphere reaches (face_lists[p, :count[p]])
-        reach = seen[:, None] & self._in_frusta(part_poses, vps)
+        # the parts (as _mesh_pass draws them for a probe), each in one draw of the layers
+        # its bounding sphere reaches in the probes that see it (lists[p, :count[p]])
+        reach = np.repeat(np.asarray(seen, bool).T, 6, axis=1) & self._in_frusta(part_poses, vps)
         count = reach.sum(axis=1)
-        face_lists = np.zeros((len(reach), 6), np.int32)
+        face_lists = np.zeros((len(reach), layers), np.int32)
         for index in np.flatnonzero(count):
             face_lists[index, : count[index]] = np.flatnonzero(reach[index])
         lists = face_lists.ctypes.data
@@ -1130,13 +1147,14 @@ class Renderer:
         self._bind_mesh_textures()
         switches = self._mesh_switches(suns, shadows, points, point_shadow, probe=True)
         face_vps = np.ascontiguousarray(np.stack(vps), np.float32)
+        eyes = np.ascontiguousarray(positions, np.float32)
         sh = np.asarray(self._sh, np.float32)
         poses = _Matrices(part_poses)
         names = ("model", "faces", "base_color", "roughness", "metallic", "emissive", "tex_scale")
         detail = self.settings.detail
         texture_2d, triangles, uint = GL.GL_TEXTURE_2D, GL.GL_TRIANGLES, GL.GL_UNSIGNED_INT
         p, locs, current = None, None, None
-        this_cube: set[int] = set()  # programs given this probe's position and faces
+        this_batch: set[int] = set()  # programs given these probes' positions and faces
         for index in np.flatnonzero(count).tolist():
             placed = None
             for m in self._parts[index]:
@@ -1145,21 +1163,23 @@ class Renderer:
                 q = self._probe_programs.get(key)
                 if q is None:
                     variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
-                    q = self._program(shaders.PROBE_VS, shaders.MESH_FS, variant)
+                    q = self._program(shaders.PROBE_VS, shaders.PROBE_FS, variant)
                     self._probe_programs[key] = q
                 if q != p:
                     p, current = q, None
                     if p not in self._probe_set_up:
                         self._mesh_setup(
-                            p, np.eye(4), vps[0], vps[0], vps[0], (PROBE_SIZE, PROBE_SIZE), pos,
-                            suns, points, point_shadow,
+                            p, np.eye(4), vps[0], vps[0], vps[0], (PROBE_SIZE, PROBE_SIZE),
+                            positions[0], suns, points, point_shadow,
                         )  # fmt: skip
                         self._probe_set_up.add(p)
                     _use_program(p)
-                    if p not in this_cube:
-                        this_cube.add(p)
-                        GL.glUniform3f(self._loc(p, "cam_pos"), *pos)
-                        GL.glUniformMatrix4fv(self._loc(p, "face_view_proj"), 6, True, face_vps)
+                    if p not in this_batch:
+                        this_batch.add(p)
+                        GL.glUniform3fv(self._loc(p, "probe_positions"), len(eyes), eyes)
+                        GL.glUniformMatrix4fv(
+                            self._loc(p, "face_view_proj"), layers, True, face_vps
+                        )
                         GL.glUniform3fv(self._loc(p, "sh"), 9, sh)
                     locs = self._probe_locs.get(p)
                     if locs is None:
@@ -1167,7 +1187,8 @@ class Renderer:
                 if placed != p:
                     placed = p
                     _uniform_matrix(locs[0], 1, True, poses.address(index))
-                    _uniform_ints(locs[1], 6, ctypes.c_void_p(lists + 24 * index))
+                    address = ctypes.c_void_p(lists + 4 * layers * index)
+                    _uniform_ints(locs[1], int(count[index]), address)
                 if mat is not current:
                     current = mat
                     _uniform4f(locs[2], *mat.base_color)
@@ -1178,19 +1199,19 @@ class Renderer:
                     _bind_texture(texture_2d, m.texture)
                 _bind_vertex_array(m.vao)
                 _draw_elements_instanced(triangles, m.count, uint, None, int(count[index]))
-        out = np.empty((6, size, size, 4), np.float32)
+        if not out.flags.c_contiguous:
+            raise ValueError("probe faces must be read into a contiguous array")
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, color)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         _raw_get_tex_image(
             GL.GL_TEXTURE_2D_ARRAY, 0, GL.GL_RGBA, GL.GL_FLOAT, out.ctypes.data_as(ctypes.c_void_p)
         )
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, 0)
-        return out
 
-    def _layered_target(self, size: int) -> tuple[int, int]:
-        """A framebuffer of six layers ``size`` texels a side, HDR colour and depth (the
-        faces of a probe's cube map); (framebuffer, colour texture), made on first use."""
-        target = self._probe_targets.get(size)
+    def _layered_target(self, size: int, layers: int) -> tuple[int, int]:
+        """A framebuffer of ``layers`` layers ``size`` texels a side, HDR colour and depth
+        (probes' cube faces); (framebuffer, colour texture), made on first use."""
+        target = self._probe_targets.get((size, layers))
         if target is not None:
             return target
         fbo = int(GL.glGenFramebuffers(1))
@@ -1206,13 +1227,15 @@ class Renderer:
             strict=True,
         ):
             GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, tex)
-            GL.glTexImage3D(GL.GL_TEXTURE_2D_ARRAY, 0, fmt, size, size, 6, 0, layout, gltype, None)
+            GL.glTexImage3D(
+                GL.GL_TEXTURE_2D_ARRAY, 0, fmt, size, size, layers, 0, layout, gltype, None
+            )
             for key in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
                 GL.glTexParameteri(GL.GL_TEXTURE_2D_ARRAY, key, GL.GL_NEAREST)
             GL.glFramebufferTexture(GL.GL_FRAMEBUFFER, att, tex, 0)
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, 0)
         _check_framebuffer()
-        self._probe_targets[size] = (fbo, texs[0])
+        self._probe_targets[size, layers] = (fbo, texs[0])
         return fbo, texs[0]
 
     def _probe_face(self, face, pos, size, seen, part_poses, lighting) -> np.ndarray:
@@ -1257,10 +1280,11 @@ class Renderer:
         centres = np.stack([c for c, _ in self._spheres]) if self._spheres else np.zeros((0, 3))
         radii = np.array([r for _, r in self._spheres])
         world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
-        for k, pos in enumerate(positions):
-            # parts that would cover about a texel or less of a face are left out
-            seen = present & (radii > GRID_MIN_SIZE * np.linalg.norm(world - pos, axis=1))
-            faces = self._probe_cube(pos, n, seen, part_poses, lighting)
+        # parts that would cover about a texel or less of a face are left out
+        distance = np.linalg.norm(world[None] - positions[:, None], axis=2)
+        seen = present & (radii > GRID_MIN_SIZE * distance)
+        cubes = self._probe_cubes(positions, n, seen, part_poses, lighting)
+        for k, faces in enumerate(cubes):
             valid[k] = np.mean(faces[..., 3] > 1e3) <= GRID_BACK_FACES
             sh[k] = ibl.irradiance_sh9(np.nan_to_num(np.maximum(faces[..., :3], 0.0)))
         for k in np.flatnonzero(~valid):

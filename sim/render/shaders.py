@@ -153,11 +153,13 @@ void main() {
 }
 """
 
-# The light probes' variant of MESH_VS: the faces of a cube map a part reaches in one
-# instanced draw, instance i into layer ``faces[i]`` of a layered target through that
-# face's ``face_view_proj`` (the same expression as MESH_VS's ``view_proj``, so each
-# face's pixels are those a draw of that face alone gives). Only the colour target is
-# drawn: the next/previous clip positions are the face's own.
+# The light probes' variant of MESH_VS: up to PROBE_BATCH probes' cube maps at once,
+# probe k's face f in layer 6 k + f of a layered target. A part is one instanced draw:
+# instance i goes to layer ``faces[i]`` (the faces it reaches) through that layer's
+# ``face_view_proj`` (the same expression as MESH_VS's ``view_proj``, so each face's
+# pixels are those a draw of that face alone gives). Only the colour target is drawn:
+# the next/previous clip positions are the face's own.
+PROBE_BATCH = 8
 PROBE_VS = """
 #version 410 core
 #extension GL_ARB_shader_viewport_layer_array : require
@@ -167,8 +169,8 @@ layout(location = 2) in vec3 rest_position;
 layout(location = 3) in vec3 rest_normal;
 uniform mat4 model;
 uniform mat4 light_vp;
-uniform mat4 face_view_proj[6];  // per cube face (ibl.FACE_AXES)
-uniform int faces[6];  // the faces this draw's instances go to
+uniform mat4 face_view_proj[LAYERS];  // per layer: probe k's face f (ibl.FACE_AXES) in 6 k + f
+uniform int faces[LAYERS];  // the layers this draw's instances go to
 invariant gl_Position;
 out vec4 v_clip_next;
 out vec4 v_clip_prev;
@@ -178,6 +180,7 @@ out vec3 v_normal_local;
 out vec3 v_normal_world;
 out vec4 v_light;
 out float v_view_z;
+flat out int v_probe;
 void main() {
     vec4 w = model * vec4(position, 1.0);
     v_world = w.xyz;
@@ -186,13 +189,14 @@ void main() {
     v_normal_world = mat3(model) * normal;
     v_light = light_vp * w;
     v_view_z = -w.z;
-    int face = faces[gl_InstanceID];
-    gl_Position = face_view_proj[face] * model * vec4(position, 1.0);
+    int layer = faces[gl_InstanceID];
+    gl_Position = face_view_proj[layer] * model * vec4(position, 1.0);
     v_clip_next = gl_Position;
     v_clip_prev = gl_Position;
-    gl_Layer = face;
+    gl_Layer = layer;
+    v_probe = layer / 6;
 }
-"""
+""".replace("LAYERS", str(6 * PROBE_BATCH))
 
 # SKY_VS into layer ``layer`` of a layered target (the light probes' faces).
 SKY_LAYER_VS = """
@@ -524,6 +528,16 @@ void main() {
 }
 """
 )
+
+# MESH_FS for PROBE_VS: the eye (cam_pos) is the position of the probe whose face it is.
+PROBE_FS = MESH_FS.replace(
+    "uniform vec3 cam_pos;\n",
+    f"uniform vec3 probe_positions[{PROBE_BATCH}];\nflat in int v_probe;\nvec3 cam_pos;\n",
+).replace(
+    "void main() {\n",
+    "void main() {\n    cam_pos = probe_positions[v_probe];\n",
+)
+assert PROBE_FS.count("probe_positions") == 2
 
 # A triangle covering the screen, with texture coordinates; for the post passes.
 QUAD_VS = """
