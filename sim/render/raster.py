@@ -12,8 +12,10 @@ occluded it (for visibility fractions). Once per scene, a light probe (a small c
 of the scene's radiance seen from the middle of the view, four bounces) gives the indirect
 light: diffuse as spherical harmonics, specular prefiltered by roughness; a grid of
 smaller probes over the view at two heights, each lit by the first, scales both per
-pixel by the local brightness (trilinear in the grid, ``render.probe_grid``). Every effect
-is a ``RenderSettings`` field; none of them changes a label target.
+pixel by the local brightness (trilinear in the grid, ``render.probe_grid``). The probes'
+cube faces are layers of one target, up to eight probes at a time, each part one
+instanced draw into every face it reaches (the vertex shader picks the layer). Every
+effect is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
 P + c + 1; a person's regions cast shadows from a coarser level of their mesh. Three
