@@ -295,9 +295,10 @@ class Renderer:
         self._grid_ready = False
         self._probe_fbo = self._make_probe_target()
         self._probe_ready = False
-        # a probe's six faces in one instanced draw per part, face f into layer f of a
-        # layered target (the vertex shader picks the layer: ARB_shader_viewport_layer_array,
-        # in Mesa's llvmpipe and NVIDIA's driver); without it, one face at a time
+        # probes' cube faces as layers of one target, a part in one instanced draw for all
+        # the faces it reaches (the vertex shader picks the layer:
+        # ARB_shader_viewport_layer_array, in Mesa's llvmpipe and NVIDIA's driver);
+        # without it, one face at a time (the same pixels)
         extensions = GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS)
         self.layered_probes = "GL_ARB_shader_viewport_layer_array" in {
             GL.glGetStringi(GL.GL_EXTENSIONS, i).decode() for i in range(int(extensions))
