@@ -8,6 +8,7 @@ import trimesh
 
 from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.spec import Fog, Light, Material, Sky, Visual
+from simfactory.sim.render import ibl
 from simfactory.sim.render.raster import process_renderer
 from simfactory.sim.render.settings import RenderSettings
 
@@ -101,3 +102,19 @@ def test_layered_probes_are_byte_identical_to_face_by_face(fog):
     assert np.ptp(layered["grid_sh"][:, 0, 0]) > 0  # the grid probes see different light
     for name, value in by_face.items():
         assert np.asarray(layered[name]).tobytes() == np.asarray(value).tobytes(), name
+
+
+def test_prefilter_weights_kept_per_size_give_each_cube_its_own_light():
+    """The GGX weights are computed once per size and reused: a uniform cube stays
+    uniform at every roughness, whichever cube came before; a cube lit from +z only
+    keeps its light on the +z side."""
+    for value in (2.0, 0.5):
+        levels = ibl.prefilter_specular(np.full((6, 32, 32, 3), value))
+        assert [lv.shape[1] for lv in levels] == [32, 16, 8, 4, 2]
+        for level in levels[1:]:
+            assert np.allclose(level, value, rtol=1e-12)
+    cube = np.zeros((6, 32, 32, 3))
+    cube[4] = 1.0  # +z face
+    levels = ibl.prefilter_specular(cube)
+    for level in levels[1:]:
+        assert level[4].min() > level[5].max()  # +z brighter than -z at every roughness
