@@ -499,10 +499,11 @@ def _collapse(stand_in: np.ndarray, faces: np.ndarray) -> np.ndarray:
 DETAIL_PIXELS = 0.5
 DETAIL_POSES = 8  # frames of the clip whose skinned shapes a coarser mesh must fit too
 # meshoptimizer counts an attribute's change across a triangle as a distance in proportion
-# to the triangle's size, so the skinned shapes (in metres) are weighted up: at this weight
-# the standard HOI clips' coarse meshes (0.5 pixel, 2.4 mm) stray at most 5 mm from the
-# skinned full mesh in any frame (``benchmarks/people.py --detail``)
-DETAIL_POSE_WEIGHT = 60.0
+# to the triangle's size (in units of the mesh's extent), so a region's skinned shapes are
+# weighted by its extent over about the size of a coarse mesh's triangles: at this size
+# the standard HOI clips' coarse meshes (half a pixel: 2.4 mm) stray at most 5 mm from
+# the skinned full mesh in any frame (``benchmarks/people.py --detail``)
+DETAIL_POSE_SIZE = 0.025  # m
 DETAIL_MAX_ERROR = 0.1  # m: the coarsest mesh drawn (a person far off or out of view)
 SHADOW_ERROR = 0.01  # m: shadow maps draw a person's mesh this coarse (colour only)
 
@@ -1164,7 +1165,7 @@ def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -
     attributes = np.ascontiguousarray(
         shapes.transpose(1, 0, 2).reshape(len(rest), -1) / extent, dtype=np.float32
     )
-    weight = DETAIL_POSE_WEIGHT / np.sqrt(len(poses))
+    weight = extent / DETAIL_POSE_SIZE / np.sqrt(len(poses))
     weights = np.full(attributes.shape[1], weight, dtype=np.float32)
     lock = np.zeros(len(rest), dtype=np.uint8)
     if cloth.skin_kept is not None:
