@@ -1092,7 +1092,7 @@ def skin_people(spec, traj) -> None:
 def choose_detail(spec, traj) -> None:
     """Draw every person of ``spec`` at the coarsest mesh whose error is at most
     ``DETAIL_PIXELS`` of a pixel where the person comes nearest any of the clip's cameras
-    (its vertices' least depth in front of a camera, over all frames): each region's mesh
+    (the least depth of its vertices in a camera's view, over all frames): each region's mesh
     gets that level's faces (``simplify_region``; its vertices stay the whole region's, as
     skinned), so every camera, the LiDAR and the path tracer see one surface. Each region's
     ``skin_levels`` become the full mesh, the drawn one and the one shadow maps draw; the
@@ -1102,19 +1102,24 @@ def choose_detail(spec, traj) -> None:
     cameras = []
     for cam in spec.cameras:
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
-        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K[1, 1], cam))
+        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K, cam))
     for person in spec.people:
         regions = [(c, traj.cloth_vertices[traj.cloth_names.index(c.name)])
                    for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
         if not regions:
             continue
         vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
-        finest = np.inf  # metres a pixel spans where the person is nearest a camera
-        for T_cw, focal, cam in cameras:
-            z = np.einsum("fj,fvj->fv", T_cw[:, 2, :3], vertices) + T_cw[:, 2, 3][:, None]
-            z = z[z > cam.near]
-            if len(z):
-                finest = min(finest, float(z.min()) / focal)
+        finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
+        for T_cw, K, cam in cameras:
+            points = vertices @ T_cw[:, :3, :3].transpose(0, 2, 1) + T_cw[:, None, :3, 3]
+            z = points[..., 2]
+            ahead = z > cam.near
+            pixels = points[..., :2] / np.where(ahead, z, 1.0)[..., None] * K[[0, 1], [0, 1]]
+            pixels += K[:2, 2]
+            inside = (pixels >= 0) & (pixels <= [cam.width, cam.height])
+            seen = ahead & inside.all(axis=-1)
+            if seen.any():
+                finest = min(finest, float(z[seen].min()) / K[1, 1])
         error = round(min(DETAIL_PIXELS * finest, DETAIL_MAX_ERROR), 6)
         shadow_error = max(error, SHADOW_ERROR)
         frames = len(vertices)
@@ -1122,7 +1127,9 @@ def choose_detail(spec, traj) -> None:
         for cloth, skinned in regions:
             full = cloth.skin_levels[0][1]
             drawn = simplify_region(cloth, full, skinned[poses], error)
-            shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error)
+            shadow = drawn
+            if shadow_error > error:
+                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error)
             cloth.skin_levels = ((0.0, full), (error, drawn), (shadow_error, shadow))
             cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, drawn, process=False)
         person.look["drawn_error_m"] = error
