@@ -16,6 +16,7 @@ python benchmarks/people.py --frames 96 --task carry
 python benchmarks/people.py --level 0 --no-worker   # the full mesh (no level of detail)
 python benchmarks/people.py --levels --no-worker    # and every level of detail in turn
 python benchmarks/people.py --passes --no-worker    # and the person's CPU time by pass
+python benchmarks/people.py --detail --no-worker    # and how far the drawn mesh strays
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ import time
 import numpy as np
 import trimesh
 
-from simfactory.sim.actors.body import choose_detail, ensure_cache, skin_people
+from simfactory.sim.actors.body import (
+    DETAIL_POSES,
+    choose_detail,
+    ensure_cache,
+    simplify_region,
+    skin_people,
+)
 from simfactory.sim.model.camera import camera_poses, intrinsics
 from simfactory.sim.model.parts import (
     light_parts,
@@ -57,6 +64,9 @@ print(json.dumps({"rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """
 
 
+LEVELS = (0.0, 0.001, 0.002, 0.004, 0.008, 0.016)  # errors (m) ``--levels`` draws
+
+
 def _render_ms(
     renderer, spec, traj, cloths, vertices, cam, K, T_wc, exposure, passes=None
 ) -> tuple:
@@ -79,14 +89,19 @@ def _render_ms(
     return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
 
 
-def _set_level(spec, level: float) -> None:
-    """Draw every person at the level of detail ``level`` (cell, m; 0: the full mesh)."""
+def _set_level(spec, traj, error: float) -> None:
+    """Draw every person at the level of detail of ``error`` (m; 0: the full mesh), as
+    ``choose_detail`` makes it (its shadow level kept)."""
+    frames = traj.num_frames
+    poses = np.unique(np.linspace(0, frames - 1, min(DETAIL_POSES, frames)).round().astype(int))
     for cloth in spec.cloths:
         if cloth.skin:
-            faces = [f for cell, f in cloth.skin_levels if cell <= level][-1]
+            full = cloth.skin_levels[0][1]
+            skinned = traj.cloth_vertices[traj.cloth_names.index(cloth.name)][poses]
+            faces = simplify_region(cloth, full, skinned, error)
             cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
     for person in spec.people:
-        person.look["drawn_cell_m"] = level
+        person.look["drawn_error_m"] = error
 
 
 def _skin(cfg, level: float | None) -> tuple:
@@ -102,8 +117,36 @@ def _skin(cfg, level: float | None) -> tuple:
     choose_detail(spec, traj)
     skin_s = (time.perf_counter() - start, time.process_time() - cpu)
     if level is not None:  # a level of detail given, not chosen
-        _set_level(spec, level)
+        _set_level(spec, traj, level)
     return spec, traj, build_s, skin_s
+
+
+def _print_detail(spec, traj, every: int = 6) -> None:
+    """Per region of the person: triangles drawn, and the distance (mm) from each vertex of
+    the full mesh to the drawn surface, at rest (the largest) and in every ``every``-th
+    frame of the clip, skinned (the 99th percentile and the largest over those frames)."""
+    for cloth in spec.cloths:
+        if not cloth.skin:
+            continue
+        faces = np.asarray(cloth.mesh.faces)
+        used = np.unique(cloth.skin_levels[0][1])
+        rest = np.asarray(cloth.mesh.vertices)
+        at_rest = trimesh.proximity.closest_point(
+            trimesh.Trimesh(rest, faces, process=False), rest[used]
+        )[1]  # fmt: skip
+        p99 = largest = 0.0
+        skinned = traj.cloth_vertices[traj.cloth_names.index(cloth.name)]
+        for frame in range(0, traj.num_frames, every):
+            v = skinned[frame]
+            d = trimesh.proximity.closest_point(trimesh.Trimesh(v, faces, process=False), v[used])[
+                1
+            ]
+            p99, largest = max(p99, np.percentile(d, 99)), max(largest, d.max())
+        print(
+            f"{cloth.name}: {len(faces)} triangles, from the full mesh's vertices: at rest "
+            f"<= {at_rest.max() * 1e3:.1f} mm; skinned, 99% within {p99 * 1e3:.1f} mm, "
+            f"all within {largest * 1e3:.1f} mm"
+        )
 
 
 def main() -> None:
@@ -117,13 +160,17 @@ def main() -> None:
         "--level",
         type=float,
         default=None,
-        help="draw this level of detail (cell, m; 0: the full mesh) "
+        help="draw this level of detail (error, m; 0: the full mesh) "
         "instead of the one chosen from the person's size in the image",
     )
     parser.add_argument("--levels", action="store_true", help="also draw every level")
     parser.add_argument(
         "--passes", action="store_true", help="also the person's CPU time in each pass"
     )
+    parser.add_argument(
+        "--detail", action="store_true",
+        help="also each region's distance from the full mesh's vertices to the drawn surface",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
     args = parser.parse_args()
@@ -147,8 +194,10 @@ def main() -> None:
     skin_ms, skin_cpu_ms = (t / traj.num_frames * 1e3 for t in skin_s)
     person = spec.people[0]
     faces = sum(len(c.mesh.faces) for c in spec.cloths if c.skin)
-    print(f"the person's mesh: {faces} triangles (level {person.look['drawn_cell_m']} m)")
+    print(f"the person's mesh: {faces} triangles (error {person.look['drawn_error_m']} m)")
 
+    if args.detail:
+        _print_detail(spec, traj)
     cam = spec.cameras[0]
     K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
     T_wc = camera_poses(cam, traj.times, spec, traj)
@@ -182,10 +231,10 @@ def main() -> None:
             a, b = (min(run.get(name, 0.0) for run in by_pass[k]) for k in ("with", "without"))
             print(f"pass {name:14s} CPU ms/frame with {a:6.2f}, without {b:6.2f}: {a - b:5.2f}")
     if args.levels:  # every level drawn in turn on the same clip, interleaved
-        drawn = {level: [] for level, _ in spec.cloths[body.index(True)].skin_levels}
+        drawn = {level: [] for level in LEVELS}
         for _ in range(args.repeats):
             for level, times in drawn.items():
-                _set_level(spec, level)
+                _set_level(spec, traj, level)
                 times.append(_render_ms(
                     renderer, spec, traj, spec.cloths, traj.cloth_vertices, cam, K, T_wc,
                     exposure,
@@ -195,10 +244,10 @@ def main() -> None:
             )
         without_all = np.min(runs["without"], axis=0)
         for level, times in drawn.items():
-            _set_level(spec, level)
+            _set_level(spec, traj, level)
             count = sum(len(c.mesh.faces) for c in spec.cloths if c.skin)
             wall, cpu = np.min(times, axis=0) - without_all
-            print(f"level {level} m, {count} triangles: drawing {wall:.1f} ms/frame, {cpu:.1f} CPU")
+            print(f"error {level} m, {count} triangles: drawing {wall:.1f} ms/frame, {cpu:.1f} CPU")
     print(f"{args.task}, {traj.num_frames} frames at {args.resolution} ({renderer.device_name})")
     print(f"building the person (model from anny's cache, rest bodies): {build_s:.2f} s a clip")
     print(

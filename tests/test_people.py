@@ -125,35 +125,35 @@ def test_regions_cover_the_body_with_their_own_materials(anny_cache):
     assert len({r.material.base_color for r in regions if "eyes" not in r.name}) >= 3
 
 
-def test_a_person_small_in_the_image_is_drawn_at_a_coarser_level(anny_cache):
-    """Each region's levels of detail use only its own vertices and get coarser, keeping
-    the fingertips (down to 3 cm cubes); ``choose_detail`` draws the full mesh for a camera
-    near the person and a coarse level for a far one, recording the level."""
+def _surface_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Each of ``points``' distance (m) to the surface of ``vertices`` and ``faces``."""
+    return trimesh.proximity.closest_point(trimesh.Trimesh(vertices, faces, process=False), points)[
+        1
+    ]
+
+
+def test_a_person_is_drawn_at_the_coarsest_mesh_within_half_a_pixel(anny_cache):
+    """``choose_detail`` simplifies each region over its own vertices to within half a
+    pixel where the person comes nearest a camera: coarser for a far camera, the
+    fingertips (down to 3 cm of error) and each region's border kept (regions still meet),
+    the full mesh's vertices near the drawn surface, and the shadow maps' level the
+    coarsest."""
     from types import SimpleNamespace
 
-    from simfactory.sim.actors.body import DETAIL_PIXELS, _tip_vertices, choose_detail
+    from simfactory.sim.actors.body import (
+        DETAIL_PIXELS,
+        _tip_vertices,
+        choose_detail,
+        simplify_region,
+    )
     from simfactory.sim.model.camera import intrinsics
     from simfactory.sim.model.spec import CameraPath, CameraSpec
 
     person, regions = make_person("p", "p", np.random.default_rng(3))
-    for region in regions:
-        cells = [cell for cell, _ in region.skin_levels]
-        counts = [len(faces) for _, faces in region.skin_levels]
-        assert cells[0] == 0.0 and cells == sorted(cells) and counts[0] == len(region.mesh.faces)
-        assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0]
-        for _, faces in region.skin_levels:
-            assert faces.min() >= 0 and faces.max() < len(region.skin_vertices)
-    skin = next(r for r in regions if r.name == "p/skin")
-    tips = set(_tip_vertices(rest_body(person.phenotype)).values())
-    for cell, faces in skin.skin_levels:  # the fingertips are drawn down to 3 cm cubes
-        if cell <= 0.03:
-            assert tips <= set(skin.skin_vertices[np.unique(faces)].tolist()), cell
+    full = {r.name: np.asarray(r.mesh.faces) for r in regions}
+    focal = intrinsics(640, 360, 60.0)[1, 1]
 
-    def drawn(distance: float) -> tuple[float, int]:
-        for region in regions:
-            region.mesh = trimesh.Trimesh(
-                region.mesh.vertices, region.skin_levels[0][1], process=False
-            )
+    def drawn(distance: float) -> tuple[float, dict]:
         path = CameraPath(kind="static", eye=(distance, 0.0, 1.0), target=(0.0, 0.0, 1.0))
         cam = CameraSpec("cam0", 640, 360, path=path)
         spec = SimpleNamespace(cameras=[cam], people=[person], cloths=regions)
@@ -163,13 +163,60 @@ def test_a_person_small_in_the_image_is_drawn_at_a_coarser_level(anny_cache):
             cloth_vertices=[np.asarray(r.mesh.vertices)[None] for r in regions],
         )
         choose_detail(spec, traj)
-        return person.look["drawn_cell_m"], sum(len(r.mesh.faces) for r in regions)
+        return person.look["drawn_error_m"], {r.name: np.asarray(r.mesh.faces) for r in regions}
 
-    near, far = drawn(1.0), drawn(30.0)
-    assert near == (0.0, len(body_model().faces))
-    assert far[0] >= 0.05 and far[1] < near[1] / 10
-    focal = intrinsics(640, 360, 60.0)[1, 1]
-    assert far[0] <= DETAIL_PIXELS * 30.0 / focal  # its cube spans at most 2 pixels
+    (near_error, near), (far_error, far) = drawn(1.0), drawn(30.0)
+    assert 0 < near_error <= DETAIL_PIXELS * 1.0 / focal  # the body's nearest point: < 1 m
+    assert DETAIL_PIXELS * 29.0 / focal < far_error <= DETAIL_PIXELS * 30.0 / focal
+    count = {name: sum(len(f) for f in level.values()) for name, level in
+             (("full", full), ("near", near), ("far", far))}  # fmt: skip
+    assert count["far"] < count["near"] / 5 and count["near"] < count["full"]
+    tips = set(_tip_vertices(rest_body(person.phenotype)).values())
+    skin = next(r for r in regions if r.name == "p/skin")
+    rest = np.asarray(skin.mesh.vertices)[None]
+    fine = simplify_region(skin, skin.skin_levels[0][1], rest, 0.03)
+    for faces in (near["p/skin"], fine):  # the fingertips (keypoints) stay on the surface
+        assert tips <= set(skin.skin_vertices[np.unique(faces)].tolist())
+    for region in regions:
+        name, rest = region.name, np.asarray(region.mesh.vertices)
+        assert [e for e, _ in region.skin_levels] == [0.0, far_error, max(far_error, 0.01)]
+        assert len(region.skin_levels[2][1]) <= len(far[name])
+        edges = np.sort(full[name][:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+        unique, counts = np.unique(edges, axis=0, return_counts=True)
+        border = np.unique(unique[counts == 1])  # where the region meets another
+        for level in (near, far):
+            assert level[name].max() < len(rest)
+            assert set(border.tolist()) <= set(np.unique(level[name]).tolist()), name
+        used = np.unique(full[name])
+        distance = _surface_distance(rest, near[name], rest[used])
+        assert distance.max() <= 2 * near_error, (name, distance.max(), near_error)
+
+
+def test_a_coarse_person_keeps_the_vertices_its_poses_bend(anny_cache):
+    """The skinned shapes of the clip's poses take part in simplifying a region: bent at
+    the waist, the body simplified with that pose stays within twice its error of the
+    bent full mesh, closer than the body simplified from its rest shape alone."""
+    from simfactory.sim.actors.body import simplify_region
+
+    person, regions = make_person("p", "p", np.random.default_rng(5))
+    skin = next(r for r in regions if r.name == "p/skin")
+    rest = np.asarray(skin.mesh.vertices)
+    waist = rest[:, 2].min() + 0.55 * np.ptp(rest[:, 2])  # a hinge across the body
+    angle = np.radians(80.0)
+    turn = np.array(
+        [[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]]
+    )
+    upper = rest[:, 2] > waist
+    bent = rest.copy()
+    bent[upper] = (rest[upper] - [0, 0, waist]) @ turn.T + [0, 0, waist]
+    faces = skin.skin_levels[0][1]
+    error = 0.004
+    with_pose = simplify_region(skin, faces, np.stack([rest, bent]), error)
+    rest_only = simplify_region(skin, faces, rest[None], error)
+    used = np.unique(faces)
+    posed = _surface_distance(bent, with_pose, bent[used]).max()
+    unposed = _surface_distance(bent, rest_only, bent[used]).max()
+    assert posed <= 2 * error < unposed, (posed, unposed)
 
 
 def test_the_person_is_its_skinned_mesh_and_rebuilds_from_the_bones(clip):

@@ -24,9 +24,9 @@ MakeHuman's CC0 assets), dressed, and skinned every frame on the humanoid's moti
   until their tips touch its surface (``grasp_hands``, ``close_fingers``).
 - **Keypoints.** COCO-WholeBody's 133 points from the mesh and bones
   (``wholebody_keypoints``); the face's 68 are not placed.
-- **Level of detail.** Each region also has coarser meshes over its own vertices
-  (``Cloth.skin_levels``, vertex clustering); ``choose_detail`` draws the coarsest whose
-  cube spans at most ``DETAIL_PIXELS`` where the person comes nearest a camera.
+- **Level of detail.** ``choose_detail`` draws each region as a coarser mesh over its own
+  vertices (``simplify_region``, meshoptimizer) whose error is at most ``DETAIL_PIXELS``
+  of a pixel where the person comes nearest a camera.
 
 The model is created when a clip needs it (``body_model``) and released once the clip is
 skinned; anny builds a cache on its first use on a machine (about two minutes, under
@@ -460,7 +460,7 @@ def body_regions(
         if stand_in is not None:
             faces = _collapse(stand_in, faces)
         region_faces.append(faces)
-    levels = _detail_levels(rest, region_faces, cell)
+    tips = np.array(sorted(_tip_vertices(rest).values()))
     cloths = []
     for r, name in enumerate(REGIONS):
         faces = region_faces[r]
@@ -470,11 +470,7 @@ def body_regions(
         mesh = trimesh.Trimesh(vertices[used], local.reshape(-1, 3), process=False)
         colour = look[name]
         material = Material(f"{person}_{name}", (*colour, 1.0), ROUGHNESS[name])
-        skin_levels = [(cell, mesh.faces.copy())]
-        for level_cell, stand in levels:  # the coarser levels, in the region's own vertices
-            coarse = _collapse(stand, faces)
-            if len(coarse):
-                skin_levels.append((level_cell, np.searchsorted(used, coarse)))
+        kept = np.searchsorted(used, tips[np.isin(tips, used)])
         cloths.append(
             Cloth(
                 f"{person}/{name}",
@@ -483,7 +479,8 @@ def body_regions(
                 material,
                 skin=person,
                 skin_vertices=used,
-                skin_levels=tuple(skin_levels),
+                skin_levels=((0.0, mesh.faces.copy()),),
+                skin_kept=kept,
             )  # fmt: skip
         )
     return cloths
@@ -497,34 +494,18 @@ def _collapse(stand_in: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return np.unique(faces[(a != b) & (b != c) & (a != c)], axis=0)
 
 
-# Levels of detail: cubes (m) of vertex clustering for the body, the hands' a third as
-# big; a person is drawn at the coarsest level whose cube is at most ``DETAIL_PIXELS``
-# pixels where it comes nearest a camera (``choose_detail``).
-DETAIL_CELLS = (0.008, 0.012, 0.02, 0.03, 0.05, 0.08)
-DETAIL_PIXELS = 2.0
-
-
-def _detail_levels(rest: RestBody, region_faces: list, cell: float) -> list:
-    """The coarser levels of a body mesh whose regions have ``region_faces`` (global vertex
-    indices; drawn at ``cell``): per level, its cell and every vertex's stand-in. A stand-in
-    is in the same regions as the vertex it replaces (vertices of other region sets never
-    merge, so each region's coarse faces use its own vertices and regions still meet), and
-    the fingertips (keypoints) stand for themselves."""
-    sets = np.zeros(len(rest.vertices), dtype=np.int64)
-    for r, faces in enumerate(region_faces):
-        np.bitwise_or.at(sets, faces.reshape(-1), 1 << r)
-    hands = np.array([b.startswith(("wrist", "finger", "metacarpal")) for b in bone_labels()])
-    hand = hands[rest.dominant]
-    classes = sets + (hand << len(REGIONS))
-    tips = np.array(list(_tip_vertices(rest).values()))
-    classes[tips] = -1 - np.arange(len(tips))
-    levels = []
-    for level_cell in DETAIL_CELLS:
-        if level_cell <= cell:
-            continue
-        cells = np.where(hand, level_cell / 3, level_cell)
-        levels.append((level_cell, cluster_vertices(rest.vertices, cells, classes)))
-    return levels
+# Levels of detail: a person is drawn at the coarsest mesh whose error is at most
+# ``DETAIL_PIXELS`` of a pixel where it comes nearest a camera (``choose_detail``).
+DETAIL_PIXELS = 0.5
+DETAIL_POSES = 8  # frames of the clip whose skinned shapes a coarser mesh must fit too
+# meshoptimizer counts an attribute's change across a triangle as a distance in proportion
+# to the triangle's size (in units of the mesh's extent), so a region's skinned shapes are
+# weighted by its extent over about the size of a coarse mesh's triangles: at this size
+# the standard HOI clips' coarse meshes (half a pixel: 2.4 mm) stray at most 5 mm from
+# the skinned full mesh in any frame (``benchmarks/people.py --detail``)
+DETAIL_POSE_SIZE = 0.025  # m
+DETAIL_MAX_ERROR = 0.1  # m: the coarsest mesh drawn (a person far off or out of view)
+SHADOW_ERROR = 0.01  # m: shadow maps draw a person's mesh this coarse (colour only)
 
 
 def make_person(
@@ -1109,38 +1090,103 @@ def skin_people(spec, traj) -> None:
 
 
 def choose_detail(spec, traj) -> None:
-    """Draw every person of ``spec`` at the coarsest level of detail (``Cloth.skin_levels``)
-    whose cube is at most ``DETAIL_PIXELS`` pixels where the person comes nearest any of
-    the clip's cameras (its vertices' least depth in front of the camera, over all
-    frames): the regions' meshes get that level's faces (their vertices stay the whole
-    region's, as skinned), so every camera, the LiDAR and the path tracer see one
-    surface. The level's cube is recorded in the person's look (``drawn_cell_m``)."""
+    """Draw every person of ``spec`` at the coarsest mesh whose error is at most
+    ``DETAIL_PIXELS`` of a pixel where the person comes nearest any of the clip's cameras
+    (the least depth of its vertices in a camera's view, over all frames): each region's mesh
+    gets that level's faces (``simplify_region``; its vertices stay the whole region's, as
+    skinned), so every camera, the LiDAR and the path tracer see one surface. Each region's
+    ``skin_levels`` become the full mesh, the drawn one and the one shadow maps draw; the
+    drawn error (m) is recorded in the person's look (``drawn_error_m``)."""
     from simfactory.sim.model.camera import camera_poses, intrinsics
 
     cameras = []
     for cam in spec.cameras:
         K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
-        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K[1, 1], cam))
+        cameras.append((np.linalg.inv(camera_poses(cam, traj.times, spec, traj)), K, cam))
     for person in spec.people:
         regions = [(c, traj.cloth_vertices[traj.cloth_names.index(c.name)])
                    for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
         if not regions:
             continue
         vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
-        finest = np.inf  # metres a pixel spans where the person is nearest a camera
-        for T_cw, focal, cam in cameras:
-            z = np.einsum("fj,fvj->fv", T_cw[:, 2, :3], vertices) + T_cw[:, 2, 3][:, None]
-            z = z[z > cam.near]
-            if len(z):
-                finest = min(finest, float(z.min()) / focal)
-        cell = min(level for level, _ in regions[0][0].skin_levels)
-        for level, _ in regions[0][0].skin_levels:
-            if level <= DETAIL_PIXELS * finest:
-                cell = max(cell, level)
-        for cloth, _ in regions:  # a small region (the eyes) may end a level early
-            faces = [f for level, f in cloth.skin_levels if level <= cell][-1]
-            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, faces, process=False)
-        person.look["drawn_cell_m"] = cell
+        finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
+        for T_cw, K, cam in cameras:
+            points = vertices @ T_cw[:, :3, :3].transpose(0, 2, 1) + T_cw[:, None, :3, 3]
+            z = points[..., 2]
+            ahead = z > cam.near
+            pixels = points[..., :2] / np.where(ahead, z, 1.0)[..., None] * K[[0, 1], [0, 1]]
+            pixels += K[:2, 2]
+            inside = (pixels >= 0) & (pixels <= [cam.width, cam.height])
+            seen = ahead & inside.all(axis=-1)
+            if seen.any():
+                finest = min(finest, float(z[seen].min()) / K[1, 1])
+        error = round(min(DETAIL_PIXELS * finest, DETAIL_MAX_ERROR), 6)
+        shadow_error = max(error, SHADOW_ERROR)
+        frames = len(vertices)
+        poses = np.unique(np.linspace(0, frames - 1, min(DETAIL_POSES, frames)).round().astype(int))
+        for cloth, skinned in regions:
+            full = cloth.skin_levels[0][1]
+            drawn = simplify_region(cloth, full, skinned[poses], error)
+            shadow = drawn
+            if shadow_error > error:
+                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error)
+            cloth.skin_levels = ((0.0, full), (error, drawn), (shadow_error, shadow))
+            cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, drawn, process=False)
+        person.look["drawn_error_m"] = error
+
+
+SIMPLIFY_OPTIONS = 1 | 4  # meshopt_SimplifyLockBorder | meshopt_SimplifyErrorAbsolute
+
+
+@cache
+def _simplify_with_attributes():
+    """meshoptimizer's ``meshopt_simplifyWithAttributes`` with its C signature declared
+    (the Python package leaves it undeclared: sizes and the error would not pass)."""
+    import ctypes
+
+    from meshoptimizer._loader import lib
+
+    size, pointer = ctypes.c_size_t, ctypes.c_void_p
+    function = lib.meshopt_simplifyWithAttributes
+    function.argtypes = [
+        pointer, pointer, size, pointer, size, size, pointer, size, pointer, size, pointer,
+        size, ctypes.c_float, ctypes.c_uint, pointer,
+    ]  # fmt: skip
+    function.restype = size
+    return function
+
+
+def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -> np.ndarray:
+    """Faces (T, 3) of a coarser mesh of the person's region ``cloth`` over its own
+    vertices (its mesh ``faces`` simplified by meshoptimizer's edge collapses), within
+    ``error`` (m) of the rest mesh and, on average, of the skinned shapes ``poses`` (K, V,
+    3): a bent elbow or finger keeps the vertices its bend needs, which the straight rest
+    mesh would not. The region's border (where it meets the next region) stays, so regions
+    still meet, and so do its kept vertices (the fingertips, keypoints) down to errors of
+    a few centimetres, where a finger may go whole."""
+    if error <= 0:
+        return np.asarray(faces)
+    rest = np.ascontiguousarray(cloth.mesh.vertices, dtype=np.float32)
+    extent = float(np.ptp(rest, axis=0).max())  # meshoptimizer's unit of length
+    shapes = poses - poses.mean(axis=1, keepdims=True)  # (K, V, 3), about each pose's mean
+    attributes = np.ascontiguousarray(
+        shapes.transpose(1, 0, 2).reshape(len(rest), -1) / extent, dtype=np.float32
+    )
+    weight = extent / DETAIL_POSE_SIZE / np.sqrt(len(poses))
+    weights = np.full(attributes.shape[1], weight, dtype=np.float32)
+    lock = np.zeros(len(rest), dtype=np.uint8)
+    if cloth.skin_kept is not None:
+        lock[cloth.skin_kept] = 1
+    indices = np.ascontiguousarray(faces, dtype=np.uint32).reshape(-1)
+    out = np.zeros_like(indices)
+    count = _simplify_with_attributes()(
+        out.ctypes.data, indices.ctypes.data, indices.size, rest.ctypes.data, len(rest),
+        rest.strides[0], attributes.ctypes.data, attributes.strides[0], weights.ctypes.data,
+        weights.size, lock.ctypes.data, 0, error, SIMPLIFY_OPTIONS, None,
+    )  # fmt: skip
+    if count == 0:  # a small closed part (an eye) would go whole: it stays as it was
+        return np.asarray(faces)
+    return out[:count].reshape(-1, 3).astype(np.int64)
 
 
 def drawn_vertices(cloth, vertices: np.ndarray) -> np.ndarray:

@@ -307,9 +307,12 @@ class Cloth:
     # of the skinned body mesh at ``skin_vertices`` (indices into the whole mesh).
     skin: str = ""
     skin_vertices: np.ndarray | None = None
-    # Its levels of detail: (cell (m), faces (T, 3) into ``mesh.vertices``) from the finest
-    # (``mesh``'s own faces) to the coarsest; ``sim.actors.body.choose_detail`` draws one.
+    # Its levels of detail: (error (m), faces (T, 3) into ``mesh.vertices``) from the full
+    # mesh (error 0) to the coarsest; ``sim.actors.body.choose_detail`` makes the coarser
+    # ones for a clip and draws one. ``skin_kept``: its vertices every level keeps (the
+    # fingertips, which are keypoints).
     skin_levels: tuple = ()
+    skin_kept: np.ndarray | None = None
 
 
 @dataclass

@@ -80,7 +80,6 @@ GRID_BACK_FACES = 0.1  # a grid probe seeing more back faces than this is inside
 GRID_MAX_SPACING = 4.0  # m: over wider cells (outdoors) the light probe alone lights
 GRID_MIN_SIZE = 0.15  # grid probes leave out parts smaller than this (radius / distance)
 TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footprint
-SHADOW_CELL = 0.05  # m: the coarsest level of a person's mesh that shadow maps draw
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
 STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
@@ -443,11 +442,11 @@ class Renderer:
 
     def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
         """Buffers for a cloth, its vertex data to be written by ``_update_cloths``. A
-        person's region casts shadows from a coarser level of its mesh (at most
-        ``SHADOW_CELL``; its indices follow the drawn ones in the index buffer)."""
+        person's region casts shadows from the coarsest of its levels of detail (its indices
+        follow the drawn ones in the index buffer)."""
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
-        coarse = [f for cell, f in cloth.skin_levels if cell <= SHADOW_CELL]
-        shadow = np.asarray(coarse[-1] if coarse else faces, dtype=np.uint32)
+        coarse = cloth.skin_levels[-1][1] if cloth.skin_levels else faces
+        shadow = np.asarray(coarse, dtype=np.uint32)
         own_shadow = len(shadow) < len(faces)
         shadow = shadow if own_shadow else faces
         # a person drawn at a coarser level keeps all its region's vertices in the buffer
