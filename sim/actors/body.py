@@ -1111,13 +1111,13 @@ def choose_detail(spec, traj) -> None:
         vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
         finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
         for T_cw, K, cam in cameras:
-            points = vertices @ T_cw[:, :3, :3].transpose(0, 2, 1) + T_cw[:, None, :3, 3]
-            z = points[..., 2]
-            ahead = z > cam.near
-            pixels = points[..., :2] / np.where(ahead, z, 1.0)[..., None] * K[[0, 1], [0, 1]]
-            pixels += K[:2, 2]
-            inside = (pixels >= 0) & (pixels <= [cam.width, cam.height])
-            seen = ahead & inside.all(axis=-1)
+            x, y, z = (
+                np.einsum("fj,fvj->fv", T_cw[:, i, :3], vertices) + T_cw[:, i, 3][:, None]
+                for i in range(3)
+            )
+            u, v = K[0, 0] * x + K[0, 2] * z, K[1, 1] * y + K[1, 2] * z  # pixel times depth
+            seen = z > cam.near
+            seen &= (u >= 0) & (u <= cam.width * z) & (v >= 0) & (v <= cam.height * z)
             if seen.any():
                 finest = min(finest, float(z[seen].min()) / K[1, 1])
         error = round(min(DETAIL_PIXELS * finest, DETAIL_MAX_ERROR), 6)
