@@ -1434,13 +1434,22 @@ def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
     return pieces
 
 
+CONVEX_CHUNK = 1 << 16  # point-face pairs measured at once (512 kB; OpenBLAS keeps to one thread)
+
+
 def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
     """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
-    then a lower bound of minus the distance, exact off a face's middle)."""
-    depth = np.full(points.shape[:-1], -np.inf)
+    then a lower bound of minus the distance, exact off a face's middle), measured in
+    chunks of points (one product each)."""
+    flat = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+    depth = np.full(len(flat), -np.inf)
     for normals, offsets in pieces:
-        depth = np.maximum(depth, (offsets - points @ normals.T).min(axis=-1))
-    return depth
+        step = max(1, CONVEX_CHUNK // len(normals))
+        for start in range(0, len(flat), step):
+            part = slice(start, start + step)
+            inside = (offsets - flat[part] @ normals.T).min(axis=-1)
+            depth[part] = np.maximum(depth[part], inside)
+    return depth.reshape(points.shape[:-1])
 
 
 def _rotate(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -1468,69 +1477,109 @@ class _FingerReach:
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
         self.share, self.pieces = share, pieces
 
-    def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """Tip positions (m, S, 3) for curls and spreads (m, S) (rad)."""
+    def turned(self, spread: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The limbs turned sideways by spreads (m, S) (rad), (m, S, 3, 3), and the terms
+        of Rodrigues' formula for their curl that do not depend on its angle: the curl
+        axis' cross product with each limb and the axis times its dot product with it."""
         normal = self.normal[:, None, None]  # (m, 1, 1, 3)
         limb = _rotate(self.limbs[:, None], normal, spread[..., None])  # (m, S, 3, 3)
-        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)
-        angle = theta[..., None] * self.share[:, None]  # (m, S, 3)
-        bent = _rotate(limb, axis[:, :, None], angle)
-        return self.knuckle[:, None] + bent.sum(axis=2)
+        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)[:, :, None]
+        return limb, np.cross(axis, limb), axis * (axis * limb).sum(axis=-1, keepdims=True)
 
-    def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        return self._depth(self.tips(theta, spread))
+    def bent(self, turned: tuple, theta: np.ndarray, rows=None) -> np.ndarray:
+        """Tip positions (..., G, 3) for curls ``theta`` (..., G) (rad) of limbs ``turned``
+        (..., 3, 3): (m, S) of them, or one per element of ``rows`` (k,) (each its row)."""
+        limb, cross, along = (t[..., None, :, :] for t in turned)
+        knuckle, share = (self.knuckle, self.share) if rows is None else (
+            self.knuckle[rows], self.share[rows])  # fmt: skip
+        if rows is None:
+            knuckle, share = knuckle[:, None], share[:, None]
+        c = np.cos(theta[..., None] * share[..., None, :])[..., None]  # (..., G, 3, 1)
+        s = np.sin(theta[..., None] * share[..., None, :])[..., None]
+        return knuckle[..., None, :] + (limb * c + cross * s + along * (1.0 - c)).sum(axis=-2)
 
-    def _depth(self, tips: np.ndarray) -> np.ndarray:
-        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_parts``)
+    def _depth(self, tips: np.ndarray, rows=None) -> np.ndarray:
+        """How deep tips (m, S, 3) (or one per element of ``rows``, (k, 3)) are inside."""
+        if not isinstance(self.pieces, tuple):
+            return convex_depth(self.pieces, tips)
+        if rows is None:  # a sheet's triangles per row (``sheet_parts``)
             return sheet_depth(self.pieces, tips)
-        return convex_depth(self.pieces, tips)
+        return sheet_depth(_rows(self.pieces, rows), tips[:, None])[:, 0]
 
-    def crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Whether tips (m, S, 3) went through a sheet (thinner than a step of the curl
-        moves a tip) on their way from ``before``, tested in ``rows`` (bool, m) only;
-        never for a solid object."""
-        out = np.zeros(tips.shape[:-1], dtype=bool)
-        if isinstance(self.pieces, tuple) and rows.any():
-            out[rows] = sheet_crossed(_rows(self.pieces, rows), before[rows], tips[rows])
-        return out
+    def _crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Whether tips (k, 3), one per element of ``rows`` (k,), went through a sheet on
+        their way from ``before`` (k, 3); never for a solid object."""
+        if not isinstance(self.pieces, tuple) or not len(rows):
+            return np.zeros(len(rows), dtype=bool)
+        return sheet_crossed(_rows(self.pieces, rows), before[:, None], tips[:, None])[:, 0]
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
         object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
         of the curl, bisected; a tip that goes through a sheet between two steps touched
-        it), else those of its nearest approach."""
+        it), else those of its nearest approach. The scan's steps are measured together,
+        the bisection for the spreads that touched only."""
         n = len(self.knuckle)
         spread = np.asarray(spreads, dtype=np.float64)
+        turned = self.turned(spread)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
-        lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
-        hit = np.zeros_like(spread, dtype=bool)
-        before = self.tips(np.full_like(spread, grid[0]), spread)
-        d = self._depth(before)
-        blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
-        best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
-        prev = grid[0]
-        for g in grid[1:]:
-            tips = self.tips(np.full_like(spread, g), spread)
-            d = self._depth(tips)
-            open_ = ~hit & ~blocked
-            new = open_ & ((d >= TIP_PRESS) | self.crossed(before, tips, open_.any(axis=1)))
-            lo[new], hi[new], hit[new] = prev, g, True
-            score = -np.abs(d - TIP_PRESS)
-            nearer = ~hit & (score > best_score)
-            best[nearer], best_score[nearer] = g, score[nearer]
-            prev, before = g, tips
+        tips = self.bent(turned, np.broadcast_to(grid, spread.shape + grid.shape))  # (m, S, G, 3)
+        d = self._scan_depth(tips)  # (m, S, G)
+        blocked = d[..., 0] >= TIP_PRESS  # inside already with the finger stretched: no scan
+        inside = (d[..., 1:] >= TIP_PRESS) & ~blocked[..., None]  # steps 1 ..
+        if isinstance(self.pieces, tuple):  # or through a sheet before its depth says so
+            inside = self._scan_crossed(tips, inside, blocked)
+        hit = inside.any(axis=-1)
+        first = np.argmax(inside, axis=-1) + 1
+        score = -np.abs(d - TIP_PRESS)  # the nearest approach of those that touch nothing
+        best, best_score = grid[np.argmax(score, axis=-1)], score.max(axis=-1)
+        el_rows, el_spread = np.nonzero(hit)
+        lo, hi = grid[first[hit] - 1], grid[first[hit]]
+        el_turned = tuple(t[el_rows, el_spread] for t in turned)
         for _ in range(10):
             mid = (lo + hi) / 2
-            tips = self.tips(mid, spread)
-            crossed = self.crossed(self.tips(lo, spread), tips, hit.any(axis=1))
-            inside = (self._depth(tips) >= TIP_PRESS) | crossed
-            hi = np.where(hit & inside, mid, hi)
-            lo = np.where(hit & ~inside, mid, lo)
+            tips = self.bent(el_turned, mid[:, None], el_rows)[:, 0]
+            inside = self._depth(tips, el_rows) >= TIP_PRESS
+            if isinstance(self.pieces, tuple):
+                below = self.bent(el_turned, lo[:, None], el_rows)[:, 0]
+                inside |= self._crossed(below, tips, el_rows)
+            hi = np.where(inside, mid, hi)
+            lo = np.where(~inside, mid, lo)
+        closed = np.full(spread.shape, CURL_MAX)
+        closed[el_rows, el_spread] = hi
         rows = np.arange(n)
         reached = hit.any(axis=1)
         pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_score, axis=1))
-        theta = np.where(reached, hi[rows, pick], best[rows, pick])
+        theta = np.where(reached, closed[rows, pick], best[rows, pick])
         return theta, spread[rows, pick]
+
+    SCAN_PAIRS = 2_000_000  # tip-triangle pairs a sheet's scan measures at once
+
+    def _scan_depth(self, tips: np.ndarray) -> np.ndarray:
+        """``_depth`` of the scan's tips (m, S, G, 3): a sheet's in chunks of steps."""
+        if not isinstance(self.pieces, tuple):
+            return convex_depth(self.pieces, tips)
+        m, S, G = tips.shape[:3]
+        step = max(1, self.SCAN_PAIRS // max(1, m * S * self.pieces[0].shape[2]))
+        return np.concatenate(
+            [sheet_depth(self.pieces, tips[:, :, g : g + step].reshape(m, -1, 3)).reshape(m, S, -1)
+             for g in range(0, G, step)], axis=2)  # fmt: skip
+
+    def _scan_crossed(self, tips, inside, blocked) -> np.ndarray:
+        """``inside`` (m, S, G - 1) with the first step at which each tip of the scan went
+        through the sheet set too (tested step by step while no contact came before)."""
+        inside = inside.copy()
+        first = np.where(inside.any(axis=-1), np.argmax(inside, axis=-1), inside.shape[-1])
+        open_ = ~blocked
+        for g in range(inside.shape[-1]):
+            open_ &= first > g
+            if not open_.any():
+                break
+            r, s = np.nonzero(open_)
+            crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
+            inside[r[crossed], s[crossed], g] = True
+            open_[r[crossed], s[crossed]] = False
+        return inside
 
 
 def close_fingers(
