@@ -1163,6 +1163,7 @@ CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
 CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
+SHEET_PAIRS = 1 << 14  # tip-triangle pairs measured at once against a sheet
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
 SPREAD = {False: 40.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
@@ -1498,41 +1499,102 @@ class _FingerReach:
         s = np.sin(theta[..., None] * share[..., None, :])[..., None]
         return knuckle[..., None, :] + (limb * c + cross * s + along * (1.0 - c)).sum(axis=-2)
 
-    def _depth(self, tips: np.ndarray, rows=None) -> np.ndarray:
-        """How deep tips (m, S, 3) (or one per element of ``rows``, (k, 3)) are inside."""
+    def _depth(self, tips: np.ndarray, rows: np.ndarray, exact: bool = False) -> np.ndarray:
+        """How deep tips (k, 3), one per element of ``rows`` (k,), are inside; a sheet's
+        exactly where they are ``TIP_PRESS`` inside it or more (``exact``: everywhere),
+        else -inf, from their nearest triangles only (``_pairs``)."""
         if not isinstance(self.pieces, tuple):
             return convex_depth(self.pieces, tips)
-        if rows is None:  # a sheet's triangles per row (``sheet_parts``)
-            return sheet_depth(self.pieces, tips)
-        return sheet_depth(_rows(self.pieces, rows), tips[:, None])[:, 0]
+        out = np.full(len(tips), -np.inf)  # a tip far from every triangle: not inside
+        reach = None if exact else PINCH_THICKNESS / 2 - TIP_PRESS
+        for el, parts in self._pairs(tips, rows, reach):
+            depth = sheet_depth(parts, tips[el, None])[:, 0]  # a pair's (one triangle)
+            first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
+            out[el[first]] = np.maximum.reduceat(depth, first)  # the nearest triangle's
+        return out
 
     def _crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Whether tips (k, 3), one per element of ``rows`` (k,), went through a sheet on
-        their way from ``before`` (k, 3); never for a solid object."""
+        their way from ``before`` (k, 3) (tested on the triangles near the way only);
+        never for a solid object."""
+        out = np.zeros(len(rows), dtype=bool)
         if not isinstance(self.pieces, tuple) or not len(rows):
-            return np.zeros(len(rows), dtype=bool)
-        return sheet_crossed(_rows(self.pieces, rows), before[:, None], tips[:, None])[:, 0]
+            return out
+        half = np.linalg.norm(tips - before, axis=-1) / 2  # the segment's bounding sphere
+        for el, parts in self._pairs((before + tips) / 2, rows, half):
+            through = sheet_crossed(parts, before[el, None], tips[el, None])[:, 0]
+            first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
+            out[el[first]] = np.logical_or.reduceat(through, first)
+        return out
+
+    NEAR_MARGIN = 1e-6  # m: bounding spheres are trusted to this
+
+    def _pairs(self, points: np.ndarray, rows: np.ndarray, reach):
+        """In chunks, the points (k, 3) (one per element of ``rows`` (k,)) and triangles
+        of their row's sheet that may come within ``reach`` (m; (k,) or one for all) of
+        each other (by the triangle's bounding sphere; ``reach`` None: those that may be
+        a point's nearest): each chunk's elements (P,) (ascending) and ``sheet_parts`` of
+        its pairs' triangles (P, 1, 1 triangle, ...)."""
+        if not hasattr(self, "spheres"):
+            corners = self.pieces[2][:, 0]  # (m, T, 3, 3)
+            centre = corners.mean(axis=-2)
+            radius = np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
+            self.spheres = centre, radius
+        centre, radius = self.spheres
+        if reach is not None:
+            reach = np.broadcast_to(reach, rows.shape)
+        step = max(1, SHEET_PAIRS // centre.shape[1])
+        for start in range(0, len(rows), step):
+            r = rows[start : start + step]
+            gap = np.linalg.norm(points[start : start + step, None] - centre[r], axis=-1)
+            gap -= radius[r]  # (c, T): no nearer than this
+            if reach is None:  # no farther than the nearest sphere's far side
+                within = (gap + 2 * radius[r]).min(axis=1)
+            else:
+                within = reach[start : start + step]
+            el, tri = np.nonzero(gap <= within[:, None] + self.NEAR_MARGIN)
+            if len(el):
+                parts = tuple(p[r[el], 0, tri][:, None, None] for p in self.pieces)
+                yield el + start, parts
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
         object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
         of the curl, bisected; a tip that goes through a sheet between two steps touched
-        it), else those of its nearest approach. The scan's steps are measured together,
-        the bisection for the spreads that touched only."""
+        it), else those of its nearest approach. The scan's steps are measured together
+        (a sheet's only where a tip comes near enough), the bisection for the spreads that
+        touched only."""
         n = len(self.knuckle)
         spread = np.asarray(spreads, dtype=np.float64)
         turned = self.turned(spread)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         tips = self.bent(turned, np.broadcast_to(grid, spread.shape + grid.shape))  # (m, S, G, 3)
-        d = self._scan_depth(tips)  # (m, S, G)
-        blocked = d[..., 0] >= TIP_PRESS  # inside already with the finger stretched: no scan
-        inside = (d[..., 1:] >= TIP_PRESS) & ~blocked[..., None]  # steps 1 ..
-        if isinstance(self.pieces, tuple):  # or through a sheet before its depth says so
+        rows = np.broadcast_to(np.arange(n)[:, None, None], tips.shape[:3])
+        if isinstance(self.pieces, tuple):
+            d = None
+            inside = self._depth(tips.reshape(-1, 3), rows.reshape(-1)).reshape(rows.shape)
+            inside = inside >= TIP_PRESS
+        else:
+            d = convex_depth(self.pieces, tips)  # (m, S, G)
+            inside = d >= TIP_PRESS
+        blocked = inside[..., 0]  # inside already with the finger stretched: no scan
+        inside = inside[..., 1:] & ~blocked[..., None]  # steps 1 ..
+        if d is None:  # or through a sheet before its depth says so
             inside = self._scan_crossed(tips, inside, blocked)
         hit = inside.any(axis=-1)
+        reached = hit.any(axis=1)
+        best, best_score = np.full(spread.shape, grid[0]), np.full(spread.shape, -np.inf)
+        far = np.flatnonzero(~reached)  # the nearest approach of rows that touch nothing
+        if len(far):
+            if d is None:
+                far_rows = np.broadcast_to(far[:, None, None], tips[far].shape[:3]).reshape(-1)
+                depth = self._depth(tips[far].reshape(-1, 3), far_rows, exact=True)
+                depth = depth.reshape(tips[far].shape[:3])
+            else:
+                depth = d[far]
+            score = -np.abs(depth - TIP_PRESS)
+            best[far], best_score[far] = grid[np.argmax(score, axis=-1)], score.max(axis=-1)
         first = np.argmax(inside, axis=-1) + 1
-        score = -np.abs(d - TIP_PRESS)  # the nearest approach of those that touch nothing
-        best, best_score = grid[np.argmax(score, axis=-1)], score.max(axis=-1)
         el_rows, el_spread = np.nonzero(hit)
         lo, hi = grid[first[hit] - 1], grid[first[hit]]
         el_turned = tuple(t[el_rows, el_spread] for t in turned)
@@ -1540,7 +1602,7 @@ class _FingerReach:
             mid = (lo + hi) / 2
             tips = self.bent(el_turned, mid[:, None], el_rows)[:, 0]
             inside = self._depth(tips, el_rows) >= TIP_PRESS
-            if isinstance(self.pieces, tuple):
+            if d is None:
                 below = self.bent(el_turned, lo[:, None], el_rows)[:, 0]
                 inside |= self._crossed(below, tips, el_rows)
             hi = np.where(inside, mid, hi)
@@ -1548,22 +1610,9 @@ class _FingerReach:
         closed = np.full(spread.shape, CURL_MAX)
         closed[el_rows, el_spread] = hi
         rows = np.arange(n)
-        reached = hit.any(axis=1)
         pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_score, axis=1))
         theta = np.where(reached, closed[rows, pick], best[rows, pick])
         return theta, spread[rows, pick]
-
-    SCAN_PAIRS = 2_000_000  # tip-triangle pairs a sheet's scan measures at once
-
-    def _scan_depth(self, tips: np.ndarray) -> np.ndarray:
-        """``_depth`` of the scan's tips (m, S, G, 3): a sheet's in chunks of steps."""
-        if not isinstance(self.pieces, tuple):
-            return convex_depth(self.pieces, tips)
-        m, S, G = tips.shape[:3]
-        step = max(1, self.SCAN_PAIRS // max(1, m * S * self.pieces[0].shape[2]))
-        return np.concatenate(
-            [sheet_depth(self.pieces, tips[:, :, g : g + step].reshape(m, -1, 3)).reshape(m, S, -1)
-             for g in range(0, G, step)], axis=2)  # fmt: skip
 
     def _scan_crossed(self, tips, inside, blocked) -> np.ndarray:
         """``inside`` (m, S, G - 1) with the first step at which each tip of the scan went
