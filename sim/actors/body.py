@@ -1009,6 +1009,55 @@ def sheet_crossed(triangles, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return through.any(axis=-1)
 
 
+def sheet_spheres(parts: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding spheres of a sheet's triangles per row, of its ``sheet_parts``: their
+    centres (n, T, 3) and radii (n, T)."""
+    corners = parts[2][:, 0]  # (n, T, 3, 3)
+    centre = corners.mean(axis=-2)
+    return centre, np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
+
+
+NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
+
+
+def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
+    """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
+    and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
+    the triangles' bounding ``spheres`` (``reach`` None: those that may be a point's
+    nearest): a chunk's elements (P,) (ascending) and the ``sheet_parts`` of its pairs'
+    triangles (P, 1, 1 triangle, ...)."""
+    centre, radius = spheres
+    if reach is not None:
+        reach = np.broadcast_to(reach, rows.shape)
+    step = max(1, SHEET_PAIRS // centre.shape[1])
+    for start in range(0, len(rows), step):
+        r = rows[start : start + step]
+        gap = np.linalg.norm(points[start : start + step, None] - centre[r], axis=-1)
+        gap -= radius[r]  # (c, T): no nearer than this
+        if reach is None:  # no farther than the nearest sphere's far side
+            within = (gap + 2 * radius[r]).min(axis=1)
+        else:
+            within = reach[start : start + step]
+        el, tri = np.nonzero(gap <= within[:, None] + NEAR_MARGIN)
+        if len(el):
+            yield el + start, tuple(p[r[el], 0, tri][:, None, None] for p in parts)
+
+
+def sheet_depth_near(
+    parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach=None
+) -> np.ndarray:
+    """``sheet_depth`` of points (k, 3), one per element of ``rows`` (k,) (on that row's
+    sheet, its ``sheet_parts`` and ``sheet_spheres``), where they are no farther than
+    ``reach`` (m) from it (None: everywhere), else -inf; measured against the triangles
+    that may be nearest only (the same values: the nearest triangle's)."""
+    out = np.full(len(points), -np.inf)
+    for el, pairs in _sheet_pairs(parts, spheres, points, rows, reach):
+        depth = sheet_depth(pairs, points[el, None])[:, 0]  # a pair's (one triangle)
+        first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
+        out[el[first]] = np.maximum.reduceat(depth, first)
+    return out
+
+
 def held_objects(spec, traj, person: Person) -> dict:
     """What a person's grips hold: part name ("body" or "body/link", e.g. a knife's
     handle; ``held_key`` for a pinched cloth) -> (its visuals' meshes in its frame, its
@@ -1313,7 +1362,11 @@ def _over_sheet(
     side = np.array([-0.02, 0.0, 0.02])[None, :, None]  # ... and across the hand
     points = dirs[:, :, None, None] * reach + across[:, :, None, None] * side
     points = palm[f, None, None, None] + points + 0.01 * normals[f, None, None, None]
-    distance = PINCH_THICKNESS / 2 - sheet_depth(triangles[f], points.reshape(len(f), -1, 3))
+    parts = sheet_parts(triangles[f])
+    points = points.reshape(len(f), -1, 3)
+    rows = np.repeat(np.arange(len(f)), points.shape[1])
+    depth = sheet_depth_near(parts, sheet_spheres(parts), points.reshape(-1, 3), rows)
+    distance = PINCH_THICKNESS / 2 - depth.reshape(len(f), -1)
     off = distance.reshape(len(f), len(turns), -1).max(axis=2)
     score = off + 0.01 * np.abs(turns) / PINCH_TURN_COST
     out[f] = dirs[np.arange(len(f)), np.argmin(score, axis=1)]
@@ -1502,16 +1555,16 @@ class _FingerReach:
     def _depth(self, tips: np.ndarray, rows: np.ndarray, exact: bool = False) -> np.ndarray:
         """How deep tips (k, 3), one per element of ``rows`` (k,), are inside; a sheet's
         exactly where they are ``TIP_PRESS`` inside it or more (``exact``: everywhere),
-        else -inf, from their nearest triangles only (``_pairs``)."""
+        else -inf (``sheet_depth_near``)."""
         if not isinstance(self.pieces, tuple):
             return convex_depth(self.pieces, tips)
-        out = np.full(len(tips), -np.inf)  # a tip far from every triangle: not inside
         reach = None if exact else PINCH_THICKNESS / 2 - TIP_PRESS
-        for el, parts in self._pairs(tips, rows, reach):
-            depth = sheet_depth(parts, tips[el, None])[:, 0]  # a pair's (one triangle)
-            first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
-            out[el[first]] = np.maximum.reduceat(depth, first)  # the nearest triangle's
-        return out
+        return sheet_depth_near(self.pieces, self._spheres(), tips, rows, reach)
+
+    def _spheres(self) -> tuple:
+        if not hasattr(self, "spheres"):
+            self.spheres = sheet_spheres(self.pieces)
+        return self.spheres
 
     def _crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Whether tips (k, 3), one per element of ``rows`` (k,), went through a sheet on
@@ -1521,41 +1574,13 @@ class _FingerReach:
         if not isinstance(self.pieces, tuple) or not len(rows):
             return out
         half = np.linalg.norm(tips - before, axis=-1) / 2  # the segment's bounding sphere
-        for el, parts in self._pairs((before + tips) / 2, rows, half):
+        for el, parts in _sheet_pairs(
+            self.pieces, self._spheres(), (before + tips) / 2, rows, half
+        ):
             through = sheet_crossed(parts, before[el, None], tips[el, None])[:, 0]
             first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
             out[el[first]] = np.logical_or.reduceat(through, first)
         return out
-
-    NEAR_MARGIN = 1e-6  # m: bounding spheres are trusted to this
-
-    def _pairs(self, points: np.ndarray, rows: np.ndarray, reach):
-        """In chunks, the points (k, 3) (one per element of ``rows`` (k,)) and triangles
-        of their row's sheet that may come within ``reach`` (m; (k,) or one for all) of
-        each other (by the triangle's bounding sphere; ``reach`` None: those that may be
-        a point's nearest): each chunk's elements (P,) (ascending) and ``sheet_parts`` of
-        its pairs' triangles (P, 1, 1 triangle, ...)."""
-        if not hasattr(self, "spheres"):
-            corners = self.pieces[2][:, 0]  # (m, T, 3, 3)
-            centre = corners.mean(axis=-2)
-            radius = np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
-            self.spheres = centre, radius
-        centre, radius = self.spheres
-        if reach is not None:
-            reach = np.broadcast_to(reach, rows.shape)
-        step = max(1, SHEET_PAIRS // centre.shape[1])
-        for start in range(0, len(rows), step):
-            r = rows[start : start + step]
-            gap = np.linalg.norm(points[start : start + step, None] - centre[r], axis=-1)
-            gap -= radius[r]  # (c, T): no nearer than this
-            if reach is None:  # no farther than the nearest sphere's far side
-                within = (gap + 2 * radius[r]).min(axis=1)
-            else:
-                within = reach[start : start + step]
-            el, tri = np.nonzero(gap <= within[:, None] + self.NEAR_MARGIN)
-            if len(el):
-                parts = tuple(p[r[el], 0, tri][:, None, None] for p in self.pieces)
-                yield el + start, parts
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
