@@ -1009,12 +1009,14 @@ def sheet_crossed(triangles, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return through.any(axis=-1)
 
 
-def sheet_spheres(parts: tuple) -> tuple[np.ndarray, np.ndarray]:
+def sheet_spheres(parts: tuple) -> tuple[np.ndarray, ...]:
     """Bounding spheres of a sheet's triangles per row, of its ``sheet_parts``: their
-    centres (n, T, 3) and radii (n, T)."""
+    centres (n, T, 3) and radii (n, T), and the row's bounding box (n, 2, 3)."""
     corners = parts[2][:, 0]  # (n, T, 3, 3)
     centre = corners.mean(axis=-2)
-    return centre, np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
+    radius = np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
+    box = np.stack([corners.min(axis=(1, 2)), corners.max(axis=(1, 2))], axis=1)
+    return centre, radius, box
 
 
 NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
@@ -1023,24 +1025,28 @@ NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
 def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
     """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
     and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
-    the triangles' bounding ``spheres`` (``reach`` None: those that may be a point's
-    nearest): a chunk's elements (P,) (ascending) and the ``sheet_parts`` of its pairs'
-    triangles (P, 1, 1 triangle, ...)."""
-    centre, radius = spheres
+    the row's bounding box and the triangles' bounding ``spheres`` (``reach`` None: those
+    that may be a point's nearest): a chunk's elements (P,) (ascending) and the
+    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...)."""
+    centre, radius, box = spheres
+    elements = np.arange(len(rows))
     if reach is not None:
-        reach = np.broadcast_to(reach, rows.shape)
+        reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
+        lo, hi = box[rows, 0] - reach[:, None], box[rows, 1] + reach[:, None]
+        elements = np.flatnonzero(((points >= lo) & (points <= hi)).all(axis=1))
     step = max(1, SHEET_PAIRS // centre.shape[1])
-    for start in range(0, len(rows), step):
-        r = rows[start : start + step]
-        gap = np.linalg.norm(points[start : start + step, None] - centre[r], axis=-1)
-        gap -= radius[r]  # (c, T): no nearer than this
+    for start in range(0, len(elements), step):
+        e = elements[start : start + step]
+        r = rows[e]
+        offset = points[e, None] - centre[r]
+        gap2 = np.einsum("ctk,ctk->ct", offset, offset)  # (c, T) squared centre distances
         if reach is None:  # no farther than the nearest sphere's far side
-            within = (gap + 2 * radius[r]).min(axis=1)
+            within = (np.sqrt(gap2) + radius[r]).min(axis=1) + NEAR_MARGIN
         else:
-            within = reach[start : start + step]
-        el, tri = np.nonzero(gap <= within[:, None] + NEAR_MARGIN)
+            within = reach[e]
+        el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
         if len(el):
-            yield el + start, tuple(p[r[el], 0, tri][:, None, None] for p in parts)
+            yield e[el], tuple(p[r[el], 0, tri][:, None, None] for p in parts)
 
 
 def sheet_depth_near(
