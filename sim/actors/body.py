@@ -1415,7 +1415,7 @@ def _from_middle(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
     through which the rays from it towards ``points`` (F, 3) leave: a hand grasping
     something smaller than itself puts its palm in the middle of the face it comes to
     (not on the corner or edge nearest it), so its fingers reach round the rest."""
-    ((normals, offsets),) = _convex_pieces([mesh])
+    ((normals, offsets, _, _),) = _convex_pieces([mesh])
     middle = np.asarray(mesh.bounds, float).mean(axis=0)
     direction = _unit(points - middle + 1e-12)
     towards = direction @ normals.T  # (F, M)
@@ -1497,31 +1497,41 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     return candidates[first], distance[first], faces[first]
 
 
-def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
+def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, ...]]:
     """Each mesh's convex hull as half-spaces (normals (M, 3), offsets (M,)): a point p is
-    inside a piece where ``normals @ p <= offsets`` for every face."""
+    inside a piece where ``normals @ p <= offsets`` for every face; and a sphere round
+    it (its centre (3,) and radius)."""
     pieces = []
     for mesh in meshes:
         hull = mesh.convex_hull
         normals = np.asarray(hull.face_normals)
-        offsets = (normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1)
-        pieces.append((normals, offsets))
+        offsets = np.asarray((normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1))
+        corners = np.asarray(hull.vertices, dtype=np.float64)
+        centre = corners.mean(axis=0)
+        pieces.append(
+            (normals, offsets, centre, float(np.linalg.norm(corners - centre, axis=1).max()))
+        )
     return pieces
 
 
 CONVEX_CHUNK = 1 << 16  # point-face pairs measured at once (512 kB; OpenBLAS keeps to one thread)
 
 
-def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
+def convex_depth(pieces: list, points: np.ndarray, inside_only: bool = False) -> np.ndarray:
     """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
     then a lower bound of minus the distance, exact off a face's middle), measured in
-    chunks of points (one product each)."""
+    chunks of points (one product each). ``inside_only``: a piece is measured only for
+    the points within its sphere (the depth of one outside it is below 0, and -inf
+    here where no piece's sphere holds it): exact where it is 0 or more."""
     flat = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
     depth = np.full(len(flat), -np.inf)
-    for normals, offsets in pieces:
+    for normals, offsets, centre, radius in pieces:
+        if inside_only:
+            offset = flat - centre
+            near = np.flatnonzero(np.einsum("pk,pk->p", offset, offset) <= (radius + 1e-6) ** 2)
         step = max(1, CONVEX_CHUNK // len(normals))
-        for start in range(0, len(flat), step):
-            part = slice(start, start + step)
+        for start in range(0, len(near) if inside_only else len(flat), step):
+            part = near[start : start + step] if inside_only else slice(start, start + step)
             inside = (offsets - flat[part] @ normals.T).min(axis=-1)
             depth[part] = np.maximum(depth[part], inside)
     return depth.reshape(points.shape[:-1])
@@ -1574,11 +1584,12 @@ class _FingerReach:
         return knuckle[..., None, :] + (limb * c + cross * s + along * (1.0 - c)).sum(axis=-2)
 
     def _depth(self, tips: np.ndarray, rows: np.ndarray, exact: bool = False) -> np.ndarray:
-        """How deep tips (k, 3), one per element of ``rows`` (k,), are inside; a sheet's
-        exactly where they are ``TIP_PRESS`` inside it or more (``exact``: everywhere),
-        else -inf (``sheet_depth_near``)."""
+        """How deep tips (k, 3), one per element of ``rows`` (k,), are inside: exactly
+        where they are ``TIP_PRESS`` inside or more (``exact``: everywhere), else no deeper
+        than that (-inf where nothing is near: ``convex_depth``'s ``inside_only``,
+        ``sheet_depth_near``)."""
         if not isinstance(self.pieces, tuple):
-            return convex_depth(self.pieces, tips)
+            return convex_depth(self.pieces, tips, inside_only=not exact)
         reach = None if exact else PINCH_THICKNESS / 2 - TIP_PRESS
         return sheet_depth_near(self.pieces, self._spheres(), tips, rows, reach)
 
@@ -1615,30 +1626,21 @@ class _FingerReach:
         turned = self.turned(spread)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
         tips = self.bent(turned, np.broadcast_to(grid, spread.shape + grid.shape))  # (m, S, G, 3)
+        sheet = isinstance(self.pieces, tuple)
         rows = np.broadcast_to(np.arange(n)[:, None, None], tips.shape[:3])
-        if isinstance(self.pieces, tuple):
-            d = None
-            inside = self._depth(tips.reshape(-1, 3), rows.reshape(-1)).reshape(rows.shape)
-            inside = inside >= TIP_PRESS
-        else:
-            d = convex_depth(self.pieces, tips)  # (m, S, G)
-            inside = d >= TIP_PRESS
+        depth = self._depth(tips.reshape(-1, 3), rows.reshape(-1))
+        inside = depth.reshape(rows.shape) >= TIP_PRESS  # (m, S, G)
         blocked = inside[..., 0]  # inside already with the finger stretched: no scan
         inside = inside[..., 1:] & ~blocked[..., None]  # steps 1 ..
-        if d is None:  # or through a sheet before its depth says so
+        if sheet:  # or through a sheet before its depth says so
             inside = self._scan_crossed(tips, inside, blocked)
         hit = inside.any(axis=-1)
         reached = hit.any(axis=1)
         best, best_score = np.full(spread.shape, grid[0]), np.full(spread.shape, -np.inf)
         far = np.flatnonzero(~reached)  # the nearest approach of rows that touch nothing
         if len(far):
-            if d is None:
-                far_rows = np.broadcast_to(far[:, None, None], tips[far].shape[:3]).reshape(-1)
-                depth = self._depth(tips[far].reshape(-1, 3), far_rows, exact=True)
-                depth = depth.reshape(tips[far].shape[:3])
-            else:
-                depth = d[far]
-            score = -np.abs(depth - TIP_PRESS)
+            depth = self._depth(tips[far].reshape(-1, 3), rows[far].reshape(-1), exact=True)
+            score = -np.abs(depth.reshape(rows[far].shape) - TIP_PRESS)
             best[far], best_score[far] = grid[np.argmax(score, axis=-1)], score.max(axis=-1)
         first = np.argmax(inside, axis=-1) + 1
         el_rows, el_spread = np.nonzero(hit)
@@ -1648,7 +1650,7 @@ class _FingerReach:
             mid = (lo + hi) / 2
             tips = self.bent(el_turned, mid[:, None], el_rows)[:, 0]
             inside = self._depth(tips, el_rows) >= TIP_PRESS
-            if d is None:
+            if sheet:
                 below = self.bent(el_turned, lo[:, None], el_rows)[:, 0]
                 inside |= self._crossed(below, tips, el_rows)
             hi = np.where(inside, mid, hi)
