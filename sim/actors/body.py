@@ -613,14 +613,16 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
     }
     A = ANNY_TO_REST.as_matrix()
     bones = np.tile(np.eye(4), (F, len(labels), 1, 1))
+    driven = {}  # (a, b, w) -> the driving rotations (F, 3, 3), shared by many bones
     for c, label in enumerate(labels):
-        a, b, w = _driver(label)
-        if w > 0:
-            rel = (delta[a].inv() * delta[b]).as_rotvec()
-            d = delta[a] * Rotation.from_rotvec(w * rel)
-        else:
-            d = delta[a]
-        bones[:, c, :3, :3] = d.as_matrix() @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
+        a, b, w = driver = _driver(label)
+        if driver not in driven:
+            if w > 0:
+                rel = (delta[a].inv() * delta[b]).as_rotvec()
+                driven[driver] = (delta[a] * Rotation.from_rotvec(w * rel)).as_matrix()
+            else:
+                driven[driver] = delta[a].as_matrix()
+        bones[:, c, :3, :3] = driven[driver] @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
     up = delta["root"].apply([0.0, 0.0, anny_pelvis - pelvis_height])
     bones[:, 0, :3, 3] = links["root"][:, :3, 3] + up
     return bones
