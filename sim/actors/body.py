@@ -1575,7 +1575,8 @@ class _FingerReach:
 
     def bent(self, turned: tuple, theta: np.ndarray, rows=None) -> np.ndarray:
         """Tip positions (..., G, 3) for curls ``theta`` (..., G) (rad) of limbs ``turned``
-        (..., 3, 3): (m, S) of them, or one per element of ``rows`` (k,) (each its row)."""
+        (..., 3, 3): (m, S) of them (``theta`` (m, S or 1, G)), or one per element of
+        ``rows`` (k,) (each its row)."""
         limb, cross, along = (t[..., None, :, :] for t in turned)
         knuckle, share = (self.knuckle, self.share) if rows is None else (
             self.knuckle[rows], self.share[rows])  # fmt: skip
@@ -1627,7 +1628,7 @@ class _FingerReach:
         spread = np.asarray(spreads, dtype=np.float64)
         turned = self.turned(spread)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
-        tips = self.bent(turned, np.broadcast_to(grid, spread.shape + grid.shape))  # (m, S, G, 3)
+        tips = self.bent(turned, np.broadcast_to(grid, (n, 1, len(grid))))  # (m, S, G, 3)
         sheet = isinstance(self.pieces, tuple)
         rows = np.broadcast_to(np.arange(n)[:, None, None], tips.shape[:3])
         depth = self._depth(tips.reshape(-1, 3), rows.reshape(-1))
