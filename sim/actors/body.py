@@ -1519,21 +1519,35 @@ def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, ...]]:
 CONVEX_CHUNK = 1 << 16  # point-face pairs measured at once (512 kB; OpenBLAS keeps to one thread)
 
 
-def convex_depth(pieces: list, points: np.ndarray, inside_only: bool = False) -> np.ndarray:
+CONVEX_SAMPLE = 16  # a piece of more faces than 4 times this is first tried on every 16th
+
+
+def convex_depth(pieces: list, points: np.ndarray, at_least: float | None = None) -> np.ndarray:
     """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
     then a lower bound of minus the distance, exact off a face's middle), measured in
-    chunks of points (one product each). ``inside_only``: a piece is measured only for
-    the points within its sphere (the depth of one outside it is below 0, and -inf
-    here where no piece's sphere holds it): exact where it is 0 or more."""
+    chunks of points (one product each). ``at_least`` (m, >= 0): only whether a point is
+    so deep matters: a piece is measured only for the points within its sphere that a
+    sample of its faces (every ``CONVEX_SAMPLE``-th) leaves so deep, -inf where no piece
+    is; exact where the result is ``at_least`` or more."""
     flat = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
     depth = np.full(len(flat), -np.inf)
     for normals, offsets, centre, radius in pieces:
-        if inside_only:
+        todo = np.arange(len(flat))
+        if at_least is not None:
             offset = flat - centre
-            near = np.flatnonzero(np.einsum("pk,pk->p", offset, offset) <= (radius + 1e-6) ** 2)
+            todo = np.flatnonzero(np.einsum("pk,pk->p", offset, offset) <= (radius + 1e-6) ** 2)
+            if len(normals) > 4 * CONVEX_SAMPLE:  # a point outside a sampled face is no deeper
+                few = slice(None, None, CONVEX_SAMPLE)
+                deep = np.ones(len(todo), dtype=bool)
+                step = max(1, CONVEX_CHUNK // len(normals[few]))
+                for start in range(0, len(todo), step):
+                    part = todo[start : start + step]
+                    sample = (offsets[few] - flat[part] @ normals[few].T).min(axis=-1)
+                    deep[start : start + step] = sample >= at_least - 1e-9
+                todo = todo[deep]
         step = max(1, CONVEX_CHUNK // len(normals))
-        for start in range(0, len(near) if inside_only else len(flat), step):
-            part = near[start : start + step] if inside_only else slice(start, start + step)
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
             inside = (offsets - flat[part] @ normals.T).min(axis=-1)
             depth[part] = np.maximum(depth[part], inside)
     return depth.reshape(points.shape[:-1])
@@ -1589,10 +1603,10 @@ class _FingerReach:
     def _depth(self, tips: np.ndarray, rows: np.ndarray, exact: bool = False) -> np.ndarray:
         """How deep tips (k, 3), one per element of ``rows`` (k,), are inside: exactly
         where they are ``TIP_PRESS`` inside or more (``exact``: everywhere), else no deeper
-        than that (-inf where nothing is near: ``convex_depth``'s ``inside_only``,
+        than that (-inf where nothing is near: ``convex_depth``'s ``at_least``,
         ``sheet_depth_near``)."""
         if not isinstance(self.pieces, tuple):
-            return convex_depth(self.pieces, tips, inside_only=not exact)
+            return convex_depth(self.pieces, tips, None if exact else TIP_PRESS)
         reach = None if exact else PINCH_THICKNESS / 2 - TIP_PRESS
         return sheet_depth_near(self.pieces, self._spheres(), tips, rows, reach)
 
