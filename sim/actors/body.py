@@ -868,9 +868,7 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Each joint point is skinned with the bone weights of the skin nearest it.
     nearest = faces[triangle][np.arange(len(triangle)), 0]
     weights = np.zeros((42, len(bone_labels())))
-    W = _skin_matrix()
-    for row, vertex in zip(np.flatnonzero(joints), nearest, strict=True):
-        weights[row] = W[vertex].toarray()[0]
+    weights[np.flatnonzero(joints)] = _skin_matrix()[nearest].toarray()
     return weights, points, tips
 
 
@@ -1489,8 +1487,12 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     tri = vertices[np.asarray(mesh.faces)]
     lo, hi = tri.min(axis=1), tri.max(axis=1)
     reach, _ = cKDTree(vertices).query(points)
-    gap = np.maximum(lo[None] - points[:, None], 0.0) + np.maximum(points[:, None] - hi[None], 0.0)
-    near = (gap**2).sum(axis=2) <= (reach**2)[:, None] * (1 + 1e-9) + 1e-18
+    bound = (reach**2 * (1 + 1e-9) + 1e-18)[:, None]
+    near = np.empty((len(points), len(tri)), dtype=bool)
+    for i in range(0, len(points), 4):  # a few points at a time: the boxes' gaps stay in cache
+        p = points[i : i + 4, None]
+        gap = np.maximum(lo[None] - p, 0.0) + np.maximum(p - hi[None], 0.0)
+        near[i : i + 4] = (gap**2).sum(axis=2) <= bound[i : i + 4]
     rows, faces = np.nonzero(near)
     candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
     distance = np.linalg.norm(candidates - points[rows], axis=1)
