@@ -1020,6 +1020,7 @@ def sheet_spheres(parts: tuple) -> tuple[np.ndarray, ...]:
 
 
 NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
+SHEET_PAIRS = 1 << 16  # tip-triangle pairs measured at once against a sheet
 
 
 def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
@@ -1218,7 +1219,6 @@ CURL_MAX = np.radians(250.0)  # the most a finger's three joints bend together
 CURL_MIN = np.radians(-30.0)  # ... and stretch back, away from the palm
 CURL_SHARE = (0.4, 0.35, 0.25)  # how a finger's curl is shared from the palm to the tip
 TIP_PRESS = 0.002  # m: fingers close until the tip is this far inside the surface
-SHEET_PAIRS = 1 << 16  # tip-triangle pairs measured at once against a sheet
 CURL_STEPS = 36  # curls tried from ``CURL_MIN`` to ``CURL_MAX`` before bisecting the first contact
 SPREAD = {False: 40.0, True: 90.0}  # degrees a finger (True: the thumb) may turn sideways
 THUMB_SHARE = (0.3, 0.4, 0.3)  # the thumb's
