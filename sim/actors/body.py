@@ -594,14 +594,16 @@ def retarget(phenotype: dict, links: dict[str, np.ndarray], pelvis_height: float
     }
     A = ANNY_TO_REST.as_matrix()
     bones = np.tile(np.eye(4), (F, len(labels), 1, 1))
+    driven = {}  # (a, b, w) -> the driving rotations (F, 3, 3), shared by many bones
     for c, label in enumerate(labels):
-        a, b, w = _driver(label)
-        if w > 0:
-            rel = (delta[a].inv() * delta[b]).as_rotvec()
-            d = delta[a] * Rotation.from_rotvec(w * rel)
-        else:
-            d = delta[a]
-        bones[:, c, :3, :3] = d.as_matrix() @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
+        a, b, w = driver = _driver(label)
+        if driver not in driven:
+            if w > 0:
+                rel = (delta[a].inv() * delta[b]).as_rotvec()
+                driven[driver] = (delta[a] * Rotation.from_rotvec(w * rel)).as_matrix()
+            else:
+                driven[driver] = delta[a].as_matrix()
+        bones[:, c, :3, :3] = driven[driver] @ (C[c] @ A @ rest.rest_poses[c, :3, :3])
     up = delta["root"].apply([0.0, 0.0, anny_pelvis - pelvis_height])
     bones[:, 0, :3, 3] = links["root"][:, :3, 3] + up
     return bones
@@ -847,9 +849,7 @@ def _hand_points(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Each joint point is skinned with the bone weights of the skin nearest it.
     nearest = faces[triangle][np.arange(len(triangle)), 0]
     weights = np.zeros((42, len(bone_labels())))
-    W = _skin_matrix()
-    for row, vertex in zip(np.flatnonzero(joints), nearest, strict=True):
-        weights[row] = W[vertex].toarray()[0]
+    weights[np.flatnonzero(joints)] = _skin_matrix()[nearest].toarray()
     return weights, points, tips
 
 
@@ -988,6 +988,62 @@ def sheet_crossed(triangles, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     w = x[..., None, :] - corners
     through &= (np.einsum("...k,...k->...", w, inward) >= 0).all(axis=-1)
     return through.any(axis=-1)
+
+
+def sheet_spheres(parts: tuple) -> tuple[np.ndarray, ...]:
+    """Bounding spheres of a sheet's triangles per row, of its ``sheet_parts``: their
+    centres (n, T, 3) and radii (n, T), and the row's bounding box (n, 2, 3)."""
+    corners = parts[2][:, 0]  # (n, T, 3, 3)
+    centre = corners.mean(axis=-2)
+    radius = np.linalg.norm(corners - centre[..., None, :], axis=-1).max(axis=-1)
+    box = np.stack([corners.min(axis=(1, 2)), corners.max(axis=(1, 2))], axis=1)
+    return centre, radius, box
+
+
+NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
+SHEET_PAIRS = 1 << 16  # tip-triangle pairs measured at once against a sheet
+
+
+def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
+    """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
+    and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
+    the row's bounding box and the triangles' bounding ``spheres`` (``reach`` None: those
+    that may be a point's nearest): a chunk's elements (P,) (ascending) and the
+    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...)."""
+    centre, radius, box = spheres
+    elements = np.arange(len(rows))
+    if reach is not None:
+        reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
+        lo, hi = box[rows, 0] - reach[:, None], box[rows, 1] + reach[:, None]
+        elements = np.flatnonzero(((points >= lo) & (points <= hi)).all(axis=1))
+    step = max(1, SHEET_PAIRS // centre.shape[1])
+    for start in range(0, len(elements), step):
+        e = elements[start : start + step]
+        r = rows[e]
+        offset = points[e, None] - centre[r]
+        gap2 = np.einsum("ctk,ctk->ct", offset, offset)  # (c, T) squared centre distances
+        if reach is None:  # no farther than the nearest sphere's far side
+            within = (np.sqrt(gap2) + radius[r]).min(axis=1) + NEAR_MARGIN
+        else:
+            within = reach[e]
+        el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
+        if len(el):
+            yield e[el], tuple(p[r[el], 0, tri][:, None, None] for p in parts)
+
+
+def sheet_depth_near(
+    parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach=None
+) -> np.ndarray:
+    """``sheet_depth`` of points (k, 3), one per element of ``rows`` (k,) (on that row's
+    sheet, its ``sheet_parts`` and ``sheet_spheres``), where they are no farther than
+    ``reach`` (m) from it (None: everywhere), else -inf; measured against the triangles
+    that may be nearest only (the same values: the nearest triangle's)."""
+    out = np.full(len(points), -np.inf)
+    for el, pairs in _sheet_pairs(parts, spheres, points, rows, reach):
+        depth = sheet_depth(pairs, points[el, None])[:, 0]  # a pair's (one triangle)
+        first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
+        out[el[first]] = np.maximum.reduceat(depth, first)
+    return out
 
 
 def held_objects(spec, traj, person: Person) -> dict:
@@ -1281,7 +1337,7 @@ def grasp_hands(
         if not turn.any() or held_key(grip) not in objects:
             continue
         meshes, poses = objects[held_key(grip)][:2]
-        mesh = trimesh.util.concatenate(meshes)
+        mesh = _concatenated(meshes)
         frame = _hand_frame(key, side)
         wrist_bone = _bone(f"wrist.{side}")
         wrist = bone_poses[:, wrist_bone, :3, 3]
@@ -1335,6 +1391,21 @@ def grasp_hands(
     return bones, targets
 
 
+def _concatenated(meshes: list) -> trimesh.Trimesh:
+    """``trimesh.util.concatenate`` of meshes, their geometry only (their visuals, whose
+    concatenation costs tens of milliseconds, left out)."""
+    if len(meshes) == 1:
+        return meshes[0].copy(include_visual=False)
+    vertices, faces = trimesh.util.append_faces(
+        [m.vertices.copy() for m in meshes], [m.faces.copy() for m in meshes]
+    )
+    normals = {}
+    for name in ("face_normals", "vertex_normals"):  # those already worked out, as given
+        if any(name in m._cache for m in meshes):
+            normals[name] = trimesh.util.vstack_empty([getattr(m, name) for m in meshes])
+    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False, **normals)
+
+
 def _over_sheet(
     triangles: np.ndarray,
     palm: np.ndarray,
@@ -1358,7 +1429,11 @@ def _over_sheet(
     side = np.array([-0.02, 0.0, 0.02])[None, :, None]  # ... and across the hand
     points = dirs[:, :, None, None] * reach + across[:, :, None, None] * side
     points = palm[f, None, None, None] + points + 0.01 * normals[f, None, None, None]
-    distance = PINCH_THICKNESS / 2 - sheet_depth(triangles[f], points.reshape(len(f), -1, 3))
+    parts = sheet_parts(triangles[f])
+    points = points.reshape(len(f), -1, 3)
+    rows = np.repeat(np.arange(len(f)), points.shape[1])
+    depth = sheet_depth_near(parts, sheet_spheres(parts), points.reshape(-1, 3), rows)
+    distance = PINCH_THICKNESS / 2 - depth.reshape(len(f), -1)
     off = distance.reshape(len(f), len(turns), -1).max(axis=2)
     score = off + 0.01 * np.abs(turns) / PINCH_TURN_COST
     out[f] = dirs[np.arange(len(f)), np.argmin(score, axis=1)]
@@ -1386,7 +1461,7 @@ def _from_middle(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
     through which the rays from it towards ``points`` (F, 3) leave: a hand grasping
     something smaller than itself puts its palm in the middle of the face it comes to
     (not on the corner or edge nearest it), so its fingers reach round the rest."""
-    ((normals, offsets),) = _convex_pieces([mesh])
+    ((normals, offsets, _, _),) = _convex_pieces([mesh])
     middle = np.asarray(mesh.bounds, float).mean(axis=0)
     direction = _unit(points - middle + 1e-12)
     towards = direction @ normals.T  # (F, M)
@@ -1458,8 +1533,12 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     tri = vertices[np.asarray(mesh.faces)]
     lo, hi = tri.min(axis=1), tri.max(axis=1)
     reach, _ = cKDTree(vertices).query(points)
-    gap = np.maximum(lo[None] - points[:, None], 0.0) + np.maximum(points[:, None] - hi[None], 0.0)
-    near = (gap**2).sum(axis=2) <= (reach**2)[:, None] * (1 + 1e-9) + 1e-18
+    bound = (reach**2 * (1 + 1e-9) + 1e-18)[:, None]
+    near = np.empty((len(points), len(tri)), dtype=bool)
+    for i in range(0, len(points), 4):  # a few points at a time: the boxes' gaps stay in cache
+        p = points[i : i + 4, None]
+        gap = np.maximum(lo[None] - p, 0.0) + np.maximum(p - hi[None], 0.0)
+        near[i : i + 4] = (gap**2).sum(axis=2) <= bound[i : i + 4]
     rows, faces = np.nonzero(near)
     candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
     distance = np.linalg.norm(candidates - points[rows], axis=1)
@@ -1468,25 +1547,58 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     return candidates[first], distance[first], faces[first]
 
 
-def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, np.ndarray]]:
+def _convex_pieces(meshes: list) -> list[tuple[np.ndarray, ...]]:
     """Each mesh's convex hull as half-spaces (normals (M, 3), offsets (M,)): a point p is
-    inside a piece where ``normals @ p <= offsets`` for every face."""
+    inside a piece where ``normals @ p <= offsets`` for every face; and a sphere round
+    it (its centre (3,) and radius)."""
     pieces = []
     for mesh in meshes:
         hull = mesh.convex_hull
         normals = np.asarray(hull.face_normals)
-        offsets = (normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1)
-        pieces.append((normals, offsets))
+        offsets = np.asarray((normals * hull.vertices[hull.faces[:, 0]]).sum(axis=1))
+        corners = np.asarray(hull.vertices, dtype=np.float64)
+        centre = corners.mean(axis=0)
+        pieces.append(
+            (normals, offsets, centre, float(np.linalg.norm(corners - centre, axis=1).max()))
+        )
     return pieces
 
 
-def convex_depth(pieces: list, points: np.ndarray) -> np.ndarray:
+CONVEX_CHUNK = 1 << 16  # point-face pairs measured at once (512 kB; OpenBLAS keeps to one thread)
+
+
+CONVEX_SAMPLE = 16  # a piece of more faces than 4 times this is first tried on every 16th
+
+
+def convex_depth(pieces: list, points: np.ndarray, at_least: float | None = None) -> np.ndarray:
     """How deep points (..., 3) are inside a union of convex pieces (m; negative outside:
-    then a lower bound of minus the distance, exact off a face's middle)."""
-    depth = np.full(points.shape[:-1], -np.inf)
-    for normals, offsets in pieces:
-        depth = np.maximum(depth, (offsets - points @ normals.T).min(axis=-1))
-    return depth
+    then a lower bound of minus the distance, exact off a face's middle), measured in
+    chunks of points (one product each). ``at_least`` (m, >= 0): only whether a point is
+    so deep matters: a piece is measured only for the points within its sphere that a
+    sample of its faces (every ``CONVEX_SAMPLE``-th) leaves so deep, -inf where no piece
+    is; exact where the result is ``at_least`` or more."""
+    flat = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+    depth = np.full(len(flat), -np.inf)
+    for normals, offsets, centre, radius in pieces:
+        todo = np.arange(len(flat))
+        if at_least is not None:
+            offset = flat - centre
+            todo = np.flatnonzero(np.einsum("pk,pk->p", offset, offset) <= (radius + 1e-6) ** 2)
+            if len(normals) > 4 * CONVEX_SAMPLE:  # a point outside a sampled face is no deeper
+                few = slice(None, None, CONVEX_SAMPLE)
+                deep = np.ones(len(todo), dtype=bool)
+                step = max(1, CONVEX_CHUNK // len(normals[few]))
+                for start in range(0, len(todo), step):
+                    part = todo[start : start + step]
+                    sample = (offsets[few] - flat[part] @ normals[few].T).min(axis=-1)
+                    deep[start : start + step] = sample >= at_least - 1e-9
+                todo = todo[deep]
+        step = max(1, CONVEX_CHUNK // len(normals))
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
+            inside = (offsets - flat[part] @ normals.T).min(axis=-1)
+            depth[part] = np.maximum(depth[part], inside)
+    return depth.reshape(points.shape[:-1])
 
 
 def _rotate(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -1514,69 +1626,122 @@ class _FingerReach:
         self.knuckle, self.limbs, self.normal = knuckle, limbs, normal
         self.share, self.pieces = share, pieces
 
-    def tips(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """Tip positions (m, S, 3) for curls and spreads (m, S) (rad)."""
+    def turned(self, spread: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The limbs turned sideways by spreads (m, S) (rad), (m, S, 3, 3), and the terms
+        of Rodrigues' formula for their curl that do not depend on its angle: the curl
+        axis' cross product with each limb and the axis times its dot product with it."""
         normal = self.normal[:, None, None]  # (m, 1, 1, 3)
         limb = _rotate(self.limbs[:, None], normal, spread[..., None])  # (m, S, 3, 3)
-        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)
-        angle = theta[..., None] * self.share[:, None]  # (m, S, 3)
-        bent = _rotate(limb, axis[:, :, None], angle)
-        return self.knuckle[:, None] + bent.sum(axis=2)
+        axis = _unit(np.cross(_unit(limb[:, :, 0]), self.normal[:, None]) + 1e-12)[:, :, None]
+        return limb, np.cross(axis, limb), axis * (axis * limb).sum(axis=-1, keepdims=True)
 
-    def depth(self, theta: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        return self._depth(self.tips(theta, spread))
+    def bent(self, turned: tuple, theta: np.ndarray, rows=None) -> np.ndarray:
+        """Tip positions (..., G, 3) for curls ``theta`` (..., G) (rad) of limbs ``turned``
+        (..., 3, 3): (m, S) of them (``theta`` (m, S or 1, G)), or one per element of
+        ``rows`` (k,) (each its row)."""
+        limb, cross, along = (t[..., None, :, :] for t in turned)
+        knuckle, share = (self.knuckle, self.share) if rows is None else (
+            self.knuckle[rows], self.share[rows])  # fmt: skip
+        if rows is None:
+            knuckle, share = knuckle[:, None], share[:, None]
+        c = np.cos(theta[..., None] * share[..., None, :])[..., None]  # (..., G, 3, 1)
+        s = np.sin(theta[..., None] * share[..., None, :])[..., None]
+        return knuckle[..., None, :] + (limb * c + cross * s + along * (1.0 - c)).sum(axis=-2)
 
-    def _depth(self, tips: np.ndarray) -> np.ndarray:
-        if isinstance(self.pieces, tuple):  # a sheet's triangles per row (``sheet_parts``)
-            return sheet_depth(self.pieces, tips)
-        return convex_depth(self.pieces, tips)
+    def _depth(self, tips: np.ndarray, rows: np.ndarray, exact: bool = False) -> np.ndarray:
+        """How deep tips (k, 3), one per element of ``rows`` (k,), are inside: exactly
+        where they are ``TIP_PRESS`` inside or more (``exact``: everywhere), else no deeper
+        than that (-inf where nothing is near: ``convex_depth``'s ``at_least``,
+        ``sheet_depth_near``)."""
+        if not isinstance(self.pieces, tuple):
+            return convex_depth(self.pieces, tips, None if exact else TIP_PRESS)
+        reach = None if exact else PINCH_THICKNESS / 2 - TIP_PRESS
+        return sheet_depth_near(self.pieces, self._spheres(), tips, rows, reach)
 
-    def crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Whether tips (m, S, 3) went through a sheet (thinner than a step of the curl
-        moves a tip) on their way from ``before``, tested in ``rows`` (bool, m) only;
+    def _spheres(self) -> tuple:
+        if not hasattr(self, "spheres"):
+            self.spheres = sheet_spheres(self.pieces)
+        return self.spheres
+
+    def _crossed(self, before: np.ndarray, tips: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Whether tips (k, 3), one per element of ``rows`` (k,), went through a sheet on
+        their way from ``before`` (k, 3) (tested on the triangles near the way only);
         never for a solid object."""
-        out = np.zeros(tips.shape[:-1], dtype=bool)
-        if isinstance(self.pieces, tuple) and rows.any():
-            out[rows] = sheet_crossed(_rows(self.pieces, rows), before[rows], tips[rows])
+        out = np.zeros(len(rows), dtype=bool)
+        if not isinstance(self.pieces, tuple) or not len(rows):
+            return out
+        half = np.linalg.norm(tips - before, axis=-1) / 2  # the segment's bounding sphere
+        for el, parts in _sheet_pairs(
+            self.pieces, self._spheres(), (before + tips) / 2, rows, half
+        ):
+            through = sheet_crossed(parts, before[el, None], tips[el, None])[:, 0]
+            first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
+            out[el[first]] = np.logical_or.reduceat(through, first)
         return out
 
     def search(self, spreads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the curl and spread (rad) that bring the tip ``TIP_PRESS`` inside the
         object with the least spread of its ``spreads`` (m, S) (the first contact of a scan
         of the curl, bisected; a tip that goes through a sheet between two steps touched
-        it), else those of its nearest approach."""
+        it), else those of its nearest approach. The scan's steps are measured together
+        (a sheet's only where a tip comes near enough), the bisection for the spreads that
+        touched only."""
         n = len(self.knuckle)
         spread = np.asarray(spreads, dtype=np.float64)
+        turned = self.turned(spread)
         grid = np.linspace(CURL_MIN, CURL_MAX, CURL_STEPS)
-        lo, hi = np.full_like(spread, grid[0]), np.full_like(spread, CURL_MAX)
-        hit = np.zeros_like(spread, dtype=bool)
-        before = self.tips(np.full_like(spread, grid[0]), spread)
-        d = self._depth(before)
-        blocked = d >= TIP_PRESS  # inside already with the finger stretched: no contact scan
-        best, best_score = np.full_like(spread, grid[0]), -np.abs(d - TIP_PRESS)
-        prev = grid[0]
-        for g in grid[1:]:
-            tips = self.tips(np.full_like(spread, g), spread)
-            d = self._depth(tips)
-            open_ = ~hit & ~blocked
-            new = open_ & ((d >= TIP_PRESS) | self.crossed(before, tips, open_.any(axis=1)))
-            lo[new], hi[new], hit[new] = prev, g, True
-            score = -np.abs(d - TIP_PRESS)
-            nearer = ~hit & (score > best_score)
-            best[nearer], best_score[nearer] = g, score[nearer]
-            prev, before = g, tips
+        tips = self.bent(turned, np.broadcast_to(grid, (n, 1, len(grid))))  # (m, S, G, 3)
+        sheet = isinstance(self.pieces, tuple)
+        rows = np.broadcast_to(np.arange(n)[:, None, None], tips.shape[:3])
+        depth = self._depth(tips.reshape(-1, 3), rows.reshape(-1))
+        inside = depth.reshape(rows.shape) >= TIP_PRESS  # (m, S, G)
+        blocked = inside[..., 0]  # inside already with the finger stretched: no scan
+        inside = inside[..., 1:] & ~blocked[..., None]  # steps 1 ..
+        if sheet:  # or through a sheet before its depth says so
+            inside = self._scan_crossed(tips, inside, blocked)
+        hit = inside.any(axis=-1)
+        reached = hit.any(axis=1)
+        best, best_score = np.full(spread.shape, grid[0]), np.full(spread.shape, -np.inf)
+        far = np.flatnonzero(~reached)  # the nearest approach of rows that touch nothing
+        if len(far):
+            depth = self._depth(tips[far].reshape(-1, 3), rows[far].reshape(-1), exact=True)
+            score = -np.abs(depth.reshape(rows[far].shape) - TIP_PRESS)
+            best[far], best_score[far] = grid[np.argmax(score, axis=-1)], score.max(axis=-1)
+        first = np.argmax(inside, axis=-1) + 1
+        el_rows, el_spread = np.nonzero(hit)
+        lo, hi = grid[first[hit] - 1], grid[first[hit]]
+        el_turned = tuple(t[el_rows, el_spread] for t in turned)
         for _ in range(10):
             mid = (lo + hi) / 2
-            tips = self.tips(mid, spread)
-            crossed = self.crossed(self.tips(lo, spread), tips, hit.any(axis=1))
-            inside = (self._depth(tips) >= TIP_PRESS) | crossed
-            hi = np.where(hit & inside, mid, hi)
-            lo = np.where(hit & ~inside, mid, lo)
+            tips = self.bent(el_turned, mid[:, None], el_rows)[:, 0]
+            inside = self._depth(tips, el_rows) >= TIP_PRESS
+            if sheet:
+                below = self.bent(el_turned, lo[:, None], el_rows)[:, 0]
+                inside |= self._crossed(below, tips, el_rows)
+            hi = np.where(inside, mid, hi)
+            lo = np.where(~inside, mid, lo)
+        closed = np.full(spread.shape, CURL_MAX)
+        closed[el_rows, el_spread] = hi
         rows = np.arange(n)
-        reached = hit.any(axis=1)
         pick = np.where(reached, np.argmax(hit, axis=1), np.argmax(best_score, axis=1))
-        theta = np.where(reached, hi[rows, pick], best[rows, pick])
+        theta = np.where(reached, closed[rows, pick], best[rows, pick])
         return theta, spread[rows, pick]
+
+    def _scan_crossed(self, tips, inside, blocked) -> np.ndarray:
+        """``inside`` (m, S, G - 1) with the first step at which each tip of the scan went
+        through the sheet set too (tested step by step while no contact came before)."""
+        inside = inside.copy()
+        first = np.where(inside.any(axis=-1), np.argmax(inside, axis=-1), inside.shape[-1])
+        open_ = ~blocked
+        for g in range(inside.shape[-1]):
+            open_ &= first > g
+            if not open_.any():
+                break
+            r, s = np.nonzero(open_)
+            crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
+            inside[r[crossed], s[crossed], g] = True
+            open_[r[crossed], s[crossed]] = False
+        return inside
 
 
 def close_fingers(
