@@ -9,7 +9,8 @@ anny's cache, the rest bodies) is timed apart, per clip. The drawing cost is the
 difference between rendering the scene with and without the person's regions (every
 pass a clip renders: shadows, depth, colour, ids, normals, coverage, flow), the least
 of ``--repeats`` interleaved runs of each, wall and CPU time (llvmpipe's threads
-included).
+included), and the median over the rounds of each round's own difference (which the
+machine's drift between rounds moves less).
 
 python benchmarks/people.py                 # pick_place, 48 frames at 24 fps, 640x360
 python benchmarks/people.py --frames 96 --task carry
@@ -262,6 +263,13 @@ def main() -> None:
         f"skinning + drawing one person: {skin_ms + draw_ms[0]:.1f} ms/frame, "
         f"{skin_cpu_ms + draw_ms[1]:.1f} CPU (drawing {draw_ms[0]:.1f} wall, "
         f"{draw_ms[1]:.1f} CPU; target <= 10)"
+    )
+    paired = np.array(runs["with"]) - np.array(runs["without"])  # each round's own pair
+    low, median, high = np.percentile(paired, [0, 50, 100], axis=0)
+    print(
+        f"drawing, each round's pair (with minus without, {args.repeats} rounds): median "
+        f"{median[0]:.1f} ms/frame wall ({median[1]:.1f} CPU), range {low[0]:.1f} to "
+        f"{high[0]:.1f} wall; with skinning, median {skin_ms + median[0]:.1f} wall"
     )
     print(f"load average: {os.getloadavg()}")
 
