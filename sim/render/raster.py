@@ -1113,22 +1113,7 @@ class Renderer:
         GL.glDepthMask(True)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         # the sky (as _sky_pass draws it), face by face
-        p = self._program(
-            shaders.SKY_LAYER_VS, shaders.SKY_FS,
-            {"fog_density": 0.0} if self._fog.density <= 0 else {},
-        )  # fmt: skip
-        GL.glUseProgram(p)
-        GL.glUniform1f(self._loc(p, "sky_scale"), self._sky.ambient / DEFAULT_AMBIENT)
-        GL.glEnable(GL.GL_DEPTH_TEST)
-        GL.glDepthFunc(GL.GL_LEQUAL)
-        GL.glDepthMask(False)
-        GL.glActiveTexture(GL.GL_TEXTURE3)
-        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, self._sky_tex)
-        GL.glUniform1i(self._loc(p, "sky_tex"), 3)
-        GL.glActiveTexture(GL.GL_TEXTURE0)
-        GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
-        GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
-        GL.glBindVertexArray(self._empty_vao)
+        p = self._use_sky(shaders.SKY_LAYER_VS, self._sky.ambient / DEFAULT_AMBIENT)
         layer, inverse = self._loc(p, "layer"), self._loc(p, "inv_view_proj")
         inverses = _Matrices(np.stack([np.linalg.inv(vp) for vp in vps]))
         for face in range(layers):
@@ -1554,16 +1539,17 @@ class Renderer:
                     ctypes.c_void_p(indices.ctypes.data),
                 )  # fmt: skip
 
-    def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
+    def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
+        """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
+        the depth state that draws it only where no surface is; returns the program."""
         p = self._program(
-            shaders.SKY_VS, shaders.SKY_FS, {"fog_density": 0.0} if self._fog.density <= 0 else {}
+            vertex_shader, shaders.SKY_FS, {"fog_density": 0.0} if self._fog.density <= 0 else {}
         )
         GL.glUseProgram(p)
         GL.glUniform1f(self._loc(p, "sky_scale"), sky_scale)
-        GL.glEnable(GL.GL_DEPTH_TEST)  # after the pre-pass: only pixels with no surface
+        GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(False)
-        self._mat(p, "inv_view_proj", np.linalg.inv(view_proj))
         GL.glActiveTexture(GL.GL_TEXTURE3)
         GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, self._sky_tex)
         GL.glUniform1i(self._loc(p, "sky_tex"), 3)
@@ -1571,6 +1557,12 @@ class Renderer:
         GL.glUniform1f(self._loc(p, "fog_density"), self._fog.density)
         GL.glUniform3f(self._loc(p, "fog_color"), *self._fog.color)
         GL.glBindVertexArray(self._empty_vao)
+        return p
+
+    def _sky_pass(self, view_proj: np.ndarray, sky_scale: float = 1.0) -> None:
+        """The sky where the pre-pass left no surface."""
+        p = self._use_sky(shaders.SKY_VS, sky_scale)
+        self._mat(p, "inv_view_proj", np.linalg.inv(view_proj))
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
     def _point_lights(self, part_poses: np.ndarray, cam_pos: np.ndarray) -> list[tuple]:

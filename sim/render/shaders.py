@@ -111,7 +111,20 @@ uniform vec3 fog_color;
 """
 )
 
-MESH_VS = """
+# What MESH_VS and PROBE_VS hand to MESH_FS.
+MESH_VS_OUTPUTS = """invariant gl_Position;
+out vec4 v_clip_next;
+out vec4 v_clip_prev;
+out vec3 v_world;
+out vec3 v_local;
+out vec3 v_normal_local;
+out vec3 v_normal_world;
+out vec4 v_light;
+out float v_view_z;
+"""
+
+MESH_VS = (
+    """
 #version 410 core
 layout(location = 0) in vec3 position;
 layout(location = 1) in vec3 normal;
@@ -129,16 +142,9 @@ uniform mat4 model_next;  // the part's pose in the next frame
 uniform mat4 model_prev;
 uniform mat4 view_proj_next;  // the camera of the next frame
 uniform mat4 view_proj_prev;
-invariant gl_Position;
-out vec4 v_clip_next;
-out vec4 v_clip_prev;
-out vec3 v_world;
-out vec3 v_local;
-out vec3 v_normal_local;
-out vec3 v_normal_world;
-out vec4 v_light;
-out float v_view_z;
-void main() {
+"""
+    + MESH_VS_OUTPUTS
+    + """void main() {
     vec4 w = model * vec4(position, 1.0);
     vec4 c = view * w;
     v_world = w.xyz;
@@ -152,6 +158,7 @@ void main() {
     gl_Position = view_proj * model * vec4(position, 1.0);
 }
 """
+)
 
 # The light probes' variant of MESH_VS: up to PROBE_BATCH probes' cube maps at once,
 # probe k's face f in layer 6 k + f of a layered target. A part is one instanced draw:
@@ -160,7 +167,8 @@ void main() {
 # pixels are those a draw of that face alone gives). Only the colour target is drawn:
 # the next/previous clip positions are the face's own.
 PROBE_BATCH = 8
-PROBE_VS = """
+PROBE_VS = (
+    """
 #version 410 core
 #extension GL_ARB_shader_viewport_layer_array : require
 layout(location = 0) in vec3 position;
@@ -171,16 +179,9 @@ uniform mat4 model;
 uniform mat4 light_vp;
 uniform mat4 face_view_proj[LAYERS];  // per layer: probe k's face f (ibl.FACE_AXES) in 6 k + f
 uniform int faces[LAYERS];  // the layers this draw's instances go to
-invariant gl_Position;
-out vec4 v_clip_next;
-out vec4 v_clip_prev;
-out vec3 v_world;
-out vec3 v_local;
-out vec3 v_normal_local;
-out vec3 v_normal_world;
-out vec4 v_light;
-out float v_view_z;
-flat out int v_probe;
+"""
+    + MESH_VS_OUTPUTS
+    + """flat out int v_probe;
 void main() {
     vec4 w = model * vec4(position, 1.0);
     v_world = w.xyz;
@@ -196,7 +197,8 @@ void main() {
     gl_Layer = layer;
     v_probe = layer / 6;
 }
-""".replace("LAYERS", str(6 * PROBE_BATCH))
+"""
+).replace("LAYERS", str(6 * PROBE_BATCH))
 
 # SKY_VS into layer ``layer`` of a layered target (the light probes' faces).
 SKY_LAYER_VS = """
