@@ -11,6 +11,7 @@ from simfactory.sim.actors.body import (
     TIP_PRESS,
     _convex_pieces,
     _FingerReach,
+    closest_points,
     convex_depth,
     sheet_crossed,
     sheet_depth,
@@ -99,3 +100,18 @@ def test_the_curl_scan_at_once_gives_each_steps_tips():
         rows, spreads = np.nonzero(np.ones((m, 3), dtype=bool))
         each = reach.bent(tuple(t[rows, spreads] for t in turned), np.full((m * 3, 1), theta), rows)
         assert np.array_equal(each[:, 0].reshape(m, 3, 3), one)
+
+
+def test_closest_points_are_trimeshs_even_beside_a_vertex_no_face_uses():
+    """``closest_points`` (no tree) gives ``trimesh.proximity.closest_point``'s distances,
+    also for points next to a vertex that no face uses (a coarser level's left-overs)."""
+    rng = np.random.default_rng(2)
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.05)
+    stray = np.array([[0.2, 0.0, 0.0]])  # used by no face
+    mesh = trimesh.Trimesh(np.vstack([sphere.vertices, stray]), sphere.faces, process=False)
+    points = np.vstack([rng.normal(0, 0.06, (40, 3)), stray + 0.001])
+    point, distance, triangle = closest_points(mesh, points)
+    _, expected, _ = trimesh.proximity.closest_point(sphere, points)
+    assert len(distance) == len(points) and triangle.max() < len(sphere.faces)
+    np.testing.assert_allclose(distance, expected, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(point - points, axis=1), distance, atol=1e-12)

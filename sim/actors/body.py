@@ -1530,9 +1530,10 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
 
     points = np.asarray(points, dtype=np.float64)
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    tri = vertices[np.asarray(mesh.faces)]
+    triangles = np.asarray(mesh.faces)
+    tri = vertices[triangles]
     lo, hi = tri.min(axis=1), tri.max(axis=1)
-    reach, _ = cKDTree(vertices).query(points)
+    reach, _ = cKDTree(vertices[np.unique(triangles)]).query(points)  # vertices of a face
     bound = (reach**2 * (1 + 1e-9) + 1e-18)[:, None]
     near = np.empty((len(points), len(tri)), dtype=bool)
     for i in range(0, len(points), 4):  # a few points at a time: the boxes' gaps stay in cache
