@@ -90,6 +90,24 @@ def _render_ms(
     return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
 
 
+def person_overrides(
+    task: str, frames: int, fps: int, resolution: str, seed: int, cloth: str = ""
+) -> list[str]:
+    """The config overrides of an HOI clip of a person doing ``task`` (``cloth``: the
+    folded cloth's kind, where given), without the preview."""
+    return [
+        "scene=hoi",
+        f"scene.task={task}",
+        "scene.actor=human",
+        f"frames={frames}",
+        f"fps={fps}",
+        f"resolution=[{resolution}]",
+        f"seed={seed}",
+        "export.preview=false",
+        *([f"scene.cloth={cloth}"] if cloth else []),
+    ]
+
+
 def _set_level(spec, traj, error: float) -> None:
     """Draw every person at the level of detail of ``error`` (m; 0: the full mesh), as
     ``choose_detail`` makes it (its shadow level kept)."""
@@ -175,16 +193,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
     args = parser.parse_args()
-    overrides = [
-        "scene=hoi",
-        f"scene.task={args.task}",
-        "scene.actor=human",
-        f"frames={args.frames}",
-        f"fps={args.fps}",
-        f"resolution=[{args.resolution}]",
-        f"seed={args.seed}",
-        "export.preview=false",
-    ]
+    overrides = person_overrides(args.task, args.frames, args.fps, args.resolution, args.seed)
     t = time.perf_counter()
     ensure_cache()
     print(f"anny cache ready ({time.perf_counter() - t:.1f} s)")

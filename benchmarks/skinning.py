@@ -14,14 +14,24 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simfactory.sim.actors.body import choose_detail, ensure_cache, rest_body, skin_people
-from simfactory.sim.run.build import build_scene
-from simfactory.sim.run.config import load_config
-from simfactory.sim.simulate.physics import rollout
+import numpy as np  # noqa: E402
+from people import person_overrides  # noqa: E402
+
+from simfactory.sim.actors.body import (  # noqa: E402
+    choose_detail,
+    ensure_cache,
+    rest_body,
+    skin_people,
+)
+from simfactory.sim.run.build import build_scene  # noqa: E402
+from simfactory.sim.run.config import load_config  # noqa: E402
+from simfactory.sim.simulate.physics import rollout  # noqa: E402
 
 TASKS = ("pick_place", "cut_fruit", "fold_cloth:towel", "fold_cloth:tshirt", "open_drawer")
 
@@ -38,18 +48,9 @@ def main() -> None:
     ensure_cache()
     for name in args.tasks:
         task, _, cloth = name.partition(":")
-        overrides = [
-            "scene=hoi",
-            f"scene.task={task}",
-            "scene.actor=human",
-            f"frames={args.frames}",
-            f"fps={args.fps}",
-            f"resolution=[{args.resolution}]",
-            f"seed={args.seed}",
-            "export.preview=false",
-            *([f"scene.cloth={cloth}"] if cloth else []),
-        ]
-        cfg = load_config(overrides)
+        cfg = load_config(
+            person_overrides(task, args.frames, args.fps, args.resolution, args.seed, cloth)
+        )
         spec = build_scene(cfg, 0)
         traj = rollout(spec, cfg["fps"], cfg["frames"], cfg["physics_hz"])
         seconds = []
