@@ -5,6 +5,7 @@ irradiance, the grid's coefficients, and every output of the frames lit by them.
 import numpy as np
 import pytest
 import trimesh
+from trimesh.transformations import translation_matrix
 
 from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.spec import Fog, Light, Material, Sky, Visual
@@ -16,12 +17,6 @@ W, H = 64, 48
 BOUNDS = np.array([[-3.0, -3.0, -0.1], [3.0, 3.0, 2.0]])
 
 
-def _translation(x, y, z):
-    T = np.eye(4)
-    T[:3, 3] = (x, y, z)
-    return T
-
-
 def _scene():
     """A floor (wood detail), a metal box, a fabric ball, a textured slab, a part left
     out of the probes (absent), a sun and a shadowed point lamp."""
@@ -29,7 +24,7 @@ def _scene():
     visuals = [
         [
             Visual(
-                trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)),
+                trimesh.creation.box((6, 6, 0.1), transform=translation_matrix((0, 0, -0.05))),
                 Material("wood_0", (0.6, 0.45, 0.3, 1.0), roughness=0.5),
             )
         ],
@@ -55,10 +50,10 @@ def _scene():
     poses = np.stack(
         [
             np.eye(4),
-            _translation(0.5, 0, 0.3),
-            _translation(-0.6, -0.8, 0.3),
-            _translation(-1.2, 1.0, 0.1),
-            _translation(1.5, 1.5, 0.15),
+            translation_matrix((0.5, 0, 0.3)),
+            translation_matrix((-0.6, -0.8, 0.3)),
+            translation_matrix((-1.2, 1.0, 0.1)),
+            translation_matrix((1.5, 1.5, 0.15)),
         ]
     )
     return visuals, lights, poses
