@@ -1434,21 +1434,11 @@ class Renderer:
     def _in_frustum(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Per part, whether its bounding sphere reaches inside the six planes of the
         clip volume of ``view_proj`` (a part outside one of them draws no pixel)."""
-        if not self._spheres:
-            return np.zeros(0, bool)
-        poses = np.asarray(part_poses, float)
-        centres = np.stack([c for c, _ in self._spheres])
-        radii = np.array([r for _, r in self._spheres])
-        world = np.einsum("pij,pj->pi", poses[:, :3, :3], centres) + poses[:, :3, 3]
-        m = np.asarray(view_proj, float)
-        planes = np.stack([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1],
-                           m[3] + m[2], m[3] - m[2]])  # fmt: skip
-        planes /= np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
-        distance = world @ planes[:, :3].T + planes[:, 3]
-        return (distance >= -radii[:, None]).all(axis=1)
+        return self._in_frusta(part_poses, [view_proj])[:, 0]
 
     def _in_frusta(self, part_poses: np.ndarray, view_projs: list[np.ndarray]) -> np.ndarray:
-        """``_in_frustum`` for several view-projections at once: (P, len(view_projs))."""
+        """Per part and view-projection (P, len(view_projs)), whether the part's bounding
+        sphere reaches inside the six planes of that clip volume (``_in_frustum``)."""
         if not self._spheres:
             return np.zeros((0, len(view_projs)), bool)
         poses = np.asarray(part_poses, float)
