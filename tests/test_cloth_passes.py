@@ -1,7 +1,8 @@
 """The raster's shortcuts for cloths and people's regions give the frames of the plain
-way, byte for byte: the shading pass draws only the triangles the depth pre-pass finds
-last at some pixel, the coverage of the first cloths comes from stencil bits the
-pre-pass sets, and a shadow map's cube face the moving things stay out of is kept."""
+way: the shading pass shades each cloth's pixels from the triangle the depth pre-pass
+left there (the label targets as rasterizing the triangles gives them, to float
+rounding), the coverage of the first cloths comes from stencil bits the pre-pass sets,
+and a shadow map's cube face the moving things stay out of is kept (byte for byte)."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import trimesh
 from simfactory.sim.model.camera import intrinsics, look_at
 from simfactory.sim.model.spec import Cloth, Light, Material, Sky, Visual
 from simfactory.sim.render import raster
-from simfactory.sim.render.raster import Renderer, process_renderer
+from simfactory.sim.render.raster import process_renderer
 from simfactory.sim.simulate.cloth import vertex_normals
 
 W, H = 96, 72
@@ -120,18 +121,7 @@ def renderer():
 
 @pytest.fixture(scope="module")
 def shortcut_frames(renderer):
-    seen = []
-    frames = []
-    _load(renderer)
-    for t in range(FRAMES):
-        frames.append(_render(renderer, t))
-        seen.append([c.seen[1] // 3 for c in renderer._cloths])
-    return frames, seen
-
-
-def _all_triangles(self, view_proj):
-    for cloth in self._cloths:
-        cloth.seen = (0, cloth.mesh.count)
+    return _frames(renderer)
 
 
 def _assert_same(got, want):
@@ -141,20 +131,28 @@ def _assert_same(got, want):
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (t, name)
 
 
-def test_shading_only_the_last_triangles_gives_every_target_as_all(
+def test_shading_cloth_pixels_gives_the_targets_of_their_triangles(
     renderer, shortcut_frames, monkeypatch
 ):
-    frames, seen = shortcut_frames
-    monkeypatch.setattr(Renderer, "_visible_cloth_faces", _all_triangles)
-    _assert_same(frames, _frames(renderer))
-    faces = [len(f) for _, _, f in REGIONS]
-    for counts in seen:  # far fewer triangles shaded, none of the regions left out
-        assert 0 < sum(counts) < 0.6 * sum(faces)
-        assert all(0 < c <= f for c, f in zip(counts, faces, strict=True))
+    monkeypatch.setattr(raster, "MAX_CLOTH_PIXEL_TRIANGLES", 0)  # rasterize the triangles
+    triangles = _frames(renderer)
+    P = 2
+    for a, b in zip(shortcut_frames, triangles, strict=True):
+        assert np.array_equal(a.instance, b.instance)
+        assert np.array_equal(a.unoccluded_pixels, b.unoccluded_pixels)
+        cloth = a.instance > P  # every region and the sheet shows
+        assert set(np.unique(a.instance[cloth])) == {P + 1, P + 2, P + 3}
+        assert np.allclose(a.depth, b.depth, rtol=2e-5, atol=0)
+        assert np.allclose(a.z_next_prev, b.z_next_prev, rtol=2e-5, atol=0)
+        assert np.allclose(a.uv_next_prev, b.uv_next_prev, rtol=0, atol=1e-3)  # pixels
+        normals_a, normals_b = a.normals.astype(np.float32), b.normals.astype(np.float32)
+        assert np.abs(normals_a - normals_b).max() <= 2e-3  # float16's steps
+        rgb = np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max(axis=2)
+        assert rgb.max() <= 8 and (rgb > 0).mean() < 1e-3
 
 
 def test_stencil_coverage_equals_coverage_drawn(renderer, shortcut_frames, monkeypatch):
-    frames, _ = shortcut_frames
+    frames = shortcut_frames
     for drawn in (0, 1):  # none, or the first cloth, counted by the stencil
         monkeypatch.setattr(raster, "STENCIL_CLOTHS", drawn)
         _assert_same(frames, _frames(renderer))
@@ -175,7 +173,7 @@ def test_stencil_coverage_equals_coverage_drawn(renderer, shortcut_frames, monke
 
 
 def test_shadow_faces_kept_equal_faces_drawn_afresh(renderer, shortcut_frames):
-    frames, _ = shortcut_frames
+    frames = shortcut_frames
     _load(renderer)
     fresh = []
     for t in range(FRAMES):

@@ -83,6 +83,9 @@ TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footpri
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
 STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
+# cloth triangles numbered exactly in float32 (the pre-pass's ids): with more, the cloths
+# are shaded by rasterizing their triangles rather than per pixel (see CLOTH_FS)
+MAX_CLOTH_PIXEL_TRIANGLES = 1 << 24
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -124,9 +127,9 @@ class _GpuCloth:
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
-    seen: tuple = (0, 0)  # (byte offset, count) of the indices the shading pass draws
-    seen_offset: int = 0  # where the seen triangles' indices are written
+    textures: tuple = (0, 0)  # buffer textures of the drawn faces and the vertex blocks
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
+    box: tuple = (np.full(3, -np.inf), np.full(3, np.inf))  # the frame's vertices' bounds
 
 
 def _egl_platform(device: int | None):
@@ -313,6 +316,8 @@ class Renderer:
         self._parts: list[list[_GpuMesh]] = []
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
+        self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
+        self._cloth_rects: list[tuple[int, int, int, int]] = []  # per cloth, this frame
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
         self._lights: list[Light] = []
@@ -396,6 +401,8 @@ class Renderer:
         for m in [m for meshes in self._parts for m in meshes] + [c.mesh for c in self._cloths]:
             GL.glDeleteVertexArrays(1, [m.vao])
             GL.glDeleteBuffers(2, list(m.buffers))
+        for cloth in self._cloths:
+            GL.glDeleteTextures(list(cloth.textures))
         self._parts = []
         self._spheres = []
         self._cloths = []
@@ -453,9 +460,8 @@ class Renderer:
         # (the frame's arrays are written as they are; the vertices no face uses cost
         # nothing to draw)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
-        # the drawn triangles, the shadow maps' (if their own), then room for the
-        # triangles that are seen in a frame (``_visible_cloth_faces``)
-        indices = np.concatenate([faces, shadow, faces]) if own_shadow else np.r_[faces, faces]
+        # the drawn triangles, then the shadow maps' (if their own)
+        indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
         block = len(rest) * 12  # bytes of one attribute's block
         vao = GL.glGenVertexArrays(1)
@@ -472,6 +478,12 @@ class Renderer:
             GL.glEnableVertexAttribArray(loc)
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(loc * block))
         GL.glBindVertexArray(0)
+        # the same buffers as textures, for shading the cloth's pixels (``CLOTH_FS``)
+        textures = tuple(int(t) for t in np.atleast_1d(GL.glGenTextures(2)))
+        for tex, fmt, buffer in ((textures[0], GL.GL_R32UI, ebo), (textures[1], GL.GL_RGB32F, vbo)):
+            GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
+            GL.glTexBuffer(GL.GL_TEXTURE_BUFFER, fmt, buffer)
+        GL.glBindTexture(GL.GL_TEXTURE_BUFFER, 0)
         mesh = _GpuMesh(
             vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
         )
@@ -481,10 +493,7 @@ class Renderer:
         )
         offset = faces.nbytes if own_shadow else 0
         columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
-        seen = indices.nbytes - faces.nbytes
-        return _GpuCloth(
-            mesh, faces, rest, corners, (offset, shadow.size), columns, (seen, faces.size), seen
-        )
+        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, textures)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -509,6 +518,7 @@ class Renderer:
             lo = np.array([x.min(), y.min(), z.min()])
             hi = np.array([x.max(), y.max(), z.max()])
             gpu.sphere = ((lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2)
+            gpu.box = (lo, hi)
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
             block = len(normals) * 12
             for loc, values in ((0, now), (1, normals), (4, nxt), (5, prv)):
@@ -614,8 +624,12 @@ class Renderer:
             fbo, rbo, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(1, [rbo])
-            GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
+            GL.glDeleteTextures([*ao_texs, self._log_sum[1], self._cloth_ids])
         self._fbo = self._make_targets(width, height)
+        self._cloth_ids = int(GL.glGenTextures(1))
+        self._texture_2d(
+            self._cloth_ids, GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT, width, height, GL.GL_NEAREST
+        )
         self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
         # the final sRGB colour
         post = GL.glGenFramebuffers(1)
@@ -1379,24 +1393,25 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
 
-    def _cloth_rect(self, view_proj: np.ndarray) -> tuple[int, int, int, int]:
+    def _cloth_rect(self, cloth: _GpuCloth, view_proj: np.ndarray) -> tuple[int, int, int, int]:
         """A rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the bottom)
-        that holds every pixel the cloths can cover: their bounding spheres' cubes
-        projected, a pixel of margin (the whole frame where a cube reaches behind the
-        camera)."""
+        that holds every pixel ``cloth`` can cover: its bounding box projected, a pixel of
+        margin, widened to whole 2x2 quads (the whole frame where the box reaches behind
+        the camera)."""
         width, height = self._fbo_size
-        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        points = np.concatenate([c + r * corners for c, r in (g.sphere for g in self._cloths)])
-        if not np.isfinite(points).all():
+        lo, hi = cloth.box
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                            for z in (lo[2], hi[2])])  # fmt: skip
+        if not np.isfinite(corners).all():
             return 0, 0, width, height
-        clip = np.c_[points, np.ones(len(points))] @ np.asarray(view_proj, float).T
+        clip = np.c_[corners, np.ones(8)] @ np.asarray(view_proj, float).T
         if (clip[:, 3] <= 1e-6).any():
             return 0, 0, width, height
         ndc = clip[:, :2] / clip[:, 3:]
         lo = np.floor((ndc.min(axis=0) + 1) / 2 * (width, height)) - 1
         hi = np.ceil((ndc.max(axis=0) + 1) / 2 * (width, height)) + 1
-        x0, y0 = np.clip(lo, 0, (width, height)).astype(int)
-        x1, y1 = np.clip(hi, 0, (width, height)).astype(int)
+        x0, y0 = np.clip(lo // 2 * 2, 0, (width, height)).astype(int)
+        x1, y1 = np.clip(-(-hi // 2) * 2, 0, (width, height)).astype(int)
         return int(x0), int(y0), int(x1), int(y1)
 
     def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
@@ -1464,8 +1479,8 @@ class Renderer:
         # pixel it covers, whatever the depth test says: the coverage pass counts them there
         # and each writes its triangles' numbers into the fifth target where it
         # passes a less-or-equal test, so that each pixel ends with the last triangle in
-        # drawing order that reaches its nearest depth: the one the shading pass leaves
-        # there (see _visible_cloth_faces)
+        # drawing order that reaches its nearest depth: the one that rasterizing every
+        # triangle in the shading pass would leave there, and the one CLOTH_FS shades
         if not self._cloths:
             GL.glColorMask(True, True, True, True)
             return
@@ -1488,46 +1503,28 @@ class Renderer:
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
-        self._visible_cloth_faces(view_proj)
+        self._keep_cloth_ids(view_proj)
 
-    def _visible_cloth_faces(self, view_proj: np.ndarray) -> None:
-        """Each cloth's triangles that end the pre-pass as some pixel's last writer, in
-        drawing order, written where its shading pass draws from (``_GpuCloth.seen``).
-
-        The shading pass tests less-or-equal against the pre-pass's depth without writing
-        it, so what a pixel ends with is written by the last triangle in drawing order
-        whose depth there is the pixel's nearest; any other triangle's writes are all
-        rejected or written over. Drawing only those last writers, in the same order,
-        leaves every target as drawing them all: the same pixels, a fraction of the
-        triangles (llvmpipe shades a 2-pixel triangle as a block of 16)."""
-        first = np.cumsum([0] + [len(cloth.faces) for cloth in self._cloths])
-        if first[-1] >= 1 << 24:  # numbers past float32's exact integers: draw them all
-            for cloth in self._cloths:
-                cloth.seen = (0, cloth.mesh.count)
+    def _keep_cloth_ids(self, view_proj: np.ndarray) -> None:
+        """Copy the pre-pass's triangle numbers (the fifth target, which the shading pass
+        writes over) where the cloths can be, for ``_shade_cloth_pixels``; sets each
+        cloth's rectangle of the frame (``_cloth_rects``)."""
+        self._cloth_rects = [self._cloth_rect(cloth, view_proj) for cloth in self._cloths]
+        if self._cloths_as_triangles():
             return
-        x0, y0, x1, y1 = self._cloth_rect(view_proj)
-        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT4)
-        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        ids = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0), 2), np.float32)
-        if ids.size:
-            _raw_read_pixels(
-                x0, y0, x1 - x0, y1 - y0, GL.GL_RG, GL.GL_FLOAT,
-                ids.ctypes.data_as(ctypes.c_void_p),
+        x0, y0 = np.min([r[:2] for r in self._cloth_rects], axis=0)
+        x1, y1 = np.max([r[2:] for r in self._cloth_rects], axis=0)
+        if x1 > x0 and y1 > y0:
+            GL.glCopyImageSubData(
+                self._fbo[1][4], GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
+                self._cloth_ids, GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
+                int(x1 - x0), int(y1 - y0), 1,
             )  # fmt: skip
-        triangle = ids[..., 0]
-        seen = np.zeros(first[-1] + 1, bool)  # per triangle of all cloths, from 1
-        seen[triangle[triangle > 0].astype(np.intp)] = True
-        seen = seen[1:]
-        for c, cloth in enumerate(self._cloths):
-            triangles = np.flatnonzero(seen[first[c] : first[c + 1]])
-            indices = np.ascontiguousarray(cloth.faces[triangles], dtype=np.uint32)
-            cloth.seen = (cloth.seen_offset, indices.size)
-            if indices.size:  # (not through the element binding: that is the VAO's)
-                GL.glBindBuffer(GL.GL_COPY_WRITE_BUFFER, cloth.mesh.buffers[1])
-                _buffer_sub_data(
-                    GL.GL_COPY_WRITE_BUFFER, cloth.seen_offset, indices.nbytes,
-                    ctypes.c_void_p(indices.ctypes.data),
-                )  # fmt: skip
+
+    def _cloths_as_triangles(self) -> bool:
+        """Whether the cloths have too many triangles to be numbered exactly in float32:
+        then the shading pass rasterizes their triangles instead of shading their pixels."""
+        return sum(len(cloth.faces) for cloth in self._cloths) >= MAX_CLOTH_PIXEL_TRIANGLES
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
         """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
@@ -1714,7 +1711,8 @@ class Renderer:
             )
             for a in (part_poses, poses_next, poses_prev)
         ]
-        meshes_of = self._parts + ([[cloth.mesh] for cloth in self._cloths] if not probe else [])
+        as_triangles = not probe and self._cloths_as_triangles()
+        meshes_of = self._parts + ([[c.mesh] for c in self._cloths] if as_triangles else [])
         for index, meshes in enumerate(meshes_of):
             if index < num_parts and not self._in_view[index]:
                 continue
@@ -1749,13 +1747,68 @@ class Renderer:
                     GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
-                if index < num_parts:
-                    _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
-                else:  # a cloth: the triangles the pre-pass found it needs
-                    offset, count = self._cloths[index - num_parts].seen
-                    _draw_elements(
-                        GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset)
-                    )
+                _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
+        if not probe and not as_triangles:
+            proj = np.asarray(view_proj, float) @ invert(np.asarray(view, float))
+            self._shade_cloth_pixels(switches, setup, ready, view, proj, time)
+
+    def _shade_cloth_pixels(self, switches, setup, ready, view, proj, time) -> None:
+        """Shade each cloth's pixels (those whose pre-pass triangle is one of its own) by
+        ``CLOTH_FS`` over its rectangle: every target as rasterizing its triangles gives,
+        at a fraction of the cost where the triangles are a few pixels each."""
+        s = self.settings
+        num_parts = len(self._parts)
+        first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
+        rays = _pixel_rays(view, proj, self._fbo_size)
+        GL.glDisable(GL.GL_DEPTH_TEST)  # the triangle numbers say which surface is nearest
+        GL.glEnable(GL.GL_SCISSOR_TEST)
+        # the first cloths' stencil bits (the pixels each covers, from the pre-pass) leave
+        # out the rest of their rectangles before any shading
+        GL.glEnable(GL.GL_STENCIL_TEST)
+        GL.glStencilMask(0)
+        GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_KEEP)
+        GL.glActiveTexture(GL.GL_TEXTURE7)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
+        GL.glBindVertexArray(self._empty_vao)
+        for c, cloth in enumerate(self._cloths):
+            x0, y0, x1, y1 = self._cloth_rects[c]
+            if x1 <= x0 or y1 <= y0:
+                continue
+            mat = cloth.mesh.material
+            key = (cloth.mesh.detail if s.detail else 0, int(mat.texture is not None))
+            variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
+            p = self._program(shaders.QUAD_VS, shaders.CLOTH_FS, variant)
+            if p not in ready:
+                setup(p)
+                GL.glUniformMatrix3fv(self._loc(p, "pixel_rays"), 1, True, rays)
+                for unit, name in ((7, "cloth_ids"), (8, "cloth_faces"), (9, "cloth_vertices")):
+                    GL.glUniform1i(self._loc(p, name), unit)
+                ready.add(p)
+            GL.glUseProgram(p)
+            GL.glUniform1f(self._loc(p, "instance_id"), float(num_parts + c + 1))
+            GL.glUniform4f(self._loc(p, "base_color"), *mat.base_color)
+            GL.glUniform1f(self._loc(p, "roughness"), mat.roughness)
+            GL.glUniform1f(self._loc(p, "metallic"), mat.metallic)
+            GL.glUniform3f(self._loc(p, "emissive"), *emission(mat, time))
+            GL.glUniform1f(self._loc(p, "tex_scale"), mat.texture_scale)
+            GL.glUniform1i(self._loc(p, "num_vertices"), len(cloth.rest))
+            GL.glUniform1f(self._loc(p, "first_triangle"), float(first[c]))
+            GL.glUniform1f(self._loc(p, "num_triangles"), float(len(cloth.faces)))
+            for unit, tex in ((8, cloth.textures[0]), (9, cloth.textures[1])):
+                GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+                GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
+            GL.glActiveTexture(GL.GL_TEXTURE0)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, cloth.mesh.texture)
+            if c < STENCIL_CLOTHS:
+                GL.glStencilFunc(GL.GL_EQUAL, 1 << c, 1 << c)
+            else:
+                GL.glStencilFunc(GL.GL_ALWAYS, 0, 0)
+            GL.glScissor(x0, y0, x1 - x0, y1 - y0)
+            _draw_arrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glStencilMask(0xFF)
+        GL.glDisable(GL.GL_STENCIL_TEST)
+        GL.glDisable(GL.GL_SCISSOR_TEST)
+        GL.glEnable(GL.GL_DEPTH_TEST)
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
@@ -1839,6 +1892,23 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _pixel_rays(view: np.ndarray, proj: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(3, 3) float32 matrix taking a window position (x, y, 1) (pixel centres at
+    halves) to the world direction of the ray from the eye through it, for a perspective
+    ``proj`` (a GL projection, no skew) after ``view``: computed in float64, where a
+    float32 inverse of view-projection would move a surface's depth by ~1e-4 of itself."""
+    width, height = size
+    P = np.asarray(proj, float)
+    # window -> NDC -> the camera-space point at z = -1 (clip w = 1) on the ray
+    to_camera = np.array([
+        [2.0 / width / P[0, 0], 0.0, (P[0, 2] - 1.0) / P[0, 0]],
+        [0.0, 2.0 / height / P[1, 1], (P[1, 2] - 1.0) / P[1, 1]],
+        [0.0, 0.0, -1.0],
+    ])  # fmt: skip
+    rotation = np.asarray(view, float)[:3, :3].T  # camera to world
+    return np.ascontiguousarray(rotation @ to_camera, np.float32)
 
 
 class _Matrices:

@@ -541,6 +541,86 @@ PROBE_FS = MESH_FS.replace(
 )
 assert PROBE_FS.count("probe_positions") == 2
 
+# MESH_FS for a cloth's pixels, drawn over a rectangle of the frame (QUAD_VS, scissored)
+# instead of rasterizing its triangles: llvmpipe shades a triangle in blocks of 4x4
+# pixels, so a person's triangles of a few pixels each would be shaded many times over.
+# Each pixel takes the triangle the depth pre-pass left nearest there (its number in
+# ``cloth_ids``), the triangle's vertices from the cloth's buffers and interpolates them
+# where the pixel's ray meets its plane: what rasterizing that triangle gives at the
+# pixel's centre. A pixel of another surface whose 2x2 quad holds one of the cloth's
+# takes that triangle's plane (as a rasterizer's helper pixels do), so that the
+# derivatives the shading takes are the surface's, and is discarded after shading.
+_VARYINGS = ("v_world", "v_local", "v_normal_local", "v_normal_world", "v_light",
+             "v_view_z", "v_clip_next", "v_clip_prev")  # fmt: skip
+CLOTH_FS = MESH_FS.replace("gl_FrontFacing", "front_facing").replace(
+    "void main() {\n", "bool front_facing;\n\nvoid shade() {\n"
+)
+for _name in _VARYINGS:
+    CLOTH_FS = re.sub(rf"^in (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
+CLOTH_FS += """
+uniform mat4 light_vp;
+uniform mat4 view_proj_next;
+uniform mat4 view_proj_prev;
+uniform mat3 pixel_rays;  // (x, y, 1) of a window position -> its ray's direction
+uniform sampler2D cloth_ids;  // per pixel the pre-pass's triangle number, from 1
+uniform usamplerBuffer cloth_faces;  // the drawn triangles' vertex indices
+uniform samplerBuffer cloth_vertices;  // six blocks of num_vertices (see _GpuCloth)
+uniform int num_vertices;
+uniform float first_triangle;  // the number of the cloth's first triangle
+uniform float num_triangles;
+
+vec3 corner(int block, uint index) {
+    return texelFetch(cloth_vertices, block * num_vertices + int(index)).xyz;
+}
+
+void main() {
+    ivec2 pixel = ivec2(gl_FragCoord.xy);
+    float t = texelFetch(cloth_ids, pixel, 0).r - first_triangle;
+    bool mine = t >= 0.0 && t < num_triangles;
+    if (!mine) {
+        ivec2 quad = pixel & ~1;
+        ivec2 last = textureSize(cloth_ids, 0) - 1;
+        float found = -1.0;
+        for (int k = 0; k < 4; ++k) {
+            ivec2 q = min(quad + ivec2(k & 1, k >> 1), last);
+            float u = texelFetch(cloth_ids, q, 0).r - first_triangle;
+            if (found < 0.0 && u >= 0.0 && u < num_triangles) found = u;
+        }
+        if (found < 0.0) discard;
+        t = found;
+    }
+    int face = 3 * int(t);
+    uvec3 f = uvec3(texelFetch(cloth_faces, face).r, texelFetch(cloth_faces, face + 1).r,
+                    texelFetch(cloth_faces, face + 2).r);
+    vec3 p0 = corner(0, f.x);
+    vec3 e1 = corner(0, f.y) - p0;
+    vec3 e2 = corner(0, f.z) - p0;
+    // the ray from the eye through the pixel's centre, and where it meets the plane
+    vec3 dir = pixel_rays * vec3(gl_FragCoord.xy, 1.0);
+    vec3 s = cam_pos - p0;
+    vec3 pv = cross(dir, e2);
+    vec3 qv = cross(s, e1);
+    float det = dot(e1, pv);
+    vec2 b = abs(det) > 0.0 ? vec2(dot(s, pv), dot(dir, qv)) / det : vec2(1.0 / 3.0);
+    vec3 w = vec3(1.0 - b.x - b.y, b);
+    front_facing = dot(cross(e1, e2), s) > 0.0;
+    v_world = p0 + b.x * e1 + b.y * e2;
+    mat3 n = mat3(corner(1, f.x), corner(1, f.y), corner(1, f.z));
+    v_normal_world = n * w;
+    v_local = mat3(corner(2, f.x), corner(2, f.y), corner(2, f.z)) * w;
+    v_normal_local = mat3(corner(3, f.x), corner(3, f.y), corner(3, f.z)) * w;
+    v_light = light_vp * vec4(v_world, 1.0);
+    v_view_z = -(view * vec4(v_world, 1.0)).z;
+    vec3 next = mat3(corner(4, f.x), corner(4, f.y), corner(4, f.z)) * w;
+    vec3 prev = mat3(corner(5, f.x), corner(5, f.y), corner(5, f.z)) * w;
+    v_clip_next = view_proj_next * vec4(next, 1.0);
+    v_clip_prev = view_proj_prev * vec4(prev, 1.0);
+    shade();
+    if (!mine) discard;
+}
+"""
+assert CLOTH_FS.count("front_facing") >= 3 and "in vec3 v_world" not in CLOTH_FS
+
 # A triangle covering the screen, with texture coordinates; for the post passes.
 QUAD_VS = """
 #version 410 core
