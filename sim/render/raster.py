@@ -19,12 +19,16 @@ effect is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
 P + c + 1; a person's regions cast shadows from a coarser level of their mesh. Three
-shortcuts make a finely divided cloth (a person's region, ~1 pixel a triangle) cheap,
-each leaving every output as the plain way would: the depth pre-pass records which
-cloth triangle is last at each pixel and the shading pass draws only those (a fifth of
-a person's triangles); it also sets a stencil bit per cloth, from which the coverage
-pass counts the first eight cloths instead of drawing them again; a shadow cube face
-that nothing moving or deforming reaches is kept from the frame before.
+shortcuts make a finely divided cloth (a person's region, a few pixels a triangle)
+cheap: the depth pre-pass records which cloth triangle is nearest at each pixel, and
+the shading pass shades each cloth's pixels over a rectangle from that triangle's
+vertices (``shaders.CLOTH_FS``: llvmpipe shades a triangle in blocks of 4x4 pixels, so
+rasterizing them again would shade a person's pixels many times over), giving the
+label targets that rasterizing the triangles gives to float rounding; the pre-pass also
+sets a stencil bit per cloth, from which the coverage pass counts the first eight
+cloths instead of drawing them again (and which keeps the shading to their pixels); a
+shadow cube face that nothing moving or deforming reaches is kept from the frame before
+(these two byte for byte).
 One Renderer lives for the whole life of a worker process.
 """
 

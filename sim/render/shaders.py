@@ -559,6 +559,7 @@ for _name in _VARYINGS:
     CLOTH_FS = re.sub(rf"^in (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
 CLOTH_FS += """
 uniform mat4 light_vp;
+uniform mat4 view_proj;
 uniform mat4 view_proj_next;
 uniform mat4 view_proj_prev;
 uniform mat3 pixel_rays;  // (x, y, 1) of a window position -> its ray's direction
@@ -603,7 +604,17 @@ void main() {
     float det = dot(e1, pv);
     vec2 b = abs(det) > 0.0 ? vec2(dot(s, pv), dot(dir, qv)) / det : vec2(1.0 / 3.0);
     vec3 w = vec3(1.0 - b.x - b.y, b);
-    front_facing = dot(cross(e1, e2), s) > 0.0;
+    // facing as the rasterizer tells it: the winding of the projected corners
+    vec4 c0 = view_proj * vec4(p0, 1.0);
+    vec4 c1 = view_proj * vec4(p0 + e1, 1.0);
+    vec4 c2 = view_proj * vec4(p0 + e2, 1.0);
+    if (min(c0.w, min(c1.w, c2.w)) > 0.0) {
+        vec2 a = c1.xy / c1.w - c0.xy / c0.w;
+        vec2 d = c2.xy / c2.w - c0.xy / c0.w;
+        front_facing = a.x * d.y - a.y * d.x > 0.0;
+    } else {
+        front_facing = dot(cross(e1, e2), s) > 0.0;
+    }
     v_world = p0 + b.x * e1 + b.y * e2;
     mat3 n = mat3(corner(1, f.x), corner(1, f.y), corner(1, f.z));
     v_normal_world = n * w;
