@@ -305,10 +305,14 @@ class Renderer:
         # the faces it reaches (the vertex shader picks the layer:
         # ARB_shader_viewport_layer_array, in Mesa's llvmpipe and NVIDIA's driver);
         # without it, one face at a time (the same pixels)
-        extensions = GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS)
-        self.layered_probes = "GL_ARB_shader_viewport_layer_array" in {
-            GL.glGetStringi(GL.GL_EXTENSIONS, i).decode() for i in range(int(extensions))
+        extensions = {
+            GL.glGetStringi(GL.GL_EXTENSIONS, i).decode()
+            for i in range(int(GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS)))
         }
+        self.layered_probes = "GL_ARB_shader_viewport_layer_array" in extensions
+        # cloths shaded per pixel need the pre-pass's triangle numbers copied (GL 4.3's
+        # glCopyImageSubData); without it their triangles are rasterized (the same labels)
+        self.cloth_pixels = "GL_ARB_copy_image" in extensions
         self._probe_targets: dict[tuple, tuple[int, int]] = {}  # by (face size, layers)
         self._probe_programs: dict[tuple, int] = {}  # by (detail kind, texture), per build
         self._probe_set_up: set[int] = set()  # programs given the build's shared uniforms
@@ -1526,9 +1530,11 @@ class Renderer:
             )  # fmt: skip
 
     def _cloths_as_triangles(self) -> bool:
-        """Whether the cloths have too many triangles to be numbered exactly in float32:
-        then the shading pass rasterizes their triangles instead of shading their pixels."""
-        return sum(len(cloth.faces) for cloth in self._cloths) >= MAX_CLOTH_PIXEL_TRIANGLES
+        """Whether the shading pass rasterizes the cloths' triangles instead of shading
+        their pixels: they have too many to be numbered exactly in float32, or the
+        context cannot copy the numbers."""
+        triangles = sum(len(cloth.faces) for cloth in self._cloths)
+        return not self.cloth_pixels or triangles >= MAX_CLOTH_PIXEL_TRIANGLES
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
         """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
