@@ -132,6 +132,7 @@ class _GpuCloth:
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
     textures: tuple = (0, 0)  # buffer textures of the drawn faces and the vertex blocks
+    used: np.ndarray | None = None  # the cloth's vertices the buffer holds (None: all)
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
     box: tuple = (np.full(3, -np.inf), np.full(3, np.inf))  # the frame's vertices' bounds
 
@@ -464,10 +465,16 @@ class Renderer:
         shadow = np.asarray(coarse, dtype=np.uint32)
         own_shadow = len(shadow) < len(faces)
         shadow = shadow if own_shadow else faces
-        # a person drawn at a coarser level keeps all its region's vertices in the buffer
-        # (the frame's arrays are written as they are; the vertices no face uses cost
-        # nothing to draw)
+        # a person drawn at a coarser level: the buffer holds only the vertices its faces
+        # use (``_GpuCloth.used``, taken from each frame's arrays)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
+        used = np.unique(np.r_[faces.reshape(-1), shadow.reshape(-1)])
+        if len(used) < len(rest):
+            number = np.zeros(len(rest), np.uint32)
+            number[used] = np.arange(len(used), dtype=np.uint32)
+            faces, shadow, rest = number[faces], number[shadow], rest[used]
+        else:
+            used = None
         # the drawn triangles, then the shadow maps' (if their own)
         indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
@@ -501,7 +508,7 @@ class Renderer:
         )
         offset = faces.nbytes if own_shadow else 0
         columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
-        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, textures)
+        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, textures, used)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -512,6 +519,8 @@ class Renderer:
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
         for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
+            if gpu.used is not None:
+                now, nxt, prv = (np.asarray(v)[gpu.used] for v in (now, nxt, prv))
             # the edges and their cross product with coordinates apart (three contiguous
             # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
             x, y, z = np.ascontiguousarray(np.asarray(now).T, dtype=np.float64)
