@@ -214,8 +214,9 @@ def _write_image(path: Path, rgb: np.ndarray) -> None:
 
 def _write_json(path: Path, content: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(content, separators=(",", ":"))  # the C encoder (see write_json)
     with open(path, "w") as fh:
-        json.dump(content, fh, separators=(",", ":"))
+        fh.write(text)
 
 
 def _info(fmt: str, camera: str) -> dict:

@@ -98,7 +98,10 @@ def write_video(
 
 
 def write_json(path: str | Path, data: dict) -> None:
-    """Deterministic JSON (sorted keys) so equal inputs give byte-equal files."""
+    """Deterministic JSON (sorted keys) so equal inputs give byte-equal files. Encoded in
+    one string: ``json.dumps`` uses the C encoder, ``json.dump`` (streaming) the pure
+    Python one, the same text at a fifth of the speed."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     with open(path, "w") as fh:
-        json.dump(data, fh, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        fh.write(text)
         fh.write("\n")
