@@ -1506,8 +1506,10 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         model_loc, id_loc = self._loc(p, "model"), self._loc(p, "first_triangle")
         first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
-        GL.glColorMask(True, True, True, True)
-        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_NONE] * 4 + [GL.GL_COLOR_ATTACHMENT4])
+        # only the fifth target written: masked per target rather than by draw buffers
+        # (a change of draw buffers is a change of framebuffer, which ends llvmpipe's
+        # batch of drawing)
+        GL.glColorMaski(4, True, True, True, True)
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glEnable(GL.GL_STENCIL_TEST)
         GL.glStencilFunc(GL.GL_ALWAYS, 0xFF, 0xFF)
@@ -1519,7 +1521,7 @@ class Renderer:
         GL.glStencilMask(0xFF)
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glDepthFunc(GL.GL_LESS)
-        GL.glDrawBuffers(NUM_TARGETS, [GL.GL_COLOR_ATTACHMENT0 + i for i in range(NUM_TARGETS)])
+        GL.glColorMask(True, True, True, True)
         self._keep_cloth_ids(view_proj)
 
     def _keep_cloth_ids(self, view_proj: np.ndarray) -> None:
