@@ -325,6 +325,7 @@ class Renderer:
         self._parts: list[list[_GpuMesh]] = []
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
+        self._cloth_layout = _cloth_layout([], [])  # see _update_cloths
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
         self._cloth_rects: list[tuple[int, int, int, int]] = []  # per cloth, this frame
         self._textures: dict[int, int] = {}
@@ -382,6 +383,8 @@ class Renderer:
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
             self._spheres.append(_bounding_sphere([v.mesh.vertices for v in visuals]))
         self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
+        sizes = [len(cloth.mesh.vertices) for cloth in cloths or []]
+        self._cloth_layout = _cloth_layout(self._cloths, sizes)
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
@@ -518,31 +521,34 @@ class Renderer:
             return
         if cloths is None:
             raise ValueError("the scene has cloths: render() needs their vertices")
-        for gpu, now, nxt, prv in zip(self._cloths, *cloths, strict=True):
-            if gpu.used is not None:
-                now, nxt, prv = (np.asarray(v)[gpu.used] for v in (now, nxt, prv))
-            # the edges and their cross product with coordinates apart (three contiguous
-            # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
-            x, y, z = np.ascontiguousarray(np.asarray(now).T, dtype=np.float64)
-            f0, f1, f2 = gpu.columns
-            x0, y0, z0 = x[f0], y[f0], z[f0]
-            ax, ay, az = x[f1] - x0, y[f1] - y0, z[f1] - z0
-            bx, by, bz = x[f2] - x0, y[f2] - y0, z[f2] - z0
-            cross = np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=1)
-            normals = gpu.corners @ cross
-            length = np.linalg.norm(normals, axis=1, keepdims=True)
-            normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
-            lo = np.array([x.min(), y.min(), z.min()])
-            hi = np.array([x.max(), y.max(), z.max()])
-            gpu.sphere = ((lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2)
-            gpu.box = (lo, hi)
+        # every cloth at once: their vertices stacked, the rows the buffers hold taken
+        take, starts, columns, corners = self._cloth_layout
+        now, nxt, prv = (np.concatenate([np.asarray(v) for v in c]) for c in cloths)
+        if take is not None:
+            now, nxt, prv = now[take], nxt[take], prv[take]
+        # the edges and their cross product with coordinates apart (three contiguous
+        # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
+        x, y, z = np.ascontiguousarray(now.T, dtype=np.float64)
+        f0, f1, f2 = columns
+        x0, y0, z0 = x[f0], y[f0], z[f0]
+        ax, ay, az = x[f1] - x0, y[f1] - y0, z[f1] - z0
+        bx, by, bz = x[f2] - x0, y[f2] - y0, z[f2] - z0
+        cross = np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=1)
+        normals = corners @ cross
+        length = np.linalg.norm(normals, axis=1, keepdims=True)
+        normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1.0])
+        firsts = starts[:-1]
+        lo = np.stack([np.minimum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
+        hi = np.stack([np.maximum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
+        blocks = [np.ascontiguousarray(a, dtype=np.float32) for a in (now, normals, nxt, prv)]
+        for c, gpu in enumerate(self._cloths):
+            gpu.sphere = ((lo[c] + hi[c]) / 2, float(np.linalg.norm(hi[c] - lo[c])) / 2)
+            gpu.box = (lo[c], hi[c])
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
-            block = len(normals) * 12
-            for loc, values in ((0, now), (1, normals), (4, nxt), (5, prv)):
-                values = np.ascontiguousarray(values, dtype=np.float32)
-                _buffer_sub_data(
-                    GL.GL_ARRAY_BUFFER, loc * block, block, ctypes.c_void_p(values.ctypes.data)
-                )
+            size = (starts[c + 1] - starts[c]) * 12  # bytes of one attribute's block
+            for loc, values in zip((0, 1, 4, 5), blocks, strict=True):
+                address = values.ctypes.data + int(starts[c]) * 12
+                _buffer_sub_data(GL.GL_ARRAY_BUFFER, loc * size, size, ctypes.c_void_p(address))
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -1913,6 +1919,27 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _cloth_layout(cloths: list[_GpuCloth], sizes: list[int]) -> tuple:
+    """How ``_update_cloths`` treats every cloth at once: the rows of the cloths' stacked
+    vertices (``sizes`` each) their buffers hold (None: all), each cloth's first row
+    among those (C + 1,), the faces' corners as such rows (three (T,) arrays) and which
+    faces meet at each row (block-diagonal, the cloths' own matrices)."""
+    if not cloths:
+        return None, np.zeros(1, int), (), None
+    offsets = np.cumsum([0, *sizes])
+    take = np.concatenate([
+        (np.arange(n) if gpu.used is None else gpu.used) + offset
+        for gpu, n, offset in zip(cloths, sizes, offsets[:-1], strict=True)
+    ])  # fmt: skip
+    starts = np.cumsum([0] + [len(gpu.rest) for gpu in cloths])
+    columns = tuple(
+        np.concatenate([g.columns[k] + start for g, start in zip(cloths, starts[:-1], strict=True)])
+        for k in range(3)
+    )
+    corners = sparse.block_diag([gpu.corners for gpu in cloths], format="csr")
+    return (None if len(take) == offsets[-1] else take), starts, columns, corners
 
 
 def _pixel_rays(view: np.ndarray, proj: np.ndarray, size: tuple[int, int]) -> np.ndarray:
