@@ -308,7 +308,7 @@ class Renderer:
         self._probe_locs: dict[int, list[int]] = {}  # per probe program: its draws' uniforms
         self._sh = np.zeros((9, 3))
         self._point_shadow_state = [None, None]
-        self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
+        self._post = None  # (fbo, its colour and stencil rbos, ao fbos and textures) of the size
         self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
@@ -611,21 +611,25 @@ class Renderer:
             for fbo, texs in filter(None, (self._fbo, self._fbo_prev, self._flow_fbo)):
                 GL.glDeleteFramebuffers(1, [fbo])
                 GL.glDeleteTextures(list(texs))
-            fbo, rbo, ao_fbos, ao_texs = self._post
+            fbo, rbos, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
-            GL.glDeleteRenderbuffers(1, [rbo])
+            GL.glDeleteRenderbuffers(len(rbos), list(rbos))
             GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
         self._fbo = self._make_targets(width, height)
         self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
-        # the final sRGB colour
+        # the final sRGB colour, and a stencil that splits the final pass (see there)
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
-        rbo = GL.glGenRenderbuffers(1)
-        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
-        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, width, height)
-        GL.glFramebufferRenderbuffer(
-            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, rbo
-        )
+        rbos = tuple(int(r) for r in np.atleast_1d(GL.glGenRenderbuffers(2)))
+        for rbo, fmt, attachment in zip(
+            rbos,
+            (GL.GL_RGBA8, GL.GL_DEPTH24_STENCIL8),
+            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
+            strict=True,
+        ):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, attachment, GL.GL_RENDERBUFFER, rbo)
         _check_framebuffer()
         # ambient occlusion at half resolution: raw, then blurred
         half = (max(width // 2, 1), max(height // 2, 1))
@@ -638,7 +642,7 @@ class Renderer:
                 GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
             )
             _check_framebuffer()
-        self._post = (post, int(rbo), tuple(ao_fbos), tuple(ao_texs))
+        self._post = (post, rbos, tuple(ao_fbos), tuple(ao_texs))
         # block sums of log luminance, for auto exposure
         blocks = ((width + 7) // 8, (height + 7) // 8)
         tex = int(GL.glGenTextures(1))
@@ -951,7 +955,13 @@ class Renderer:
 
     def _final_pass(self, exposure: float, width: int, height: int, time: float) -> None:
         """Tone map the radiance into the sRGB target, with anti-aliasing and the
-        camera effects the settings ask for."""
+        camera effects the settings ask for.
+
+        With FXAA (and no motion blur), two draws: ``FINAL_FLAT_FS`` writes the pixels
+        away from edges and marks them in the stencil, then ``FINAL_FS`` draws the rest
+        (llvmpipe pays for both sides of FXAA's branch at every pixel it shades, but
+        shades no block that the stencil test rejects): the same bytes as one draw of
+        ``FINAL_FS``."""
         s = self.settings
         mean_log = self._mean_log_luminance(width, height) if s.auto_exposure else 0.0
         a = exposure_scale(mean_log, exposure, s.auto_exposure)
@@ -967,14 +977,9 @@ class Renderer:
         for name in ("bloom", "noise", "vignette"):
             if getattr(s, name) <= 0:
                 switches[name] = 0.0
-        p = self._program(shaders.QUAD_VS, shaders.FINAL_FS, switches)
-        GL.glUseProgram(p)
-        for unit, (tex, name) in enumerate(
-            ((hdr, "hdr"), (uv, "uv_next_prev"), (depth_id, "depth_id"))
-        ):
+        for unit, tex in enumerate((hdr, uv, depth_id)):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
-            GL.glUniform1i(self._loc(p, name), unit)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         if s.bloom > 0:
             GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
@@ -982,24 +987,45 @@ class Renderer:
                 GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR
             )
             GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
-        GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
-        GL.glUniform1f(self._loc(p, "exposure_scale"), a)
-        GL.glUniform3f(self._loc(p, "wb_gain"), *white_balance_gains(s.white_balance_k))
-        GL.glUniform1i(self._loc(p, "fxaa"), int(s.fxaa))
-        GL.glUniform1f(self._loc(p, "noise"), s.noise)
-        GL.glUniform1f(self._loc(p, "noise_seed"), float(time * 1000.0 % 977.0))
-        GL.glUniform1f(self._loc(p, "vignette"), s.vignette)
-        GL.glUniform1f(self._loc(p, "bloom"), s.bloom)
-        GL.glUniform1i(self._loc(p, "motion_blur"), int(s.motion_blur > 0))
-        GL.glUniform1f(self._loc(p, "shutter"), s.motion_blur)
         GL.glBindVertexArray(self._empty_vao)
-        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        split = bool(s.fxaa) and s.motion_blur <= 0
+        if split:
+            GL.glStencilMask(0xFF)
+            GL.glClearStencil(0)
+            GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
+            GL.glEnable(GL.GL_STENCIL_TEST)
+            GL.glStencilFunc(GL.GL_ALWAYS, 1, 0xFF)
+            GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_REPLACE)
+            self._final_draw(shaders.FINAL_FLAT_FS, switches, a, time)
+            GL.glStencilFunc(GL.GL_EQUAL, 0, 0xFF)
+            GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_KEEP)
+        self._final_draw(shaders.FINAL_FS, switches, a, time)
+        if split:
+            GL.glDisable(GL.GL_STENCIL_TEST)
         if s.bloom > 0:
             GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
         for unit in (2, 1, 0):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+
+    def _final_draw(self, fs: str, switches: dict, scale: float, time: float) -> None:
+        """One full-screen draw of the final pass's shader ``fs`` (its textures bound)."""
+        s = self.settings
+        p = self._program(shaders.QUAD_VS, fs, switches)
+        GL.glUseProgram(p)
+        for unit, name in enumerate(("hdr", "uv_next_prev", "depth_id")):
+            GL.glUniform1i(self._loc(p, name), unit)
+        width, height = self._fbo_size
+        GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
+        GL.glUniform1f(self._loc(p, "exposure_scale"), scale)
+        GL.glUniform3f(self._loc(p, "wb_gain"), *white_balance_gains(s.white_balance_k))
+        GL.glUniform1f(self._loc(p, "noise"), s.noise)
+        GL.glUniform1f(self._loc(p, "noise_seed"), float(time * 1000.0 % 977.0))
+        GL.glUniform1f(self._loc(p, "vignette"), s.vignette)
+        GL.glUniform1f(self._loc(p, "bloom"), s.bloom)
+        GL.glUniform1f(self._loc(p, "shutter"), s.motion_blur)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
     def _point_shadow(self, points: list[tuple], shape: tuple) -> list[int]:
         """Draw the cube shadow maps of the strongest point lights (``point_shadows`` of

@@ -759,6 +759,22 @@ void main() {
 """
 )
 
+# The first of the final pass's two draws where FXAA is on: the pixels FXAA leaves
+# alone (lower contrast than its threshold, with a margin of 1% so that a rounding
+# difference cannot move a pixel to this side), the rest discarded. ``FINAL_FS`` then
+# draws only the discarded pixels (the stencil marks the drawn ones). The same colour
+# as ``FINAL_FS`` gives, bit for bit: the same operations; llvmpipe runs both sides of
+# a branch for every pixel but skips the blocks the stencil test rejects, so the four
+# taps along an edge are paid for near edges only.
+_FXAA_EDGE = FINAL_FS.index("        if (lMax - lMin < max(0.0312, 0.125 * lMax)) {")
+FINAL_FLAT_FS = (
+    FINAL_FS[:_FXAA_EDGE]
+    + """        if (lMax - lMin >= 0.99 * max(0.0312, 0.125 * lMax)) discard;
+        c = shaded(uv);
+"""
+    + FINAL_FS[FINAL_FS.index("    } else {\n        c = shaded(uv);", _FXAA_EDGE) :]
+)
+
 # Optical flow between two consecutive frames from their targets (a: the one before,
 # b: the last), both ways at once: the per-pixel test of ``flow.flow_from_projections``,
 # in the same float32 operations (``precise``: no fused multiply-add), so the same bits.
