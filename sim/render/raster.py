@@ -262,6 +262,8 @@ class Renderer:
         self.gpu_flow = not any(
             name in self.device_name.lower() for name in ("llvmpipe", "softpipe", "swrast")
         )
+        # FXAA's final pass in two draws (see _final_pass; False: one, the same bytes)
+        self.split_final = True
         self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
         self._cloth_id_prog = _compile(shaders.SHADOW_VS, shaders.CLOTH_ID_FS)
@@ -287,6 +289,8 @@ class Renderer:
             GL.glDrawBuffer(GL.GL_NONE)
             GL.glReadBuffer(GL.GL_NONE)
         self._depth_state: dict[tuple, tuple] = {}  # per depth map: its last drawing
+        # the last coverage pass: (view-projection, size, part poses, counted (P,), counts)
+        self._coverage: tuple | None = None
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._grid_tex = GL.glGenTextures(1)
@@ -378,6 +382,7 @@ class Renderer:
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
         self._depth_state = {}
+        self._coverage = None
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -988,7 +993,7 @@ class Renderer:
             )
             GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
         GL.glBindVertexArray(self._empty_vao)
-        split = bool(s.fxaa) and s.motion_blur <= 0
+        split = self.split_final and bool(s.fxaa) and s.motion_blur <= 0
         if split:
             GL.glStencilMask(0xFF)
             GL.glClearStencil(0)
@@ -1788,9 +1793,18 @@ class Renderer:
         query per part; the stencil lets every pixel count once even where a part overlaps
         itself). The first ``STENCIL_CLOTHS`` cloths are counted from the bits the depth
         pre-pass left in the stencil (the same pixels: rasterizing does not depend on the
-        depth test), by reading it back, instead of being drawn again."""
+        depth test), by reading it back, instead of being drawn again. A part that stood
+        still under the same view since the last pass keeps the count it had there (the
+        same triangles rasterized the same way)."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
+        poses_now = np.array(part_poses, float)
+        vp = np.array(view_proj, float)
+        kept = np.zeros(num_parts, bool)
+        last = self._coverage
+        if last is not None and last[1] == self._fbo_size and np.array_equal(last[0], vp):
+            kept = self._in_view & last[3] & (poses_now == last[2]).all(axis=(1, 2))
+            counts[1 : num_parts + 1][kept] = last[4][1 : num_parts + 1][kept]
         stenciled = min(len(self._cloths), STENCIL_CLOTHS)
         if stenciled:
             width, height = self._fbo_size
@@ -1806,9 +1820,11 @@ class Renderer:
                 counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
             GL.glStencilMask(0xFF)
             GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
-        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
+        counted = np.array([bool(meshes) for meshes in self._parts], bool) & self._in_view
+        drawable = [int(i) for i in np.flatnonzero(counted & ~kept)]
         drawable += list(range(num_parts + stenciled, num_parts + len(self._cloths)))
         if not drawable:
+            self._coverage = (vp, self._fbo_size, poses_now, counted, counts.copy())
             return counts
         model_loc = self._use_positions(view_proj)
         poses = _Matrices(part_poses)
@@ -1819,8 +1835,8 @@ class Renderer:
         GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_REPLACE)
         queries = GL.glGenQueries(len(drawable))
         queries = np.atleast_1d(queries)
-        for q, index in zip(queries, drawable, strict=True):
-            ref = index % 255 + 1
+        for k, (q, index) in enumerate(zip(queries, drawable, strict=True)):
+            ref = k % 255 + 1  # a value no pixel holds since the last clear
             if ref == 1:
                 GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
@@ -1835,6 +1851,7 @@ class Renderer:
         GL.glDeleteQueries(len(queries), queries)
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glColorMask(True, True, True, True)
+        self._coverage = (vp, self._fbo_size, poses_now, counted, counts.copy())
         return counts
 
     def _read(self, width: int, height: int) -> Frame:
