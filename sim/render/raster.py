@@ -45,7 +45,10 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 from OpenGL.raw.GL.VERSION.GL_1_1 import glBindTexture as _bind_texture  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawArrays as _draw_arrays  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glBeginQuery as _begin_query  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glEndQuery as _end_query  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glGetQueryObjectuiv as _get_query  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1f as _uniform1f  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1i as _uniform1i  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1iv as _uniform_ints  # noqa: E402
@@ -1840,14 +1843,16 @@ class Renderer:
             if ref == 1:
                 GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
-            GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
+            _begin_query(GL.GL_SAMPLES_PASSED, int(q))  # the raw calls: a part costs less
             if index < num_parts:
                 self._draw_part(model_loc, poses, index)
             else:
                 self._draw_cloth(model_loc, self._cloths[index - num_parts])
-            GL.glEndQuery(GL.GL_SAMPLES_PASSED)
+            _end_query(GL.GL_SAMPLES_PASSED)
+        result = ctypes.c_uint(0)
         for q, index in zip(queries, drawable, strict=True):
-            counts[index + 1] = GL.glGetQueryObjectuiv(int(q), GL.GL_QUERY_RESULT)
+            _get_query(int(q), GL.GL_QUERY_RESULT, ctypes.byref(result))
+            counts[index + 1] = result.value
         GL.glDeleteQueries(len(queries), queries)
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glColorMask(True, True, True, True)
