@@ -143,7 +143,8 @@ def test_kept_coverage_equals_coverage_drawn_afresh(renderer, monkeypatch):
 
 
 def test_final_pass_in_two_draws_equals_one_draw(renderer):
-    """FXAA's final pass split by the stencil gives the bytes of one full draw."""
+    """FXAA's final pass in two draws (the edge taps where the depth test lets them)
+    gives the bytes of one full draw."""
     _load(renderer)
     split = [_render(renderer, t).rgb for t in (0, 6)]
     renderer.split_final = False

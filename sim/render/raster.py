@@ -622,10 +622,11 @@ class Renderer:
             fbo, rbos, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
             GL.glDeleteRenderbuffers(len(rbos), list(rbos))
-            GL.glDeleteTextures([*ao_texs, self._log_sum[1]])
+            GL.glDeleteTextures([*ao_texs, self._log_sum[1], self._fxaa_edges])
         self._fbo = self._make_targets(width, height)
         self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
-        # the final sRGB colour, and a stencil that splits the final pass (see there)
+        # the final sRGB colour, FXAA's edges and a depth that splits the final pass (see
+        # there)
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
         rbos = tuple(int(r) for r in np.atleast_1d(GL.glGenRenderbuffers(2)))
@@ -638,6 +639,13 @@ class Renderer:
             GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
             GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
             GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, attachment, GL.GL_RENDERBUFFER, rbo)
+        self._fxaa_edges = int(GL.glGenTextures(1))
+        self._texture_2d(
+            self._fxaa_edges, GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT, width, height, GL.GL_NEAREST
+        )  # fmt: skip
+        GL.glFramebufferTexture2D(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT1, GL.GL_TEXTURE_2D, self._fxaa_edges, 0
+        )
         _check_framebuffer()
         # ambient occlusion at half resolution: raw, then blurred
         half = (max(width // 2, 1), max(height // 2, 1))
@@ -965,10 +973,11 @@ class Renderer:
         """Tone map the radiance into the sRGB target, with anti-aliasing and the
         camera effects the settings ask for.
 
-        With FXAA (and no motion blur), two draws: ``FINAL_FLAT_FS`` writes the pixels
-        away from edges and marks them in the stencil, then ``FINAL_FS`` draws the rest
+        With FXAA (and no motion blur or bloom), two draws: ``FINAL_EDGES_FS`` writes the pixels
+        away from edges, and the others' edge direction and luma bounds with depth 1;
+        then ``FINAL_EDGE_TAPS_FS`` draws those only, where the depth test lets it
         (llvmpipe pays for both sides of FXAA's branch at every pixel it shades, but
-        shades no block that the stencil test rejects): the same bytes as one draw of
+        shades no block that the depth test rejects): the same bytes as one draw of
         ``FINAL_FS``."""
         s = self.settings
         mean_log = self._mean_log_luminance(width, height) if s.auto_exposure else 0.0
@@ -996,20 +1005,25 @@ class Renderer:
             )
             GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
         GL.glBindVertexArray(self._empty_vao)
-        split = self.split_final and bool(s.fxaa) and s.motion_blur <= 0
+        # (with bloom's mipmaps, the edge taps' level of detail would depend on the split)
+        split = self.split_final and bool(s.fxaa) and s.motion_blur <= 0 and s.bloom <= 0
         if split:
-            GL.glStencilMask(0xFF)
-            GL.glClearStencil(0)
-            GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
-            GL.glEnable(GL.GL_STENCIL_TEST)
-            GL.glStencilFunc(GL.GL_ALWAYS, 1, 0xFF)
-            GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_REPLACE)
-            self._final_draw(shaders.FINAL_FLAT_FS, switches, a, time)
-            GL.glStencilFunc(GL.GL_EQUAL, 0, 0xFF)
-            GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_KEEP)
-        self._final_draw(shaders.FINAL_FS, switches, a, time)
-        if split:
-            GL.glDisable(GL.GL_STENCIL_TEST)
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glDepthFunc(GL.GL_ALWAYS)
+            GL.glDepthMask(True)
+            GL.glDrawBuffers(2, [GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1])
+            self._final_draw(shaders.FINAL_EDGES_FS, switches, a, time)
+            GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+            GL.glDepthMask(False)
+            GL.glDepthFunc(GL.GL_LESS)  # the quad's depth, 0.5, passes at the edges' 1
+            GL.glActiveTexture(GL.GL_TEXTURE3)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._fxaa_edges)
+            self._final_draw(shaders.FINAL_EDGE_TAPS_FS, switches, a, time)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+            GL.glActiveTexture(GL.GL_TEXTURE0)
+            GL.glDisable(GL.GL_DEPTH_TEST)
+        else:
+            self._final_draw(shaders.FINAL_FS, switches, a, time)
         if s.bloom > 0:
             GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
@@ -1022,7 +1036,7 @@ class Renderer:
         s = self.settings
         p = self._program(shaders.QUAD_VS, fs, switches)
         GL.glUseProgram(p)
-        for unit, name in enumerate(("hdr", "uv_next_prev", "depth_id")):
+        for unit, name in enumerate(("hdr", "uv_next_prev", "depth_id", "edges")):
             GL.glUniform1i(self._loc(p, name), unit)
         width, height = self._fbo_size
         GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
