@@ -146,12 +146,14 @@ def test_final_pass_in_two_draws_equals_one_draw(renderer):
     """FXAA's final pass in two draws (the edge taps where the depth test lets them)
     gives the bytes of one full draw."""
     _load(renderer)
-    split = [_render(renderer, t).rgb for t in (0, 6)]
-    renderer.split_final = False
+    before = renderer.split_final
     try:
+        renderer.split_final = True
+        split = [_render(renderer, t).rgb for t in (0, 6)]
+        renderer.split_final = False
         whole = [_render(renderer, t).rgb for t in (0, 6)]
     finally:
-        renderer.split_final = True
+        renderer.split_final = before
     assert renderer.settings.fxaa
     assert all(np.array_equal(a, b) for a, b in zip(split, whole, strict=True))
 

@@ -262,11 +262,13 @@ class Renderer:
         # on a GPU it costs next to nothing; on a software rasterizer (llvmpipe) the
         # pass costs more CPU than numpy's (10 against 8 ms a frame at 640x360). It
         # keeps a second set of targets (the previous frame's).
-        self.gpu_flow = not any(
+        software = any(
             name in self.device_name.lower() for name in ("llvmpipe", "softpipe", "swrast")
         )
-        # FXAA's final pass in two draws (see _final_pass; False: one, the same bytes)
-        self.split_final = True
+        self.gpu_flow = not software
+        # FXAA's final pass in two draws (see _final_pass; False: one, the same bytes):
+        # on a software rasterizer, which pays for both sides of a branch at every pixel
+        self.split_final = software
         self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
         self._cloth_id_prog = _compile(shaders.SHADOW_VS, shaders.CLOTH_ID_FS)
