@@ -12,7 +12,13 @@ from simfactory.sim.annotate.boxes import (
     points_in_box,
     visible_boxes,
 )
-from simfactory.sim.annotate.flow import backproject, flow_to_rgb, optical_flow
+from simfactory.sim.annotate.flow import (
+    backproject,
+    flow_from_projections,
+    flow_to_rgb,
+    optical_flow,
+    visible_in_b,
+)
 
 H, W = 360, 640
 K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 179.5], [0.0, 0.0, 1.0]])
@@ -250,6 +256,42 @@ def test_pure_camera_rotation_flow_is_the_same_for_all_parts():
         assert mask.sum() > 1000
         np.testing.assert_allclose(flow[mask], expected[mask], atol=1e-3)
         assert valid[mask].mean() > 0.9
+
+
+def test_flow_from_projections_is_the_per_pixel_test_bit_for_bit():
+    """The float32 path gives the flow and validity of the plain formulation (the flow
+    where the pixel has a surface in front of camera b, and visible_in_b's test), bit
+    for bit, for projections inside, on the edges of and outside frame b."""
+    rng = np.random.default_rng(5)
+    h, w = 48, 64
+    ids_a = rng.integers(0, 4, (h, w)).astype(np.uint16)
+    ids_b = rng.integers(0, 4, (h, w)).astype(np.uint16)
+    depth_a = rng.uniform(-0.1, 3.0, (h, w)).astype(np.float32)
+    depth_b = rng.uniform(0.0, 3.0, (h, w)).astype(np.float32)
+    uv = rng.uniform(-3.0, w + 3.0, (h, w, 4)).astype(np.float32)
+    uv[..., 1] = rng.uniform(-3.0, h + 3.0, (h, w))
+    uv[:4, :, 0] = np.float32(-0.5)  # on the first column's edge
+    uv[4:8, :, 0] = np.float32(w - 0.5)  # just outside the last one
+    z = np.empty((h, w, 2), np.float32)
+    z[..., 0] = rng.uniform(-0.5, 3.0, (h, w))
+    # the lower half at depths around the tolerance from those frame b shows there
+    i_b = np.clip(np.floor(uv[..., 1] + 0.5), 0, h - 1).astype(int)
+    j_b = np.clip(np.floor(uv[..., 0] + 0.5), 0, w - 1).astype(int)
+    scale = rng.uniform(0.97, 1.03, (h, w)).astype(np.float32)
+    z[h // 2 :, :, 0] = (depth_b[i_b, j_b] * scale)[h // 2 :]
+    ids_a[h // 2 :] = np.where(rng.random((h, w)) < 0.8, ids_b[i_b, j_b], ids_a)[h // 2 :]
+    uv, z = uv[::-1][::-1], z[::-1][::-1]  # row-flipped views, as the renderer reads
+    flow, valid = flow_from_projections(ids_a, depth_a, uv[..., :2], z[..., 0], ids_b, depth_b)
+    u_a, v_a = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    front = (ids_a > 0) & (depth_a > 0) & (z[..., 0] > 1e-6)
+    want = np.stack([uv[..., 0] - u_a, uv[..., 1] - v_a], axis=-1)
+    want[~front] = 0.0
+    want_valid = front & visible_in_b(
+        uv[..., 0], uv[..., 1], z[..., 0], ids_a, ids_b, depth_b, 0.02
+    )  # fmt: skip
+    assert flow.dtype == np.float32 and np.array_equal(flow.view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(valid, want_valid)
+    assert 0 < valid.sum() < front.sum()  # both outcomes occur
 
 
 def test_flow_to_rgb():

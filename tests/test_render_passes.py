@@ -109,6 +109,55 @@ def test_kept_shadow_layers_equal_shadows_drawn_afresh(renderer):
         assert np.array_equal(fresh.instance, kept[t].instance), t
 
 
+def test_kept_coverage_equals_coverage_drawn_afresh(renderer, monkeypatch):
+    """Under a still camera the parts at rest keep their counts from the frame before:
+    the same counts as drawn afresh, from fewer draws."""
+    _load(renderer)
+    draws = []  # the parts the coverage pass draws
+    draw_part, coverage_pass = renderer._draw_part, renderer._coverage_pass
+
+    def counting_pass(*args):
+        monkeypatch.setattr(renderer, "_draw_part", lambda *a: draws.append(a[2]) or draw_part(*a))
+        try:
+            return coverage_pass(*args)
+        finally:
+            monkeypatch.setattr(renderer, "_draw_part", draw_part)
+
+    monkeypatch.setattr(renderer, "_coverage_pass", counting_pass)
+
+    def frame(t):
+        return renderer.render(_poses(t), K, CAMERA[0], W, H, 0.1, 50.0)
+
+    kept = [frame(t).unoccluded_pixels for t in range(8)]
+    kept_draws = list(draws)
+    draws.clear()
+    fresh = []
+    for t in range(8):
+        renderer._coverage = None  # every part drawn
+        fresh.append(frame(t).unoccluded_pixels)
+    assert all(np.array_equal(a, b) for a, b in zip(kept, fresh, strict=True))
+    assert kept[0][1] > 0 and kept[0][2] != kept[7][2]  # counted, and the box moved
+    assert len(draws) == 8 * 3  # the floor, the box, the pillar (the block is behind)
+    # then only the box, in the frames it moves (1, 2, 6, 7; it rests in 3-5)
+    assert kept_draws == [0, 1, 2, 1, 1, 1, 1]
+
+
+def test_final_pass_in_two_draws_equals_one_draw(renderer):
+    """FXAA's final pass in two draws (the edge taps where the depth test lets them)
+    gives the bytes of one full draw."""
+    _load(renderer)
+    before = renderer.split_final
+    try:
+        renderer.split_final = True
+        split = [_render(renderer, t).rgb for t in (0, 6)]
+        renderer.split_final = False
+        whole = [_render(renderer, t).rgb for t in (0, 6)]
+    finally:
+        renderer.split_final = before
+    assert renderer.settings.fxaa
+    assert all(np.array_equal(a, b) for a, b in zip(split, whole, strict=True))
+
+
 def test_parts_outside_the_view_are_left_out(renderer):
     _load(renderer)
     frame = _render(renderer, 0)

@@ -49,7 +49,10 @@ from OpenGL.raw.GL.VERSION.GL_1_0 import glReadPixels as _raw_read_pixels  # noq
 from OpenGL.raw.GL.VERSION.GL_1_1 import glBindTexture as _bind_texture  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawArrays as _draw_arrays  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_1 import glDrawElements as _draw_elements  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glBeginQuery as _begin_query  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_1_5 import glBufferSubData as _buffer_sub_data  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glEndQuery as _end_query  # noqa: E402
+from OpenGL.raw.GL.VERSION.GL_1_5 import glGetQueryObjectuiv as _get_query  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1f as _uniform1f  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1i as _uniform1i  # noqa: E402
 from OpenGL.raw.GL.VERSION.GL_2_0 import glUniform1iv as _uniform_ints  # noqa: E402
@@ -267,9 +270,13 @@ class Renderer:
         # on a GPU it costs next to nothing; on a software rasterizer (llvmpipe) the
         # pass costs more CPU than numpy's (10 against 8 ms a frame at 640x360). It
         # keeps a second set of targets (the previous frame's).
-        self.gpu_flow = not any(
+        software = any(
             name in self.device_name.lower() for name in ("llvmpipe", "softpipe", "swrast")
         )
+        self.gpu_flow = not software
+        # FXAA's final pass in two draws (see _final_pass; False: one, the same bytes):
+        # on a software rasterizer, which pays for both sides of a branch at every pixel
+        self.split_final = software
         self._programs: dict[tuple, int] = {}  # specialised programs, by source and constants
         self._shadow_prog = _compile(shaders.SHADOW_VS, shaders.SHADOW_FS)
         self._cloth_id_prog = _compile(shaders.SHADOW_VS, shaders.CLOTH_ID_FS)
@@ -295,6 +302,8 @@ class Renderer:
             GL.glDrawBuffer(GL.GL_NONE)
             GL.glReadBuffer(GL.GL_NONE)
         self._depth_state: dict[tuple, tuple] = {}  # per depth map: its last drawing
+        # the last coverage pass: (view-projection, size, part poses, counted (P,), counts)
+        self._coverage: tuple | None = None
         self._sky_tex = GL.glGenTextures(1)
         self._env_tex = GL.glGenTextures(1)
         self._grid_tex = GL.glGenTextures(1)
@@ -320,7 +329,7 @@ class Renderer:
         self._probe_locs: dict[int, list[int]] = {}  # per probe program: its draws' uniforms
         self._sh = np.zeros((9, 3))
         self._point_shadow_state = [None, None]
-        self._post = None  # (fbo, colour rbo, ao fbos and textures) of the current size
+        self._post = None  # (fbo, its colour and stencil rbos, ao fbos and textures) of the size
         self.last_exposure_scale = 1.0
         self._parts: list[list[_GpuMesh]] = []
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
@@ -395,6 +404,7 @@ class Renderer:
         self._shadow_poses = None
         self._point_shadow_state = [None, None]
         self._depth_state = {}
+        self._coverage = None
         self._upload_sky(suns[0] if suns else None)
         self._probe_ready = False
         self._sh = np.zeros((9, 3))
@@ -644,24 +654,36 @@ class Renderer:
             for fbo, texs in filter(None, (self._fbo, self._fbo_prev, self._flow_fbo)):
                 GL.glDeleteFramebuffers(1, [fbo])
                 GL.glDeleteTextures(list(texs))
-            fbo, rbo, ao_fbos, ao_texs = self._post
+            fbo, rbos, ao_fbos, ao_texs = self._post
             GL.glDeleteFramebuffers(2 + len(ao_fbos), [fbo, self._log_sum[0], *ao_fbos])
-            GL.glDeleteRenderbuffers(1, [rbo])
-            GL.glDeleteTextures([*ao_texs, self._log_sum[1], self._cloth_ids])
+            GL.glDeleteRenderbuffers(len(rbos), list(rbos))
+            GL.glDeleteTextures([*ao_texs, self._log_sum[1], self._fxaa_edges, self._cloth_ids])
         self._fbo = self._make_targets(width, height)
         self._cloth_ids = int(GL.glGenTextures(1))
         self._texture_2d(
             self._cloth_ids, GL.GL_RG32F, GL.GL_RG, GL.GL_FLOAT, width, height, GL.GL_NEAREST
         )
         self._fbo_prev = self._flow_fbo = None  # made when the flow pass is used
-        # the final sRGB colour
+        # the final sRGB colour, FXAA's edges and a depth that splits the final pass (see
+        # there)
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
-        rbo = GL.glGenRenderbuffers(1)
-        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
-        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, width, height)
-        GL.glFramebufferRenderbuffer(
-            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, rbo
+        rbos = tuple(int(r) for r in np.atleast_1d(GL.glGenRenderbuffers(2)))
+        for rbo, fmt, attachment in zip(
+            rbos,
+            (GL.GL_RGBA8, GL.GL_DEPTH24_STENCIL8),
+            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
+            strict=True,
+        ):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, attachment, GL.GL_RENDERBUFFER, rbo)
+        self._fxaa_edges = int(GL.glGenTextures(1))
+        self._texture_2d(
+            self._fxaa_edges, GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT, width, height, GL.GL_NEAREST
+        )  # fmt: skip
+        GL.glFramebufferTexture2D(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT1, GL.GL_TEXTURE_2D, self._fxaa_edges, 0
         )
         _check_framebuffer()
         # ambient occlusion at half resolution: raw, then blurred
@@ -675,7 +697,7 @@ class Renderer:
                 GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
             )
             _check_framebuffer()
-        self._post = (post, int(rbo), tuple(ao_fbos), tuple(ao_texs))
+        self._post = (post, rbos, tuple(ao_fbos), tuple(ao_texs))
         # block sums of log luminance, for auto exposure
         blocks = ((width + 7) // 8, (height + 7) // 8)
         tex = int(GL.glGenTextures(1))
@@ -988,7 +1010,14 @@ class Renderer:
 
     def _final_pass(self, exposure: float, width: int, height: int, time: float) -> None:
         """Tone map the radiance into the sRGB target, with anti-aliasing and the
-        camera effects the settings ask for."""
+        camera effects the settings ask for.
+
+        With FXAA (and no motion blur or bloom), two draws: ``FINAL_EDGES_FS`` writes the pixels
+        away from edges, and the others' edge direction and luma bounds with depth 1;
+        then ``FINAL_EDGE_TAPS_FS`` draws those only, where the depth test lets it
+        (llvmpipe pays for both sides of FXAA's branch at every pixel it shades, but
+        shades no block that the depth test rejects): the same bytes as one draw of
+        ``FINAL_FS``."""
         s = self.settings
         mean_log = self._mean_log_luminance(width, height) if s.auto_exposure else 0.0
         a = exposure_scale(mean_log, exposure, s.auto_exposure)
@@ -1004,14 +1033,9 @@ class Renderer:
         for name in ("bloom", "noise", "vignette"):
             if getattr(s, name) <= 0:
                 switches[name] = 0.0
-        p = self._program(shaders.QUAD_VS, shaders.FINAL_FS, switches)
-        GL.glUseProgram(p)
-        for unit, (tex, name) in enumerate(
-            ((hdr, "hdr"), (uv, "uv_next_prev"), (depth_id, "depth_id"))
-        ):
+        for unit, tex in enumerate((hdr, uv, depth_id)):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
-            GL.glUniform1i(self._loc(p, name), unit)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         if s.bloom > 0:
             GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
@@ -1019,24 +1043,50 @@ class Renderer:
                 GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR
             )
             GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
-        GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
-        GL.glUniform1f(self._loc(p, "exposure_scale"), a)
-        GL.glUniform3f(self._loc(p, "wb_gain"), *white_balance_gains(s.white_balance_k))
-        GL.glUniform1i(self._loc(p, "fxaa"), int(s.fxaa))
-        GL.glUniform1f(self._loc(p, "noise"), s.noise)
-        GL.glUniform1f(self._loc(p, "noise_seed"), float(time * 1000.0 % 977.0))
-        GL.glUniform1f(self._loc(p, "vignette"), s.vignette)
-        GL.glUniform1f(self._loc(p, "bloom"), s.bloom)
-        GL.glUniform1i(self._loc(p, "motion_blur"), int(s.motion_blur > 0))
-        GL.glUniform1f(self._loc(p, "shutter"), s.motion_blur)
         GL.glBindVertexArray(self._empty_vao)
-        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        # (with bloom's mipmaps, the edge taps' level of detail would depend on the split)
+        split = self.split_final and bool(s.fxaa) and s.motion_blur <= 0 and s.bloom <= 0
+        if split:
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glDepthFunc(GL.GL_ALWAYS)
+            GL.glDepthMask(True)
+            GL.glDrawBuffers(2, [GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1])
+            self._final_draw(shaders.FINAL_EDGES_FS, switches, a, time)
+            GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+            GL.glDepthMask(False)
+            GL.glDepthFunc(GL.GL_LESS)  # the quad's depth, 0.5, passes at the edges' 1
+            GL.glActiveTexture(GL.GL_TEXTURE3)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._fxaa_edges)
+            self._final_draw(shaders.FINAL_EDGE_TAPS_FS, switches, a, time)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+            GL.glActiveTexture(GL.GL_TEXTURE0)
+            GL.glDisable(GL.GL_DEPTH_TEST)
+        else:
+            self._final_draw(shaders.FINAL_FS, switches, a, time)
         if s.bloom > 0:
             GL.glBindTexture(GL.GL_TEXTURE_2D, hdr)
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
         for unit in (2, 1, 0):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+
+    def _final_draw(self, fs: str, switches: dict, scale: float, time: float) -> None:
+        """One full-screen draw of the final pass's shader ``fs`` (its textures bound)."""
+        s = self.settings
+        p = self._program(shaders.QUAD_VS, fs, switches)
+        GL.glUseProgram(p)
+        for unit, name in enumerate(("hdr", "uv_next_prev", "depth_id", "edges")):
+            GL.glUniform1i(self._loc(p, name), unit)
+        width, height = self._fbo_size
+        GL.glUniform2f(self._loc(p, "size"), float(width), float(height))
+        GL.glUniform1f(self._loc(p, "exposure_scale"), scale)
+        GL.glUniform3f(self._loc(p, "wb_gain"), *white_balance_gains(s.white_balance_k))
+        GL.glUniform1f(self._loc(p, "noise"), s.noise)
+        GL.glUniform1f(self._loc(p, "noise_seed"), float(time * 1000.0 % 977.0))
+        GL.glUniform1f(self._loc(p, "vignette"), s.vignette)
+        GL.glUniform1f(self._loc(p, "bloom"), s.bloom)
+        GL.glUniform1f(self._loc(p, "shutter"), s.motion_blur)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
     def _point_shadow(self, points: list[tuple], shape: tuple) -> list[int]:
         """Draw the cube shadow maps of the strongest point lights (``point_shadows`` of
@@ -1842,9 +1892,18 @@ class Renderer:
         query per part; the stencil lets every pixel count once even where a part overlaps
         itself). The first ``STENCIL_CLOTHS`` cloths are counted from the bits the depth
         pre-pass left in the stencil (the same pixels: rasterizing does not depend on the
-        depth test), by reading it back, instead of being drawn again."""
+        depth test), by reading it back, instead of being drawn again. A part that stood
+        still under the same view since the last pass keeps the count it had there (the
+        same triangles rasterized the same way)."""
         num_parts = len(self._parts)
         counts = np.zeros(num_parts + len(self._cloths) + 1, dtype=np.int64)
+        poses_now = np.array(part_poses, float)
+        vp = np.array(view_proj, float)
+        kept = np.zeros(num_parts, bool)
+        last = self._coverage
+        if last is not None and last[1] == self._fbo_size and np.array_equal(last[0], vp):
+            kept = self._in_view & last[3] & (poses_now == last[2]).all(axis=(1, 2))
+            counts[1 : num_parts + 1][kept] = last[4][1 : num_parts + 1][kept]
         stenciled = min(len(self._cloths), STENCIL_CLOTHS)
         if stenciled:
             width, height = self._fbo_size
@@ -1860,9 +1919,11 @@ class Renderer:
                 counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
             GL.glStencilMask(0xFF)
             GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
-        drawable = [i for i, meshes in enumerate(self._parts) if meshes and self._in_view[i]]
+        counted = np.array([bool(meshes) for meshes in self._parts], bool) & self._in_view
+        drawable = [int(i) for i in np.flatnonzero(counted & ~kept)]
         drawable += list(range(num_parts + stenciled, num_parts + len(self._cloths)))
         if not drawable:
+            self._coverage = (vp, self._fbo_size, poses_now, counted, counts.copy())
             return counts
         model_loc = self._use_positions(view_proj)
         poses = _Matrices(part_poses)
@@ -1873,22 +1934,25 @@ class Renderer:
         GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_REPLACE)
         queries = GL.glGenQueries(len(drawable))
         queries = np.atleast_1d(queries)
-        for q, index in zip(queries, drawable, strict=True):
-            ref = index % 255 + 1
+        for k, (q, index) in enumerate(zip(queries, drawable, strict=True)):
+            ref = k % 255 + 1  # a value no pixel holds since the last clear
             if ref == 1:
                 GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
             GL.glStencilFunc(GL.GL_NOTEQUAL, ref, 0xFF)
-            GL.glBeginQuery(GL.GL_SAMPLES_PASSED, int(q))
+            _begin_query(GL.GL_SAMPLES_PASSED, int(q))  # the raw calls: a part costs less
             if index < num_parts:
                 self._draw_part(model_loc, poses, index)
             else:
                 self._draw_cloth(model_loc, self._cloths[index - num_parts])
-            GL.glEndQuery(GL.GL_SAMPLES_PASSED)
+            _end_query(GL.GL_SAMPLES_PASSED)
+        result = ctypes.c_uint(0)
         for q, index in zip(queries, drawable, strict=True):
-            counts[index + 1] = GL.glGetQueryObjectuiv(int(q), GL.GL_QUERY_RESULT)
+            _get_query(int(q), GL.GL_QUERY_RESULT, ctypes.byref(result))
+            counts[index + 1] = result.value
         GL.glDeleteQueries(len(queries), queries)
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glColorMask(True, True, True, True)
+        self._coverage = (vp, self._fbo_size, poses_now, counted, counts.copy())
         return counts
 
     def _read(self, width: int, height: int) -> Frame:

@@ -850,6 +850,54 @@ void main() {
 """
 )
 
+# FXAA's final pass in two draws (llvmpipe runs both sides of a branch at every pixel it
+# shades, but shades no block that the depth test rejects). ``FINAL_EDGES_FS`` draws
+# every pixel: the colour of those FXAA leaves alone, and for the others (depth 1) the
+# direction and luma bounds of the edge; ``FINAL_EDGE_TAPS_FS`` then draws the edge
+# pixels only, from these, with the four taps along the edge. The same operations as
+# ``FINAL_FS``'s, so the same colour, bit for bit.
+_BRANCH_START = """        if (lMax - lMin < max(0.0312, 0.125 * lMax)) {
+            c = shaded(uv);
+        } else {
+            vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));
+            float reduce = max((lNW + lNE + lSW + lSE) * 0.03125, 1.0 / 128.0);
+            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -8.0, 8.0) * px;
+"""
+_TAPS = """            vec3 a = 0.5 * (shaded(uv - dir / 6.0) + shaded(uv + dir / 6.0));
+            vec3 b = 0.5 * a + 0.25 * (shaded(uv - dir * 0.5) + shaded(uv + dir * 0.5));
+            float lB = sqrt(luma(b * b));  // back to the units of luma_at, roughly
+            c = (lB < lMin || lB > lMax) ? a : b;
+        }
+"""
+_FXAA_BRANCH = FINAL_FS.index(_BRANCH_START)
+_FXAA_TAPS = FINAL_FS.index(_TAPS, _FXAA_BRANCH)
+FINAL_EDGES_FS = (
+    FINAL_FS[:_FXAA_BRANCH].replace(
+        "out vec4 out_color;",
+        "layout(location = 0) out vec4 out_color;\nlayout(location = 1) out vec4 fxaa_edge;",
+    )
+    + "".join(line[4:] for line in _BRANCH_START.splitlines(True)[3:])  # the direction
+    + """        fxaa_edge = vec4(dir, lMin, lMax);  // at every pixel, as FINAL_FS computes it
+        bool calm = lMax - lMin < max(0.0312, 0.125 * lMax);
+        c = calm ? shaded(uv) : vec3(0.0);
+        gl_FragDepth = calm ? 0.0 : 1.0;
+"""
+    + FINAL_FS[_FXAA_TAPS + len(_TAPS) :]
+)
+FINAL_EDGE_TAPS_FS = (
+    FINAL_FS[: FINAL_FS.index("        float lM = luma_at(uv);")].replace(
+        "uniform sampler2D depth_id;", "uniform sampler2D depth_id;\nuniform sampler2D edges;"
+    )
+    + """        vec4 edge = texelFetch(edges, ivec2(gl_FragCoord.xy), 0);
+        vec2 dir = edge.xy;
+        float lMin = edge.z;
+        float lMax = edge.w;
+        {
+"""
+    + _TAPS
+    + FINAL_FS[_FXAA_TAPS + len(_TAPS) :]
+)
+
 # Optical flow between two consecutive frames from their targets (a: the one before,
 # b: the last), both ways at once: the per-pixel test of ``flow.flow_from_projections``,
 # in the same float32 operations (``precise``: no fused multiply-add), so the same bits.
