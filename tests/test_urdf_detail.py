@@ -140,3 +140,54 @@ def test_a_camera_inside_a_meshs_box_keeps_the_full_meshes():
     cam.path = CameraPath("static", eye=tuple(centre[:3] + [0, 0, 40.0]), target=tuple(centre[:3]))
     urdf.choose_detail(spec, traj)
     assert body.urdf_cell_m == max(urdf.DETAIL_CELLS)  # from 40 m: the coarsest
+
+
+def test_shadow_maps_draw_coarse_meshes_and_no_label_moves(monkeypatch):
+    """The robot's dense meshes carry a mesh clustered at ``SHADOW_CELL`` that the shadow
+    maps draw (a fifth of the triangles or fewer): every label the camera renders is the
+    same bit for bit as drawing the meshes themselves into the maps, the colour nearly."""
+    from simfactory.sim.model.camera import camera_poses
+    from simfactory.sim.model.parts import (
+        light_parts,
+        part_classes,
+        part_geometry,
+        part_visuals,
+        scene_bounds,
+    )
+    from simfactory.sim.render import raster
+    from simfactory.sim.render.shots import render_camera
+
+    spec, traj = _panda_scene()
+    (robot,) = [b for b in spec.bodies if b.urdf_path]
+    links = urdf.urdf_link_visuals(robot.urdf_path, robot.urdf_scale).values()
+    dense = [v for vs in links for v in vs if len(v.mesh.faces) > urdf.DETAIL_MIN_FACES]
+    assert dense and all(v.shadow_mesh is not None for v in dense)
+    assert sum(len(v.shadow_mesh.faces) for v in dense) * 5 < sum(len(v.mesh.faces) for v in dense)
+    cam = spec.cameras[0]
+    cam.width, cam.height = 160, 120
+    K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+    T_wc = camera_poses(cam, traj.times, spec, traj)
+    renderer = raster.process_renderer()
+    visuals = part_visuals(spec, traj)
+    bounds = scene_bounds(part_geometry(visuals, part_classes(spec, traj)), traj.poses)
+
+    def shot():
+        renderer.load_scene(
+            visuals, spec.lights, spec.sky, bounds, spec.fog, light_parts(spec, traj)
+        )
+        return render_camera(renderer, cam, K, T_wc, traj.poses, 1.0, traj.times, traj.present)
+
+    coarse = shot()
+    shadows = [m for meshes in renderer._parts for m in meshes if m.shadow is not None]
+    assert shadows and all(m.shadow.count < m.count for m in shadows)
+    draw_part = raster.Renderer._draw_part
+    monkeypatch.setattr(
+        raster.Renderer, "_draw_part",
+        lambda self, loc, poses, index, shadow=False: draw_part(self, loc, poses, index),
+    )  # fmt: skip
+    full = shot()
+    for name in ("depth", "instance", "normals", "unoccluded", "flow_forward", "flow_backward"):
+        a, b = getattr(coarse, name), getattr(full, name)
+        assert a.tobytes() == b.tobytes(), name
+    difference = np.abs(coarse.rgb.astype(float) - full.rgb.astype(float))
+    assert difference.mean() < 0.5 and (difference > 0).any()  # (0-255)

@@ -9,7 +9,9 @@ cameras see them. ``choose_detail`` picks per clip the coarsest cube of vertex
 clustering (``DETAIL_CELLS``) that spans at most ``DETAIL_PIXELS`` pixels where the
 body comes nearest a camera, and its dense meshes (over ``DETAIL_MIN_FACES``
 triangles) are drawn clustered at that cube by every pass, the LiDAR and the path
-tracer alike: the labels come from the drawn surface.
+tracer alike: the labels come from the drawn surface. The raster's shadow maps draw
+those meshes clustered at ``SHADOW_CELL`` (about a texel of the maps; shadows are colour
+only), whatever the level.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _geometry(kind: int, dims, filename: bytes) -> trimesh.Trimesh | None:
 DETAIL_CELLS = (0.002, 0.003, 0.005, 0.008)
 DETAIL_PIXELS = 2.0
 DETAIL_MIN_FACES = 2000  # meshes with fewer triangles are drawn as they are
+SHADOW_CELL = 0.01  # m: shadow maps draw the dense meshes clustered this coarse (as people's)
 
 
 def clustered(mesh: trimesh.Trimesh, cell: float) -> trimesh.Trimesh:
@@ -73,7 +76,7 @@ def _urdf_visuals(
 ) -> tuple[tuple[int, tuple[Visual, ...]], ...]:
     if cell > 0:
         return tuple(
-            (link, tuple(Visual(clustered(v.mesh, cell), v.material)
+            (link, tuple(Visual(clustered(v.mesh, cell), v.material, v.shadow_mesh)
                          if len(v.mesh.faces) > DETAIL_MIN_FACES else v for v in visuals))
             for link, visuals in _urdf_visuals(path, scale)
         )  # fmt: skip
@@ -90,7 +93,8 @@ def _urdf_visuals(
                 continue
             mesh.apply_transform(pose_from_pos_quat_xyzw(pos, quat))
             material = Material(f"urdf_{link}_{i}", tuple(float(c) for c in rgba), roughness=0.6)
-            by_link[link].append(Visual(mesh, material))
+            shadow = clustered(mesh, SHADOW_CELL) if len(mesh.faces) > DETAIL_MIN_FACES else None
+            by_link[link].append(Visual(mesh, material, shadow))
     finally:
         pb.disconnect(client)
     return tuple((link, tuple(vis)) for link, vis in sorted(by_link.items()))

@@ -42,7 +42,7 @@ def part_visuals(spec: SceneSpec, trajectory: Trajectory) -> list[list[Visual]]:
             name = "base" if link < 0 else trajectory.part_names[len(out)].split("/", 1)[1]
             material = body.urdf_materials.get(name)
             if material is not None:
-                visuals = [Visual(v.mesh, material) for v in visuals]
+                visuals = [Visual(v.mesh, material, v.shadow_mesh) for v in visuals]
             out.append(visuals)
         else:
             out.append(list(body.visuals if link < 0 else body.links[link].visuals))

@@ -41,6 +41,9 @@ class Visual:
 
     mesh: trimesh.Trimesh
     material: Material
+    # a coarser mesh of the same surface that the raster's shadow maps draw instead
+    # (shadows are colour only: no label depends on them); None: the mesh itself
+    shadow_mesh: trimesh.Trimesh | None = None
 
 
 @dataclass

@@ -120,6 +120,7 @@ class _GpuMesh:
     material: Material
     texture: int
     detail: int = 0
+    shadow: _GpuMesh | None = None  # the positions shadow maps draw (Visual.shadow_mesh)
 
 
 @dataclass
@@ -420,7 +421,9 @@ class Renderer:
         self._grid_ready = False
 
     def _free_scene(self) -> None:
-        for m in [m for meshes in self._parts for m in meshes] + [c.mesh for c in self._cloths]:
+        meshes = [m for meshes in self._parts for m in meshes]
+        meshes += [m.shadow for m in meshes if m.shadow is not None]
+        for m in meshes + [c.mesh for c in self._cloths]:
             GL.glDeleteVertexArrays(1, [m.vao])
             GL.glDeleteBuffers(2, list(m.buffers))
         for cloth in self._cloths:
@@ -455,6 +458,10 @@ class Renderer:
         material = visuals[0].material
         mesh = _GpuMesh(vao, (vbo, ebo), len(indices), material, self._texture_of(material))
         mesh.detail = detail_kind(material)
+        if any(v.shadow_mesh is not None for v in visuals):
+            mesh.shadow = _upload_positions(
+                [v.mesh if v.shadow_mesh is None else v.shadow_mesh for v in visuals], mesh
+            )
         return mesh
 
     def _texture_of(self, material: Material) -> int:
@@ -1487,9 +1494,14 @@ class Renderer:
         x1, y1 = np.clip(-(-hi // 2) * 2, 0, (width, height)).astype(int)
         return int(x0), int(y0), int(x1), int(y1)
 
-    def _draw_part(self, model_loc: int, poses: _Matrices, index: int) -> None:
+    def _draw_part(
+        self, model_loc: int, poses: _Matrices, index: int, shadow: bool = False
+    ) -> None:
+        """Draw part ``index``'s meshes (``shadow``: at their shadow maps' level)."""
         _uniform_matrix(model_loc, 1, True, poses.address(index))
         for m in self._parts[index]:
+            if shadow and m.shadow is not None:
+                m = m.shadow
             _bind_vertex_array(m.vao)
             _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
 
@@ -1508,12 +1520,12 @@ class Renderer:
         shadow: bool = False,
     ) -> None:
         """Draw every drawn part and cloth (those ``keep`` (P,) or (P + C,) marks, if
-        given); ``shadow``: into a shadow map (cloths at their shadow level)."""
+        given); ``shadow``: into a shadow map (parts and cloths at their shadow level)."""
         model_loc = self._use_positions(view_proj)
         poses = _Matrices(part_poses)
         for index in range(len(part_poses)):
             if self._drawn[index] and (keep is None or keep[index]):
-                self._draw_part(model_loc, poses, index)
+                self._draw_part(model_loc, poses, index, shadow)
         P = len(part_poses)
         for c, cloth in enumerate(self._cloths if cloths else []):
             if keep is None or len(keep) <= P or keep[P + c]:
@@ -1983,6 +1995,28 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+def _upload_positions(meshes: list, like: _GpuMesh) -> _GpuMesh:
+    """The meshes' positions alone as one vertex/index buffer (all that the shadow maps'
+    program reads), with ``like``'s material."""
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    vertices = np.ascontiguousarray(np.concatenate([m.vertices for m in meshes]), np.float32)
+    indices = np.concatenate(
+        [np.asarray(m.faces, np.uint32).reshape(-1) + np.uint32(o)
+         for m, o in zip(meshes, offsets, strict=True)]
+    )  # fmt: skip
+    vao = GL.glGenVertexArrays(1)
+    vbo, ebo = GL.glGenBuffers(2)
+    GL.glBindVertexArray(vao)
+    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+    GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
+    GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
+    GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
+    GL.glEnableVertexAttribArray(0)
+    GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(0))
+    GL.glBindVertexArray(0)
+    return _GpuMesh(vao, (vbo, ebo), len(indices), like.material, like.texture)
 
 
 def _cloth_layout(cloths: list[_GpuCloth], sizes: list[int]) -> tuple:
