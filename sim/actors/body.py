@@ -626,29 +626,28 @@ def _skin_matrix():
     )
 
 
-SKIN_CHUNK = 16  # frames skinned at once (bounds the blended transforms: ~21 MB)
-
-
 def linear_blend_skinning(
     rest_vertices: np.ndarray, transforms: np.ndarray, rows: np.ndarray | None = None
 ) -> np.ndarray:
     """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
     (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
-    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; one
-    sparse product for all frames. ``rows`` (V',) skins only those vertices (V' of them)."""
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; a
+    sparse product a frame, its blended transforms (V, 3, 4) applied in place in the
+    frame's rows of the result. ``rows`` (V',) skins only those vertices (V' of them)."""
     W = _skin_matrix()
     if rows is not None:
         W, rest_vertices = W[rows], rest_vertices[rows]
-    out = np.empty((len(transforms), len(rest_vertices), 3))
-    for start in range(0, len(transforms), SKIN_CHUNK):
-        chunk = transforms[start : start + SKIN_CHUNK, :, :3, :]
-        F, B = chunk.shape[:2]
-        T = np.ascontiguousarray(chunk.transpose(1, 3, 0, 2)).reshape(B, 12 * F)
-        blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
-        posed = blend[:, 3].copy()
+    V, B = len(rest_vertices), transforms.shape[1]
+    out = np.empty((len(transforms), V, 3))
+    term = np.empty((V, 3))
+    x = [np.ascontiguousarray(rest_vertices[:, j : j + 1]) for j in range(3)]
+    for f in range(len(transforms)):
+        T = np.ascontiguousarray(transforms[f, :, :3, :].transpose(0, 2, 1)).reshape(B, 12)
+        blend = (W @ T).reshape(V, 4, 3)  # the columns of each vertex's 3x4 transform
+        posed = out[f]
+        np.copyto(posed, blend[:, 3])
         for j in range(3):
-            posed += blend[:, j] * rest_vertices[:, None, j : j + 1]
-        out[start : start + F] = posed.transpose(1, 0, 2)
+            posed += np.multiply(blend[:, j], x[j], out=term)
     return out
 
 
@@ -794,8 +793,9 @@ def skin_person(
 
 @cache
 def _coco_regressor():
-    """anny's COCO body and foot keypoint regressor (23, V), sparse (CSR): weights over
-    the mesh's vertices, in COCO-WholeBody's order of its first 23 points."""
+    """anny's COCO body and foot keypoint regressor, sparse (CSR), in COCO-WholeBody's
+    order of its first 23 points, over the mesh's vertices that it weighs: (23, U), and
+    those vertices (U,) (ascending: each point's weights keep their order)."""
     import torch
     from anny.paths import get_anny_root_dir
     from scipy import sparse
@@ -806,7 +806,8 @@ def _coco_regressor():
     data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
     base = model.base_mesh_vertex_indices
     dense = np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
-    return sparse.csr_matrix(dense.astype(np.float64))
+    used = np.flatnonzero(dense.any(axis=0))
+    return sparse.csr_matrix(dense[:, used].astype(np.float64)), used
 
 
 JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
@@ -866,9 +867,9 @@ def wholebody_keypoints(
     F = len(vertices)
     points = np.zeros((F, 133, 3))
     placed = np.zeros(133, dtype=bool)
-    regressor = _coco_regressor()
-    for f in range(F):
-        points[f, :23] = regressor @ vertices[f]
+    regressor, used = _coco_regressor()
+    weighed = vertices[:, used].transpose(1, 0, 2).reshape(len(used), 3 * F)  # (U, F x 3)
+    points[:, :23] = (regressor @ weighed).reshape(23, F, 3).transpose(1, 0, 2)
     weights, local, tips = _hand_points(key)
     joints = tips < 0
     used = np.flatnonzero(weights.any(axis=0))
@@ -1130,12 +1131,12 @@ def skin_people(spec, traj) -> None:
         root, height = standing_pose()
         objects = held_objects(spec, traj, person)
         out = skin_person(person, links, root * person.height / height, objects, traj.times)
+        single = out["vertices"].astype(np.float32)  # cast once, then each region's rows
         for cloth in spec.cloths:
             if cloth.skin == person.name:
                 # frame by frame in memory (a fancy index keeps the frames interleaved)
-                skinned[cloth.name] = np.ascontiguousarray(
-                    out["vertices"][:, cloth.skin_vertices], dtype=np.float32
-                )
+                skinned[cloth.name] = single[:, cloth.skin_vertices]
+        del single
         points, _ = wholebody_keypoints(person.phenotype, out["vertices"], out["bone_poses"])
         traj.people_names.append(person.name)
         traj.people_bones.append(out["bones"].astype(np.float32))
@@ -1164,7 +1165,7 @@ def choose_detail(spec, traj) -> None:
                    for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
         if not regions:
             continue
-        vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
+        vertices = np.concatenate([v for _, v in regions], axis=1, dtype=np.float64)  # (F, V, 3)
         finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
         for T_cw, K, cam in cameras:
             x, y, z = (
