@@ -1012,12 +1012,14 @@ def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndar
     that may be a point's nearest): a chunk's elements (P,) (ascending) and the
     ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...)."""
     centre, radius, box = spheres
+    T = centre.shape[1]
+    flat = tuple(p.reshape(len(p) * T, *p.shape[3:]) for p in parts)  # (n T, ...) views
     elements = np.arange(len(rows))
     if reach is not None:
         reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
         lo, hi = box[rows, 0] - reach[:, None], box[rows, 1] + reach[:, None]
         elements = np.flatnonzero(((points >= lo) & (points <= hi)).all(axis=1))
-    step = max(1, SHEET_PAIRS // centre.shape[1])
+    step = max(1, SHEET_PAIRS // T)
     for start in range(0, len(elements), step):
         e = elements[start : start + step]
         r = rows[e]
@@ -1029,7 +1031,8 @@ def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndar
             within = reach[e]
         el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
         if len(el):
-            yield e[el], tuple(p[r[el], 0, tri][:, None, None] for p in parts)
+            pair = r[el] * T + tri  # the row's triangle, in the flattened parts
+            yield e[el], tuple(p[pair][:, None, None] for p in flat)
 
 
 def sheet_depth_near(
@@ -1496,14 +1499,46 @@ def _onto_sheet(
     by ``SHEET_SMOOTH``)."""
     out, turned = points.copy(), normals.copy()
     faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
-    for f in np.flatnonzero(frames):
+    todo = np.flatnonzero(frames)
+    nearest, unique = _nearest_on_sheets(triangles[todo], points[todo])
+    for i, f in enumerate(todo):
         sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
-        closest, _, face = trimesh.proximity.closest_point(sheet, points[f : f + 1])
+        if unique[i]:
+            closest = nearest[i : i + 1]
+        else:  # two triangles about as near: trimesh's choice between them
+            closest = trimesh.proximity.closest_point(sheet, points[f : f + 1])[0]
         out[f] = closest[0]
         n = sheet.face_normals * np.sign(sheet.face_normals @ normals[f] + 1e-12)[:, None]
         near = np.linalg.norm(sheet.triangles_center - closest[0], axis=1)
         turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
     return out, turned
+
+
+def _nearest_on_sheets(triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each row of triangles (n, T, 3, 3) and its point (n, 3), the point's nearest
+    point on them (n, 3), measured on every triangle at once as
+    ``trimesh.proximity.closest_point`` measures its candidates, and whether that is its
+    answer too (n,) (bool): where no other triangle comes within trimesh's tolerance of
+    the nearest (trimesh's candidates are some of these triangles, the nearest among
+    them), else trimesh chooses between the two nearest by their normals."""
+    from trimesh.constants import tol
+
+    n, T = triangles.shape[:2]
+    if not n:
+        return np.zeros((0, 3)), np.zeros(0, dtype=bool)
+    query = np.repeat(np.asarray(points, dtype=np.float64), T, axis=0)
+    close = trimesh.triangles.closest_point(triangles.reshape(-1, 3, 3), query)
+    vector = query - close
+    d2 = trimesh.util.diagonal_dot(vector, vector).reshape(n, T)
+    finite = np.isfinite(d2).all(axis=1)
+    best = d2.argmin(axis=1)
+    rows = np.arange(n)
+    nearest = close.reshape(n, T, 3)[rows, best]
+    if T == 1:
+        return nearest, finite
+    first = d2[rows, best]
+    d2[rows, best] = np.inf
+    return nearest, finite & (d2.min(axis=1) - first >= tol.merge)
 
 
 @cache
