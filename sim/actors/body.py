@@ -1361,7 +1361,8 @@ def grasp_hands(
             local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
                                   turn > 0)  # fmt: skip
         elif "across" not in grip and np.ptp(mesh.vertices, axis=0).max() <= HELD_WHOLE:
-            local = _from_middle(mesh, local)  # a small thing held whole
+            # a small thing held whole (one mesh: its own hull, which the fingers reuse)
+            local = _from_middle(meshes[0] if len(meshes) == 1 else mesh, local)
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -1561,7 +1562,7 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     triangle, as ``trimesh.proximity.closest_point`` gives them, without its tree (whose
     building costs tens of milliseconds for a few points): a triangle can hold the
     closest point only if its bounding box comes within the distance of the nearest
-    vertex, so only those are measured."""
+    vertex, so only those are measured (the boxes found by their centres first)."""
     from scipy.spatial import cKDTree
 
     points = np.asarray(points, dtype=np.float64)
@@ -1570,13 +1571,20 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     tri = vertices[triangles]
     lo, hi = tri.min(axis=1), tri.max(axis=1)
     reach, _ = cKDTree(vertices[np.unique(triangles)]).query(points)  # vertices of a face
-    bound = (reach**2 * (1 + 1e-9) + 1e-18)[:, None]
-    near = np.empty((len(points), len(tri)), dtype=bool)
-    for i in range(0, len(points), 4):  # a few points at a time: the boxes' gaps stay in cache
-        p = points[i : i + 4, None]
-        gap = np.maximum(lo[None] - p, 0.0) + np.maximum(p - hi[None], 0.0)
-        near[i : i + 4] = (gap**2).sum(axis=2) <= bound[i : i + 4]
-    rows, faces = np.nonzero(near)
+    bound = reach**2 * (1 + 1e-9) + 1e-18
+    # The boxes that may come so near, by their centres (a box is no nearer than its
+    # centre less its half diagonal), then each pair's gap to its box.
+    centre, half = (lo + hi) / 2, np.linalg.norm(hi - lo, axis=1) / 2
+    ball = np.sqrt(bound) * (1 + 1e-9) + half.max() + 1e-12
+    found = cKDTree(centre).query_ball_point(points, ball)
+    rows = np.repeat(np.arange(len(points)), [len(f) for f in found])
+    faces = np.concatenate([np.asarray(f, dtype=np.int64) for f in found] + [np.zeros(0, int)])
+    p = points[rows]
+    gap = np.maximum(lo[faces] - p, 0.0) + np.maximum(p - hi[faces], 0.0)
+    near = np.zeros((len(points), len(tri)), dtype=bool)
+    keep = (gap**2).sum(axis=1) <= bound[rows]
+    near[rows[keep], faces[keep]] = True
+    rows, faces = np.nonzero(near)  # as every pair's test gives them: by point, then face
     candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
     distance = np.linalg.norm(candidates - points[rows], axis=1)
     order = np.lexsort((faces, distance, rows))  # per point, the nearest (lowest face on ties)
