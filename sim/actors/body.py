@@ -626,28 +626,35 @@ def _skin_matrix():
     )
 
 
+SKIN_CHUNK = 4  # frames skinned at once (their blended transforms, ~5 MB, stay in cache)
+
+
 def linear_blend_skinning(
     rest_vertices: np.ndarray, transforms: np.ndarray, rows: np.ndarray | None = None
 ) -> np.ndarray:
     """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
     (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
-    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; a
-    sparse product a frame, its blended transforms (V, 3, 4) applied in place in the
-    frame's rows of the result. ``rows`` (V',) skins only those vertices (V' of them)."""
+    bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; one
+    sparse product per ``SKIN_CHUNK`` frames. ``rows`` (V',) skins only those vertices
+    (V' of them)."""
     W = _skin_matrix()
     if rows is not None:
         W, rest_vertices = W[rows], rest_vertices[rows]
     V, B = len(rest_vertices), transforms.shape[1]
     out = np.empty((len(transforms), V, 3))
-    term = np.empty((V, 3))
-    x = [np.ascontiguousarray(rest_vertices[:, j : j + 1]) for j in range(3)]
-    for f in range(len(transforms)):
-        T = np.ascontiguousarray(transforms[f, :, :3, :].transpose(0, 2, 1)).reshape(B, 12)
-        blend = (W @ T).reshape(V, 4, 3)  # the columns of each vertex's 3x4 transform
-        posed = out[f]
-        np.copyto(posed, blend[:, 3])
+    x = [np.ascontiguousarray(rest_vertices[:, None, j : j + 1]) for j in range(3)]
+    term = None
+    for start in range(0, len(transforms), SKIN_CHUNK):
+        chunk = transforms[start : start + SKIN_CHUNK, :, :3, :]
+        F = len(chunk)
+        T = np.ascontiguousarray(chunk.transpose(1, 3, 0, 2)).reshape(B, 12 * F)
+        blend = (W @ T).reshape(V, 4, F, 3)  # (V, 4, F, 3): columns of 3x4
+        posed = blend[:, 3].copy()
+        if term is None or term.shape != posed.shape:
+            term = np.empty_like(posed)
         for j in range(3):
             posed += np.multiply(blend[:, j], x[j], out=term)
+        out[start : start + F] = posed.transpose(1, 0, 2)
     return out
 
 
