@@ -1175,21 +1175,14 @@ def choose_detail(spec, traj) -> None:
                    for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
         if not regions:
             continue
-        vertices = np.concatenate([v for _, v in regions], axis=1, dtype=np.float64)  # (F, V, 3)
         finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
         for T_cw, K, cam in cameras:
-            x, y, z = (
-                np.einsum("fj,fvj->fv", T_cw[:, i, :3], vertices) + T_cw[:, i, 3][:, None]
-                for i in range(3)
-            )
-            u, v = K[0, 0] * x + K[0, 2] * z, K[1, 1] * y + K[1, 2] * z  # pixel times depth
-            seen = z > cam.near
-            seen &= (u >= 0) & (u <= cam.width * z) & (v >= 0) & (v <= cam.height * z)
-            if seen.any():
-                finest = min(finest, float(z[seen].min()) / K[1, 1])
+            nearest = _nearest_seen(T_cw, K, cam, [v for _, v in regions])
+            if nearest is not None:
+                finest = min(finest, nearest / K[1, 1])
         error = round(min(DETAIL_PIXELS * finest, DETAIL_MAX_ERROR), 6)
         shadow_error = max(error, SHADOW_ERROR)
-        frames = len(vertices)
+        frames = len(regions[0][1])
         poses = np.unique(np.linspace(0, frames - 1, min(DETAIL_POSES, frames)).round().astype(int))
         for cloth, skinned in regions:
             full = cloth.skin_levels[0][1]
@@ -1200,6 +1193,33 @@ def choose_detail(spec, traj) -> None:
             cloth.skin_levels = ((0.0, full), (error, drawn), (shadow_error, shadow))
             cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, drawn, process=False)
         person.look["drawn_error_m"] = error
+
+
+def _nearest_seen(T_cw: np.ndarray, K: np.ndarray, cam, regions: list) -> float | None:
+    """The least depth (m) of the vertices (F, V_r, 3) of ``regions`` that a camera (its
+    world-to-camera poses (F, 4, 4), intrinsics ``K``) sees in any frame, or None: every
+    depth is measured, the image coordinates only in the frames whose nearest vertex is
+    still in question (a frame at a time, nearest first, until the nearest of all those
+    left is seen: usually one frame)."""
+
+    def coordinate(i: int, frames: slice) -> np.ndarray:  # camera coordinate i (F', V)
+        return np.concatenate(
+            [np.einsum("fj,fvj->fv", T_cw[frames, i, :3], v[frames]) + T_cw[frames, i, 3][:, None]
+             for v in regions], axis=1,
+        )  # fmt: skip
+
+    z = coordinate(2, slice(None))
+    left = np.where(z > cam.near, z, np.inf)  # the depths that may be the nearest seen
+    while True:
+        f, vertex = np.unravel_index(np.argmin(left), left.shape)
+        if left[f, vertex] == np.inf:
+            return None
+        x, y = (coordinate(i, slice(f, f + 1))[0] for i in range(2))
+        u, v = K[0, 0] * x + K[0, 2] * z[f], K[1, 1] * y + K[1, 2] * z[f]  # pixel times depth
+        seen = (u >= 0) & (u <= cam.width * z[f]) & (v >= 0) & (v <= cam.height * z[f])
+        if seen[vertex]:
+            return float(z[f, vertex])
+        left[f, ~seen] = np.inf
 
 
 SIMPLIFY_OPTIONS = 1 | 4  # meshopt_SimplifyLockBorder | meshopt_SimplifyErrorAbsolute
