@@ -800,9 +800,8 @@ def skin_person(
 
 @cache
 def _coco_regressor():
-    """anny's COCO body and foot keypoint regressor, sparse (CSR), in COCO-WholeBody's
-    order of its first 23 points, over the mesh's vertices that it weighs: (23, U), and
-    those vertices (U,) (ascending: each point's weights keep their order)."""
+    """anny's COCO body and foot keypoint regressor (23, V), sparse (CSR): weights over
+    the mesh's vertices, in COCO-WholeBody's order of its first 23 points."""
     import torch
     from anny.paths import get_anny_root_dir
     from scipy import sparse
@@ -813,8 +812,7 @@ def _coco_regressor():
     data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
     base = model.base_mesh_vertex_indices
     dense = np.stack([data[name][base].numpy() for name in WHOLEBODY_KEYPOINTS[:23]])
-    used = np.flatnonzero(dense.any(axis=0))
-    return sparse.csr_matrix(dense[:, used].astype(np.float64)), used
+    return sparse.csr_matrix(dense.astype(np.float64))
 
 
 JOINT_DEPTH = 0.004  # m: a joint point outside the skin is moved this far inside it
@@ -874,9 +872,9 @@ def wholebody_keypoints(
     F = len(vertices)
     points = np.zeros((F, 133, 3))
     placed = np.zeros(133, dtype=bool)
-    regressor, used = _coco_regressor()
-    weighed = vertices[:, used].transpose(1, 0, 2).reshape(len(used), 3 * F)  # (U, F x 3)
-    points[:, :23] = (regressor @ weighed).reshape(23, F, 3).transpose(1, 0, 2)
+    regressor = _coco_regressor()
+    for f in range(F):
+        points[f, :23] = regressor @ vertices[f]
     weights, local, tips = _hand_points(key)
     joints = tips < 0
     used = np.flatnonzero(weights.any(axis=0))
