@@ -1010,15 +1010,23 @@ NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
 SHEET_PAIRS = 1 << 16  # tip-triangle pairs measured at once against a sheet
 
 
-def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
+def _flat_parts(parts: tuple) -> tuple:
+    """A sheet's ``sheet_parts`` (n, 1, T, ...) as (n T, ...) (views)."""
+    return tuple(p.reshape(p.shape[0] * p.shape[2], *p.shape[3:]) for p in parts)
+
+
+def _sheet_pairs(
+    parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach, indices=False
+):
     """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
     and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
     the row's bounding box and the triangles' bounding ``spheres`` (``reach`` None: those
     that may be a point's nearest): a chunk's elements (P,) (ascending) and the
-    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...)."""
+    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...) (``indices``: their
+    indices (P,) in the parts flattened by ``_flat_parts`` instead)."""
     centre, radius, box = spheres
     T = centre.shape[1]
-    flat = tuple(p.reshape(len(p) * T, *p.shape[3:]) for p in parts)  # (n T, ...) views
+    flat = None if indices else _flat_parts(parts)
     elements = np.arange(len(rows))
     if reach is not None:
         reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
@@ -1037,7 +1045,7 @@ def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndar
         el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
         if len(el):
             pair = r[el] * T + tri  # the row's triangle, in the flattened parts
-            yield e[el], tuple(p[pair][:, None, None] for p in flat)
+            yield e[el], pair if indices else tuple(p[pair][:, None, None] for p in flat)
 
 
 def sheet_depth_near(
@@ -1046,9 +1054,21 @@ def sheet_depth_near(
     """``sheet_depth`` of points (k, 3), one per element of ``rows`` (k,) (on that row's
     sheet, its ``sheet_parts`` and ``sheet_spheres``), where they are no farther than
     ``reach`` (m) from it (None: everywhere), else -inf; measured against the triangles
-    that may be nearest only (the same values: the nearest triangle's)."""
+    that may be nearest only (the same values: the nearest triangle's). With ``reach``, a
+    triangle whose plane is farther than it from a point is not measured (nor nearer
+    than its plane): the values within reach are the same, those beyond it may be less."""
     out = np.full(len(points), -np.inf)
-    for el, pairs in _sheet_pairs(parts, spheres, points, rows, reach):
+    flat = _flat_parts(parts)
+    if reach is not None:
+        limit = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
+    for el, pair in _sheet_pairs(parts, spheres, points, rows, reach, indices=True):
+        if reach is not None:  # off the triangle's plane by more than the reach: beyond it
+            plane = np.abs(np.einsum("pk,pk->p", points[el] - flat[0][pair], flat[1][pair]))
+            keep = plane <= limit[el]
+            el, pair = el[keep], pair[keep]
+            if not len(el):
+                continue
+        pairs = tuple(p[pair][:, None, None] for p in flat)
         depth = sheet_depth(pairs, points[el, None])[:, 0]  # a pair's (one triangle)
         first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
         out[el[first]] = np.maximum.reduceat(depth, first)
