@@ -1021,12 +1021,13 @@ def _sheet_pairs(
     """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
     and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
     the row's bounding box and the triangles' bounding ``spheres`` (``reach`` None: those
-    that may be a point's nearest): a chunk's elements (P,) (ascending) and the
+    that may be a point's nearest, no farther than the triangle of the nearest centre):
+    a chunk's elements (P,) (ascending) and the
     ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...) (``indices``: their
     indices (P,) in the parts flattened by ``_flat_parts`` instead)."""
     centre, radius, box = spheres
     T = centre.shape[1]
-    flat = None if indices else _flat_parts(parts)
+    flat = _flat_parts(parts)
     elements = np.arange(len(rows))
     if reach is not None:
         reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
@@ -1038,8 +1039,11 @@ def _sheet_pairs(
         r = rows[e]
         offset = points[e, None] - centre[r]
         gap2 = np.einsum("ctk,ctk->ct", offset, offset)  # (c, T) squared centre distances
-        if reach is None:  # no farther than the nearest sphere's far side
-            within = (np.sqrt(gap2) + radius[r]).min(axis=1) + NEAR_MARGIN
+        if reach is None:  # no farther than the nearest sphere's far side, nor than the
+            # triangle of the nearest centre (measured)
+            centred = tuple(p[r * T + gap2.argmin(axis=1)][:, None, None] for p in flat)
+            measured = PINCH_THICKNESS / 2 - sheet_depth(centred, points[e, None])[:, 0]
+            within = np.minimum((np.sqrt(gap2) + radius[r]).min(axis=1), measured) + NEAR_MARGIN
         else:
             within = reach[e]
         el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
