@@ -1823,18 +1823,15 @@ class _FingerReach:
 
     def _scan_crossed(self, tips, inside, blocked) -> np.ndarray:
         """``inside`` (m, S, G - 1) with the first step at which each tip of the scan went
-        through the sheet set too (tested step by step while no contact came before)."""
+        through the sheet set too (every step before its first contact tested at once)."""
         inside = inside.copy()
         first = np.where(inside.any(axis=-1), np.argmax(inside, axis=-1), inside.shape[-1])
-        open_ = ~blocked
-        for g in range(inside.shape[-1]):
-            open_ &= first > g
-            if not open_.any():
-                break
-            r, s = np.nonzero(open_)
-            crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
-            inside[r[crossed], s[crossed], g] = True
-            open_[r[crossed], s[crossed]] = False
+        steps = np.arange(inside.shape[-1])
+        r, s, g = np.nonzero(~blocked[..., None] & (steps < first[..., None]))
+        crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
+        r, s, g = r[crossed], s[crossed], g[crossed]  # by row, spread and step
+        earliest = np.r_[True, (r[1:] != r[:-1]) | (s[1:] != s[:-1])]
+        inside[r[earliest], s[earliest], g[earliest]] = True
         return inside
 
 
