@@ -1550,16 +1550,25 @@ def _onto_sheet(
     out, turned = points.copy(), normals.copy()
     faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
     todo = np.flatnonzero(frames)
+    if not len(todo):
+        return out, turned
     nearest, unique = _nearest_on_sheets(triangles[todo], points[todo])
+    # every frame's face normals and centres, as trimesh works them out for a mesh
+    flat = np.asarray(triangles[todo], dtype=np.float64).reshape(-1, 3, 3)
+    unit, valid = trimesh.triangles.normals(flat, trimesh.triangles.cross(flat))
+    face_normals = np.zeros((len(flat), 3))
+    face_normals[valid] = unit
+    face_normals = face_normals.reshape(len(todo), -1, 3)
+    centres = flat.mean(axis=1).reshape(len(todo), -1, 3)
     for i, f in enumerate(todo):
-        sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
         if unique[i]:
             closest = nearest[i : i + 1]
         else:  # two triangles about as near: trimesh's choice between them
+            sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
             closest = trimesh.proximity.closest_point(sheet, points[f : f + 1])[0]
         out[f] = closest[0]
-        n = sheet.face_normals * np.sign(sheet.face_normals @ normals[f] + 1e-12)[:, None]
-        near = np.linalg.norm(sheet.triangles_center - closest[0], axis=1)
+        n = face_normals[i] * np.sign(face_normals[i] @ normals[f] + 1e-12)[:, None]
+        near = np.linalg.norm(centres[i] - closest[0], axis=1)
         turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
     return out, turned
 
