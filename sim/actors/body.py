@@ -931,12 +931,16 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=Non
     slab = trimesh.creation.extrude_polygon(outline, PINCH_THICKNESS)
     slab.apply_translation((0.0, 0.0, -PINCH_THICKNESS / 2))
     poses = np.tile(np.eye(4), (len(vertices), 1, 1))
-    for f, v in enumerate(vertices):
-        q = v[near] - v[vertex]
+    if len(vertices):  # every frame at once (each matrix's product, SVD and determinant)
+        vertices = np.asarray(vertices)
+        q = np.take(vertices, near, axis=1) - vertices[:, vertex, None]
         u, _, vt = np.linalg.svd(p0.T @ q)
-        d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
-        poses[f, :3, :3] = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-        poses[f, :3, 3] = v[vertex]
+        v, uT = np.swapaxes(vt, 1, 2), np.swapaxes(u, 1, 2)
+        d = np.sign(np.linalg.det(v @ uT))
+        flip = np.tile(np.eye(3), (len(vertices), 1, 1))
+        flip[:, 2, 2] = np.where(d == 0, 1.0, d)
+        poses[:, :3, :3] = v @ flip @ uT
+        poses[:, :3, 3] = vertices[:, vertex]
     if faces is None:
         return [slab], poses
     faces = np.asarray(faces)
