@@ -1212,10 +1212,11 @@ def choose_detail(spec, traj) -> None:
         poses = np.unique(np.linspace(0, frames - 1, min(DETAIL_POSES, frames)).round().astype(int))
         for cloth, skinned in regions:
             full = cloth.skin_levels[0][1]
-            drawn = simplify_region(cloth, full, skinned[poses], error)
+            prepared = {}  # the drawn and the shadow level simplify the same inputs
+            drawn = simplify_region(cloth, full, skinned[poses], error, prepared)
             shadow = drawn
             if shadow_error > error:
-                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error)
+                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error, prepared)
             cloth.skin_levels = ((0.0, full), (error, drawn), (shadow_error, shadow))
             cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, drawn, process=False)
         person.look["drawn_error_m"] = error
@@ -1269,16 +1270,40 @@ def _simplify_with_attributes():
     return function
 
 
-def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -> np.ndarray:
+def simplify_region(
+    cloth, faces: np.ndarray, poses: np.ndarray, error: float, prepared: dict | None = None
+) -> np.ndarray:
     """Faces (T, 3) of a coarser mesh of the person's region ``cloth`` over its own
     vertices (its mesh ``faces`` simplified by meshoptimizer's edge collapses), within
     ``error`` (m) of the rest mesh and, on average, of the skinned shapes ``poses`` (K, V,
     3): a bent elbow or finger keeps the vertices its bend needs, which the straight rest
     mesh would not. The region's border (where it meets the next region) stays, so regions
     still meet, and so do its kept vertices (the fingertips, keypoints) down to errors of
-    a few centimetres, where a finger may go whole."""
+    a few centimetres, where a finger may go whole. ``prepared`` (a dict, empty at first)
+    keeps what meshoptimizer reads of the region and its poses for another call with the
+    same ``cloth`` and ``poses``."""
     if error <= 0:
         return np.asarray(faces)
+    prepared = {} if prepared is None else prepared
+    if "inputs" not in prepared:
+        prepared["inputs"] = _simplify_inputs(cloth, poses)
+    rest, attributes, weights, lock = prepared["inputs"]
+    indices = np.ascontiguousarray(faces, dtype=np.uint32).reshape(-1)
+    out = np.zeros_like(indices)
+    count = _simplify_with_attributes()(
+        out.ctypes.data, indices.ctypes.data, indices.size, rest.ctypes.data, len(rest),
+        rest.strides[0], attributes.ctypes.data, attributes.strides[0], weights.ctypes.data,
+        weights.size, lock.ctypes.data, 0, error, SIMPLIFY_OPTIONS, None,
+    )  # fmt: skip
+    if count == 0:  # a small closed part (an eye) would go whole: it stays as it was
+        return np.asarray(faces)
+    return out[:count].reshape(-1, 3).astype(np.int64)
+
+
+def _simplify_inputs(cloth, poses: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``simplify_region`` passes meshoptimizer of a region and its skinned shapes
+    ``poses`` (K, V, 3): the rest vertices, the shapes as attributes (about each pose's
+    mean, in units of the mesh's extent) and their weights, and the locked vertices."""
     rest = np.ascontiguousarray(cloth.mesh.vertices, dtype=np.float32)
     extent = float(np.ptp(rest, axis=0).max())  # meshoptimizer's unit of length
     shapes = poses - poses.mean(axis=1, keepdims=True)  # (K, V, 3), about each pose's mean
@@ -1290,16 +1315,7 @@ def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -
     lock = np.zeros(len(rest), dtype=np.uint8)
     if cloth.skin_kept is not None:
         lock[cloth.skin_kept] = 1
-    indices = np.ascontiguousarray(faces, dtype=np.uint32).reshape(-1)
-    out = np.zeros_like(indices)
-    count = _simplify_with_attributes()(
-        out.ctypes.data, indices.ctypes.data, indices.size, rest.ctypes.data, len(rest),
-        rest.strides[0], attributes.ctypes.data, attributes.strides[0], weights.ctypes.data,
-        weights.size, lock.ctypes.data, 0, error, SIMPLIFY_OPTIONS, None,
-    )  # fmt: skip
-    if count == 0:  # a small closed part (an eye) would go whole: it stays as it was
-        return np.asarray(faces)
-    return out[:count].reshape(-1, 3).astype(np.int64)
+    return rest, attributes, weights, lock
 
 
 def drawn_vertices(cloth, vertices: np.ndarray) -> np.ndarray:
