@@ -1432,7 +1432,7 @@ def grasp_hands(
         elif "across" not in grip and np.ptp(mesh.vertices, axis=0).max() <= HELD_WHOLE:
             # a small thing held whole (one mesh: its own hull, which the fingers reuse)
             local = _from_middle(meshes[0] if len(meshes) == 1 else mesh, local)
-        closest, triangle = _trimesh_closest(mesh, local)
+        closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
         normal = np.einsum("fij,fj->fi", poses[:, :3, :3], normal_local)
@@ -1591,41 +1591,6 @@ def _onto_sheet(
         near = np.linalg.norm(centres[i] - closest[0], axis=1)
         turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
     return out, turned
-
-
-def _trimesh_closest(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``trimesh.proximity.closest_point``'s closest points (N, 3) and triangles (N,) on
-    ``mesh``, without its R-tree where its answer is certain: each point's candidates are
-    the triangles whose boxes come within its nearest vertex's distance (and trimesh's
-    tolerance: every triangle trimesh would measure), measured as trimesh measures them;
-    where no other comes within trimesh's tolerance of the nearest, that is its answer,
-    elsewhere trimesh is asked (it chooses between the two nearest by their normals)."""
-    from scipy.spatial import cKDTree
-    from trimesh.constants import tol
-
-    points = np.asarray(points, dtype=np.float64)
-    tri = np.asarray(mesh.triangles, dtype=np.float64)
-    used = np.asarray(mesh.vertices, dtype=np.float64)[np.unique(np.asarray(mesh.faces))]
-    reach = cKDTree(used).query(points)[0] * (1 + 1e-9) + 2 * tol.merge
-    lo, hi = tri.min(axis=1), tri.max(axis=1)
-    low, high = (points - reach[:, None])[:, None], (points + reach[:, None])[:, None]
-    rows, faces = np.nonzero(((lo[None] <= high) & (hi[None] >= low)).all(axis=2))
-    if len(np.unique(rows)) < len(points):  # a point without candidates: trimesh's answer
-        closest, _, triangle = trimesh.proximity.closest_point(mesh, points)
-        return closest, triangle
-    close = trimesh.triangles.closest_point(tri[faces], points[rows])
-    vector = points[rows] - close
-    d2 = trimesh.util.diagonal_dot(vector, vector)
-    order = np.lexsort((d2, rows))  # per point, nearest first
-    rows, faces, close, d2 = rows[order], faces[order], close[order], d2[order]
-    first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    count = np.diff(np.r_[first, len(rows)])
-    second = np.where(count > 1, d2[np.minimum(first + 1, len(d2) - 1)], np.inf)
-    closest, triangle = close[first], faces[first]
-    unsure = ~(second - d2[first] >= tol.merge) | ~np.isfinite(d2[first])
-    if unsure.any():
-        closest[unsure], _, triangle[unsure] = trimesh.proximity.closest_point(mesh, points[unsure])
-    return closest, triangle
 
 
 def _nearest_on_sheets(triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ...]:
