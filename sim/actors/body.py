@@ -1047,7 +1047,7 @@ def _sheet_pairs(
             # triangle of the nearest centre (measured)
             centred = tuple(p[r * T + gap2.argmin(axis=1)][:, None, None] for p in flat)
             measured = PINCH_THICKNESS / 2 - sheet_depth(centred, points[e, None])[:, 0]
-            within = np.minimum((np.sqrt(gap2) + radius[r]).min(axis=1), measured) + NEAR_MARGIN
+            within = np.fmin((np.sqrt(gap2) + radius[r]).min(axis=1), measured) + NEAR_MARGIN
         else:
             within = reach[e]
         el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
