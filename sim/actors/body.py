@@ -626,7 +626,7 @@ def _skin_matrix():
     )
 
 
-SKIN_CHUNK = 16  # frames skinned at once (bounds the blended transforms: ~21 MB)
+SKIN_CHUNK = 4  # frames skinned at once (their blended transforms, ~5 MB, stay in cache)
 
 
 def linear_blend_skinning(
@@ -635,19 +635,25 @@ def linear_blend_skinning(
     """Posed vertices (F, V, 3) of rest vertices (V, 3) under bone transforms (F, B, 4, 4)
     (posed pose times inverse rest pose): each vertex moved by the weighted sum of its
     bones' transforms (anny's weights, up to 9 bones a vertex), as anny's skinning; one
-    sparse product for all frames. ``rows`` (V',) skins only those vertices (V' of them)."""
+    sparse product per ``SKIN_CHUNK`` frames. ``rows`` (V',) skins only those vertices
+    (V' of them)."""
     W = _skin_matrix()
     if rows is not None:
         W, rest_vertices = W[rows], rest_vertices[rows]
-    out = np.empty((len(transforms), len(rest_vertices), 3))
+    V, B = len(rest_vertices), transforms.shape[1]
+    out = np.empty((len(transforms), V, 3))
+    x = [np.ascontiguousarray(rest_vertices[:, None, j : j + 1]) for j in range(3)]
+    term = None
     for start in range(0, len(transforms), SKIN_CHUNK):
         chunk = transforms[start : start + SKIN_CHUNK, :, :3, :]
-        F, B = chunk.shape[:2]
+        F = len(chunk)
         T = np.ascontiguousarray(chunk.transpose(1, 3, 0, 2)).reshape(B, 12 * F)
-        blend = (W @ T).reshape(len(rest_vertices), 4, F, 3)  # (V, 4, F, 3): columns of 3x4
+        blend = (W @ T).reshape(V, 4, F, 3)  # (V, 4, F, 3): columns of 3x4
         posed = blend[:, 3].copy()
+        if term is None or term.shape != posed.shape:
+            term = np.empty_like(posed)
         for j in range(3):
-            posed += blend[:, j] * rest_vertices[:, None, j : j + 1]
+            posed += np.multiply(blend[:, j], x[j], out=term)
         out[start : start + F] = posed.transpose(1, 0, 2)
     return out
 
@@ -925,18 +931,22 @@ def pinched_patch(vertices: np.ndarray, rest: np.ndarray, vertex: int, faces=Non
     slab = trimesh.creation.extrude_polygon(outline, PINCH_THICKNESS)
     slab.apply_translation((0.0, 0.0, -PINCH_THICKNESS / 2))
     poses = np.tile(np.eye(4), (len(vertices), 1, 1))
-    for f, v in enumerate(vertices):
-        q = v[near] - v[vertex]
+    if len(vertices):  # every frame at once (each matrix's product, SVD and determinant)
+        vertices = np.asarray(vertices)
+        q = np.take(vertices, near, axis=1) - vertices[:, vertex, None]
         u, _, vt = np.linalg.svd(p0.T @ q)
-        d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
-        poses[f, :3, :3] = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-        poses[f, :3, 3] = v[vertex]
+        v, uT = np.swapaxes(vt, 1, 2), np.swapaxes(u, 1, 2)
+        d = np.sign(np.linalg.det(v @ uT))
+        flip = np.tile(np.eye(3), (len(vertices), 1, 1))
+        flip[:, 2, 2] = np.where(d == 0, 1.0, d)
+        poses[:, :3, :3] = v @ flip @ uT
+        poses[:, :3, 3] = vertices[:, vertex]
     if faces is None:
         return [slab], poses
     faces = np.asarray(faces)
     around = np.flatnonzero(np.linalg.norm(rest - rest[vertex], axis=1) < SHEET_RADIUS)
     patch = faces[np.isin(faces, around).all(axis=1)]
-    return [slab], poses, np.asarray(vertices, float)[:, patch]
+    return [slab], poses, np.take(vertices, patch, axis=1).astype(float)
 
 
 def sheet_parts(triangles: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -1004,31 +1014,46 @@ NEAR_MARGIN = 1e-6  # m: a bounding sphere is trusted to this
 SHEET_PAIRS = 1 << 16  # tip-triangle pairs measured at once against a sheet
 
 
-def _sheet_pairs(parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach):
+def _flat_parts(parts: tuple) -> tuple:
+    """A sheet's ``sheet_parts`` (n, 1, T, ...) as (n T, ...) (views)."""
+    return tuple(p.reshape(p.shape[0] * p.shape[2], *p.shape[3:]) for p in parts)
+
+
+def _sheet_pairs(
+    parts: tuple, spheres: tuple, points: np.ndarray, rows: np.ndarray, reach, indices=False
+):
     """In chunks, the points (k, 3) (one per element of ``rows`` (k,), on that row's sheet)
     and the triangles that may come within ``reach`` (m; (k,) or one for all) of them, by
     the row's bounding box and the triangles' bounding ``spheres`` (``reach`` None: those
-    that may be a point's nearest): a chunk's elements (P,) (ascending) and the
-    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...)."""
+    that may be a point's nearest, no farther than the triangle of the nearest centre):
+    a chunk's elements (P,) (ascending) and the
+    ``sheet_parts`` of its pairs' triangles (P, 1, 1 triangle, ...) (``indices``: their
+    indices (P,) in the parts flattened by ``_flat_parts`` instead)."""
     centre, radius, box = spheres
+    T = centre.shape[1]
+    flat = _flat_parts(parts)
     elements = np.arange(len(rows))
     if reach is not None:
         reach = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
         lo, hi = box[rows, 0] - reach[:, None], box[rows, 1] + reach[:, None]
         elements = np.flatnonzero(((points >= lo) & (points <= hi)).all(axis=1))
-    step = max(1, SHEET_PAIRS // centre.shape[1])
+    step = max(1, SHEET_PAIRS // T)
     for start in range(0, len(elements), step):
         e = elements[start : start + step]
         r = rows[e]
         offset = points[e, None] - centre[r]
         gap2 = np.einsum("ctk,ctk->ct", offset, offset)  # (c, T) squared centre distances
-        if reach is None:  # no farther than the nearest sphere's far side
-            within = (np.sqrt(gap2) + radius[r]).min(axis=1) + NEAR_MARGIN
+        if reach is None:  # no farther than the nearest sphere's far side, nor than the
+            # triangle of the nearest centre (measured)
+            centred = tuple(p[r * T + gap2.argmin(axis=1)][:, None, None] for p in flat)
+            measured = PINCH_THICKNESS / 2 - sheet_depth(centred, points[e, None])[:, 0]
+            within = np.fmin((np.sqrt(gap2) + radius[r]).min(axis=1), measured) + NEAR_MARGIN
         else:
             within = reach[e]
         el, tri = np.nonzero(gap2 <= (within[:, None] + radius[r]) ** 2)
         if len(el):
-            yield e[el], tuple(p[r[el], 0, tri][:, None, None] for p in parts)
+            pair = r[el] * T + tri  # the row's triangle, in the flattened parts
+            yield e[el], pair if indices else tuple(p[pair][:, None, None] for p in flat)
 
 
 def sheet_depth_near(
@@ -1037,9 +1062,21 @@ def sheet_depth_near(
     """``sheet_depth`` of points (k, 3), one per element of ``rows`` (k,) (on that row's
     sheet, its ``sheet_parts`` and ``sheet_spheres``), where they are no farther than
     ``reach`` (m) from it (None: everywhere), else -inf; measured against the triangles
-    that may be nearest only (the same values: the nearest triangle's)."""
+    that may be nearest only (the same values: the nearest triangle's). With ``reach``, a
+    triangle whose plane is farther than it from a point is not measured (nor nearer
+    than its plane): the values within reach are the same, those beyond it may be less."""
     out = np.full(len(points), -np.inf)
-    for el, pairs in _sheet_pairs(parts, spheres, points, rows, reach):
+    flat = _flat_parts(parts)
+    if reach is not None:
+        limit = np.broadcast_to(reach, rows.shape) + NEAR_MARGIN
+    for el, pair in _sheet_pairs(parts, spheres, points, rows, reach, indices=True):
+        if reach is not None:  # off the triangle's plane by more than the reach: beyond it
+            plane = np.abs(np.einsum("pk,pk->p", points[el] - flat[0][pair], flat[1][pair]))
+            keep = plane <= limit[el]
+            el, pair = el[keep], pair[keep]
+            if not len(el):
+                continue
+        pairs = tuple(p[pair][:, None, None] for p in flat)
         depth = sheet_depth(pairs, points[el, None])[:, 0]  # a pair's (one triangle)
         first = np.flatnonzero(np.r_[True, el[1:] != el[:-1]])
         out[el[first]] = np.maximum.reduceat(depth, first)
@@ -1132,10 +1169,10 @@ def skin_people(spec, traj) -> None:
         out = skin_person(person, links, root * person.height / height, objects, traj.times)
         for cloth in spec.cloths:
             if cloth.skin == person.name:
-                # frame by frame in memory (a fancy index keeps the frames interleaved)
-                skinned[cloth.name] = np.ascontiguousarray(
-                    out["vertices"][:, cloth.skin_vertices], dtype=np.float32
-                )
+                # frame by frame in memory (``take`` along the vertices: ~4 times quicker
+                # than a fancy index there)
+                rows = np.take(out["vertices"], cloth.skin_vertices, axis=1)
+                skinned[cloth.name] = rows.astype(np.float32)
         points, _ = wholebody_keypoints(person.phenotype, out["vertices"], out["bone_poses"])
         traj.people_names.append(person.name)
         traj.people_bones.append(out["bones"].astype(np.float32))
@@ -1164,31 +1201,52 @@ def choose_detail(spec, traj) -> None:
                    for c in spec.cloths if c.skin == person.name and c.skin_levels]  # fmt: skip
         if not regions:
             continue
-        vertices = np.concatenate([v for _, v in regions], axis=1)  # (F, V, 3)
         finest = np.inf  # metres a pixel spans where the person is nearest in a camera's view
         for T_cw, K, cam in cameras:
-            x, y, z = (
-                np.einsum("fj,fvj->fv", T_cw[:, i, :3], vertices) + T_cw[:, i, 3][:, None]
-                for i in range(3)
-            )
-            u, v = K[0, 0] * x + K[0, 2] * z, K[1, 1] * y + K[1, 2] * z  # pixel times depth
-            seen = z > cam.near
-            seen &= (u >= 0) & (u <= cam.width * z) & (v >= 0) & (v <= cam.height * z)
-            if seen.any():
-                finest = min(finest, float(z[seen].min()) / K[1, 1])
+            nearest = _nearest_seen(T_cw, K, cam, [v for _, v in regions])
+            if nearest is not None:
+                finest = min(finest, nearest / K[1, 1])
         error = round(min(DETAIL_PIXELS * finest, DETAIL_MAX_ERROR), 6)
         shadow_error = max(error, SHADOW_ERROR)
-        frames = len(vertices)
+        frames = len(regions[0][1])
         poses = np.unique(np.linspace(0, frames - 1, min(DETAIL_POSES, frames)).round().astype(int))
         for cloth, skinned in regions:
             full = cloth.skin_levels[0][1]
-            drawn = simplify_region(cloth, full, skinned[poses], error)
+            prepared = {}  # the drawn and the shadow level simplify the same inputs
+            drawn = simplify_region(cloth, full, skinned[poses], error, prepared)
             shadow = drawn
             if shadow_error > error:
-                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error)
+                shadow = simplify_region(cloth, drawn, skinned[poses], shadow_error, prepared)
             cloth.skin_levels = ((0.0, full), (error, drawn), (shadow_error, shadow))
             cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, drawn, process=False)
         person.look["drawn_error_m"] = error
+
+
+def _nearest_seen(T_cw: np.ndarray, K: np.ndarray, cam, regions: list) -> float | None:
+    """The least depth (m) of the vertices (F, V_r, 3) of ``regions`` that a camera (its
+    world-to-camera poses (F, 4, 4), intrinsics ``K``) sees in any frame, or None: every
+    depth is measured, the image coordinates only in the frames whose nearest vertex is
+    still in question (a frame at a time, nearest first, until the nearest of all those
+    left is seen: usually one frame)."""
+
+    def coordinate(i: int, frames: slice) -> np.ndarray:  # camera coordinate i (F', V)
+        return np.concatenate(
+            [np.einsum("fj,fvj->fv", T_cw[frames, i, :3], v[frames]) + T_cw[frames, i, 3][:, None]
+             for v in regions], axis=1,
+        )  # fmt: skip
+
+    z = coordinate(2, slice(None))
+    left = np.where(z > cam.near, z, np.inf)  # the depths that may be the nearest seen
+    while True:
+        f, vertex = np.unravel_index(np.argmin(left), left.shape)
+        if left[f, vertex] == np.inf:
+            return None
+        x, y = (coordinate(i, slice(f, f + 1))[0] for i in range(2))
+        u, v = K[0, 0] * x + K[0, 2] * z[f], K[1, 1] * y + K[1, 2] * z[f]  # pixel times depth
+        seen = (u >= 0) & (u <= cam.width * z[f]) & (v >= 0) & (v <= cam.height * z[f])
+        if seen[vertex]:
+            return float(z[f, vertex])
+        left[f, ~seen] = np.inf
 
 
 SIMPLIFY_OPTIONS = 1 | 4  # meshopt_SimplifyLockBorder | meshopt_SimplifyErrorAbsolute
@@ -1212,16 +1270,40 @@ def _simplify_with_attributes():
     return function
 
 
-def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -> np.ndarray:
+def simplify_region(
+    cloth, faces: np.ndarray, poses: np.ndarray, error: float, prepared: dict | None = None
+) -> np.ndarray:
     """Faces (T, 3) of a coarser mesh of the person's region ``cloth`` over its own
     vertices (its mesh ``faces`` simplified by meshoptimizer's edge collapses), within
     ``error`` (m) of the rest mesh and, on average, of the skinned shapes ``poses`` (K, V,
     3): a bent elbow or finger keeps the vertices its bend needs, which the straight rest
     mesh would not. The region's border (where it meets the next region) stays, so regions
     still meet, and so do its kept vertices (the fingertips, keypoints) down to errors of
-    a few centimetres, where a finger may go whole."""
+    a few centimetres, where a finger may go whole. ``prepared`` (a dict, empty at first)
+    keeps what meshoptimizer reads of the region and its poses for another call with the
+    same ``cloth`` and ``poses``."""
     if error <= 0:
         return np.asarray(faces)
+    prepared = {} if prepared is None else prepared
+    if "inputs" not in prepared:
+        prepared["inputs"] = _simplify_inputs(cloth, poses)
+    rest, attributes, weights, lock = prepared["inputs"]
+    indices = np.ascontiguousarray(faces, dtype=np.uint32).reshape(-1)
+    out = np.zeros_like(indices)
+    count = _simplify_with_attributes()(
+        out.ctypes.data, indices.ctypes.data, indices.size, rest.ctypes.data, len(rest),
+        rest.strides[0], attributes.ctypes.data, attributes.strides[0], weights.ctypes.data,
+        weights.size, lock.ctypes.data, 0, error, SIMPLIFY_OPTIONS, None,
+    )  # fmt: skip
+    if count == 0:  # a small closed part (an eye) would go whole: it stays as it was
+        return np.asarray(faces)
+    return out[:count].reshape(-1, 3).astype(np.int64)
+
+
+def _simplify_inputs(cloth, poses: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``simplify_region`` passes meshoptimizer of a region and its skinned shapes
+    ``poses`` (K, V, 3): the rest vertices, the shapes as attributes (about each pose's
+    mean, in units of the mesh's extent) and their weights, and the locked vertices."""
     rest = np.ascontiguousarray(cloth.mesh.vertices, dtype=np.float32)
     extent = float(np.ptp(rest, axis=0).max())  # meshoptimizer's unit of length
     shapes = poses - poses.mean(axis=1, keepdims=True)  # (K, V, 3), about each pose's mean
@@ -1233,16 +1315,7 @@ def simplify_region(cloth, faces: np.ndarray, poses: np.ndarray, error: float) -
     lock = np.zeros(len(rest), dtype=np.uint8)
     if cloth.skin_kept is not None:
         lock[cloth.skin_kept] = 1
-    indices = np.ascontiguousarray(faces, dtype=np.uint32).reshape(-1)
-    out = np.zeros_like(indices)
-    count = _simplify_with_attributes()(
-        out.ctypes.data, indices.ctypes.data, indices.size, rest.ctypes.data, len(rest),
-        rest.strides[0], attributes.ctypes.data, attributes.strides[0], weights.ctypes.data,
-        weights.size, lock.ctypes.data, 0, error, SIMPLIFY_OPTIONS, None,
-    )  # fmt: skip
-    if count == 0:  # a small closed part (an eye) would go whole: it stays as it was
-        return np.asarray(faces)
-    return out[:count].reshape(-1, 3).astype(np.int64)
+    return rest, attributes, weights, lock
 
 
 def drawn_vertices(cloth, vertices: np.ndarray) -> np.ndarray:
@@ -1357,7 +1430,8 @@ def grasp_hands(
             local = _along_handle(mesh, np.asarray(grip["axis"], float), local, frame["width"],
                                   turn > 0)  # fmt: skip
         elif "across" not in grip and np.ptp(mesh.vertices, axis=0).max() <= HELD_WHOLE:
-            local = _from_middle(mesh, local)  # a small thing held whole
+            # a small thing held whole (one mesh: its own hull, which the fingers reuse)
+            local = _from_middle(meshes[0] if len(meshes) == 1 else mesh, local)
         closest, _, triangle = trimesh.proximity.closest_point(mesh, local)
         normal_local = mesh.face_normals[triangle]
         surface = np.einsum("fij,fj->fi", poses[:, :3, :3], closest) + poses[:, :3, 3]
@@ -1495,14 +1569,55 @@ def _onto_sheet(
     by ``SHEET_SMOOTH``)."""
     out, turned = points.copy(), normals.copy()
     faces = np.arange(3 * triangles.shape[1]).reshape(-1, 3)
-    for f in np.flatnonzero(frames):
-        sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
-        closest, _, face = trimesh.proximity.closest_point(sheet, points[f : f + 1])
+    todo = np.flatnonzero(frames)
+    if not len(todo):
+        return out, turned
+    nearest, unique = _nearest_on_sheets(triangles[todo], points[todo])
+    # every frame's face normals and centres, as trimesh works them out for a mesh
+    flat = np.asarray(triangles[todo], dtype=np.float64).reshape(-1, 3, 3)
+    unit, valid = trimesh.triangles.normals(flat, trimesh.triangles.cross(flat))
+    face_normals = np.zeros((len(flat), 3))
+    face_normals[valid] = unit
+    face_normals = face_normals.reshape(len(todo), -1, 3)
+    centres = flat.mean(axis=1).reshape(len(todo), -1, 3)
+    for i, f in enumerate(todo):
+        if unique[i]:
+            closest = nearest[i : i + 1]
+        else:  # two triangles about as near: trimesh's choice between them
+            sheet = trimesh.Trimesh(triangles[f].reshape(-1, 3), faces, process=False)
+            closest = trimesh.proximity.closest_point(sheet, points[f : f + 1])[0]
         out[f] = closest[0]
-        n = sheet.face_normals * np.sign(sheet.face_normals @ normals[f] + 1e-12)[:, None]
-        near = np.linalg.norm(sheet.triangles_center - closest[0], axis=1)
+        n = face_normals[i] * np.sign(face_normals[i] @ normals[f] + 1e-12)[:, None]
+        near = np.linalg.norm(centres[i] - closest[0], axis=1)
         turned[f] = _unit((np.exp(-((near / SHEET_SMOOTH) ** 2))[:, None] * n).sum(axis=0))
     return out, turned
+
+
+def _nearest_on_sheets(triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each row of triangles (n, T, 3, 3) and its point (n, 3), the point's nearest
+    point on them (n, 3), measured on every triangle at once as
+    ``trimesh.proximity.closest_point`` measures its candidates, and whether that is its
+    answer too (n,) (bool): where no other triangle comes within trimesh's tolerance of
+    the nearest (trimesh's candidates are some of these triangles, the nearest among
+    them), else trimesh chooses between the two nearest by their normals."""
+    from trimesh.constants import tol
+
+    n, T = triangles.shape[:2]
+    if not n:
+        return np.zeros((0, 3)), np.zeros(0, dtype=bool)
+    query = np.repeat(np.asarray(points, dtype=np.float64), T, axis=0)
+    close = trimesh.triangles.closest_point(triangles.reshape(-1, 3, 3), query)
+    vector = query - close
+    d2 = trimesh.util.diagonal_dot(vector, vector).reshape(n, T)
+    finite = np.isfinite(d2).all(axis=1)
+    best = d2.argmin(axis=1)
+    rows = np.arange(n)
+    nearest = close.reshape(n, T, 3)[rows, best]
+    if T == 1:
+        return nearest, finite
+    first = d2[rows, best]
+    d2[rows, best] = np.inf
+    return nearest, finite & (d2.min(axis=1) - first >= tol.merge)
 
 
 @cache
@@ -1525,7 +1640,7 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     triangle, as ``trimesh.proximity.closest_point`` gives them, without its tree (whose
     building costs tens of milliseconds for a few points): a triangle can hold the
     closest point only if its bounding box comes within the distance of the nearest
-    vertex, so only those are measured."""
+    vertex, so only those are measured (the boxes found by their centres first)."""
     from scipy.spatial import cKDTree
 
     points = np.asarray(points, dtype=np.float64)
@@ -1534,13 +1649,20 @@ def closest_points(mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarra
     tri = vertices[triangles]
     lo, hi = tri.min(axis=1), tri.max(axis=1)
     reach, _ = cKDTree(vertices[np.unique(triangles)]).query(points)  # vertices of a face
-    bound = (reach**2 * (1 + 1e-9) + 1e-18)[:, None]
-    near = np.empty((len(points), len(tri)), dtype=bool)
-    for i in range(0, len(points), 4):  # a few points at a time: the boxes' gaps stay in cache
-        p = points[i : i + 4, None]
-        gap = np.maximum(lo[None] - p, 0.0) + np.maximum(p - hi[None], 0.0)
-        near[i : i + 4] = (gap**2).sum(axis=2) <= bound[i : i + 4]
-    rows, faces = np.nonzero(near)
+    bound = reach**2 * (1 + 1e-9) + 1e-18
+    # The boxes that may come so near, by their centres (a box is no nearer than its
+    # centre less its half diagonal), then each pair's gap to its box.
+    centre, half = (lo + hi) / 2, np.linalg.norm(hi - lo, axis=1) / 2
+    ball = np.sqrt(bound) * (1 + 1e-9) + half.max() + 1e-12
+    found = cKDTree(centre).query_ball_point(points, ball)
+    rows = np.repeat(np.arange(len(points)), [len(f) for f in found])
+    faces = np.concatenate([np.asarray(f, dtype=np.int64) for f in found] + [np.zeros(0, int)])
+    p = points[rows]
+    gap = np.maximum(lo[faces] - p, 0.0) + np.maximum(p - hi[faces], 0.0)
+    near = np.zeros((len(points), len(tri)), dtype=bool)
+    keep = (gap**2).sum(axis=1) <= bound[rows]
+    near[rows[keep], faces[keep]] = True
+    rows, faces = np.nonzero(near)  # as every pair's test gives them: by point, then face
     candidates = trimesh.triangles.closest_point(tri[faces], points[rows])
     distance = np.linalg.norm(candidates - points[rows], axis=1)
     order = np.lexsort((faces, distance, rows))  # per point, the nearest (lowest face on ties)
@@ -1730,18 +1852,15 @@ class _FingerReach:
 
     def _scan_crossed(self, tips, inside, blocked) -> np.ndarray:
         """``inside`` (m, S, G - 1) with the first step at which each tip of the scan went
-        through the sheet set too (tested step by step while no contact came before)."""
+        through the sheet set too (every step before its first contact tested at once)."""
         inside = inside.copy()
         first = np.where(inside.any(axis=-1), np.argmax(inside, axis=-1), inside.shape[-1])
-        open_ = ~blocked
-        for g in range(inside.shape[-1]):
-            open_ &= first > g
-            if not open_.any():
-                break
-            r, s = np.nonzero(open_)
-            crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
-            inside[r[crossed], s[crossed], g] = True
-            open_[r[crossed], s[crossed]] = False
+        steps = np.arange(inside.shape[-1])
+        r, s, g = np.nonzero(~blocked[..., None] & (steps < first[..., None]))
+        crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
+        r, s, g = r[crossed], s[crossed], g[crossed]  # by row, spread and step
+        earliest = np.r_[True, (r[1:] != r[:-1]) | (s[1:] != s[:-1])]
+        inside[r[earliest], s[earliest], g[earliest]] = True
         return inside
 
 
