@@ -135,10 +135,12 @@ def test_shading_cloth_pixels_gives_the_targets_of_their_triangles(
     renderer, shortcut_frames, monkeypatch
 ):
     assert renderer.cloth_pixels  # (Mesa's llvmpipe has GL_ARB_copy_image)
+    monkeypatch.setattr(raster, "PIXEL_CLOTHS", 1)  # the first per pixel, the others not
+    mixed = _frames(renderer)
     monkeypatch.setattr(raster, "MAX_CLOTH_PIXEL_TRIANGLES", 0)  # rasterize the triangles
     triangles = _frames(renderer)
     P = 2
-    for a, b in zip(shortcut_frames, triangles, strict=True):
+    for a, b in zip(shortcut_frames + mixed, triangles + triangles, strict=True):
         assert np.array_equal(a.instance, b.instance)
         assert np.array_equal(a.unoccluded_pixels, b.unoccluded_pixels)
         cloth = a.instance > P  # every region and the sheet shows

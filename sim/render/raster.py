@@ -93,6 +93,10 @@ STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
 # cloth triangles numbered exactly in float32 (the pre-pass's ids): with more, the cloths
 # are shaded by rasterizing their triangles rather than per pixel (see CLOTH_FS)
 MAX_CLOTH_PIXEL_TRIANGLES = 1 << 24
+# cloths shaded per pixel: the first ones, whose stencil bits keep the shading to their
+# pixels; the others' triangles are rasterized (a rectangle without the bit would be
+# shaded whole)
+PIXEL_CLOTHS = 8
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -1477,7 +1481,7 @@ class Renderer:
         """A rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the bottom)
         that holds every pixel ``cloth`` can cover: its bounding box projected, a pixel of
         margin, widened to whole 2x2 quads (the whole frame where the box reaches behind
-        the camera)."""
+        the camera, none where it lies all behind)."""
         width, height = self._fbo_size
         lo, hi = cloth.box
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
@@ -1485,6 +1489,8 @@ class Renderer:
         if not np.isfinite(corners).all():
             return 0, 0, width, height
         clip = np.c_[corners, np.ones(8)] @ np.asarray(view_proj, float).T
+        if (clip[:, 3] <= 0).all():
+            return 0, 0, 0, 0
         if (clip[:, 3] <= 1e-6).any():
             return 0, 0, width, height
         ndc = clip[:, :2] / clip[:, 3:]
@@ -1597,10 +1603,12 @@ class Renderer:
         writes over) where the cloths can be, for ``_shade_cloth_pixels``; sets each
         cloth's rectangle of the frame (``_cloth_rects``)."""
         self._cloth_rects = [self._cloth_rect(cloth, view_proj) for cloth in self._cloths]
-        if self._cloths_as_triangles():
+        by_pixel = self._cloth_rects[: self._pixel_cloths()]
+        rects = [r for r in by_pixel if r[2] > r[0] and r[3] > r[1]]
+        if not rects:
             return
-        x0, y0 = np.min([r[:2] for r in self._cloth_rects], axis=0)
-        x1, y1 = np.max([r[2:] for r in self._cloth_rects], axis=0)
+        x0, y0 = np.min([r[:2] for r in rects], axis=0)
+        x1, y1 = np.max([r[2:] for r in rects], axis=0)
         if x1 > x0 and y1 > y0:
             GL.glCopyImageSubData(
                 self._fbo[1][4], GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
@@ -1608,12 +1616,14 @@ class Renderer:
                 int(x1 - x0), int(y1 - y0), 1,
             )  # fmt: skip
 
-    def _cloths_as_triangles(self) -> bool:
-        """Whether the shading pass rasterizes the cloths' triangles instead of shading
-        their pixels: they have too many to be numbered exactly in float32, or the
-        context cannot copy the numbers."""
+    def _pixel_cloths(self) -> int:
+        """How many of the first cloths the shading pass shades per pixel (the rest it
+        rasterizes): ``PIXEL_CLOTHS``, or none where the cloths have too many triangles
+        to be numbered exactly in float32 or the context cannot copy the numbers."""
         triangles = sum(len(cloth.faces) for cloth in self._cloths)
-        return not self.cloth_pixels or triangles >= MAX_CLOTH_PIXEL_TRIANGLES
+        if not self.cloth_pixels or triangles >= MAX_CLOTH_PIXEL_TRIANGLES:
+            return 0
+        return min(len(self._cloths), PIXEL_CLOTHS)
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
         """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
@@ -1800,10 +1810,12 @@ class Renderer:
             )
             for a in (part_poses, poses_next, poses_prev)
         ]
-        as_triangles = not probe and self._cloths_as_triangles()
-        meshes_of = self._parts + ([[c.mesh] for c in self._cloths] if as_triangles else [])
+        by_pixel = 0 if probe else self._pixel_cloths()  # the first cloths: per pixel
+        meshes_of = self._parts + ([[c.mesh] for c in self._cloths] if not probe else [])
         for index, meshes in enumerate(meshes_of):
             if index < num_parts and not self._in_view[index]:
+                continue
+            if num_parts <= index < num_parts + by_pixel:
                 continue
             placed = None  # the program the part's pose was last given to
             for m in meshes:
@@ -1837,14 +1849,15 @@ class Renderer:
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
                 _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
-        if not probe and not as_triangles:
+        if by_pixel:
             proj = np.asarray(view_proj, float) @ invert(np.asarray(view, float))
-            self._shade_cloth_pixels(switches, setup, ready, view, proj, time)
+            self._shade_cloth_pixels(by_pixel, switches, setup, ready, view, proj, time)
 
-    def _shade_cloth_pixels(self, switches, setup, ready, view, proj, time) -> None:
-        """Shade each cloth's pixels (those whose pre-pass triangle is one of its own) by
-        ``CLOTH_FS`` over its rectangle: every target as rasterizing its triangles gives,
-        at a fraction of the cost where the triangles are a few pixels each."""
+    def _shade_cloth_pixels(self, count, switches, setup, ready, view, proj, time) -> None:
+        """Shade the first ``count`` cloths' pixels (those whose pre-pass triangle is one
+        of its own) by ``CLOTH_FS`` over each one's rectangle: every target as
+        rasterizing its triangles gives, at a fraction of the cost where the triangles
+        are a few pixels each."""
         s = self.settings
         num_parts = len(self._parts)
         first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
@@ -1859,7 +1872,7 @@ class Renderer:
         GL.glActiveTexture(GL.GL_TEXTURE7)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
         GL.glBindVertexArray(self._empty_vao)
-        for c, cloth in enumerate(self._cloths):
+        for c, cloth in enumerate(self._cloths[:count]):
             x0, y0, x1, y1 = self._cloth_rects[c]
             if x1 <= x0 or y1 <= y0:
                 continue
