@@ -114,6 +114,14 @@ def _frames(renderer):
     return [_render(renderer, t) for t in range(FRAMES)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def every_cloth_per_pixel():
+    """Every cloth with a stencil bit shaded per pixel, however few pixels it spans."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(raster, "PIXEL_CLOTH_AREA", 0)
+        yield
+
+
 @pytest.fixture(scope="module")
 def renderer():
     return process_renderer()
@@ -135,6 +143,8 @@ def test_shading_cloth_pixels_gives_the_targets_of_their_triangles(
     renderer, shortcut_frames, monkeypatch
 ):
     assert renderer.cloth_pixels  # (Mesa's llvmpipe has GL_ARB_copy_image)
+    _render(renderer, 2)
+    assert renderer._by_pixel.all()
     monkeypatch.setattr(raster, "PIXEL_CLOTHS", 1)  # the first per pixel, the others not
     mixed = _frames(renderer)
     monkeypatch.setattr(raster, "MAX_CLOTH_PIXEL_TRIANGLES", 0)  # rasterize the triangles

@@ -93,10 +93,12 @@ STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
 # cloth triangles numbered exactly in float32 (the pre-pass's ids): with more, the cloths
 # are shaded by rasterizing their triangles rather than per pixel (see CLOTH_FS)
 MAX_CLOTH_PIXEL_TRIANGLES = 1 << 24
-# cloths shaded per pixel: the first ones, whose stencil bits keep the shading to their
-# pixels; the others' triangles are rasterized (a rectangle without the bit would be
-# shaded whole)
+# cloths shaded per pixel: of the first ones, whose stencil bits keep the shading to
+# their pixels (a rectangle without the bit would be shaded whole), those whose rectangle
+# in the frame spans at least PIXEL_CLOTH_AREA pixels (for a few pixels the pass's own
+# set-up costs more than it saves); the others' triangles are rasterized
 PIXEL_CLOTHS = 8
+PIXEL_CLOTH_AREA = 2048
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -342,6 +344,7 @@ class Renderer:
         self._cloth_layout = _cloth_layout([], [])  # see _update_cloths
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
         self._cloth_rects: list[tuple[int, int, int, int]] = []  # per cloth, this frame
+        self._by_pixel = np.zeros(0, bool)  # per cloth, shaded per pixel this frame
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
         self._lights: list[Light] = []
@@ -1574,6 +1577,7 @@ class Renderer:
         # triangle in the shading pass would leave there, and the one CLOTH_FS shades
         if not self._cloths:
             GL.glColorMask(True, True, True, True)
+            self._by_pixel = np.zeros(0, bool)
             return
         p = self._cloth_id_prog
         GL.glUseProgram(p)
@@ -1603,8 +1607,8 @@ class Renderer:
         writes over) where the cloths can be, for ``_shade_cloth_pixels``; sets each
         cloth's rectangle of the frame (``_cloth_rects``)."""
         self._cloth_rects = [self._cloth_rect(cloth, view_proj) for cloth in self._cloths]
-        by_pixel = self._cloth_rects[: self._pixel_cloths()]
-        rects = [r for r in by_pixel if r[2] > r[0] and r[3] > r[1]]
+        self._by_pixel = self._pixel_cloths()
+        rects = [r for r, pixel in zip(self._cloth_rects, self._by_pixel, strict=True) if pixel]
         if not rects:
             return
         x0, y0 = np.min([r[:2] for r in rects], axis=0)
@@ -1616,14 +1620,18 @@ class Renderer:
                 int(x1 - x0), int(y1 - y0), 1,
             )  # fmt: skip
 
-    def _pixel_cloths(self) -> int:
-        """How many of the first cloths the shading pass shades per pixel (the rest it
-        rasterizes): ``PIXEL_CLOTHS``, or none where the cloths have too many triangles
+    def _pixel_cloths(self) -> np.ndarray:
+        """Per cloth (C,), whether the shading pass shades it per pixel this frame (else
+        it rasterizes its triangles): one of the first ``PIXEL_CLOTHS`` whose rectangle
+        spans ``PIXEL_CLOTH_AREA`` pixels, none where the cloths have too many triangles
         to be numbered exactly in float32 or the context cannot copy the numbers."""
+        by_pixel = np.zeros(len(self._cloths), bool)
         triangles = sum(len(cloth.faces) for cloth in self._cloths)
         if not self.cloth_pixels or triangles >= MAX_CLOTH_PIXEL_TRIANGLES:
-            return 0
-        return min(len(self._cloths), PIXEL_CLOTHS)
+            return by_pixel
+        for c, (x0, y0, x1, y1) in enumerate(self._cloth_rects[:PIXEL_CLOTHS]):
+            by_pixel[c] = (x1 - x0) * (y1 - y0) >= PIXEL_CLOTH_AREA
+        return by_pixel
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
         """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
@@ -1810,13 +1818,13 @@ class Renderer:
             )
             for a in (part_poses, poses_next, poses_prev)
         ]
-        by_pixel = 0 if probe else self._pixel_cloths()  # the first cloths: per pixel
+        by_pixel = np.zeros(len(self._cloths), bool) if probe else self._by_pixel
         meshes_of = self._parts + ([[c.mesh] for c in self._cloths] if not probe else [])
         for index, meshes in enumerate(meshes_of):
             if index < num_parts and not self._in_view[index]:
                 continue
-            if num_parts <= index < num_parts + by_pixel:
-                continue
+            if index >= num_parts and by_pixel[index - num_parts]:
+                continue  # shaded per pixel below
             placed = None  # the program the part's pose was last given to
             for m in meshes:
                 mat = m.material
@@ -1849,12 +1857,12 @@ class Renderer:
                     GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
                 _bind_vertex_array(m.vao)
                 _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
-        if by_pixel:
+        if by_pixel.any():
             proj = np.asarray(view_proj, float) @ invert(np.asarray(view, float))
             self._shade_cloth_pixels(by_pixel, switches, setup, ready, view, proj, time)
 
-    def _shade_cloth_pixels(self, count, switches, setup, ready, view, proj, time) -> None:
-        """Shade the first ``count`` cloths' pixels (those whose pre-pass triangle is one
+    def _shade_cloth_pixels(self, chosen, switches, setup, ready, view, proj, time) -> None:
+        """Shade the ``chosen`` (C,) cloths' pixels (those whose pre-pass triangle is one
         of its own) by ``CLOTH_FS`` over each one's rectangle: every target as
         rasterizing its triangles gives, at a fraction of the cost where the triangles
         are a few pixels each."""
@@ -1872,9 +1880,9 @@ class Renderer:
         GL.glActiveTexture(GL.GL_TEXTURE7)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
         GL.glBindVertexArray(self._empty_vao)
-        for c, cloth in enumerate(self._cloths[:count]):
+        for c, cloth in enumerate(self._cloths):
             x0, y0, x1, y1 = self._cloth_rects[c]
-            if x1 <= x0 or y1 <= y0:
+            if not chosen[c] or x1 <= x0 or y1 <= y0:
                 continue
             mat = cloth.mesh.material
             key = (cloth.mesh.detail if s.detail else 0, int(mat.texture is not None))
