@@ -18,7 +18,8 @@ instanced draw into every face it reaches (the vertex shader picks the layer). E
 effect is a ``RenderSettings`` field; none of them changes a label target.
 Cloths are drawn from their vertices of the frame (uploaded once a frame and drawn by
 every pass, smooth normals, both sides lit), after the parts: cloth c has instance id
-P + c + 1; a person's regions cast shadows from a coarser level of their mesh. Three
+P + c + 1. A person's regions, and a URDF body's dense meshes, cast shadows from a
+coarser level of their mesh (shadows touch the colour only). Three
 shortcuts make a finely divided cloth (a person's region, a few pixels a triangle)
 cheap: the depth pre-pass records which cloth triangle is nearest at each pixel, and
 the shading pass shades each cloth's pixels over a rectangle from that triangle's
@@ -450,13 +451,7 @@ class Renderer:
         indices = np.concatenate(
             [idx + np.uint32(o) for (_, idx), o in zip(arrays, offsets, strict=True)]
         )
-        vao = GL.glGenVertexArrays(1)
-        vbo, ebo = GL.glGenBuffers(2)
-        GL.glBindVertexArray(vao)
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-        GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
-        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
-        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
+        vao, vbo, ebo = _static_buffers(vertices, indices)
         # rest position, rest normal, next and previous positions: the vertex's own
         for loc, offset in enumerate((0, 12, 0, 12, 0, 0)):
             GL.glEnableVertexAttribArray(loc)
@@ -622,16 +617,7 @@ class Renderer:
         """A small HDR framebuffer with depth, to draw the light probe's faces."""
         fbo = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        rbos = GL.glGenRenderbuffers(2)
-        for rbo, fmt, att in zip(
-            rbos,
-            (GL.GL_RGBA32F, GL.GL_DEPTH24_STENCIL8),
-            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
-            strict=True,
-        ):
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
-            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, PROBE_SIZE, PROBE_SIZE)
-            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, att, GL.GL_RENDERBUFFER, rbo)
+        _colour_and_depth(GL.GL_RGBA32F, PROBE_SIZE, PROBE_SIZE)
         return fbo
 
     def _upload_cube(self, tex: int, levels: list[np.ndarray]) -> None:
@@ -682,16 +668,7 @@ class Renderer:
         # there)
         post = GL.glGenFramebuffers(1)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, post)
-        rbos = tuple(int(r) for r in np.atleast_1d(GL.glGenRenderbuffers(2)))
-        for rbo, fmt, attachment in zip(
-            rbos,
-            (GL.GL_RGBA8, GL.GL_DEPTH24_STENCIL8),
-            (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
-            strict=True,
-        ):
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
-            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
-            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, attachment, GL.GL_RENDERBUFFER, rbo)
+        rbos = _colour_and_depth(GL.GL_RGBA8, width, height)
         self._fxaa_edges = int(GL.glGenTextures(1))
         self._texture_2d(
             self._fxaa_edges, GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT, width, height, GL.GL_NEAREST
@@ -2018,6 +1995,35 @@ class Renderer:
         )
 
 
+def _colour_and_depth(colour_format: int, width: int, height: int) -> tuple[int, int]:
+    """Renderbuffers of ``colour_format`` and of depth and stencil, attached to the bound
+    framebuffer as its first colour and its depth-stencil attachments."""
+    rbos = tuple(int(r) for r in np.atleast_1d(GL.glGenRenderbuffers(2)))
+    for rbo, fmt, attachment in zip(
+        rbos,
+        (colour_format, GL.GL_DEPTH24_STENCIL8),
+        (GL.GL_COLOR_ATTACHMENT0, GL.GL_DEPTH_STENCIL_ATTACHMENT),
+        strict=True,
+    ):
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rbo)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, width, height)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, attachment, GL.GL_RENDERBUFFER, rbo)
+    return rbos
+
+
+def _static_buffers(vertices: np.ndarray, indices: np.ndarray) -> tuple[int, int, int]:
+    """A vertex array (left bound, for its attributes to be declared) over new static
+    buffers holding ``vertices`` and ``indices``: (vao, vbo, ebo)."""
+    vao = GL.glGenVertexArrays(1)
+    vbo, ebo = GL.glGenBuffers(2)
+    GL.glBindVertexArray(vao)
+    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+    GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
+    GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
+    GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
+    return vao, vbo, ebo
+
+
 def _upload_positions(meshes: list, like: _GpuMesh) -> _GpuMesh:
     """The meshes' positions alone as one vertex/index buffer (all that the shadow maps'
     program reads), with ``like``'s material."""
@@ -2027,13 +2033,7 @@ def _upload_positions(meshes: list, like: _GpuMesh) -> _GpuMesh:
         [np.asarray(m.faces, np.uint32).reshape(-1) + np.uint32(o)
          for m, o in zip(meshes, offsets, strict=True)]
     )  # fmt: skip
-    vao = GL.glGenVertexArrays(1)
-    vbo, ebo = GL.glGenBuffers(2)
-    GL.glBindVertexArray(vao)
-    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-    GL.glBufferData(GL.GL_ARRAY_BUFFER, vertices.nbytes, vertices, GL.GL_STATIC_DRAW)
-    GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
-    GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
+    vao, vbo, ebo = _static_buffers(vertices, indices)
     GL.glEnableVertexAttribArray(0)
     GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(0))
     GL.glBindVertexArray(0)
