@@ -343,8 +343,10 @@ class Renderer:
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
         self._cloth_layout = _cloth_layout([], [])  # see _update_cloths
+        self._cloth_first = np.ones(1, int)  # each cloth's first triangle number, then the end
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
-        self._cloth_rects: list[tuple[int, int, int, int]] = []  # per cloth, this frame
+        # per cloth of the first PIXEL_CLOTHS, this frame
+        self._cloth_rects: list[tuple[int, int, int, int]] = []
         self._by_pixel = np.zeros(0, bool)  # per cloth, shaded per pixel this frame
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
@@ -403,6 +405,7 @@ class Renderer:
         self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
         sizes = [len(cloth.mesh.vertices) for cloth in cloths or []]
         self._cloth_layout = _cloth_layout(self._cloths, sizes)
+        self._cloth_first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
@@ -1560,7 +1563,7 @@ class Renderer:
         GL.glUseProgram(p)
         self._mat(p, "light_vp", view_proj)
         model_loc, id_loc = self._loc(p, "model"), self._loc(p, "first_triangle")
-        first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
+        first = self._cloth_first
         # only the fifth target written: masked per target rather than by draw buffers
         # (a change of draw buffers is a change of framebuffer, which ends llvmpipe's
         # batch of drawing)
@@ -1580,35 +1583,30 @@ class Renderer:
         self._keep_cloth_ids(view_proj)
 
     def _keep_cloth_ids(self, view_proj: np.ndarray) -> None:
-        """Copy the pre-pass's triangle numbers (the fifth target, which the shading pass
-        writes over) where the cloths can be, for ``_shade_cloth_pixels``; sets each
-        cloth's rectangle of the frame (``_cloth_rects``)."""
-        self._cloth_rects = [self._cloth_rect(cloth, view_proj) for cloth in self._cloths]
-        self._by_pixel = self._pixel_cloths()
-        rects = [r for r, pixel in zip(self._cloth_rects, self._by_pixel, strict=True) if pixel]
+        """Choose the cloths the shading pass shades per pixel this frame
+        (``_by_pixel``): of the first ``PIXEL_CLOTHS``, those whose rectangle of the frame
+        (``_cloth_rects``) spans ``PIXEL_CLOTH_AREA`` pixels; none where the cloths have
+        too many triangles to be numbered exactly in float32 or the context cannot copy
+        the numbers. Copy the pre-pass's triangle numbers (the fifth target, which the
+        shading pass writes over) where those cloths are."""
+        self._by_pixel = np.zeros(len(self._cloths), bool)
+        if not self.cloth_pixels or self._cloth_first[-1] - 1 >= MAX_CLOTH_PIXEL_TRIANGLES:
+            return
+        self._cloth_rects = [self._cloth_rect(c, view_proj) for c in self._cloths[:PIXEL_CLOTHS]]
+        for c, (x0, y0, x1, y1) in enumerate(self._cloth_rects):
+            area = max(x1 - x0, 0) * max(y1 - y0, 0)
+            self._by_pixel[c] = area > 0 and area >= PIXEL_CLOTH_AREA
+        chosen = self._by_pixel[: len(self._cloth_rects)]
+        rects = [r for r, pixel in zip(self._cloth_rects, chosen, strict=True) if pixel]
         if not rects:
             return
         x0, y0 = np.min([r[:2] for r in rects], axis=0)
         x1, y1 = np.max([r[2:] for r in rects], axis=0)
-        if x1 > x0 and y1 > y0:
-            GL.glCopyImageSubData(
-                self._fbo[1][4], GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
-                self._cloth_ids, GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
-                int(x1 - x0), int(y1 - y0), 1,
-            )  # fmt: skip
-
-    def _pixel_cloths(self) -> np.ndarray:
-        """Per cloth (C,), whether the shading pass shades it per pixel this frame (else
-        it rasterizes its triangles): one of the first ``PIXEL_CLOTHS`` whose rectangle
-        spans ``PIXEL_CLOTH_AREA`` pixels, none where the cloths have too many triangles
-        to be numbered exactly in float32 or the context cannot copy the numbers."""
-        by_pixel = np.zeros(len(self._cloths), bool)
-        triangles = sum(len(cloth.faces) for cloth in self._cloths)
-        if not self.cloth_pixels or triangles >= MAX_CLOTH_PIXEL_TRIANGLES:
-            return by_pixel
-        for c, (x0, y0, x1, y1) in enumerate(self._cloth_rects[:PIXEL_CLOTHS]):
-            by_pixel[c] = (x1 - x0) * (y1 - y0) >= PIXEL_CLOTH_AREA
-        return by_pixel
+        GL.glCopyImageSubData(
+            self._fbo[1][4], GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
+            self._cloth_ids, GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
+            int(x1 - x0), int(y1 - y0), 1,
+        )  # fmt: skip
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
         """Bind the sky's program (with ``vertex_shader``), its cube map, its uniforms and
@@ -1779,10 +1777,7 @@ class Renderer:
             )  # fmt: skip
 
         self._bind_mesh_textures()
-        names = (
-            "model", "model_next", "model_prev", "instance_id", "base_color", "roughness",
-            "metallic", "emissive", "tex_scale",
-        )  # fmt: skip
+        names = ("model", "model_next", "model_prev", "instance_id", *MATERIAL_UNIFORMS)
         ready: set[int] = set()  # programs set up for this pass
         programs: dict[tuple, int] = {}  # by (detail kind, texture)
         p, locs, current = None, None, None
@@ -1826,12 +1821,7 @@ class Renderer:
                     GL.glUniform1f(locs["instance_id"], float(index + 1))
                 if mat is not current:  # consecutive parts often share a material
                     current = mat
-                    GL.glUniform4f(locs["base_color"], *mat.base_color)
-                    GL.glUniform1f(locs["roughness"], mat.roughness)
-                    GL.glUniform1f(locs["metallic"], mat.metallic)
-                    GL.glUniform3f(locs["emissive"], *emission(mat, time))
-                    GL.glUniform1f(locs["tex_scale"], mat.texture_scale)
-                    GL.glBindTexture(GL.GL_TEXTURE_2D, m.texture)
+                    _use_material(locs, mat, m.texture, time)
                 _bind_vertex_array(m.vao)
                 _draw_elements(GL.GL_TRIANGLES, m.count, GL.GL_UNSIGNED_INT, None)
         if by_pixel.any():
@@ -1845,7 +1835,7 @@ class Renderer:
         are a few pixels each."""
         s = self.settings
         num_parts = len(self._parts)
-        first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
+        first = self._cloth_first
         rays = _pixel_rays(view, proj, self._fbo_size)
         GL.glDisable(GL.GL_DEPTH_TEST)  # the triangle numbers say which surface is nearest
         GL.glEnable(GL.GL_SCISSOR_TEST)
@@ -1857,10 +1847,9 @@ class Renderer:
         GL.glActiveTexture(GL.GL_TEXTURE7)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
         GL.glBindVertexArray(self._empty_vao)
-        for c, cloth in enumerate(self._cloths):
+        for c in map(int, np.flatnonzero(chosen)):
+            cloth = self._cloths[c]
             x0, y0, x1, y1 = self._cloth_rects[c]
-            if not chosen[c] or x1 <= x0 or y1 <= y0:
-                continue
             mat = cloth.mesh.material
             key = (cloth.mesh.detail if s.detail else 0, int(mat.texture is not None))
             variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
@@ -1873,11 +1862,7 @@ class Renderer:
                 ready.add(p)
             GL.glUseProgram(p)
             GL.glUniform1f(self._loc(p, "instance_id"), float(num_parts + c + 1))
-            GL.glUniform4f(self._loc(p, "base_color"), *mat.base_color)
-            GL.glUniform1f(self._loc(p, "roughness"), mat.roughness)
-            GL.glUniform1f(self._loc(p, "metallic"), mat.metallic)
-            GL.glUniform3f(self._loc(p, "emissive"), *emission(mat, time))
-            GL.glUniform1f(self._loc(p, "tex_scale"), mat.texture_scale)
+            locs = {name: self._loc(p, name) for name in MATERIAL_UNIFORMS}
             GL.glUniform1i(self._loc(p, "num_vertices"), len(cloth.rest))
             GL.glUniform1f(self._loc(p, "first_triangle"), float(first[c]))
             GL.glUniform1f(self._loc(p, "num_triangles"), float(len(cloth.faces)))
@@ -1885,7 +1870,7 @@ class Renderer:
                 GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
                 GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
             GL.glActiveTexture(GL.GL_TEXTURE0)
-            GL.glBindTexture(GL.GL_TEXTURE_2D, cloth.mesh.texture)
+            _use_material(locs, mat, cloth.mesh.texture, time)
             if c < STENCIL_CLOTHS:
                 GL.glStencilFunc(GL.GL_EQUAL, 1 << c, 1 << c)
             else:
@@ -1993,6 +1978,21 @@ class Renderer:
             uv_next_prev=uv,
             z_next_prev=z,
         )
+
+
+# the shading passes' uniforms of a material (``_use_material``)
+MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
+
+
+def _use_material(locs: dict, material: Material, texture: int, time: float) -> None:
+    """Give the bound shading program ``material`` (its ``MATERIAL_UNIFORMS`` at ``locs``,
+    its emission at ``time``) and bind its ``texture`` to the active unit."""
+    GL.glUniform4f(locs["base_color"], *material.base_color)
+    GL.glUniform1f(locs["roughness"], material.roughness)
+    GL.glUniform1f(locs["metallic"], material.metallic)
+    GL.glUniform3f(locs["emissive"], *emission(material, time))
+    GL.glUniform1f(locs["tex_scale"], material.texture_scale)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
 
 
 def _colour_and_depth(colour_format: int, width: int, height: int) -> tuple[int, int]:
