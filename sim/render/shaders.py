@@ -111,6 +111,15 @@ uniform vec3 fog_color;
 """
 )
 
+# The vertex attributes MESH_VS and PROBE_VS read. Rigid parts alias the rest position
+# and normal to their position and normal; a cloth's vertices move on their own, its
+# texture staying on its rest shape.
+MESH_VS_INPUTS = """layout(location = 0) in vec3 position;
+layout(location = 1) in vec3 normal;
+layout(location = 2) in vec3 rest_position;
+layout(location = 3) in vec3 rest_normal;
+"""
+
 # What MESH_VS and PROBE_VS hand to MESH_FS.
 MESH_VS_OUTPUTS = """invariant gl_Position;
 out vec4 v_clip_next;
@@ -123,15 +132,23 @@ out vec4 v_light;
 out float v_view_z;
 """
 
+# How MESH_VS and PROBE_VS begin: a vertex's world position (``w``) and the surface it
+# hands on, the same in both.
+MESH_VS_SURFACE = """    vec4 w = model * vec4(position, 1.0);
+    v_world = w.xyz;
+    v_local = rest_position;
+    v_normal_local = rest_normal;
+    v_normal_world = mat3(model) * normal;
+    v_light = light_vp * w;
+"""
+
 MESH_VS = (
     """
 #version 410 core
-layout(location = 0) in vec3 position;
-layout(location = 1) in vec3 normal;
-// Rigid parts alias these to position and normal; a cloth's vertices move on their own:
-// its texture stays on its rest shape, its positions in the neighbouring frames are its own.
-layout(location = 2) in vec3 rest_position;
-layout(location = 3) in vec3 rest_normal;
+"""
+    + MESH_VS_INPUTS
+    + """// Rigid parts alias these to their position: a cloth's positions in the neighbouring
+// frames are its own.
 layout(location = 4) in vec3 position_next;
 layout(location = 5) in vec3 position_prev;
 uniform mat4 model;
@@ -144,14 +161,9 @@ uniform mat4 view_proj_next;  // the camera of the next frame
 uniform mat4 view_proj_prev;
 """
     + MESH_VS_OUTPUTS
-    + """void main() {
-    vec4 w = model * vec4(position, 1.0);
-    vec4 c = view * w;
-    v_world = w.xyz;
-    v_local = rest_position;
-    v_normal_local = rest_normal;
-    v_normal_world = mat3(model) * normal;
-    v_light = light_vp * w;
+    + "void main() {\n"
+    + MESH_VS_SURFACE
+    + """    vec4 c = view * w;
     v_view_z = -c.z;
     v_clip_next = view_proj_next * (model_next * vec4(position_next, 1.0));
     v_clip_prev = view_proj_prev * (model_prev * vec4(position_prev, 1.0));
@@ -171,11 +183,9 @@ PROBE_VS = (
     """
 #version 410 core
 #extension GL_ARB_shader_viewport_layer_array : require
-layout(location = 0) in vec3 position;
-layout(location = 1) in vec3 normal;
-layout(location = 2) in vec3 rest_position;
-layout(location = 3) in vec3 rest_normal;
-uniform mat4 model;
+"""
+    + MESH_VS_INPUTS
+    + """uniform mat4 model;
 uniform mat4 light_vp;
 uniform mat4 face_view_proj[LAYERS];  // per layer: probe k's face f (ibl.FACE_AXES) in 6 k + f
 uniform int faces[LAYERS];  // the layers this draw's instances go to
@@ -183,13 +193,9 @@ uniform int faces[LAYERS];  // the layers this draw's instances go to
     + MESH_VS_OUTPUTS
     + """flat out int v_probe;
 void main() {
-    vec4 w = model * vec4(position, 1.0);
-    v_world = w.xyz;
-    v_local = rest_position;
-    v_normal_local = rest_normal;
-    v_normal_world = mat3(model) * normal;
-    v_light = light_vp * w;
-    v_view_z = -w.z;
+"""
+    + MESH_VS_SURFACE
+    + """    v_view_z = -w.z;
     int layer = faces[gl_InstanceID];
     gl_Position = face_view_proj[layer] * model * vec4(position, 1.0);
     v_clip_next = gl_Position;
