@@ -196,6 +196,28 @@ def test_a_fingertip_stepping_through_a_thin_sheet_touches_it():
     assert np.allclose(sheet_depth(sheet_parts(triangle), end), sheet_depth(triangle, end))
 
 
+def test_a_scan_marks_the_first_step_through_a_sheet_and_none_where_none_crosses():
+    """Of the curl steps before a tip's first contact, the first that crosses the sheet
+    counts as its contact; a scan where no step crosses is left as it was (a T-shirt's
+    fold, seed 3, had one)."""
+    from simfactory.sim.actors.body import _FingerReach
+
+    reach = object.__new__(_FingerReach)
+    tips = np.zeros((2, 3, 5, 3))
+    tips[..., 2] = np.linspace(0.02, -0.02, 5)  # every tip goes down through z = 0
+    blocked = np.zeros((2, 3), bool)
+    inside = np.zeros((2, 3, 4), bool)
+    inside[1, 2, 3] = True  # one tip's depth says it touched at its last step
+    reach._crossed = lambda before, after, rows: np.zeros(len(rows), bool)
+    assert np.array_equal(reach._scan_crossed(tips, inside, blocked), inside)
+    reach._crossed = lambda before, after, rows: (before[:, 2] > 0) & (after[:, 2] <= 0)
+    crossed = reach._scan_crossed(tips, inside, blocked)
+    want = np.zeros_like(inside)
+    want[..., 1] = True  # from the second point (z = 0.01) to the third (z = 0)
+    want[1, 2, 3] = True
+    assert np.array_equal(crossed, want)
+
+
 def test_a_small_thing_held_whole_takes_the_palm_on_a_face_middle():
     """A hand coming to a block's corner puts its palm in the middle of the face it comes
     to, not on the corner, so its fingers reach round the rest."""

@@ -1859,6 +1859,8 @@ class _FingerReach:
         r, s, g = np.nonzero(~blocked[..., None] & (steps < first[..., None]))
         crossed = self._crossed(tips[r, s, g], tips[r, s, g + 1], r)
         r, s, g = r[crossed], s[crossed], g[crossed]  # by row, spread and step
+        if not len(r):  # no step went through the sheet
+            return inside
         earliest = np.r_[True, (r[1:] != r[:-1]) | (s[1:] != s[:-1])]
         inside[r[earliest], s[earliest], g[earliest]] = True
         return inside
