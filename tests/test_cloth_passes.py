@@ -2,7 +2,8 @@
 way: the shading pass shades each cloth's pixels from the triangle the depth pre-pass
 left there (the label targets as rasterizing the triangles gives them, to float
 rounding), the coverage of the first cloths comes from stencil bits the pre-pass sets,
-and a shadow map's cube face the moving things stay out of is kept (byte for byte)."""
+a shadow map's cube face the moving things stay out of is kept, and shadow maps leave
+out the back faces of a closed body (byte for byte)."""
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def _body():
     regions = []
     for name, keep in (("top", upper), ("bottom", ~upper)):
         used, local = np.unique(sphere.faces[keep], return_inverse=True)
-        regions.append((name, sphere.vertices[used], local.reshape(-1, 3)))
+        regions.append((name, sphere.vertices[used], local.reshape(-1, 3), used))
     n = 12  # a sheet folded in two
     u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
     flat = np.c_[u.ravel() * 0.8, v.ravel() * 0.6, np.zeros(n * n)]
@@ -47,7 +48,7 @@ def _body():
     over = folded[:, 0] > 0.4  # the far half lies back over the near one, 1 cm above
     folded[over, 0] = 0.8 - folded[over, 0]
     folded[over, 2] = 0.01
-    regions.append(("sheet", folded, cells))
+    regions.append(("sheet", folded, cells, None))
     return regions
 
 
@@ -59,8 +60,9 @@ def _cloths():
                "sheet": (0.9, 0.9, 0.8, 1.0)}  # fmt: skip
     return [
         Cloth(f"c/{name}", "person", trimesh.Trimesh(v, f, process=False),
-              Material(name, colours[name]), skin="p" if name != "sheet" else "")
-        for name, v, f in REGIONS
+              Material(name, colours[name]), skin="p" if name != "sheet" else "",
+              skin_vertices=used)
+        for name, v, f, used in REGIONS
     ]  # fmt: skip
 
 
@@ -71,7 +73,7 @@ def _vertices(t: int) -> list[np.ndarray]:
     R = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0],
                   [0, 0, 1]])  # fmt: skip
     out = []
-    for name, v, _ in REGIONS:
+    for name, v, _, _ in REGIONS:
         if name == "sheet":
             out.append((v + (-0.9 + 0.05 * t, -0.5, 0.51)).astype(np.float32))
         else:
@@ -208,3 +210,34 @@ def test_uploaded_normals_are_the_smooth_vertex_normals(renderer):
         assert np.array_equal(blocks[0], now)  # positions as given
         want = vertex_normals(now, cloth.faces).astype(np.float32)
         assert np.allclose(blocks[1], want, atol=1e-6)
+
+
+def test_shadow_maps_cull_back_faces_of_closed_bodies_only(renderer, shortcut_frames, monkeypatch):
+    _load(renderer)
+    assert [c.closed for c in renderer._cloths] == [True, True, False]  # the body; the sheet
+    monkeypatch.setattr(raster, "CULL_CLOSED_SHADOWS", False)
+    _assert_same(shortcut_frames, _frames(renderer))
+    # culling is live: an open sheet's back faces do cast shadows, and leaving them out
+    # moves the light
+    monkeypatch.setattr(raster, "CULL_CLOSED_SHADOWS", True)
+    monkeypatch.setattr(raster, "closed_regions", lambda cloths: np.ones(len(cloths), bool))
+    sheet_culled = _frames(renderer)
+    assert any(
+        not np.array_equal(a.rgb, b.rgb) for a, b in zip(sheet_culled, shortcut_frames, strict=True)
+    )
+    for a, b in zip(sheet_culled, shortcut_frames, strict=True):  # colour only
+        assert np.array_equal(a.instance, b.instance) and np.array_equal(a.depth, b.depth)
+
+
+def test_closed_regions_needs_every_edge_met_both_ways_and_faces_out():
+    cloths = _cloths()
+    assert raster.closed_regions(cloths).tolist() == [True, True, False]
+    holed = _cloths()
+    holed[0].mesh = trimesh.Trimesh(holed[0].mesh.vertices, holed[0].mesh.faces[1:], process=False)
+    assert raster.closed_regions(holed).tolist() == [False, False, False]
+    inside_out = _cloths()
+    for cloth in inside_out[:2]:
+        cloth.mesh = trimesh.Trimesh(cloth.mesh.vertices, cloth.mesh.faces[:, ::-1], process=False)
+    assert raster.closed_regions(inside_out).tolist() == [False, False, False]
+    alone = _cloths()[:1]  # a region without the rest of its body
+    assert raster.closed_regions(alone).tolist() == [False]

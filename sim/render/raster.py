@@ -91,6 +91,7 @@ TEXTURE_LOD_BIAS = -0.5  # sharper mip choice: closer to the pixel's box footpri
 SKY_SIZE = 64  # texels per face of the sky's cube map
 NUM_TARGETS = 5
 STENCIL_CLOTHS = 8  # cloths counted by a stencil bit each in the coverage pass
+CULL_CLOSED_SHADOWS = True  # shadow maps leave out the back faces of closed bodies
 # cloth triangles numbered exactly in float32 (the pre-pass's ids): with more, the cloths
 # are shaded by rasterizing their triangles rather than per pixel (see CLOTH_FS)
 MAX_CLOTH_PIXEL_TRIANGLES = 1 << 24
@@ -144,6 +145,7 @@ class _GpuCloth:
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
     textures: tuple = (0, 0)  # buffer textures of the drawn faces and the vertex blocks
     used: np.ndarray | None = None  # the cloth's vertices the buffer holds (None: all)
+    closed: bool = False  # part of a closed surface facing out (``closed_regions``)
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
     box: tuple = (np.full(3, -np.inf), np.full(3, np.inf))  # the frame's vertices' bounds
 
@@ -403,6 +405,8 @@ class Renderer:
             self._parts.append([self._upload_mesh(group) for group in groups.values()])
             self._spheres.append(_bounding_sphere([v.mesh.vertices for v in visuals]))
         self._cloths = [self._upload_cloth(cloth) for cloth in cloths or []]
+        for gpu, closed in zip(self._cloths, closed_regions(cloths or []), strict=True):
+            gpu.closed = bool(closed)
         sizes = [len(cloth.mesh.vertices) for cloth in cloths or []]
         self._cloth_layout = _cloth_layout(self._cloths, sizes)
         self._cloth_first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
@@ -486,10 +490,8 @@ class Renderer:
         person's region casts shadows from the coarsest of its levels of detail (its indices
         follow the drawn ones in the index buffer)."""
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
-        coarse = cloth.skin_levels[-1][1] if cloth.skin_levels else faces
-        shadow = np.asarray(coarse, dtype=np.uint32)
+        shadow = shadow_faces(cloth).astype(np.uint32)
         own_shadow = len(shadow) < len(faces)
-        shadow = shadow if own_shadow else faces
         # a person drawn at a coarser level: the buffer holds only the vertices its faces
         # use (``_GpuCloth.used``, taken from each frame's arrays)
         rest = np.asarray(cloth.mesh.vertices, dtype=np.float64)
@@ -1516,9 +1518,24 @@ class Renderer:
             if self._drawn[index] and (keep is None or keep[index]):
                 self._draw_part(model_loc, poses, index, shadow)
         P = len(part_poses)
+        # a closed surface seen from outside shows only its front faces, so its back
+        # faces leave a depth map as it was: culled there. The winding that faces front
+        # turns where the view-projection mirrors the image (cube map faces).
+        cull = shadow and CULL_CLOSED_SHADOWS and any(c.closed for c in self._cloths)
+        culled = False
+        if cull:
+            mirrored = np.linalg.det(np.asarray(view_proj, float)) > 0
+            GL.glFrontFace(GL.GL_CW if mirrored else GL.GL_CCW)
         for c, cloth in enumerate(self._cloths if cloths else []):
             if keep is None or len(keep) <= P or keep[P + c]:
+                if cull and cloth.closed != culled:
+                    culled = cloth.closed
+                    (GL.glEnable if culled else GL.glDisable)(GL.GL_CULL_FACE)
                 self._draw_cloth(model_loc, cloth, shadow)
+        if culled:
+            GL.glDisable(GL.GL_CULL_FACE)
+        if cull:
+            GL.glFrontFace(GL.GL_CCW)
 
     def _in_frustum(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Per part, whether its bounding sphere reaches inside the six planes of the
@@ -1982,6 +1999,43 @@ class Renderer:
 
 # the shading passes' uniforms of a material (``_use_material``)
 MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
+
+
+def shadow_faces(cloth: Cloth) -> np.ndarray:
+    """The faces (T, 3) of ``cloth`` that shadow maps draw: a person's region's coarsest
+    level of detail, where it has fewer faces than the drawn one."""
+    faces = np.asarray(cloth.mesh.faces)
+    coarse = np.asarray(cloth.skin_levels[-1][1]) if cloth.skin_levels else faces
+    return coarse if len(coarse) < len(faces) else faces
+
+
+def closed_regions(cloths: list[Cloth]) -> np.ndarray:
+    """Per cloth, whether its shadow faces (``shadow_faces``) and those of its person's
+    other regions (the cloths of the same ``skin``, their vertices numbered in the whole
+    body by ``skin_vertices``) bound a closed surface facing out: every edge met by one
+    face each way round, and a positive volume at rest. Seen from outside, such a surface
+    shows only its front faces, so a depth map may leave its back faces out."""
+    closed = np.zeros(len(cloths), bool)
+    people: dict[str, list[int]] = {}
+    for c, cloth in enumerate(cloths):
+        if cloth.skin and cloth.skin_vertices is not None:
+            people.setdefault(cloth.skin, []).append(c)
+    for members in people.values():
+        size = 1 + max(int(np.max(cloths[c].skin_vertices)) for c in members)
+        rest = np.zeros((size, 3))
+        faces = []
+        for c in members:
+            number = np.asarray(cloths[c].skin_vertices, np.int64)
+            rest[number] = np.asarray(cloths[c].mesh.vertices, float)
+            faces.append(number[shadow_faces(cloths[c])])
+        f = np.concatenate(faces)
+        edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+        keys, back = edges[:, 0] * size + edges[:, 1], edges[:, 1] * size + edges[:, 0]
+        a, b, d = rest[f[:, 0]], rest[f[:, 1]], rest[f[:, 2]]
+        volume = np.einsum("ij,ij->", a, np.cross(b, d)) / 6.0
+        whole = len(np.unique(keys)) == len(keys) and bool(np.isin(back, keys).all())
+        closed[members] = whole and volume > 0
+    return closed
 
 
 def _use_material(locs: dict, material: Material, texture: int, time: float) -> None:
