@@ -204,6 +204,9 @@ def test_person_labels(clips):
             assert all(colour in c for c in fam["captions"])
         # COCO keypoints come for the person.
         assert set(ann["keypoints"]["people"]) == {"person"}
+        # The manifest counts every object, the person's regions too (as the validator).
+        regions = [o for o in ann["objects"] if o.get("person") == "person"]
+        assert len(regions) >= 5 and ROWS[task]["objects"] == len(ann["objects"])
 
 
 def test_keypoints_lie_in_the_person_mask(clips):

@@ -409,7 +409,7 @@ def generate_clip(
         "width": cam0.width,
         "height": cam0.height,
         "cameras": len(spec.cameras),
-        "objects": len(traj.part_names),
+        "objects": len(traj.part_names) + len(traj.cloth_names),  # annotations' objects
         "status": "ok",
         "attempt": attempt,
         "rollout": rollout_of(cfg, index)[0],
