@@ -150,3 +150,27 @@ def test_manifest_cells_typed_by_column_and_params_flattened(tmp_path):
     assert flatten_params(params) == {
         "params.room.height": 2.5, "params.room.size": [4, 5], "params.theme": "x"
     }  # fmt: skip
+
+
+def test_a_clip_with_a_cloth_counts_it_and_its_speeds_are_the_rigid_parts(tmp_path):
+    """A cloth is an object after the rigid parts, with no row in the trajectory's
+    velocities: the manifest and the Parquet row count it, the speeds leave it out."""
+    from simfactory.sim.run.cli import generate_dataset
+    from simfactory.sim.run.config import load_config
+
+    cfg = load_config(["scene=hoi", "scene.task=fold_cloth", "scene.actor=panda", "frames=4",
+                       "num_clips=1", "resolution=[64,48]", "seed=3", "executor.workers=0",
+                       "export.preview=false"])  # fmt: skip
+    assert generate_dataset(cfg, tmp_path / "data", "simfactory (test)") == 0
+    clip = tmp_path / "data" / "clips" / "clip_000000"
+    annotations = json.loads((clip / "annotations.json").read_text())
+    cloths = [o for o in annotations["objects"] if o.get("deformable")]
+    assert len(cloths) == 1 and cloths[0]["dynamic"]
+    assert export_parquet(tmp_path / "data") == 1
+    row = pq.read_table(tmp_path / "data" / "manifest.parquet").to_pylist()[0]
+    assert row["objects"] == len(annotations["objects"])
+    rigid = [o["id"] - 1 for o in annotations["objects"]
+             if o["dynamic"] and not o.get("deformable")]  # fmt: skip
+    with np.load(clip / "trajectory.npz") as trajectory:
+        speed = np.linalg.norm(trajectory["linear_velocity"][:, rigid], axis=-1)
+    assert row["max_object_speed"] == pytest.approx(speed.max())

@@ -167,7 +167,9 @@ def label_statistics(clip_dir: Path, annotations: dict) -> dict[str, object]:
         stats[f"visible.{name}"] = sum(name in body_classes[b] for b in seen_bodies)
     stats["mean_visibility"] = float(np.mean(visibilities)) if visibilities else None
 
-    dynamic = [obj["id"] - 1 for obj in annotations["objects"] if obj["dynamic"]]
+    # the rigid parts' velocities (a cloth's or a person's region's are not in it)
+    dynamic = [obj["id"] - 1 for obj in annotations["objects"]
+               if obj["dynamic"] and not obj.get("deformable")]  # fmt: skip
     with np.load(clip_dir / "trajectory.npz") as trajectory:
         velocity = trajectory["linear_velocity"][:, dynamic]
     speed = np.linalg.norm(velocity, axis=-1)
