@@ -2012,9 +2012,11 @@ def shadow_faces(cloth: Cloth) -> np.ndarray:
 def closed_regions(cloths: list[Cloth]) -> np.ndarray:
     """Per cloth, whether its shadow faces (``shadow_faces``) and those of its person's
     other regions (the cloths of the same ``skin``, their vertices numbered in the whole
-    body by ``skin_vertices``) bound a closed surface facing out: every edge met by one
-    face each way round, and a positive volume at rest. Seen from outside, such a surface
-    shows only its front faces, so a depth map may leave its back faces out."""
+    body by ``skin_vertices``) bound a closed surface facing out: every edge met as often
+    one way round as the other (a surface without border, where a pedestrian's clustered
+    mesh may meet itself along an edge), and a positive volume at rest. Seen from
+    outside, such a surface shows only its front faces, so a depth map may leave its
+    back faces out."""
     closed = np.zeros(len(cloths), bool)
     people: dict[str, list[int]] = {}
     for c, cloth in enumerate(cloths):
@@ -2033,7 +2035,7 @@ def closed_regions(cloths: list[Cloth]) -> np.ndarray:
         keys, back = edges[:, 0] * size + edges[:, 1], edges[:, 1] * size + edges[:, 0]
         a, b, d = rest[f[:, 0]], rest[f[:, 1]], rest[f[:, 2]]
         volume = np.einsum("ij,ij->", a, np.cross(b, d)) / 6.0
-        whole = len(np.unique(keys)) == len(keys) and bool(np.isin(back, keys).all())
+        whole = np.array_equal(np.sort(keys), np.sort(back))
         closed[members] = whole and volume > 0
     return closed
 
