@@ -241,3 +241,25 @@ def test_closed_regions_needs_every_edge_met_both_ways_and_faces_out():
     assert raster.closed_regions(inside_out).tolist() == [False, False, False]
     alone = _cloths()[:1]  # a region without the rest of its body
     assert raster.closed_regions(alone).tolist() == [False]
+
+
+def test_closed_regions_takes_a_surface_meeting_itself_along_an_edge():
+    """Two closed tetrahedra sharing an edge (as a clustered mesh may pinch): every edge
+    met as often one way round as the other, so closed; without one face, not."""
+    apex = {"a": [(0.0, 1.0, 0.2), (0.0, 0.5, 1.0)], "b": [(0.0, -1.0, 0.2), (0.0, -0.5, -1.0)]}
+    points, faces = [(-0.5, 0.0, 0.0), (0.5, 0.0, 0.0)], []
+    for pair in apex.values():
+        first = len(points)
+        points += pair
+        hull = trimesh.convex.convex_hull(np.array([points[0], points[1], *pair]))
+        number = [
+            int(np.flatnonzero((np.array(points) == v).all(axis=1))[0]) for v in hull.vertices
+        ]
+        faces += np.array(number)[hull.faces].tolist()
+        assert first + 2 == len(points)
+    points, faces = np.array(points), np.array(faces)
+    cloth = Cloth("p/all", "person", trimesh.Trimesh(points, faces, process=False),
+                  Material("m", (1, 1, 1, 1)), skin="p", skin_vertices=np.arange(6))  # fmt: skip
+    assert raster.closed_regions([cloth]).tolist() == [True]
+    cloth.mesh = trimesh.Trimesh(points, faces[1:], process=False)
+    assert raster.closed_regions([cloth]).tolist() == [False]
