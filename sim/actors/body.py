@@ -330,8 +330,8 @@ def _rest_body_cached(key: tuple) -> RestBody:
     import torch
 
     model = body_model()
-    with torch.no_grad():
-        out = model(phenotype_kwargs=dict(key))
+    with torch.no_grad():  # the rest model alone (the model's forward also poses it)
+        out = model.get_rest_model(model.get_phenotype_blendshape_coefficients(**dict(key)))
     vertices = out["rest_vertices"][0].numpy().astype(np.float64)
     rest_poses = out["rest_bone_poses"][0].numpy().astype(np.float64)
     weights = model.vertex_bone_weights.numpy()
