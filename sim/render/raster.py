@@ -1689,11 +1689,14 @@ class Renderer:
         }
         if self._fog.density <= 0:
             switches["fog_density"] = 0.0
-        if not points:
-            switches["num_points"] = 0
-        for slot in (0, 1):
-            if point_shadow[slot] < 0:
-                switches[f"point_shadow_index{slot}"] = -1
+        # the number of point lights and which have shadow maps: the light loop unrolls
+        # and its per-light tests fold (as uniforms, each light costs a loop step with
+        # its uniforms gathered per pixel); the shadow-mapped lights come first
+        # (``shading_lights``), so a scene's frames share one set of programs
+        _, slots = shading_lights(points, point_shadow)
+        switches["num_points"] = len(points)
+        for slot, index in enumerate(slots):
+            switches[f"point_shadow_index{slot}"] = index
         return switches
 
     def _mesh_setup(
@@ -1719,14 +1722,15 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
         GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-        GL.glUniform1i(self._loc(p, "num_points"), len(points))
+        points, slots = shading_lights(points, point_shadow)
+        GL.glUniform1i(self._loc(p, "num_points"), len(points))  # no-ops where specialised
         for i, (pos, direction, color, cone) in enumerate(points):
             GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
             GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
             GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
-        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
+        GL.glUniform1i(self._loc(p, "point_shadow_index0"), slots[0])
+        GL.glUniform1i(self._loc(p, "point_shadow_index1"), slots[1])
         near, far = POINT_SHADOW_RANGE
         GL.glUniform2f(
             self._loc(p, "point_shadow_depth"),
@@ -1999,6 +2003,16 @@ class Renderer:
 
 # the shading passes' uniforms of a material (``_use_material``)
 MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
+
+
+def shading_lights(points: list[tuple], point_shadow: list[int]) -> tuple[list[tuple], list[int]]:
+    """The point lights in the order the shading programs take them: those with a cube
+    shadow map first (in the order of their maps), then the others in their order; and
+    per map the index of its light in that order (-1: no light has it)."""
+    mapped = [i for i in point_shadow if i >= 0]
+    order = mapped + [i for i in range(len(points)) if i not in mapped]
+    slots = [order.index(i) if i >= 0 else -1 for i in point_shadow]
+    return [points[i] for i in order], slots
 
 
 def shadow_faces(cloth: Cloth) -> np.ndarray:
