@@ -38,7 +38,7 @@ from simfactory.sim.run.config import load_config  # noqa: E402
 # name -> (switches forced to a constant, text replacements in MESH_FS)
 VARIANTS: dict[str, tuple[dict, list[tuple[str, str]]]] = {
     "base": ({}, []),
-    "no_sun_pcf": ({"shadow_softness": 0.0}, []),
+    "no_sun_pcf": ({"sun_pcf": 0}, []),
     "no_sun_shadow": ({"sun_shadows": 0}, []),
     "no_sun": ({"has_sun": 0, "sun_shadows": 0}, []),
     "no_point_shadows": ({"point_shadow_index0": -1, "point_shadow_index1": -1}, []),
@@ -50,6 +50,8 @@ VARIANTS: dict[str, tuple[dict, list[tuple[str, str]]]] = {
     "no_ao": ({"use_ao": 0}, []),
     "no_detail": ({"detail_kind": 0}, []),
     "no_fog": ({"fog_density": 0.0}, []),
+    "no_texture": ({"has_texture": 0}, []),
+    "no_log_luminance": ({}, [(": log_luminance(c));", ": 0.0);")]),
     "colour_only": (
         {},
         [
@@ -120,7 +122,10 @@ def main() -> None:
 
     def program(vs: str, fs: str, constants: dict) -> int:
         if fs is base_fs:  # the shading pass's program: the variant's
-            return compile_program(vs, state["fs"], {**constants, **state["switches"]})
+            constants = {**constants, **state["switches"]}
+            # a baseline's source may lack some of today's switches
+            declared = {k: v for k, v in constants.items() if f" {k};" in state["fs"]}
+            return compile_program(vs, state["fs"], declared)
         return compile_program(vs, fs, constants)
 
     renderer._program = program

@@ -1686,6 +1686,7 @@ class Renderer:
             "probe_pass": int(probe),
             "has_sun": int(bool(suns)),
             "sun_shadows": int(shadows),
+            "sun_pcf": int(np.float32(s.shadow_softness) > 0),  # as the uniform compares
         }
         if self._fog.density <= 0:
             switches["fog_density"] = 0.0
@@ -1722,6 +1723,7 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
         GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
+        GL.glUniform1i(self._loc(p, "sun_pcf"), int(np.float32(s.shadow_softness) > 0))
         points, slots = shading_lights(points, point_shadow)
         GL.glUniform1i(self._loc(p, "num_points"), len(points))  # no-ops where specialised
         for i, (pos, direction, color, cone) in enumerate(points):

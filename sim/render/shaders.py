@@ -253,6 +253,7 @@ uniform int sun_shadows;
 uniform sampler2DShadow shadow_map;
 uniform float shadow_texel;
 uniform float shadow_softness;  // PCF radius in shadow-map texels
+uniform int sun_pcf;  // 1: shadow_softness > 0 (four taps), 0: one tap
 uniform int num_points;
 uniform vec3 point_pos[MAX_POINTS];
 uniform vec3 point_color[MAX_POINTS];
@@ -422,7 +423,7 @@ float sun_visibility(vec3 N, vec3 L) {
     float bias = max(0.004 * (1.0 - dot(N, L)), 0.0008);
     // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch; four of
     // them on a rotated square widen it to a soft edge.
-    if (shadow_softness <= 0.0) return texture(shadow_map, vec3(p.xy, p.z - bias));
+    if (sun_pcf == 0) return texture(shadow_map, vec3(p.xy, p.z - bias));
     float r = shadow_softness * shadow_texel;
     bias += 0.5 * r;
     float s = 0.0;
