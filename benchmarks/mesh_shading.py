@@ -95,7 +95,8 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     parser.add_argument(
         "--uniform-lights", action="store_true",
-        help="also a variant with the point count and shadow indices as uniforms",
+        help="also a variant with the point count and shadow indices as uniforms (and with "
+        "--baseline, the baseline's so)",
     )  # fmt: skip
     parser.add_argument(
         "--baseline", metavar="REV", help="also a variant with MESH_FS of git revision REV"
@@ -133,9 +134,12 @@ def main() -> None:
 
     def switches_of(suns, shadows, points, point_shadow, probe) -> dict:
         out = mesh_switches(suns, shadows, points, point_shadow, probe)
-        if state.get("uniform_lights"):
-            for key in ("num_points", "point_shadow_index0", "point_shadow_index1"):
-                out.pop(key, None)
+        if state.get("uniform_lights"):  # as uniforms, but for no lights and no maps
+            if points:
+                out.pop("num_points")
+            for slot in (0, 1):
+                if out[f"point_shadow_index{slot}"] >= 0:
+                    out.pop(f"point_shadow_index{slot}")
         return out
 
     renderer._mesh_switches = switches_of
@@ -166,8 +170,8 @@ def main() -> None:
                 raise KeyError(f"variant {name}: text not in MESH_FS: {old!r}")
             fs = fs.replace(old, new)
         state["switches"], state["fs"] = dict(switches), fs
-        state["uniform_lights"] = name == "uniform_lights"
-        if name == "baseline":
+        state["uniform_lights"] = name in ("uniform_lights", "baseline_uniform_lights")
+        if name.startswith("baseline"):
             state["fs"] = baseline_fs
 
     if args.uniform_lights:
@@ -183,6 +187,9 @@ def main() -> None:
         baseline_fs = module["MESH_FS"]
         variants["baseline"] = ({}, [])
         names.append("baseline")
+        if args.uniform_lights:  # the program as it was at REV
+            variants["baseline_uniform_lights"] = ({}, [])
+            names.append("baseline_uniform_lights")
     for name in names:  # warm-up: compile every variant's programs
         use(name)
         start = time.perf_counter()
