@@ -1674,8 +1674,9 @@ class Renderer:
         return [item[1:] for item in lights[:MAX_POINT_LIGHTS]]
 
     def _mesh_switches(self, suns, shadows, points, point_shadow, probe) -> dict:
-        """The effects switched off for a shading pass, compiled into its programs
-        (``shaders.specialise``); ``probe``: drawing a light probe's faces."""
+        """The effects switched off for a shading pass and its point lights' count and
+        shadow maps, compiled into its programs (``shaders.specialise``); ``probe``:
+        drawing a light probe's faces."""
         s = self.settings
         switches = {
             "specular": int(s.specular),
