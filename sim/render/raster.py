@@ -1692,9 +1692,9 @@ class Renderer:
         if self._fog.density <= 0:
             switches["fog_density"] = 0.0
         # the number of point lights and which have shadow maps: the light loop unrolls
-        # and its per-light tests fold (as uniforms, each light costs a loop step with
-        # its uniforms gathered per pixel); the shadow-mapped lights come first
-        # (``shading_lights``), so a scene's frames share one set of programs
+        # and its per-light tests fold (as uniforms, llvmpipe's loop cost about one
+        # light more); the shadow-mapped lights come first (``shading_lights``), so a
+        # scene's frames share one set of programs while the nearest lights change
         _, slots = shading_lights(points, point_shadow)
         switches["num_points"] = len(points)
         for slot, index in enumerate(slots):
@@ -2008,16 +2008,6 @@ class Renderer:
 MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
 
 
-def shading_lights(points: list[tuple], point_shadow: list[int]) -> tuple[list[tuple], list[int]]:
-    """The point lights in the order the shading programs take them: those with a cube
-    shadow map first (in the order of their maps), then the others in their order; and
-    per map the index of its light in that order (-1: no light has it)."""
-    mapped = [i for i in point_shadow if i >= 0]
-    order = mapped + [i for i in range(len(points)) if i not in mapped]
-    slots = [order.index(i) if i >= 0 else -1 for i in point_shadow]
-    return [points[i] for i in order], slots
-
-
 def shadow_faces(cloth: Cloth) -> np.ndarray:
     """The faces (T, 3) of ``cloth`` that shadow maps draw: a person's region's coarsest
     level of detail, where it has fewer faces than the drawn one."""
@@ -2234,6 +2224,16 @@ def detail_kind(material: Material) -> int:
         if word in name:
             return kind
     return 4 if material.metallic >= 0.5 else 0
+
+
+def shading_lights(points: list[tuple], point_shadow: list[int]) -> tuple[list[tuple], list[int]]:
+    """The point lights in the order the shading programs take them: those with a cube
+    shadow map first (in the order of their maps), then the others in their order; and
+    per map the index of its light in that order (-1: no light has it)."""
+    mapped = [i for i in point_shadow if i >= 0]
+    order = mapped + [i for i in range(len(points)) if i not in mapped]
+    slots = [order.index(i) if i >= 0 else -1 for i in point_shadow]
+    return [points[i] for i in order], slots
 
 
 def white_balance_gains(kelvin: float) -> tuple[float, float, float]:
