@@ -1674,8 +1674,9 @@ class Renderer:
         return [item[1:] for item in lights[:MAX_POINT_LIGHTS]]
 
     def _mesh_switches(self, suns, shadows, points, point_shadow, probe) -> dict:
-        """The effects switched off for a shading pass, compiled into its programs
-        (``shaders.specialise``); ``probe``: drawing a light probe's faces."""
+        """The effects switched off for a shading pass and its point lights' count and
+        shadow maps, compiled into its programs (``shaders.specialise``); ``probe``:
+        drawing a light probe's faces."""
         s = self.settings
         switches = {
             "specular": int(s.specular),
@@ -1686,14 +1687,18 @@ class Renderer:
             "probe_pass": int(probe),
             "has_sun": int(bool(suns)),
             "sun_shadows": int(shadows),
+            "sun_pcf": int(np.float32(s.shadow_softness) > 0),  # as the uniform compares
         }
         if self._fog.density <= 0:
             switches["fog_density"] = 0.0
-        if not points:
-            switches["num_points"] = 0
-        for slot in (0, 1):
-            if point_shadow[slot] < 0:
-                switches[f"point_shadow_index{slot}"] = -1
+        # the number of point lights and which have shadow maps: the light loop unrolls
+        # and its per-light tests fold (as uniforms, llvmpipe's loop cost about one
+        # light more); the shadow-mapped lights come first (``shading_lights``), so a
+        # scene's frames share one set of programs while the nearest lights change
+        _, slots = shading_lights(points, point_shadow)
+        switches["num_points"] = len(points)
+        for slot, index in enumerate(slots):
+            switches[f"point_shadow_index{slot}"] = index
         return switches
 
     def _mesh_setup(
@@ -1719,14 +1724,16 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
         GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-        GL.glUniform1i(self._loc(p, "num_points"), len(points))
+        GL.glUniform1i(self._loc(p, "sun_pcf"), int(np.float32(s.shadow_softness) > 0))
+        points, slots = shading_lights(points, point_shadow)
+        GL.glUniform1i(self._loc(p, "num_points"), len(points))  # no-ops where specialised
         for i, (pos, direction, color, cone) in enumerate(points):
             GL.glUniform3f(self._loc(p, f"point_pos[{i}]"), *pos)
             GL.glUniform3f(self._loc(p, f"point_dir[{i}]"), *direction)
             GL.glUniform3f(self._loc(p, f"point_color[{i}]"), *color)
             GL.glUniform2f(self._loc(p, f"point_cone[{i}]"), *cone)
-        GL.glUniform1i(self._loc(p, "point_shadow_index0"), point_shadow[0])
-        GL.glUniform1i(self._loc(p, "point_shadow_index1"), point_shadow[1])
+        GL.glUniform1i(self._loc(p, "point_shadow_index0"), slots[0])
+        GL.glUniform1i(self._loc(p, "point_shadow_index1"), slots[1])
         near, far = POINT_SHADOW_RANGE
         GL.glUniform2f(
             self._loc(p, "point_shadow_depth"),
@@ -2219,6 +2226,16 @@ def detail_kind(material: Material) -> int:
         if word in name:
             return kind
     return 4 if material.metallic >= 0.5 else 0
+
+
+def shading_lights(points: list[tuple], point_shadow: list[int]) -> tuple[list[tuple], list[int]]:
+    """The point lights in the order the shading programs take them: those with a cube
+    shadow map first (in the order of their maps), then the others in their order; and
+    per map the index of its light in that order (-1: no light has it)."""
+    mapped = [i for i in point_shadow if i >= 0]
+    order = mapped + [i for i in range(len(points)) if i not in mapped]
+    slots = [order.index(i) if i >= 0 else -1 for i in point_shadow]
+    return [points[i] for i in order], slots
 
 
 def white_balance_gains(kelvin: float) -> tuple[float, float, float]:

@@ -253,6 +253,7 @@ uniform int sun_shadows;
 uniform sampler2DShadow shadow_map;
 uniform float shadow_texel;
 uniform float shadow_softness;  // PCF radius in shadow-map texels
+uniform int sun_pcf;  // 1: shadow_softness > 0 (four taps), 0: one tap
 uniform int num_points;
 uniform vec3 point_pos[MAX_POINTS];
 uniform vec3 point_color[MAX_POINTS];
@@ -362,28 +363,56 @@ vec3 fresnel(vec3 F0, float cos_theta) {
     return F0 + (1.0 - F0) * (f2 * f2 * f);
 }
 
-vec3 brdf(vec3 N, vec3 V, vec3 L, vec3 albedo, float rough) {
+// What the BRDF takes of a pixel's surface: the same for every light, worked out once.
+struct Surface {
+    vec3 N;  // the shading normal
+    vec3 V;  // towards the eye
+    float NoV;
+    float rough;
+    vec3 diffuse;  // (1 - metallic) albedo / pi
+    vec3 F0;
+    float Fv;  // Schlick's weight towards the eye, (1 - N.V)^5
+    float a2;  // GGX's alpha squared
+    float vis_v;  // the eye's half of the height-correlated Smith term
+};
+
+float pow5(float x) {
+    float x2 = x * x;
+    return x2 * x2 * x;
+}
+
+Surface surface(vec3 N, vec3 V, vec3 albedo, float rough) {
+    Surface s;
+    s.N = N;
+    s.V = V;
+    s.NoV = max(dot(N, V), 1e-4);
+    s.rough = rough;
+    s.diffuse = (1.0 - metallic) * albedo / PI;
+    s.F0 = mix(vec3(0.04), albedo, metallic);
+    s.Fv = pow5(1.0 - s.NoV);
+    float a = max(rough * rough, 2e-3);
+    s.a2 = a * a;
+    s.vis_v = sqrt(s.NoV * s.NoV * (1.0 - s.a2) + s.a2);
+    return s;
+}
+
+vec3 brdf(Surface s, vec3 L) {
     // Disney's diffuse with retro-reflection (Burley 2015, the path tracer's principled
     // BSDF) + GGX / height-correlated Smith / Schlick, times N.L.
-    float NoL = max(dot(N, L), 0.0);
-    vec3 F0 = mix(vec3(0.04), albedo, metallic);
-    vec3 H = normalize(V + L);
-    float NoV = max(dot(N, V), 1e-4);
-    float LoH = max(dot(L, H), 0.0);
-    float Fl = pow(1.0 - NoL, 5.0);
-    float Fv = pow(1.0 - NoV, 5.0);
-    float Rr = 2.0 * rough * LoH * LoH;
-    float disney = (1.0 - 0.5 * Fl) * (1.0 - 0.5 * Fv) + Rr * (Fl + Fv + Fl * Fv * (Rr - 1.0));
-    vec3 diffuse = (1.0 - metallic) * albedo / PI * disney;
+    float NoL = max(dot(s.N, L), 0.0);
+    vec3 H = normalize(s.V + L);
+    float LoH = max(dot(L, H), 0.0);  // = V.H
+    float Fl = pow5(1.0 - NoL);
+    float Rr = 2.0 * s.rough * LoH * LoH;
+    float disney = (1.0 - 0.5 * Fl) * (1.0 - 0.5 * s.Fv)
+                   + Rr * (Fl + s.Fv + Fl * s.Fv * (Rr - 1.0));
+    vec3 diffuse = s.diffuse * disney;
     if (specular == 0) return diffuse * NoL;
-    float NoH = max(dot(N, H), 0.0);
-    float a = max(rough * rough, 2e-3);
-    float a2 = a * a;
-    float d = NoH * NoH * (a2 - 1.0) + 1.0;
-    float D = a2 / (PI * d * d);
-    float vis = 0.5 / (NoL * sqrt(NoV * NoV * (1.0 - a2) + a2)
-                       + NoV * sqrt(NoL * NoL * (1.0 - a2) + a2) + 1e-6);
-    vec3 F = fresnel(F0, max(dot(V, H), 0.0));
+    float NoH = max(dot(s.N, H), 0.0);
+    float d = NoH * NoH * (s.a2 - 1.0) + 1.0;
+    float D = s.a2 / (PI * d * d);
+    float vis = 0.5 / (NoL * s.vis_v + s.NoV * sqrt(NoL * NoL * (1.0 - s.a2) + s.a2) + 1e-6);
+    vec3 F = fresnel(s.F0, LoH);
     return (diffuse + F * (D * vis)) * NoL;
 }
 
@@ -394,7 +423,7 @@ float sun_visibility(vec3 N, vec3 L) {
     float bias = max(0.004 * (1.0 - dot(N, L)), 0.0008);
     // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch; four of
     // them on a rotated square widen it to a soft edge.
-    if (shadow_softness <= 0.0) return texture(shadow_map, vec3(p.xy, p.z - bias));
+    if (sun_pcf == 0) return texture(shadow_map, vec3(p.xy, p.z - bias));
     float r = shadow_softness * shadow_texel;
     bias += 0.5 * r;
     float s = 0.0;
@@ -461,10 +490,11 @@ void main() {
         Ns = bumped(N, hd.x * fade);
         rough = clamp(roughness * mix(1.0, hd.y, fade), 0.03, 1.0);
     }
+    Surface surf = surface(Ns, V, albedo, rough);
     vec3 direct = emissive;
     if (has_sun == 1) {
         vec3 L = -normalize(sun_dir);
-        direct += brdf(Ns, V, L, albedo, rough) * sun_color * sun_visibility(N, L);
+        direct += brdf(surf, L) * sun_color * sun_visibility(N, L);
     }
     // The shadow-mapped point lights' visibility, looked up once rather than per light.
     float shadow0 = 1.0;
@@ -487,13 +517,11 @@ void main() {
         }
         if (i == point_shadow_index0) spot *= shadow0;
         if (i == point_shadow_index1) spot *= shadow1;
-        direct += brdf(Ns, V, d * inversesqrt(r2), albedo, rough) * point_color[i] * spot / r2;
+        direct += brdf(surf, d * inversesqrt(r2)) * point_color[i] * (spot / r2);
     }
     vec3 indirect;
     if (ibl == 1) {
-        float NoV = max(dot(Ns, V), 1e-4);
-        vec3 F0 = mix(vec3(0.04), albedo, metallic);
-        vec3 spec_w = env_brdf(F0, rough, NoV);
+        vec3 spec_w = env_brdf(surf.F0, rough, surf.NoV);
         // The light probe's irradiance, scaled by how much brighter the grid's is here
         // (read off the surface: probes behind a wall or floor weigh less).
         vec4 here = vec4(0.0);
