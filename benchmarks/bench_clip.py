@@ -51,11 +51,43 @@ STANDARD_SCENES = {
 }  # fmt: skip
 
 
-def standard_config(width=640, height=360, frames=48, scene="furniture") -> dict:
+def standard_config(width=640, height=360, frames=48, scene="furniture", overrides=()) -> dict:
     return load_config(
         ["num_clips=1", f"frames={frames}", f"resolution=[{width},{height}]", "seed=1"]
         + STANDARD_SCENES[scene]
+        + list(overrides)
     )
+
+
+def camera_inputs(cfg: dict) -> tuple:
+    """The standard clip's scene as the render stage gets it: spec, trajectory (physics
+    and skinning, ``run.clip.simulate``), part visuals and geometry, and the first
+    camera, its intrinsics and its poses."""
+    from simfactory.sim.model.parts import part_classes, part_geometry
+    from simfactory.sim.run.clip import simulate
+
+    spec = build_scene(cfg, 0)
+    traj = simulate(spec, cfg)
+    visuals = part_visuals(spec, traj)
+    geometry = part_geometry(visuals, part_classes(spec, traj))
+    cam = spec.cameras[0]
+    K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
+    return spec, traj, visuals, geometry, cam, K, camera_poses(cam, traj.times, spec, traj)
+
+
+def render_frame(renderer, cfg: dict, traj, cam, K, T_wc, i: int):
+    """Frame ``i`` of the camera as the render stage renders it (its neighbours' poses
+    for the flow targets, the cloths' vertices then, before and after)."""
+    F = traj.num_frames
+    nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
+    return renderer.render(
+        traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
+        cfg["render"]["exposure"],
+        neighbours=(traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv]),
+        time=float(traj.times[i]),
+        present=None if traj.present is None else traj.present[i],
+        cloths=tuple([v[k] for v in traj.cloth_vertices] for k in (i, nxt, prv)),
+    )  # fmt: skip
 
 
 def bench_simfactory(cfg: dict, out: Path) -> dict:

@@ -21,15 +21,11 @@ from pathlib import Path
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
-from bench_clip import STANDARD_SCENES  # noqa: E402
+from bench_clip import STANDARD_SCENES, camera_inputs, render_frame, standard_config  # noqa: E402
 
 from simfactory.sim.annotate.flow import flow_from_projections  # noqa: E402
-from simfactory.sim.model.camera import camera_poses, intrinsics  # noqa: E402
-from simfactory.sim.model.parts import part_classes, part_geometry, part_visuals  # noqa: E402
 from simfactory.sim.render.shots import render_camera  # noqa: E402
-from simfactory.sim.run.build import build_scene  # noqa: E402
-from simfactory.sim.run.clip import raster_renderer, simulate  # noqa: E402
-from simfactory.sim.run.config import load_config  # noqa: E402
+from simfactory.sim.run.clip import raster_renderer  # noqa: E402
 
 
 def main() -> None:
@@ -44,17 +40,8 @@ def main() -> None:
     )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    cfg = load_config(
-        ["num_clips=1", f"frames={args.frames}", f"resolution=[{args.width},{args.height}]",
-         "seed=1"] + STANDARD_SCENES[args.scene] + args.overrides
-    )  # fmt: skip
-    spec = build_scene(cfg, 0)
-    traj = simulate(spec, cfg)
-    visuals = part_visuals(spec, traj)
-    geometry = part_geometry(visuals, part_classes(spec, traj))
-    cam = spec.cameras[0]
-    K = intrinsics(cam.width, cam.height, cam.fov_y_deg)
-    T_wc = camera_poses(cam, traj.times, spec, traj)
+    cfg = standard_config(args.width, args.height, args.frames, args.scene, args.overrides)
+    spec, traj, visuals, geometry, cam, K, T_wc = camera_inputs(cfg)
     F = traj.num_frames
 
     def stage() -> float:
@@ -73,15 +60,7 @@ def main() -> None:
     renderer.pass_seconds, renderer.pass_cpu_seconds = {}, {}
     frames, flow_s, flow_cpu = [], 0.0, 0.0
     for i in range(F):
-        nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
-        frame = renderer.render(
-            traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
-            cfg["render"]["exposure"],
-            neighbours=(traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv]),
-            time=float(traj.times[i]),
-            present=None if traj.present is None else traj.present[i],
-            cloths=tuple([v[k] for v in traj.cloth_vertices] for k in (i, nxt, prv)),
-        )  # fmt: skip
+        frame = render_frame(renderer, cfg, traj, cam, K, T_wc, i)
         if frames and getattr(renderer, "gpu_flow", False):  # the flow pass, if used
             with renderer._timed("flow pass"):
                 renderer.flows()

@@ -26,7 +26,8 @@ def _translation(x, y, z):
     return T
 
 
-def _scene():
+def _parts():
+    """A wooden floor, a metal box and a fabric ball: one part each."""
     floor = Visual(
         trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)),
         Material("wood_0", (0.6, 0.45, 0.3, 1.0), roughness=0.5),
@@ -37,13 +38,17 @@ def _scene():
     ball = Visual(
         trimesh.creation.icosphere(2, radius=0.3), Material("fabric_1", (0.2, 0.3, 0.7, 1.0), 0.9)
     )
+    return [[floor], [box], [ball]]
+
+
+def _scene():
     sun = Light("directional", direction=(0.5, 0.3, -0.6), intensity=3.0, cast_shadows=True)
     lamp = Light("point", intensity=2.0, position=(0.5, -1.0, 1.5))
     poses = [
         np.stack([np.eye(4), _translation(x, 0, 0.3), _translation(-0.6, -0.8, 0.3)])
         for x in (0.4, 0.5)
     ]
-    return [[floor], [box], [ball]], [sun, lamp], poses
+    return _parts(), [sun, lamp], poses
 
 
 def _frames(renderer: Renderer, settings: RenderSettings):

@@ -2,35 +2,19 @@
 uniform loop, one set of programs per scene."""
 
 import numpy as np
-import trimesh
 
 from simfactory.sim.model.camera import intrinsics, look_at
-from simfactory.sim.model.spec import Light, Material, Sky, Visual
+from simfactory.sim.model.spec import Light, Sky
 from simfactory.sim.render.raster import process_renderer, shading_lights
 from simfactory.sim.render.settings import RenderSettings
+from tests.test_raster_lighting import _parts, _translation
 
 W, H = 96, 64
 BOUNDS = np.array([[-3.0, -3.0, -0.1], [3.0, 3.0, 2.0]])
 LIGHT_SWITCHES = ("num_points", "point_shadow_index0", "point_shadow_index1")
 
 
-def _translation(x, y, z):
-    T = np.eye(4)
-    T[:3, 3] = (x, y, z)
-    return T
-
-
 def _scene():
-    floor = Visual(
-        trimesh.creation.box((6, 6, 0.1), transform=_translation(0, 0, -0.05)),
-        Material("wood_0", (0.6, 0.45, 0.3, 1.0), roughness=0.5),
-    )
-    box = Visual(
-        trimesh.creation.box((0.6, 0.6, 0.6)), Material("metal_0", (0.8, 0.8, 0.8, 1.0), 0.3, 1.0)
-    )
-    ball = Visual(
-        trimesh.creation.icosphere(2, radius=0.3), Material("fabric_1", (0.2, 0.3, 0.7, 1.0), 0.9)
-    )
     lights = [
         Light("directional", direction=(0.5, 0.3, -0.6), intensity=2.0, cast_shadows=True),
         Light("point", intensity=1.0, position=(0.5, -1.0, 1.5), color=(1.0, 0.9, 0.8)),
@@ -52,7 +36,7 @@ def _scene():
         ),  # fmt: skip
     ]
     poses = np.stack([np.eye(4), _translation(0.4, 0, 0.3), _translation(-0.6, -0.8, 0.3)])
-    return [[floor], [box], [ball]], lights, poses
+    return _parts(), lights, poses
 
 
 def _render(renderer, eye):
