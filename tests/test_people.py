@@ -424,3 +424,29 @@ def test_a_bad_body_model_is_a_config_error_naming_the_key():
         validate(load_config(["scene=hoi", "scene.body=robot"]))
     with pytest.raises(ConfigError, match="scene.pedestrian_body"):
         validate(load_config(["scene=driving", "scene.pedestrian_body=capsules"]))
+
+
+def test_shadow_maps_cull_a_persons_back_faces_and_the_clip_stays_the_same(
+    anny_cache, tmp_path, monkeypatch
+):
+    """A person's regions together bound a closed surface facing out, so the shadow
+    maps leave out its back faces: the clip's files are the same, byte for byte, as
+    with every face drawn."""
+    from simfactory.sim.render import raster
+    from simfactory.sim.run.build import build_scene
+    from simfactory.sim.run.clip import simulate
+
+    cfg = _config()
+    spec = build_scene(cfg, 0)
+    simulate(spec, cfg)
+    regions = [c for c in spec.cloths if c.skin]
+    assert len(regions) >= 5 and raster.closed_regions(regions).all()
+    files = {}
+    for cull in (True, False):
+        monkeypatch.setattr(raster, "CULL_CLOSED_SHADOWS", cull)
+        root = tmp_path / str(cull)
+        generate_clip(cfg, 0, root)
+        clip = root / "clips" / "clip_000000"
+        files[cull] = {p.relative_to(clip): p.read_bytes() for p in clip.rglob("*") if p.is_file()}
+    assert files[True].keys() == files[False].keys() and len(files[True]) >= 6
+    assert all(files[True][k] == files[False][k] for k in files[True])
