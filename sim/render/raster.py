@@ -1229,11 +1229,11 @@ class Renderer:
             placed = None
             for m in self._parts[index]:
                 mat = m.material
-                key = (m.detail if detail else 0, int(mat.texture is not None))
+                key = material_key(m, detail)
                 q = self._probe_programs.get(key)
                 if q is None:
-                    variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
-                    q = self._program(shaders.PROBE_VS, shaders.PROBE_FS, variant)
+                    constants = material_constants(switches, key)
+                    q = self._program(shaders.PROBE_VS, shaders.PROBE_FS, constants)
                     self._probe_programs[key] = q
                 if q != p:
                     p, current = q, None
@@ -1724,7 +1724,6 @@ class Renderer:
             GL.glUniform3f(self._loc(p, "sun_color"), *(np.asarray(sun.color) * sun.intensity))
         GL.glUniform1f(self._loc(p, "shadow_texel"), 1.0 / SHADOW_SIZE)
         GL.glUniform1f(self._loc(p, "shadow_softness"), s.shadow_softness)
-        GL.glUniform1i(self._loc(p, "sun_pcf"), int(np.float32(s.shadow_softness) > 0))
         points, slots = shading_lights(points, point_shadow)
         GL.glUniform1i(self._loc(p, "num_points"), len(points))  # no-ops where specialised
         for i, (pos, direction, color, cone) in enumerate(points):
@@ -1824,11 +1823,11 @@ class Renderer:
             placed = None  # the program the part's pose was last given to
             for m in meshes:
                 mat = m.material
-                key = (m.detail if s.detail else 0, int(mat.texture is not None))
+                key = material_key(m, s.detail)
                 q = programs.get(key)
                 if q is None:
-                    variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
-                    q = programs[key] = self._program(shaders.MESH_VS, shaders.MESH_FS, variant)
+                    constants = material_constants(switches, key)
+                    q = programs[key] = self._program(shaders.MESH_VS, shaders.MESH_FS, constants)
                 if q != p:
                     p, current = q, None
                     if p not in ready:
@@ -1875,9 +1874,8 @@ class Renderer:
             cloth = self._cloths[c]
             x0, y0, x1, y1 = self._cloth_rects[c]
             mat = cloth.mesh.material
-            key = (cloth.mesh.detail if s.detail else 0, int(mat.texture is not None))
-            variant = {**switches, "detail_kind": key[0], "has_texture": key[1]}
-            p = self._program(shaders.QUAD_VS, shaders.CLOTH_FS, variant)
+            constants = material_constants(switches, material_key(cloth.mesh, s.detail))
+            p = self._program(shaders.QUAD_VS, shaders.CLOTH_FS, constants)
             if p not in ready:
                 setup(p)
                 GL.glUniformMatrix3fv(self._loc(p, "pixel_rays"), 1, True, rays)
@@ -2226,6 +2224,18 @@ def detail_kind(material: Material) -> int:
         if word in name:
             return kind
     return 4 if material.metallic >= 0.5 else 0
+
+
+def material_key(mesh: _GpuMesh, detail: bool) -> tuple[int, int]:
+    """What of a mesh's material its shading program compiles in: its procedural detail
+    kind (0 where ``detail`` is off) and whether it has a texture."""
+    return (mesh.detail if detail else 0, int(mesh.material.texture is not None))
+
+
+def material_constants(switches: dict, key: tuple[int, int]) -> dict:
+    """A shading program's compiled constants: the pass's ``switches`` and its material's
+    (``material_key``)."""
+    return {**switches, "detail_kind": key[0], "has_texture": key[1]}
 
 
 def shading_lights(points: list[tuple], point_shadow: list[int]) -> tuple[list[tuple], list[int]]:
