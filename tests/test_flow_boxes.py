@@ -258,10 +258,25 @@ def test_pure_camera_rotation_flow_is_the_same_for_all_parts():
         assert valid[mask].mean() > 0.9
 
 
+def _plain_visible(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol):
+    """visible_in_b's test written plainly: the nearest pixel of frame b by integer
+    indices, each comparison a new array."""
+    h_b, w_b = depth_b.shape
+    j_b, i_b = np.floor(u_b + 0.5), np.floor(v_b + 0.5)
+    inside = (z_b > 1e-6) & (j_b >= 0) & (j_b < w_b) & (i_b >= 0) & (i_b < h_b)
+    flat_b = np.clip(i_b, 0, h_b - 1).astype(np.intp) * w_b + np.clip(j_b, 0, w_b - 1).astype(
+        np.intp
+    )
+    same = np.take(ids_b.ravel(), flat_b) == ids
+    close = np.abs(np.take(depth_b.ravel(), flat_b) - z_b) <= depth_tol * z_b + 0.005
+    return inside & same & close
+
+
 def test_flow_from_projections_is_the_per_pixel_test_bit_for_bit():
     """The float32 path gives the flow and validity of the plain formulation (the flow
-    where the pixel has a surface in front of camera b, and visible_in_b's test), bit
-    for bit, for projections inside, on the edges of and outside frame b."""
+    where the pixel has a surface in front of camera b, and visible_in_b's test written
+    plainly), bit for bit, for projections inside, on the edges of and outside frame b;
+    and so does visible_in_b in float64."""
     rng = np.random.default_rng(5)
     h, w = 48, 64
     ids_a = rng.integers(0, 4, (h, w)).astype(np.uint16)
@@ -286,12 +301,16 @@ def test_flow_from_projections_is_the_per_pixel_test_bit_for_bit():
     front = (ids_a > 0) & (depth_a > 0) & (z[..., 0] > 1e-6)
     want = np.stack([uv[..., 0] - u_a, uv[..., 1] - v_a], axis=-1)
     want[~front] = 0.0
-    want_valid = front & visible_in_b(
+    want_valid = front & _plain_visible(
         uv[..., 0], uv[..., 1], z[..., 0], ids_a, ids_b, depth_b, 0.02
     )  # fmt: skip
     assert flow.dtype == np.float32 and np.array_equal(flow.view(np.uint32), want.view(np.uint32))
     assert np.array_equal(valid, want_valid)
     assert 0 < valid.sum() < front.sum()  # both outcomes occur
+    wide = [a.astype(np.float64) for a in (uv[..., 0], uv[..., 1], z[..., 0], depth_b)]
+    plain = _plain_visible(wide[0], wide[1], wide[2], ids_a, ids_b, wide[3], 0.02)
+    got = visible_in_b(wide[0], wide[1], wide[2], ids_a, ids_b, wide[3], 0.02)
+    assert np.array_equal(got, plain) and 0 < got.sum()
 
 
 def test_flow_to_rgb():

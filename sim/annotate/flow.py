@@ -106,19 +106,38 @@ def _flow_pixels(flat, width, ids, depth, coef, ids_b, depth_b, depth_tol):
     return flow, valid
 
 
-def visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol) -> np.ndarray:
+def visible_in_b(u_b, v_b, z_b, ids, ids_b, depth_b, depth_tol, within=None) -> np.ndarray:
     """Whether points projected to (u_b, v_b) at depth z_b land inside frame b on a pixel
-    showing the same id at that depth (within ``depth_tol * z_b + 0.005`` m)."""
+    showing the same id at that depth (within ``depth_tol * z_b + 0.005`` m). ``within``:
+    the points already known to lie in front of camera b (``z_b > NEAR``), a mask taken
+    over and narrowed in place. Each step runs in place, in the inputs' precision; the
+    nearest pixel's flat index is formed in it where it is exact there."""
     h_b, w_b = depth_b.shape
     # Nearest pixel in frame b (pixel j covers u in [j - 0.5, j + 0.5)).
-    j_b = np.floor(u_b + 0.5)
-    i_b = np.floor(v_b + 0.5)
-    inside = (z_b > NEAR) & (j_b >= 0) & (j_b < w_b) & (i_b >= 0) & (i_b < h_b)
-    j_b = np.clip(j_b, 0, w_b - 1).astype(np.intp)
-    flat_b = np.clip(i_b, 0, h_b - 1).astype(np.intp) * w_b + j_b
-    same = np.take(ids_b.ravel(), flat_b) == ids
-    close = np.abs(np.take(depth_b.ravel(), flat_b) - z_b) <= depth_tol * z_b + 0.005
-    return inside & same & close
+    j_b = u_b + 0.5
+    np.floor(j_b, out=j_b)
+    i_b = v_b + 0.5
+    np.floor(i_b, out=i_b)
+    valid = z_b > NEAR if within is None else within
+    valid &= j_b >= 0
+    valid &= j_b < w_b
+    valid &= i_b >= 0
+    valid &= i_b < h_b
+    np.clip(j_b, 0, w_b - 1, out=j_b)
+    np.clip(i_b, 0, h_b - 1, out=i_b)
+    if h_b * w_b <= 2 ** (np.finfo(i_b.dtype).nmant + 1):  # every flat index exact
+        i_b *= w_b
+        i_b += j_b
+        flat_b = i_b.astype(np.intp)
+    else:
+        flat_b = i_b.astype(np.intp) * w_b + j_b.astype(np.intp)
+    valid &= np.take(ids_b.ravel(), flat_b) == ids
+    gap = np.take(depth_b.ravel(), flat_b) - z_b
+    np.abs(gap, out=gap)
+    tolerance = depth_tol * z_b
+    tolerance += 0.005
+    valid &= gap <= tolerance
+    return valid
 
 
 def flow_from_projections(
@@ -146,34 +165,7 @@ def flow_from_projections(
     np.subtract(u_b, u_a, out=flow[..., 0])
     np.subtract(v_b, v_a, out=flow[..., 1])
     flow.reshape(-1, 2)[np.flatnonzero(~front)] = 0.0  # few pixels: faster than a mask
-    h_b, w_b = depth_b.shape
-    if not (uv_b.dtype == z_b.dtype == depth_b.dtype == np.float32 and h_b * w_b <= 2**24):
-        return flow, front & visible_in_b(u_b, v_b, z_b, ids_a, ids_b, depth_b, depth_tol)
-    # visible_in_b's test in fewer passes over the frame, the same float32 operations;
-    # the nearest pixel's flat index exact in float32 (below 2**24), front standing in
-    # for its z_b > NEAR
-    j_b = u_b + 0.5
-    np.floor(j_b, out=j_b)
-    i_b = v_b + 0.5
-    np.floor(i_b, out=i_b)
-    valid = front
-    valid &= j_b >= 0
-    valid &= j_b < w_b
-    valid &= i_b >= 0
-    valid &= i_b < h_b
-    np.clip(j_b, 0, w_b - 1, out=j_b)
-    np.clip(i_b, 0, h_b - 1, out=i_b)
-    i_b *= w_b
-    i_b += j_b
-    flat_b = i_b.astype(np.intp)
-    valid &= np.take(ids_b.ravel(), flat_b) == ids_a
-    gap = np.take(depth_b.ravel(), flat_b)
-    gap -= z_b
-    np.abs(gap, out=gap)
-    tolerance = depth_tol * z_b
-    tolerance += 0.005
-    valid &= gap <= tolerance
-    return flow, valid
+    return flow, visible_in_b(u_b, v_b, z_b, ids_a, ids_b, depth_b, depth_tol, within=front)
 
 
 @cache
