@@ -1923,17 +1923,21 @@ class Renderer:
             counts[1 : num_parts + 1][kept] = last[4][1 : num_parts + 1][kept]
         stenciled = min(len(self._cloths), STENCIL_CLOTHS)
         if stenciled:
-            width, height = self._fbo_size
-            stencil = np.empty((height, width), np.uint8)
-            GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-            _raw_read_pixels(
-                0, 0, width, height, GL.GL_STENCIL_INDEX, GL.GL_UNSIGNED_BYTE,
-                stencil.ctypes.data_as(ctypes.c_void_p),
-            )  # fmt: skip
-            pixels = np.bincount(stencil.reshape(-1), minlength=256)
-            values = np.arange(256)
-            for c in range(stenciled):
-                counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
+            # only the rectangle that holds every pixel of those cloths is read
+            rects = np.array([self._cloth_rect(c, vp) for c in self._cloths[:stenciled]])
+            rects = rects[(rects[:, 2] > rects[:, 0]) & (rects[:, 3] > rects[:, 1])]
+            if len(rects):
+                (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
+                stencil = np.empty((y1 - y0, x1 - x0), np.uint8)
+                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+                _raw_read_pixels(
+                    int(x0), int(y0), int(x1 - x0), int(y1 - y0), GL.GL_STENCIL_INDEX,
+                    GL.GL_UNSIGNED_BYTE, stencil.ctypes.data_as(ctypes.c_void_p),
+                )  # fmt: skip
+                pixels = np.bincount(stencil.reshape(-1), minlength=256)
+                values = np.arange(256)
+                for c in range(stenciled):
+                    counts[num_parts + c + 1] = pixels[(values >> c) & 1 == 1].sum()
             GL.glStencilMask(0xFF)
             GL.glClear(GL.GL_STENCIL_BUFFER_BIT)
         counted = np.array([bool(meshes) for meshes in self._parts], bool) & self._in_view
