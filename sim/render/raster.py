@@ -522,7 +522,7 @@ class Renderer:
         GL.glBindVertexArray(0)
         # the same buffers as textures, for shading the cloth's pixels (``CLOTH_FS``)
         textures = tuple(int(t) for t in np.atleast_1d(GL.glGenTextures(2)))
-        for tex, fmt, buffer in ((textures[0], GL.GL_R32UI, ebo), (textures[1], GL.GL_RGB32F, vbo)):
+        for tex, fmt, buffer in ((textures[0], GL.GL_RGB32UI, ebo), (textures[1], GL.GL_RGB32F, vbo)):
             GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
             GL.glTexBuffer(GL.GL_TEXTURE_BUFFER, fmt, buffer)
         GL.glBindTexture(GL.GL_TEXTURE_BUFFER, 0)

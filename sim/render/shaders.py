@@ -598,7 +598,7 @@ uniform mat4 view_proj_next;
 uniform mat4 view_proj_prev;
 uniform mat3 pixel_rays;  // (x, y, 1) of a window position -> its ray's direction
 uniform sampler2D cloth_ids;  // per pixel the pre-pass's triangle number, from 1
-uniform usamplerBuffer cloth_faces;  // the drawn triangles' vertex indices
+uniform usamplerBuffer cloth_faces;  // the drawn triangles' three vertex indices each
 uniform samplerBuffer cloth_vertices;  // six blocks of num_vertices (see _GpuCloth)
 uniform int num_vertices;
 uniform float first_triangle;  // the number of the cloth's first triangle
@@ -613,20 +613,19 @@ void main() {
     float t = texelFetch(cloth_ids, pixel, 0).r - first_triangle;
     bool mine = t >= 0.0 && t < num_triangles;
     if (!mine) {
+        // the quad's four numbers in one gather (the texture clamps at its edges), taken
+        // in the order (0, 0), (1, 0), (0, 1), (1, 1) of the quad
         ivec2 quad = pixel & ~1;
-        ivec2 last = textureSize(cloth_ids, 0) - 1;
+        vec4 g = textureGather(cloth_ids, vec2(quad + 1) / vec2(textureSize(cloth_ids, 0)));
+        vec4 u = vec4(g.w, g.z, g.x, g.y) - first_triangle;
         float found = -1.0;
-        for (int k = 0; k < 4; ++k) {
-            ivec2 q = min(quad + ivec2(k & 1, k >> 1), last);
-            float u = texelFetch(cloth_ids, q, 0).r - first_triangle;
-            if (found < 0.0 && u >= 0.0 && u < num_triangles) found = u;
+        for (int k = 3; k >= 0; --k) {
+            if (u[k] >= 0.0 && u[k] < num_triangles) found = u[k];
         }
         if (found < 0.0) discard;
         t = found;
     }
-    int face = 3 * int(t);
-    uvec3 f = uvec3(texelFetch(cloth_faces, face).r, texelFetch(cloth_faces, face + 1).r,
-                    texelFetch(cloth_faces, face + 2).r);
+    uvec3 f = texelFetch(cloth_faces, int(t)).xyz;
     vec3 p0 = corner(0, f.x);
     vec3 e1 = corner(0, f.y) - p0;
     vec3 e2 = corner(0, f.z) - p0;
