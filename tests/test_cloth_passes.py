@@ -187,6 +187,31 @@ def test_stencil_coverage_equals_coverage_drawn(renderer, shortcut_frames, monke
     assert occluded  # some cloth was partly hidden
 
 
+@pytest.mark.parametrize(
+    "eye",
+    [
+        (0.05, -0.05, 0.8),  # inside the body's box, outside the body: it reaches behind
+        (-0.1, -0.3, 0.9),  # near: the body spills out of the frame on every side
+    ],
+)
+def test_stencil_coverage_of_a_body_out_of_frame_or_behind(renderer, monkeypatch, eye):
+    """The stencil bits are read over the cloths' rectangle; where a cloth's box leaves
+    the frame or reaches behind the camera, the counts still equal the drawn ones."""
+    _load(renderer)
+    camera = look_at(eye, (-0.3, 0.3, 0.8))
+    poses = np.stack([np.eye(4), np.eye(4)])
+    counts = []
+    for stenciled in (raster.STENCIL_CLOTHS, 0):
+        monkeypatch.setattr(raster, "STENCIL_CLOTHS", stenciled)
+        frame = renderer.render(
+            poses, K, camera, W, H, 0.05, 50.0, cloths=(_vertices(0), _vertices(0), _vertices(0))
+        )
+        counts.append(frame.unoccluded_pixels)
+    assert np.array_equal(counts[0], counts[1])
+    body = np.isin(frame.instance, (3, 4))  # the two regions (after the two parts)
+    assert body[[0, -1]].any() and body[:, [0, -1]].any()  # it reaches the frame's edges
+
+
 def test_shadow_faces_kept_equal_faces_drawn_afresh(renderer, shortcut_frames):
     frames = shortcut_frames
     _load(renderer)
