@@ -10,7 +10,11 @@ difference between rendering the scene with and without the person's regions (ev
 pass a clip renders: shadows, depth, colour, ids, normals, coverage, flow), the least
 of ``--repeats`` interleaved runs of each, wall and CPU time (llvmpipe's threads
 included), and the median over the rounds of each round's own difference (which the
-machine's drift between rounds moves less).
+machine's drift between rounds moves less). ``--interleave`` measures it frame by frame
+as well: two renderers, one holding the scene with the person and one without, draw
+each frame one right after the other, so that the machine's drift (on a shared 2-core
+VM, the same clip's render moves by several ms a frame between runs seconds apart)
+stays within a pair; the mean of the pairs over every frame of several passes.
 
 python benchmarks/people.py                 # pick_place, 48 frames at 24 fps, 640x360
 python benchmarks/people.py --frames 96 --task carry
@@ -48,7 +52,7 @@ from simfactory.sim.model.parts import (
     part_visuals,
     scene_bounds,
 )
-from simfactory.sim.render.raster import process_renderer
+from simfactory.sim.render.raster import Renderer, process_renderer
 from simfactory.sim.render.shots import render_camera
 from simfactory.sim.run.build import build_scene
 from simfactory.sim.run.config import load_config
@@ -73,12 +77,7 @@ def _render_ms(
 ) -> tuple:
     """Wall and CPU ms per frame rendering one camera with ``cloths``; ``passes``: a dict
     that gets each pass's CPU ms per frame (GL finished around each pass)."""
-    visuals = part_visuals(spec, traj)
-    geometry = part_geometry(visuals, part_classes(spec, traj))
-    bounds = scene_bounds(geometry, traj.poses, vertices)
-    renderer.load_scene(
-        visuals, spec.lights, spec.sky, bounds, spec.fog, light_parts(spec, traj), cloths
-    )
+    _load(renderer, spec, traj, cloths, vertices)
     if passes is not None:
         renderer.pass_seconds, renderer.pass_cpu_seconds = {}, {}
     wall, cpu = time.perf_counter(), time.process_time()
@@ -88,6 +87,44 @@ def _render_ms(
         passes.update({k: v / F * 1e3 for k, v in renderer.pass_cpu_seconds.items()})
         renderer.pass_seconds = None
     return (time.perf_counter() - wall) / F * 1e3, (time.process_time() - cpu) / F * 1e3
+
+
+def _load(renderer, spec, traj, cloths, vertices) -> None:
+    """Load the clip's scene into ``renderer`` with ``cloths`` (their ``vertices``)."""
+    visuals = part_visuals(spec, traj)
+    geometry = part_geometry(visuals, part_classes(spec, traj))
+    bounds = scene_bounds(geometry, traj.poses, vertices)
+    renderer.load_scene(
+        visuals, spec.lights, spec.sky, bounds, spec.fog, light_parts(spec, traj), cloths
+    )
+
+
+def _interleaved_ms(spec, traj, scenes: dict, cam, K, T_wc, exposure, rounds: int) -> dict:
+    """Per frame, the wall and CPU ms each of two renderers takes (``scenes``: name ->
+    (renderer, cloths, vertices), each renderer holding its own scene), the two drawn one
+    right after the other, which first alternating, frame after frame for ``rounds``
+    passes over the clip: the machine's drift between the two stays within a frame."""
+    for renderer, cloths, vertices in scenes.values():
+        _load(renderer, spec, traj, cloths, vertices)
+    F = traj.num_frames
+    times = {name: np.zeros((rounds, F, 2)) for name in scenes}
+    names = list(scenes)
+    for r in range(-1, rounds):  # a first pass unrecorded: programs compiled, maps drawn
+        for i in range(F):
+            nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
+            neighbours = (traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv])
+            present = None if traj.present is None else traj.present[i]
+            for name in names if (r * F + i) % 2 == 0 else names[::-1]:
+                renderer, _, vertices = scenes[name]
+                wall, cpu = time.perf_counter(), time.process_time()
+                renderer.render(
+                    traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
+                    exposure, neighbours=neighbours, time=float(traj.times[i]),
+                    present=present, cloths=tuple([v[k] for v in vertices] for k in (i, nxt, prv)),
+                )  # fmt: skip
+                if r >= 0:
+                    times[name][r, i] = (time.perf_counter() - wall, time.process_time() - cpu)
+    return {name: t * 1e3 for name, t in times.items()}
 
 
 def person_overrides(
@@ -192,6 +229,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3, help="interleaved render runs")
     parser.add_argument("--no-worker", action="store_true", help="skip the memory run")
+    parser.add_argument(
+        "--interleave", type=int, default=3, metavar="ROUNDS",
+        help="passes over the clip drawing it with and without the person frame by frame "
+        "(two renderers, one right after the other); 0: none",
+    )  # fmt: skip
     args = parser.parse_args()
     overrides = person_overrides(args.task, args.frames, args.fps, args.resolution, args.seed)
     t = time.perf_counter()
@@ -280,6 +322,24 @@ def main() -> None:
         f"{median[0]:.1f} ms/frame wall ({median[1]:.1f} CPU), range {low[0]:.1f} to "
         f"{high[0]:.1f} wall; with skinning, median {skin_ms + median[0]:.1f} wall"
     )
+    if args.interleave:
+        scenes = {
+            "with": (renderer, spec.cloths, traj.cloth_vertices),
+            "without": (Renderer(cfg["render"].get("egl_device")), sheets, sheet_vertices),
+        }
+        ms = _interleaved_ms(spec, traj, scenes, cam, K, T_wc, exposure, args.interleave)
+        diff = ms["with"] - ms["without"]  # (rounds, F, 2): each frame's own pair
+        mean, median = diff.mean(axis=(0, 1)), np.median(diff, axis=(0, 1))
+        q1, q3 = np.percentile(diff[..., 0], [25, 75])
+        print(
+            f"drawing, frame by frame ({args.interleave} passes of {traj.num_frames} "
+            f"frames, with and without one right after the other): mean {mean[0]:.1f} "
+            f"ms/frame wall ({mean[1]:.1f} CPU), median {median[0]:.1f} (quartiles "
+            f"{q1:.1f}, {q3:.1f}); with skinning, mean {skin_ms + mean[0]:.1f} wall, "
+            f"{skin_cpu_ms + mean[1]:.1f} CPU (target <= 10)"
+        )
+        halves = [diff[r].mean(axis=0) for r in range(args.interleave)]
+        print("  each pass's mean (wall, CPU):", ", ".join(f"{w:.1f}/{c:.1f}" for w, c in halves))
     print(f"load average: {os.getloadavg()}")
 
     if args.no_worker:
