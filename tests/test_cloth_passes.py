@@ -5,6 +5,8 @@ rounding), the coverage of the first cloths comes from stencil bits the pre-pass
 a shadow map's cube face the moving things stay out of is kept, and shadow maps leave
 out the back faces of a closed body (byte for byte)."""
 
+import sys
+
 import numpy as np
 import pytest
 import trimesh
@@ -164,6 +166,43 @@ def test_shading_cloth_pixels_gives_the_targets_of_their_triangles(
         assert np.abs(normals_a - normals_b).max() <= 2e-3  # float16's steps
         rgb = np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max(axis=2)
         assert rgb.max() <= 8 and (rgb > 0).mean() < 1e-3
+
+
+def test_cloths_of_different_materials_shaded_together_or_apart(renderer, monkeypatch):
+    """Cloths whose materials compile to one program are shaded in one draw, each pixel
+    with its own cloth's material (byte for byte as a draw per cloth gives it); a
+    textured one in a draw of its own. Ids as rasterizing the triangles gives them, and
+    the untextured cloths' colour nearly so."""
+    plain = _cloths
+
+    def varied():
+        top, bottom, sheet = plain()
+        checker = np.kron(np.indices((8, 8)).sum(axis=0) % 2, np.ones((8, 8)))
+        texture = (64 + 160 * checker[..., None] * np.ones(3)).astype(np.uint8)
+        top.material = Material("top", (0.9, 0.5, 0.3, 1.0), 0.25, 0.6, texture, 0.2)
+        bottom.material = Material("bottom", (0.1, 0.6, 0.2, 1.0), 0.9, 0.0)
+        sheet.material = Material("sheet", (0.8, 0.8, 0.9, 1.0), 0.4, 0.0,
+                                  emissive=(0.5, 0.2, 0.0))  # fmt: skip
+        return [top, bottom, sheet]
+
+    monkeypatch.setattr(sys.modules[__name__], "_cloths", varied)
+    together = _frames(renderer)
+    key = raster.material_key  # a key of its own per cloth: a draw per cloth
+    monkeypatch.setattr(raster, "material_key", lambda mesh, detail: (*key(mesh, detail), id(mesh)))
+    _assert_same(together, _frames(renderer))
+    monkeypatch.setattr(raster, "material_key", key)
+    monkeypatch.setattr(raster, "MAX_CLOTH_PIXEL_TRIANGLES", 0)  # rasterize the triangles
+    triangles = _frames(renderer)
+    for a, b in zip(together, triangles, strict=True):
+        assert np.array_equal(a.instance, b.instance)
+        assert set(np.unique(a.instance)) >= {3, 4, 5}
+        untextured = (a.instance == 4) | (a.instance == 5)
+        rgb = np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max(axis=2)[untextured]
+        assert rgb.max() <= 8 and (rgb > 0).mean() < 0.05
+    monkeypatch.setattr(sys.modules[__name__], "_cloths", plain)
+    first = _frames(renderer)[0]
+    top = together[0].instance == 3  # the materials show: the textured top is not plain
+    assert np.abs(together[0].rgb[top].astype(int) - first.rgb[top].astype(int)).mean() > 20
 
 
 def test_stencil_coverage_equals_coverage_drawn(renderer, shortcut_frames, monkeypatch):

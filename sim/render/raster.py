@@ -22,8 +22,9 @@ P + c + 1. A person's regions, and a URDF body's dense meshes, cast shadows from
 coarser level of their mesh (shadows touch the colour only). Three
 shortcuts make a finely divided cloth (a person's region, a few pixels a triangle)
 cheap: the depth pre-pass records which cloth triangle is nearest at each pixel, and
-the shading pass shades each cloth's pixels over a rectangle from that triangle's
-vertices (``shaders.CLOTH_FS``: llvmpipe shades a triangle in blocks of 4x4 pixels, so
+the shading pass shades the cloths' pixels over a rectangle from that triangle's
+vertices, one draw for all whose materials compile to one program (``shaders.CLOTH_FS``:
+llvmpipe shades a triangle in blocks of 4x4 pixels, so
 rasterizing them again would shade a person's pixels many times over), giving the
 label targets that rasterizing the triangles gives to float rounding; the pre-pass also
 sets a stencil bit per cloth, from which the coverage pass counts the first eight
@@ -101,6 +102,7 @@ MAX_CLOTH_PIXEL_TRIANGLES = 1 << 24
 # set-up costs more than it saves); the others' triangles are rasterized
 PIXEL_CLOTHS = 8
 PIXEL_CLOTH_AREA = 2048
+assert PIXEL_CLOTHS <= shaders.MAX_MEMBERS  # shaded by one draw per kind of material
 MAX_ANISOTROPY = 0x84FE  # GL_TEXTURE_MAX_ANISOTROPY (GL 4.6, ARB/EXT_texture_filter_anisotropic)
 # procedural detail of a material, by a word in its name (metallic materials: brushed)
 DETAIL_KINDS = {"wood": 1, "cutting_board": 1, "knife_handle": 1, "fabric": 2, "asphalt": 3}
@@ -143,7 +145,6 @@ class _GpuCloth:
     corners: object = None  # (V, T) sparse: which faces meet at each vertex
     shadow: tuple = (0, 0)  # (byte offset, count) of the indices shadow maps draw
     columns: tuple = ()  # the faces' first, second and third vertices, three (T,) arrays
-    textures: tuple = (0, 0)  # buffer textures of the drawn faces and the vertex blocks
     used: np.ndarray | None = None  # the cloth's vertices the buffer holds (None: all)
     closed: bool = False  # part of a closed surface facing out (``closed_regions``)
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
@@ -345,6 +346,9 @@ class Renderer:
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
         self._cloth_layout = _cloth_layout([], [])  # see _update_cloths
+        # every cloth's drawn faces and vertex blocks, for shading their pixels (CLOTH_FS):
+        # (faces buffer, vertex buffer, their buffer textures), None without cloths
+        self._pixel_buffers: tuple[int, int, int, int] | None = None
         self._cloth_first = np.ones(1, int)  # each cloth's first triangle number, then the end
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
         # per cloth of the first PIXEL_CLOTHS, this frame
@@ -410,6 +414,7 @@ class Renderer:
         sizes = [len(cloth.mesh.vertices) for cloth in cloths or []]
         self._cloth_layout = _cloth_layout(self._cloths, sizes)
         self._cloth_first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
+        self._pixel_buffers = _pixel_buffers(self._cloths)
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
@@ -441,8 +446,10 @@ class Renderer:
         for m in meshes + [c.mesh for c in self._cloths]:
             GL.glDeleteVertexArrays(1, [m.vao])
             GL.glDeleteBuffers(2, list(m.buffers))
-        for cloth in self._cloths:
-            GL.glDeleteTextures(list(cloth.textures))
+        if self._pixel_buffers is not None:
+            GL.glDeleteBuffers(2, list(self._pixel_buffers[:2]))
+            GL.glDeleteTextures(list(self._pixel_buffers[2:]))
+            self._pixel_buffers = None
         self._parts = []
         self._spheres = []
         self._cloths = []
@@ -520,12 +527,6 @@ class Renderer:
             GL.glEnableVertexAttribArray(loc)
             GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(loc * block))
         GL.glBindVertexArray(0)
-        # the same buffers as textures, for shading the cloth's pixels (``CLOTH_FS``)
-        textures = tuple(int(t) for t in np.atleast_1d(GL.glGenTextures(2)))
-        for tex, fmt, buffer in ((textures[0], GL.GL_RGB32UI, ebo), (textures[1], GL.GL_RGB32F, vbo)):
-            GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
-            GL.glTexBuffer(GL.GL_TEXTURE_BUFFER, fmt, buffer)
-        GL.glBindTexture(GL.GL_TEXTURE_BUFFER, 0)
         mesh = _GpuMesh(
             vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
         )
@@ -535,7 +536,7 @@ class Renderer:
         )
         offset = faces.nbytes if own_shadow else 0
         columns = tuple(np.ascontiguousarray(faces[:, k], dtype=np.intp) for k in range(3))
-        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, textures, used)
+        return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, used)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
         """Write each cloth's vertices now, next and before into its buffer (one upload a
@@ -565,6 +566,12 @@ class Renderer:
         lo = np.stack([np.minimum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
         hi = np.stack([np.maximum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
         blocks = [np.ascontiguousarray(a, dtype=np.float32) for a in (now, normals, nxt, prv)]
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._pixel_buffers[1])
+        size = int(starts[-1]) * 12  # bytes of one block of every cloth's
+        for loc, values in zip((0, 1, 4, 5), blocks, strict=True):
+            _buffer_sub_data(
+                GL.GL_ARRAY_BUFFER, loc * size, size, values.ctypes.data_as(ctypes.c_void_p)
+            )
         for c, gpu in enumerate(self._cloths):
             gpu.sphere = ((lo[c] + hi[c]) / 2, float(np.linalg.norm(hi[c] - lo[c])) / 2)
             gpu.box = (lo[c], hi[c])
@@ -1853,8 +1860,9 @@ class Renderer:
 
     def _shade_cloth_pixels(self, chosen, switches, setup, ready, view, proj, time) -> None:
         """Shade the ``chosen`` (C,) cloths' pixels (those whose pre-pass triangle is one
-        of its own) by ``CLOTH_FS`` over each one's rectangle: every target as
-        rasterizing its triangles gives, at a fraction of the cost where the triangles
+        of theirs) by ``CLOTH_FS``, one draw over the rectangle of all those whose
+        materials compile to one program (a textured one alone): every target as
+        rasterizing their triangles gives, at a fraction of the cost where the triangles
         are a few pixels each."""
         s = self.settings
         num_parts = len(self._parts)
@@ -1869,35 +1877,51 @@ class Renderer:
         GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_KEEP)
         GL.glActiveTexture(GL.GL_TEXTURE7)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
+        for unit, tex in ((8, self._pixel_buffers[2]), (9, self._pixel_buffers[3])):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+            GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glBindVertexArray(self._empty_vao)
+        groups: dict[tuple, list[int]] = {}
         for c in map(int, np.flatnonzero(chosen)):
-            cloth = self._cloths[c]
-            x0, y0, x1, y1 = self._cloth_rects[c]
-            mat = cloth.mesh.material
-            constants = material_constants(switches, material_key(cloth.mesh, s.detail))
-            p = self._program(shaders.QUAD_VS, shaders.CLOTH_FS, constants)
+            key = material_key(self._cloths[c].mesh, s.detail)
+            groups.setdefault(key + ((c,) if key[1] else ()), []).append(c)
+        for key, members in groups.items():
+            p = self._program(shaders.QUAD_VS, shaders.CLOTH_FS, material_constants(switches, key))
             if p not in ready:
                 setup(p)
                 GL.glUniformMatrix3fv(self._loc(p, "pixel_rays"), 1, True, rays)
                 for unit, name in ((7, "cloth_ids"), (8, "cloth_faces"), (9, "cloth_vertices")):
                     GL.glUniform1i(self._loc(p, name), unit)
+                GL.glUniform1i(self._loc(p, "num_vertices"), int(self._cloth_layout[1][-1]))
                 ready.add(p)
             GL.glUseProgram(p)
-            GL.glUniform1f(self._loc(p, "instance_id"), float(num_parts + c + 1))
-            locs = {name: self._loc(p, name) for name in MATERIAL_UNIFORMS}
-            GL.glUniform1i(self._loc(p, "num_vertices"), len(cloth.rest))
-            GL.glUniform1f(self._loc(p, "first_triangle"), float(first[c]))
-            GL.glUniform1f(self._loc(p, "num_triangles"), float(len(cloth.faces)))
-            for unit, tex in ((8, cloth.textures[0]), (9, cloth.textures[1])):
-                GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
-                GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
-            GL.glActiveTexture(GL.GL_TEXTURE0)
-            _use_material(locs, mat, cloth.mesh.texture, time)
-            if c < STENCIL_CLOTHS:
-                GL.glStencilFunc(GL.GL_EQUAL, 1 << c, 1 << c)
+            mats = [self._cloths[c].mesh.material for c in members]
+            n = len(members)
+            arrays = {
+                "member_first": [first[c] for c in members],
+                "member_count": [len(self._cloths[c].faces) for c in members],
+                "member_roughness": [m.roughness for m in mats],
+                "member_metallic": [m.metallic for m in mats],
+                "member_tex_scale": [m.texture_scale for m in mats],
+                "member_instance_id": [num_parts + c + 1 for c in members],
+            }
+            for name, values in arrays.items():
+                GL.glUniform1fv(self._loc(p, name), n, np.asarray(values, np.float32))
+            colours = np.asarray([m.base_color for m in mats], np.float32)
+            GL.glUniform4fv(self._loc(p, "member_base_color"), n, colours)
+            glow = np.asarray([emission(m, time) for m in mats], np.float32)
+            GL.glUniform3fv(self._loc(p, "member_emissive"), n, glow)
+            GL.glUniform1i(self._loc(p, "members"), n)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloths[members[0]].mesh.texture)
+            if max(members) < STENCIL_CLOTHS:
+                bits = sum(1 << c for c in members)
+                GL.glStencilFunc(GL.GL_NOTEQUAL, 0, bits)
             else:
                 GL.glStencilFunc(GL.GL_ALWAYS, 0, 0)
-            GL.glScissor(x0, y0, x1 - x0, y1 - y0)
+            rects = np.array([self._cloth_rects[c] for c in members])
+            (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
+            GL.glScissor(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
             _draw_arrays(GL.GL_TRIANGLES, 0, 3)
         GL.glStencilMask(0xFF)
         GL.glDisable(GL.GL_STENCIL_TEST)
@@ -2103,6 +2127,37 @@ def _upload_positions(meshes: list, like: _GpuMesh) -> _GpuMesh:
     GL.glVertexAttribPointer(0, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(0))
     GL.glBindVertexArray(0)
     return _GpuMesh(vao, (vbo, ebo), len(indices), like.material, like.texture)
+
+
+def _pixel_buffers(cloths: list[_GpuCloth]) -> tuple[int, int, int, int] | None:
+    """Buffers for shading the cloths' pixels (``CLOTH_FS``), with buffer textures over
+    them: every cloth's drawn faces in order (so a triangle's number, from 1, is its row
+    plus one), three rows of the vertex buffer each; and that buffer's six blocks (as a
+    cloth's, ``_GpuCloth``) of every cloth's rows, the rest ones written here and the
+    others by ``_update_cloths`` each frame. None without cloths."""
+    if not cloths:
+        return None
+    starts = np.cumsum([0] + [len(gpu.rest) for gpu in cloths])
+    faces = np.concatenate([gpu.faces + start for gpu, start in zip(cloths, starts, strict=False)])
+    faces = np.ascontiguousarray(faces, dtype=np.uint32)
+    rest = np.concatenate([gpu.rest for gpu in cloths])
+    faces_buffer, vertex_buffer = (int(b) for b in np.atleast_1d(GL.glGenBuffers(2)))
+    GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, faces_buffer)
+    GL.glBufferData(GL.GL_TEXTURE_BUFFER, faces.nbytes, faces, GL.GL_STATIC_DRAW)
+    block = len(rest) * 12
+    GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, vertex_buffer)
+    GL.glBufferData(GL.GL_TEXTURE_BUFFER, 6 * block, None, GL.GL_DYNAMIC_DRAW)
+    for loc in (2, 3):  # the rest position and normal, once
+        values = np.ascontiguousarray(rest[:, 3 * (loc - 2) : 3 * (loc - 1)], np.float32)
+        GL.glBufferSubData(GL.GL_TEXTURE_BUFFER, loc * block, block, values)
+    GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, 0)
+    textures = tuple(int(t) for t in np.atleast_1d(GL.glGenTextures(2)))
+    for tex, fmt, buffer in ((textures[0], GL.GL_RGB32UI, faces_buffer),
+                             (textures[1], GL.GL_RGB32F, vertex_buffer)):  # fmt: skip
+        GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
+        GL.glTexBuffer(GL.GL_TEXTURE_BUFFER, fmt, buffer)
+    GL.glBindTexture(GL.GL_TEXTURE_BUFFER, 0)
+    return faces_buffer, vertex_buffer, *textures
 
 
 def _cloth_layout(cloths: list[_GpuCloth], sizes: list[int]) -> tuple:

@@ -575,15 +575,18 @@ PROBE_FS = MESH_FS.replace(
 )
 assert PROBE_FS.count("probe_positions") == 2
 
-# MESH_FS for a cloth's pixels, drawn over a rectangle of the frame (QUAD_VS, scissored)
-# instead of rasterizing its triangles: llvmpipe shades a triangle in blocks of 4x4
+# MESH_FS for cloths' pixels, drawn over a rectangle of the frame (QUAD_VS, scissored)
+# instead of rasterizing their triangles: llvmpipe shades a triangle in blocks of 4x4
 # pixels, so a person's triangles of a few pixels each would be shaded many times over.
+# One draw shades the ``members`` (up to MAX_MEMBERS cloths whose materials compile to
+# this program, e.g. a person's regions), each pixel with its own cloth's material.
 # Each pixel takes the triangle the depth pre-pass left nearest there (its number in
-# ``cloth_ids``), the triangle's vertices from the cloth's buffers and interpolates them
+# ``cloth_ids``), the triangle's vertices from the cloths' buffers and interpolates them
 # where the pixel's ray meets its plane: what rasterizing that triangle gives at the
-# pixel's centre. A pixel of another surface whose 2x2 quad holds one of the cloth's
+# pixel's centre. A pixel of another surface whose 2x2 quad holds one of the members'
 # takes that triangle's plane (as a rasterizer's helper pixels do), so that the
 # derivatives the shading takes are the surface's, and is discarded after shading.
+MAX_MEMBERS = 8  # cloths CLOTH_FS shades in one draw (of one kind of material)
 _VARYINGS = ("v_world", "v_local", "v_normal_local", "v_normal_world", "v_light",
              "v_view_z", "v_clip_next", "v_clip_prev")  # fmt: skip
 CLOTH_FS = MESH_FS.replace("gl_FrontFacing", "front_facing").replace(
@@ -591,6 +594,10 @@ CLOTH_FS = MESH_FS.replace("gl_FrontFacing", "front_facing").replace(
 )
 for _name in _VARYINGS:
     CLOTH_FS = re.sub(rf"^in (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
+_MEMBER_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale",
+                    "instance_id")  # fmt: skip
+for _name in _MEMBER_UNIFORMS:
+    CLOTH_FS = re.sub(rf"^uniform (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
 CLOTH_FS += """
 uniform mat4 light_vp;
 uniform mat4 view_proj;
@@ -598,34 +605,61 @@ uniform mat4 view_proj_next;
 uniform mat4 view_proj_prev;
 uniform mat3 pixel_rays;  // (x, y, 1) of a window position -> its ray's direction
 uniform sampler2D cloth_ids;  // per pixel the pre-pass's triangle number, from 1
-uniform usamplerBuffer cloth_faces;  // the drawn triangles' three vertex indices each
-uniform samplerBuffer cloth_vertices;  // six blocks of num_vertices (see _GpuCloth)
+uniform usamplerBuffer cloth_faces;  // every cloth's drawn triangles, three vertex rows each
+uniform samplerBuffer cloth_vertices;  // six blocks of num_vertices rows (see _GpuCloth)
 uniform int num_vertices;
-uniform float first_triangle;  // the number of the cloth's first triangle
-uniform float num_triangles;
+// the cloths this draw shades (of one kind of material): each one's first triangle
+// number, its number of triangles, and its material
+uniform int members;
+uniform float member_first[MAX_MEMBERS];
+uniform float member_count[MAX_MEMBERS];
+uniform vec4 member_base_color[MAX_MEMBERS];
+uniform float member_roughness[MAX_MEMBERS];
+uniform float member_metallic[MAX_MEMBERS];
+uniform vec3 member_emissive[MAX_MEMBERS];
+uniform float member_tex_scale[MAX_MEMBERS];
+uniform float member_instance_id[MAX_MEMBERS];
 
-vec3 corner(int block, uint index) {
-    return texelFetch(cloth_vertices, block * num_vertices + int(index)).xyz;
+vec3 corner(int block, uint row) {
+    return texelFetch(cloth_vertices, block * num_vertices + int(row)).xyz;
+}
+
+int member_of(float number) {  // the member whose triangle ``number`` is; -1: none
+    int found = -1;
+    for (int k = 0; k < members; ++k) {
+        float t = number - member_first[k];
+        if (t >= 0.0 && t < member_count[k]) found = k;
+    }
+    return found;
 }
 
 void main() {
     ivec2 pixel = ivec2(gl_FragCoord.xy);
-    float t = texelFetch(cloth_ids, pixel, 0).r - first_triangle;
-    bool mine = t >= 0.0 && t < num_triangles;
+    float number = texelFetch(cloth_ids, pixel, 0).r;
+    int k = member_of(number);
+    bool mine = k >= 0;
     if (!mine) {
         // the quad's four numbers in one gather (the texture clamps at its edges), taken
         // in the order (0, 0), (1, 0), (0, 1), (1, 1) of the quad
         ivec2 quad = pixel & ~1;
         vec4 g = textureGather(cloth_ids, vec2(quad + 1) / vec2(textureSize(cloth_ids, 0)));
-        vec4 u = vec4(g.w, g.z, g.x, g.y) - first_triangle;
-        float found = -1.0;
-        for (int k = 3; k >= 0; --k) {
-            if (u[k] >= 0.0 && u[k] < num_triangles) found = u[k];
+        vec4 u = vec4(g.w, g.z, g.x, g.y);
+        for (int q = 3; q >= 0; --q) {
+            int m = member_of(u[q]);
+            if (m >= 0) {
+                k = m;
+                number = u[q];
+            }
         }
-        if (found < 0.0) discard;
-        t = found;
+        if (k < 0) discard;
     }
-    uvec3 f = texelFetch(cloth_faces, int(t)).xyz;
+    base_color = member_base_color[k];
+    roughness = member_roughness[k];
+    metallic = member_metallic[k];
+    emissive = member_emissive[k];
+    tex_scale = member_tex_scale[k];
+    instance_id = member_instance_id[k];
+    uvec3 f = texelFetch(cloth_faces, int(number) - 1).xyz;
     vec3 p0 = corner(0, f.x);
     vec3 e1 = corner(0, f.y) - p0;
     vec3 e2 = corner(0, f.z) - p0;
@@ -663,7 +697,9 @@ void main() {
     if (!mine) discard;
 }
 """
+CLOTH_FS = CLOTH_FS.replace("MAX_MEMBERS", str(MAX_MEMBERS))
 assert CLOTH_FS.count("front_facing") >= 3 and "in vec3 v_world" not in CLOTH_FS
+assert "uniform vec4 base_color;" not in CLOTH_FS
 
 # A triangle covering the screen, with texture coordinates; for the post passes.
 QUAD_VS = """
