@@ -338,8 +338,10 @@ def main() -> None:
             f"{q1:.1f}, {q3:.1f}); with skinning, mean {skin_ms + mean[0]:.1f} wall, "
             f"{skin_cpu_ms + mean[1]:.1f} CPU (target <= 10)"
         )
-        halves = [diff[r].mean(axis=0) for r in range(args.interleave)]
-        print("  each pass's mean (wall, CPU):", ", ".join(f"{w:.1f}/{c:.1f}" for w, c in halves))
+        pass_means = [diff[r].mean(axis=0) for r in range(args.interleave)]
+        print(
+            "  each pass's mean (wall, CPU):", ", ".join(f"{w:.1f}/{c:.1f}" for w, c in pass_means)
+        )
     print(f"load average: {os.getloadavg()}")
 
     if args.no_worker:
