@@ -266,11 +266,16 @@ def test_uploaded_normals_are_the_smooth_vertex_normals(renderer):
 
     _load(renderer)
     _render(renderer, 2)
-    for cloth, now in zip(renderer._cloths, _vertices(2), strict=True):
+    vertices = _vertices(2)
+    rows = sum(len(now) for now in vertices)  # every cloth's rows, in one vertex buffer
+    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, renderer._cloth_buffers[1])
+    data = GL.glGetBufferSubData(GL.GL_ARRAY_BUFFER, 0, rows * 72)
+    every = np.frombuffer(data, np.float32).reshape(6, rows, 3)
+    start = 0
+    for cloth, now in zip(renderer._cloths, vertices, strict=True):
         V = len(now)
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, cloth.mesh.buffers[0])
-        data = GL.glGetBufferSubData(GL.GL_ARRAY_BUFFER, 0, V * 72)
-        blocks = np.frombuffer(data, np.float32).reshape(6, V, 3)
+        blocks = every[:, start : start + V]
+        start += V
         assert np.array_equal(blocks[0], now)  # positions as given
         want = vertex_normals(now, cloth.faces).astype(np.float32)
         assert np.allclose(blocks[1], want, atol=1e-6)

@@ -135,9 +135,10 @@ class _GpuMesh:
 
 @dataclass
 class _GpuCloth:
-    """A cloth's buffers: six blocks of V float32 (x, y, z), one per vertex attribute:
-    position, normal, rest position, rest normal, positions in the next and previous
-    frames; the rest blocks are written once, the others every frame."""
+    """A cloth's index buffer and a vertex array over its V rows of the scene's cloth
+    vertex buffer (``_cloth_buffers``): six blocks of float32 (x, y, z), one per vertex
+    attribute: position, normal, rest position, rest normal, positions in the next and
+    previous frames; the rest blocks are written once, the others every frame."""
 
     mesh: _GpuMesh
     faces: np.ndarray  # (T, 3)
@@ -346,9 +347,10 @@ class Renderer:
         self._spheres: list[tuple[np.ndarray, float]] = []  # per part, in its own frame
         self._cloths: list[_GpuCloth] = []
         self._cloth_layout = _cloth_layout([], [])  # see _update_cloths
-        # every cloth's drawn faces and vertex blocks, for shading their pixels (CLOTH_FS):
-        # (faces buffer, vertex buffer, their buffer textures), None without cloths
-        self._pixel_buffers: tuple[int, int, int, int] | None = None
+        # every cloth's drawn faces (for shading their pixels, CLOTH_FS) and vertex blocks
+        # (drawn by every pass): (faces buffer, vertex buffer, their buffer textures), None
+        # without cloths
+        self._cloth_buffers: tuple[int, int, int, int] | None = None
         self._cloth_first = np.ones(1, int)  # each cloth's first triangle number, then the end
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
         # per cloth of the first PIXEL_CLOTHS, this frame
@@ -414,7 +416,7 @@ class Renderer:
         sizes = [len(cloth.mesh.vertices) for cloth in cloths or []]
         self._cloth_layout = _cloth_layout(self._cloths, sizes)
         self._cloth_first = np.cumsum([1] + [len(cloth.faces) for cloth in self._cloths])
-        self._pixel_buffers = _pixel_buffers(self._cloths)
+        self._cloth_buffers = _cloth_buffers(self._cloths)
         self._lights = list(lights)
         self._light_parts = list(light_parts) if light_parts else [-1] * len(lights)
         self._sky = sky
@@ -445,11 +447,11 @@ class Renderer:
         meshes += [m.shadow for m in meshes if m.shadow is not None]
         for m in meshes + [c.mesh for c in self._cloths]:
             GL.glDeleteVertexArrays(1, [m.vao])
-            GL.glDeleteBuffers(2, list(m.buffers))
-        if self._pixel_buffers is not None:
-            GL.glDeleteBuffers(2, list(self._pixel_buffers[:2]))
-            GL.glDeleteTextures(list(self._pixel_buffers[2:]))
-            self._pixel_buffers = None
+            GL.glDeleteBuffers(len(m.buffers), list(m.buffers))
+        if self._cloth_buffers is not None:
+            GL.glDeleteBuffers(2, list(self._cloth_buffers[:2]))
+            GL.glDeleteTextures(list(self._cloth_buffers[2:]))
+            self._cloth_buffers = None
         self._parts = []
         self._spheres = []
         self._cloths = []
@@ -493,9 +495,10 @@ class Renderer:
         return self._textures[key]
 
     def _upload_cloth(self, cloth: Cloth) -> _GpuCloth:
-        """Buffers for a cloth, its vertex data to be written by ``_update_cloths``. A
-        person's region casts shadows from the coarsest of its levels of detail (its indices
-        follow the drawn ones in the index buffer)."""
+        """A cloth's index buffer and vertex array (whose attributes ``_cloth_buffers``
+        points at the cloth's rows of the scene's cloth vertex buffer, written by
+        ``_update_cloths``). A person's region casts shadows from the coarsest of its
+        levels of detail (its indices follow the drawn ones in the index buffer)."""
         faces = np.asarray(cloth.mesh.faces, dtype=np.uint32)
         shadow = shadow_faces(cloth).astype(np.uint32)
         own_shadow = len(shadow) < len(faces)
@@ -512,24 +515,13 @@ class Renderer:
         # the drawn triangles, then the shadow maps' (if their own)
         indices = np.concatenate([faces, shadow]) if own_shadow else faces
         rest = np.hstack([rest, vertex_normals(rest, faces)])
-        block = len(rest) * 12  # bytes of one attribute's block
         vao = GL.glGenVertexArrays(1)
-        vbo, ebo = GL.glGenBuffers(2)
+        ebo = int(GL.glGenBuffers(1))
         GL.glBindVertexArray(vao)
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-        GL.glBufferData(GL.GL_ARRAY_BUFFER, 6 * block, None, GL.GL_DYNAMIC_DRAW)
-        for loc in (2, 3):  # the rest position and normal, once
-            values = np.ascontiguousarray(rest[:, 3 * (loc - 2) : 3 * (loc - 1)], np.float32)
-            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, loc * block, block, values)
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
         GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
-        for loc in range(6):
-            GL.glEnableVertexAttribArray(loc)
-            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 12, ctypes.c_void_p(loc * block))
         GL.glBindVertexArray(0)
-        mesh = _GpuMesh(
-            vao, (vbo, ebo), faces.size, cloth.material, self._texture_of(cloth.material)
-        )
+        mesh = _GpuMesh(vao, (ebo,), faces.size, cloth.material, self._texture_of(cloth.material))
         corners = sparse.csr_matrix(
             (np.ones(faces.size), (faces.reshape(-1), np.repeat(np.arange(len(faces)), 3))),
             shape=(len(rest), len(faces)),
@@ -539,9 +531,9 @@ class Renderer:
         return _GpuCloth(mesh, faces, rest, corners, (offset, shadow.size), columns, used)
 
     def _update_cloths(self, cloths: tuple | None) -> None:
-        """Write each cloth's vertices now, next and before into its buffer (one upload a
-        frame, drawn by every pass), with smooth normals: the sum of the (area-weighted)
-        normals of the faces around each vertex, as ``vertex_normals``."""
+        """Write every cloth's vertices now, next and before into the cloth vertex buffer
+        (one upload a frame, drawn by every pass), with smooth normals: the sum of the
+        (area-weighted) normals of the faces around each vertex, as ``vertex_normals``."""
         if not self._cloths:
             return
         if cloths is None:
@@ -566,7 +558,7 @@ class Renderer:
         lo = np.stack([np.minimum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
         hi = np.stack([np.maximum.reduceat(a, firsts) for a in (x, y, z)], axis=1)
         blocks = [np.ascontiguousarray(a, dtype=np.float32) for a in (now, normals, nxt, prv)]
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._pixel_buffers[1])
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._cloth_buffers[1])
         size = int(starts[-1]) * 12  # bytes of one block of every cloth's
         for loc, values in zip((0, 1, 4, 5), blocks, strict=True):
             _buffer_sub_data(
@@ -575,11 +567,6 @@ class Renderer:
         for c, gpu in enumerate(self._cloths):
             gpu.sphere = ((lo[c] + hi[c]) / 2, float(np.linalg.norm(hi[c] - lo[c])) / 2)
             gpu.box = (lo[c], hi[c])
-            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, gpu.mesh.buffers[0])
-            size = (starts[c + 1] - starts[c]) * 12  # bytes of one attribute's block
-            for loc, values in zip((0, 1, 4, 5), blocks, strict=True):
-                address = values.ctypes.data + int(starts[c]) * 12
-                _buffer_sub_data(GL.GL_ARRAY_BUFFER, loc * size, size, ctypes.c_void_p(address))
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -1877,7 +1864,7 @@ class Renderer:
         GL.glStencilOp(GL.GL_KEEP, GL.GL_KEEP, GL.GL_KEEP)
         GL.glActiveTexture(GL.GL_TEXTURE7)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloth_ids)
-        for unit, tex in ((8, self._pixel_buffers[2]), (9, self._pixel_buffers[3])):
+        for unit, tex in ((8, self._cloth_buffers[2]), (9, self._cloth_buffers[3])):
             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
             GL.glBindTexture(GL.GL_TEXTURE_BUFFER, tex)
         GL.glActiveTexture(GL.GL_TEXTURE0)
@@ -2129,12 +2116,13 @@ def _upload_positions(meshes: list, like: _GpuMesh) -> _GpuMesh:
     return _GpuMesh(vao, (vbo, ebo), len(indices), like.material, like.texture)
 
 
-def _pixel_buffers(cloths: list[_GpuCloth]) -> tuple[int, int, int, int] | None:
-    """Buffers for shading the cloths' pixels (``CLOTH_FS``), with buffer textures over
-    them: every cloth's drawn faces in order (so a triangle's number, from 1, is its row
-    plus one), three rows of the vertex buffer each; and that buffer's six blocks (as a
-    cloth's, ``_GpuCloth``) of every cloth's rows, the rest ones written here and the
-    others by ``_update_cloths`` each frame. None without cloths."""
+def _cloth_buffers(cloths: list[_GpuCloth]) -> tuple[int, int, int, int] | None:
+    """The cloths' vertex buffer: six blocks (``_GpuCloth``) of every cloth's rows in
+    order, the rest ones written here and the others by ``_update_cloths`` each frame,
+    each cloth's vertex array pointed at its rows; and for shading the cloths' pixels
+    (``CLOTH_FS``) every cloth's drawn faces in order (so a triangle's number, from 1, is
+    its row plus one), three rows of the vertex buffer each; with buffer textures over
+    the two. None without cloths."""
     if not cloths:
         return None
     starts = np.cumsum([0] + [len(gpu.rest) for gpu in cloths])
@@ -2151,6 +2139,14 @@ def _pixel_buffers(cloths: list[_GpuCloth]) -> tuple[int, int, int, int] | None:
         values = np.ascontiguousarray(rest[:, 3 * (loc - 2) : 3 * (loc - 1)], np.float32)
         GL.glBufferSubData(GL.GL_TEXTURE_BUFFER, loc * block, block, values)
     GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, 0)
+    GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vertex_buffer)
+    for gpu, start in zip(cloths, starts, strict=False):
+        GL.glBindVertexArray(gpu.mesh.vao)
+        for loc in range(6):
+            GL.glEnableVertexAttribArray(loc)
+            offset = ctypes.c_void_p(int(loc * block + start * 12))
+            GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, False, 12, offset)
+    GL.glBindVertexArray(0)
     textures = tuple(int(t) for t in np.atleast_1d(GL.glGenTextures(2)))
     for tex, fmt, buffer in ((textures[0], GL.GL_RGB32UI, faces_buffer),
                              (textures[1], GL.GL_RGB32F, vertex_buffer)):  # fmt: skip
