@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from simfactory.sim.model.camera import intrinsics, look_at
+from simfactory.sim.model.camera import gl_projection, gl_view, intrinsics, look_at
 from simfactory.sim.model.spec import Cloth, Light, Material, Sky, Visual
 from simfactory.sim.render import raster
 from simfactory.sim.render.raster import process_renderer
@@ -332,3 +332,37 @@ def test_closed_regions_takes_a_surface_meeting_itself_along_an_edge():
     assert raster.closed_regions([cloth]).tolist() == [True]
     cloth.mesh = trimesh.Trimesh(points, faces[1:], process=False)
     assert raster.closed_regions([cloth]).tolist() == [False]
+
+
+def test_cloth_rects_hold_every_pixel_a_box_can_cover():
+    """Each box's rectangle holds the pixels of its projected corners, a pixel or two
+    around them (whole 2x2 quads, inside the frame); a box all behind the camera gets
+    none, one reaching behind it or not finite the whole frame; each box's rectangle is
+    its own, whatever the others."""
+    rng = np.random.default_rng(0)
+    camera = look_at((0.0, -3.0, 1.0), (0, 0, 0.8))
+    view_proj = gl_projection(K, W, H, 0.05, 50.0) @ gl_view(camera)
+    lo = rng.uniform(-1.5, 1.0, (40, 3)) + (0, 0, 0.8)
+    hi = lo + rng.uniform(0.01, 0.6, (40, 3))
+    lo[-3:] = [(-0.2, -5.0, 0.5), (-0.2, -3.5, 0.5), (np.nan, 0, 0)]  # behind, across, NaN
+    hi[-3:] = [(0.2, -4.0, 0.9), (0.2, -2.5, 0.9), (1, 1, 1)]
+    rects = raster.cloth_rects(lo, hi, view_proj, (W, H))
+    alone = [raster.cloth_rects(lo[i : i + 1], hi[i : i + 1], view_proj, (W, H))[0]
+             for i in range(len(lo))]  # fmt: skip
+    assert np.array_equal(rects, alone)
+    assert rects[-3].tolist() == [0, 0, 0, 0]
+    assert rects[-2].tolist() == rects[-1].tolist() == [0, 0, W, H]
+    partly_out = 0
+    for a, b, rect in zip(lo[:-3], hi[:-3], rects[:-3], strict=True):
+        corners = np.array([[x, y, z] for x in (a[0], b[0]) for y in (a[1], b[1])
+                            for z in (a[2], b[2])])  # fmt: skip
+        clip = np.c_[corners, np.ones(8)] @ view_proj.T
+        pixel = (clip[:, :2] / clip[:, 3:] + 1) / 2 * (W, H)
+        x0, y0, x1, y1 = rect
+        assert rect.min() >= 0 and x1 <= W and y1 <= H and not (rect % 2).any()
+        span = np.clip([*pixel.min(axis=0) - 1, *pixel.max(axis=0) + 1], 0, [W, H, W, H])
+        assert (rect[:2] <= span[:2]).all() and (rect[2:] >= span[2:]).all()  # holds them
+        assert (rect[:2] >= np.floor(span[:2]) - 2).all()  # and no more than a quad around
+        assert (rect[2:] <= np.ceil(span[2:]) + 2).all()
+        partly_out += bool((span[:2] == 0).any() or span[2] == W or span[3] == H)
+    assert 0 < partly_out < len(rects) - 3  # some boxes leave the frame, some do not

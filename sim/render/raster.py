@@ -354,8 +354,11 @@ class Renderer:
         self._cloth_first = np.ones(1, int)  # each cloth's first triangle number, then the end
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
         # per cloth of the first PIXEL_CLOTHS, this frame
-        self._cloth_rects: list[tuple[int, int, int, int]] = []
+        self._cloth_rects = np.zeros((0, 4), int)
+        self._cloths_written = 0  # frames whose cloth vertices were written (_update_cloths)
+        self._rects, self._rects_key = np.zeros((0, 4), int), None  # see _cloth_rects_in
         self._by_pixel = np.zeros(0, bool)  # per cloth, shaded per pixel this frame
+        self._pixel_members: dict[int, tuple] = {}  # per CLOTH_FS program: members set
         self._textures: dict[int, int] = {}
         self._white = self._upload_texture(np.full((1, 1, 3), 255, np.uint8))
         self._lights: list[Light] = []
@@ -455,6 +458,7 @@ class Renderer:
         self._parts = []
         self._spheres = []
         self._cloths = []
+        self._pixel_members = {}
         if self._textures:
             GL.glDeleteTextures(list(self._textures.values()))
         self._textures = {}
@@ -541,8 +545,8 @@ class Renderer:
         # every cloth at once: their vertices stacked, the rows the buffers hold taken
         take, starts, columns, corners = self._cloth_layout
         now, nxt, prv = (np.concatenate([np.asarray(v) for v in c]) for c in cloths)
-        if take is not None:
-            now, nxt, prv = now[take], nxt[take], prv[take]
+        if take is not None:  # (``take`` along the rows: quicker than a fancy index)
+            now, nxt, prv = (np.take(a, take, axis=0) for a in (now, nxt, prv))
         # the edges and their cross product with coordinates apart (three contiguous
         # (T,) rows), float64: the arithmetic of the (T, 3) form at a fifth of its cost
         x, y, z = np.ascontiguousarray(now.T, dtype=np.float64)
@@ -567,6 +571,7 @@ class Renderer:
         for c, gpu in enumerate(self._cloths):
             gpu.sphere = ((lo[c] + hi[c]) / 2, float(np.linalg.norm(hi[c] - lo[c])) / 2)
             gpu.box = (lo[c], hi[c])
+        self._cloths_written += 1
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -1456,28 +1461,17 @@ class Renderer:
         self._mat(p, "light_vp", view_proj)
         return self._loc(p, "model")
 
-    def _cloth_rect(self, cloth: _GpuCloth, view_proj: np.ndarray) -> tuple[int, int, int, int]:
-        """A rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the bottom)
-        that holds every pixel ``cloth`` can cover: its bounding box projected, a pixel of
-        margin, widened to whole 2x2 quads (the whole frame where the box reaches behind
-        the camera, none where it lies all behind)."""
-        width, height = self._fbo_size
-        lo, hi = cloth.box
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
-                            for z in (lo[2], hi[2])])  # fmt: skip
-        if not np.isfinite(corners).all():
-            return 0, 0, width, height
-        clip = np.c_[corners, np.ones(8)] @ np.asarray(view_proj, float).T
-        if (clip[:, 3] <= 0).all():
-            return 0, 0, 0, 0
-        if (clip[:, 3] <= 1e-6).any():
-            return 0, 0, width, height
-        ndc = clip[:, :2] / clip[:, 3:]
-        lo = np.floor((ndc.min(axis=0) + 1) / 2 * (width, height)) - 1
-        hi = np.ceil((ndc.max(axis=0) + 1) / 2 * (width, height)) + 1
-        x0, y0 = np.clip(lo // 2 * 2, 0, (width, height)).astype(int)
-        x1, y1 = np.clip(-(-hi // 2) * 2, 0, (width, height)).astype(int)
-        return int(x0), int(y0), int(x1), int(y1)
+    def _cloth_rects_in(self, view_proj: np.ndarray) -> np.ndarray:
+        """Per cloth, a rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the
+        bottom) that holds every pixel the cloth can cover (``cloth_rects``), worked out
+        once a frame and view (every cloth's box is set by ``_update_cloths``)."""
+        vp = np.asarray(view_proj, float)
+        key = (self._cloths_written, self._fbo_size, vp.tobytes())
+        if self._rects_key != key:
+            lo = np.array([c.box[0] for c in self._cloths], float).reshape(-1, 3)
+            hi = np.array([c.box[1] for c in self._cloths], float).reshape(-1, 3)
+            self._rects, self._rects_key = cloth_rects(lo, hi, vp, self._fbo_size), key
+        return self._rects
 
     def _draw_part(
         self, model_loc: int, poses: _Matrices, index: int, shadow: bool = False
@@ -1603,7 +1597,7 @@ class Renderer:
         self._by_pixel = np.zeros(len(self._cloths), bool)
         if not self.cloth_pixels or self._cloth_first[-1] - 1 >= MAX_CLOTH_PIXEL_TRIANGLES:
             return
-        self._cloth_rects = [self._cloth_rect(c, view_proj) for c in self._cloths[:PIXEL_CLOTHS]]
+        self._cloth_rects = self._cloth_rects_in(view_proj)[:PIXEL_CLOTHS]
         for c, (x0, y0, x1, y1) in enumerate(self._cloth_rects):
             area = max(x1 - x0, 0) * max(y1 - y0, 0)
             self._by_pixel[c] = area > 0 and area >= PIXEL_CLOTH_AREA
@@ -1852,8 +1846,6 @@ class Renderer:
         rasterizing their triangles gives, at a fraction of the cost where the triangles
         are a few pixels each."""
         s = self.settings
-        num_parts = len(self._parts)
-        first = self._cloth_first
         rays = _pixel_rays(view, proj, self._fbo_size)
         GL.glDisable(GL.GL_DEPTH_TEST)  # the triangle numbers say which surface is nearest
         GL.glEnable(GL.GL_SCISSOR_TEST)
@@ -1884,22 +1876,11 @@ class Renderer:
                 ready.add(p)
             GL.glUseProgram(p)
             mats = [self._cloths[c].mesh.material for c in members]
-            n = len(members)
-            arrays = {
-                "member_first": [first[c] for c in members],
-                "member_count": [len(self._cloths[c].faces) for c in members],
-                "member_roughness": [m.roughness for m in mats],
-                "member_metallic": [m.metallic for m in mats],
-                "member_tex_scale": [m.texture_scale for m in mats],
-                "member_instance_id": [num_parts + c + 1 for c in members],
-            }
-            for name, values in arrays.items():
-                GL.glUniform1fv(self._loc(p, name), n, np.asarray(values, np.float32))
-            colours = np.asarray([m.base_color for m in mats], np.float32)
-            GL.glUniform4fv(self._loc(p, "member_base_color"), n, colours)
             glow = np.asarray([emission(m, time) for m in mats], np.float32)
-            GL.glUniform3fv(self._loc(p, "member_emissive"), n, glow)
-            GL.glUniform1i(self._loc(p, "members"), n)
+            # the members' uniforms stay with the program: set where they changed
+            if self._pixel_members.get(p) != (members, glow.tobytes()):
+                self._set_members(p, members, mats, glow)
+                self._pixel_members[p] = (members, glow.tobytes())
             GL.glBindTexture(GL.GL_TEXTURE_2D, self._cloths[members[0]].mesh.texture)
             if max(members) < STENCIL_CLOTHS:
                 bits = sum(1 << c for c in members)
@@ -1914,6 +1895,25 @@ class Renderer:
         GL.glDisable(GL.GL_STENCIL_TEST)
         GL.glDisable(GL.GL_SCISSOR_TEST)
         GL.glEnable(GL.GL_DEPTH_TEST)
+
+    def _set_members(self, p: int, members: list[int], mats: list, glow: np.ndarray) -> None:
+        """Set ``CLOTH_FS``'s uniform arrays of program ``p`` for the cloths ``members``
+        (their materials ``mats``, emission ``glow``)."""
+        first, n = self._cloth_first, len(members)
+        arrays = {
+            "member_first": [first[c] for c in members],
+            "member_count": [len(self._cloths[c].faces) for c in members],
+            "member_roughness": [m.roughness for m in mats],
+            "member_metallic": [m.metallic for m in mats],
+            "member_tex_scale": [m.texture_scale for m in mats],
+            "member_instance_id": [len(self._parts) + c + 1 for c in members],
+        }
+        for name, values in arrays.items():
+            GL.glUniform1fv(self._loc(p, name), n, np.asarray(values, np.float32))
+        colours = np.asarray([m.base_color for m in mats], np.float32)
+        GL.glUniform4fv(self._loc(p, "member_base_color"), n, colours)
+        GL.glUniform3fv(self._loc(p, "member_emissive"), n, glow)
+        GL.glUniform1i(self._loc(p, "members"), n)
 
     def _coverage_pass(self, part_poses: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
         """Pixels each part (then each cloth) covers with occlusion ignored (one occlusion
@@ -1935,7 +1935,7 @@ class Renderer:
         stenciled = min(len(self._cloths), STENCIL_CLOTHS)
         if stenciled:
             # only the rectangle that holds every pixel of those cloths is read
-            rects = np.array([self._cloth_rect(c, vp) for c in self._cloths[:stenciled]])
+            rects = self._cloth_rects_in(vp)[:stenciled]
             rects = rects[(rects[:, 2] > rects[:, 0]) & (rects[:, 3] > rects[:, 1])]
             if len(rects):
                 (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
@@ -2175,6 +2175,32 @@ def _cloth_layout(cloths: list[_GpuCloth], sizes: list[int]) -> tuple:
     )
     corners = sparse.block_diag([gpu.corners for gpu in cloths], format="csr")
     return (None if len(take) == offsets[-1] else take), starts, columns, corners
+
+
+def cloth_rects(lo: np.ndarray, hi: np.ndarray, view_proj: np.ndarray, size: tuple) -> np.ndarray:
+    """Per box (its corners ``lo``, ``hi``: (C, 3) world), a rectangle (x0, y0, x1, y1) (C,
+    4) of a frame of ``size`` (width, height; GL's pixel rows, from the bottom) that holds
+    every pixel the box's contents can cover: the box projected by ``view_proj``, a pixel of
+    margin, widened to whole 2x2 quads (the whole frame where the box reaches behind the
+    camera or is not finite, none where it lies all behind)."""
+    width, height = size
+    pick = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], bool)
+    corners = np.where(pick, hi[:, None, :], lo[:, None, :])  # (C, 8, 3)
+    homogeneous = np.concatenate([corners, np.ones((*corners.shape[:2], 1))], axis=2)
+    clip = homogeneous @ np.asarray(view_proj, float).T  # (C, 8, 4)
+    w = clip[..., 3]
+    whole = ~np.isfinite(corners).all(axis=(1, 2)) | ((w <= 1e-6).any(axis=1) & (w > 0).any(axis=1))
+    behind = (w <= 0).all(axis=1) & ~whole
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndc = clip[..., :2] / clip[..., 3:]
+    lo_px = np.floor((ndc.min(axis=1) + 1) / 2 * (width, height)) - 1
+    hi_px = np.ceil((ndc.max(axis=1) + 1) / 2 * (width, height)) + 1
+    rects = np.zeros((len(lo), 4), int)
+    fine = ~(whole | behind)
+    rects[fine, :2] = np.clip(lo_px[fine] // 2 * 2, 0, (width, height))
+    rects[fine, 2:] = np.clip(-(-hi_px[fine] // 2) * 2, 0, (width, height))
+    rects[whole] = (0, 0, width, height)
+    return rects
 
 
 def _pixel_rays(view: np.ndarray, proj: np.ndarray, size: tuple[int, int]) -> np.ndarray:
