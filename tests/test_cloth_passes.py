@@ -366,3 +366,44 @@ def test_cloth_rects_hold_every_pixel_a_box_can_cover():
         assert (rect[2:] <= np.ceil(span[2:]) + 2).all()
         partly_out += bool((span[:2] == 0).any() or span[2] == W or span[3] == H)
     assert 0 < partly_out < len(rects) - 3  # some boxes leave the frame, some do not
+
+
+def test_cloth_pixels_follow_a_glow_that_changes_and_a_scene_loaded_anew(renderer, monkeypatch):
+    """The per-pixel pass's member uniforms, kept with its program between frames, follow
+    a cloth whose emission switches mid-clip and the materials of a scene loaded after
+    another: each frame as rasterizing the triangles colours it."""
+    plain = _cloths
+
+    def glowing():
+        top, bottom, sheet = plain()
+        bottom.material = Material(
+            "bottom", (0.2, 0.3, 0.8, 1.0), emissive_keys=((0.15, (3.0, 0.4, 0.0)),)
+        )
+        return [top, bottom, sheet]
+
+    def recoloured():
+        top, bottom, sheet = plain()
+        top.material, bottom.material = bottom.material, top.material
+        return [top, bottom, sheet]
+
+    def frames(cloths, times=(0.0, 0.1, 0.2, 0.3)):
+        monkeypatch.setattr(sys.modules[__name__], "_cloths", cloths)
+        _load(renderer)
+        poses, camera = np.stack([np.eye(4), np.eye(4)]), look_at((0.4, -3.0, 1.8), (0, 0, 0.7))
+        return [renderer.render(poses, K, camera, W, H, 0.1, 50.0, time=t,
+                                cloths=(_vertices(0), _vertices(0), _vertices(0)))
+                for t in times]  # fmt: skip
+
+    pixels = [frames(glowing) + frames(plain, (0.0,)) + frames(recoloured, (0.0,))]
+    monkeypatch.setattr(raster, "MAX_CLOTH_PIXEL_TRIANGLES", 0)  # rasterize the triangles
+    pixels.append(frames(glowing) + frames(plain, (0.0,)) + frames(recoloured, (0.0,)))
+    for a, b in zip(*pixels, strict=True):
+        assert np.array_equal(a.instance, b.instance)
+        body = (a.instance == 3) | (a.instance == 4)
+        assert body.sum() > 200
+        rgb = np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max(axis=2)[body]
+        assert rgb.max() <= 8 and (rgb > 0).mean() < 0.05
+    glow, lit = pixels[0][0].instance == 4, pixels[0][3]  # the glow shows from 0.15 s
+    assert lit.rgb[glow][:, 0].mean() > pixels[0][0].rgb[glow][:, 0].mean() + 40
+    top = pixels[0][5].instance == 3  # the top wears the bottom's blue after the reload
+    assert pixels[0][5].rgb[top][:, 2].mean() > pixels[0][4].rgb[top][:, 2].mean() + 40
