@@ -149,7 +149,6 @@ class _GpuCloth:
     used: np.ndarray | None = None  # the cloth's vertices the buffer holds (None: all)
     closed: bool = False  # part of a closed surface facing out (``closed_regions``)
     sphere: tuple = (np.zeros(3), np.inf)  # bounding sphere of the frame's vertices
-    box: tuple = (np.full(3, -np.inf), np.full(3, np.inf))  # the frame's vertices' bounds
 
 
 def _egl_platform(device: int | None):
@@ -353,9 +352,8 @@ class Renderer:
         self._cloth_buffers: tuple[int, int, int, int] | None = None
         self._cloth_first = np.ones(1, int)  # each cloth's first triangle number, then the end
         self._cloth_ids = 0  # the pre-pass's cloth triangle numbers, kept for the shading
-        # per cloth of the first PIXEL_CLOTHS, this frame
-        self._cloth_rects = np.zeros((0, 4), int)
-        self._cloths_written = 0  # frames whose cloth vertices were written (_update_cloths)
+        # every cloth's bounds this frame, (C, 3) lowest and highest (``_update_cloths``)
+        self._cloth_box = (np.zeros((0, 3)), np.zeros((0, 3)))
         self._rects, self._rects_key = np.zeros((0, 4), int), None  # see _cloth_rects_in
         self._by_pixel = np.zeros(0, bool)  # per cloth, shaded per pixel this frame
         self._pixel_members: dict[int, tuple] = {}  # per CLOTH_FS program: members set
@@ -570,8 +568,7 @@ class Renderer:
             )
         for c, gpu in enumerate(self._cloths):
             gpu.sphere = ((lo[c] + hi[c]) / 2, float(np.linalg.norm(hi[c] - lo[c])) / 2)
-            gpu.box = (lo[c], hi[c])
-        self._cloths_written += 1
+        self._cloth_box, self._rects_key = (lo, hi), None  # the rectangles follow the boxes
 
     def _upload_texture(self, image: np.ndarray) -> int:
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -1464,13 +1461,12 @@ class Renderer:
     def _cloth_rects_in(self, view_proj: np.ndarray) -> np.ndarray:
         """Per cloth, a rectangle (x0, y0, x1, y1) of the frame (GL's pixel rows, from the
         bottom) that holds every pixel the cloth can cover (``cloth_rects``), worked out
-        once a frame and view (every cloth's box is set by ``_update_cloths``)."""
+        once a frame and view (from the boxes ``_update_cloths`` sets)."""
         vp = np.asarray(view_proj, float)
-        key = (self._cloths_written, self._fbo_size, vp.tobytes())
+        key = (self._fbo_size, vp.tobytes())
         if self._rects_key != key:
-            lo = np.array([c.box[0] for c in self._cloths], float).reshape(-1, 3)
-            hi = np.array([c.box[1] for c in self._cloths], float).reshape(-1, 3)
-            self._rects, self._rects_key = cloth_rects(lo, hi, vp, self._fbo_size), key
+            self._rects = cloth_rects(*self._cloth_box, vp, self._fbo_size)
+            self._rects_key = key
         return self._rects
 
     def _draw_part(
@@ -1590,27 +1586,24 @@ class Renderer:
     def _keep_cloth_ids(self, view_proj: np.ndarray) -> None:
         """Choose the cloths the shading pass shades per pixel this frame
         (``_by_pixel``): of the first ``PIXEL_CLOTHS``, those whose rectangle of the frame
-        (``_cloth_rects``) spans ``PIXEL_CLOTH_AREA`` pixels; none where the cloths have
+        (``_cloth_rects_in``) spans ``PIXEL_CLOTH_AREA`` pixels; none where the cloths have
         too many triangles to be numbered exactly in float32 or the context cannot copy
         the numbers. Copy the pre-pass's triangle numbers (the fifth target, which the
         shading pass writes over) where those cloths are."""
         self._by_pixel = np.zeros(len(self._cloths), bool)
         if not self.cloth_pixels or self._cloth_first[-1] - 1 >= MAX_CLOTH_PIXEL_TRIANGLES:
             return
-        self._cloth_rects = self._cloth_rects_in(view_proj)[:PIXEL_CLOTHS]
-        for c, (x0, y0, x1, y1) in enumerate(self._cloth_rects):
+        rects = self._cloth_rects_in(view_proj)[:PIXEL_CLOTHS]
+        for c, (x0, y0, x1, y1) in enumerate(rects):
             area = max(x1 - x0, 0) * max(y1 - y0, 0)
             self._by_pixel[c] = area > 0 and area >= PIXEL_CLOTH_AREA
-        chosen = self._by_pixel[: len(self._cloth_rects)]
-        rects = [r for r, pixel in zip(self._cloth_rects, chosen, strict=True) if pixel]
-        if not rects:
+        rects = rects[self._by_pixel[: len(rects)]]
+        if not len(rects):
             return
-        x0, y0 = np.min([r[:2] for r in rects], axis=0)
-        x1, y1 = np.max([r[2:] for r in rects], axis=0)
+        x0, y0, x1, y1 = _union_rect(rects)
         GL.glCopyImageSubData(
-            self._fbo[1][4], GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
-            self._cloth_ids, GL.GL_TEXTURE_2D, 0, int(x0), int(y0), 0,
-            int(x1 - x0), int(y1 - y0), 1,
+            self._fbo[1][4], GL.GL_TEXTURE_2D, 0, x0, y0, 0,
+            self._cloth_ids, GL.GL_TEXTURE_2D, 0, x0, y0, 0, x1 - x0, y1 - y0, 1,
         )  # fmt: skip
 
     def _use_sky(self, vertex_shader: str, sky_scale: float) -> int:
@@ -1788,7 +1781,7 @@ class Renderer:
             )  # fmt: skip
 
         self._bind_mesh_textures()
-        names = ("model", "model_next", "model_prev", "instance_id", *MATERIAL_UNIFORMS)
+        names = ("model", "model_next", "model_prev", "instance_id", *shaders.MATERIAL_UNIFORMS)
         ready: set[int] = set()  # programs set up for this pass
         programs: dict[tuple, int] = {}  # by (detail kind, texture)
         p, locs, current = None, None, None
@@ -1887,9 +1880,8 @@ class Renderer:
                 GL.glStencilFunc(GL.GL_NOTEQUAL, 0, bits)
             else:
                 GL.glStencilFunc(GL.GL_ALWAYS, 0, 0)
-            rects = np.array([self._cloth_rects[c] for c in members])
-            (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
-            GL.glScissor(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+            x0, y0, x1, y1 = _union_rect(self._rects[members])  # this frame's (the pre-pass)
+            GL.glScissor(x0, y0, x1 - x0, y1 - y0)
             _draw_arrays(GL.GL_TRIANGLES, 0, 3)
         GL.glStencilMask(0xFF)
         GL.glDisable(GL.GL_STENCIL_TEST)
@@ -1938,12 +1930,12 @@ class Renderer:
             rects = self._cloth_rects_in(vp)[:stenciled]
             rects = rects[(rects[:, 2] > rects[:, 0]) & (rects[:, 3] > rects[:, 1])]
             if len(rects):
-                (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
+                x0, y0, x1, y1 = _union_rect(rects)
                 stencil = np.empty((y1 - y0, x1 - x0), np.uint8)
                 GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
                 _raw_read_pixels(
-                    int(x0), int(y0), int(x1 - x0), int(y1 - y0), GL.GL_STENCIL_INDEX,
-                    GL.GL_UNSIGNED_BYTE, stencil.ctypes.data_as(ctypes.c_void_p),
+                    x0, y0, x1 - x0, y1 - y0, GL.GL_STENCIL_INDEX, GL.GL_UNSIGNED_BYTE,
+                    stencil.ctypes.data_as(ctypes.c_void_p),
                 )  # fmt: skip
                 pixels = np.bincount(stencil.reshape(-1), minlength=256)
                 values = np.arange(256)
@@ -2017,10 +2009,6 @@ class Renderer:
         )
 
 
-# the shading passes' uniforms of a material (``_use_material``)
-MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
-
-
 def shadow_faces(cloth: Cloth) -> np.ndarray:
     """The faces (T, 3) of ``cloth`` that shadow maps draw: a person's region's coarsest
     level of detail, where it has fewer faces than the drawn one."""
@@ -2061,8 +2049,8 @@ def closed_regions(cloths: list[Cloth]) -> np.ndarray:
 
 
 def _use_material(locs: dict, material: Material, texture: int, time: float) -> None:
-    """Give the bound shading program ``material`` (its ``MATERIAL_UNIFORMS`` at ``locs``,
-    its emission at ``time``) and bind its ``texture`` to the active unit."""
+    """Give the bound shading program ``material`` (its ``shaders.MATERIAL_UNIFORMS`` at
+    ``locs``, its emission at ``time``) and bind its ``texture`` to the active unit."""
     GL.glUniform4f(locs["base_color"], *material.base_color)
     GL.glUniform1f(locs["roughness"], material.roughness)
     GL.glUniform1f(locs["metallic"], material.metallic)
@@ -2201,6 +2189,13 @@ def cloth_rects(lo: np.ndarray, hi: np.ndarray, view_proj: np.ndarray, size: tup
     rects[fine, 2:] = np.clip(-(-hi_px[fine] // 2) * 2, 0, (width, height))
     rects[whole] = (0, 0, width, height)
     return rects
+
+
+def _union_rect(rects: np.ndarray) -> tuple[int, int, int, int]:
+    """The rectangle (x0, y0, x1, y1), Python ints, that holds every one of ``rects`` (R,
+    4)."""
+    (x0, y0), (x1, y1) = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _pixel_rays(view: np.ndarray, proj: np.ndarray, size: tuple[int, int]) -> np.ndarray:

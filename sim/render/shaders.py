@@ -220,6 +220,8 @@ void main() {
 }
 """
 
+# MESH_FS's uniforms of a material (``raster._use_material``; CLOTH_FS: per member)
+MATERIAL_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale")
 MESH_FS = (
     """
 #version 410 core
@@ -594,9 +596,7 @@ CLOTH_FS = MESH_FS.replace("gl_FrontFacing", "front_facing").replace(
 )
 for _name in _VARYINGS:
     CLOTH_FS = re.sub(rf"^in (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
-_MEMBER_UNIFORMS = ("base_color", "roughness", "metallic", "emissive", "tex_scale",
-                    "instance_id")  # fmt: skip
-for _name in _MEMBER_UNIFORMS:
+for _name in (*MATERIAL_UNIFORMS, "instance_id"):  # each member's, from arrays below
     CLOTH_FS = re.sub(rf"^uniform (\w+) {_name};", rf"\1 {_name};", CLOTH_FS, count=1, flags=re.M)
 CLOTH_FS += """
 uniform mat4 light_vp;
