@@ -9,7 +9,7 @@ import pytest
 
 from simfactory.scenes.driving.family import plan_drive
 from simfactory.scenes.driving.signals import state_at
-from simfactory.scenes.driving.traffic import footprints_overlap, rectangle
+from simfactory.scenes.driving.traffic import _near_pairs, footprints_overlap, rectangle
 from simfactory.sim.export.kitti import export_kitti
 from simfactory.sim.model.motion import motion_pose
 from simfactory.sim.model.seeds import clip_streams
@@ -82,6 +82,28 @@ def test_no_two_vehicles_overlap_at_any_frame(scenes):
                         cars[i].name,
                         cars[j].name,
                     )
+
+
+def test_near_pairs_hold_every_overlapping_pair():
+    """The traffic's quick pairing by circles keeps every pair of footprints the exact
+    test finds overlapping (touching, crossing, nested) and leaves distant ones out."""
+    rng = np.random.default_rng(3)
+    spread = [(rng.uniform(-12, 12, 2), rng.uniform(-np.pi, np.pi), *rng.uniform(0.5, 5, 2))
+              for _ in range(60)]  # fmt: skip
+    ends_meet = [([40.0, 0.0], 0.0, 4.0, 2.0), ([44.0, 0.0], 0.0, 4.0, 2.0)]
+    nested = [([40.0, 5.0], 0.3, 4.0, 2.0), ([40.0, 5.0], 0.3, 1.0, 0.5)]
+    boxes = [rectangle(*args) for args in spread + ends_meet + nested]
+    near = set(_near_pairs(boxes))
+    overlapping = {
+        (i, j)
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if footprints_overlap(boxes[i], boxes[j])
+    }
+    assert len(overlapping) > 20 and overlapping <= near
+    assert (62, 63) in overlapping and (60, 61) in near
+    assert len(near) < len(boxes) * (len(boxes) - 1) / 4  # distant pairs left out
+    assert _near_pairs(boxes[:1]) == [] and _near_pairs([]) == []
 
 
 def test_no_vehicle_enters_a_junction_on_red(drives):

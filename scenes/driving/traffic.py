@@ -339,14 +339,13 @@ class Traffic:
     def _hold_overlaps(self, before) -> None:
         """Put back, stopped, every vehicle whose step made it overlap another."""
         while True:
-            boxes = [self.footprint(v) if v.active else None for v in self.vehicles]
+            active = [i for i, v in enumerate(self.vehicles) if v.active]
+            boxes = {i: self.footprint(self.vehicles[i]) for i in active}
             bad = set()
-            for i in range(len(self.vehicles)):
-                for j in range(i + 1, len(self.vehicles)):
-                    if boxes[i] is None or boxes[j] is None:
-                        continue
-                    if _overlap(boxes[i], boxes[j]):
-                        bad.update((i, j))
+            for i, j in _near_pairs([boxes[i] for i in active]):
+                i, j = active[i], active[j]
+                if _overlap(boxes[i], boxes[j]):
+                    bad.update((i, j))
             moved = [
                 i
                 for i in bad
@@ -395,6 +394,21 @@ def _rectangle(p: np.ndarray, yaw: float, length: float, width: float) -> np.nda
     c, s = np.cos(yaw), np.sin(yaw)
     fwd, left = np.array([c, s]) * length / 2, np.array([-s, c]) * width / 2
     return np.array([p + fwd + left, p - fwd + left, p - fwd - left, p + fwd - left])
+
+
+def _near_pairs(boxes: list[np.ndarray]) -> list[tuple[int, int]]:
+    """The pairs (i < j) of rectangles whose circumscribed circles may meet: every pair
+    ``_overlap`` can find overlapping, with a margin so that rounding never drops one
+    (``_overlap`` itself then decides)."""
+    if len(boxes) < 2:
+        return []
+    corners = np.stack(boxes)  # (N, 4, 2)
+    centre = corners.mean(axis=1)
+    radius = np.linalg.norm(corners[:, 0] - corners[:, 2], axis=1) / 2
+    gap = np.linalg.norm(centre[:, None] - centre[None], axis=2)
+    near = gap <= (radius[:, None] + radius[None]) * (1 + 1e-9) + 1e-9
+    i, j = np.nonzero(np.triu(near, k=1))
+    return list(zip(i.tolist(), j.tolist(), strict=True))
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
