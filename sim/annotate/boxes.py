@@ -60,7 +60,11 @@ def amodal_box(points_camera: np.ndarray, K: np.ndarray, near: float = NEAR) -> 
     no point is in front.
     """
     points = np.asarray(points_camera, dtype=np.float64).reshape(-1, 3)
-    front, back = points[points[:, 2] > near], points[points[:, 2] <= near]
+    in_front = points[:, 2] > near
+    if in_front.all():  # nothing to clip (most parts in most frames)
+        front, back = points, points[:0]
+    else:
+        front, back = points[in_front], points[points[:, 2] <= near]
     if len(front) == 0:
         return np.full(4, np.nan)
     if len(back):
