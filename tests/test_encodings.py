@@ -16,6 +16,9 @@ from simfactory.sim.write.encodings import (
     encode_flow,
     encode_lidar,
     encode_normals,
+    fixed_flow_frame,
+    flow_scale_for,
+    flow_work,
     load_labels,
 )
 from tests.conftest import tiny_config
@@ -74,6 +77,50 @@ def test_flow_error_is_bounded_and_lands_on_the_same_pixel(largest, scale):
             landed = (grid + decoded[..., c].astype(np.float64))[valid[k]]
             assert np.array_equal(np.floor(landed + 0.5), exact)
             assert np.array_equal(np.rint(landed), exact)
+
+
+def _plain_fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
+    """``fixed_flow``'s rule for one frame written plainly, in float64 (exact there)."""
+    exact = flow.astype(np.float64)
+    units = np.rint(exact / scale)
+    nearest = np.floor(exact + 0.5)  # the landing pixel's offset
+    landed = units * scale
+    units -= landed >= nearest + 0.5
+    units += landed <= nearest - 0.5
+    units[~valid] = 0
+    return np.moveaxis(units, -1, 0).astype(np.int16)
+
+
+def test_flow_encoded_frame_by_frame_in_reused_buffers_is_the_plain_rule():
+    rng = np.random.default_rng(5)
+    work = flow_work(H, W)  # one set of buffers for every frame and scale below
+    out = np.empty((2, H, W), np.int16)
+    for scale, largest in ((1 / 64, 20.0), (1 / 64, 500.0), (1 / 16, 2000.0), (2.0, 60000.0)):
+        for _ in range(2):
+            flow = rng.uniform(-largest, largest, (H, W, 2)).astype(np.float32)
+            flow[:4] = np.rint(flow[:4] * 2) / 2  # integers and halves
+            flow[4:8] = np.float32(0.5) - rng.uniform(0, scale, (4, W, 2)).astype(np.float32)
+            valid = rng.random((H, W)) < 0.7
+            flow[~valid & (rng.random((H, W)) < 0.5)] = np.nan  # anything where not valid
+            flow[0, 0], valid[0, 0] = (np.inf, -1e30), False
+            fixed_flow_frame(flow, valid, scale, out, work)
+            assert np.array_equal(out, _plain_fixed_flow(flow, valid, scale)), scale
+            assert not out[:, ~valid].any()
+
+
+def test_largest_flow_bound_picks_the_scale_of_the_largest_valid_flow():
+    from simfactory.sim.render.shots import _largest_valid
+
+    rng = np.random.default_rng(6)
+    for largest in (3.0, 511.0, 600.0, 5000.0):
+        flow = rng.uniform(-largest, largest, (H, W, 2)).astype(np.float32)
+        valid = rng.random((H, W)) < 0.5
+        for junk in (0.0, 700.0, np.nan, np.inf):  # what pixels not valid may hold
+            flow[~valid] = junk
+            exact = float(np.abs(flow[valid]).max())
+            assert flow_scale_for(_largest_valid(flow, valid)) == flow_scale_for(exact)
+            assert _largest_valid(flow, valid) >= exact
+    assert _largest_valid(flow, np.zeros((H, W), bool)) == 0.0
 
 
 def test_normals_error_is_at_most_half_a_unit():

@@ -12,8 +12,9 @@ from simfactory.sim.write.encodings import (
     FLOW_UNIT,
     LABEL_ENCODINGS,
     encode_normals,
-    fixed_flow,
+    fixed_flow_frame,
     flow_scale_for,
+    flow_work,
 )
 
 
@@ -81,7 +82,7 @@ def _render(
     """``render_camera`` in one pass; compact flow encoded at ``scale`` (None: float32),
     the shot's ``flow_scale`` the one its largest valid flow needs."""
     F = len(poses)
-    shot, prev, largest = None, None, 0.0
+    shot, prev, largest, work = None, None, 0.0, None
     for i in range(F):
         nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
         cloths = tuple([v[k] for v in cloth_vertices] for k in (i, nxt, prv))
@@ -123,19 +124,29 @@ def _render(
             shot.flow_forward[i - 1], shot.flow_backward[i] = forward, backward
         else:
             for flow, valid in ((forward, forward_valid), (backward, backward_valid)):
-                if valid.any():
-                    largest = max(largest, float(np.abs(flow[valid]).max()))
+                largest = max(largest, _largest_valid(flow, valid))
             if flow_scale_for(largest) != scale:  # out of range: this pass is redone
                 prev = frame
                 continue
-            shot.flow_forward[i - 1] = fixed_flow(forward[None], forward_valid[None], scale)[0]
-            shot.flow_backward[i] = fixed_flow(backward[None], backward_valid[None], scale)[0]
+            work = work or flow_work(*frame.depth.shape)
+            fixed_flow_frame(forward, forward_valid, scale, shot.flow_forward[i - 1], work)
+            fixed_flow_frame(backward, backward_valid, scale, shot.flow_backward[i], work)
             if i - 1 in shot.kept_flow:
                 shot.kept_flow[i - 1] = forward
         prev = frame
     if scale is not None:
         shot.flow_scale = flow_scale_for(largest)
     return shot
+
+
+def _largest_valid(flow: np.ndarray, valid: np.ndarray) -> float:
+    """The largest valid flow component (px) of a frame (0 where none is valid), or a
+    bound of it over every pixel where that bound needs only the finest scale: all that
+    ``flow_scale_for`` tells apart, without the cost of a mask."""
+    bound = float(np.max(np.abs(flow), initial=0.0))
+    if np.isfinite(bound) and flow_scale_for(bound) == flow_scale_for(0.0):
+        return bound
+    return float(np.max(np.abs(flow), where=valid[..., None], initial=0.0))
 
 
 def _empty_shot(

@@ -117,23 +117,44 @@ def fixed_flow(flow: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
     ``scale`` for those points within half a unit of a pixel edge.
     """
     frames, height, width, _ = flow.shape
-    step = np.float32(scale)
     stored = np.zeros((frames, 2, height, width), np.int16)
+    work = flow_work(height, width)
     for f in range(frames):
-        exact = np.asarray(flow[f], dtype=np.float32)
-        units = np.rint(exact / step)  # exact: scale is a power of two
+        fixed_flow_frame(flow[f], valid[f], scale, stored[f], work)
+    return stored
+
+
+def flow_work(height: int, width: int) -> tuple[np.ndarray, ...]:
+    """Scratch arrays for ``fixed_flow_frame`` at one size, reused frame after frame
+    (fresh ones would cost their first touch of memory in every frame)."""
+    floats = [np.empty((2, height, width), np.float32) for _ in range(4)]
+    return (*floats, np.empty((2, height, width), bool))
+
+
+def fixed_flow_frame(
+    flow: np.ndarray, valid: np.ndarray, scale: float, out: np.ndarray, work=None
+) -> np.ndarray:
+    """``fixed_flow`` of one frame's flow (H, W, 2) and ``valid`` (H, W), written into
+    ``out`` (2, H, W) int16; ``work`` from ``flow_work`` (made here if None)."""
+    height, width, _ = flow.shape
+    exact, units, nearest, landed, test = work or flow_work(height, width)
+    step = np.float32(scale)
+    inverse = np.float32(1.0 / scale)  # x * inverse == x / step: a power of two
+    with np.errstate(invalid="ignore", over="ignore"):  # only where not valid: zeroed below
+        np.copyto(exact, np.moveaxis(np.asarray(flow), -1, 0), casting="same_kind")
+        np.rint(np.multiply(exact, inverse, out=units), out=units)
         # The landing pixel's offset, floor(du + 0.5) (the pixel's own coordinate is an
         # integer), from the nearest integer r: float32 holds du - r exactly.
-        nearest = np.rint(exact)
-        nearest += (exact - nearest) == 0.5
+        np.rint(exact, out=nearest)
+        nearest += np.equal(np.subtract(exact, nearest, out=landed), 0.5, out=test)
         # The rounded flow must land strictly inside that pixel, (r - 0.5, r + 0.5); all
         # of these are exact in float32 (multiples of the scale and of 1/2).
-        landed = units * step
-        units -= landed >= nearest + 0.5
-        units += landed <= nearest - 0.5
-        units[~valid[f]] = 0.0
-        stored[f] = np.moveaxis(units, -1, 0)
-    return stored
+        np.multiply(units, step, out=landed)
+        units -= np.greater_equal(landed, np.add(nearest, 0.5, out=exact), out=test)
+        units += np.less_equal(landed, np.subtract(nearest, 0.5, out=exact), out=test)
+        np.copyto(out, units, casting="unsafe")
+    out *= np.asarray(valid, bool)
+    return out
 
 
 def encode_normals(normals: np.ndarray) -> dict[str, np.ndarray]:
