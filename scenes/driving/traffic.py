@@ -342,8 +342,8 @@ class Traffic:
             active = [i for i, v in enumerate(self.vehicles) if v.active]
             boxes = {i: self.footprint(self.vehicles[i]) for i in active}
             bad = set()
-            for i, j in _near_pairs([boxes[i] for i in active]):
-                i, j = active[i], active[j]
+            for a, b in _near_pairs([boxes[i] for i in active]):
+                i, j = active[a], active[b]
                 if _overlap(boxes[i], boxes[j]):
                     bad.update((i, j))
             moved = [
