@@ -143,10 +143,11 @@ def _largest_valid(flow: np.ndarray, valid: np.ndarray) -> float:
     """The largest valid flow component (px) of a frame (0 where none is valid), or a
     bound of it over every pixel where that bound needs only the finest scale: all that
     ``flow_scale_for`` tells apart, without the cost of a mask."""
-    bound = float(np.max(np.abs(flow), initial=0.0))
+    magnitude = np.abs(flow)
+    bound = float(np.max(magnitude, initial=0.0))
     if np.isfinite(bound) and flow_scale_for(bound) == flow_scale_for(0.0):
         return bound
-    return float(np.max(np.abs(flow), where=valid[..., None], initial=0.0))
+    return float(np.max(magnitude, where=valid[..., None], initial=0.0))
 
 
 def _empty_shot(
