@@ -340,12 +340,11 @@ class Traffic:
         """Put back, stopped, every vehicle whose step made it overlap another."""
         while True:
             active = [i for i, v in enumerate(self.vehicles) if v.active]
-            boxes = {i: self.footprint(self.vehicles[i]) for i in active}
+            boxes = [self.footprint(self.vehicles[i]) for i in active]
             bad = set()
-            for a, b in _near_pairs([boxes[i] for i in active]):
-                i, j = active[a], active[b]
-                if _overlap(boxes[i], boxes[j]):
-                    bad.update((i, j))
+            for a, b in _near_pairs(boxes):
+                if _overlap(boxes[a], boxes[b]):
+                    bad.update((active[a], active[b]))
             moved = [
                 i
                 for i in bad
