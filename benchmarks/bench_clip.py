@@ -75,10 +75,12 @@ def camera_inputs(cfg: dict) -> tuple:
     return spec, traj, visuals, geometry, cam, K, camera_poses(cam, traj.times, spec, traj)
 
 
-def render_frame(renderer, cfg: dict, traj, cam, K, T_wc, i: int):
+def render_frame(renderer, cfg: dict, traj, cam, K, T_wc, i: int, cloth_vertices=None):
     """Frame ``i`` of the camera as the render stage renders it (its neighbours' poses
-    for the flow targets, the cloths' vertices then, before and after)."""
+    for the flow targets, the cloths' vertices then, before and after: those of
+    ``cloth_vertices``, the clip's own where None)."""
     F = traj.num_frames
+    vertices = traj.cloth_vertices if cloth_vertices is None else cloth_vertices
     nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
     return renderer.render(
         traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
@@ -86,7 +88,7 @@ def render_frame(renderer, cfg: dict, traj, cam, K, T_wc, i: int):
         neighbours=(traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv]),
         time=float(traj.times[i]),
         present=None if traj.present is None else traj.present[i],
-        cloths=tuple([v[k] for v in traj.cloth_vertices] for k in (i, nxt, prv)),
+        cloths=tuple([v[k] for v in vertices] for k in (i, nxt, prv)),
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 import trimesh
+from bench_clip import render_frame
 
 from simfactory.sim.actors.body import (
     DETAIL_POSES,
@@ -99,7 +100,7 @@ def _load(renderer, spec, traj, cloths, vertices) -> None:
     )
 
 
-def _interleaved_ms(spec, traj, scenes: dict, cam, K, T_wc, exposure, rounds: int) -> dict:
+def _interleaved_ms(spec, traj, scenes: dict, cam, K, T_wc, cfg: dict, rounds: int) -> dict:
     """Per frame, the wall and CPU ms each of two renderers takes (``scenes``: name ->
     (renderer, cloths, vertices), each renderer holding its own scene), the two drawn one
     right after the other, which first alternating, frame after frame for ``rounds``
@@ -111,17 +112,10 @@ def _interleaved_ms(spec, traj, scenes: dict, cam, K, T_wc, exposure, rounds: in
     names = list(scenes)
     for r in range(-1, rounds):  # a first pass unrecorded: programs compiled, maps drawn
         for i in range(F):
-            nxt, prv = min(i + 1, F - 1), max(i - 1, 0)
-            neighbours = (traj.poses[nxt], T_wc[nxt], traj.poses[prv], T_wc[prv])
-            present = None if traj.present is None else traj.present[i]
             for name in names if (r * F + i) % 2 == 0 else names[::-1]:
                 renderer, _, vertices = scenes[name]
                 wall, cpu = time.perf_counter(), time.process_time()
-                renderer.render(
-                    traj.poses[i], K, T_wc[i], cam.width, cam.height, cam.near, cam.far,
-                    exposure, neighbours=neighbours, time=float(traj.times[i]),
-                    present=present, cloths=tuple([v[k] for v in vertices] for k in (i, nxt, prv)),
-                )  # fmt: skip
+                render_frame(renderer, cfg, traj, cam, K, T_wc, i, cloth_vertices=vertices)
                 if r >= 0:
                     times[name][r, i] = (time.perf_counter() - wall, time.process_time() - cpu)
     return {name: t * 1e3 for name, t in times.items()}
@@ -327,7 +321,7 @@ def main() -> None:
             "with": (renderer, spec.cloths, traj.cloth_vertices),
             "without": (Renderer(cfg["render"].get("egl_device")), sheets, sheet_vertices),
         }
-        ms = _interleaved_ms(spec, traj, scenes, cam, K, T_wc, exposure, args.interleave)
+        ms = _interleaved_ms(spec, traj, scenes, cam, K, T_wc, cfg, args.interleave)
         diff = ms["with"] - ms["without"]  # (rounds, F, 2): each frame's own pair
         mean, median = diff.mean(axis=(0, 1)), np.median(diff, axis=(0, 1))
         q1, q3 = np.percentile(diff[..., 0], [25, 75])
