@@ -384,3 +384,51 @@ def test_sun_shadow_region_is_what_the_camera_sees_within_reach():
     assert (lo[2], hi[2]) == (-0.5, 30.0)  # the scene's full height: tall occluders cast
     T[:3, 3] = (500.0, 0.0, 1.5)  # looking away from the scene: all of it
     assert np.array_equal(shadow_bounds(scene, [(K, 64, 48, T[None])]), scene)
+
+
+@pytest.mark.parametrize("softness", [0.0, 1.5])
+def test_a_low_sun_leaves_open_ground_lit_and_a_block_still_shadows_it(softness):
+    """A road-sized ground under a sun 10 to 30 degrees high: where nothing stands
+    between it and the sun it is lit exactly as with no shadow map (no self-shadowing
+    bands), and a van-sized block's shadow lies on it from the block's foot outwards."""
+    ground = Visual(
+        trimesh.creation.box((120, 120, 0.1), transform=_translation(0, 0, -0.05)), Material("g")
+    )
+    block = Visual(
+        trimesh.creation.box((2.0, 2.0, 2.5), transform=_translation(0, 0, 1.25)), Material("b")
+    )
+    bounds = np.array([[-60.0, -60.0, -0.1], [60.0, 60.0, 10.0]])
+    settings = dataclasses.replace(FLAT, shadow_softness=softness)
+    renderer = process_renderer()
+    width, height = 160, 120
+    K = intrinsics(width, height, 60.0)
+    T = look_at((2.0, -10.0, 4.0), (4.0, 0.0, 0.0))
+    # ground points in the shadow, 0.25 to 3 m from the block's sunless face (x = 1)
+    points = np.array([(1.0 + d, y, 0.0) for d in (0.25, 0.5, 1.0, 2.0, 3.0) for y in (-0.5, 0.5)])
+    camera = (np.linalg.inv(T) @ np.c_[points, np.ones(len(points))].T)[:3]
+    u, v = np.rint((K @ camera / camera[2])[:2]).astype(int)
+    for elevation in (10.0, 20.0, 30.0):
+        e = np.radians(elevation)
+        direction = (np.cos(e), 0.0, -np.sin(e))  # the shadow falls towards +x
+        frames = {}
+        for cast in (True, False):
+            sun = Light("directional", direction=direction, intensity=3.0, cast_shadows=cast)
+            renderer.load_scene([[ground], [block]], [sun], Sky(), bounds, settings=settings)
+            frames[cast] = renderer.render(
+                np.stack([np.eye(4)] * 2), K, T, width, height, 0.1, 200.0
+            )
+        lit = frames[True].rgb.mean(axis=2) / np.maximum(frames[False].rgb.mean(axis=2), 1.0)
+        ground_px = frames[True].instance == 1
+        # the ground out of the block's shadow: every ground pixel whose ray meets the
+        # ground at y outside the block's width (the shadow runs along x)
+        ys, xs = np.nonzero(ground_px)
+        rays = T[:3, :3] @ (np.linalg.inv(K) @ np.stack([xs, ys, np.ones_like(xs)]))
+        y_on_ground = T[1, 3] - T[2, 3] / rays[2] * rays[1]
+        open_ground = np.zeros_like(ground_px)
+        open_ground[ys, xs] = np.abs(y_on_ground) > 1.5
+        assert open_ground.sum() > 5000
+        assert np.abs(lit[open_ground] - 1.0).max() < 0.02, (elevation, softness)
+        # the shadow reaches the foot (its first half metre in the soft edge where the sun
+        # is lowest: a texel of the map spans a metre of ground there) and is whole beyond
+        assert ground_px[v, u].all() and (lit[v, u] < 0.9).all(), (elevation, softness)
+        assert (lit[v[4:], u[4:]] < 0.8).all(), (elevation, softness)

@@ -1695,6 +1695,9 @@ class Renderer:
         self._mat(p, "view_proj_prev", view_proj_prev)
         GL.glUniform2f(self._loc(p, "viewport"), float(viewport[0]), float(viewport[1]))
         self._mat(p, "light_vp", self._light_vp)
+        # normals to the sun's map: the inverse transpose of its linear part
+        normals = np.linalg.inv(np.asarray(self._light_vp, float)[:3, :3]).T
+        GL.glUniformMatrix3fv(self._loc(p, "sun_normal_map"), 1, True, normals.astype(np.float32))
         GL.glUniform3f(self._loc(p, "cam_pos"), *cam_pos)
         GL.glUniform1f(self._loc(p, "ambient"), self._sky.ambient)
         GL.glUniform3f(self._loc(p, "sky_zenith"), *self._sky.zenith)

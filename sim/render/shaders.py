@@ -228,6 +228,7 @@ MESH_FS = (
 const float PI = 3.14159265;
 const float GRID_OFFSET = 0.25;  // metres off the surface the probe grid is read at
 const int MAX_POINTS = 8;
+const float MAX_SHADOW_SLOPE = 8.0;  // dz/du of a receiver in the sun's map, at most (grazing)
 in vec3 v_world;
 in vec3 v_local;
 in vec3 v_normal_local;
@@ -254,6 +255,7 @@ uniform vec3 sun_color;
 uniform int sun_shadows;
 uniform sampler2DShadow shadow_map;
 uniform float shadow_texel;
+uniform mat3 sun_normal_map;  // world normals to the sun map's (u, v, depth) frame
 uniform float shadow_softness;  // PCF radius in shadow-map texels
 uniform int sun_pcf;  // 1: shadow_softness > 0 (four taps), 0: one tap
 uniform int num_points;
@@ -422,17 +424,29 @@ float sun_visibility(vec3 N, vec3 L) {
     if (sun_shadows == 0) return 1.0;
     vec3 p = v_light.xyz / v_light.w * 0.5 + 0.5;
     if (p.x < 0.0 || p.x > 1.0 || p.y < 0.0 || p.y > 1.0 || p.z > 1.0) return 1.0;
-    float bias = max(0.004 * (1.0 - dot(N, L)), 0.0008);
-    // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch; four of
-    // them on a rotated square widen it to a soft edge.
+    // The receiver's depth slope in the map, dz/d(u, v): that of its tangent plane, whose
+    // normal there is ``sun_normal_map`` N (receiver plane depth bias, Isidoro 2006).
+    vec3 m = sun_normal_map * N;
+    float mz = abs(m.z) < 1e-6 ? 1e-6 : m.z;
+    vec2 slope = clamp(-m.xy / mz, -MAX_SHADOW_SLOPE, MAX_SHADOW_SLOPE);
+    // Linear filtering of a depth-compare texture gives 2x2 PCF in one fetch: its texels'
+    // centres lie within a texel of p along each axis, where the receiver's own depth
+    // differs from p's by at most this much (and a rounding margin).
+    float bias = 0.0008 + shadow_texel * (abs(slope.x) + abs(slope.y));
     if (sun_pcf == 0) return texture(shadow_map, vec3(p.xy, p.z - bias));
+    // Four fetches on a rotated square widen it to a soft edge, each compared with the
+    // depth the receiver's plane has where it samples (a tilted surface does not shadow
+    // itself).
     float r = shadow_softness * shadow_texel;
-    bias += 0.5 * r;
     float s = 0.0;
-    s += texture(shadow_map, vec3(p.xy + vec2(-0.4, -1.0) * r, p.z - bias));
-    s += texture(shadow_map, vec3(p.xy + vec2(1.0, -0.4) * r, p.z - bias));
-    s += texture(shadow_map, vec3(p.xy + vec2(0.4, 1.0) * r, p.z - bias));
-    s += texture(shadow_map, vec3(p.xy + vec2(-1.0, 0.4) * r, p.z - bias));
+    vec2 o = vec2(-0.4, -1.0) * r;
+    s += texture(shadow_map, vec3(p.xy + o, p.z + dot(slope, o) - bias));
+    o = vec2(1.0, -0.4) * r;
+    s += texture(shadow_map, vec3(p.xy + o, p.z + dot(slope, o) - bias));
+    o = vec2(0.4, 1.0) * r;
+    s += texture(shadow_map, vec3(p.xy + o, p.z + dot(slope, o) - bias));
+    o = vec2(-1.0, 0.4) * r;
+    s += texture(shadow_map, vec3(p.xy + o, p.z + dot(slope, o) - bias));
     return 0.25 * s;
 }
 
