@@ -432,3 +432,46 @@ def test_a_low_sun_leaves_open_ground_lit_and_a_block_still_shadows_it(softness)
         # is lowest: a texel of the map spans a metre of ground there) and is whole beyond
         assert ground_px[v, u].all() and (lit[v, u] < 0.9).all(), (elevation, softness)
         assert (lit[v[4:], u[4:]] < 0.8).all(), (elevation, softness)
+
+
+@pytest.mark.parametrize("cone_deg", [0.0, 40.0])
+def test_a_headlight_leaves_open_road_lit_and_a_car_still_shadows_it(cone_deg):
+    """A lamp at a headlight's height over a road-sized ground, lighting it at grazing
+    angles out to 40 m: where nothing stands between them the ground is lit exactly as
+    with no cube shadow map (no self-shadowing bands), and a car-sized block 11 m ahead
+    shadows the ground from its back face on."""
+    ground = Visual(
+        trimesh.creation.box((120, 120, 0.1), transform=_translation(0, 0, -0.05)), Material("g")
+    )
+    block = Visual(
+        trimesh.creation.box((2.0, 2.0, 1.5), transform=_translation(12, 0, 0.75)), Material("b")
+    )
+    bounds = np.array([[-60.0, -60.0, -0.1], [60.0, 60.0, 10.0]])
+    renderer = process_renderer()
+    width, height = 160, 120
+    K = intrinsics(width, height, 60.0)
+    T = look_at((8.0, -10.0, 6.0), (15.0, 0.0, 0.0))
+    radiance = {}
+    for maps in (1, 0):
+        lamp = Light(
+            "point", intensity=200.0, position=(0.0, 0.0, 0.8), direction=(1.0, 0.0, -0.08),
+            cone_deg=cone_deg,
+        )  # fmt: skip
+        settings = dataclasses.replace(FLAT, point_shadows=maps)
+        scene = ([[ground], [block]], [lamp], Sky(ambient=0.0), bounds)
+        renderer.load_scene(*scene, settings=settings)
+        frame = renderer.render(np.stack([np.eye(4)] * 2), K, T, width, height, 0.1, 200.0)
+        radiance[maps] = renderer.read_hdr().mean(axis=2)
+    ys, xs = np.nonzero(frame.instance == 1)
+    rays = T[:3, :3] @ (np.linalg.inv(K) @ np.stack([xs, ys, np.ones_like(xs)]))
+    along = -T[2, 3] / rays[2]
+    x, y = T[0, 3] + along * rays[0], T[1, 3] + along * rays[1]
+    shadowed, unshadowed = radiance[1][ys, xs], radiance[0][ys, xs]
+    lit = unshadowed > 1e-6
+    # out of the block's shadow: short of the block, or wide of the wedge it casts
+    open_ground = lit & ((x < 10.7) | (np.abs(y) > np.maximum(x, 1.0) / 11.0 + 0.3))
+    assert open_ground.sum() > 3000 and (x[open_ground] > 30).any()
+    assert np.abs(shadowed[open_ground] / unshadowed[open_ground] - 1.0).max() < 0.02
+    behind = lit & (np.abs(y) < 0.5) & (x > 13.1) & (x < 25.0)
+    assert behind.sum() > 50
+    assert (shadowed[behind] < 0.05 * unshadowed[behind]).all()

@@ -1723,6 +1723,7 @@ class Renderer:
             (far + near) / (far - near),
             2 * far * near / (near - far),
         )
+        GL.glUniform1f(self._loc(p, "point_shadow_texel"), 2.0 / POINT_SHADOW_SIZE)
         GL.glUniform3fv(self._loc(p, "sh"), 9, np.asarray(self._sh, np.float32))
         GL.glUniform1f(self._loc(p, "env_levels"), float(ibl.SPECULAR_LEVELS - 1))
         GL.glUniform1f(self._loc(p, "ibl_scale"), 1.0)

@@ -229,6 +229,7 @@ const float PI = 3.14159265;
 const float GRID_OFFSET = 0.25;  // metres off the surface the probe grid is read at
 const int MAX_POINTS = 8;
 const float MAX_SHADOW_SLOPE = 8.0;  // dz/du of a receiver in the sun's map, at most (grazing)
+const float POINT_NORMAL_OFFSET = 1.5;  // texels of a point light's cube map (point_visibility)
 in vec3 v_world;
 in vec3 v_local;
 in vec3 v_normal_local;
@@ -268,6 +269,7 @@ uniform int point_shadow_index1;
 uniform samplerCubeShadow point_shadow_map0;
 uniform samplerCubeShadow point_shadow_map1;
 uniform vec2 point_shadow_depth;  // (a, b): NDC depth = a + b / distance along the major axis
+uniform float point_shadow_texel;  // a cube map texel's width per metre along the major axis
 uniform int specular;
 uniform int ibl;  // 1: spherical-harmonic irradiance and prefiltered specular light
 uniform int ibl_specular;
@@ -451,11 +453,17 @@ float sun_visibility(vec3 N, vec3 L) {
 }
 
 float point_visibility(samplerCubeShadow map, vec3 d, vec3 N) {
-    // d: from the surface to the light. Compare with the light's cube depth map.
+    // d: from the surface to the light. Compare with the light's cube depth map, biased
+    // towards the light. Where the light grazes the surface (a road under a headlight)
+    // its depth across one texel of the map outgrows that bias: the lookup moves along
+    // the normal by what it lacks (a normal offset, whose bias grows as the tangent of
+    // the light's angle) to cover POINT_NORMAL_OFFSET texels; elsewhere it stays put.
     vec3 v = -d;
     float m = max(max(abs(v.x), abs(v.y)), abs(v.z));
-    float slope = 1.0 - max(dot(N, normalize(d)), 0.0);
-    m -= 0.01 + m * (0.01 + 0.03 * slope);  // bias towards the light
+    float NoL = max(dot(N, d) * inversesqrt(dot(d, d)), 0.0);
+    float bias = 0.01 + m * (0.04 - 0.03 * NoL);
+    v += N * max(m * (POINT_NORMAL_OFFSET * point_shadow_texel) - bias * NoL, 0.0);
+    m = max(max(abs(v.x), abs(v.y)), abs(v.z)) - bias;
     float ndc = point_shadow_depth.x + point_shadow_depth.y / max(m, 1e-3);
     return texture(map, vec4(v, ndc * 0.5 + 0.5));
 }
