@@ -151,6 +151,14 @@ def raster_frames(cfg, spec, traj, cam, K, T_wc) -> tuple[np.ndarray, float]:
     return shot.rgb, (time.perf_counter() - t) / traj.num_frames
 
 
+def tone(linear: np.ndarray, render: dict) -> np.ndarray:
+    """A path-traced frame's radiance tone mapped as the clip's settings say."""
+    return tonemap(
+        linear, float(render["exposure"]), bool(render["auto_exposure"]),
+        float(render["auto_exposure_max"]),
+    )  # fmt: skip
+
+
 def traced_frame(tracer: PathTracer, traj, cam, K, T_wc, i: int, render: dict):
     """(uint8 frame, wall seconds, CPU seconds of the process) of frame ``i`` at the
     tracer's sample count."""
@@ -160,7 +168,7 @@ def traced_frame(tracer: PathTracer, traj, cam, K, T_wc, i: int, render: dict):
         [v[i] for v in traj.cloth_vertices] or None,
     )  # fmt: skip
     linear = tracer.render(K, T_wc[i], cam.width, cam.height, cam.near, cam.far, seed=i)
-    frame = tonemap(linear, float(render["exposure"]), bool(render["auto_exposure"]))
+    frame = tone(linear, render)
     return frame, time.perf_counter() - t, time.process_time() - cpu
 
 
@@ -199,7 +207,7 @@ def measure_family(family: str, args) -> dict:
     for i in frames:
         traced = reference_trace(tracer_at, args.cache, family, traj, cam, K, T_wc, i, args)
         linear = develop(traced, spec.fog, K, T_wc[i], denoise=True)
-        reference.append(tonemap(linear, float(render["exposure"]), bool(render["auto_exposure"])))
+        reference.append(tone(linear, render))
 
     counts = sorted(set(args.cost_samples), reverse=True)
     images: dict[int, list[np.ndarray]] = {n: [] for n in counts}

@@ -117,6 +117,42 @@ def test_tonemap_puts_the_log_average_at_middle_grey():
     assert not np.array_equal(tonemap(image, 1.0, auto=False), tonemap(image * 10, 1.0, auto=False))
 
 
+def test_auto_exposure_scales_a_dim_image_by_at_most_its_largest_scale():
+    rng = np.random.default_rng(1)
+    dim = np.exp(rng.normal(0.0, 1.0, (32, 32, 1))).repeat(3, -1) * 0.002  # a night
+    capped = tonemap(dim, 1.0, auto=True, max_scale=3.0)
+    assert np.array_equal(capped, tonemap(dim, 3.0, auto=False))  # the largest scale
+    full = tonemap(dim, 1.0, auto=True, max_scale=1000.0)
+    a = 0.18 / np.exp(np.mean(np.log(1e-4 + dim[..., 0])))  # the definition: about 100
+    assert a > 50 and np.abs(full.astype(int) - tonemap(dim, a, auto=False)).max() <= 1
+    assert capped.mean() < 0.5 * full.mean()
+    bright = dim * 100  # needs a scale of about 0.9: the largest one changes nothing
+    assert np.array_equal(tonemap(bright, 1.0, True, 3.0), tonemap(bright, 1.0, True, 1000.0))
+
+
+def test_the_raster_stops_auto_exposure_at_its_largest_scale_as_numpy_does():
+    """A scene lit like a street at night (a dim moon, a dark sky) is scaled by
+    ``auto_exposure_max`` and no more, with the same bytes as the numpy tone pipeline
+    within 2 levels; the same scene in daylight is scaled to middle grey as before."""
+    renderer = process_renderer()
+    visuals, _, poses = _scene()
+    K = intrinsics(W, H, 60.0)
+    T = look_at((0.5, -3.2, 1.8), (0, 0, 0.3))
+    scales = {}
+    for light, largest in ((0.02, 3.0), (0.02, 1000.0), (3.0, 3.0), (3.0, 1000.0)):
+        sun = Light("directional", direction=(0.5, 0.3, -0.6), intensity=light)
+        sky = Sky(zenith=(0.002, 0.002, 0.004), horizon=(0.004,) * 3, ambient=0.1 * light)
+        settings = RenderSettings(fxaa=False, auto_exposure_max=largest)
+        renderer.load_scene(visuals, [sun], sky, BOUNDS, settings=settings)
+        frame = renderer.render(poses[0], K, T, W, H, 0.1, 50.0, 1.0)
+        expected = tonemap(renderer.read_hdr(), 1.0, True, largest)
+        assert np.abs(frame.rgb.astype(int) - expected.astype(int)).max() <= 2
+        scales[light, largest] = (renderer.last_exposure_scale, frame.rgb.mean())
+    assert scales[0.02, 3.0][0] == pytest.approx(3.0)
+    assert scales[0.02, 1000.0][0] > 10.0 and scales[0.02, 3.0][1] < 0.5 * scales[0.02, 1000.0][1]
+    assert scales[3.0, 3.0] == scales[3.0, 1000.0] and scales[3.0, 3.0][0] < 3.0
+
+
 def test_physical_sky_is_blue_overhead_bright_towards_the_sun_and_warm_at_sunset():
     sky = Sky()
     dirs = np.array([[0, 0, 1.0], [0.8, 0, 0.6], [-0.8, 0, 0.6]])
@@ -215,6 +251,8 @@ def test_probe_grid_darkens_the_floor_under_a_table_and_skips_probes_inside_part
         ("point_shadows", True),
         ("probe_grid", 0),
         ("probe_grid", 2.5),
+        ("auto_exposure_max", 0.0),
+        ("auto_exposure_max", float("inf")),
     ],
 )
 def test_bad_render_values_name_their_key(key, value):

@@ -36,7 +36,7 @@ import time as clock
 import numpy as np
 
 from simfactory.sim.model.spec import Cloth, Fog, Light, Material, Sky, Visual
-from simfactory.sim.render.tonemap import tonemap
+from simfactory.sim.render.tonemap import AUTO_EXPOSURE_MAX, tonemap
 
 INSTALL_HINT = "pip install 'simfactory[pathtrace]'"
 LLVM_HINT = "apt-get install libllvm19 (or set DRJIT_LIBLLVM_PATH to a libLLVM >= 16)"
@@ -606,9 +606,11 @@ class PathTracer:
         present=None,
         cloth_vertices=(),
         progress: bool = True,
+        auto_exposure_max: float = AUTO_EXPOSURE_MAX,
     ) -> np.ndarray:
-        """(F, H, W, 3) uint8 frames of one camera over the clip, tone mapped; one line
-        per frame on stderr when ``progress``."""
+        """(F, H, W, 3) uint8 frames of one camera over the clip, tone mapped (auto
+        exposure scaling by at most ``auto_exposure_max``); one line per frame on stderr
+        when ``progress``."""
         F = len(poses)
         frames = np.zeros((F, cam.height, cam.width, 3), np.uint8)
         for i in range(F):
@@ -620,7 +622,9 @@ class PathTracer:
                 [v[i] for v in cloth_vertices] if len(cloth_vertices) else None,
             )
             linear = self.render(K, T_wc[i], cam.width, cam.height, cam.near, cam.far, seed=i)
-            frames[i] = tonemap(linear, float(exposure), bool(auto_exposure))
+            frames[i] = tonemap(
+                linear, float(exposure), bool(auto_exposure), float(auto_exposure_max)
+            )
             if progress:
                 print(
                     f"pathtrace {cam.name} frame {i + 1}/{F}: {clock.perf_counter() - t0:.1f} s "

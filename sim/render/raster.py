@@ -1012,7 +1012,7 @@ class Renderer:
         ``FINAL_FS``."""
         s = self.settings
         mean_log = self._mean_log_luminance(width, height) if s.auto_exposure else 0.0
-        a = exposure_scale(mean_log, exposure, s.auto_exposure)
+        a = exposure_scale(mean_log, exposure, s.auto_exposure, s.auto_exposure_max)
         self.last_exposure_scale = a
         post, _, _, _ = self._post
         hdr, depth_id, _, uv, _, _ = self._fbo[1]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from simfactory.sim.render.tonemap import AUTO_EXPOSURE_MAX, MIN_EXPOSURE_SCALE
+
 
 @dataclass(frozen=True)
 class RenderSettings:
@@ -14,6 +16,7 @@ class RenderSettings:
 
     exposure: float = 1.0  # multiplies scene radiance before the tone curve
     auto_exposure: bool = True  # scale the frame's log-average luminance to middle grey
+    auto_exposure_max: float = AUTO_EXPOSURE_MAX  # at most by this (darker scenes stay dark)
     ibl: bool = True  # image-based light from the sky and a light probe of the scene
     sky_model: str = "preetham"  # preetham (physical, needs a sun) | gradient
     turbidity: float = 3.0  # haze of the physical sky, 2 (clear) to 10 (hazy)
@@ -57,6 +60,7 @@ class RenderSettings:
 RANGES: dict[str, tuple] = {
     "exposure": ("float", 1e-3, 1e3),
     "auto_exposure": ("bool",),
+    "auto_exposure_max": ("float", MIN_EXPOSURE_SCALE, 1000.0),
     "ibl": ("bool",),
     "sky_model": (("preetham", "gradient"),),
     "turbidity": ("float", 1.7, 10.0),

@@ -230,6 +230,7 @@ def _render_and_write(
                     shot.rgb = tracer.render_camera(
                         cam, K, T_wc, traj.poses, render["exposure"], render["auto_exposure"],
                         traj.times, traj.present, traj.cloth_vertices,
+                        auto_exposure_max=render["auto_exposure_max"],
                     )  # fmt: skip
                     elapsed = time.perf_counter() - t_trace
                     times["pathtrace"] = times.get("pathtrace", 0.0) + elapsed
