@@ -16,7 +16,7 @@ LUMA = np.array([0.2126, 0.7152, 0.0722])
 MIDDLE_GREY = 0.18
 LOG_EPS = 1e-4
 MIN_EXPOSURE_SCALE = 0.05  # auto exposure's least scale
-AUTO_EXPOSURE_MAX = 3.0  # its largest by default: about twice what indoor and daylit scenes need
+AUTO_EXPOSURE_MAX = 3.0  # its largest by default: above the 0.3-2.2 rooms and daylit streets need
 
 
 def luminance(linear_rgb: np.ndarray) -> np.ndarray:
