@@ -142,3 +142,52 @@ def test_mounted_camera_rides_on_its_body():
     assert np.allclose(T_wc[-1][:3, 3], (4.0, 0.0, 1.5), atol=1e-6)
     assert np.allclose(T_wc[:, :3, 2], [1.0, 0.0, 0.0], atol=1e-6)
     assert np.allclose(T_wc[5][:3, 3], (2.0, 0.0, 1.5), atol=1e-6)
+
+
+def _quad(corners) -> trimesh.Trimesh:
+    """A two-sided flat quad through four corners (x, y, z), in order."""
+    return trimesh.Trimesh(np.asarray(corners, float), [[0, 1, 2], [0, 2, 3], [0, 2, 1], [0, 3, 2]])
+
+
+def test_fxaa_smooths_a_slanted_edge_and_keeps_a_small_bright_rectangle():
+    """Against the same view drawn at 4x4 the resolution and averaged in linear light,
+    FXAA brings a slanted edge's pixels closer than no anti-aliasing does, and a 4x5
+    pixel glowing rectangle (a distant lit window) keeps its shape: only its corners
+    may lose more than a quarter of their brightness."""
+    glow = Material("glow", (0.0, 0.0, 0.0, 1.0), emissive=(1.0, 0.9, 0.7))
+    w, h, scale = 96, 64, 4
+    K = intrinsics(w, h, 60.0)
+    T_wc = look_at((0.0, -4.0, 0.0), (0.0, 0.0, 0.0))
+    f = K[0, 0]
+    # a quad at y = 0 covering pixel columns 60-63 and rows 20-24 exactly (4 m away)
+    u0, u1, v0, v1 = 60.0, 64.0, 20.0, 25.0
+    x0, x1 = [(u - K[0, 2]) * 4.0 / f for u in (u0, u1)]
+    z1, z0 = [-(v - K[1, 2]) * 4.0 / f for v in (v0, v1)]
+    window = Visual(_quad([(x0, 0, z0), (x1, 0, z0), (x1, 0, z1), (x0, 0, z1)]), glow)
+    slab = Visual(_quad([(-1.6, 0, -0.2), (-0.4, 0, -0.9), (-0.1, 0, 0.9), (-1.3, 0, 1.2)]), glow)
+    renderer = process_renderer()
+    images = {}
+    for fxaa, size in ((True, 1), (False, 1), (False, scale)):
+        settings = RenderSettings(auto_exposure=False, fxaa=fxaa, ibl=False, ao=False)
+        renderer.load_scene(
+            [[window], [slab]], [], Sky(ambient=0.0), np.array([[-5, -5, -5], [5, 5, 5]]),
+            settings=settings,
+        )  # fmt: skip
+        Ks = intrinsics(w * size, h * size, 60.0)
+        frame = renderer.render(
+            np.stack([np.eye(4)] * 2), Ks, T_wc, w * size, h * size, 0.1, 50.0, 1.0
+        )
+        images[fxaa, size] = frame.rgb.astype(float) / 255.0
+        if size == 1 and not fxaa:
+            ids = frame.instance
+    linear = images[False, scale] ** 2.2  # near enough to the sRGB curve for averaging
+    reference = linear.reshape(h, scale, w, scale, 3).mean(axis=(1, 3)) ** (1 / 2.2)
+    error = {fxaa: np.abs(images[fxaa, 1] - reference).mean(axis=2) for fxaa in (True, False)}
+    edge = np.abs(reference.mean(axis=2) - 0.5) < 0.45  # partly covered in the reference
+    edge &= ids != 1  # the slab's edge, not the rectangle's
+    assert edge.sum() > 40
+    assert error[True][edge].mean() < 0.8 * error[False][edge].mean()
+    rect = ids == 1
+    assert rect.sum() == 20  # 4 x 5 pixels
+    kept = images[True, 1][rect].mean(axis=1) / images[False, 1][rect].mean(axis=1)
+    assert (kept < 0.75).sum() <= 4

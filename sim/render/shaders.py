@@ -904,6 +904,9 @@ void main() {
         }
         c = tonemap(sum / 6.0);
     } else if (fxaa == 1) {
+        // FXAA (Lottes' console variant) with its taps at most a pixel along the edge:
+        // a longer reach blurred textures and ate small bright features (a distant lit
+        // window became a cross) for less accuracy (benchmarks/fxaa_quality.py)
         float lM = luma_at(uv);
         float lNW = luma_at(uv + vec2(-1.0, -1.0) * px);
         float lNE = luma_at(uv + vec2(1.0, -1.0) * px);
@@ -916,7 +919,7 @@ void main() {
         } else {
             vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));
             float reduce = max((lNW + lNE + lSW + lSE) * 0.03125, 1.0 / 128.0);
-            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -8.0, 8.0) * px;
+            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -2.0, 2.0) * px;
             vec3 a = 0.5 * (shaded(uv - dir / 6.0) + shaded(uv + dir / 6.0));
             vec3 b = 0.5 * a + 0.25 * (shaded(uv - dir * 0.5) + shaded(uv + dir * 0.5));
             float lB = sqrt(luma(b * b));  // back to the units of luma_at, roughly
@@ -952,7 +955,7 @@ _BRANCH_START = """        if (lMax - lMin < max(0.0312, 0.125 * lMax)) {
         } else {
             vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));
             float reduce = max((lNW + lNE + lSW + lSE) * 0.03125, 1.0 / 128.0);
-            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -8.0, 8.0) * px;
+            dir = clamp(dir / (min(abs(dir.x), abs(dir.y)) + reduce), -2.0, 2.0) * px;
 """
 _TAPS = """            vec3 a = 0.5 * (shaded(uv - dir / 6.0) + shaded(uv + dir / 6.0));
             vec3 b = 0.5 * a + 0.25 * (shaded(uv - dir * 0.5) + shaded(uv + dir * 0.5));
