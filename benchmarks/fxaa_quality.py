@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 from bench_clip import camera_inputs, render_frame  # noqa: E402
 
 from simfactory.sim.model.camera import intrinsics  # noqa: E402
+from simfactory.sim.render.pathtrace import srgb_to_linear  # noqa: E402
+from simfactory.sim.render.tonemap import srgb_oetf  # noqa: E402
 from simfactory.sim.run.clip import raster_renderer  # noqa: E402
 from simfactory.sim.run.config import load_config  # noqa: E402
 
@@ -34,14 +36,6 @@ CLIPS = [
     ("driving", 30, ["scene.time_of_day=21"]),
 ]
 SUPER = 3
-
-
-def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
 
 
 def frames_of(scene: str, seed: int, overrides: list[str]) -> dict[str, np.ndarray]:
@@ -60,9 +54,9 @@ def frames_of(scene: str, seed: int, overrides: list[str]) -> dict[str, np.ndarr
         big = dataclasses.replace(cam, width=w, height=h)
         Ks = intrinsics(w, h, cam.fov_y_deg)
         out[name] = render_frame(renderer, cfg, traj, big, Ks, T_wc, 2).rgb
-    linear = _srgb_to_linear(out["ref"].astype(np.float64) / 255.0)
+    linear = srgb_to_linear(out["ref"]).astype(np.float64)
     linear = linear.reshape(cam.height, SUPER, cam.width, SUPER, 3).mean(axis=(1, 3))
-    out["ref"] = np.clip(np.rint(_linear_to_srgb(linear) * 255.0), 0, 255).astype(np.uint8)
+    out["ref"] = np.clip(np.rint(srgb_oetf(linear) * 255.0), 0, 255).astype(np.uint8)
     return out
 
 
